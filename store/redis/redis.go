@@ -1,0 +1,392 @@
+// Package redis stores oauthd's applications and tokens in Redis.
+//
+// It is written against redis.UniversalClient so that a single node,
+// Sentinel or Cluster deployment needs no code change. Every key of one
+// application shares the hash tag {client_id}, so the few multi-key reads and
+// transactions stay inside one Cluster hash slot:
+//
+//	<prefix>:{<client_id>}:app            application record (JSON)
+//	<prefix>:{<client_id>}:tok:<sha256>   token record (JSON), TTL = token lifetime
+//	<prefix>:apps                         sorted set of client_ids by creation time
+//
+// The apps index is the one key outside an application's slot; it is written
+// after the record, never inside a transaction with it.
+package redis
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// casRetries bounds UpdateApplication's optimistic-locking loop. Admin
+// changes to one application are rare; losing this many races in a row
+// means something is hammering the record.
+const casRetries = 16
+
+// Store is the Redis backend. It is safe for concurrent use.
+type Store struct {
+	rdb    goredis.UniversalClient
+	prefix string
+}
+
+// New returns a Store using rdb with keys under prefix (e.g. "oauthd"), so
+// several deployments can share one Redis.
+func New(rdb goredis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// NewClient opens a client for a redis:// or rediss:// URL. Timeouts are
+// tightened from go-redis's defaults unless the URL sets them (e.g.
+// ?read_timeout=2s): an authorization server should answer 503 quickly
+// when Redis is gone rather than hold every caller for seconds.
+func NewClient(url string) (goredis.UniversalClient, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if opts.DialTimeout == 5*time.Second { // go-redis's default
+		opts.DialTimeout = 2 * time.Second
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = time.Second
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = time.Second
+	}
+	if opts.PoolTimeout == 0 {
+		opts.PoolTimeout = 2 * time.Second
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
+	// go-redis retries a refused dial 5 times 100ms apart, then the command
+	// retries: most of a second before a caller hears that Redis is down.
+	opts.DialerRetries = 2
+	opts.DialerRetryTimeout = 20 * time.Millisecond
+	return goredis.NewClient(opts), nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.rdb.Ping(ctx).Err()) }
+
+func (s *Store) appKey(id string) string { return s.prefix + ":{" + id + "}:app" }
+func (s *Store) indexKey() string        { return s.prefix + ":apps" }
+
+func (s *Store) tokenKey(ref store.TokenRef) string {
+	var buf [2 * len(store.Digest{})]byte
+	hex.Encode(buf[:], ref.Digest[:])
+	return s.prefix + ":{" + ref.ClientID + "}:tok:" + string(buf[:])
+}
+
+// wrap maps go-redis errors onto the store sentinels. Anything but a
+// missing key or a cancelled request means Redis is unreachable or refusing
+// work (connection refused, timeout, OOM, LOADING...): ErrUnavailable.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, goredis.Nil):
+		return store.ErrNotFound
+	case errors.Is(err, context.Canceled):
+		return err
+	default:
+		return fmt.Errorf("%w: redis: %v", store.ErrUnavailable, err)
+	}
+}
+
+// CreateApplication stores a new application; ErrAlreadyExists if its
+// client_id is taken.
+func (s *Store) CreateApplication(ctx context.Context, a store.Application) error {
+	b, err := encodeApp(a)
+	if err != nil {
+		return err
+	}
+	ok, err := s.rdb.SetNX(ctx, s.appKey(a.ClientID), b, 0).Result()
+	if err != nil {
+		return s.wrap(err)
+	}
+	if !ok {
+		return fmt.Errorf("application %q: %w", a.ClientID, store.ErrAlreadyExists)
+	}
+	score := float64(a.CreatedAt.UnixMilli())
+	return s.wrap(s.rdb.ZAdd(ctx, s.indexKey(), goredis.Z{Score: score, Member: a.ClientID}).Err())
+}
+
+// GetApplication returns the application or ErrNotFound.
+func (s *Store) GetApplication(ctx context.Context, id string) (store.Application, error) {
+	b, err := s.rdb.Get(ctx, s.appKey(id)).Bytes()
+	if err != nil {
+		return store.Application{}, s.wrap(err)
+	}
+	return decodeApp(b)
+}
+
+// UpdateApplication applies update to the current record and writes the
+// result only if nobody changed the record in between (WATCH/MULTI); on a
+// lost race it re-reads and calls update again, so update must be free of
+// side effects. An error from update aborts and is returned as is. The
+// client_id cannot be changed.
+func (s *Store) UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error) {
+	key := s.appKey(id)
+	var out store.Application
+	txf := func(tx *goredis.Tx) error {
+		b, err := tx.Get(ctx, key).Bytes()
+		if err != nil {
+			return err
+		}
+		old, err := decodeApp(b)
+		if err != nil {
+			return passErr{err}
+		}
+		next, err := update(old)
+		if err != nil {
+			return passErr{err}
+		}
+		next.ClientID = old.ClientID
+		nb, err := encodeApp(next)
+		if err != nil {
+			return passErr{err}
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, key, nb, 0)
+			return nil
+		})
+		out = next
+		return err
+	}
+	for range casRetries {
+		err := s.rdb.Watch(ctx, txf, key)
+		var pe passErr
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.Is(err, goredis.TxFailedErr):
+			continue
+		case errors.As(err, &pe):
+			return store.Application{}, pe.err
+		case errors.Is(err, goredis.Nil):
+			return store.Application{}, fmt.Errorf("application %q: %w", id, store.ErrNotFound)
+		default:
+			return store.Application{}, s.wrap(err)
+		}
+	}
+	return store.Application{}, fmt.Errorf("application %q: %w", id, store.ErrConflict)
+}
+
+// passErr carries an error out of a WATCH transaction untouched, so it is
+// not mistaken for a Redis failure.
+type passErr struct{ err error }
+
+func (e passErr) Error() string { return e.err.Error() }
+
+// DeleteApplication removes the application; its tokens stop working at once
+// because every token lookup reads the application too.
+func (s *Store) DeleteApplication(ctx context.Context, id string) error {
+	n, err := s.rdb.Del(ctx, s.appKey(id)).Result()
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("application %q: %w", id, store.ErrNotFound)
+	}
+	return s.wrap(s.rdb.ZRem(ctx, s.indexKey(), id).Err())
+}
+
+// CreateToken stores t under ref with a Redis TTL equal to the token's
+// remaining lifetime, or none for a token that never expires. One command,
+// one round trip.
+func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
+	var ttl time.Duration
+	if !t.ExpiresAt.IsZero() {
+		ttl = time.Until(t.ExpiresAt)
+		if ttl < time.Millisecond {
+			ttl = time.Millisecond // expired already: keep it long enough to be seen as expired
+		}
+	}
+	return s.wrap(s.rdb.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl).Err())
+}
+
+// GetToken returns the token record and its application in one round trip
+// (both keys share a hash slot). ErrNotFound if either is gone. Whether the
+// token is still good (expiry, generation, enabled) is the caller's call.
+func (s *Store) GetToken(ctx context.Context, ref store.TokenRef) (store.Token, store.Application, error) {
+	var tok, app *goredis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		tok = p.Get(ctx, s.tokenKey(ref))
+		app = p.Get(ctx, s.appKey(ref.ClientID))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return store.Token{}, store.Application{}, s.wrap(err)
+	}
+	tb, err := tok.Bytes()
+	if err != nil {
+		return store.Token{}, store.Application{}, s.wrap(err)
+	}
+	ab, err := app.Bytes()
+	if err != nil {
+		return store.Token{}, store.Application{}, s.wrap(err)
+	}
+	t, err := decodeToken(tb)
+	if err != nil {
+		return store.Token{}, store.Application{}, err
+	}
+	a, err := decodeApp(ab)
+	return t, a, err
+}
+
+// DeleteToken removes one token record; ErrNotFound if there was none.
+func (s *Store) DeleteToken(ctx context.Context, ref store.TokenRef) error {
+	n, err := s.rdb.Del(ctx, s.tokenKey(ref)).Result()
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// appRecord is the stored shape of an application. It is separate from
+// store.Application so that the domain type can change without breaking
+// records already in Redis.
+type appRecord struct {
+	ClientID    string         `json:"client_id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Scopes      []string       `json:"scopes"`
+	LifetimeNS  int64          `json:"lifetime_ns"`
+	Allowlist   []string       `json:"ip_allowlist,omitempty"`
+	Enabled     bool           `json:"enabled"`
+	Secrets     []secretRecord `json:"secrets"`
+	Generation  uint64         `json:"gen"`
+	CreatedMS   int64          `json:"created_ms"`
+	UpdatedMS   int64          `json:"updated_ms"`
+}
+
+type secretRecord struct {
+	ID        string `json:"id"`
+	SHA256    string `json:"sha256"`
+	CreatedMS int64  `json:"created_ms"`
+	ExpiresMS int64  `json:"expires_ms,omitempty"`
+}
+
+func encodeApp(a store.Application) ([]byte, error) {
+	r := appRecord{
+		ClientID:    a.ClientID,
+		Name:        a.Name,
+		Description: a.Description,
+		Scopes:      a.Scopes,
+		LifetimeNS:  int64(a.TokenLifetime),
+		Enabled:     a.Enabled,
+		Generation:  a.Generation,
+		CreatedMS:   ms(a.CreatedAt),
+		UpdatedMS:   ms(a.UpdatedAt),
+	}
+	for _, p := range a.IPAllowlist {
+		r.Allowlist = append(r.Allowlist, p.String())
+	}
+	for _, sec := range a.Secrets {
+		r.Secrets = append(r.Secrets, secretRecord{
+			ID:        sec.ID,
+			SHA256:    hex.EncodeToString(sec.Digest[:]),
+			CreatedMS: ms(sec.CreatedAt),
+			ExpiresMS: ms(sec.ExpiresAt),
+		})
+	}
+	return json.Marshal(r)
+}
+
+func decodeApp(b []byte) (store.Application, error) {
+	var r appRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return store.Application{}, fmt.Errorf("corrupt application record: %w", err)
+	}
+	a := store.Application{
+		ClientID:      r.ClientID,
+		Name:          r.Name,
+		Description:   r.Description,
+		Scopes:        r.Scopes,
+		TokenLifetime: time.Duration(r.LifetimeNS),
+		Enabled:       r.Enabled,
+		Generation:    r.Generation,
+		CreatedAt:     fromMS(r.CreatedMS),
+		UpdatedAt:     fromMS(r.UpdatedMS),
+	}
+	for _, s := range r.Allowlist {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return store.Application{}, fmt.Errorf("corrupt application record %q: allowlist: %w", r.ClientID, err)
+		}
+		a.IPAllowlist = append(a.IPAllowlist, p)
+	}
+	for _, s := range r.Secrets {
+		sec := store.Secret{ID: s.ID, CreatedAt: fromMS(s.CreatedMS), ExpiresAt: fromMS(s.ExpiresMS)}
+		if n, err := hex.Decode(sec.Digest[:], []byte(s.SHA256)); err != nil || n != len(sec.Digest) {
+			return store.Application{}, fmt.Errorf("corrupt application record %q: secret %q digest", r.ClientID, s.ID)
+		}
+		a.Secrets = append(a.Secrets, sec)
+	}
+	return a, nil
+}
+
+type tokenRecord struct {
+	ID         string   `json:"jti"`
+	ClientID   string   `json:"client_id"`
+	Scopes     []string `json:"scopes"`
+	IssuedMS   int64    `json:"iat_ms"`
+	ExpiresMS  int64    `json:"exp_ms,omitempty"`
+	Generation uint64   `json:"gen"`
+}
+
+func encodeToken(t store.Token) []byte {
+	b, _ := json.Marshal(tokenRecord{ // cannot fail: strings, ints and a string slice
+		ID:         t.ID,
+		ClientID:   t.ClientID,
+		Scopes:     t.Scopes,
+		IssuedMS:   ms(t.IssuedAt),
+		ExpiresMS:  ms(t.ExpiresAt),
+		Generation: t.Generation,
+	})
+	return b
+}
+
+func decodeToken(b []byte) (store.Token, error) {
+	var r tokenRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return store.Token{}, fmt.Errorf("corrupt token record: %w", err)
+	}
+	return store.Token{
+		ID:         r.ID,
+		ClientID:   r.ClientID,
+		Scopes:     r.Scopes,
+		IssuedAt:   fromMS(r.IssuedMS),
+		ExpiresAt:  fromMS(r.ExpiresMS),
+		Generation: r.Generation,
+	}, nil
+}
+
+// ms and fromMS map the zero time to 0 and back, so "never" survives a
+// round trip.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}

@@ -1,0 +1,130 @@
+// Package store holds oauthd's domain records (applications, their secrets
+// and access tokens) and the errors every storage backend returns. Backends
+// live in sub-packages (store/redis); the behaviour they share is pinned down
+// by the conformance suite in store/storetest.
+//
+// Nothing here holds a secret or a token in the clear: secrets and tokens are
+// kept as SHA-256 digests, so a copy of the database cannot be replayed.
+package store
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Sentinel errors. Backends return them (possibly wrapped) so callers can
+// branch with errors.Is without knowing the backend.
+var (
+	// ErrNotFound: no record with that key.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a record with that key exists already.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: a compare-and-swap update lost to a concurrent writer too
+	// many times in a row.
+	ErrConflict = errors.New("concurrent update, try again")
+	// ErrUnavailable: the backend could not be reached or did not answer in
+	// time. The HTTP layer answers it with 503; nothing was acknowledged.
+	ErrUnavailable = errors.New("storage unavailable")
+)
+
+// Digest is the SHA-256 of a secret or token. A plain hash is enough: the
+// inputs carry 256 bits of randomness, so no dictionary or brute force can
+// invert it, and a slow password hash would only cap throughput.
+type Digest [sha256.Size]byte
+
+// Sum returns the digest of a secret or token.
+func Sum(s string) Digest { return sha256.Sum256([]byte(s)) }
+
+// Equal compares two digests in constant time.
+func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
+
+// Application is a machine-to-machine OAuth client.
+type Application struct {
+	ClientID    string
+	Name        string
+	Description string
+	// Scopes the application may be granted, in catalogue order.
+	Scopes []string
+	// TokenLifetime of the access tokens it is issued; 0 means they never
+	// expire.
+	TokenLifetime time.Duration
+	// IPAllowlist, when not empty, limits the addresses that may get tokens.
+	// Single addresses are stored as /32 or /128 prefixes.
+	IPAllowlist []netip.Prefix
+	Enabled     bool
+	Secrets     []Secret
+	// Generation is bumped to revoke every token of the application at once:
+	// a token is valid only while its Generation equals the application's.
+	Generation uint64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Secret is one client secret of an application. An application may hold a
+// few at once while a daemon rolls over from the old one to the new one.
+type Secret struct {
+	ID        string
+	Digest    Digest
+	CreatedAt time.Time
+	// ExpiresAt is zero for a secret that does not expire.
+	ExpiresAt time.Time
+}
+
+// Active reports whether s may still authenticate at now.
+func (s Secret) Active(now time.Time) bool { return s.ExpiresAt.IsZero() || now.Before(s.ExpiresAt) }
+
+// VerifySecret reports whether secret matches one of the application's active
+// secrets. Every stored digest is compared, in constant time, so the time
+// taken does not tell which (if any) matched.
+func (a *Application) VerifySecret(secret string, now time.Time) bool {
+	d := Sum(secret)
+	ok := false
+	for _, s := range a.Secrets {
+		if d.Equal(s.Digest) && s.Active(now) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// Allows reports whether addr may use the application: true when the
+// allowlist is empty or one of its prefixes contains addr.
+func (a *Application) Allows(addr netip.Addr) bool {
+	if len(a.IPAllowlist) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range a.IPAllowlist {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Token is the record behind an opaque access token. The token itself is
+// never stored; the backend keys this record by the token's Digest.
+type Token struct {
+	// ID is the token's jti: safe to show and log, useless as a credential.
+	ID       string
+	ClientID string
+	Scopes   []string
+	IssuedAt time.Time
+	// ExpiresAt is zero for a token that never expires.
+	ExpiresAt time.Time
+	// Generation of the application when the token was issued.
+	Generation uint64
+}
+
+// Expired reports whether t has expired at now.
+func (t Token) Expired(now time.Time) bool { return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) }
+
+// TokenRef locates a token record: the owning application (so the record can
+// live beside it, in one Redis Cluster hash slot) and the token's digest.
+type TokenRef struct {
+	ClientID string
+	Digest   Digest
+}

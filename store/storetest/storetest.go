@@ -1,0 +1,319 @@
+// Package storetest is the conformance suite every oauthd storage backend
+// must pass. A backend's test calls RunTests with a constructor that returns
+// a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Store is the behaviour under test: the methods a backend provides.
+type Store interface {
+	CreateApplication(ctx context.Context, a store.Application) error
+	GetApplication(ctx context.Context, id string) (store.Application, error)
+	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
+	DeleteApplication(ctx context.Context, id string) error
+	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
+	GetToken(ctx context.Context, ref store.TokenRef) (store.Token, store.Application, error)
+	DeleteToken(ctx context.Context, ref store.TokenRef) error
+}
+
+// RunTests runs the suite; newStore must return an empty store each call.
+func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s Store)
+	}{
+		{"ApplicationRoundTrip", testApplicationRoundTrip},
+		{"ApplicationNeverAndEmpty", testApplicationNeverAndEmpty},
+		{"ApplicationDuplicate", testApplicationDuplicate},
+		{"ApplicationNotFound", testApplicationNotFound},
+		{"UpdateApplication", testUpdateApplication},
+		{"UpdateApplicationConcurrent", testUpdateApplicationConcurrent},
+		{"DeleteApplication", testDeleteApplication},
+		{"TokenRoundTrip", testTokenRoundTrip},
+		{"TokenLookupIsExact", testTokenLookupIsExact},
+		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
+		{"DeleteToken", testDeleteToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+	}
+}
+
+func newApp(t *testing.T) store.Application {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return store.Application{
+		ClientID:      "app-" + rand.Text(),
+		Name:          "Billing daemon",
+		Description:   "sends invoices by SMS",
+		Scopes:        []string{"sms", "groups"},
+		TokenLifetime: 24 * time.Hour,
+		IPAllowlist:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")},
+		Enabled:       true,
+		Secrets: []store.Secret{
+			{ID: "s1", Digest: store.Sum("secret-one"), CreatedAt: now},
+			{ID: "s2", Digest: store.Sum("secret-two"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		},
+		Generation: 3,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+	}
+}
+
+func mustCreate(t *testing.T, s Store, a store.Application) {
+	t.Helper()
+	if err := s.CreateApplication(context.Background(), a); err != nil {
+		t.Fatalf("CreateApplication: %v", err)
+	}
+}
+
+func testApplicationRoundTrip(t *testing.T, s Store) {
+	a := newApp(t)
+	mustCreate(t, s, a)
+	got, err := s.GetApplication(context.Background(), a.ClientID)
+	if err != nil {
+		t.Fatalf("GetApplication: %v", err)
+	}
+	if !reflect.DeepEqual(got, a) {
+		t.Fatalf("round trip changed the application:\n got  %+v\n want %+v", got, a)
+	}
+	if !got.VerifySecret("secret-one", time.Now()) || !got.VerifySecret("secret-two", time.Now()) {
+		t.Fatal("stored secrets do not verify")
+	}
+	if got.VerifySecret("secret-two", time.Now().Add(2*time.Hour)) {
+		t.Fatal("expired secret still verifies")
+	}
+}
+
+func testApplicationNeverAndEmpty(t *testing.T, s Store) {
+	a := newApp(t)
+	a.TokenLifetime = 0
+	a.IPAllowlist = nil
+	a.Description = ""
+	a.Generation = 0
+	mustCreate(t, s, a)
+	got, err := s.GetApplication(context.Background(), a.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TokenLifetime != 0 || len(got.IPAllowlist) != 0 || got.Description != "" || got.Generation != 0 {
+		t.Fatalf("zero values did not survive: %+v", got)
+	}
+}
+
+func testApplicationDuplicate(t *testing.T, s Store) {
+	a := newApp(t)
+	mustCreate(t, s, a)
+	b := a
+	b.Name = "impostor"
+	if err := s.CreateApplication(context.Background(), b); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("second create = %v, want ErrAlreadyExists", err)
+	}
+	got, _ := s.GetApplication(context.Background(), a.ClientID)
+	if got.Name != a.Name {
+		t.Fatal("a failed create overwrote the existing application")
+	}
+}
+
+func testApplicationNotFound(t *testing.T, s Store) {
+	if _, err := s.GetApplication(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
+	}
+	_, err := s.UpdateApplication(context.Background(), "nope", func(a store.Application) (store.Application, error) { return a, nil })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func testUpdateApplication(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+
+	got, err := s.UpdateApplication(ctx, a.ClientID, func(old store.Application) (store.Application, error) {
+		old.Name = "renamed"
+		old.Scopes = []string{"sms"}
+		old.ClientID = "hijack" // must be ignored
+		return old, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateApplication: %v", err)
+	}
+	if got.Name != "renamed" || got.ClientID != a.ClientID {
+		t.Fatalf("Update returned %+v", got)
+	}
+	stored, _ := s.GetApplication(ctx, a.ClientID)
+	if stored.Name != "renamed" || !reflect.DeepEqual(stored.Scopes, []string{"sms"}) {
+		t.Fatalf("update not stored: %+v", stored)
+	}
+	if _, err := s.GetApplication(ctx, "hijack"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("update moved the application to another client_id")
+	}
+
+	boom := errors.New("boom")
+	_, err = s.UpdateApplication(ctx, a.ClientID, func(old store.Application) (store.Application, error) {
+		old.Name = "not stored"
+		return old, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update error = %v, want the callback's error", err)
+	}
+	stored, _ = s.GetApplication(ctx, a.ClientID)
+	if stored.Name != "renamed" {
+		t.Fatal("a failed update was written")
+	}
+}
+
+// Concurrent read-modify-write must not lose updates: this is what makes
+// "revoke every token" (Generation++) safe while an operator edits scopes.
+func testUpdateApplicationConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	a.Generation = 0
+	mustCreate(t, s, a)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateApplication(ctx, a.ClientID, func(old store.Application) (store.Application, error) {
+				old.Generation++
+				return old, nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent update: %v", err)
+		}
+	}
+	got, _ := s.GetApplication(ctx, a.ClientID)
+	if got.Generation != n {
+		t.Fatalf("Generation = %d after %d concurrent increments: an update was lost", got.Generation, n)
+	}
+}
+
+func testDeleteApplication(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	if err := s.DeleteApplication(ctx, a.ClientID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := s.GetApplication(ctx, a.ClientID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after delete = %v", err)
+	}
+	if err := s.DeleteApplication(ctx, a.ClientID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete = %v, want ErrNotFound", err)
+	}
+}
+
+func newToken(a store.Application, lifetime time.Duration) store.Token {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	t := store.Token{
+		ID:         "jti-" + rand.Text(),
+		ClientID:   a.ClientID,
+		Scopes:     []string{"sms"},
+		IssuedAt:   now,
+		Generation: a.Generation,
+	}
+	if lifetime > 0 {
+		t.ExpiresAt = now.Add(lifetime)
+	}
+	return t
+}
+
+func testTokenRoundTrip(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	for _, lifetime := range []time.Duration{time.Hour, 0} {
+		tok := newToken(a, lifetime)
+		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint("token", lifetime))}
+		if err := s.CreateToken(ctx, ref, tok); err != nil {
+			t.Fatalf("CreateToken: %v", err)
+		}
+		got, app, err := s.GetToken(ctx, ref)
+		if err != nil {
+			t.Fatalf("GetToken: %v", err)
+		}
+		if !reflect.DeepEqual(got, tok) {
+			t.Fatalf("token round trip:\n got  %+v\n want %+v", got, tok)
+		}
+		if !reflect.DeepEqual(app, a) {
+			t.Fatalf("GetToken returned application %+v, want %+v", app, a)
+		}
+	}
+}
+
+func testTokenLookupIsExact(t *testing.T, s Store) {
+	ctx := context.Background()
+	a, b := newApp(t), newApp(t)
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
+	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []store.TokenRef{
+		{ClientID: a.ClientID, Digest: store.Sum("u")},
+		{ClientID: b.ClientID, Digest: store.Sum("t")}, // right digest, wrong owner
+		{ClientID: "ghost", Digest: store.Sum("t")},
+	} {
+		if _, _, err := s.GetToken(ctx, other); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetToken(%v) = %v, want ErrNotFound", other.ClientID, err)
+		}
+	}
+}
+
+func testTokenOfDeletedApplication(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
+	if err := s.CreateToken(ctx, ref, newToken(a, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteApplication(ctx, a.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("token of a deleted application: %v, want ErrNotFound", err)
+	}
+}
+
+func testDeleteToken(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
+	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteToken(ctx, ref); err != nil {
+		t.Fatalf("DeleteToken: %v", err)
+	}
+	if _, _, err := s.GetToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetToken after delete = %v", err)
+	}
+	if err := s.DeleteToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second DeleteToken = %v, want ErrNotFound", err)
+	}
+}
