@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 		{"  sms   groups ", []string{"sms", "groups"}, false},
 		{"messages:send", []string{"messages:send"}, false},
 		{"a!#[]~", []string{"a!#[]~"}, false}, // RFC grammar allows these
-		{"sms\tgroups", nil, true},          // only %x20 separates
+		{"sms\tgroups", nil, true},            // only %x20 separates
 		{`sm"s`, nil, true},
 		{`sm\s`, nil, true},
 		{"smsé", nil, true},
