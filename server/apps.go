@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
+)
+
+// AppStore is what the application service needs from storage.
+type AppStore interface {
+	CreateApplication(ctx context.Context, a store.Application) error
+	GetApplication(ctx context.Context, id string) (store.Application, error)
+}
+
+// Apps is the application service: the one place that validates and
+// changes applications, used by the admin API and by the CLI alike.
+type Apps struct {
+	store     AppStore
+	catalogue *scopes.Catalogue
+	now       func() time.Time
+}
+
+// NewApps returns the service. now may be nil (time.Now).
+func NewApps(st AppStore, catalogue *scopes.Catalogue, now func() time.Time) *Apps {
+	if now == nil {
+		now = time.Now
+	}
+	return &Apps{store: st, catalogue: catalogue, now: now}
+}
+
+// DefaultLifetime is the token lifetime of an application created without
+// one: a day, like the SMS.CX default.
+const DefaultLifetime = 24 * time.Hour
+
+// NewApplication is the input for creating an application.
+type NewApplication struct {
+	Name        string
+	Description string
+	Scopes      []string
+	// TokenLifetime is a Go duration ("24h", "168h"), days or weeks ("1d",
+	// "1w"), or "never"; empty means DefaultLifetime.
+	TokenLifetime string
+	// IPAllowlist holds CIDRs or single addresses; empty allows any address.
+	IPAllowlist []string
+}
+
+// Create validates in, stores a new application and returns it with its
+// client secret. The secret exists only in this return value: the store
+// keeps its digest.
+func (s *Apps) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	a := store.Application{
+		ClientID:  newClientID(),
+		Enabled:   true,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	var err error
+	if a.Name, err = checkName(in.Name); err != nil {
+		return store.Application{}, "", err
+	}
+	if a.Description, err = checkText("description", in.Description, 500); err != nil {
+		return store.Application{}, "", err
+	}
+	if a.Scopes, err = s.checkScopes(in.Scopes); err != nil {
+		return store.Application{}, "", err
+	}
+	lifetime := in.TokenLifetime
+	if lifetime == "" {
+		lifetime = FormatLifetime(DefaultLifetime)
+	}
+	if a.TokenLifetime, err = ParseLifetime(lifetime); err != nil {
+		return store.Application{}, "", &ValidationError{Field: "token_lifetime", Reason: err.Error()}
+	}
+	if a.IPAllowlist, err = ParseAllowlist(in.IPAllowlist); err != nil {
+		return store.Application{}, "", &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
+	}
+	secret := newSecret()
+	a.Secrets = []store.Secret{{ID: newID(), Digest: store.Sum(secret), CreatedAt: now}}
+	if err := s.store.CreateApplication(ctx, a); err != nil {
+		return store.Application{}, "", fmt.Errorf("creating application: %w", err)
+	}
+	return a, secret, nil
+}
+
+func checkName(name string) (string, error) {
+	name, err := checkText("name", name, 100)
+	if err == nil && name == "" {
+		err = &ValidationError{Field: "name", Reason: "required: give the application a name operators will recognise"}
+	}
+	return name, err
+}
+
+func checkText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		return "", &ValidationError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max)}
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return "", &ValidationError{Field: field, Reason: "must be printable text without control characters"}
+		}
+	}
+	return s, nil
+}
+
+func (s *Apps) checkScopes(list []string) ([]string, error) {
+	var out []string
+	for _, item := range list {
+		// Accept ["sms groups"] as well as ["sms","groups"]: the CLI's
+		// --scopes "sms groups" and JSON arrays end up here alike.
+		parsed, err := scopes.Parse(item)
+		if err != nil {
+			return nil, &ValidationError{Field: "scopes", Reason: err.Error()}
+		}
+		for _, p := range parsed {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, &ValidationError{Field: "scopes", Reason: "at least one scope is required; the catalogue has " + scopes.Format(s.catalogue.Names())}
+	}
+	if err := s.catalogue.Check(out); err != nil {
+		return nil, &ValidationError{Field: "scopes", Reason: err.Error()}
+	}
+	return out, nil
+}
+
+// maxLifetime keeps a finite lifetime from overflowing expiry arithmetic;
+// "never" is the way to ask for longer.
+const maxLifetime = 10 * 365 * 24 * time.Hour
+
+// ParseLifetime reads a token lifetime: "never" (0), a Go duration such as
+// "24h" or "90m", or a whole number of days or weeks ("1d", "7d", "1w").
+// Finite lifetimes must be at least one second and at most ten years.
+func ParseLifetime(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "never") {
+		return 0, nil
+	}
+	var d time.Duration
+	if n, unit := strings.TrimRight(s, "dw"), strings.TrimLeft(s, "0123456789"); (unit == "d" || unit == "w") && n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v > 3650 {
+			return 0, fmt.Errorf("%q is out of range", s)
+		}
+		d = time.Duration(v) * 24 * time.Hour
+		if unit == "w" {
+			d *= 7
+		}
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a lifetime: use a duration such as 24h or 168h, days such as 7d, or never", s)
+		}
+	}
+	if d < time.Second {
+		return 0, fmt.Errorf("%q is too short: at least 1s (or never)", s)
+	}
+	if d > maxLifetime {
+		return 0, fmt.Errorf("%q is too long: at most 87600h (ten years); use never for tokens that do not expire", s)
+	}
+	return d, nil
+}
+
+// FormatLifetime is ParseLifetime's inverse: "never", or the shortest Go
+// duration text ("24h", "1h30m").
+func FormatLifetime(d time.Duration) string {
+	if d == 0 {
+		return "never"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// maxAllowlist bounds an allowlist; the check is a linear scan on every
+// token request.
+const maxAllowlist = 64
+
+// ParseAllowlist reads CIDRs ("10.0.0.0/8") and single addresses
+// ("203.0.113.7", "2001:db8::1") into prefixes, dropping duplicates.
+func ParseAllowlist(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range list {
+		for _, s := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			var p netip.Prefix
+			if strings.Contains(s, "/") {
+				var err error
+				if p, err = netip.ParsePrefix(s); err != nil {
+					return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s)
+				}
+				if p.Addr().Is4In6() {
+					return nil, fmt.Errorf("%q: write IPv4 ranges in IPv4 form", s)
+				}
+				p = p.Masked()
+			} else {
+				addr, err := netip.ParseAddr(s)
+				if err != nil || addr.Zone() != "" {
+					return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
+				}
+				addr = addr.Unmap()
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) > maxAllowlist {
+		return nil, fmt.Errorf("at most %d entries; use wider CIDRs", maxAllowlist)
+	}
+	return out, nil
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Credential formats. Fixed, recognisable prefixes let secret scanners
+// (GitHub's, trufflehog, gitleaks) find a leaked secret or token; the
+// random parts carry 256 bits each.
+//
+//	client_id      26 characters of lower-case base32 (128 bits)
+//	client secret  "ocs_" + 43 characters of base64url (256 bits)
+//	access token   "oat_" + client_id + "_" + 43 characters of base64url (256 bits)
+//
+// The token names its application so that its record can be stored in the
+// application's Redis hash slot and looked up, with the application, in one
+// round trip. A client_id is not a secret; it is already in every token
+// request.
+const (
+	SecretPrefix = "ocs_"
+	TokenPrefix  = "oat_"
+
+	randomLen   = 43 // base64url of 32 bytes, no padding
+	maxClientID = 128
+	maxSecret   = 512
+)
+
+func random256() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newClientID() string { return strings.ToLower(rand.Text()) }
+func newSecret() string   { return SecretPrefix + random256() }
+
+// newID is a random identifier for records that are not credentials (token
+// jti, secret id): 128 bits so ids never collide.
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// newToken makes an access token for clientID and the reference its record
+// is stored under.
+func newToken(clientID string) (string, store.TokenRef) {
+	raw := TokenPrefix + clientID + "_" + random256()
+	return raw, store.TokenRef{ClientID: clientID, Digest: store.Sum(raw)}
+}
+
+// parseToken checks a presented token's shape and returns its reference.
+// Anything malformed is rejected here, before it can reach Redis.
+func parseToken(raw string) (store.TokenRef, bool) {
+	rest, ok := strings.CutPrefix(raw, TokenPrefix)
+	if !ok {
+		return store.TokenRef{}, false
+	}
+	id, random, ok := strings.Cut(rest, "_")
+	if !ok || !validClientID(id) || len(random) != randomLen || !isBase64URL(random) {
+		return store.TokenRef{}, false
+	}
+	return store.TokenRef{ClientID: id, Digest: store.Sum(raw)}, true
+}
+
+// validClientID accepts the RFC 3986 unreserved characters minus '_', the
+// alphabet oauthd's ids are drawn from. Checking it before any lookup keeps
+// hostile ids (say with '{' or '}', which would move a Redis Cluster hash
+// slot, or '*') out of key names.
+func validClientID(id string) bool {
+	if id == "" || len(id) > maxClientID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

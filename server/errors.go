@@ -1,0 +1,165 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Error is an OAuth 2.0 error answer (RFC 6749 §5.2, RFC 6750 §3, RFC 7009
+// §2.2.1). Handlers return it as a value; writeError turns it into JSON in
+// one place. Description is sent to the client, so it must never hold a
+// secret, a token or an internal detail; Reason is for the log only.
+type Error struct {
+	Code        string
+	Description string
+	Status      int
+	// Reason says why, for the operator's log line (never sent).
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func errInvalidRequest(format string, args ...any) *Error {
+	return &Error{Code: "invalid_request", Description: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}
+
+// errInvalidClient is the one answer for every client-authentication
+// failure (unknown client, wrong secret, disabled, address not allowed), so
+// that a caller cannot tell which; reason goes to the log only.
+func errInvalidClient(reason string) *Error {
+	return &Error{
+		Code:        "invalid_client",
+		Description: "client authentication failed: check the client_id and client_secret, and that the application is enabled and allows this address",
+		Status:      http.StatusUnauthorized,
+		Reason:      reason,
+	}
+}
+
+func errInvalidScope(format string, args ...any) *Error {
+	return &Error{Code: "invalid_scope", Description: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}
+
+func errUnsupportedGrantType(gt string) *Error {
+	return &Error{
+		Code:        "unsupported_grant_type",
+		Description: fmt.Sprintf("grant_type %q is not supported: oauthd issues tokens for client_credentials only", truncate(gt, 40)),
+		Status:      http.StatusBadRequest,
+	}
+}
+
+var errUnavailable = &Error{
+	Code:        "temporarily_unavailable",
+	Description: "the token store is unreachable; retry shortly",
+	Status:      http.StatusServiceUnavailable,
+}
+
+var errServer = &Error{
+	Code:        "server_error",
+	Description: "internal error; the server log has the details",
+	Status:      http.StatusInternalServerError,
+}
+
+// ValidationError says which input field is wrong and why. The admin API
+// answers it with 400; the CLI prints it.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// toError maps any error to the Error sent to the client. Unknown errors
+// become server_error with no detail: their text may hold internals.
+func toError(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrUnavailable):
+		return errUnavailable
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return errInvalidRequest("%s", ve.Error())
+	}
+	return errServer
+}
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeError is the one place errors become HTTP answers. It logs through
+// the request's log attributes, never the error text of a client-facing
+// error twice.
+func writeError(c echo.Context, err error) error {
+	e := toError(err)
+	reqLog(c).fail(e, err)
+	h := c.Response().Header()
+	switch e.Status {
+	case http.StatusUnauthorized:
+		// RFC 6749 §5.2: a 401 names the scheme the client should use.
+		h.Set("WWW-Authenticate", `Basic realm="oauthd"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	}
+	noStore(h)
+	return writeJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description})
+}
+
+// noStore sets the headers RFC 6749 §5.1 requires on every answer that
+// carries (or concerns) credentials.
+func noStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+func writeJSON(c echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/json")
+	c.Response().WriteHeader(status)
+	_, err = c.Response().Write(b)
+	return err
+}
+
+// httpErrorHandler answers what echo itself rejects (unknown route, wrong
+// method) in the same JSON shape, so no client ever sees an HTML or
+// plain-text error.
+func httpErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		var e *Error
+		switch he.Code {
+		case http.StatusNotFound:
+			e = &Error{Code: "not_found", Description: "no such endpoint: see /.well-known/oauth-authorization-server", Status: http.StatusNotFound}
+		case http.StatusMethodNotAllowed:
+			e = &Error{Code: "invalid_request", Description: "method " + c.Request().Method + " is not allowed here", Status: http.StatusMethodNotAllowed}
+		case http.StatusRequestEntityTooLarge:
+			e = &Error{Code: "invalid_request", Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
+		default:
+			e = &Error{Code: "invalid_request", Description: http.StatusText(he.Code), Status: he.Code}
+		}
+		err = e
+	}
+	_ = writeError(c, err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

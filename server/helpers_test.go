@@ -1,0 +1,124 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+type testEnv struct {
+	t     *testing.T
+	srv   *Server
+	store *redis.Store
+	apps  *Apps
+	redis *redistest.Server
+}
+
+// newTestServer builds a real server on miniredis. edit may change the
+// config before the server is built.
+func newTestServer(t *testing.T, edit ...func(*Config)) *testEnv {
+	t.Helper()
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, err := redis.NewClient(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	st := redis.New(rdb, "test")
+	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default()}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srv, err := New(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{t: t, srv: srv, store: st, apps: NewApps(st, cfg.Catalogue, nil), redis: rs}
+}
+
+type testApp struct {
+	store.Application
+	Secret string
+}
+
+func (e *testEnv) createApp(in NewApplication) testApp {
+	e.t.Helper()
+	if in.Name == "" {
+		in.Name = "test app"
+	}
+	if in.Scopes == nil {
+		in.Scopes = []string{"sms", "groups"}
+	}
+	a, secret, err := e.apps.Create(context.Background(), in)
+	if err != nil {
+		e.t.Fatalf("creating app: %v", err)
+	}
+	return testApp{a, secret}
+}
+
+func (e *testEnv) update(id string, f func(*store.Application)) {
+	e.t.Helper()
+	_, err := e.store.UpdateApplication(context.Background(), id, func(a store.Application) (store.Application, error) {
+		f(&a)
+		return a, nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// do sends a request through the handler and returns the recorded answer.
+func (e *testEnv) do(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(w, r)
+	return w
+}
+
+func formRequest(path string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+func basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
+
+func decode[T any](t *testing.T, body io.Reader) T {
+	t.Helper()
+	var v T
+	if err := json.NewDecoder(body).Decode(&v); err != nil {
+		t.Fatalf("decoding answer: %v", err)
+	}
+	return v
+}
+
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// percentAll percent-encodes every byte, the most a client may encode.
+func percentAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
+}
+
+func getRequest(path string) *http.Request { return httptest.NewRequest(http.MethodGet, path, nil) }

@@ -1,0 +1,193 @@
+package server
+
+// This is the only file that imports go-oauth2/oauth2. The library drives
+// token issue (grant-type checks, the token model, generator and store
+// plumbing); oauthd authenticates the client itself beforehand, because the
+// library's defaults do not meet RFC 6749 (see ../shared/STYLE.md):
+// ClientBasicHandler does not form-decode credentials (§2.3.1), scope and
+// grant errors would be shown before the secret is checked, and a wrapped
+// error turns into a 500. So the request reaches the library with the
+// application already authenticated and carried in the context; the
+// adapters below read it from there and never touch Redis for the client.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/go-oauth2/oauth2/v4/manage"
+	oserver "github.com/go-oauth2/oauth2/v4/server"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// TokenWriter stores issued tokens.
+type TokenWriter interface {
+	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
+}
+
+// issue is the per-request state shared by the adapters: the authenticated
+// application, the granted scopes, and the token reference the generator
+// made (so the token is hashed once).
+type issue struct {
+	app    *store.Application
+	scopes []string
+	ref    store.TokenRef
+	jti    string
+}
+
+type issueKey struct{}
+
+func issueFrom(ctx context.Context) (*issue, bool) {
+	is, ok := ctx.Value(issueKey{}).(*issue)
+	return is, ok
+}
+
+// oauthIssuer wraps the library's server, configured for client credentials
+// only.
+type oauthIssuer struct {
+	srv *oserver.Server
+}
+
+func newOAuthIssuer(tokens TokenWriter) *oauthIssuer {
+	m := manage.NewManager()
+	// Lifetimes are per application; 0 here makes "never" the fallback the
+	// library uses when an application's lifetime is 0.
+	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: 0, IsGenerateRefresh: false})
+	m.MapClientStorage(clientStore{})
+	m.MapTokenStorage(tokenStore{w: tokens})
+	m.MapAccessGenerate(generator{})
+
+	cfg := oserver.NewConfig()
+	cfg.AllowedGrantTypes = []oauth2.GrantType{oauth2.ClientCredentials}
+	cfg.AllowedResponseTypes = nil
+	srv := oserver.NewServer(cfg, m)
+	srv.SetClientInfoHandler(func(r *http.Request) (string, string, error) {
+		is, ok := issueFrom(r.Context())
+		if !ok {
+			return "", "", oerrors.ErrInvalidClient
+		}
+		return is.app.ClientID, "", nil
+	})
+	return &oauthIssuer{srv: srv}
+}
+
+// grant is an issued access token.
+type grant struct {
+	token    string
+	jti      string
+	lifetime time.Duration
+	scopes   []string
+}
+
+// Issue runs the library's client-credentials flow for an application that
+// handleToken has already authenticated and whose scopes it has checked.
+func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, granted []string, scopeParam string) (grant, error) {
+	is := &issue{app: app, scopes: granted}
+	r = r.WithContext(context.WithValue(r.Context(), issueKey{}, is))
+	gt, tgr, err := o.srv.ValidationTokenRequest(r)
+	if err != nil {
+		return grant{}, libError(err)
+	}
+	tgr.Scope = scopeParam
+	tgr.AccessTokenExp = app.TokenLifetime
+	ti, err := o.srv.GetAccessToken(r.Context(), gt, tgr)
+	if err != nil {
+		return grant{}, libError(err)
+	}
+	return grant{token: ti.GetAccess(), jti: is.jti, lifetime: ti.GetAccessExpiresIn(), scopes: granted}, nil
+}
+
+// libError maps the library's sentinel errors to ours; anything else (our
+// own errors, passed through by the adapters) is returned unchanged.
+func libError(err error) error {
+	switch {
+	case errors.Is(err, oerrors.ErrInvalidClient):
+		return errInvalidClient("rejected by the oauth2 library")
+	case errors.Is(err, oerrors.ErrUnsupportedGrantType), errors.Is(err, oerrors.ErrUnauthorizedClient):
+		return errUnsupportedGrantType("")
+	case errors.Is(err, oerrors.ErrInvalidScope):
+		return errInvalidScope("the requested scope is invalid")
+	case errors.Is(err, oerrors.ErrInvalidRequest):
+		return errInvalidRequest("malformed token request")
+	}
+	return err
+}
+
+// clientStore serves the application authenticated earlier in the request.
+type clientStore struct{}
+
+func (clientStore) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
+	is, ok := issueFrom(ctx)
+	if !ok || is.app.ClientID != id {
+		return nil, oerrors.ErrInvalidClient
+	}
+	return clientInfo{is.app}, nil
+}
+
+type clientInfo struct{ app *store.Application }
+
+func (c clientInfo) GetID() string     { return c.app.ClientID }
+func (c clientInfo) GetSecret() string { return "" }
+func (c clientInfo) GetDomain() string { return "" }
+func (c clientInfo) IsPublic() bool    { return false }
+func (c clientInfo) GetUserID() string { return "" }
+
+// VerifyPassword: the secret was verified (in constant time, against the
+// stored digests) before the library was called; clientInfo exists only
+// for an authenticated application.
+func (c clientInfo) VerifyPassword(string) bool { return true }
+
+// generator makes the opaque token and remembers its reference.
+type generator struct{}
+
+func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
+	is, ok := issueFrom(ctx)
+	if !ok {
+		return "", "", errServer
+	}
+	raw, ref := newToken(data.Client.GetID())
+	is.ref = ref
+	is.jti = newID()
+	return raw, "", nil
+}
+
+// tokenStore writes the token record; oauthd reads tokens elsewhere, so the
+// library's read and remove methods are never called.
+type tokenStore struct{ w TokenWriter }
+
+func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
+	is, ok := issueFrom(ctx)
+	if !ok {
+		return errServer
+	}
+	t := store.Token{
+		ID:         is.jti,
+		ClientID:   is.app.ClientID,
+		Scopes:     is.scopes,
+		IssuedAt:   info.GetAccessCreateAt().UTC(),
+		Generation: is.app.Generation,
+	}
+	if d := info.GetAccessExpiresIn(); d > 0 {
+		t.ExpiresAt = t.IssuedAt.Add(d)
+	}
+	return s.w.CreateToken(ctx, is.ref, t)
+}
+
+var errUnused = errors.New("oauthd does not read tokens through the oauth2 library")
+
+func (tokenStore) RemoveByCode(context.Context, string) error    { return errUnused }
+func (tokenStore) RemoveByAccess(context.Context, string) error  { return errUnused }
+func (tokenStore) RemoveByRefresh(context.Context, string) error { return errUnused }
+func (tokenStore) GetByCode(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, errUnused
+}
+func (tokenStore) GetByAccess(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, errUnused
+}
+func (tokenStore) GetByRefresh(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, errUnused
+}

@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
+)
+
+// maxFormBytes bounds a token, introspection or revocation request body.
+// A legitimate one is a few hundred bytes.
+const maxFormBytes = 16 << 10
+
+// AppReader loads applications for client authentication.
+type AppReader interface {
+	GetApplication(ctx context.Context, id string) (store.Application, error)
+}
+
+// tokenResponse is RFC 6749 §5.1's successful answer. ExpiresIn is left
+// out for a token that never expires: "expires_in": 0 would tell a client
+// the token is already dead.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in,omitempty"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// handleToken is POST /oauth/token for the client_credentials grant
+// (RFC 6749 §4.4). The order of checks matters: the request's shape first
+// (it reveals nothing), then the client's credentials, and only then grant
+// and scope errors, so an unauthenticated caller learns nothing about an
+// application.
+func handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		form, err := readForm(c)
+		if err != nil {
+			return writeError(c, err)
+		}
+		app, err := authenticateClient(c, apps, form, now)
+		if err != nil {
+			return writeError(c, err)
+		}
+		switch gt := form.Get("grant_type"); gt {
+		case "client_credentials":
+		case "":
+			return writeError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
+		default:
+			return writeError(c, errUnsupportedGrantType(gt))
+		}
+		requested, err := scopes.Parse(form.Get("scope"))
+		if err != nil {
+			return writeError(c, errInvalidScope("%v", err))
+		}
+		granted := app.Scopes
+		if len(requested) > 0 {
+			if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
+				return writeError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
+					scopes.Format(missing), scopes.Format(app.Scopes)))
+			}
+			granted = requested
+		}
+		g, err := issuer.Issue(r, &app, granted, scopes.Format(granted))
+		if err != nil {
+			return writeError(c, err)
+		}
+		reqLog(c).add(slog.String("event", "token issued"), slog.String("jti", g.jti))
+		noStore(c.Response().Header())
+		return writeJSON(c, http.StatusOK, tokenResponse{
+			AccessToken: g.token,
+			TokenType:   "Bearer",
+			ExpiresIn:   int64(g.lifetime.Seconds()),
+			Scope:       scopes.Format(g.scopes),
+		})
+	}
+}
+
+// readForm checks and parses an application/x-www-form-urlencoded body.
+// Only the body counts (RFC 6749 §3.2); the URL query is ignored, and a
+// parameter repeated in the body is an error (§3.1, §3.2).
+func readForm(c echo.Context) (url.Values, error) {
+	r := c.Request()
+	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &Error{Code: "invalid_request", Description: "request body exceeds 16 KiB", Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil, errInvalidRequest("malformed form body: %v", truncate(err.Error(), 80))
+	}
+	r.Form = r.PostForm // the library reads FormValue: keep it to the body too
+	for _, k := range []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
+		if len(r.PostForm[k]) > 1 {
+			return nil, errInvalidRequest("parameter %s is repeated: send it once", k)
+		}
+	}
+	if r.PostForm.Get("grant_type") == "" && r.URL.Query().Has("grant_type") {
+		return nil, errInvalidRequest("parameters belong in the form-encoded request body, not the URL")
+	}
+	return r.PostForm, nil
+}
+
+// clientCredentials extracts the client's id and secret from HTTP Basic
+// (client_secret_basic) or the body (client_secret_post); using both at
+// once is invalid_request. Basic credentials are form-decoded after the
+// split (RFC 6749 §2.3.1): Go's x/oauth2 and others encode them.
+func clientCredentials(r *http.Request, form url.Values) (id, secret string, err error) {
+	hdr := r.Header.Values(echo.HeaderAuthorization)
+	if len(hdr) > 1 {
+		return "", "", errInvalidRequest("send one Authorization header")
+	}
+	if len(hdr) == 1 {
+		if form.Has("client_secret") {
+			return "", "", errInvalidRequest("use one client authentication method: HTTP Basic or client_secret in the body, not both")
+		}
+		scheme, payload, _ := strings.Cut(strings.TrimSpace(hdr[0]), " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return "", "", errInvalidClient("Authorization scheme is not Basic")
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+		if err != nil {
+			if raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(payload)); err != nil {
+				return "", "", errInvalidClient("malformed Basic credentials (base64)")
+			}
+		}
+		encID, encSecret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return "", "", errInvalidClient("malformed Basic credentials (no colon)")
+		}
+		if id, err = url.QueryUnescape(encID); err != nil {
+			return "", "", errInvalidClient("malformed Basic credentials (client_id encoding)")
+		}
+		if secret, err = url.QueryUnescape(encSecret); err != nil {
+			return "", "", errInvalidClient("malformed Basic credentials (secret encoding)")
+		}
+		if bodyID := form.Get("client_id"); bodyID != "" && bodyID != id {
+			return "", "", errInvalidRequest("client_id in the body differs from the one in the Authorization header")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+		if id == "" && secret == "" {
+			return "", "", errInvalidClient("no client credentials")
+		}
+	}
+	if id == "" || secret == "" {
+		return "", "", errInvalidClient("client_id or client_secret empty")
+	}
+	return id, secret, nil
+}
+
+// authenticateClient returns the application whose credentials the request
+// carries. Every failure is the same invalid_client answer; the log line
+// says which check failed.
+func authenticateClient(c echo.Context, apps AppReader, form url.Values, now func() time.Time) (store.Application, error) {
+	r := c.Request()
+	id, secret, err := clientCredentials(r, form)
+	if err != nil {
+		return store.Application{}, err
+	}
+	if !validClientID(id) || len(secret) > maxSecret {
+		return store.Application{}, errInvalidClient("malformed client_id or secret")
+	}
+	log := reqLog(c)
+	log.add(slog.String("client_id", id))
+	app, err := apps.GetApplication(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Application{}, errInvalidClient("unknown client")
+	case err != nil:
+		return store.Application{}, err
+	}
+	if !app.VerifySecret(secret, now()) {
+		return store.Application{}, errInvalidClient("wrong secret")
+	}
+	if !app.Enabled {
+		return store.Application{}, errInvalidClient("application disabled")
+	}
+	if !app.Allows(remoteAddr(r)) {
+		return store.Application{}, errInvalidClient("address not in the application's allowlist")
+	}
+	return app, nil
+}
+
+// remoteAddr is the peer address of the connection. Forwarded headers are
+// not trusted: anyone can send them.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
