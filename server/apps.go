@@ -227,3 +227,6 @@ func ParseAllowlist(list []string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// Catalogue is the scope catalogue applications are checked against.
+func (s *Apps) Catalogue() *scopes.Catalogue { return s.catalogue }

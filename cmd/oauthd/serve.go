@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/store/redis"
+)
+
+func serveCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server",
+		Long: `Run the authorization server.
+
+Configuration comes from flags, then environment variables (OAUTHD_ + the key
+upper-cased, '.' as '_'), then the YAML file given by --config, then defaults.
+The scope catalogue can only be set in the file:
+
+  scopes:
+    - {name: sms, description: Send SMS messages}
+    - {name: messages:send, description: Send any message}
+
+Without --redis-url oauthd runs on an embedded in-memory Redis, creates a demo
+application and prints a curl command that gets a token. Nothing persists.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags(), serveSettings(), getenv)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(cfg, stderr), stdout)
+		},
+	}
+	addFlags(cmd.Flags(), serveSettings())
+	return cmd
+}
+
+// openRedis connects to the configured Redis or, with no URL, starts the
+// embedded one. close releases whichever it was.
+func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (rdb goredis.UniversalClient, embedded bool, close func(), err error) {
+	url := cfg.Redis.URL
+	var mini *miniredis.Miniredis
+	if url == "" {
+		mini = miniredis.NewMiniRedis()
+		// Let TTLs run on the wall clock, as on a real server, so
+		// expired tokens are forgotten in the embedded store too.
+		mini.ClockTTL(true)
+		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, false, nil, fmt.Errorf("starting the embedded store: %w", err)
+		}
+		url = "redis://" + mini.Addr()
+		log.Warn("no redis.url set: running on the embedded in-memory store; applications and tokens are lost on exit. Set OAUTHD_REDIS_URL for a real deployment.")
+	}
+	rdb, err = redis.NewClient(url)
+	if err != nil {
+		if mini != nil {
+			mini.Close()
+		}
+		return nil, false, nil, fmt.Errorf("config redis.url: %w", err)
+	}
+	close = func() {
+		rdb.Close()
+		if mini != nil {
+			mini.Close()
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		close()
+		return nil, false, nil, fmt.Errorf("config redis.url: cannot reach Redis at %s: %v; check the URL and that Redis is running", redactURL(cfg.Redis.URL), err)
+	}
+	return rdb, mini != nil, close, nil
+}
+
+// redactURL drops the password from a Redis URL before it is printed.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+			return u[:scheme+3] + "***@" + u[at+1:]
+		}
+	}
+	return u
+}
+
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	st := redis.New(rdb, cfg.Redis.Prefix)
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("config http.addr: %w", err)
+	}
+	defer ln.Close()
+	issuer := cfg.Issuer
+	if issuer == "" {
+		issuer = defaultIssuer(ln.Addr())
+	}
+
+	srv, err := server.New(server.Config{Issuer: issuer, Catalogue: cfg.catalogue, Logger: log}, st)
+	if err != nil {
+		return err
+	}
+	if embedded {
+		if err := printDemo(ctx, server.NewApps(st, cfg.catalogue, nil), issuer, stdout); err != nil {
+			return err
+		}
+	}
+
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("oauthd listening", "addr", ln.Addr().String(), "issuer", issuer, "embedded_store", embedded)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// defaultIssuer is the URL a client on this machine uses: localhost and the
+// port actually bound (which matters for :0).
+func defaultIssuer(addr net.Addr) string {
+	host := "localhost"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
+			host = ta.IP.String()
+			if ta.IP.To4() == nil {
+				host = "[" + host + "]"
+			}
+		}
+		return fmt.Sprintf("http://%s:%d", host, ta.Port)
+	}
+	return "http://" + addr.String()
+}
+
+// printDemo creates the embedded mode's demo application and shows how to
+// get a first token.
+func printDemo(ctx context.Context, apps *server.Apps, issuer string, w io.Writer) error {
+	names := apps.Catalogue().Names()
+	// The admin scope stays out of a demo credential printed to a terminal.
+	names = slices.DeleteFunc(names, func(s string) bool { return s == "applications" })
+	app, secret, err := apps.Create(ctx, server.NewApplication{
+		Name:          "demo",
+		Description:   "created by oauthd serve on the embedded store",
+		Scopes:        names,
+		TokenLifetime: "24h",
+	})
+	if err != nil {
+		return fmt.Errorf("creating the demo application: %w", err)
+	}
+	fmt.Fprintf(w, `
+oauthd is running on the embedded in-memory store: nothing persists.
+
+Demo application (the secret is shown only now):
+  client_id:     %s
+  client_secret: %s
+  scopes:        %s
+
+Get a token:
+  curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token
+
+`, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer)
+	return nil
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// benchRedis prefers a real redis-server: miniredis' costs are not Redis's.
+func benchRedis(b *testing.B) *redistest.Server {
+	kind := redistest.Real
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		kind = redistest.Mini
+	}
+	return redistest.Start(b, kind)
+}
+
+// benchClient posts over a real loopback listener with keep-alive, as a
+// daemon would.
+func benchPost(b *testing.B, url, auth string) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", auth)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+// BenchmarkTokenIssue is POST /oauth/token end to end: parse, authenticate
+// (one GET), issue through go-oauth2, store (one SET), answer.
+func BenchmarkTokenIssue(b *testing.B) {
+	rs := benchRedis(b)
+	rdb, _ := redis.NewClient(rs.URL)
+	defer rdb.Close()
+	st := redis.New(rdb, "bench")
+	srv, err := New(Config{Catalogue: scopes.Default()}, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	app, secret, err := NewApps(st, scopes.Default(), nil).Create(context.Background(), NewApplication{Name: "bench", Scopes: []string{"sms"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	benchPost(b, hs.URL+"/oauth/token", basic(app.ClientID, secret))
+}
+
+// BenchmarkBareGetSet is the floor token issue is measured against: a
+// plain net/http handler that does one Redis GET and one SET per request
+// and writes a small JSON answer.
+func BenchmarkBareGetSet(b *testing.B) {
+	rs := benchRedis(b)
+	rdb, _ := redis.NewClient(rs.URL)
+	defer rdb.Close()
+	ctx := context.Background()
+	rdb.Set(ctx, "bench:app", strings.Repeat("x", 400), 0)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := rdb.Get(r.Context(), "bench:app").Result(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		key := "bench:tok:" + newID()
+		if err := rdb.Set(r.Context(), key, "{}", 24*time.Hour).Err(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"` + key + `","token_type":"Bearer","expires_in":86400}`))
+	})
+	hs := httptest.NewServer(h)
+	defer hs.Close()
+	benchPost(b, hs.URL, "Basic x")
+}
