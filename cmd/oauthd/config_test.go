@@ -156,3 +156,18 @@ func TestAppsCreateValidation(t *testing.T) {
 		}
 	}
 }
+
+// The README's configuration table names every key, flag and variable.
+func TestReadmeConfigTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, s := range serveSettings() {
+		row := "| `" + s.key + "` | `--" + s.flag() + "` | `" + s.env() + "` |"
+		if !strings.Contains(readme, row) {
+			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}
