@@ -19,7 +19,7 @@ import (
 )
 
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	store *redis.Store
 	apps  *Apps
@@ -28,7 +28,7 @@ type testEnv struct {
 
 // newTestServer builds a real server on miniredis. edit may change the
 // config before the server is built.
-func newTestServer(t *testing.T, edit ...func(*Config)) *testEnv {
+func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 	t.Helper()
 	rs := redistest.Start(t, redistest.Mini)
 	rdb, err := redis.NewClient(rs.URL)

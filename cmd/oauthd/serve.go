@@ -98,6 +98,7 @@ func redactURL(u string) string {
 }
 
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -389,4 +390,15 @@ func fromMS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
+}
+
+// SetLibraryLogger sends go-redis's own messages (pool dial failures and
+// the like) to log as structured lines instead of its default plain-text
+// stderr logger. go-redis keeps one logger per process.
+func SetLibraryLogger(log *slog.Logger) { goredis.SetLogger(libLogger{log}) }
+
+type libLogger struct{ log *slog.Logger }
+
+func (l libLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", fmt.Sprintf(format, v...)))
 }
