@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// Introspect is the reserved scope that lets an application (a resource
+// server) call the introspection endpoint. Every catalogue has it, so an
+// operator can always grant it; like any scope, an application that lacks
+// it cannot request it.
+const Introspect = "tokens:introspect"
+
 // Scope is one catalogued scope: its name and what it grants, for operators
 // choosing scopes and for the metadata document.
 type Scope struct {
@@ -34,7 +40,14 @@ func NewCatalogue(list []Scope) (*Catalogue, error) {
 		}
 		c.list = append(c.list, s)
 	}
+	if !c.Has(Introspect) {
+		c.list = append(c.list, introspectScope())
+	}
 	return c, nil
+}
+
+func introspectScope() Scope {
+	return Scope{Introspect, "Introspect other applications' tokens (for resource servers)"}
 }
 
 // Default is the SMS service catalogue oauthd ships with. Its entries are
@@ -59,6 +72,7 @@ func DefaultScopes() []Scope {
 		{"account", "Read account details and balance"},
 		{"applications", "Manage oauthd applications through the admin API"},
 		{"numbers", "Look up and validate phone numbers"},
+		introspectScope(),
 	}
 }
 

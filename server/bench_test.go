@@ -53,7 +53,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 	rs := benchRedis(b)
 	rdb, _ := redis.NewClient(rs.URL)
 	defer rdb.Close()
-	st := redis.New(rdb, "bench")
+	st := redis.New(rdb, redis.Options{Prefix: "bench"})
 	srv, err := New(Config{Catalogue: scopes.Default()}, st)
 	if err != nil {
 		b.Fatal(err)

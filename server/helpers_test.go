@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store"
@@ -36,11 +37,15 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	st := redis.New(rdb, "test")
 	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default()}
 	for _, f := range edit {
 		f(&cfg)
 	}
+	var keep time.Duration
+	if cfg.InactiveReason {
+		keep = cfg.Tombstone
+	}
+	st := redis.New(rdb, redis.Options{Prefix: "test", KeepExpired: keep})
 	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +101,7 @@ func basic(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
-func decode[T any](t *testing.T, body io.Reader) T {
+func decode[T any](t testing.TB, body io.Reader) T {
 	t.Helper()
 	var v T
 	if err := json.NewDecoder(body).Decode(&v); err != nil {

@@ -4,5 +4,8 @@ package server
 func (s *Server) routes() {
 	e := s.echo
 	e.POST("/oauth/token", handleToken(s.store, s.issuer, s.cfg.Now))
+	e.POST("/oauth/introspect", s.handleIntrospect)
+	e.POST("/oauth/revoke", s.handleRevoke)
+	e.GET("/.well-known/oauth-authorization-server", s.handleMetadata)
 	e.GET("/healthz", s.handleHealth)
 }

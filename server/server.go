@@ -14,12 +14,15 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
 )
 
 // Store is what the public endpoints need from storage.
 type Store interface {
 	AppReader
 	TokenWriter
+	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
+	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	Ping(ctx context.Context) error
 }
 
@@ -29,16 +32,27 @@ type Config struct {
 	Issuer    string
 	Catalogue *scopes.Catalogue
 	Logger    *slog.Logger
+	// InactiveReason adds "inactive_reason": "expired" or "revoked" to
+	// inactive introspection answers (off by default: RFC 7662 §2.2 says
+	// an inactive answer SHOULD say nothing more).
+	InactiveReason bool
+	// Tombstone is how long a revoked token is remembered as revoked when
+	// InactiveReason is on (the store keeps expired records as long).
+	Tombstone time.Duration
+	// ServiceDocumentation is the URL of human-readable documentation,
+	// published in the metadata document.
+	ServiceDocumentation string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Server serves the public OAuth 2.0 endpoints.
 type Server struct {
-	cfg    Config
-	store  Store
-	issuer *oauthIssuer
-	echo   *echo.Echo
+	cfg      Config
+	metadata []byte
+	store    Store
+	issuer   *oauthIssuer
+	echo     *echo.Echo
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -52,6 +66,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.InactiveReason && cfg.Tombstone <= 0 {
+		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
+	}
 	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -61,6 +78,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(logRequests(cfg.Logger))
 	s.echo = e
+	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
 }

@@ -116,11 +116,11 @@ func readForm(c echo.Context) (url.Values, error) {
 	return r.PostForm, nil
 }
 
-// clientCredentials extracts the client's id and secret from HTTP Basic
+// readClientCredentials extracts the client's id and secret from HTTP Basic
 // (client_secret_basic) or the body (client_secret_post); using both at
 // once is invalid_request. Basic credentials are form-decoded after the
 // split (RFC 6749 §2.3.1): Go's x/oauth2 and others encode them.
-func clientCredentials(r *http.Request, form url.Values) (id, secret string, err error) {
+func readClientCredentials(r *http.Request, form url.Values) (id, secret string, err error) {
 	hdr := r.Header.Values(echo.HeaderAuthorization)
 	if len(hdr) > 1 {
 		return "", "", errInvalidRequest("send one Authorization header")
@@ -168,33 +168,48 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, err
 // carries. Every failure is the same invalid_client answer; the log line
 // says which check failed.
 func authenticateClient(c echo.Context, apps AppReader, form url.Values, now func() time.Time) (store.Application, error) {
-	r := c.Request()
-	id, secret, err := clientCredentials(r, form)
+	id, secret, err := clientCredentials(c, form)
 	if err != nil {
 		return store.Application{}, err
 	}
-	if !validClientID(id) || len(secret) > maxSecret {
-		return store.Application{}, errInvalidClient("malformed client_id or secret")
-	}
-	log := reqLog(c)
-	log.add(slog.String("client_id", id))
-	app, err := apps.GetApplication(r.Context(), id)
+	app, err := apps.GetApplication(c.Request().Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.Application{}, errInvalidClient("unknown client")
 	case err != nil:
 		return store.Application{}, err
 	}
-	if !app.VerifySecret(secret, now()) {
-		return store.Application{}, errInvalidClient("wrong secret")
+	return app, checkClient(c, &app, secret, now())
+}
+
+// clientCredentials extracts and sanity-checks the caller's credentials,
+// adding the client_id to the request's log line.
+func clientCredentials(c echo.Context, form url.Values) (id, secret string, err error) {
+	id, secret, err = readClientCredentials(c.Request(), form)
+	if err != nil {
+		return "", "", err
 	}
-	if !app.Enabled {
-		return store.Application{}, errInvalidClient("application disabled")
+	if !validClientID(id) || len(secret) > maxSecret {
+		return "", "", errInvalidClient("malformed client_id or secret")
 	}
-	if !app.Allows(remoteAddr(r)) {
-		return store.Application{}, errInvalidClient("address not in the application's allowlist")
+	reqLog(c).add(slog.String("client_id", id))
+	return id, secret, nil
+}
+
+// checkClient verifies a loaded application against the presented secret
+// and the connection's address. app nil means the client is unknown.
+func checkClient(c echo.Context, app *store.Application, secret string, now time.Time) error {
+	switch {
+	case app == nil:
+		return errInvalidClient("unknown client")
+	case !app.VerifySecret(secret, now):
+		return errInvalidClient("wrong secret")
+	case !app.Enabled:
+		return errInvalidClient("application disabled")
+	case !app.Allows(remoteAddr(c.Request())):
+		return errInvalidClient("address not in the application's allowlist")
 	}
-	return app, nil
+	return nil
 }
 
 // remoteAddr is the peer address of the connection. Forwarded headers are

@@ -86,10 +86,11 @@ func TestTokenSuccess(t *testing.T) {
 			if !ok {
 				t.Fatalf("issued token does not parse: %q", tok)
 			}
-			rec, _, err := env.store.GetToken(context.Background(), ref)
-			if err != nil {
-				t.Fatalf("token record: %v", err)
+			l, err := env.store.LookupToken(context.Background(), ref, "")
+			if err != nil || l.Token == nil {
+				t.Fatalf("token record: %+v %v", l, err)
 			}
+			rec := l.Token
 			if strings.Join(rec.Scopes, " ") != tt.wantScope || rec.ClientID != app.ClientID || rec.ID == "" {
 				t.Errorf("record %+v", rec)
 			}
@@ -114,9 +115,9 @@ func TestTokenNeverExpires(t *testing.T) {
 		t.Fatalf("never-expiring token answered with expires_in: %v", body)
 	}
 	ref, _ := parseToken(body["access_token"].(string))
-	rec, _, err := env.store.GetToken(context.Background(), ref)
-	if err != nil || !rec.ExpiresAt.IsZero() {
-		t.Fatalf("record %+v, %v: want no expiry", rec, err)
+	l, err := env.store.LookupToken(context.Background(), ref, "")
+	if err != nil || l.Token == nil || !l.Token.ExpiresAt.IsZero() {
+		t.Fatalf("record %+v, %v: want no expiry", l.Token, err)
 	}
 }
 

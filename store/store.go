@@ -128,3 +128,19 @@ type TokenRef struct {
 	ClientID string
 	Digest   Digest
 }
+
+// TokenLookup is one read of a token together with everything that decides
+// whether it is still good; backends fill it in one round trip.
+type TokenLookup struct {
+	// Token is nil when there is no record: unknown, revoked, or expired
+	// and forgotten.
+	Token *Token
+	// App is the token's application, nil when it was deleted.
+	App *Application
+	// Revoked reports a revocation tombstone for the token.
+	Revoked bool
+	// Also is the application asked for alongside (the caller of an
+	// introspection request, say), nil when none was asked for or it does
+	// not exist.
+	Also *Application
+}

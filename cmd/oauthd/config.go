@@ -50,6 +50,9 @@ func serveSettings() []setting {
 		{"http.addr", ":8080", "address the HTTP server listens on"},
 		{"issuer", "", "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
 		{"shutdown_timeout", 10 * time.Second, "how long a shutdown waits for requests in flight"},
+		{"service_documentation", "https://github.com/oauthd/oauthd/blob/main/docs/api.md", "URL of the API documentation, published in the RFC 8414 metadata"},
+		{"introspection.inactive_reason", false, "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
+		{"introspection.tombstone_ttl", time.Hour, "with inactive_reason: how long revoked and expired tokens are remembered as such"},
 	}, redisSettings()...)
 }
 
@@ -67,7 +70,12 @@ type Config struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
 	} `mapstructure:"log"`
-	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
+	ServiceDocumentation string        `mapstructure:"service_documentation"`
+	Introspection        struct {
+		InactiveReason bool          `mapstructure:"inactive_reason"`
+		TombstoneTTL   time.Duration `mapstructure:"tombstone_ttl"`
+	} `mapstructure:"introspection"`
 	// Scopes is the catalogue; only a config file can set it (a list of
 	// {name, description}). Empty means the built-in SMS catalogue.
 	Scopes []scopes.Scope `mapstructure:"scopes"`
@@ -86,6 +94,8 @@ func addFlags(fs *pflag.FlagSet, list []setting) {
 			fs.String(s.flag(), d, usage)
 		case time.Duration:
 			fs.Duration(s.flag(), d, usage)
+		case bool:
+			fs.Bool(s.flag(), d, usage)
 		}
 	}
 }
@@ -174,6 +184,21 @@ func (c *Config) validate(list []setting) error {
 		{"shutdown_timeout", func() error {
 			if c.ShutdownTimeout <= 0 {
 				return errors.New("must be positive, e.g. 10s")
+			}
+			return nil
+		}},
+		{"service_documentation", func() error {
+			if c.ServiceDocumentation == "" {
+				return nil
+			}
+			if u, err := url.Parse(c.ServiceDocumentation); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				return fmt.Errorf("%q is not an absolute http(s) URL", c.ServiceDocumentation)
+			}
+			return nil
+		}},
+		{"introspection.tombstone_ttl", func() error {
+			if c.Introspection.TombstoneTTL < time.Second || c.Introspection.TombstoneTTL > 30*24*time.Hour {
+				return fmt.Errorf("%v: use between 1s and 720h", c.Introspection.TombstoneTTL)
 			}
 			return nil
 		}},

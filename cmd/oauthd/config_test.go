@@ -100,7 +100,7 @@ func TestConfigCatalogueFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(c.catalogue.Names(), " "); got != "messages:send reports" {
+	if got := strings.Join(c.catalogue.Names(), " "); got != "messages:send reports tokens:introspect" {
 		t.Fatalf("catalogue %q", got)
 	}
 }

@@ -97,6 +97,17 @@ func redactURL(u string) string {
 	return u
 }
 
+// storeOptions maps the configuration onto the Redis store's options.
+// With inactive_reason on, expired token records are kept for the
+// tombstone time so introspection can say "expired".
+func storeOptions(cfg *Config) redis.Options {
+	opts := redis.Options{Prefix: cfg.Redis.Prefix}
+	if cfg.Introspection.InactiveReason {
+		opts.KeepExpired = cfg.Introspection.TombstoneTTL
+	}
+	return opts
+}
+
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
 	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
@@ -104,7 +115,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	defer closeRedis()
-	st := redis.New(rdb, cfg.Redis.Prefix)
+	st := redis.New(rdb, storeOptions(cfg))
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -116,7 +127,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		issuer = defaultIssuer(ln.Addr())
 	}
 
-	srv, err := server.New(server.Config{Issuer: issuer, Catalogue: cfg.catalogue, Logger: log}, st)
+	srv, err := server.New(server.Config{
+		Issuer:               issuer,
+		Catalogue:            cfg.catalogue,
+		Logger:               log,
+		InactiveReason:       cfg.Introspection.InactiveReason,
+		Tombstone:            cfg.Introspection.TombstoneTTL,
+		ServiceDocumentation: cfg.ServiceDocumentation,
+	}, st)
 	if err != nil {
 		return err
 	}

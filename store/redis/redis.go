@@ -35,14 +35,24 @@ const casRetries = 16
 
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
-	rdb    goredis.UniversalClient
-	prefix string
+	rdb  goredis.UniversalClient
+	opts Options
 }
 
-// New returns a Store using rdb with keys under prefix (e.g. "oauthd"), so
-// several deployments can share one Redis.
-func New(rdb goredis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+// Options tune the backend.
+type Options struct {
+	// Prefix goes before every key (e.g. "oauthd"), so several deployments
+	// can share one Redis.
+	Prefix string
+	// KeepExpired keeps a token's record this long past its expiry, so
+	// introspection can tell "expired" from "unknown". 0 lets Redis drop
+	// the record the moment the token expires.
+	KeepExpired time.Duration
+}
+
+// New returns a Store using rdb.
+func New(rdb goredis.UniversalClient, opts Options) *Store {
+	return &Store{rdb: rdb, opts: opts}
 }
 
 // NewClient opens a client for a redis:// or rediss:// URL. Timeouts are
@@ -79,13 +89,16 @@ func NewClient(url string) (goredis.UniversalClient, error) {
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.rdb.Ping(ctx).Err()) }
 
-func (s *Store) appKey(id string) string { return s.prefix + ":{" + id + "}:app" }
-func (s *Store) indexKey() string        { return s.prefix + ":apps" }
+func (s *Store) appKey(id string) string { return s.opts.Prefix + ":{" + id + "}:app" }
+func (s *Store) indexKey() string        { return s.opts.Prefix + ":apps" }
 
-func (s *Store) tokenKey(ref store.TokenRef) string {
+func (s *Store) tokenKey(ref store.TokenRef) string   { return s.refKey(ref, ":tok:") }
+func (s *Store) revokedKey(ref store.TokenRef) string { return s.refKey(ref, ":revoked:") }
+
+func (s *Store) refKey(ref store.TokenRef, kind string) string {
 	var buf [2 * len(store.Digest{})]byte
 	hex.Encode(buf[:], ref.Digest[:])
-	return s.prefix + ":{" + ref.ClientID + "}:tok:" + string(buf[:])
+	return s.opts.Prefix + ":{" + ref.ClientID + "}" + kind + string(buf[:])
 }
 
 // wrap maps go-redis errors onto the store sentinels. Anything but a
@@ -203,58 +216,88 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 }
 
 // CreateToken stores t under ref with a Redis TTL equal to the token's
-// remaining lifetime, or none for a token that never expires. One command,
-// one round trip.
+// remaining lifetime (plus Options.KeepExpired), or none for a token that
+// never expires. One command, one round trip.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
 	var ttl time.Duration
 	if !t.ExpiresAt.IsZero() {
-		ttl = time.Until(t.ExpiresAt)
+		ttl = time.Until(t.ExpiresAt) + s.opts.KeepExpired
 		if ttl < time.Millisecond {
-			ttl = time.Millisecond // expired already: keep it long enough to be seen as expired
+			ttl = time.Millisecond
 		}
 	}
 	return s.wrap(s.rdb.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl).Err())
 }
 
-// GetToken returns the token record and its application in one round trip
-// (both keys share a hash slot). ErrNotFound if either is gone. Whether the
-// token is still good (expiry, generation, enabled) is the caller's call.
-func (s *Store) GetToken(ctx context.Context, ref store.TokenRef) (store.Token, store.Application, error) {
-	var tok, app *goredis.StringCmd
+// LookupToken reads the token record, its application, its revocation
+// tombstone and, when also is not empty, that application too, in one
+// pipelined round trip. The token's keys share a hash slot; on Cluster the
+// extra application is fetched from its own node in the same pipeline.
+// Whether the token is still good is the caller's decision.
+func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error) {
+	var tok, app, other *goredis.StringCmd
+	var revoked *goredis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		tok = p.Get(ctx, s.tokenKey(ref))
 		app = p.Get(ctx, s.appKey(ref.ClientID))
+		revoked = p.Exists(ctx, s.revokedKey(ref))
+		if also != "" {
+			other = p.Get(ctx, s.appKey(also))
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
-		return store.Token{}, store.Application{}, s.wrap(err)
+		return store.TokenLookup{}, s.wrap(err)
 	}
-	tb, err := tok.Bytes()
-	if err != nil {
-		return store.Token{}, store.Application{}, s.wrap(err)
+	var out store.TokenLookup
+	out.Revoked = revoked.Val() > 0
+	if b, err := tok.Bytes(); err == nil {
+		t, err := decodeToken(b)
+		if err != nil {
+			return store.TokenLookup{}, err
+		}
+		out.Token = &t
 	}
-	ab, err := app.Bytes()
-	if err != nil {
-		return store.Token{}, store.Application{}, s.wrap(err)
+	if out.App, err = s.optionalApp(app); err != nil {
+		return store.TokenLookup{}, err
 	}
-	t, err := decodeToken(tb)
-	if err != nil {
-		return store.Token{}, store.Application{}, err
+	if other != nil {
+		if out.Also, err = s.optionalApp(other); err != nil {
+			return store.TokenLookup{}, err
+		}
 	}
-	a, err := decodeApp(ab)
-	return t, a, err
+	return out, nil
 }
 
-// DeleteToken removes one token record; ErrNotFound if there was none.
-func (s *Store) DeleteToken(ctx context.Context, ref store.TokenRef) error {
-	n, err := s.rdb.Del(ctx, s.tokenKey(ref)).Result()
+func (s *Store) optionalApp(cmd *goredis.StringCmd) (*store.Application, error) {
+	b, err := cmd.Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
 	if err != nil {
-		return s.wrap(err)
+		return nil, s.wrap(err)
 	}
-	if n == 0 {
-		return store.ErrNotFound
+	a, err := decodeApp(b)
+	return &a, err
+}
+
+// RevokeToken deletes a token's record and, when tombstone > 0, leaves a
+// marker for that long so introspection can say "revoked" rather than
+// "unknown". Both keys share a slot: one MULTI, one round trip. It reports
+// whether a record existed.
+func (s *Store) RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error) {
+	var del *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		del = p.Del(ctx, s.tokenKey(ref))
+		if tombstone > 0 {
+			p.Set(ctx, s.revokedKey(ref), "1", tombstone)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, s.wrap(err)
 	}
-	return nil
+	return del.Val() > 0, nil
 }
 
 // appRecord is the stored shape of an application. It is separate from

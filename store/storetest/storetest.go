@@ -24,8 +24,8 @@ type Store interface {
 	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
 	DeleteApplication(ctx context.Context, id string) error
 	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
-	GetToken(ctx context.Context, ref store.TokenRef) (store.Token, store.Application, error)
-	DeleteToken(ctx context.Context, ref store.TokenRef) error
+	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
+	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 }
 
 // RunTests runs the suite; newStore must return an empty store each call.
@@ -44,7 +44,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"TokenRoundTrip", testTokenRoundTrip},
 		{"TokenLookupIsExact", testTokenLookupIsExact},
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
-		{"DeleteToken", testDeleteToken},
+		{"RevokeToken", testRevokeToken},
+		{"LookupAlso", testLookupAlso},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -240,6 +241,15 @@ func newToken(a store.Application, lifetime time.Duration) store.Token {
 	return t
 }
 
+func lookup(t *testing.T, s Store, ref store.TokenRef) store.TokenLookup {
+	t.Helper()
+	l, err := s.LookupToken(context.Background(), ref, "")
+	if err != nil {
+		t.Fatalf("LookupToken: %v", err)
+	}
+	return l
+}
+
 func testTokenRoundTrip(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newApp(t)
@@ -250,15 +260,15 @@ func testTokenRoundTrip(t *testing.T, s Store) {
 		if err := s.CreateToken(ctx, ref, tok); err != nil {
 			t.Fatalf("CreateToken: %v", err)
 		}
-		got, app, err := s.GetToken(ctx, ref)
-		if err != nil {
-			t.Fatalf("GetToken: %v", err)
+		l := lookup(t, s, ref)
+		if l.Token == nil || !reflect.DeepEqual(*l.Token, tok) {
+			t.Fatalf("token round trip:\n got  %+v\n want %+v", l.Token, tok)
 		}
-		if !reflect.DeepEqual(got, tok) {
-			t.Fatalf("token round trip:\n got  %+v\n want %+v", got, tok)
+		if l.App == nil || !reflect.DeepEqual(*l.App, a) {
+			t.Fatalf("LookupToken returned application %+v, want %+v", l.App, a)
 		}
-		if !reflect.DeepEqual(app, a) {
-			t.Fatalf("GetToken returned application %+v, want %+v", app, a)
+		if l.Revoked || l.Also != nil {
+			t.Fatalf("LookupToken = %+v", l)
 		}
 	}
 }
@@ -277,8 +287,8 @@ func testTokenLookupIsExact(t *testing.T, s Store) {
 		{ClientID: b.ClientID, Digest: store.Sum("t")}, // right digest, wrong owner
 		{ClientID: "ghost", Digest: store.Sum("t")},
 	} {
-		if _, _, err := s.GetToken(ctx, other); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("GetToken(%v) = %v, want ErrNotFound", other.ClientID, err)
+		if l := lookup(t, s, other); l.Token != nil || l.Revoked {
+			t.Errorf("LookupToken(%v) found %+v", other.ClientID, l)
 		}
 	}
 }
@@ -294,26 +304,45 @@ func testTokenOfDeletedApplication(t *testing.T, s Store) {
 	if err := s.DeleteApplication(ctx, a.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.GetToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("token of a deleted application: %v, want ErrNotFound", err)
+	if l := lookup(t, s, ref); l.Token == nil || l.App != nil {
+		t.Fatalf("token of a deleted application: %+v, want the token without its application", l)
 	}
 }
 
-func testDeleteToken(t *testing.T, s Store) {
+func testRevokeToken(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
+	for _, tombstone := range []time.Duration{time.Hour, 0} {
+		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint("t", tombstone))}
+		if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.RevokeToken(ctx, ref, tombstone); err != nil || !ok {
+			t.Fatalf("RevokeToken = %v, %v", ok, err)
+		}
+		l := lookup(t, s, ref)
+		if l.Token != nil || l.Revoked != (tombstone > 0) {
+			t.Fatalf("after revoke (tombstone %v): %+v", tombstone, l)
+		}
+		if ok, err := s.RevokeToken(ctx, ref, tombstone); err != nil || ok {
+			t.Fatalf("second RevokeToken = %v, %v; want false", ok, err)
+		}
+	}
+}
+
+func testLookupAlso(t *testing.T, s Store) {
+	ctx := context.Background()
+	a, caller := newApp(t), newApp(t)
+	mustCreate(t, s, a)
+	mustCreate(t, s, caller)
 	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
-	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
-		t.Fatal(err)
+	l, err := s.LookupToken(ctx, ref, caller.ClientID)
+	if err != nil || l.Also == nil || !reflect.DeepEqual(*l.Also, caller) || l.Token != nil {
+		t.Fatalf("LookupToken(also caller) = %+v, %v", l, err)
 	}
-	if err := s.DeleteToken(ctx, ref); err != nil {
-		t.Fatalf("DeleteToken: %v", err)
-	}
-	if _, _, err := s.GetToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetToken after delete = %v", err)
-	}
-	if err := s.DeleteToken(ctx, ref); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second DeleteToken = %v, want ErrNotFound", err)
+	l, err = s.LookupToken(ctx, ref, "ghost")
+	if err != nil || l.Also != nil {
+		t.Fatalf("LookupToken(also ghost) = %+v, %v", l, err)
 	}
 }

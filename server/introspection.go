@@ -1,0 +1,126 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
+)
+
+// introspection is RFC 7662 §2.2's answer. An inactive token is answered
+// with {"active":false} alone, plus inactive_reason when the operator
+// opted in.
+type introspection struct {
+	Active         bool   `json:"active"`
+	Scope          string `json:"scope,omitempty"`
+	ClientID       string `json:"client_id,omitempty"`
+	TokenType      string `json:"token_type,omitempty"`
+	Exp            int64  `json:"exp,omitempty"`
+	Iat            int64  `json:"iat,omitempty"`
+	Sub            string `json:"sub,omitempty"`
+	Iss            string `json:"iss,omitempty"`
+	Jti            string `json:"jti,omitempty"`
+	InactiveReason string `json:"inactive_reason,omitempty"`
+}
+
+func errNotPermitted(scope, what string) *Error {
+	return &Error{
+		Code:        "insufficient_scope",
+		Description: "this application may not " + what + ": an operator must grant it the " + scope + " scope",
+		Status:      http.StatusForbidden,
+		Reason:      "caller lacks " + scope,
+	}
+}
+
+// handleIntrospect is POST /oauth/introspect (RFC 7662). The caller is a
+// resource server authenticating with its own client credentials; its
+// application must hold tokens:introspect. The caller's application, the
+// token, the token's application and its revocation tombstone are all read
+// in one pipelined Redis round trip.
+func (s *Server) handleIntrospect(c echo.Context) error {
+	ctx := c.Request().Context()
+	form, err := readForm(c)
+	if err != nil {
+		return writeError(c, err)
+	}
+	id, secret, err := clientCredentials(c, form)
+	if err != nil {
+		return writeError(c, err)
+	}
+	ref, wellFormed := parseToken(form.Get("token"))
+	var lookup store.TokenLookup
+	if wellFormed {
+		lookup, err = s.store.LookupToken(ctx, ref, id)
+	} else {
+		// Nothing to look up but the caller.
+		var app store.Application
+		app, err = s.store.GetApplication(ctx, id)
+		if err == nil {
+			lookup.Also = &app
+		} else if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return writeError(c, err)
+	}
+	caller := lookup.Also
+	if err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
+		return writeError(c, err)
+	}
+	if !slices.Contains(caller.Scopes, scopes.Introspect) {
+		return writeError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
+	}
+	if !form.Has("token") {
+		return writeError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
+	}
+	// token_type_hint needs no handling: oauthd has one kind of token, and
+	// RFC 7662 §2.1 says an unknown hint must not fail the request.
+
+	noStore(c.Response().Header())
+	log := reqLog(c)
+	if !wellFormed {
+		log.add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
+		return s.writeInactive(c, reasonUnknown)
+	}
+	granted, reason := tokenState(lookup, s.cfg.Now())
+	log.add(slog.String("token_client_id", ref.ClientID))
+	if lookup.Token != nil {
+		log.add(slog.String("jti", lookup.Token.ID))
+	}
+	if reason != "" {
+		log.add(slog.Bool("active", false), slog.String("inactive_reason", reason))
+		return s.writeInactive(c, reason)
+	}
+	log.add(slog.Bool("active", true))
+	t := lookup.Token
+	out := introspection{
+		Active:    true,
+		Scope:     scopes.Format(granted),
+		ClientID:  t.ClientID,
+		TokenType: "Bearer",
+		Iat:       t.IssuedAt.Unix(),
+		Sub:       t.ClientID,
+		Iss:       s.cfg.Issuer,
+		Jti:       t.ID,
+	}
+	if !t.ExpiresAt.IsZero() {
+		out.Exp = t.ExpiresAt.Unix()
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// writeInactive answers {"active":false}, with the reason only when the
+// operator enabled it and it is one a resource server can act on.
+func (s *Server) writeInactive(c echo.Context, reason string) error {
+	out := introspection{}
+	if s.cfg.InactiveReason && (reason == reasonExpired || reason == reasonRevoked) {
+		out.InactiveReason = reason
+	}
+	return writeJSON(c, http.StatusOK, out)
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// metadata is the RFC 8414 authorization server metadata document.
+type metadata struct {
+	Issuer                                    string   `json:"issuer"`
+	TokenEndpoint                             string   `json:"token_endpoint"`
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	ScopesSupported                           []string `json:"scopes_supported"`
+	ServiceDocumentation                      string   `json:"service_documentation,omitempty"`
+}
+
+// metadataDocument renders the document once: it changes only with the
+// configuration.
+func (s *Server) metadataDocument() []byte {
+	auth := []string{"client_secret_basic", "client_secret_post"}
+	b, _ := json.Marshal(metadata{ // strings only: cannot fail
+		Issuer:                s.cfg.Issuer,
+		TokenEndpoint:         s.cfg.Issuer + "/oauth/token",
+		IntrospectionEndpoint: s.cfg.Issuer + "/oauth/introspect",
+		RevocationEndpoint:    s.cfg.Issuer + "/oauth/revoke",
+		GrantTypesSupported:   []string{"client_credentials"},
+		// RFC 8414 makes this field required; oauthd has no authorization
+		// endpoint, so it supports no response type.
+		ResponseTypesSupported:                    []string{},
+		TokenEndpointAuthMethodsSupported:         auth,
+		IntrospectionEndpointAuthMethodsSupported: auth,
+		RevocationEndpointAuthMethodsSupported:    auth,
+		ScopesSupported:                           s.cfg.Catalogue.Names(),
+		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
+	})
+	return b
+}
+
+// handleMetadata is GET /.well-known/oauth-authorization-server (RFC 8414).
+func (s *Server) handleMetadata(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/json", s.metadata)
+}
