@@ -6,53 +6,41 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/scopes"
 )
 
-// setting is one configuration key. The table below is the single source
-// for flags, environment variables, defaults, --help and the README's
-// configuration table.
-type setting struct {
-	key   string // dotted key path, as in the YAML file
-	def   any
-	usage string
-}
+// setting is one configuration key; the tables below are the single
+// source for flags, environment variables, defaults, --help and (checked by
+// a test) the README's configuration table.
+type setting = settings.Setting
 
-// env is the variable that sets the key: OAUTHD_ + the key upper-cased with
-// '.' as '_' (http.addr → OAUTHD_HTTP_ADDR).
-func (s setting) env() string {
-	return "OAUTHD_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.key))
-}
-
-// flag is the command-line flag: the key with '.' and '_' as '-'.
-func (s setting) flag() string { return strings.NewReplacer(".", "-", "_", "-").Replace(s.key) }
+func settingSet(list []setting) settings.Set { return settings.Set{EnvPrefix: "OAUTHD", List: list} }
 
 // redisSettings are shared by every command that touches Redis.
 func redisSettings() []setting {
 	return []setting{
-		{"redis.url", "", "Redis URL (redis:// or rediss://); empty runs on an embedded in-memory store that loses everything on exit"},
-		{"redis.prefix", "oauthd", "prefix of every Redis key, so several deployments can share one Redis"},
-		{"log.level", "info", "log level: debug, info, warn or error"},
-		{"log.format", "text", "log format: text or json"},
+		{Key: "redis.url", Default: "", Usage: "Redis URL (redis:// or rediss://); empty runs on an embedded in-memory store that loses everything on exit"},
+		{Key: "redis.prefix", Default: "oauthd", Usage: "prefix of every Redis key, so several deployments can share one Redis"},
+		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
 	}
 }
 
 // serveSettings are oauthd serve's.
 func serveSettings() []setting {
 	return append([]setting{
-		{"http.addr", ":8080", "address the HTTP server listens on"},
-		{"issuer", "", "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
-		{"shutdown_timeout", 10 * time.Second, "how long a shutdown waits for requests in flight"},
-		{"service_documentation", "https://github.com/oauthd/oauthd/blob/main/docs/api.md", "URL of the API documentation, published in the RFC 8414 metadata"},
-		{"introspection.inactive_reason", false, "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
-		{"introspection.tombstone_ttl", time.Hour, "with inactive_reason: how long revoked and expired tokens are remembered as such"},
+		{Key: "http.addr", Default: ":8080", Usage: "address the HTTP server listens on"},
+		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
+		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
+		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
+		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
+		{Key: "introspection.tombstone_ttl", Default: time.Hour, Usage: "with inactive_reason: how long revoked and expired tokens are remembered as such"},
 	}, redisSettings()...)
 }
 
@@ -85,50 +73,15 @@ type Config struct {
 }
 
 // addFlags registers one flag per setting.
-func addFlags(fs *pflag.FlagSet, list []setting) {
-	fs.String("config", "", "YAML configuration file with the file keys listed here (env OAUTHD_CONFIG)")
-	for _, s := range list {
-		usage := fmt.Sprintf("%s (env %s, file key %s)", s.usage, s.env(), s.key)
-		switch d := s.def.(type) {
-		case string:
-			fs.String(s.flag(), d, usage)
-		case time.Duration:
-			fs.Duration(s.flag(), d, usage)
-		case bool:
-			fs.Bool(s.flag(), d, usage)
-		}
-	}
-}
+func addFlags(fs *pflag.FlagSet, list []setting) { settingSet(list).AddFlags(fs) }
 
 // loadConfig merges flags over environment over file over defaults and
 // validates the result. getenv is the environment (os.Getenv in main, a
 // map in tests).
 func loadConfig(fs *pflag.FlagSet, list []setting, getenv func(string) string) (*Config, error) {
-	v := viper.New()
-	for _, s := range list {
-		v.SetDefault(s.key, s.def)
-		f := fs.Lookup(s.flag())
-		if f.Changed {
-			v.Set(s.key, f.Value.String())
-		} else if e := getenv(s.env()); e != "" {
-			v.Set(s.key, e)
-		}
-	}
-	path, _ := fs.GetString("config")
-	if !fs.Changed("config") && getenv("OAUTHD_CONFIG") != "" {
-		path = getenv("OAUTHD_CONFIG")
-	}
-	if path != "" {
-		v.SetConfigFile(path)
-		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
-		}
-	}
 	var c Config
-	// UnmarshalExact: a misspelt key in the file is an error, not a
-	// silently ignored setting.
-	if err := v.UnmarshalExact(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	if err := settingSet(list).Load(fs, getenv, &c); err != nil {
+		return nil, err
 	}
 	if err := c.validate(list); err != nil {
 		return nil, err
@@ -213,7 +166,7 @@ func (c *Config) validate(list []setting) error {
 		}},
 	}
 	for _, ch := range checks {
-		if ch.key != "scopes" && !slices.ContainsFunc(list, func(s setting) bool { return s.key == ch.key }) {
+		if ch.key != "scopes" && !settingSet(list).Has(ch.key) {
 			continue
 		}
 		if err := ch.check(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) (*Config, error) {
@@ -112,8 +114,9 @@ func TestServeHelpListsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range serveSettings() {
-		if !strings.Contains(out, "--"+s.flag()) || !strings.Contains(out, s.env()) {
-			t.Errorf("help lacks %s / %s", s.flag(), s.env())
+		flag, env := settings.Flag(s.Key), settingSet(nil).Env(s.Key)
+		if !strings.Contains(out, "--"+flag) || !strings.Contains(out, env) {
+			t.Errorf("help lacks %s / %s", flag, env)
 		}
 	}
 }
@@ -165,7 +168,7 @@ func TestReadmeConfigTable(t *testing.T) {
 	}
 	readme := string(b)
 	for _, s := range serveSettings() {
-		row := "| `" + s.key + "` | `--" + s.flag() + "` | `" + s.env() + "` |"
+		row := "| `" + s.Key + "` | `--" + settings.Flag(s.Key) + "` | `" + settingSet(nil).Env(s.Key) + "` |"
 		if !strings.Contains(readme, row) {
 			t.Errorf("README lacks the row %q", row)
 		}

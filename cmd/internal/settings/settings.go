@@ -1,0 +1,95 @@
+// Package settings turns a table of configuration keys into flags,
+// environment variables and YAML file keys, and merges them with the
+// precedence flag > environment > file > default. Both oauthd and the
+// example sms-api use it, so their configuration behaves the same.
+package settings
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Setting is one configuration key.
+type Setting struct {
+	Key     string // dotted key path, as in the YAML file: "http.addr"
+	Default any    // string, bool or time.Duration
+	Usage   string
+}
+
+// Set is a program's settings and the prefix of its environment variables.
+type Set struct {
+	EnvPrefix string // "OAUTHD"
+	List      []Setting
+}
+
+// Env is the variable that sets key: the prefix, '_', and the key
+// upper-cased with '.' as '_' (http.addr → OAUTHD_HTTP_ADDR).
+func (s Set) Env(key string) string {
+	return s.EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// Flag is key's command-line flag: '.' and '_' become '-'.
+func Flag(key string) string { return strings.NewReplacer(".", "-", "_", "-").Replace(key) }
+
+// Has reports whether key is in the set.
+func (s Set) Has(key string) bool {
+	for _, st := range s.List {
+		if st.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// AddFlags registers --config and one flag per setting, each naming its
+// environment variable and file key in its usage.
+func (s Set) AddFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", fmt.Sprintf("YAML configuration file with the file keys listed here (env %s_CONFIG)", s.EnvPrefix))
+	for _, st := range s.List {
+		usage := fmt.Sprintf("%s (env %s, file key %s)", st.Usage, s.Env(st.Key), st.Key)
+		switch d := st.Default.(type) {
+		case string:
+			fs.String(Flag(st.Key), d, usage)
+		case time.Duration:
+			fs.Duration(Flag(st.Key), d, usage)
+		case bool:
+			fs.Bool(Flag(st.Key), d, usage)
+		default:
+			panic(fmt.Sprintf("settings: key %s has a default of unsupported type %T", st.Key, d))
+		}
+	}
+}
+
+// Load merges flags over the environment (read through getenv) over the
+// file over defaults and decodes the result into out (a pointer to a
+// struct with mapstructure tags). A key in the file that out does not
+// know is an error: a misspelt key must not be silently ignored.
+func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error {
+	v := viper.New()
+	for _, st := range s.List {
+		v.SetDefault(st.Key, st.Default)
+		if f := fs.Lookup(Flag(st.Key)); f != nil && f.Changed {
+			v.Set(st.Key, f.Value.String())
+		} else if e := getenv(s.Env(st.Key)); e != "" {
+			v.Set(st.Key, e)
+		}
+	}
+	path, _ := fs.GetString("config")
+	if !fs.Changed("config") && getenv(s.EnvPrefix+"_CONFIG") != "" {
+		path = getenv(s.EnvPrefix + "_CONFIG")
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := v.UnmarshalExact(out); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
