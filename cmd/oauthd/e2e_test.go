@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,15 @@ func TestEmbeddedQuickStart(t *testing.T) {
 	}
 	if d := time.Until(tok.Expiry); d < 23*time.Hour || d > 24*time.Hour {
 		t.Fatalf("expiry in %v, want about 24h", d)
+	}
+	// The printed resource-server credentials introspect the token.
+	m := regexp.MustCompile(`SMSAPI_CLIENT_ID=(\S+) SMSAPI_CLIENT_SECRET=(\S+)`).FindStringSubmatch(p.Stdout.String())
+	if m == nil {
+		t.Fatalf("no sms-api command printed:\n%s", p.Stdout)
+	}
+	resp := postForm(t, p.URL+"/oauth/introspect", "token="+tok.AccessToken, basicAuth(m[1], m[2]))
+	if body := getJSON(t, resp); resp.StatusCode != 200 || body["active"] != true || body["client_id"] != id {
+		t.Fatalf("introspection with the printed credentials: %d %v", resp.StatusCode, body)
 	}
 	// No log line may carry the secret or the token.
 	if logs := p.Logs.String(); contains(logs, secret) || contains(logs, tok.AccessToken) {

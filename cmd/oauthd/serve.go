@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/store/redis"
 )
@@ -190,12 +191,14 @@ func defaultIssuer(addr net.Addr) string {
 	return "http://" + addr.String()
 }
 
-// printDemo creates the embedded mode's demo application and shows how to
-// get a first token.
+// printDemo creates the embedded mode's demo applications, a daemon and a
+// resource server for the example SMS API, and shows how to use them.
 func printDemo(ctx context.Context, apps *server.Apps, issuer string, w io.Writer) error {
-	names := apps.Catalogue().Names()
-	// The admin scope stays out of a demo credential printed to a terminal.
-	names = slices.DeleteFunc(names, func(s string) bool { return s == "applications" })
+	// The admin and introspection scopes stay out of the daemon's
+	// credential: it only sends messages.
+	names := slices.DeleteFunc(apps.Catalogue().Names(), func(s string) bool {
+		return s == "applications" || s == scopes.Introspect
+	})
 	app, secret, err := apps.Create(ctx, server.NewApplication{
 		Name:          "demo",
 		Description:   "created by oauthd serve on the embedded store",
@@ -204,6 +207,14 @@ func printDemo(ctx context.Context, apps *server.Apps, issuer string, w io.Write
 	})
 	if err != nil {
 		return fmt.Errorf("creating the demo application: %w", err)
+	}
+	rs, rsSecret, err := apps.Create(ctx, server.NewApplication{
+		Name:        "sms-api",
+		Description: "the example SMS API's credentials for introspection",
+		Scopes:      []string{scopes.Introspect},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the demo resource server: %w", err)
 	}
 	fmt.Fprintf(w, `
 oauthd is running on the embedded in-memory store: nothing persists.
@@ -216,6 +227,10 @@ Demo application (the secret is shown only now):
 Get a token:
   curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token
 
-`, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer)
+Run the example SMS API against this server (in another terminal):
+  SMSAPI_ISSUER=%s SMSAPI_CLIENT_ID=%s SMSAPI_CLIENT_SECRET=%s go run ./cmd/sms-api
+
+`, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer,
+		issuer, rs.ClientID, rsSecret)
 	return nil
 }
