@@ -24,14 +24,18 @@ func benchRedis(b *testing.B) *redistest.Server {
 	return redistest.Start(b, kind)
 }
 
-// benchClient posts over a real loopback listener with keep-alive, as a
-// daemon would.
+// benchPost posts body over a real loopback listener with keep-alive, as a
+// daemon or resource server would.
 func benchPost(b *testing.B, url, auth string) {
+	benchPostBody(b, url, auth, "grant_type=client_credentials")
+}
+
+func benchPostBody(b *testing.B, url, auth, body string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=client_credentials"))
+			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Authorization", auth)
 			resp, err := client.Do(req)
@@ -92,4 +96,33 @@ func BenchmarkBareGetSet(b *testing.B) {
 	hs := httptest.NewServer(h)
 	defer hs.Close()
 	benchPost(b, hs.URL, "Basic x")
+}
+
+// BenchmarkIntrospect is POST /oauth/introspect for an active token: one
+// pipelined round trip reads the caller, the token and its application.
+func BenchmarkIntrospect(b *testing.B) {
+	rs := benchRedis(b)
+	rdb, _ := redis.NewClient(rs.URL)
+	defer rdb.Close()
+	st := redis.New(rdb, redis.Options{Prefix: "bench"})
+	srv, err := New(Config{Issuer: "http://bench", Catalogue: scopes.Default()}, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	apps := NewApps(st, scopes.Default(), nil)
+	ctx := context.Background()
+	app, secret, _ := apps.Create(ctx, NewApplication{Name: "daemon", Scopes: []string{"sms"}})
+	caller, callerSecret, _ := apps.Create(ctx, NewApplication{Name: "rs", Scopes: []string{scopes.Introspect}})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", basic(app.ClientID, secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("token: %v", err)
+	}
+	tok := decode[map[string]any](b, resp.Body)["access_token"].(string)
+	resp.Body.Close()
+	benchPostBody(b, hs.URL+"/oauth/introspect", basic(caller.ClientID, callerSecret), "token="+tok)
 }
