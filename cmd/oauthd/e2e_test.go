@@ -47,8 +47,8 @@ func createApp(t *testing.T, redisURL string, args ...string) app {
 // read the printed demo credentials, get a token with x/oauth2.
 func TestEmbeddedQuickStart(t *testing.T) {
 	p := startOAuthd(t, nil)
-	id, secret := p.demoCredentials(t)
-	if !contains(p.Stdout.String(), "curl -s -u '"+id+":"+secret+"' -d grant_type=client_credentials "+p.issuer()+"/oauth/token") {
+	id, secret := demoCredentials(t, p)
+	if !contains(p.Stdout.String(), "curl -s -u '"+id+":"+secret+"' -d grant_type=client_credentials "+issuerOf(p)+"/oauth/token") {
 		t.Fatalf("printed curl command is missing or wrong:\n%s", p.Stdout)
 	}
 	if !contains(p.Logs.String(), "embedded in-memory store") {
@@ -80,8 +80,8 @@ func TestEmbeddedQuickStart(t *testing.T) {
 	}
 }
 
-// p.issuer is the default issuer: http://localhost:<port>.
-func (p *program) issuer() string { return strings.Replace(p.URL, "127.0.0.1", "localhost", 1) }
+// defaultIssuer is p's default issuer: http://localhost:<port>.
+func issuerOf(p *program) string { return strings.Replace(p.URL, "127.0.0.1", "localhost", 1) }
 
 // TestEndToEnd runs the token endpoint against both stores with real
 // clients: x/oauth2 in both auth styles, raw curl-shaped requests and curl
