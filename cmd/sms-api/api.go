@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// guard is what the API needs from token validation: middleware that lets
+// a request through only with the given scopes, and the caller's client_id
+// once it has.
+type guard interface {
+	Require(scopes ...string) echo.MiddlewareFunc
+	ClientID(c echo.Context) string
+}
+
+const maxBody = 64 << 10
+
+// newAPI builds the SMS API's routes. Each route names the scope it needs.
+func newAPI(g guard, log *slog.Logger, now func() time.Time) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = apiErrorHandler
+	e.Use(requestLog(log))
+	box := newOutbox()
+
+	v1 := e.Group("/v1")
+	v1.POST("/sms", sendSMS(box, g, now), g.Require("sms"))
+	v1.GET("/sms/:id", getSMS(box, g), g.Require("reports"))
+	v1.GET("/groups", listGroups, g.Require("groups"))
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	return e
+}
+
+type apiError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func writeErr(c echo.Context, status int, code, desc string) error {
+	return c.JSON(status, apiError{Error: code, Description: desc})
+}
+
+func sendSMS(box *outbox, g guard, now func() time.Time) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+			return writeErr(c, http.StatusUnsupportedMediaType, "invalid_request", "send the message as application/json: {\"to\": [\"+447700900123\"], \"text\": \"...\"}")
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxBody))
+		dec.DisallowUnknownFields()
+		var req sendRequest
+		if err := dec.Decode(&req); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return writeErr(c, http.StatusRequestEntityTooLarge, "invalid_request", "body over 64 KiB")
+			}
+			return writeErr(c, http.StatusBadRequest, "invalid_request", "malformed JSON: "+jsonProblem(err))
+		}
+		if dec.More() {
+			return writeErr(c, http.StatusBadRequest, "invalid_request", "malformed JSON: one object expected")
+		}
+		to, err := req.validate()
+		if err != nil {
+			return writeErr(c, http.StatusBadRequest, "invalid_request", err.Error())
+		}
+		m := box.add(g.ClientID(c), to, req.Text, now())
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/sms/"+m.ID)
+		return c.JSON(http.StatusCreated, m)
+	}
+}
+
+// jsonProblem shortens a decoder error to what the caller can fix.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "syntax error at byte " + itoa(syn.Offset)
+	case errors.As(err, &typ):
+		return "field " + typ.Field + " must be " + typ.Type.String()
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ") + " (allowed: to, text)"
+	}
+	return "expected {\"to\": [...], \"text\": \"...\"}"
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func getSMS(box *outbox, g guard) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		m, ok := box.get(g.ClientID(c), c.Param("id"))
+		if !ok {
+			return writeErr(c, http.StatusNotFound, "not_found", "no message with that id was sent by this application")
+		}
+		return c.JSON(http.StatusOK, m)
+	}
+}
+
+type group struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+}
+
+func listGroups(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string][]group{"groups": {
+		{ID: "grp_customers", Name: "Customers", Members: 1250},
+		{ID: "grp_staff", Name: "Staff", Members: 48},
+	}})
+}
+
+// apiErrorHandler answers echo's own errors (unknown route, wrong method,
+// body too large) in the API's JSON shape.
+func apiErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, code, desc := http.StatusInternalServerError, "server_error", "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		switch he.Code {
+		case http.StatusNotFound:
+			code, desc = "not_found", "no such route: see the README's sms-api section"
+		case http.StatusMethodNotAllowed:
+			code, desc = "invalid_request", "method "+c.Request().Method+" is not allowed here"
+		case http.StatusRequestEntityTooLarge:
+			code, desc = "invalid_request", "body over 64 KiB"
+		default:
+			code, desc = "invalid_request", http.StatusText(he.Code)
+		}
+	}
+	_ = writeErr(c, status, code, desc)
+}
+
+// requestLog writes one structured line per request; never the
+// Authorization header.
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request",
+				slog.String("method", c.Request().Method),
+				slog.String("path", c.Request().URL.Path),
+				slog.Int("status", c.Response().Status),
+				slog.Duration("duration", time.Since(start)),
+			)
+			return nil
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oauthd/oauthd/cmd/internal/runtest"
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// clock is a movable clock for one side (oauthd or the resource server).
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+type credentials struct{ id, secret string }
+
+// authServer is a real oauthd (the server package on Redis) on a real
+// loopback listener, with inactive_reason on and a movable clock.
+type authServer struct {
+	issuer string
+	apps   *server.Apps
+	clk    *clock
+	close  func()
+}
+
+func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
+	t.Helper()
+	rs := redistest.Start(t, kind)
+	rdb, err := redis.NewClient(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	st := redis.New(rdb, redis.Options{Prefix: "e2e", KeepExpired: time.Hour})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &authServer{issuer: "http://" + ln.Addr().String(), clk: &clock{}}
+	srv, err := server.New(server.Config{
+		Issuer: a.issuer, Catalogue: scopes.Default(),
+		InactiveReason: true, Tombstone: time.Hour, Now: a.clk.now,
+	}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	a.close = hs.Close
+	a.apps = server.NewApps(st, scopes.Default(), nil)
+	return a
+}
+
+func (a *authServer) create(t *testing.T, scopeList, lifetime string) credentials {
+	t.Helper()
+	app, secret, err := a.apps.Create(context.Background(), server.NewApplication{
+		Name: "e2e", Scopes: []string{scopeList}, TokenLifetime: lifetime,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return credentials{app.ClientID, secret}
+}
+
+func (a *authServer) token(t *testing.T, c credentials, scopeList ...string) string {
+	t.Helper()
+	cfg := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: a.issuer + "/oauth/token", Scopes: scopeList}
+	tok, err := cfg.Token(context.Background())
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	return tok.AccessToken
+}
+
+func (a *authServer) post(t *testing.T, path string, c credentials, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.id != "" {
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.id+":"+c.secret)))
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s answered non-JSON %q", req.Method, req.URL, b)
+	}
+	m["_www"] = resp.Header.Get("WWW-Authenticate")
+	return resp.StatusCode, m
+}
+
+// call sends a request to the SMS API with a bearer token.
+func call(t *testing.T, method, u, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return do(t, req)
+}
+
+const sendBody = `{"to":["+447700900123"],"text":"hello"}`
+
+// TestEndToEnd runs oauthd and the sms-api program (its run function, with
+// its environment variables) on real listeners and drives them with real
+// tokens.
+func TestEndToEnd(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			auth := startAuthServer(t, kind)
+			rs := auth.create(t, "tokens:introspect", "")
+			api := runtest.Start(t, run, "sms-api listening", map[string]string{
+				"SMSAPI_ISSUER":        auth.issuer,
+				"SMSAPI_CLIENT_ID":     rs.id,
+				"SMSAPI_CLIENT_SECRET": rs.secret,
+				"SMSAPI_CACHE_TTL":     "2s",
+			}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+			daemon := auth.create(t, "sms reports", "1h")
+			tok := auth.token(t, daemon)
+
+			// Accepted: send, then read it back with the reports scope.
+			code, m := call(t, "POST", api.URL+"/v1/sms", tok, sendBody)
+			if code != 201 || m["status"] != "accepted" || m["client_id"] != daemon.id {
+				t.Fatalf("send: %d %v", code, m)
+			}
+			code, got := call(t, "GET", api.URL+"/v1/sms/"+m["id"].(string), tok, "")
+			if code != 200 || got["text"] != "hello" {
+				t.Fatalf("read back: %d %v", code, got)
+			}
+
+			tests := []struct {
+				name, method, path, token, body string
+				status                          int
+				code, desc, www                 string
+			}{
+				{"missing scope", "GET", "/v1/groups", tok, "", 403, "insufficient_scope", "scope required: groups",
+					`Bearer realm="sms-api", error="insufficient_scope", scope="groups", error_description="scope required: groups"`},
+				{"narrowed token lacks scope", "POST", "/v1/sms", auth.token(t, daemon, "reports"), sendBody, 403, "insufficient_scope", "scope required: sms", ""},
+				{"no token", "POST", "/v1/sms", "", sendBody, 401, "", "", `Bearer realm="sms-api"`},
+				{"unknown token", "POST", "/v1/sms", "oat_nothing_" + strings.Repeat("a", 43), sendBody, 401, "invalid_token", "invalid token",
+					`Bearer realm="sms-api", error="invalid_token", error_description="invalid token"`},
+				{"garbage token", "POST", "/v1/sms", "x", sendBody, 401, "invalid_token", "invalid token", ""},
+				{"bad number", "POST", "/v1/sms", tok, `{"to":["0770"],"text":"x"}`, 400, "invalid_request", "to[0]", ""},
+				{"unknown field", "POST", "/v1/sms", tok, `{"to":["+447700900123"],"text":"x","from":"me"}`, 400, "invalid_request", "from", ""},
+				{"someone else's message", "GET", "/v1/sms/msg_nope", tok, "", 404, "not_found", "", ""},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					code, m := call(t, tt.method, api.URL+tt.path, tt.token, tt.body)
+					if code != tt.status {
+						t.Fatalf("status %d, want %d: %v", code, tt.status, m)
+					}
+					if tt.code != "" && (m["error"] != tt.code || !strings.Contains(m["error_description"].(string), tt.desc)) {
+						t.Fatalf("body %v, want %s %q", m, tt.code, tt.desc)
+					}
+					if tt.www != "" && m["_www"] != tt.www {
+						t.Fatalf("WWW-Authenticate %q, want %q", m["_www"], tt.www)
+					}
+				})
+			}
+
+			t.Run("expired token", func(t *testing.T) {
+				short := auth.create(t, "sms", "2s")
+				tok := auth.token(t, short)
+				auth.clk.advance(3 * time.Second)
+				code, m := call(t, "POST", api.URL+"/v1/sms", tok, sendBody)
+				if code != 401 || m["error_description"] != "token expired" {
+					t.Fatalf("expired token: %d %v", code, m)
+				}
+			})
+
+			t.Run("introspection needs credentials and the scope", func(t *testing.T) {
+				code, m := auth.post(t, "/oauth/introspect", credentials{}, url.Values{"token": {tok}})
+				if code != 401 || m["error"] != "invalid_client" {
+					t.Fatalf("no credentials: %d %v", code, m)
+				}
+				code, m = auth.post(t, "/oauth/introspect", daemon, url.Values{"token": {tok}})
+				if code != 403 {
+					t.Fatalf("daemon without tokens:introspect: %d %v", code, m)
+				}
+			})
+
+			t.Run("oauthd down", func(t *testing.T) {
+				fresh := auth.token(t, daemon) // not in sms-api's cache
+				auth.close()
+				code, m := call(t, "POST", api.URL+"/v1/sms", fresh, sendBody)
+				if code != 503 || m["error"] != "temporarily_unavailable" {
+					t.Fatalf("oauthd down: %d %v", code, m)
+				}
+			})
+		})
+	}
+}
+
+// TestRevocationReachesResourceServer: a revoked token is refused by
+// introspection at once and by the resource server no later than its
+// cache lifetime. The resource server's clock is moved, not waited for.
+func TestRevocationReachesResourceServer(t *testing.T) {
+	auth := startAuthServer(t, redistest.Mini)
+	rs := auth.create(t, "tokens:introspect", "")
+	daemon := auth.create(t, "sms", "1h")
+	rsClock := &clock{}
+	client, err := introspect.New(introspect.Config{
+		Issuer: auth.issuer, ClientID: rs.id, ClientSecret: rs.secret,
+		CacheTTL: 5 * time.Second, Realm: "sms-api", Now: rsClock.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(newAPI(tokenGuard{client}, slog.New(slog.DiscardHandler), time.Now))
+	defer api.Close()
+
+	tok := auth.token(t, daemon)
+	if code, m := call(t, "POST", api.URL+"/v1/sms", tok, sendBody); code != 201 {
+		t.Fatalf("before revocation: %d %v", code, m)
+	}
+	if code, m := auth.post(t, "/oauth/revoke", daemon, url.Values{"token": {tok}}); code != 200 {
+		t.Fatalf("revoke: %d %v", code, m)
+	}
+	code, m := auth.post(t, "/oauth/introspect", rs, url.Values{"token": {tok}})
+	if code != 200 || m["active"] != false || m["inactive_reason"] != "revoked" {
+		t.Fatalf("introspection right after revocation: %d %v", code, m)
+	}
+	// Within the cache lifetime the cached answer may still be used...
+	if code, _ := call(t, "POST", api.URL+"/v1/sms", tok, sendBody); code != 201 {
+		t.Fatalf("within cache lifetime: %d (the cache should still hold the active answer)", code)
+	}
+	// ...and past it, never.
+	rsClock.advance(5*time.Second + time.Millisecond)
+	code, m = call(t, "POST", api.URL+"/v1/sms", tok, sendBody)
+	if code != 401 || m["error_description"] != "token revoked" {
+		t.Fatalf("after the cache lifetime: %d %v", code, m)
+	}
+}
+
+// A resource server whose own application lacks tokens:introspect cannot
+// validate anything: every request is 503, never a silent accept.
+func TestResourceServerWithoutIntrospectScope(t *testing.T) {
+	auth := startAuthServer(t, redistest.Mini)
+	notRS := auth.create(t, "sms", "1h")
+	api := runtest.Start(t, run, "sms-api listening", map[string]string{
+		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": notRS.id, "SMSAPI_CLIENT_SECRET": notRS.secret,
+	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	code, m := call(t, "POST", api.URL+"/v1/sms", auth.token(t, notRS), sendBody)
+	if code != 503 {
+		t.Fatalf("%d %v: want 503", code, m)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "config issuer"},
+		{map[string]string{"SMSAPI_ISSUER": "http://a"}, "config client_id"},
+		{map[string]string{"SMSAPI_ISSUER": "http://a", "SMSAPI_CLIENT_ID": "x"}, "config client_secret"},
+		{map[string]string{"SMSAPI_ISSUER": "http://a", "SMSAPI_CLIENT_ID": "x", "SMSAPI_CLIENT_SECRET": "y", "SMSAPI_CACHE_TTL": "1h"}, "config cache_ttl"},
+		{map[string]string{"SMSAPI_ISSUER": "localhost:8080", "SMSAPI_CLIENT_ID": "x", "SMSAPI_CLIENT_SECRET": "y"}, "config issuer"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), nil, runtest.Env(tt.env), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("env %v: error %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+// Command sms-api is the example resource service: a small SMS API that
+// accepts oauthd access tokens, validating them by introspection through
+// the server/introspect package. Messages are recorded in memory; nothing
+// is sent.
+//
+//	POST /v1/sms        scope sms       {"to": ["+447700900123"], "text": "hello"}
+//	GET  /v1/sms/{id}   scope reports
+//	GET  /v1/groups     scope groups
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/spf13/cobra"
+
+	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/server/introspect/introspectecho"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sms-api:", err)
+		os.Exit(1)
+	}
+}
+
+func settingSet() settings.Set {
+	return settings.Set{EnvPrefix: "SMSAPI", List: []settings.Setting{
+		{Key: "http.addr", Default: ":8081", Usage: "address the API listens on"},
+		{Key: "issuer", Default: "", Usage: "oauthd's base URL (its issuer); the introspection endpoint is discovered from its RFC 8414 metadata (required)"},
+		{Key: "client_id", Default: "", Usage: "this service's oauthd client_id; its application needs the tokens:introspect scope (required)"},
+		{Key: "client_secret", Default: "", Usage: "this service's oauthd client secret (required)"},
+		{Key: "cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached (0s: no cache); a revoked token may be accepted for up to this long"},
+		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
+	}}
+}
+
+// config is sms-api's configuration.
+type config struct {
+	HTTP struct {
+		Addr string `mapstructure:"addr"`
+	} `mapstructure:"http"`
+	Issuer       string        `mapstructure:"issuer"`
+	ClientID     string        `mapstructure:"client_id"`
+	ClientSecret string        `mapstructure:"client_secret"`
+	CacheTTL     time.Duration `mapstructure:"cache_ttl"`
+	Log          struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+	level slog.Level
+}
+
+func (c *config) validate() error {
+	checks := []struct {
+		key string
+		ok  bool
+		fix string
+	}{
+		{"http.addr", validAddr(c.HTTP.Addr), "use host:port, e.g. :8081"},
+		{"issuer", validURL(c.Issuer), "set SMSAPI_ISSUER to oauthd's base URL, e.g. http://localhost:8080"},
+		{"client_id", c.ClientID != "", "set SMSAPI_CLIENT_ID to the client_id of an oauthd application with the tokens:introspect scope"},
+		{"client_secret", c.ClientSecret != "", "set SMSAPI_CLIENT_SECRET to that application's secret"},
+		{"cache_ttl", c.CacheTTL >= 0 && c.CacheTTL <= 5*time.Minute, "use a duration between 0s and 5m"},
+		{"log.level", c.level.UnmarshalText([]byte(c.Log.Level)) == nil, "use debug, info, warn or error"},
+		{"log.format", c.Log.Format == "text" || c.Log.Format == "json", "use text or json"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return fmt.Errorf("config %s: %s", ch.key, ch.fix)
+		}
+	}
+	return nil
+}
+
+func validAddr(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != ""
+}
+
+func validURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https")
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	set := settingSet()
+	cmd := &cobra.Command{
+		Use:           "sms-api",
+		Short:         "Example SMS API protected by oauthd access tokens",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var cfg config
+			if err := set.Load(cmd.Flags(), getenv, &cfg); err != nil {
+				return err
+			}
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), &cfg, newLogger(&cfg, stderr))
+		},
+	}
+	set.AddFlags(cmd.Flags())
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	return cmd.ExecuteContext(ctx)
+}
+
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.level}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// tokenGuard adapts the introspection client to the API's guard.
+type tokenGuard struct{ client *introspect.Client }
+
+func (g tokenGuard) Require(scopes ...string) echo.MiddlewareFunc {
+	return introspectecho.Middleware(g.client, scopes...)
+}
+
+func (g tokenGuard) ClientID(c echo.Context) string {
+	if info, ok := introspectecho.Info(c); ok {
+		return info.ClientID
+	}
+	return ""
+}
+
+func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
+	ttl := cfg.CacheTTL
+	if ttl == 0 {
+		ttl = -1 // the package reads 0 as "default"; an operator's 0s means "no cache"
+	}
+	client, err := introspect.New(introspect.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		CacheTTL:     ttl,
+		Realm:        "sms-api",
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("config http.addr: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           newAPI(tokenGuard{client}, log, time.Now),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "cache_ttl", cfg.CacheTTL)
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

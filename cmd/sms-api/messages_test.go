@@ -1,0 +1,82 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSendRequestValidate(t *testing.T) {
+	many := make([]string, maxRecipients+1)
+	for i := range many {
+		many[i] = "+4477009001" + strings.Repeat("0", 2)
+	}
+	tests := []struct {
+		name    string
+		req     sendRequest
+		want    []string
+		wantErr string
+	}{
+		{"one", sendRequest{To: []string{"+447700900123"}, Text: "hi"}, []string{"+447700900123"}, ""},
+		{"duplicates dropped, spaces trimmed", sendRequest{To: []string{"+447700900123", " +447700900123 "}, Text: "hi"}, []string{"+447700900123"}, ""},
+		{"no recipients", sendRequest{Text: "hi"}, nil, "to: at least one"},
+		{"not E.164", sendRequest{To: []string{"07700900123"}, Text: "hi"}, nil, "to[0]"},
+		{"spaces inside", sendRequest{To: []string{"+44 7700 900123"}, Text: "hi"}, nil, "to[0]"},
+		{"leading zero", sendRequest{To: []string{"+0447700900"}, Text: "hi"}, nil, "to[0]"},
+		{"too long", sendRequest{To: []string{"+1234567890123456"}, Text: "hi"}, nil, "to[0]"},
+		{"second bad", sendRequest{To: []string{"+447700900123", "+44x"}, Text: "hi"}, nil, "to[1]"},
+		{"too many", sendRequest{To: many, Text: "hi"}, nil, "at most 1000"},
+		{"blank text", sendRequest{To: []string{"+447700900123"}, Text: "  "}, nil, "text"},
+		{"text too long", sendRequest{To: []string{"+447700900123"}, Text: strings.Repeat("a", maxTextChars+1)}, nil, "text"},
+		{"invalid UTF-8", sendRequest{To: []string{"+447700900123"}, Text: "\xff"}, nil, "UTF-8"},
+	}
+	for _, tt := range tests {
+		got, err := tt.req.validate()
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: %v %v", tt.name, got, err)
+		}
+	}
+}
+
+func TestParts(t *testing.T) {
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"hi", 1},
+		{strings.Repeat("a", 160), 1},
+		{strings.Repeat("a", 161), 2},
+		{strings.Repeat("a", 306), 2},
+		{strings.Repeat("a", 307), 3},
+		{strings.Repeat("é", 70), 1},
+		{strings.Repeat("é", 71), 2},
+	}
+	for _, tt := range tests {
+		if got := parts(tt.text); got != tt.want {
+			t.Errorf("parts(%d chars) = %d, want %d", len([]rune(tt.text)), got, tt.want)
+		}
+	}
+}
+
+func TestOutbox(t *testing.T) {
+	box := newOutbox()
+	m := box.add("app1", []string{"+447700900123"}, "hi", time.Now())
+	if got, ok := box.get("app1", m.ID); !ok || got.Text != "hi" {
+		t.Fatal("sender cannot read its message")
+	}
+	if _, ok := box.get("app2", m.ID); ok {
+		t.Fatal("another application read the message")
+	}
+	for range maxStored {
+		box.add("app1", []string{"+447700900123"}, "x", time.Now())
+	}
+	if _, ok := box.get("app1", m.ID); ok {
+		t.Fatal("outbox is not bounded")
+	}
+}

@@ -1,0 +1,492 @@
+package introspect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTimeout          = 5 * time.Second
+	DefaultCacheTTL         = 5 * time.Second
+	DefaultInactiveCacheTTL = 1 * time.Second
+	DefaultCacheSize        = 10000
+	DefaultRealm            = "oauthd"
+)
+
+// MaxTokenLen is the longest token sent to oauthd. Anything longer is
+// answered as inactive without a request.
+const MaxTokenLen = 4096
+
+// metadataPath is where RFC 8414 §3 metadata lives below oauthd's issuer.
+const metadataPath = "/.well-known/oauth-authorization-server"
+
+// ErrUnavailable is wrapped by every error Introspect returns: oauthd could
+// not say whether the token is valid (unreachable, timed out, refused this
+// resource server's credentials, or answered something that is not an RFC
+// 7662 response). A request must then be refused, never accepted.
+var ErrUnavailable = errors.New("introspect: oauthd cannot decide whether the token is active")
+
+// Config configures a Client. Set exactly one of Issuer and Endpoint.
+type Config struct {
+	// Issuer is oauthd's issuer, its base URL. The introspection endpoint
+	// is read from the metadata at Issuer + metadataPath on first use,
+	// which must name this issuer exactly.
+	Issuer string
+	// Endpoint is the introspection endpoint's URL; setting it skips
+	// discovery.
+	Endpoint string
+
+	// ClientID and ClientSecret are this resource server's own oauthd
+	// credentials. Its application needs the tokens:introspect scope.
+	ClientID     string
+	ClientSecret string
+
+	// HTTPClient sends the requests to oauthd. Default: a client keeping
+	// up to 64 idle connections to oauthd.
+	HTTPClient *http.Client
+	// Timeout bounds one lookup (discovery plus introspection), whatever
+	// HTTPClient is. Default DefaultTimeout.
+	Timeout time.Duration
+
+	// CacheTTL is the longest an active answer is reused; it is also how
+	// long a revoked token may still be accepted. An answer is never kept
+	// past the token's exp. Default DefaultCacheTTL; negative disables.
+	CacheTTL time.Duration
+	// InactiveCacheTTL is how long an inactive answer is reused, so that a
+	// client retrying a dead token does not reach oauthd on every request.
+	// Default DefaultInactiveCacheTTL; negative disables.
+	InactiveCacheTTL time.Duration
+	// CacheSize bounds the number of cached answers (least recently used
+	// go first). Default DefaultCacheSize.
+	CacheSize int
+
+	// Realm is the realm of the middleware's WWW-Authenticate challenges.
+	// Default DefaultRealm.
+	Realm string
+	// Logger receives why the middleware answered 503. Default
+	// slog.Default() at the time of logging.
+	Logger *slog.Logger
+	// Now is the clock of the cache. Default time.Now.
+	Now func() time.Time
+}
+
+// Client introspects tokens at oauthd, caching the answers. It is safe for
+// concurrent use; make one per process and share it.
+type Client struct {
+	issuer      string // "" when the endpoint was configured
+	metadataURL string
+	basic       string // the Authorization header value sent to oauthd
+	http        *http.Client
+	timeout     time.Duration
+	activeTTL   time.Duration
+	inactiveTTL time.Duration
+	realm       string
+	log         *slog.Logger
+	now         func() time.Time
+
+	cache     *lru.Cache[[sha256.Size]byte, entry]
+	flights   singleflight.Group // one lookup per token digest
+	discovery singleflight.Group // one metadata fetch at a time
+	endpoint  atomic.Pointer[string]
+
+	// testHookWait, when set, runs once a caller has joined a lookup and is
+	// about to wait for it; tests use it to know every caller is waiting.
+	testHookWait func()
+}
+
+// entry is a cached answer and the instant it stops being usable.
+type entry struct {
+	resp  *Response
+	until time.Time
+}
+
+// New checks cfg and returns a Client. It makes no request: discovery
+// happens on first use, so a resource server can start before oauthd.
+func New(cfg Config) (*Client, error) {
+	c := &Client{
+		http:        cfg.HTTPClient,
+		timeout:     orDefault(cfg.Timeout, DefaultTimeout),
+		activeTTL:   orDefault(cfg.CacheTTL, DefaultCacheTTL),
+		inactiveTTL: orDefault(cfg.InactiveCacheTTL, DefaultInactiveCacheTTL),
+		realm:       cfg.Realm,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+	}
+	switch {
+	case cfg.Issuer == "" && cfg.Endpoint == "":
+		return nil, errors.New("introspect: config: set Issuer (oauthd's base URL) or Endpoint (its introspection URL)")
+	case cfg.Issuer != "" && cfg.Endpoint != "":
+		return nil, errors.New("introspect: config: set Issuer or Endpoint, not both: Endpoint skips the discovery Issuer is for")
+	case cfg.Issuer != "":
+		if err := checkURL(cfg.Issuer, true); err != nil {
+			return nil, fmt.Errorf("introspect: config: Issuer %q %v", cfg.Issuer, err)
+		}
+		c.issuer = cfg.Issuer
+		c.metadataURL = strings.TrimSuffix(cfg.Issuer, "/") + metadataPath
+	default:
+		if err := checkURL(cfg.Endpoint, false); err != nil {
+			return nil, fmt.Errorf("introspect: config: Endpoint %q %v", cfg.Endpoint, err)
+		}
+		c.endpoint.Store(&cfg.Endpoint)
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("introspect: config: ClientID and ClientSecret are required: oauthd answers only authenticated resource servers")
+	}
+	if cfg.Timeout < 0 {
+		return nil, errors.New("introspect: config: Timeout must not be negative")
+	}
+	if cfg.CacheSize < 0 {
+		return nil, errors.New("introspect: config: CacheSize must not be negative")
+	}
+	if c.realm == "" {
+		c.realm = DefaultRealm
+	}
+	for i := 0; i < len(c.realm); i++ {
+		if b := c.realm[i]; b < 0x20 || b > 0x7e {
+			return nil, fmt.Errorf("introspect: config: Realm %q must be printable ASCII: it goes into the WWW-Authenticate header", c.realm)
+		}
+	}
+	if c.http == nil {
+		c.http = defaultHTTPClient(c.timeout)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	cache, err := lru.New[[sha256.Size]byte, entry](size)
+	if err != nil {
+		return nil, fmt.Errorf("introspect: config: CacheSize: %w", err)
+	}
+	c.cache = cache
+	// RFC 6749 §2.3.1: id and secret are form-encoded before Basic
+	// encoding. oauthd decodes them; sending them raw would break any
+	// secret containing '%', '+' or ':'.
+	c.basic = "Basic " + base64.StdEncoding.EncodeToString(
+		[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
+	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// checkURL returns why raw cannot be oauthd's issuer or endpoint, or nil.
+// The error reads after the URL.
+func checkURL(raw string, issuer bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	// RFC 8414 §2: an issuer has no query or fragment.
+	if issuer && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#")) {
+		return errors.New("must have no query or fragment (RFC 8414 §2)")
+	}
+	return nil
+}
+
+func defaultHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Every cache miss is a request to the same host: keep enough idle
+	// connections that a burst does not open new ones (Go keeps 2).
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = timeout
+	// No http.Client.Timeout: Config.Timeout bounds each lookup through its
+	// context, for this client and for any the caller supplies.
+	return &http.Client{Transport: t}
+}
+
+// Introspect asks oauthd about token, or answers from the cache. A token
+// that is empty, longer than MaxTokenLen or not made of visible ASCII is
+// answered as inactive without a request. Concurrent calls for one token
+// share one request. The error, when not nil, wraps ErrUnavailable: the
+// token's validity is unknown and the request it came with must be refused.
+//
+// The Response may be shared with other callers: do not modify it.
+func (c *Client) Introspect(ctx context.Context, token string) (*Response, error) {
+	if !wellFormed(token) {
+		return &Response{}, nil
+	}
+	// The cache is keyed by a digest: the process keeps no usable token.
+	// The copy into a stack buffer spares the hit path the heap allocation
+	// of []byte(token) for any token of ordinary length.
+	var buf [256]byte
+	key := sha256.Sum256(append(buf[:0], token...))
+	if r, ok := c.cached(key); ok {
+		return r, nil
+	}
+	return c.join(ctx, key, token)
+}
+
+// join waits for the one lookup of token, starting it if need be. It is
+// apart from Introspect so that the cache-hit path does not pay for what
+// the closure captures (the key would move to the heap).
+func (c *Client) join(ctx context.Context, key [sha256.Size]byte, token string) (*Response, error) {
+	ch := c.flights.DoChan(string(key[:]), func() (any, error) {
+		return c.lookup(ctx, key, token)
+	})
+	if c.testHookWait != nil {
+		c.testHookWait()
+	}
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Response), nil
+	case <-ctx.Done():
+		return nil, unavailable(ctx.Err(), "gave up waiting for oauthd: %v", ctx.Err())
+	}
+}
+
+// wellFormed reports whether token may be sent to oauthd. RFC 6750's
+// b64token and oauthd's tokens are visible ASCII; rejecting the rest here
+// spares oauthd requests that cannot succeed.
+func wellFormed(token string) bool {
+	if token == "" || len(token) > MaxTokenLen {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		if b := token[i]; b < 0x21 || b > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) cached(key [sha256.Size]byte) (*Response, bool) {
+	e, ok := c.cache.Get(key)
+	if !ok || !c.now().Before(e.until) {
+		return nil, false
+	}
+	return e.resp, true
+}
+
+// lookup is the one request a flight makes. It runs on behalf of every
+// caller that joined the flight, so it is detached from the first caller's
+// cancellation (one client hanging up must not fail the others) and
+// bounded by c.timeout instead.
+func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string) (*Response, error) {
+	// A caller that missed the cache just as the previous flight for this
+	// token landed starts a new one; looking again spares the request.
+	if r, ok := c.cached(key); ok {
+		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	endpoint, err := c.introspectionEndpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.post(ctx, endpoint, token)
+	if err != nil {
+		return nil, err
+	}
+	c.store(key, r)
+	return r, nil
+}
+
+// store caches a definitive answer. An active one is kept for activeTTL
+// but never past the token's exp: a cached answer must not outlive the
+// token.
+func (c *Client) store(key [sha256.Size]byte, r *Response) {
+	ttl := c.inactiveTTL
+	if r.Active {
+		ttl = c.activeTTL
+	}
+	if ttl <= 0 {
+		return
+	}
+	now := c.now()
+	until := now.Add(ttl)
+	if exp := r.ExpiresAt(); r.Active && !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	if now.Before(until) {
+		c.cache.Add(key, entry{resp: r, until: until})
+	}
+}
+
+// introspectionEndpoint returns the configured endpoint or discovers it.
+// Only a successful discovery is remembered: a failed one is tried again
+// by the next lookup.
+func (c *Client) introspectionEndpoint(ctx context.Context) (string, error) {
+	if p := c.endpoint.Load(); p != nil {
+		return *p, nil
+	}
+	v, err, _ := c.discovery.Do("", func() (any, error) { return c.discover(ctx) })
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+func (c *Client) discover(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metadataURL, nil)
+	if err != nil {
+		return "", unavailable(err, "cannot build the metadata request for %s: %v", c.metadataURL, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return "", unavailable(err, "cannot fetch oauthd's metadata: %v: check Issuer and that oauthd is reachable", err)
+	}
+	defer drainClose(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return "", unavailable(nil, "oauthd's metadata at %s answered %s: check that Issuer is oauthd's base URL", c.metadataURL, res.Status)
+	}
+	var md struct {
+		Issuer                string `json:"issuer"`
+		IntrospectionEndpoint string `json:"introspection_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&md); err != nil {
+		return "", unavailable(err, "oauthd's metadata at %s is not a JSON document (%v): check that Issuer is oauthd's base URL", c.metadataURL, err)
+	}
+	// RFC 8414 §3.3: a document naming another issuer must not be used.
+	if md.Issuer != c.issuer {
+		return "", unavailable(nil, "the metadata at %s names issuer %q, but Issuer is %q: they must be identical (RFC 8414 §3.3); set Issuer to oauthd's issuer exactly", c.metadataURL, md.Issuer, c.issuer)
+	}
+	if md.IntrospectionEndpoint == "" {
+		return "", unavailable(nil, "the metadata at %s has no introspection_endpoint: this server does not offer RFC 7662 introspection", c.metadataURL)
+	}
+	if err := checkURL(md.IntrospectionEndpoint, false); err != nil {
+		return "", unavailable(nil, "the metadata at %s names introspection_endpoint %q, which %v", c.metadataURL, md.IntrospectionEndpoint, err)
+	}
+	// The endpoint receives this resource server's secret: refuse to be
+	// told to send it in the clear by a metadata document fetched over TLS.
+	if strings.HasPrefix(c.issuer, "https:") && !strings.HasPrefix(md.IntrospectionEndpoint, "https:") {
+		return "", unavailable(nil, "the metadata at %s names introspection_endpoint %q, which is not https although the issuer is: refusing to send credentials in the clear", c.metadataURL, md.IntrospectionEndpoint)
+	}
+	c.endpoint.Store(&md.IntrospectionEndpoint)
+	return md.IntrospectionEndpoint, nil
+}
+
+// post is the RFC 7662 §2.1 request.
+func (c *Client) post(ctx context.Context, endpoint, token string) (*Response, error) {
+	form := "token=" + url.QueryEscape(token) + "&token_type_hint=access_token"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
+	if err != nil {
+		return nil, unavailable(err, "cannot build the introspection request for %s: %v", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", c.basic)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, unavailable(err, "cannot reach oauthd: %v: check that it is running and reachable from here", err)
+	}
+	defer drainClose(res.Body)
+	if res.StatusCode == http.StatusOK {
+		return decodeAnswer(res.Body, endpoint)
+	}
+	code, says := readError(res.Body)
+	switch res.StatusCode {
+	case http.StatusUnauthorized:
+		return nil, unavailable(nil, "oauthd rejected this resource server's credentials (401 %s): check the client_id and client_secret%s", or(code, "invalid_client"), says)
+	case http.StatusForbidden:
+		return nil, unavailable(nil, "oauthd refused introspection to this resource server (403 %s): an operator must grant its application the tokens:introspect scope%s", or(code, "insufficient_scope"), says)
+	case http.StatusServiceUnavailable:
+		return nil, unavailable(nil, "oauthd is temporarily unavailable (503 %s): it cannot reach its store, and tokens cannot be checked until it recovers%s", or(code, "temporarily_unavailable"), says)
+	default:
+		return nil, unavailable(nil, "oauthd's introspection endpoint %s answered %s (%s), not 200%s", endpoint, res.Status, or(code, "no error code"), says)
+	}
+}
+
+// decodeAnswer reads a 200 answer. It must be a JSON object with a boolean
+// active member (RFC 7662 §2.2); anything else, a proxy's HTML page say,
+// decides nothing.
+func decodeAnswer(body io.Reader, endpoint string) (*Response, error) {
+	var w struct {
+		// Shallower than Response.Active, so it wins the "active" key
+		// (encoding/json's rule for embedded fields) and tells a missing
+		// member apart from false.
+		Active *bool `json:"active"`
+		*Response
+	}
+	w.Response = new(Response)
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&w); err != nil {
+		return nil, unavailable(err, "oauthd's introspection endpoint %s answered 200 with a body that is not RFC 7662 JSON (%v): check that it is oauthd's endpoint", endpoint, err)
+	}
+	if w.Active == nil {
+		return nil, unavailable(nil, "oauthd's introspection endpoint %s answered 200 without the required \"active\" member (RFC 7662 §2.2)", endpoint)
+	}
+	if !*w.Active {
+		// Nothing but the reason is meaningful for an inactive token.
+		return &Response{InactiveReason: w.InactiveReason}, nil
+	}
+	w.Response.Active = true
+	return w.Response, nil
+}
+
+// readError reads the RFC 6749 §5.2 code of an error answer, and its
+// description as a suffix for a message, both "" when absent.
+func readError(body io.Reader) (code, says string) {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 4<<10)).Decode(&e) != nil {
+		return "", ""
+	}
+	if e.Description != "" {
+		says = " (oauthd says: " + e.Description + ")"
+	}
+	return e.Error, says
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// drainClose reads what is left of a small body so that the connection
+// can be reused, and closes it.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	_ = body.Close()
+}
+
+// unavailableError is an error whose message says what went wrong and what
+// to do; it matches ErrUnavailable and the cause, if any.
+type unavailableError struct {
+	msg   string
+	cause error
+}
+
+func unavailable(cause error, format string, args ...any) error {
+	return &unavailableError{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+func (e *unavailableError) Error() string { return "introspect: " + e.msg }
+
+func (e *unavailableError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{ErrUnavailable, e.cause}
+}

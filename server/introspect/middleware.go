@@ -1,0 +1,200 @@
+package introspect
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/oauthd/oauthd/scopes"
+)
+
+// Require returns middleware that lets a request through only with an
+// active token granting every one of the required scopes, and stores the introspection
+// answer in the request's context (see FromContext).
+// required lists the scopes the route needs.
+//
+// The token is taken from the Authorization header alone (RFC 6750 §2.1):
+// tokens in query strings end up in logs and are ignored. When the request
+// has no Authorization header, an X-API-Key header is introspected the same
+// way. Refusals follow RFC 6750 §3: 401 without a token or with an inactive
+// one, 403 when a scope is missing. When oauthd cannot decide, the answer
+// is 503 with Retry-After: the request is never let through.
+//
+// Require panics if a scope is not an RFC 6749 §3.3 scope-token, such as
+// "sms groups": that is a wiring mistake (write Require("sms", "groups")),
+// and it would otherwise refuse every request.
+func (c *Client) Require(required ...string) func(http.Handler) http.Handler {
+	for _, s := range required {
+		if !scopes.ValidToken(s) {
+			panic(fmt.Sprintf("introspect: Require(%q): a scope must be one non-empty token without spaces, quotes or backslashes; pass several scopes as separate arguments", s))
+		}
+	}
+	required = slices.Clone(required)
+	rs := newReplies(c.realm, required)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := credential(r)
+			if !ok {
+				rs.noToken.write(w)
+				return
+			}
+			resp, err := c.Introspect(r.Context(), token)
+			if err != nil {
+				c.logUnavailable(r, err)
+				rs.unavailable.write(w)
+				return
+			}
+			if !resp.Active {
+				switch resp.InactiveReason {
+				case ReasonExpired:
+					rs.expired.write(w)
+				case ReasonRevoked:
+					rs.revoked.write(w)
+				default:
+					rs.invalid.write(w)
+				}
+				return
+			}
+			for _, s := range required {
+				if !resp.HasScope(s) {
+					rs.insufficient.write(w)
+					return
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), resp)))
+		})
+	}
+}
+
+// credential returns the token a request presents, if any.
+func credential(r *http.Request) (string, bool) {
+	if h := r.Header.Values("Authorization"); len(h) > 0 {
+		// RFC 6750 §2.1: "Bearer" 1*SP b64token; the scheme is
+		// case-insensitive (RFC 9110 §11.1). Any other scheme presents no
+		// bearer token.
+		scheme, token, _ := strings.Cut(h[0], " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		token = strings.TrimLeft(token, " ")
+		return token, token != ""
+	}
+	// An API key is only looked at without an Authorization header, so a
+	// request never carries two credentials that could disagree.
+	key := r.Header.Get("X-Api-Key")
+	return key, key != ""
+}
+
+func (c *Client) logUnavailable(r *http.Request, err error) {
+	ctx := r.Context()
+	if ctx.Err() != nil {
+		return // the caller hung up: not oauthd's problem
+	}
+	log := c.log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.LogAttrs(ctx, slog.LevelWarn, "introspect: cannot validate a token; answering 503",
+		slog.String("error", err.Error()))
+}
+
+// replies are the middleware's refusals, rendered once per Require call
+// since they depend only on the realm and the scopes.
+type replies struct {
+	noToken, invalid, expired, revoked, insufficient, unavailable reply
+}
+
+type reply struct {
+	status     int
+	challenge  string // WWW-Authenticate
+	retryAfter bool
+	body       []byte
+}
+
+func newReplies(realm string, scopes []string) *replies {
+	needed := strings.Join(scopes, " ")
+	invalid := func(desc string) reply {
+		return newReply(http.StatusUnauthorized, realm, "invalid_token", desc, "")
+	}
+	return &replies{
+		// RFC 6750 §3.1: a request without credentials gets a challenge
+		// with no error attribute; the JSON body still needs a code.
+		noToken: reply{
+			status:    http.StatusUnauthorized,
+			challenge: "Bearer realm=" + quote(realm),
+			body:      mustJSON(errorBody{Error: "unauthorized", Description: "a bearer token is required in the Authorization header"}),
+		},
+		invalid:      invalid("invalid token"),
+		expired:      invalid("token expired"),
+		revoked:      invalid("token revoked"),
+		insufficient: newReply(http.StatusForbidden, realm, "insufficient_scope", "scope required: "+needed, needed),
+		unavailable: reply{
+			status:     http.StatusServiceUnavailable,
+			retryAfter: true,
+			body:       mustJSON(errorBody{Error: "temporarily_unavailable", Description: "the authorization server cannot validate the token right now; retry shortly"}),
+		},
+	}
+}
+
+// newReply renders an RFC 6750 §3 refusal: the challenge and the JSON body
+// carry the same code, description and scope.
+func newReply(status int, realm, code, desc, scope string) reply {
+	ch := "Bearer realm=" + quote(realm) + ", error=" + quote(code)
+	if scope != "" {
+		ch += ", scope=" + quote(scope)
+	}
+	ch += ", error_description=" + quote(desc)
+	return reply{
+		status:    status,
+		challenge: ch,
+		body:      mustJSON(errorBody{Error: code, Description: desc, Scope: scope}),
+	}
+}
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+func mustJSON(v errorBody) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // strings only: cannot happen
+	}
+	return b
+}
+
+// quote is an RFC 9110 §5.6.4 quoted-string.
+func quote(s string) string {
+	if !strings.ContainsAny(s, `"\`) {
+		return `"` + s + `"`
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func (p *reply) write(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if p.challenge != "" {
+		h.Set("WWW-Authenticate", p.challenge)
+	}
+	if p.retryAfter {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(p.status)
+	_, _ = w.Write(p.body)
+}
