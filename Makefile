@@ -5,9 +5,9 @@ BENCH   ?= .
 
 .PHONY: run test build bench fmt
 
-## run: start oauthd on the embedded in-memory store and print a first curl command
+## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
 run:
-	$(GO) run ./cmd/oauthd serve
+	$(GO) run ./cmd/oauthd serve $(ARGS)
 
 ## test: go vet, then every test with the race detector (real-Redis tests need redis-server)
 test:
