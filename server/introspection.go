@@ -9,24 +9,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/store"
 )
-
-// introspection is RFC 7662 §2.2's answer. An inactive token is answered
-// with {"active":false} alone, plus inactive_reason when the operator
-// opted in.
-type introspection struct {
-	Active         bool   `json:"active"`
-	Scope          string `json:"scope,omitempty"`
-	ClientID       string `json:"client_id,omitempty"`
-	TokenType      string `json:"token_type,omitempty"`
-	Exp            int64  `json:"exp,omitempty"`
-	Iat            int64  `json:"iat,omitempty"`
-	Sub            string `json:"sub,omitempty"`
-	Iss            string `json:"iss,omitempty"`
-	Jti            string `json:"jti,omitempty"`
-	InactiveReason string `json:"inactive_reason,omitempty"`
-}
 
 func errNotPermitted(scope, what string) *Error {
 	return &Error{
@@ -37,7 +22,8 @@ func errNotPermitted(scope, what string) *Error {
 	}
 }
 
-// handleIntrospect is POST /oauth/introspect (RFC 7662). The caller is a
+// handleIntrospect is POST /oauth/introspect (RFC 7662). The answer's wire
+// type is the resource-server package's, so both ends share one definition. The caller is a
 // resource server authenticating with its own client credentials; its
 // application must hold tokens:introspect. The caller's application, the
 // token, the token's application and its revocation tombstone are all read
@@ -99,7 +85,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	log.add(slog.Bool("active", true))
 	t := lookup.Token
-	out := introspection{
+	out := introspect.Response{
 		Active:    true,
 		Scope:     scopes.Format(granted),
 		ClientID:  t.ClientID,
@@ -118,7 +104,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 // writeInactive answers {"active":false}, with the reason only when the
 // operator enabled it and it is one a resource server can act on.
 func (s *Server) writeInactive(c echo.Context, reason string) error {
-	out := introspection{}
+	var out introspect.Response
 	if s.cfg.InactiveReason && (reason == reasonExpired || reason == reasonRevoked) {
 		out.InactiveReason = reason
 	}

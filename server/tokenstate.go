@@ -4,14 +4,15 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/store"
 )
 
 // Why a token is not active, as introspection may report it.
 const (
 	reasonUnknown = "unknown"
-	reasonExpired = "expired"
-	reasonRevoked = "revoked"
+	reasonExpired = introspect.ReasonExpired
+	reasonRevoked = introspect.ReasonRevoked
 )
 
 // tokenState decides whether a looked-up token is active at now and with
