@@ -168,6 +168,7 @@ func TestTokenErrors(t *testing.T) {
 		{"unsupported grant_type, bad secret: secret first", with(url.Values{"grant_type": {"password"}}, basic(app.ClientID, "nope")), 401, "invalid_client", ""},
 		{"scope not allowed", with(url.Values{"grant_type": {"client_credentials"}, "scope": {"sms viber"}}, good), 400, "invalid_scope", "viber"},
 		{"scope not allowed, bad secret: secret first", with(url.Values{"grant_type": {"client_credentials"}, "scope": {"viber"}}, basic(app.ClientID, "nope")), 401, "invalid_client", ""},
+		{"reserved scope the application lacks", with(url.Values{"grant_type": {"client_credentials"}, "scope": {"tokens:introspect"}}, good), 400, "invalid_scope", "tokens:introspect"},
 		{"malformed scope", with(url.Values{"grant_type": {"client_credentials"}, "scope": {`sms "x"`}}, good), 400, "invalid_scope", "scope-token"},
 		{"repeated grant_type", with(url.Values{"grant_type": {"client_credentials", "client_credentials"}}, good), 400, "invalid_request", "repeated"},
 		{"repeated scope", with(url.Values{"grant_type": {"client_credentials"}, "scope": {"sms", "groups"}}, good), 400, "invalid_request", "repeated"},

@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("config http.addr: %w", err)
+		return fmt.Errorf("config http.addr: %w (choose another with --http-addr or OAUTHD_HTTP_ADDR)", err)
 	}
 	defer ln.Close()
 	issuer := cfg.Issuer
