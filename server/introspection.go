@@ -56,7 +56,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		return writeError(c, err)
 	}
 	caller := lookup.Also
-	if err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
+	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
 		return writeError(c, err)
 	}
 	if !slices.Contains(caller.Scopes, scopes.Introspect) {

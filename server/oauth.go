@@ -33,10 +33,11 @@ type TokenWriter interface {
 // application, the granted scopes, and the token reference the generator
 // made (so the token is hashed once).
 type issue struct {
-	app    *store.Application
-	scopes []string
-	ref    store.TokenRef
-	jti    string
+	app      *store.Application
+	secretID string
+	scopes   []string
+	ref      store.TokenRef
+	jti      string
 }
 
 type issueKey struct{}
@@ -85,8 +86,8 @@ type grant struct {
 
 // Issue runs the library's client-credentials flow for an application that
 // handleToken has already authenticated and whose scopes it has checked.
-func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, granted []string, scopeParam string) (grant, error) {
-	is := &issue{app: app, scopes: granted}
+func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string) (grant, error) {
+	is := &issue{app: app, secretID: secretID, scopes: granted}
 	r = r.WithContext(context.WithValue(r.Context(), issueKey{}, is))
 	gt, tgr, err := o.srv.ValidationTokenRequest(r)
 	if err != nil {
@@ -170,6 +171,7 @@ func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		Scopes:     is.scopes,
 		IssuedAt:   info.GetAccessCreateAt().UTC(),
 		Generation: is.app.Generation,
+		SecretID:   is.secretID,
 	}
 	if d := info.GetAccessExpiresIn(); d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)

@@ -21,7 +21,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	app, err := authenticateClient(c, s.store, form, s.cfg.Now)
+	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
 		return writeError(c, err)
 	}

@@ -49,7 +49,7 @@ func handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo
 		if err != nil {
 			return writeError(c, err)
 		}
-		app, err := authenticateClient(c, apps, form, now)
+		app, secretID, err := authenticateClient(c, apps, form, now)
 		if err != nil {
 			return writeError(c, err)
 		}
@@ -72,7 +72,7 @@ func handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo
 			}
 			granted = requested
 		}
-		g, err := issuer.Issue(r, &app, granted, scopes.Format(granted))
+		g, err := issuer.Issue(r, &app, secretID, granted, scopes.Format(granted))
 		if err != nil {
 			return writeError(c, err)
 		}
@@ -167,19 +167,20 @@ func readClientCredentials(r *http.Request, form url.Values) (id, secret string,
 // authenticateClient returns the application whose credentials the request
 // carries. Every failure is the same invalid_client answer; the log line
 // says which check failed.
-func authenticateClient(c echo.Context, apps AppReader, form url.Values, now func() time.Time) (store.Application, error) {
+func authenticateClient(c echo.Context, apps AppReader, form url.Values, now func() time.Time) (store.Application, string, error) {
 	id, secret, err := clientCredentials(c, form)
 	if err != nil {
-		return store.Application{}, err
+		return store.Application{}, "", err
 	}
 	app, err := apps.GetApplication(c.Request().Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.Application{}, errInvalidClient("unknown client")
+		return store.Application{}, "", errInvalidClient("unknown client")
 	case err != nil:
-		return store.Application{}, err
+		return store.Application{}, "", err
 	}
-	return app, checkClient(c, &app, secret, now())
+	secretID, err := checkClient(c, &app, secret, now())
+	return app, secretID, err
 }
 
 // clientCredentials extracts and sanity-checks the caller's credentials,
@@ -197,19 +198,22 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 }
 
 // checkClient verifies a loaded application against the presented secret
-// and the connection's address. app nil means the client is unknown.
-func checkClient(c echo.Context, app *store.Application, secret string, now time.Time) error {
-	switch {
-	case app == nil:
-		return errInvalidClient("unknown client")
-	case !app.VerifySecret(secret, now):
-		return errInvalidClient("wrong secret")
-	case !app.Enabled:
-		return errInvalidClient("application disabled")
-	case !app.Allows(remoteAddr(c.Request())):
-		return errInvalidClient("address not in the application's allowlist")
+// and the connection's address, and returns the id of the secret that
+// matched. app nil means the client is unknown.
+func checkClient(c echo.Context, app *store.Application, secret string, now time.Time) (string, error) {
+	if app == nil {
+		return "", errInvalidClient("unknown client")
 	}
-	return nil
+	secretID, ok := app.MatchSecret(secret, now)
+	switch {
+	case !ok:
+		return "", errInvalidClient("wrong secret")
+	case !app.Enabled:
+		return "", errInvalidClient("application disabled")
+	case !app.Allows(remoteAddr(c.Request())):
+		return "", errInvalidClient("address not in the application's allowlist")
+	}
+	return secretID, nil
 }
 
 // remoteAddr is the peer address of the connection. Forwarded headers are

@@ -25,6 +25,8 @@ var (
 	// ErrConflict: a compare-and-swap update lost to a concurrent writer too
 	// many times in a row.
 	ErrConflict = errors.New("concurrent update, try again")
+	// ErrInvalid: the request itself is malformed (a bad cursor, say).
+	ErrInvalid = errors.New("invalid request")
 	// ErrUnavailable: the backend could not be reached or did not answer in
 	// time. The HTTP layer answers it with 503; nothing was acknowledged.
 	ErrUnavailable = errors.New("storage unavailable")
@@ -80,14 +82,27 @@ func (s Secret) Active(now time.Time) bool { return s.ExpiresAt.IsZero() || now.
 // secrets. Every stored digest is compared, in constant time, so the time
 // taken does not tell which (if any) matched.
 func (a *Application) VerifySecret(secret string, now time.Time) bool {
+	_, ok := a.MatchSecret(secret, now)
+	return ok
+}
+
+// MatchSecret is VerifySecret that also says which secret matched.
+func (a *Application) MatchSecret(secret string, now time.Time) (id string, ok bool) {
 	d := Sum(secret)
-	ok := false
 	for _, s := range a.Secrets {
 		if d.Equal(s.Digest) && s.Active(now) {
-			ok = true
+			id, ok = s.ID, true
 		}
 	}
-	return ok
+	return id, ok
+}
+
+// Usage is when an application and each of its secrets last got a token,
+// and how many tokens it has been issued.
+type Usage struct {
+	LastUsed       time.Time
+	SecretLastUsed map[string]time.Time
+	Issued         int64
 }
 
 // Allows reports whether addr may use the application: true when the
@@ -117,6 +132,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// Generation of the application when the token was issued.
 	Generation uint64
+	// SecretID is the secret that authenticated the request, for usage
+	// tracking and audit; empty for records made otherwise.
+	SecretID string
 }
 
 // Expired reports whether t has expired at now.

@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -92,6 +94,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.rdb.Ping(ctx).
 func (s *Store) appKey(id string) string { return s.opts.Prefix + ":{" + id + "}:app" }
 func (s *Store) indexKey() string        { return s.opts.Prefix + ":apps" }
 
+func (s *Store) usageKey(id string) string            { return s.opts.Prefix + ":{" + id + "}:usage" }
 func (s *Store) tokenKey(ref store.TokenRef) string   { return s.refKey(ref, ":tok:") }
 func (s *Store) revokedKey(ref store.TokenRef) string { return s.refKey(ref, ":revoked:") }
 
@@ -217,7 +220,8 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 
 // CreateToken stores t under ref with a Redis TTL equal to the token's
 // remaining lifetime (plus Options.KeepExpired), or none for a token that
-// never expires. One command, one round trip.
+// never expires, and records the use of the application and its secret.
+// One pipelined round trip; all keys share the application's slot.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
 	var ttl time.Duration
 	if !t.ExpiresAt.IsZero() {
@@ -226,7 +230,104 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 			ttl = time.Millisecond
 		}
 	}
-	return s.wrap(s.rdb.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl).Err())
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl)
+		uk := s.usageKey(ref.ClientID)
+		at := t.IssuedAt.UnixMilli()
+		if t.SecretID != "" {
+			p.HSet(ctx, uk, "app", at, "secret:"+t.SecretID, at)
+		} else {
+			p.HSet(ctx, uk, "app", at)
+		}
+		p.HIncrBy(ctx, uk, "issued", 1)
+		return nil
+	})
+	return s.wrap(err)
+}
+
+// GetUsage returns when the application and its secrets were last used.
+func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
+	m, err := s.rdb.HGetAll(ctx, s.usageKey(id)).Result()
+	if err != nil {
+		return store.Usage{}, s.wrap(err)
+	}
+	u := store.Usage{SecretLastUsed: map[string]time.Time{}}
+	for k, v := range m {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch {
+		case k == "app":
+			u.LastUsed = fromMS(n)
+		case k == "issued":
+			u.Issued = n
+		case strings.HasPrefix(k, "secret:"):
+			u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
+		}
+	}
+	return u, nil
+}
+
+// ListApplications returns up to limit applications in creation order,
+// starting after cursor ("" for the first page), and the cursor of the
+// next page ("" when there is none). The cursor is opaque to callers.
+func (s *Store) ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error) {
+	min, afterID := "-inf", ""
+	if cursor != "" {
+		ms, id, ok := strings.Cut(cursor, ":")
+		if _, err := strconv.ParseInt(ms, 10, 64); !ok || err != nil {
+			return nil, "", fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
+		}
+		min, afterID = ms, id
+	}
+	// Ties on the creation millisecond are broken by client_id; fetch a
+	// margin beyond limit so ties on the cursor's millisecond cannot
+	// starve a page.
+	zs, err := s.rdb.ZRangeArgsWithScores(ctx, goredis.ZRangeArgs{
+		Key: s.indexKey(), Start: min, Stop: "+inf", ByScore: true, Count: int64(limit) + 64,
+	}).Result()
+	if err != nil {
+		return nil, "", s.wrap(err)
+	}
+	var ids []string
+	var scores []int64
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		sc := int64(z.Score)
+		if cursor != "" && strconv.FormatInt(sc, 10) == min && id <= afterID {
+			continue
+		}
+		ids = append(ids, id)
+		scores = append(scores, sc)
+		if len(ids) == limit {
+			break
+		}
+	}
+	cmds := make([]*goredis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Get(ctx, s.appKey(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, "", s.wrap(err)
+	}
+	out := make([]store.Application, 0, len(ids))
+	for _, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, goredis.Nil) {
+			continue // deleted between the index read and now
+		}
+		a, err := decodeApp(b)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	next := ""
+	if len(ids) == limit {
+		next = strconv.FormatInt(scores[len(scores)-1], 10) + ":" + ids[len(ids)-1]
+	}
+	return out, next, nil
 }
 
 // LookupToken reads the token record, its application, its revocation
@@ -384,6 +485,7 @@ func decodeApp(b []byte) (store.Application, error) {
 }
 
 type tokenRecord struct {
+	SecretID   string   `json:"sid,omitempty"`
 	ID         string   `json:"jti"`
 	ClientID   string   `json:"client_id"`
 	Scopes     []string `json:"scopes"`
@@ -400,6 +502,7 @@ func encodeToken(t store.Token) []byte {
 		IssuedMS:   ms(t.IssuedAt),
 		ExpiresMS:  ms(t.ExpiresAt),
 		Generation: t.Generation,
+		SecretID:   t.SecretID,
 	})
 	return b
 }
@@ -416,6 +519,7 @@ func decodeToken(b []byte) (store.Token, error) {
 		IssuedAt:   fromMS(r.IssuedMS),
 		ExpiresAt:  fromMS(r.ExpiresMS),
 		Generation: r.Generation,
+		SecretID:   r.SecretID,
 	}, nil
 }
 

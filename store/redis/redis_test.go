@@ -123,8 +123,10 @@ func TestUnavailable(t *testing.T) {
 				"DeleteApplication": s.DeleteApplication(ctx, "c"),
 				"CreateToken":       s.CreateToken(ctx, ref, store.Token{}),
 				"RevokeToken":       second(s.RevokeToken(ctx, ref, time.Hour)),
+				"GetUsage":          second(s.GetUsage(ctx, "c")),
 			}
 			_, calls["LookupToken"] = s.LookupToken(ctx, ref, "other")
+			_, _, calls["ListApplications"] = s.ListApplications(ctx, "", 10)
 			_, calls["UpdateApplication"] = s.UpdateApplication(ctx, "c", func(a store.Application) (store.Application, error) { return a, nil })
 			for name, err := range calls {
 				if !errors.Is(err, store.ErrUnavailable) {

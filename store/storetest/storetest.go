@@ -26,6 +26,8 @@ type Store interface {
 	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
 	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
+	GetUsage(ctx context.Context, id string) (store.Usage, error)
+	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
 }
 
 // RunTests runs the suite; newStore must return an empty store each call.
@@ -46,6 +48,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
 		{"RevokeToken", testRevokeToken},
 		{"LookupAlso", testLookupAlso},
+		{"Usage", testUsage},
+		{"ListApplications", testListApplications},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -234,6 +238,7 @@ func newToken(a store.Application, lifetime time.Duration) store.Token {
 		Scopes:     []string{"sms"},
 		IssuedAt:   now,
 		Generation: a.Generation,
+		SecretID:   "s1",
 	}
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(lifetime)
@@ -344,5 +349,74 @@ func testLookupAlso(t *testing.T, s Store) {
 	l, err = s.LookupToken(ctx, ref, "ghost")
 	if err != nil || l.Also != nil {
 		t.Fatalf("LookupToken(also ghost) = %+v, %v", l, err)
+	}
+}
+
+func testUsage(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	u, err := s.GetUsage(ctx, a.ClientID)
+	if err != nil || !u.LastUsed.IsZero() || u.Issued != 0 {
+		t.Fatalf("usage of an unused application: %+v, %v", u, err)
+	}
+	tok := newToken(a, time.Hour)
+	for i := range 3 {
+		if err := s.CreateToken(ctx, store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint(i))}, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err = s.GetUsage(ctx, a.ClientID)
+	if err != nil || !u.LastUsed.Equal(tok.IssuedAt) || !u.SecretLastUsed["s1"].Equal(tok.IssuedAt) || u.Issued != 3 {
+		t.Fatalf("usage after three tokens: %+v, %v", u, err)
+	}
+}
+
+func testListApplications(t *testing.T, s Store) {
+	ctx := context.Background()
+	var want []string
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range 7 {
+		a := newApp(t)
+		a.CreatedAt = base.Add(time.Duration(i/2) * time.Millisecond) // pairs share a millisecond
+		mustCreate(t, s, a)
+		want = append(want, a.ClientID)
+	}
+	// Creation order, ties broken by client_id.
+	for i := 0; i+1 < len(want); i += 2 {
+		if want[i] > want[i+1] {
+			want[i], want[i+1] = want[i+1], want[i]
+		}
+	}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, next, err := s.ListApplications(ctx, cursor, 3)
+		if err != nil {
+			t.Fatalf("ListApplications(%q): %v", cursor, err)
+		}
+		if len(page) > 3 || pages > 5 {
+			t.Fatalf("page of %d, page %d", len(page), pages)
+		}
+		for _, a := range page {
+			got = append(got, a.ClientID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("paged listing\n got  %v\n want %v", got, want)
+	}
+	if err := s.DeleteApplication(ctx, want[0]); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := s.ListApplications(ctx, "", 100)
+	if err != nil || len(page) != 6 {
+		t.Fatalf("after delete: %d, %v", len(page), err)
+	}
+	if _, _, err := s.ListApplications(ctx, "garbage", 3); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad cursor: %v, want ErrInvalid", err)
 	}
 }
