@@ -37,8 +37,9 @@ const casRetries = 16
 
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
-	rdb  goredis.UniversalClient
-	opts Options
+	rdb   goredis.UniversalClient
+	opts  Options
+	usage *usageThrottle
 }
 
 // Options tune the backend.
@@ -54,7 +55,7 @@ type Options struct {
 
 // New returns a Store using rdb.
 func New(rdb goredis.UniversalClient, opts Options) *Store {
-	return &Store{rdb: rdb, opts: opts}
+	return &Store{rdb: rdb, opts: opts, usage: newUsageThrottle()}
 }
 
 // NewClient opens a client for a redis:// or rediss:// URL. Timeouts are
@@ -220,8 +221,9 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 
 // CreateToken stores t under ref with a Redis TTL equal to the token's
 // remaining lifetime (plus Options.KeepExpired), or none for a token that
-// never expires, and records the use of the application and its secret.
-// One pipelined round trip; all keys share the application's slot.
+// never expires, and, at most once a minute per secret, records the use of
+// the application and its secret with the count of tokens issued. One
+// round trip; all keys share the application's slot.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
 	var ttl time.Duration
 	if !t.ExpiresAt.IsZero() {
@@ -229,6 +231,10 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		if ttl < time.Millisecond {
 			ttl = time.Millisecond
 		}
+	}
+	record, issued := s.usage.note(ref.ClientID, t.SecretID, t.IssuedAt)
+	if !record {
+		return s.wrap(s.rdb.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl).Err())
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl)
@@ -239,7 +245,7 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		} else {
 			p.HSet(ctx, uk, "app", at)
 		}
-		p.HIncrBy(ctx, uk, "issued", 1)
+		p.HIncrBy(ctx, uk, "issued", issued)
 		return nil
 	})
 	return s.wrap(err)

@@ -360,15 +360,15 @@ func testUsage(t *testing.T, s Store) {
 	if err != nil || !u.LastUsed.IsZero() || u.Issued != 0 {
 		t.Fatalf("usage of an unused application: %+v, %v", u, err)
 	}
+	// Backends may record usage lazily (a minute late at most), but the
+	// first token of a secret is recorded at once.
 	tok := newToken(a, time.Hour)
-	for i := range 3 {
-		if err := s.CreateToken(ctx, store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint(i))}, tok); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.CreateToken(ctx, store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("u")}, tok); err != nil {
+		t.Fatal(err)
 	}
 	u, err = s.GetUsage(ctx, a.ClientID)
-	if err != nil || !u.LastUsed.Equal(tok.IssuedAt) || !u.SecretLastUsed["s1"].Equal(tok.IssuedAt) || u.Issued != 3 {
-		t.Fatalf("usage after three tokens: %+v, %v", u, err)
+	if err != nil || !u.LastUsed.Equal(tok.IssuedAt) || !u.SecretLastUsed["s1"].Equal(tok.IssuedAt) || u.Issued != 1 {
+		t.Fatalf("usage after a token: %+v, %v", u, err)
 	}
 }
 
