@@ -162,3 +162,22 @@ type TokenLookup struct {
 	// not exist.
 	Also *Application
 }
+
+// Event is one entry of the audit log: an admin change or a security
+// event. It never holds a secret or a token.
+type Event struct {
+	ID       string // assigned by the store; increasing with time
+	Time     time.Time
+	Kind     string // e.g. "application.created", "client.auth_failed"
+	Actor    string // who did it: "admin-key:…", "client:<client_id>", "cli"
+	ClientID string // the application concerned, if any
+	IP       string // the request's source address, if any
+	// Detail says what changed: field names and new values, never secrets.
+	Detail map[string]any
+}
+
+// EventFilter selects events; empty fields match everything.
+type EventFilter struct {
+	ClientID string
+	Kind     string
+}

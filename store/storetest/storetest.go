@@ -28,6 +28,8 @@ type Store interface {
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	GetUsage(ctx context.Context, id string) (store.Usage, error)
 	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
+	AppendEvent(ctx context.Context, e store.Event) error
+	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
 }
 
 // RunTests runs the suite; newStore must return an empty store each call.
@@ -50,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"LookupAlso", testLookupAlso},
 		{"Usage", testUsage},
 		{"ListApplications", testListApplications},
+		{"Events", testEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -418,5 +421,51 @@ func testListApplications(t *testing.T, s Store) {
 	}
 	if _, _, err := s.ListApplications(ctx, "garbage", 3); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v, want ErrInvalid", err)
+	}
+}
+
+func testEvents(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	kinds := []string{"application.created", "secret.reset", "application.created", "tokens.revoked", "secret.reset"}
+	for i, k := range kinds {
+		e := store.Event{Time: now, Kind: k, Actor: "test", ClientID: fmt.Sprint("app", i%2), IP: "192.0.2.1",
+			Detail: map[string]any{"n": float64(i)}}
+		if err := s.AppendEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, next, err := s.ListEvents(ctx, store.EventFilter{}, "", 10)
+	if err != nil || len(all) != 5 || next != "" {
+		t.Fatalf("all events: %d, %q, %v", len(all), next, err)
+	}
+	if all[0].Detail["n"] != float64(4) || all[4].Detail["n"] != float64(0) || !all[0].Time.Equal(now) || all[0].IP != "192.0.2.1" {
+		t.Fatalf("newest first, fields kept: %+v", all[0])
+	}
+	// Paging with a filter.
+	var got []float64
+	cursor := ""
+	for range 5 {
+		page, next, err := s.ListEvents(ctx, store.EventFilter{ClientID: "app0"}, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			got = append(got, e.Detail["n"].(float64))
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if fmt.Sprint(got) != "[4 2 0]" {
+		t.Fatalf("app0's events %v, want [4 2 0]", got)
+	}
+	kind, _, err := s.ListEvents(ctx, store.EventFilter{Kind: "secret.reset"}, "", 10)
+	if err != nil || len(kind) != 2 {
+		t.Fatalf("by kind: %d %v", len(kind), err)
+	}
+	if _, _, err := s.ListEvents(ctx, store.EventFilter{}, "nope", 2); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad cursor: %v", err)
 	}
 }
