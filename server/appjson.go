@@ -20,6 +20,42 @@ type Application struct {
 	Enabled       bool      `json:"enabled"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// LastUsedAt is when the application last got a token (to the minute),
+	// null if never; set by the admin API's single-application answers.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// TokensIssued counts the tokens the application has been issued.
+	TokensIssued *int64 `json:"tokens_issued,omitempty"`
+	// Secrets describes the application's secrets, never their values.
+	Secrets []SecretJSON `json:"secrets,omitempty"`
+}
+
+// SecretJSON describes one client secret.
+type SecretJSON struct {
+	ID         string     `json:"id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+// ApplicationDetail renders an application with its usage and secrets.
+func ApplicationDetail(a store.Application, u store.Usage) Application {
+	out := ApplicationJSON(a)
+	out.LastUsedAt = timePtr(u.LastUsed)
+	out.TokensIssued = &u.Issued
+	out.Secrets = make([]SecretJSON, 0, len(a.Secrets))
+	for _, s := range a.Secrets {
+		out.Secrets = append(out.Secrets, SecretJSON{
+			ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: timePtr(s.ExpiresAt), LastUsedAt: timePtr(u.SecretLastUsed[s.ID]),
+		})
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // ApplicationJSON renders a stored application. Secrets' digests are never

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -18,23 +19,56 @@ import (
 type AppStore interface {
 	CreateApplication(ctx context.Context, a store.Application) error
 	GetApplication(ctx context.Context, id string) (store.Application, error)
+	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
+	DeleteApplication(ctx context.Context, id string) error
+	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
+	GetUsage(ctx context.Context, id string) (store.Usage, error)
+	AppendEvent(ctx context.Context, e store.Event) error
+	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
 }
 
 // Apps is the application service: the one place that validates and
-// changes applications, used by the admin API and by the CLI alike.
+// changes applications and records each change in the audit log, used by
+// the admin API and by the CLI alike.
 type Apps struct {
 	store     AppStore
 	catalogue *scopes.Catalogue
-	now       func() time.Time
+	opts      AppsOptions
 }
 
-// NewApps returns the service. now may be nil (time.Now).
-func NewApps(st AppStore, catalogue *scopes.Catalogue, now func() time.Time) *Apps {
-	if now == nil {
-		now = time.Now
-	}
-	return &Apps{store: st, catalogue: catalogue, now: now}
+// AppsOptions tune the service; the zero value is usable.
+type AppsOptions struct {
+	// MaxGrace bounds the grace period of a secret reset. Default 7 days.
+	MaxGrace time.Duration
+	// Logger receives audit-log write failures. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
 }
+
+// DefaultMaxGrace is the longest an old secret may keep working after a
+// reset unless configured otherwise.
+const DefaultMaxGrace = 7 * 24 * time.Hour
+
+// MaxSecrets is how many secrets an application may hold at once: enough
+// to roll over, few enough to keep every token request's comparison short.
+const MaxSecrets = 5
+
+// NewApps returns the service.
+func NewApps(st AppStore, catalogue *scopes.Catalogue, opts AppsOptions) *Apps {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxGrace == 0 {
+		opts.MaxGrace = DefaultMaxGrace
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Apps{store: st, catalogue: catalogue, opts: opts}
+}
+
+func (s *Apps) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
 
 // DefaultLifetime is the token lifetime of an application created without
 // one: a day, like the SMS.CX default.
@@ -56,7 +90,7 @@ type NewApplication struct {
 // client secret. The secret exists only in this return value: the store
 // keeps its digest.
 func (s *Apps) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.now()
 	a := store.Application{
 		ClientID:  newClientID(),
 		Enabled:   true,
@@ -88,6 +122,10 @@ func (s *Apps) Create(ctx context.Context, in NewApplication) (store.Application
 	if err := s.store.CreateApplication(ctx, a); err != nil {
 		return store.Application{}, "", fmt.Errorf("creating application: %w", err)
 	}
+	s.audit(ctx, "application.created", a.ClientID, map[string]any{
+		"name": a.Name, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
+		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
+	})
 	return a, secret, nil
 }
 

@@ -62,7 +62,7 @@ func BenchmarkTokenIssue(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	app, secret, err := NewApps(st, scopes.Default(), nil).Create(context.Background(), NewApplication{Name: "bench", Scopes: []string{"sms"}})
+	app, secret, err := NewApps(st, scopes.Default(), AppsOptions{}).Create(context.Background(), NewApplication{Name: "bench", Scopes: []string{"sms"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func BenchmarkIntrospect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	apps := NewApps(st, scopes.Default(), nil)
+	apps := NewApps(st, scopes.Default(), AppsOptions{})
 	ctx := context.Background()
 	app, secret, _ := apps.Create(ctx, NewApplication{Name: "daemon", Scopes: []string{"sms"}})
 	caller, callerSecret, _ := apps.Create(ctx, NewApplication{Name: "rs", Scopes: []string{scopes.Introspect}})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,8 +20,12 @@ type Error struct {
 	Code        string
 	Description string
 	Status      int
+	// Field names the bad input field (admin API validation errors).
+	Field string
 	// Reason says why, for the operator's log line (never sent).
 	Reason string
+	// challenge replaces the default WWW-Authenticate of a 401.
+	challenge string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -86,7 +91,22 @@ func toError(err error) *Error {
 	}
 	var ve *ValidationError
 	if errors.As(err, &ve) {
-		return errInvalidRequest("%s", ve.Error())
+		e := errInvalidRequest("%s", ve.Error())
+		e.Field = ve.Field
+		return e
+	}
+	var ce *ConflictError
+	switch {
+	case errors.As(err, &ce):
+		return &Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
+	case errors.Is(err, store.ErrNotFound):
+		// Only admin paths get here: the OAuth endpoints turn a missing
+		// client into invalid_client before.
+		return &Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
+	case errors.Is(err, store.ErrAlreadyExists):
+		return &Error{Code: "conflict", Description: err.Error(), Status: http.StatusConflict}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Code: "conflict", Description: "the application changed concurrently; retry", Status: http.StatusConflict}
 	}
 	return errServer
 }
@@ -94,6 +114,7 @@ func toError(err error) *Error {
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	Field       string `json:"field,omitempty"`
 }
 
 // writeError is the one place errors become HTTP answers. It logs through
@@ -106,12 +127,16 @@ func writeError(c echo.Context, err error) error {
 	switch e.Status {
 	case http.StatusUnauthorized:
 		// RFC 6749 §5.2: a 401 names the scheme the client should use.
-		h.Set("WWW-Authenticate", `Basic realm="oauthd"`)
+		if e.challenge != "" {
+			h.Set("WWW-Authenticate", e.challenge)
+		} else {
+			h.Set("WWW-Authenticate", `Basic realm="oauthd"`)
+		}
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	}
 	noStore(h)
-	return writeJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description})
+	return writeJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field})
 }
 
 // noStore sets the headers RFC 6749 §5.1 requires on every answer that
@@ -144,7 +169,11 @@ func httpErrorHandler(err error, c echo.Context) {
 		var e *Error
 		switch he.Code {
 		case http.StatusNotFound:
-			e = &Error{Code: "not_found", Description: "no such endpoint: see /.well-known/oauth-authorization-server", Status: http.StatusNotFound}
+			desc := "no such endpoint: see /.well-known/oauth-authorization-server"
+			if strings.HasPrefix(c.Request().URL.Path, "/admin/") {
+				desc = "no such admin endpoint: see docs/openapi.yaml"
+			}
+			e = &Error{Code: "not_found", Description: desc, Status: http.StatusNotFound}
 		case http.StatusMethodNotAllowed:
 			e = &Error{Code: "invalid_request", Description: "method " + c.Request().Method + " is not allowed here", Status: http.StatusMethodNotAllowed}
 		case http.StatusRequestEntityTooLarge:

@@ -50,7 +50,7 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, store: st, apps: NewApps(st, cfg.Catalogue, nil), redis: rs}
+	return &testEnv{t: t, srv: srv, store: st, apps: NewApps(st, cfg.Catalogue, AppsOptions{}), redis: rs}
 }
 
 type testApp struct {

@@ -36,7 +36,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	id, secret, err := clientCredentials(c, form)
 	if err != nil {
-		return writeError(c, err)
+		return s.authError(c, err)
 	}
 	ref, wellFormed := parseToken(form.Get("token"))
 	var lookup store.TokenLookup
@@ -57,7 +57,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	caller := lookup.Also
 	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
-		return writeError(c, err)
+		return s.authError(c, err)
 	}
 	if !slices.Contains(caller.Scopes, scopes.Introspect) {
 		return writeError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))

@@ -23,7 +23,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
-		return writeError(c, err)
+		return s.authError(c, err)
 	}
 	if !form.Has("token") {
 		return writeError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))

@@ -42,6 +42,8 @@ type Config struct {
 	// ServiceDocumentation is the URL of human-readable documentation,
 	// published in the metadata document.
 	ServiceDocumentation string
+	// Audit records failed client authentications; nil records nothing.
+	Audit Auditor
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

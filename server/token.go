@@ -42,7 +42,7 @@ type tokenResponse struct {
 // (it reveals nothing), then the client's credentials, and only then grant
 // and scope errors, so an unauthenticated caller learns nothing about an
 // application.
-func handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo.HandlerFunc {
+func (s *Server) handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		form, err := readForm(c)
@@ -51,7 +51,7 @@ func handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo
 		}
 		app, secretID, err := authenticateClient(c, apps, form, now)
 		if err != nil {
-			return writeError(c, err)
+			return s.authError(c, err)
 		}
 		switch gt := form.Get("grant_type"); gt {
 		case "client_credentials":
@@ -194,6 +194,7 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 		return "", "", errInvalidClient("malformed client_id or secret")
 	}
 	reqLog(c).add(slog.String("client_id", id))
+	c.Set(clientIDKey, id)
 	return id, secret, nil
 }
 
@@ -224,4 +225,23 @@ func remoteAddr(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+const clientIDKey = "oauthd.client_id"
+
+// Auditor records security events.
+type Auditor interface {
+	RecordAuthFailure(ctx context.Context, clientID, ip, reason string)
+}
+
+// authError answers a failed client authentication and, when the caller
+// named a well-formed client_id, records it in the audit log.
+func (s *Server) authError(c echo.Context, err error) error {
+	var e *Error
+	if s.cfg.Audit != nil && errors.As(err, &e) && e.Code == "invalid_client" {
+		if id, _ := c.Get(clientIDKey).(string); id != "" {
+			s.cfg.Audit.RecordAuthFailure(c.Request().Context(), id, c.RealIP(), e.Reason)
+		}
+	}
+	return writeError(c, err)
 }

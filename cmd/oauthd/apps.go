@@ -45,7 +45,7 @@ its SHA-256 digest is stored.`,
 			}
 			defer closeRedis()
 			in.Scopes = scopeList
-			apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue, nil)
+			apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue, server.AppsOptions{})
 			app, secret, err := apps.Create(cmd.Context(), in)
 			if err != nil {
 				return err

@@ -140,7 +140,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	if embedded {
-		if err := printDemo(ctx, server.NewApps(st, cfg.catalogue, nil), issuer, stdout); err != nil {
+		if err := printDemo(ctx, server.NewApps(st, cfg.catalogue, server.AppsOptions{}), issuer, stdout); err != nil {
 			return err
 		}
 	}

@@ -69,7 +69,7 @@ func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	a.close = hs.Close
-	a.apps = server.NewApps(st, scopes.Default(), nil)
+	a.apps = server.NewApps(st, scopes.Default(), server.AppsOptions{})
 	return a
 }
 

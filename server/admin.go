@@ -1,0 +1,392 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// AdminPrefix is where the admin API lives.
+const AdminPrefix = "/admin/v1"
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	// KeyDigests are the SHA-256 digests of the admin keys. The keys
+	// themselves are never configured or stored.
+	KeyDigests []store.Digest
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Admin serves the admin API: JSON under /admin/v1, authenticated with an
+// admin key or an oauthd access token holding the applications scope.
+// Hydra splits public and admin ports; oauthd serves Admin on its own
+// listener when admin.addr is set, or beside the public routes.
+type Admin struct {
+	cfg    AdminConfig
+	apps   *Apps
+	tokens TokenReader
+	echo   *echo.Echo
+}
+
+// TokenReader looks up tokens for admin authentication.
+type TokenReader interface {
+	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
+}
+
+// NewAdmin builds the admin API on the application service.
+func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = httpErrorHandler
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(logRequests(cfg.Logger))
+	a.echo = e
+	a.routes()
+	return a
+}
+
+// Handler serves the admin API.
+func (a *Admin) Handler() http.Handler { return a.echo }
+
+// AdminRoute is one admin route, as registered; the OpenAPI test compares
+// the spec with this list.
+type AdminRoute struct{ Method, Path string }
+
+// Routes lists the registered admin routes with OpenAPI-style paths.
+func (a *Admin) Routes() []AdminRoute {
+	var out []AdminRoute
+	for _, r := range a.echo.Routes() {
+		if !strings.HasPrefix(r.Path, AdminPrefix) {
+			continue
+		}
+		segs := strings.Split(r.Path, "/")
+		for i, s := range segs {
+			if strings.HasPrefix(s, ":") {
+				segs[i] = "{" + s[1:] + "}"
+			}
+		}
+		out = append(out, AdminRoute{r.Method, strings.TrimPrefix(strings.Join(segs, "/"), AdminPrefix)})
+	}
+	return out
+}
+
+// routes registers every admin route in one place. Authentication is
+// route middleware rather than group middleware: an echo group with
+// middleware answers 404 for a known path with the wrong method.
+func (a *Admin) routes() {
+	add := func(method, path string, h echo.HandlerFunc) {
+		a.echo.Add(method, AdminPrefix+path, h, a.authenticate)
+	}
+	add(http.MethodPost, "/applications", a.createApp)
+	add(http.MethodGet, "/applications", a.listApps)
+	add(http.MethodGet, "/applications/:id", a.getApp)
+	add(http.MethodPatch, "/applications/:id", a.updateApp)
+	add(http.MethodDelete, "/applications/:id", a.deleteApp)
+	add(http.MethodPost, "/applications/:id/secrets", a.resetSecret)
+	add(http.MethodDelete, "/applications/:id/secrets/:sid", a.deleteSecret)
+	add(http.MethodDelete, "/applications/:id/tokens", a.revokeTokens)
+	add(http.MethodGet, "/events", a.listEvents)
+}
+
+const adminRealm = `Bearer realm="oauthd-admin"`
+
+func errAdminAuth(desc, reason string) *Error {
+	return &Error{Code: "unauthorized", Description: desc, Status: http.StatusUnauthorized, Reason: reason, challenge: adminRealm}
+}
+
+// authenticate accepts an admin key (compared by digest, in constant time,
+// against every configured key) or an active oauthd access token whose
+// application still holds the applications scope.
+func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		scheme, cred, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		cred = strings.TrimSpace(cred)
+		if !strings.EqualFold(scheme, "Bearer") || cred == "" {
+			return writeError(c, errAdminAuth("send Authorization: Bearer <admin key or access token with the applications scope>", "no credential"))
+		}
+		ip := c.RealIP()
+		d := store.Sum(cred)
+		matched := -1
+		for i, k := range a.cfg.KeyDigests {
+			if d.Equal(k) {
+				matched = i
+			}
+		}
+		var actor Actor
+		switch ref, isToken := parseToken(cred); {
+		case matched >= 0:
+			actor = Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
+		case isToken:
+			l, err := a.tokens.LookupToken(c.Request().Context(), ref, "")
+			if err != nil {
+				return writeError(c, err)
+			}
+			granted, reason := tokenState(l, a.cfg.Now())
+			if reason != "" {
+				return writeError(c, errAdminAuth("the access token is not active", "token "+reason))
+			}
+			if !slices.Contains(granted, "applications") {
+				return writeError(c, &Error{Code: "insufficient_scope", Status: http.StatusForbidden,
+					Description: "the access token lacks the applications scope the admin API needs"})
+			}
+			actor = Actor{Name: "client:" + ref.ClientID, IP: ip}
+		default:
+			return writeError(c, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
+		}
+		reqLog(c).add(slog.String("actor", actor.Name))
+		r := c.Request()
+		c.SetRequest(r.WithContext(WithActor(r.Context(), actor)))
+		return next(c)
+	}
+}
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 64 << 10
+
+// decodeJSON reads one JSON object into v, rejecting unknown fields: a
+// misspelt field must not be silently ignored. An empty body is allowed
+// when optional.
+func decodeJSON(c echo.Context, v any, optional bool) error {
+	r := c.Request()
+	body := http.MaxBytesReader(c.Response(), r.Body, maxAdminBody)
+	if optional && r.ContentLength == 0 {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/json" {
+		return &ValidationError{Field: "body", Reason: "send Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typ *json.UnmarshalTypeError
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &tooBig):
+			return &Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
+		case errors.As(err, &typ):
+			return &ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
+		case errors.As(err, &syn):
+			return &ValidationError{Field: "body", Reason: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &ValidationError{Field: f, Reason: "unknown or read-only field"}
+		case errors.Is(err, io.EOF):
+			return &ValidationError{Field: "body", Reason: "empty: send a JSON object"}
+		}
+		return &ValidationError{Field: "body", Reason: "malformed JSON"}
+	}
+	if dec.More() {
+		return &ValidationError{Field: "body", Reason: "one JSON object expected"}
+	}
+	return nil
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "an array of strings"
+	case goType == "bool":
+		return "true or false"
+	case strings.Contains(goType, "int"):
+		return "a number"
+	}
+	return "a string"
+}
+
+type createAppRequest struct {
+	Name          string   `json:"name"`
+	Description   string   `json:"description"`
+	Scopes        []string `json:"scopes"`
+	TokenLifetime string   `json:"token_lifetime"`
+	IPAllowlist   []string `json:"ip_allowlist"`
+}
+
+func (a *Admin) createApp(c echo.Context) error {
+	var req createAppRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return writeError(c, err)
+	}
+	app, secret, err := a.apps.Create(c.Request().Context(), NewApplication(req))
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := ApplicationDetail(app, store.Usage{})
+	out.ClientSecret = secret
+	noStore(c.Response().Header())
+	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/applications/"+app.ClientID)
+	return writeJSON(c, http.StatusCreated, out)
+}
+
+type appList struct {
+	Applications []Application `json:"applications"`
+	NextCursor   string        `json:"next_cursor,omitempty"`
+}
+
+func (a *Admin) listApps(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return writeError(c, err)
+	}
+	page, next, err := a.apps.List(c.Request().Context(), c.QueryParam("cursor"), limit, c.QueryParam("name"))
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := appList{Applications: make([]Application, 0, len(page)), NextCursor: next}
+	for _, app := range page {
+		out.Applications = append(out.Applications, ApplicationJSON(app))
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+func queryLimit(c echo.Context) (int, error) {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPage {
+		return 0, &ValidationError{Field: "limit", Reason: fmt.Sprintf("a whole number from 1 to %d", MaxPage)}
+	}
+	return n, nil
+}
+
+func (a *Admin) getApp(c echo.Context) error {
+	app, usage, err := a.apps.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return writeError(c, err)
+	}
+	return writeJSON(c, http.StatusOK, ApplicationDetail(app, usage))
+}
+
+type patchAppRequest struct {
+	Name          *string   `json:"name"`
+	Description   *string   `json:"description"`
+	Scopes        *[]string `json:"scopes"`
+	TokenLifetime *string   `json:"token_lifetime"`
+	IPAllowlist   *[]string `json:"ip_allowlist"`
+	Enabled       *bool     `json:"enabled"`
+}
+
+func (a *Admin) updateApp(c echo.Context) error {
+	var req patchAppRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return writeError(c, err)
+	}
+	app, err := a.apps.Update(c.Request().Context(), c.Param("id"), ApplicationPatch(req))
+	if err != nil {
+		return writeError(c, err)
+	}
+	return writeJSON(c, http.StatusOK, ApplicationJSON(app))
+}
+
+func (a *Admin) deleteApp(c echo.Context) error {
+	if err := a.apps.Delete(c.Request().Context(), c.Param("id")); err != nil {
+		return writeError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type resetSecretRequest struct {
+	// GracePeriod keeps the old secrets working this long ("1h"); empty
+	// or "0s" stops them at once.
+	GracePeriod string `json:"grace_period"`
+}
+
+type resetSecretResponse struct {
+	ClientID     string       `json:"client_id"`
+	ClientSecret string       `json:"client_secret"`
+	SecretID     string       `json:"secret_id"`
+	Secrets      []SecretJSON `json:"secrets"`
+}
+
+func (a *Admin) resetSecret(c echo.Context) error {
+	var req resetSecretRequest
+	if err := decodeJSON(c, &req, true); err != nil {
+		return writeError(c, err)
+	}
+	var grace time.Duration
+	if req.GracePeriod != "" {
+		var err error
+		if grace, err = time.ParseDuration(req.GracePeriod); err != nil {
+			return writeError(c, &ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"})
+		}
+	}
+	app, secret, sid, err := a.apps.ResetSecret(c.Request().Context(), c.Param("id"), grace)
+	if err != nil {
+		return writeError(c, err)
+	}
+	noStore(c.Response().Header())
+	return writeJSON(c, http.StatusCreated, resetSecretResponse{
+		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
+		Secrets: ApplicationDetail(app, store.Usage{}).Secrets,
+	})
+}
+
+func (a *Admin) deleteSecret(c echo.Context) error {
+	if _, err := a.apps.DeleteSecret(c.Request().Context(), c.Param("id"), c.Param("sid")); err != nil {
+		return writeError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *Admin) revokeTokens(c echo.Context) error {
+	if err := a.apps.RevokeTokens(c.Request().Context(), c.Param("id")); err != nil {
+		return writeError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// EventJSON is one audit-log entry as the admin API shows it.
+type EventJSON struct {
+	ID       string         `json:"id"`
+	Time     time.Time      `json:"time"`
+	Kind     string         `json:"kind"`
+	Actor    string         `json:"actor"`
+	ClientID string         `json:"client_id,omitempty"`
+	IP       string         `json:"ip,omitempty"`
+	Detail   map[string]any `json:"detail,omitempty"`
+}
+
+type eventList struct {
+	Events     []EventJSON `json:"events"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+}
+
+func (a *Admin) listEvents(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return writeError(c, err)
+	}
+	f := store.EventFilter{ClientID: c.QueryParam("client_id"), Kind: c.QueryParam("kind")}
+	ev, next, err := a.apps.Events(c.Request().Context(), f, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := eventList{Events: make([]EventJSON, 0, len(ev)), NextCursor: next}
+	for _, e := range ev {
+		out.Events = append(out.Events, EventJSON(e))
+	}
+	return writeJSON(c, http.StatusOK, out)
+}

@@ -1,0 +1,413 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+const adminKey = "oadm_test-admin-key"
+
+type adminEnv struct {
+	*testEnv
+	admin *Admin
+	clk   *clock
+}
+
+func newAdminEnv(t *testing.T) *adminEnv {
+	t.Helper()
+	clk := &clock{}
+	env := newTestServer(t, func(c *Config) { c.Now = clk.now })
+	env.apps = NewApps(env.store, env.srv.cfg.Catalogue, AppsOptions{Now: clk.now, MaxGrace: 24 * time.Hour})
+	env.srv.cfg.Audit = env.apps
+	admin := NewAdmin(AdminConfig{KeyDigests: []store.Digest{store.Sum(adminKey)}, Now: clk.now}, env.apps, env.store)
+	return &adminEnv{testEnv: env, admin: admin, clk: clk}
+}
+
+// call sends an admin request with the given credential and returns the
+// status and decoded body (nil for an empty one).
+func (e *adminEnv) call(cred, method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	r := httptest.NewRequest(method, AdminPrefix+path, rd)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if cred != "" {
+		r.Header.Set("Authorization", "Bearer "+cred)
+	}
+	w := httptest.NewRecorder()
+	e.admin.Handler().ServeHTTP(w, r)
+	if w.Body.Len() == 0 {
+		return w.Code, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		e.t.Fatalf("%s %s: non-JSON answer %q", method, path, w.Body)
+	}
+	return w.Code, m
+}
+
+func (e *adminEnv) tokenFor(id, secret, scope string) (int, string) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	r := formRequest("/oauth/token", form)
+	r.Header.Set("Authorization", basic(id, secret))
+	w := e.do(r)
+	if w.Code != 200 {
+		return w.Code, ""
+	}
+	return 200, decode[map[string]any](e.t, w.Body)["access_token"].(string)
+}
+
+func TestAdminAuthentication(t *testing.T) {
+	env := newAdminEnv(t)
+	ops := env.createApp(NewApplication{Scopes: []string{"applications"}})
+	daemon := env.createApp(NewApplication{Scopes: []string{"sms"}})
+	_, opsToken := env.tokenFor(ops.ClientID, ops.Secret, "")
+	_, daemonToken := env.tokenFor(daemon.ClientID, daemon.Secret, "")
+
+	tests := []struct {
+		name   string
+		cred   string
+		status int
+	}{
+		{"admin key", adminKey, 200},
+		{"token with applications scope", opsToken, 200},
+		{"no credential", "", 401},
+		{"wrong key", adminKey + "x", 401},
+		{"unknown token", "oat_" + ops.ClientID + "_" + strings.Repeat("a", 43), 401},
+		{"token without applications scope", daemonToken, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := env.call(tt.cred, "GET", "/applications", nil)
+			if code != tt.status {
+				t.Fatalf("status %d, want %d: %v", code, tt.status, body)
+			}
+			if code != 200 && (body["error"] == "" || body["error_description"] == "") {
+				t.Fatalf("error body %v", body)
+			}
+		})
+	}
+	// A token stops working for the admin API as soon as its application
+	// loses the scope.
+	env.update(ops.ClientID, func(a *store.Application) { a.Scopes = []string{"sms"} })
+	if code, _ := env.call(opsToken, "GET", "/applications", nil); code != 401 {
+		t.Fatalf("token after losing the scope: %d", code)
+	}
+}
+
+func TestAdminApplicationLifecycle(t *testing.T) {
+	env := newAdminEnv(t)
+	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+	active := func(tok string) bool {
+		_, body := env.introspect(rs, url.Values{"token": {tok}})
+		return strings.Contains(body, `"active":true`)
+	}
+
+	// Create: 201, the secret shown once.
+	code, created := env.call(adminKey, "POST", "/applications", map[string]any{
+		"name": "billing", "description": "invoices", "scopes": []string{"sms", "groups"},
+		"token_lifetime": "168h", "ip_allowlist": []string{"0.0.0.0/0", "::/0"},
+	})
+	if code != 201 || created["client_secret"] == nil || created["token_lifetime"] != "168h" || created["enabled"] != true {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	id, secret := created["client_id"].(string), created["client_secret"].(string)
+	if _, tok := env.tokenFor(id, secret, ""); tok == "" {
+		t.Fatal("the new application cannot get a token")
+	}
+
+	// Get: no secret, usage and secrets listed.
+	code, got := env.call(adminKey, "GET", "/applications/"+id, nil)
+	if code != 200 || got["client_secret"] != nil || got["last_used_at"] == nil || got["tokens_issued"] != float64(1) {
+		t.Fatalf("get: %d %v", code, got)
+	}
+	if secrets := got["secrets"].([]any); len(secrets) != 1 || secrets[0].(map[string]any)["last_used_at"] == nil {
+		t.Fatalf("secrets %v", got["secrets"])
+	}
+
+	// List, with a name filter; never a secret.
+	code, list := env.call(adminKey, "GET", "/applications?name=BILL&limit=10", nil)
+	apps := list["applications"].([]any)
+	if code != 200 || len(apps) != 1 || apps[0].(map[string]any)["client_secret"] != nil {
+		t.Fatalf("list: %d %v", code, list)
+	}
+
+	// Narrowing scopes and disabling reach issued tokens at once.
+	_, tok := env.tokenFor(id, secret, "")
+	code, patched := env.call(adminKey, "PATCH", "/applications/"+id, map[string]any{"scopes": []string{"groups"}})
+	if code != 200 || len(patched["scopes"].([]any)) != 1 {
+		t.Fatalf("patch scopes: %d %v", code, patched)
+	}
+	_, body := env.introspect(rs, url.Values{"token": {tok}})
+	if !strings.Contains(body, `"scope":"groups"`) {
+		t.Fatalf("narrowed token introspects as %s", body)
+	}
+	if code, _ := env.call(adminKey, "PATCH", "/applications/"+id, map[string]any{"enabled": false}); code != 200 {
+		t.Fatal("disable failed")
+	}
+	if active(tok) {
+		t.Fatal("token of a disabled application is active")
+	}
+	if code, _ := env.tokenFor(id, secret, ""); code != 401 {
+		t.Fatalf("disabled application got a token: %d", code)
+	}
+	env.call(adminKey, "PATCH", "/applications/"+id, map[string]any{"enabled": true})
+	if !active(tok) {
+		t.Fatal("re-enabling did not bring the token back")
+	}
+
+	// Revoke every token: one generation bump.
+	if code, _ := env.call(adminKey, "DELETE", "/applications/"+id+"/tokens", nil); code != 204 {
+		t.Fatalf("revoke all: %d", code)
+	}
+	if active(tok) {
+		t.Fatal("token still active after revoke-all")
+	}
+
+	// Delete: its tokens stop at once; then 404.
+	_, tok = env.tokenFor(id, secret, "")
+	if code, _ := env.call(adminKey, "DELETE", "/applications/"+id, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if active(tok) {
+		t.Fatal("token of a deleted application is active")
+	}
+	if code, body := env.call(adminKey, "GET", "/applications/"+id, nil); code != 404 || body["error"] != "not_found" {
+		t.Fatalf("get after delete: %d %v", code, body)
+	}
+	if code, _ := env.call(adminKey, "DELETE", "/applications/"+id, nil); code != 404 {
+		t.Fatalf("second delete: %d", code)
+	}
+}
+
+func TestAdminSecretRotation(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(NewApplication{Scopes: []string{"sms"}})
+
+	// Reset with a grace period: both secrets work until it ends.
+	code, reset := env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", map[string]any{"grace_period": "1h"})
+	if code != 201 || reset["client_secret"] == nil || len(reset["secrets"].([]any)) != 2 {
+		t.Fatalf("reset: %d %v", code, reset)
+	}
+	newSecret := reset["client_secret"].(string)
+	for name, s := range map[string]string{"old": app.Secret, "new": newSecret} {
+		if code, _ := env.tokenFor(app.ClientID, s, ""); code != 200 {
+			t.Fatalf("%s secret during the grace period: %d", name, code)
+		}
+	}
+	env.clk.advance(time.Hour + time.Second)
+	if code, _ := env.tokenFor(app.ClientID, app.Secret, ""); code != 401 {
+		t.Fatalf("old secret after the grace period: %d", code)
+	}
+	if code, _ := env.tokenFor(app.ClientID, newSecret, ""); code != 200 {
+		t.Fatalf("new secret after the grace period: %d", code)
+	}
+
+	// Reset without grace: the previous secret stops at once.
+	_, reset2 := env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", nil)
+	if code, _ := env.tokenFor(app.ClientID, newSecret, ""); code != 401 {
+		t.Fatalf("secret replaced without grace still works: %d", code)
+	}
+	latest := reset2["client_secret"].(string)
+
+	// Delete a secret by id.
+	sid := reset2["secret_id"].(string)
+	if code, _ := env.call(adminKey, "DELETE", "/applications/"+app.ClientID+"/secrets/"+sid, nil); code != 204 {
+		t.Fatalf("delete secret: %d", code)
+	}
+	if code, _ := env.tokenFor(app.ClientID, latest, ""); code != 401 {
+		t.Fatalf("deleted secret works: %d", code)
+	}
+	if code, _ := env.call(adminKey, "DELETE", "/applications/"+app.ClientID+"/secrets/"+sid, nil); code != 404 {
+		t.Fatalf("deleting a missing secret: %d", code)
+	}
+
+	// Grace beyond the configured maximum; too many secrets.
+	code, body := env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", map[string]any{"grace_period": "48h"})
+	if code != 400 || body["field"] != "grace_period" {
+		t.Fatalf("grace over the maximum: %d %v", code, body)
+	}
+	for i := range MaxSecrets + 1 {
+		code, body = env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", map[string]any{"grace_period": "1h"})
+		if i < MaxSecrets && code != 201 {
+			t.Fatalf("reset %d: %d %v", i, code, body)
+		}
+	}
+	if code != 409 || body["error"] != "conflict" {
+		t.Fatalf("reset past %d secrets: %d %v", MaxSecrets, code, body)
+	}
+}
+
+func TestAdminErrors(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(NewApplication{})
+	raw := func(method, path, ct, body string) (int, map[string]any) {
+		r := httptest.NewRequest(method, AdminPrefix+path, strings.NewReader(body))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		r.Header.Set("Authorization", "Bearer "+adminKey)
+		w := httptest.NewRecorder()
+		env.admin.Handler().ServeHTTP(w, r)
+		var m map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &m)
+		return w.Code, m
+	}
+	tests := []struct {
+		name, method, path, ct, body string
+		status                       int
+		field                        string
+	}{
+		{"unknown id", "GET", "/applications/nosuchapp", "", "", 404, ""},
+		{"malformed id", "GET", "/applications/%7Bx%7D", "", "", 404, ""},
+		{"unknown field", "POST", "/applications", "application/json", `{"name":"x","scopes":["sms"],"colour":"red"}`, 400, "colour"},
+		{"read-only field", "PATCH", "/applications/" + app.ClientID, "application/json", `{"client_id":"other"}`, 400, "client_id"},
+		{"wrong type", "POST", "/applications", "application/json", `{"name":"x","scopes":"sms"}`, 400, "scopes"},
+		{"unknown scope", "POST", "/applications", "application/json", `{"name":"x","scopes":["nope"]}`, 400, "scopes"},
+		{"bad lifetime", "PATCH", "/applications/" + app.ClientID, "application/json", `{"token_lifetime":"soon"}`, 400, "token_lifetime"},
+		{"bad allowlist", "PATCH", "/applications/" + app.ClientID, "application/json", `{"ip_allowlist":["10.0.0.0/99"]}`, 400, "ip_allowlist"},
+		{"empty name", "PATCH", "/applications/" + app.ClientID, "application/json", `{"name":"  "}`, 400, "name"},
+		{"not JSON", "POST", "/applications", "text/plain", `name=x`, 400, "body"},
+		{"malformed JSON", "POST", "/applications", "application/json", `{"name":`, 400, "body"},
+		{"two objects", "POST", "/applications", "application/json", `{"name":"x","scopes":["sms"]}{}`, 400, "body"},
+		{"body too large", "POST", "/applications", "application/json", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, ""},
+		{"bad limit", "GET", "/applications?limit=0", "", "", 400, "limit"},
+		{"bad cursor", "GET", "/applications?cursor=zzz", "", "", 400, "cursor"},
+		{"bad event cursor", "GET", "/events?cursor=zzz", "", "", 400, "cursor"},
+		{"unknown route", "GET", "/nope", "", "", 404, ""},
+		{"wrong method", "PUT", "/applications/" + app.ClientID, "", "", 405, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := raw(tt.method, tt.path, tt.ct, tt.body)
+			if code != tt.status || body["error"] == nil || body["error_description"] == "" {
+				t.Fatalf("got %d %v, want %d", code, body, tt.status)
+			}
+			if tt.field != "" && body["field"] != tt.field {
+				t.Fatalf("field %v, want %s (%v)", body["field"], tt.field, body)
+			}
+		})
+	}
+}
+
+// The audit log records each change with its actor and source address,
+// and a failed client authentication, and never a secret or token.
+func TestAdminAuditLog(t *testing.T) {
+	env := newAdminEnv(t)
+	_, created := env.call(adminKey, "POST", "/applications", map[string]any{"name": "audited", "scopes": []string{"sms"}})
+	id, secret := created["client_id"].(string), created["client_secret"].(string)
+	_, tok := env.tokenFor(id, secret, "")
+	env.call(adminKey, "PATCH", "/applications/"+id, map[string]any{"name": "renamed"})
+	_, reset := env.call(adminKey, "POST", "/applications/"+id+"/secrets", map[string]any{"grace_period": "1m"})
+	env.call(adminKey, "DELETE", "/applications/"+id+"/tokens", nil)
+	env.tokenFor(id, "ocs_wrong", "")
+	env.call(adminKey, "DELETE", "/applications/"+id, nil)
+
+	code, list := env.call(adminKey, "GET", "/events?client_id="+id, nil)
+	if code != 200 {
+		t.Fatalf("events: %d %v", code, list)
+	}
+	var kinds []string
+	for _, e := range list["events"].([]any) {
+		ev := e.(map[string]any)
+		kinds = append(kinds, ev["kind"].(string))
+		if ev["time"] == nil || ev["actor"] == "" {
+			t.Errorf("event without time or actor: %v", ev)
+		}
+	}
+	want := "application.deleted client.auth_failed tokens.revoked secret.reset application.updated application.created"
+	if strings.Join(kinds, " ") != want {
+		t.Fatalf("events %v\nwant %s", kinds, want)
+	}
+	raw, _ := json.Marshal(list)
+	for _, s := range []string{secret, tok, reset["client_secret"].(string)} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Fatal("the audit log holds a secret or token")
+		}
+	}
+	if !bytes.Contains(raw, []byte(`"actor":"admin-key:`)) || !bytes.Contains(raw, []byte(`"ip":"192.0.2.1"`)) {
+		t.Fatalf("actor or ip missing: %s", raw)
+	}
+	code, byKind := env.call(adminKey, "GET", "/events?kind=client.auth_failed", nil)
+	if code != 200 || len(byKind["events"].([]any)) != 1 {
+		t.Fatalf("events by kind: %d %v", code, byKind)
+	}
+}
+
+// Revoking every token is one store call, whatever their number: the
+// generation bump. 10,000 live tokens, then one call, then all inactive.
+func TestRevokeAllConstantTime(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(NewApplication{Scopes: []string{"sms"}})
+	ctx := context.Background()
+	a, _, err := env.apps.Get(ctx, app.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]store.TokenRef, 10000)
+	for i := range refs {
+		_, ref := newToken(app.ClientID)
+		refs[i] = ref
+		if err := env.store.CreateToken(ctx, ref, store.Token{ID: newID(), ClientID: app.ClientID, Scopes: []string{"sms"},
+			IssuedAt: time.Now(), Generation: a.Generation}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counting := &countingStore{AppStore: env.store}
+	apps := NewApps(counting, env.srv.cfg.Catalogue, AppsOptions{})
+	if err := apps.RevokeTokens(ctx, app.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if counting.updates != 1 || counting.other != 0 {
+		t.Fatalf("revoke-all made %d updates and %d other store calls; want exactly one update", counting.updates, counting.other)
+	}
+	for _, i := range []int{0, 4999, 9999} {
+		l, err := env.store.LookupToken(ctx, refs[i], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, reason := tokenState(l, time.Now()); reason != reasonRevoked {
+			t.Fatalf("token %d: reason %q after revoke-all", i, reason)
+		}
+	}
+}
+
+// countingStore counts the store calls the service makes (audit writes
+// aside, which are not part of the revocation).
+type countingStore struct {
+	AppStore
+	updates, other int
+}
+
+func (c *countingStore) UpdateApplication(ctx context.Context, id string, f func(store.Application) (store.Application, error)) (store.Application, error) {
+	c.updates++
+	return c.AppStore.UpdateApplication(ctx, id, f)
+}
+
+func (c *countingStore) GetApplication(ctx context.Context, id string) (store.Application, error) {
+	c.other++
+	return c.AppStore.GetApplication(ctx, id)
+}
+
+func (c *countingStore) DeleteApplication(ctx context.Context, id string) error {
+	c.other++
+	return c.AppStore.DeleteApplication(ctx, id)
+}

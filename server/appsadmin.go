@@ -1,0 +1,310 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Actor is who makes a change, for the audit log: an admin key, an
+// application using the admin API with the applications scope, or the CLI.
+type Actor struct {
+	Name string // "admin-key:3f2a9c1e", "client:<client_id>", "cli"
+	IP   string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the actor of the changes made with it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+func actorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	if a.Name == "" {
+		a.Name = "unknown"
+	}
+	return a
+}
+
+// audit appends an event. The change it describes has already happened,
+// so a failed write is logged, not returned: reporting the change as
+// failed would be a lie.
+func (s *Apps) audit(ctx context.Context, kind, clientID string, detail map[string]any) {
+	a := actorFrom(ctx)
+	e := store.Event{Time: s.now(), Kind: kind, Actor: a.Name, ClientID: clientID, IP: a.IP, Detail: detail}
+	if err := s.store.AppendEvent(context.WithoutCancel(ctx), e); err != nil {
+		s.opts.Logger.Error("audit log write failed", "kind", kind, "client_id", clientID, "error", err.Error())
+	}
+}
+
+// notFound names the application that does not exist.
+func notFound(id string) error {
+	return fmt.Errorf("application %q: %w", truncate(id, 64), store.ErrNotFound)
+}
+
+// Get returns an application and its usage.
+func (s *Apps) Get(ctx context.Context, id string) (store.Application, store.Usage, error) {
+	if !validClientID(id) {
+		return store.Application{}, store.Usage{}, notFound(id)
+	}
+	a, err := s.store.GetApplication(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Application{}, store.Usage{}, notFound(id)
+	}
+	if err != nil {
+		return store.Application{}, store.Usage{}, err
+	}
+	u, err := s.store.GetUsage(ctx, id)
+	return a, u, err
+}
+
+// MaxPage bounds a listing page.
+const MaxPage = 500
+
+// List returns a page of applications in creation order. name, when not
+// empty, keeps those whose name contains it (case-insensitively); the page
+// may then hold fewer than limit even when more follow.
+func (s *Apps) List(ctx context.Context, cursor string, limit int, name string) ([]store.Application, string, error) {
+	if limit <= 0 || limit > MaxPage {
+		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+	}
+	page, next, err := s.store.ListApplications(ctx, cursor, limit)
+	if errors.Is(err, store.ErrInvalid) {
+		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
+	}
+	if err != nil || name == "" {
+		return page, next, err
+	}
+	name = strings.ToLower(name)
+	return slices.DeleteFunc(page, func(a store.Application) bool {
+		return !strings.Contains(strings.ToLower(a.Name), name)
+	}), next, nil
+}
+
+// ApplicationPatch holds the fields to change; nil leaves a field as it is.
+type ApplicationPatch struct {
+	Name          *string
+	Description   *string
+	Scopes        *[]string
+	TokenLifetime *string
+	IPAllowlist   *[]string
+	Enabled       *bool
+}
+
+// Update validates and applies a patch. Narrowed scopes and disabling take
+// effect for new tokens at once and, because introspection reads the
+// application with every token, for issued tokens at once too.
+func (s *Apps) Update(ctx context.Context, id string, p ApplicationPatch) (store.Application, error) {
+	var next store.Application
+	changes := map[string]any{}
+	// Validate before touching the store, so a bad field never races a
+	// concurrent change.
+	var err error
+	if p.Name != nil {
+		if next.Name, err = checkName(*p.Name); err != nil {
+			return store.Application{}, err
+		}
+		changes["name"] = next.Name
+	}
+	if p.Description != nil {
+		if next.Description, err = checkText("description", *p.Description, 500); err != nil {
+			return store.Application{}, err
+		}
+		changes["description"] = next.Description
+	}
+	if p.Scopes != nil {
+		if next.Scopes, err = s.checkScopes(*p.Scopes); err != nil {
+			return store.Application{}, err
+		}
+		changes["scopes"] = next.Scopes
+	}
+	if p.TokenLifetime != nil {
+		if next.TokenLifetime, err = ParseLifetime(*p.TokenLifetime); err != nil {
+			return store.Application{}, &ValidationError{Field: "token_lifetime", Reason: err.Error()}
+		}
+		changes["token_lifetime"] = FormatLifetime(next.TokenLifetime)
+	}
+	if p.IPAllowlist != nil {
+		if next.IPAllowlist, err = ParseAllowlist(*p.IPAllowlist); err != nil {
+			return store.Application{}, &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
+		}
+		changes["ip_allowlist"] = ApplicationJSON(next).IPAllowlist
+	}
+	if p.Enabled != nil {
+		changes["enabled"] = *p.Enabled
+	}
+	if !validClientID(id) {
+		return store.Application{}, notFound(id)
+	}
+	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		if p.Name != nil {
+			a.Name = next.Name
+		}
+		if p.Description != nil {
+			a.Description = next.Description
+		}
+		if p.Scopes != nil {
+			a.Scopes = next.Scopes
+		}
+		if p.TokenLifetime != nil {
+			a.TokenLifetime = next.TokenLifetime
+		}
+		if p.IPAllowlist != nil {
+			a.IPAllowlist = next.IPAllowlist
+		}
+		if p.Enabled != nil {
+			a.Enabled = *p.Enabled
+		}
+		a.UpdatedAt = s.now()
+		return a, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Application{}, notFound(id)
+	}
+	if err != nil {
+		return store.Application{}, err
+	}
+	s.audit(ctx, "application.updated", id, changes)
+	return a, nil
+}
+
+// Delete removes an application; its tokens stop working at once.
+func (s *Apps) Delete(ctx context.Context, id string) error {
+	if !validClientID(id) {
+		return notFound(id)
+	}
+	err := s.store.DeleteApplication(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, "application.deleted", id, nil)
+	return nil
+}
+
+// ResetSecret adds a new secret and retires the others: at once, or after
+// grace (at most MaxGrace), so a daemon can roll over without downtime. It
+// returns the application, the new secret (shown this once) and its id.
+func (s *Apps) ResetSecret(ctx context.Context, id string, grace time.Duration) (store.Application, string, string, error) {
+	if grace < 0 || grace > s.opts.MaxGrace {
+		return store.Application{}, "", "", &ValidationError{Field: "grace_period",
+			Reason: fmt.Sprintf("between 0s and %s (the configured maximum)", FormatLifetime(s.opts.MaxGrace))}
+	}
+	if !validClientID(id) {
+		return store.Application{}, "", "", notFound(id)
+	}
+	secret, sid := newSecret(), newID()
+	now := s.now()
+	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		kept := a.Secrets[:0:0]
+		for _, old := range a.Secrets {
+			if !old.Active(now) {
+				continue // drop what has expired already
+			}
+			if grace == 0 {
+				continue // stops at once
+			}
+			if end := now.Add(grace); old.ExpiresAt.IsZero() || end.Before(old.ExpiresAt) {
+				old.ExpiresAt = end
+			}
+			kept = append(kept, old)
+		}
+		if len(kept)+1 > MaxSecrets {
+			return a, &ConflictError{Reason: fmt.Sprintf("the application already holds %d secrets in their grace period; delete one or wait for it to expire", len(kept))}
+		}
+		a.Secrets = append(kept, store.Secret{ID: sid, Digest: store.Sum(secret), CreatedAt: now})
+		a.UpdatedAt = now
+		return a, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Application{}, "", "", notFound(id)
+	}
+	if err != nil {
+		return store.Application{}, "", "", err
+	}
+	s.audit(ctx, "secret.reset", id, map[string]any{"secret_id": sid, "grace_period": grace.String()})
+	return a, secret, sid, nil
+}
+
+// DeleteSecret removes one secret at once.
+func (s *Apps) DeleteSecret(ctx context.Context, id, secretID string) (store.Application, error) {
+	if !validClientID(id) {
+		return store.Application{}, notFound(id)
+	}
+	missing := errors.New("no such secret")
+	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		i := slices.IndexFunc(a.Secrets, func(sec store.Secret) bool { return sec.ID == secretID })
+		if i < 0 {
+			return a, missing
+		}
+		a.Secrets = slices.Delete(slices.Clone(a.Secrets), i, i+1)
+		a.UpdatedAt = s.now()
+		return a, nil
+	})
+	switch {
+	case errors.Is(err, missing):
+		return store.Application{}, fmt.Errorf("secret %q of application %q: %w", truncate(secretID, 64), id, store.ErrNotFound)
+	case errors.Is(err, store.ErrNotFound):
+		return store.Application{}, notFound(id)
+	case err != nil:
+		return store.Application{}, err
+	}
+	s.audit(ctx, "secret.deleted", id, map[string]any{"secret_id": secretID})
+	return a, nil
+}
+
+// RevokeTokens revokes every token of the application in one constant-time
+// store call, whatever their number: it bumps the application's
+// generation, and a token is valid only for the generation it was issued
+// in.
+func (s *Apps) RevokeTokens(ctx context.Context, id string) error {
+	if !validClientID(id) {
+		return notFound(id)
+	}
+	_, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		a.Generation++
+		a.UpdatedAt = s.now()
+		return a, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, "tokens.revoked", id, map[string]any{"all": true})
+	return nil
+}
+
+// Events pages through the audit log, newest first.
+func (s *Apps) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
+	if limit <= 0 || limit > MaxPage {
+		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+	}
+	ev, next, err := s.store.ListEvents(ctx, f, cursor, limit)
+	if errors.Is(err, store.ErrInvalid) {
+		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
+	}
+	return ev, next, err
+}
+
+// RecordAuthFailure logs a failed client authentication as a security
+// event. clientID is what the caller claimed (it may not exist).
+func (s *Apps) RecordAuthFailure(ctx context.Context, clientID, ip, reason string) {
+	s.audit(WithActor(ctx, Actor{Name: "client:" + clientID, IP: ip}), "client.auth_failed", clientID,
+		map[string]any{"reason": reason})
+}
+
+// ConflictError is a change that contradicts the current state (409).
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
