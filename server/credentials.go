@@ -21,8 +21,9 @@ import (
 // round trip. A client_id is not a secret; it is already in every token
 // request.
 const (
-	SecretPrefix = "ocs_"
-	TokenPrefix  = "oat_"
+	SecretPrefix   = "ocs_"
+	TokenPrefix    = "oat_"
+	AdminKeyPrefix = "oadm_"
 
 	randomLen   = 43 // base64url of 32 bytes, no padding
 	maxClientID = 128
@@ -36,6 +37,10 @@ func random256() string {
 }
 
 func newClientID() string { return strings.ToLower(rand.Text()) }
+
+// NewAdminKey makes an admin key: "oadm_" + 256 random bits. Configure
+// only its SHA-256 digest (admin.key_sha256).
+func NewAdminKey() string { return AdminKeyPrefix + random256() }
 func newSecret() string   { return SecretPrefix + random256() }
 
 // newID is a random identifier for records that are not credentials (token

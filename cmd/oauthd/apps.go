@@ -46,7 +46,8 @@ its SHA-256 digest is stored.`,
 			defer closeRedis()
 			in.Scopes = scopeList
 			apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue, server.AppsOptions{})
-			app, secret, err := apps.Create(cmd.Context(), in)
+			ctx := server.WithActor(cmd.Context(), server.Actor{Name: "cli"})
+			app, secret, err := apps.Create(ctx, in)
 			if err != nil {
 				return err
 			}

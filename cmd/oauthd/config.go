@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/store"
 )
 
 // setting is one configuration key; the tables below are the single
@@ -41,6 +43,9 @@ func serveSettings() []setting {
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
 		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
 		{Key: "introspection.tombstone_ttl", Default: time.Hour, Usage: "with inactive_reason: how long revoked and expired tokens are remembered as such"},
+		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
+		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
+		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
 	}, redisSettings()...)
 }
 
@@ -60,7 +65,12 @@ type Config struct {
 	} `mapstructure:"log"`
 	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
 	ServiceDocumentation string        `mapstructure:"service_documentation"`
-	Introspection        struct {
+	Admin                struct {
+		Addr      string        `mapstructure:"addr"`
+		KeySHA256 string        `mapstructure:"key_sha256"`
+		MaxGrace  time.Duration `mapstructure:"max_grace"`
+	} `mapstructure:"admin"`
+	Introspection struct {
 		InactiveReason bool          `mapstructure:"inactive_reason"`
 		TombstoneTTL   time.Duration `mapstructure:"tombstone_ttl"`
 	} `mapstructure:"introspection"`
@@ -70,6 +80,7 @@ type Config struct {
 
 	catalogue *scopes.Catalogue
 	logLevel  slog.Level
+	adminKeys []store.Digest
 }
 
 // addFlags registers one flag per setting.
@@ -155,6 +166,34 @@ func (c *Config) validate(list []setting) error {
 			}
 			return nil
 		}},
+		{"admin.addr", func() error {
+			if c.Admin.Addr == "" {
+				return nil
+			}
+			if _, port, err := net.SplitHostPort(c.Admin.Addr); err != nil || port == "" {
+				return fmt.Errorf("%q is not host:port, e.g. 127.0.0.1:9090", c.Admin.Addr)
+			}
+			return nil
+		}},
+		{"admin.key_sha256", func() error {
+			for _, h := range strings.Split(c.Admin.KeySHA256, ",") {
+				if h = strings.TrimSpace(h); h == "" {
+					continue
+				}
+				var d store.Digest
+				if n, err := hex.Decode(d[:], []byte(h)); err != nil || n != len(d) || len(h) != 2*len(d) {
+					return fmt.Errorf("%q is not a SHA-256 hex digest (64 hex characters); 'oauthd admin-key' prints one", truncate(h))
+				}
+				c.adminKeys = append(c.adminKeys, d)
+			}
+			return nil
+		}},
+		{"admin.max_grace", func() error {
+			if c.Admin.MaxGrace <= 0 || c.Admin.MaxGrace > 90*24*time.Hour {
+				return errors.New("use a duration between 1s and 2160h")
+			}
+			return nil
+		}},
 		{"scopes", func() error {
 			list := c.Scopes
 			if len(list) == 0 {
@@ -174,6 +213,13 @@ func (c *Config) validate(list []setting) error {
 		}
 	}
 	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "..."
+	}
+	return s
 }
 
 // checkIssuer applies RFC 8414 §2: an https URL (http allowed for local

@@ -275,3 +275,53 @@ func testCurl(t *testing.T, p *program, a app) {
 		t.Fatalf("curl body %q: %v", body, err)
 	}
 }
+
+func adminGet(t *testing.T, url, key string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, getJSON(t, resp)
+}
+
+// The embedded default prints an admin key that works.
+func TestEmbeddedAdminKey(t *testing.T) {
+	p := startOAuthd(t, nil)
+	m := regexp.MustCompile(`Bearer (oadm_\S+)'`).FindStringSubmatch(p.Stdout.String())
+	if m == nil {
+		t.Fatalf("no admin key printed:\n%s", p.Stdout)
+	}
+	code, body := adminGet(t, p.URL+"/admin/v1/applications", m[1])
+	if code != 200 || len(body["applications"].([]any)) != 2 {
+		t.Fatalf("admin list with the printed key: %d %v", code, body)
+	}
+	if code, _ := adminGet(t, p.URL+"/admin/v1/applications", "oadm_wrong"); code != 401 {
+		t.Fatalf("wrong admin key: %d", code)
+	}
+}
+
+// admin.addr puts the admin API on its own listener, and only there.
+func TestAdminOwnListener(t *testing.T) {
+	rs := redistest.Start(t, redistest.Real)
+	out, err := runCLI(t, nil, "admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`key:\s+(\S+)`).FindStringSubmatch(out)[1]
+	digest := regexp.MustCompile(`sha256:\s+(\S+)`).FindStringSubmatch(out)[1]
+	env := map[string]string{"OAUTHD_ADMIN_KEY_SHA256": "  ," + digest, "OAUTHD_REDIS_URL": rs.URL}
+	p := startOAuthd(t, env, "--admin-addr", "127.0.0.1:0")
+	adminAddr := regexp.MustCompile(`"msg":"oauthd admin listening","addr":"([^"]+)"`).FindStringSubmatch(p.Logs.String())
+	if adminAddr == nil {
+		t.Fatalf("no admin listener logged:\n%s", p.Logs)
+	}
+	if code, body := adminGet(t, "http://"+adminAddr[1]+"/admin/v1/applications", key); code != 200 {
+		t.Fatalf("admin listener: %d %v", code, body)
+	}
+	if code, _ := adminGet(t, p.URL+"/admin/v1/applications", key); code != 404 {
+		t.Fatalf("admin API on the public listener: %d, want 404", code)
+	}
+}

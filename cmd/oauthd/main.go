@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/store"
 )
 
 func main() {
@@ -39,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr))
+	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
 	return root.ExecuteContext(ctx)
 }
 
@@ -50,4 +54,23 @@ func newLogger(c *Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// adminKeyCommand prints a new admin key and the digest to configure.
+func adminKeyCommand(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "admin-key",
+		Short: "Generate an admin API key and the SHA-256 digest to configure",
+		Long: `Generate an admin API key. Give the key to the operator or automation that
+calls the admin API (Authorization: Bearer <key>) and configure only its
+digest: admin.key_sha256 (OAUTHD_ADMIN_KEY_SHA256), comma-separated for
+several keys. oauthd never stores the key itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			key := server.NewAdminKey()
+			d := store.Sum(key)
+			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nexport OAUTHD_ADMIN_KEY_SHA256=%s\n", key, hex.EncodeToString(d[:]), hex.EncodeToString(d[:]))
+			return err
+		},
+	}
 }

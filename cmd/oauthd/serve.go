@@ -18,6 +18,7 @@ import (
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 )
 
@@ -123,11 +124,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return fmt.Errorf("config http.addr: %w (choose another with --http-addr or OAUTHD_HTTP_ADDR)", err)
 	}
 	defer ln.Close()
+	var adminLn net.Listener
+	if cfg.Admin.Addr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			return fmt.Errorf("config admin.addr: %w", err)
+		}
+		defer adminLn.Close()
+	}
 	issuer := cfg.Issuer
 	if issuer == "" {
 		issuer = defaultIssuer(ln.Addr())
 	}
 
+	apps := server.NewApps(st, cfg.catalogue, server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
 	srv, err := server.New(server.Config{
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
@@ -135,28 +144,44 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		InactiveReason:       cfg.Introspection.InactiveReason,
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
+		Audit:                apps,
 	}, st)
 	if err != nil {
 		return err
 	}
+	keys := cfg.adminKeys
 	if embedded {
-		if err := printDemo(ctx, server.NewApps(st, cfg.catalogue, server.AppsOptions{}), issuer, stdout); err != nil {
+		key := server.NewAdminKey()
+		keys = append(keys, store.Sum(key))
+		demoCtx := server.WithActor(ctx, server.Actor{Name: "oauthd-serve"})
+		if err := printDemo(demoCtx, apps, issuer, key, stdout); err != nil {
 			return err
 		}
 	}
-
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if len(keys) == 0 {
+		log.Info("no admin keys configured (admin.key_sha256): the admin API accepts only access tokens with the applications scope")
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	log.Info("oauthd listening", "addr", ln.Addr().String(), "issuer", issuer, "embedded_store", embedded)
+	admin := server.NewAdmin(server.AdminConfig{KeyDigests: keys, Logger: log}, apps, st)
+
+	public := srv.Handler()
+	if adminLn == nil {
+		mux := http.NewServeMux()
+		mux.Handle(server.AdminPrefix+"/", admin.Handler())
+		mux.Handle("/", srv.Handler())
+		public = mux
+	}
+	served := make(chan error, 2)
+	var servers []*http.Server
+	start := func(h http.Handler, l net.Listener, msg string) {
+		hs := newHTTPServer(h, log)
+		servers = append(servers, hs)
+		go func() { served <- hs.Serve(l) }()
+		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded)
+	}
+	if adminLn != nil {
+		start(admin.Handler(), adminLn, "oauthd admin listening")
+	}
+	start(public, ln, "oauthd listening")
 
 	select {
 	case err := <-served:
@@ -166,13 +191,29 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // defaultIssuer is the URL a client on this machine uses: localhost and the
@@ -193,7 +234,7 @@ func defaultIssuer(addr net.Addr) string {
 
 // printDemo creates the embedded mode's demo applications, a daemon and a
 // resource server for the example SMS API, and shows how to use them.
-func printDemo(ctx context.Context, apps *server.Apps, issuer string, w io.Writer) error {
+func printDemo(ctx context.Context, apps *server.Apps, issuer, adminKey string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
 	names := slices.DeleteFunc(apps.Catalogue().Names(), func(s string) bool {
@@ -230,7 +271,10 @@ Get a token:
 Run the example SMS API against this server (in another terminal):
   SMSAPI_ISSUER=%s SMSAPI_CLIENT_ID=%s SMSAPI_CLIENT_SECRET=%s go run ./cmd/sms-api
 
+Admin API key (valid until this process exits):
+  curl -s -H 'Authorization: Bearer %s' %s/admin/v1/applications
+
 `, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer,
-		issuer, rs.ClientID, rsSecret)
+		issuer, rs.ClientID, rsSecret, adminKey, issuer)
 	return nil
 }
