@@ -215,7 +215,8 @@ func jsonType(goType string) string {
 	return "a string"
 }
 
-type createAppRequest struct {
+// NewApplicationRequest is the body of POST /applications.
+type NewApplicationRequest struct {
 	Name          string   `json:"name"`
 	Description   string   `json:"description"`
 	Scopes        []string `json:"scopes"`
@@ -224,7 +225,7 @@ type createAppRequest struct {
 }
 
 func (a *Admin) createApp(c echo.Context) error {
-	var req createAppRequest
+	var req NewApplicationRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -239,7 +240,8 @@ func (a *Admin) createApp(c echo.Context) error {
 	return writeJSON(c, http.StatusCreated, out)
 }
 
-type appList struct {
+// ApplicationList is a page of GET /applications.
+type ApplicationList struct {
 	Applications []Application `json:"applications"`
 	NextCursor   string        `json:"next_cursor,omitempty"`
 }
@@ -253,7 +255,7 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := appList{Applications: make([]Application, 0, len(page)), NextCursor: next}
+	out := ApplicationList{Applications: make([]Application, 0, len(page)), NextCursor: next}
 	for _, app := range page {
 		out.Applications = append(out.Applications, ApplicationJSON(app))
 	}
@@ -280,7 +282,9 @@ func (a *Admin) getApp(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, ApplicationDetail(app, usage))
 }
 
-type patchAppRequest struct {
+// ApplicationPatchRequest is the body of PATCH /applications/{id}:
+// fields left out are not changed.
+type ApplicationPatchRequest struct {
 	Name          *string   `json:"name"`
 	Description   *string   `json:"description"`
 	Scopes        *[]string `json:"scopes"`
@@ -290,7 +294,7 @@ type patchAppRequest struct {
 }
 
 func (a *Admin) updateApp(c echo.Context) error {
-	var req patchAppRequest
+	var req ApplicationPatchRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -308,13 +312,15 @@ func (a *Admin) deleteApp(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-type resetSecretRequest struct {
+// SecretResetRequest is the (optional) body of POST /applications/{id}/secrets.
+type SecretResetRequest struct {
 	// GracePeriod keeps the old secrets working this long ("1h"); empty
 	// or "0s" stops them at once.
 	GracePeriod string `json:"grace_period"`
 }
 
-type resetSecretResponse struct {
+// SecretReset answers a secret reset; ClientSecret is shown this once.
+type SecretReset struct {
 	ClientID     string       `json:"client_id"`
 	ClientSecret string       `json:"client_secret"`
 	SecretID     string       `json:"secret_id"`
@@ -322,7 +328,7 @@ type resetSecretResponse struct {
 }
 
 func (a *Admin) resetSecret(c echo.Context) error {
-	var req resetSecretRequest
+	var req SecretResetRequest
 	if err := decodeJSON(c, &req, true); err != nil {
 		return writeError(c, err)
 	}
@@ -338,7 +344,7 @@ func (a *Admin) resetSecret(c echo.Context) error {
 		return writeError(c, err)
 	}
 	noStore(c.Response().Header())
-	return writeJSON(c, http.StatusCreated, resetSecretResponse{
+	return writeJSON(c, http.StatusCreated, SecretReset{
 		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
 		Secrets: ApplicationDetail(app, store.Usage{}).Secrets,
 	})
@@ -369,7 +375,8 @@ type EventJSON struct {
 	Detail   map[string]any `json:"detail,omitempty"`
 }
 
-type eventList struct {
+// EventList is a page of GET /events.
+type EventList struct {
 	Events     []EventJSON `json:"events"`
 	NextCursor string      `json:"next_cursor,omitempty"`
 }
@@ -384,7 +391,7 @@ func (a *Admin) listEvents(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := eventList{Events: make([]EventJSON, 0, len(ev)), NextCursor: next}
+	out := EventList{Events: make([]EventJSON, 0, len(ev)), NextCursor: next}
 	for _, e := range ev {
 		out.Events = append(out.Events, EventJSON(e))
 	}

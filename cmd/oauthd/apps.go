@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,59 +16,315 @@ import (
 	"github.com/oauthd/oauthd/store/redis"
 )
 
-func appsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "apps",
-		Short: "Manage applications (OAuth clients)",
+// cliSettings are the admin verbs': Redis for the direct path, endpoint for
+// the remote one.
+func cliSettings() []setting {
+	return append([]setting{
+		{Key: "endpoint", Default: "", Usage: "base URL of a running oauthd whose admin API to use (admin credential in OAUTHD_ADMIN_KEY); without it, commands work on the Redis of --redis-url"},
+	}, redisSettings()...)
+}
+
+// cli carries what every admin verb needs.
+type cli struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	json           bool
+}
+
+// open returns the admin API the flags point at and a function to release
+// it.
+func (c *cli) open(cmd *cobra.Command) (adminAPI, func(), error) {
+	cfg, err := loadConfig(cmd.Flags(), cliSettings(), c.getenv)
+	if err != nil {
+		return nil, nil, err
 	}
-	cmd.AddCommand(appsCreateCommand(getenv, stdout, stderr))
+	if cfg.Endpoint != "" {
+		api, err := newRemoteAPI(cfg.Endpoint, c.getenv("OAUTHD_ADMIN_KEY"))
+		return api, func() {}, err
+	}
+	if cfg.Redis.URL == "" {
+		return nil, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
+	}
+	log := newLogger(cfg, c.stderr)
+	rdb, _, closeRedis, err := openRedis(cmd.Context(), cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue,
+		server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
+	return directAPI{apps}, closeRedis, nil
+}
+
+// verb wraps a command's work with opening and closing the admin API.
+func (c *cli) verb(run func(ctx context.Context, api adminAPI, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		api, closeAPI, err := c.open(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAPI()
+		return run(cmd.Context(), api, args)
+	}
+}
+
+func (c *cli) command(cmd *cobra.Command) *cobra.Command {
+	addFlags(cmd.Flags(), cliSettings())
+	cmd.Flags().BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	return cmd
 }
 
-func appsCreateCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
-	var in server.NewApplication
-	var scopeList []string
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func appsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --scopes \"sms groups\" [--lifetime 24h|168h|never] [--allow-ip CIDR]...",
-		Short: "Create an application in the configured Redis and print it, with its secret, as JSON",
-		Long: `Create an application in the Redis given by --redis-url (or OAUTHD_REDIS_URL) and
-print it as JSON with its client_secret. The secret is shown this once: only
-its SHA-256 digest is stored.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags(), redisSettings(), getenv)
-			if err != nil {
-				return err
-			}
-			if cfg.Redis.URL == "" {
-				return errors.New("apps create needs --redis-url or OAUTHD_REDIS_URL: the embedded store lives only inside a running 'oauthd serve'")
-			}
-			log := newLogger(cfg, stderr)
-			rdb, _, closeRedis, err := openRedis(cmd.Context(), cfg, log)
-			if err != nil {
-				return err
-			}
-			defer closeRedis()
-			in.Scopes = scopeList
-			apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue, server.AppsOptions{})
-			ctx := server.WithActor(cmd.Context(), server.Actor{Name: "cli"})
-			app, secret, err := apps.Create(ctx, in)
-			if err != nil {
-				return err
-			}
-			out := server.ApplicationJSON(app)
-			out.ClientSecret = secret
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
-		},
+		Use:   "apps",
+		Short: "Manage applications (OAuth clients)",
+		Long: `Manage applications. With --endpoint (OAUTHD_ENDPOINT) the commands use a
+running server's admin API, authenticating with OAUTHD_ADMIN_KEY; otherwise
+they work on the Redis given by --redis-url (OAUTHD_REDIS_URL), which is how
+the first applications are made before any server runs. Both paths validate
+the same way and write the same audit events.`,
 	}
+	cmd.AddCommand(c.createCommand(), c.listCommand(), c.getCommand(), c.updateCommand(), c.deleteCommand(),
+		c.resetSecretCommand(), c.revokeTokensCommand())
+	return cmd
+}
+
+func (c *cli) createCommand() *cobra.Command {
+	var in server.NewApplicationRequest
+	cmd := &cobra.Command{
+		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]...`,
+		Short: "Create an application and print it with its secret (shown this once)",
+		Long: `Create an application and print it as JSON with its client_secret. The
+secret is shown this once: only its SHA-256 digest is stored.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		app, err := api.Create(ctx, in)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(app) // always JSON: the secret must be copyable
+	})
 	f := cmd.Flags()
 	f.StringVar(&in.Name, "name", "", "application name (required)")
 	f.StringVar(&in.Description, "description", "", "what the application is for")
-	f.StringArrayVar(&scopeList, "scopes", nil, `scopes it may request, space-separated ("sms groups"); repeatable`)
+	f.StringArrayVar(&in.Scopes, "scopes", nil, `scopes it may request, space-separated ("sms groups"); repeatable`)
 	f.StringVar(&in.TokenLifetime, "lifetime", "24h", "token lifetime: a duration (24h, 168h), days (7d) or never")
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable; none allows any address")
-	addFlags(f, redisSettings())
-	return cmd
+	return c.command(cmd)
+}
+
+func (c *cli) listCommand() *cobra.Command {
+	var name, cursor string
+	var limit int
+	cmd := &cobra.Command{Use: "list [--name TEXT]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		page, err := api.List(ctx, name, limit, cursor)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(page)
+		}
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "CLIENT_ID\tNAME\tSCOPES\tLIFETIME\tENABLED\tCREATED")
+		for _, a := range page.Applications {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ClientID, a.Name, strings.Join(a.Scopes, " "),
+				a.TokenLifetime, a.Enabled, a.CreatedAt.Format(time.RFC3339))
+		}
+		if page.NextCursor != "" {
+			fmt.Fprintf(w, "\nmore: --cursor %s\n", page.NextCursor)
+		}
+		return w.Flush()
+	})
+	cmd.Flags().StringVar(&name, "name", "", "only applications whose name contains this")
+	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
+	return c.command(cmd)
+}
+
+func (c *cli) printApp(a server.Application) error {
+	if c.json {
+		return c.printJSON(a)
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	row("client_id", a.ClientID)
+	row("name", a.Name)
+	row("description", a.Description)
+	row("scopes", strings.Join(a.Scopes, " "))
+	row("token_lifetime", a.TokenLifetime)
+	row("ip_allowlist", strings.Join(a.IPAllowlist, " "))
+	row("enabled", fmt.Sprint(a.Enabled))
+	row("created_at", a.CreatedAt.Format(time.RFC3339))
+	row("updated_at", a.UpdatedAt.Format(time.RFC3339))
+	if a.TokensIssued != nil {
+		row("last_used_at", timeOrNever(a.LastUsedAt))
+		row("tokens_issued", fmt.Sprint(*a.TokensIssued))
+	}
+	for _, s := range a.Secrets {
+		row("secret "+s.ID, fmt.Sprintf("created %s, expires %s, last used %s",
+			s.CreatedAt.Format(time.RFC3339), timeOrNever(s.ExpiresAt), timeOrNever(s.LastUsedAt)))
+	}
+	return w.Flush()
+}
+
+func timeOrNever(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func (c *cli) getCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an application, its secrets and when they were last used", Args: cobra.ExactArgs(1)}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		a, err := api.Get(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		return c.printApp(a)
+	})
+	return c.command(cmd)
+}
+
+func (c *cli) updateCommand() *cobra.Command {
+	var name, desc, lifetime string
+	var scopeList, allow []string
+	var clearAllow, enable, disable bool
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID [--name N] [--description D] [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--enable|--disable]",
+		Short: "Change an application; narrowed scopes and disabling reach issued tokens at once",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		var p server.ApplicationPatchRequest
+		f := cmd.Flags()
+		if f.Changed("name") {
+			p.Name = &name
+		}
+		if f.Changed("description") {
+			p.Description = &desc
+		}
+		if f.Changed("scopes") {
+			p.Scopes = &scopeList
+		}
+		if f.Changed("lifetime") {
+			p.TokenLifetime = &lifetime
+		}
+		switch {
+		case clearAllow && f.Changed("allow-ip"):
+			return errors.New("--allow-ip and --clear-allow-ip contradict each other")
+		case clearAllow:
+			p.IPAllowlist = &[]string{}
+		case f.Changed("allow-ip"):
+			p.IPAllowlist = &allow
+		}
+		switch {
+		case enable && disable:
+			return errors.New("--enable and --disable contradict each other")
+		case enable, disable:
+			p.Enabled = &enable
+		}
+		if p == (server.ApplicationPatchRequest{}) {
+			return errors.New("nothing to change: give at least one of --name, --description, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
+		}
+		a, err := api.Update(ctx, args[0], p)
+		if err != nil {
+			return err
+		}
+		return c.printApp(a)
+	})
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name")
+	f.StringVar(&desc, "description", "", "new description")
+	f.StringArrayVar(&scopeList, "scopes", nil, "the scopes it may request from now on (replaces the list)")
+	f.StringVar(&lifetime, "lifetime", "", "token lifetime for new tokens: a duration, days (7d) or never")
+	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")
+	f.BoolVar(&clearAllow, "clear-allow-ip", false, "empty the allowlist: any address may get tokens")
+	f.BoolVar(&enable, "enable", false, "enable the application")
+	f.BoolVar(&disable, "disable", false, "disable it: no new tokens, and its tokens stop working at once")
+	return c.command(cmd)
+}
+
+func (c *cli) deleteCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "delete CLIENT_ID", Short: "Delete an application; its tokens stop working at once", Args: cobra.ExactArgs(1)}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		if err := api.Delete(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "deleted %s\n", args[0])
+		return nil
+	})
+	return c.command(cmd)
+}
+
+func (c *cli) resetSecretCommand() *cobra.Command {
+	var grace string
+	cmd := &cobra.Command{
+		Use:   "reset-secret CLIENT_ID [--grace 1h]",
+		Short: "Issue a new secret (shown once); the old one stops at once or after --grace",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		r, err := api.ResetSecret(ctx, args[0], grace)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(r) // always JSON: the secret must be copyable
+	})
+	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret working this long (e.g. 1h) so daemons can roll over; at most admin.max_grace")
+	return c.command(cmd)
+}
+
+func (c *cli) revokeTokensCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "revoke-tokens CLIENT_ID", Short: "Revoke every token of the application at once", Args: cobra.ExactArgs(1)}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		if err := api.RevokeTokens(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked every token of %s\n", args[0])
+		return nil
+	})
+	return c.command(cmd)
+}
+
+func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
+	var clientID, kind, cursor string
+	var limit int
+	cmd := &cobra.Command{Use: "events [--client-id ID] [--kind KIND]", Short: "Show the audit log, newest first", Args: cobra.NoArgs}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		page, err := api.Events(ctx, clientID, kind, limit, cursor)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(page)
+		}
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "TIME\tKIND\tACTOR\tCLIENT_ID\tIP\tDETAIL")
+		for _, e := range page.Events {
+			detail, _ := json.Marshal(e.Detail)
+			if e.Detail == nil {
+				detail = nil
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Kind, e.Actor, e.ClientID, e.IP, detail)
+		}
+		if page.NextCursor != "" {
+			fmt.Fprintf(w, "\nmore: --cursor %s\n", page.NextCursor)
+		}
+		return w.Flush()
+	})
+	cmd.Flags().StringVar(&clientID, "client-id", "", "only events of this application")
+	cmd.Flags().StringVar(&kind, "kind", "", "only events of this kind, e.g. secret.reset or client.auth_failed")
+	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
+	return c.command(cmd)
 }

@@ -54,8 +54,9 @@ type Config struct {
 	HTTP struct {
 		Addr string `mapstructure:"addr"`
 	} `mapstructure:"http"`
-	Issuer string `mapstructure:"issuer"`
-	Redis  struct {
+	Issuer   string `mapstructure:"issuer"`
+	Endpoint string `mapstructure:"endpoint"`
+	Redis    struct {
 		URL    string `mapstructure:"url"`
 		Prefix string `mapstructure:"prefix"`
 	} `mapstructure:"redis"`
@@ -119,6 +120,15 @@ func (c *Config) validate(list []setting) error {
 				return nil // derived from the listener at start
 			}
 			return checkIssuer(c.Issuer)
+		}},
+		{"endpoint", func() error {
+			if c.Endpoint == "" {
+				return nil
+			}
+			if u, err := url.Parse(c.Endpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				return fmt.Errorf("%q is not oauthd's base URL, e.g. http://localhost:8080", c.Endpoint)
+			}
+			return nil
 		}},
 		{"redis.url", func() error {
 			if c.Redis.URL == "" {

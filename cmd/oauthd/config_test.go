@@ -128,7 +128,7 @@ func TestStartupErrors(t *testing.T) {
 	}{
 		{[]string{"serve", "--redis-url", "redis://127.0.0.1:1"}, "cannot reach Redis"},
 		{[]string{"serve", "--http-addr", "256.0.0.1:1"}, "http.addr"},
-		{[]string{"apps", "create", "--name", "x", "--scopes", "sms"}, "needs --redis-url"},
+		{[]string{"apps", "create", "--name", "x", "--scopes", "sms"}, "--redis-url"},
 		{[]string{"serve", "extra"}, "unknown command"},
 	}
 	for _, tt := range tests {

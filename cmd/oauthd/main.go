@@ -43,7 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
+	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
+		eventsCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
 	return root.ExecuteContext(ctx)
 }
 

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/store"
+)
+
+// adminAPI is what the CLI's verbs need. Two implementations: direct, on
+// the configured Redis through the application service (for bootstrapping
+// before any server runs), and remote, through a running server's admin
+// API. Both end in the same service code, so both validate and both write
+// audit events.
+type adminAPI interface {
+	Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error)
+	List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error)
+	Get(ctx context.Context, id string) (server.Application, error)
+	Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error)
+	Delete(ctx context.Context, id string) error
+	ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error)
+	RevokeTokens(ctx context.Context, id string) error
+	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error)
+}
+
+// directAPI runs the service in-process against Redis.
+type directAPI struct{ apps *server.Apps }
+
+func (d directAPI) ctx(ctx context.Context) context.Context {
+	return server.WithActor(ctx, server.Actor{Name: "cli"})
+}
+
+func (d directAPI) Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error) {
+	a, secret, err := d.apps.Create(d.ctx(ctx), server.NewApplication(in))
+	if err != nil {
+		return server.Application{}, err
+	}
+	out := server.ApplicationDetail(a, store.Usage{})
+	out.ClientSecret = secret
+	return out, nil
+}
+
+func (d directAPI) List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error) {
+	page, next, err := d.apps.List(ctx, cursor, limit, name)
+	out := server.ApplicationList{NextCursor: next}
+	for _, a := range page {
+		out.Applications = append(out.Applications, server.ApplicationJSON(a))
+	}
+	return out, err
+}
+
+func (d directAPI) Get(ctx context.Context, id string) (server.Application, error) {
+	a, u, err := d.apps.Get(ctx, id)
+	return server.ApplicationDetail(a, u), err
+}
+
+func (d directAPI) Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error) {
+	a, err := d.apps.Update(d.ctx(ctx), id, server.ApplicationPatch(p))
+	return server.ApplicationJSON(a), err
+}
+
+func (d directAPI) Delete(ctx context.Context, id string) error { return d.apps.Delete(d.ctx(ctx), id) }
+
+func (d directAPI) ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error) {
+	g, err := parseGrace(grace)
+	if err != nil {
+		return server.SecretReset{}, err
+	}
+	a, secret, sid, err := d.apps.ResetSecret(d.ctx(ctx), id, g)
+	if err != nil {
+		return server.SecretReset{}, err
+	}
+	return server.SecretReset{ClientID: a.ClientID, ClientSecret: secret, SecretID: sid,
+		Secrets: server.ApplicationDetail(a, store.Usage{}).Secrets}, nil
+}
+
+func parseGrace(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	g, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, &server.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"}
+	}
+	return g, nil
+}
+
+func (d directAPI) RevokeTokens(ctx context.Context, id string) error {
+	return d.apps.RevokeTokens(d.ctx(ctx), id)
+}
+
+func (d directAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error) {
+	ev, next, err := d.apps.Events(ctx, store.EventFilter{ClientID: clientID, Kind: kind}, cursor, limit)
+	out := server.EventList{NextCursor: next}
+	for _, e := range ev {
+		out.Events = append(out.Events, server.EventJSON(e))
+	}
+	return out, err
+}
+
+// remoteAPI calls a running server's admin API.
+type remoteAPI struct {
+	base string // endpoint + /admin/v1
+	key  string
+	http *http.Client
+}
+
+func newRemoteAPI(endpoint, key string) (remoteAPI, error) {
+	if key == "" {
+		return remoteAPI{}, errors.New("--endpoint needs an admin credential in OAUTHD_ADMIN_KEY: an admin key, or an access token with the applications scope")
+	}
+	return remoteAPI{
+		base: strings.TrimRight(endpoint, "/") + server.AdminPrefix,
+		key:  key,
+		http: &http.Client{Timeout: 30 * time.Second},
+	}, nil
+}
+
+// apiError is an error answer of the admin API, printed as the server
+// said it.
+type apiError struct {
+	Status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+	Field       string `json:"field"`
+}
+
+func (e *apiError) Error() string {
+	msg := fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Description)
+	if e.Field != "" && !strings.HasPrefix(e.Description, e.Field+":") {
+		msg += " (field " + e.Field + ")"
+	}
+	return msg
+}
+
+func (r remoteAPI) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API at %s: %w", r.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		e := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Code == "" {
+			return fmt.Errorf("admin API at %s answered %s: %.200s", r.base, resp.Status, b)
+		}
+		return e
+	}
+	if out == nil || len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+func (r remoteAPI) Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error) {
+	var out server.Application
+	return out, r.do(ctx, http.MethodPost, "/applications", in, &out)
+}
+
+func (r remoteAPI) List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if name != "" {
+		q.Set("name", name)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var out server.ApplicationList
+	return out, r.do(ctx, http.MethodGet, "/applications?"+q.Encode(), nil, &out)
+}
+
+func (r remoteAPI) Get(ctx context.Context, id string) (server.Application, error) {
+	var out server.Application
+	return out, r.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(id), nil, &out)
+}
+
+func (r remoteAPI) Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error) {
+	var out server.Application
+	return out, r.do(ctx, http.MethodPatch, "/applications/"+url.PathEscape(id), p, &out)
+}
+
+func (r remoteAPI) Delete(ctx context.Context, id string) error {
+	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id), nil, nil)
+}
+
+func (r remoteAPI) ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error) {
+	var out server.SecretReset
+	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/secrets", server.SecretResetRequest{GracePeriod: grace}, &out)
+}
+
+func (r remoteAPI) RevokeTokens(ctx context.Context, id string) error {
+	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id)+"/tokens", nil, nil)
+}
+
+func (r remoteAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	for k, v := range map[string]string{"client_id": clientID, "kind": kind, "cursor": cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out server.EventList
+	return out, r.do(ctx, http.MethodGet, "/events?"+q.Encode(), nil, &out)
+}

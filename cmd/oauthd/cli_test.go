@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// TestCLIVerbs runs every admin verb twice: through a running server's
+// admin API (--endpoint) and straight on its Redis (--redis-url). Both go
+// through the same service, so both must behave alike, audit included.
+func TestCLIVerbs(t *testing.T) {
+	rs := redistest.Start(t, redistest.Real)
+	out, err := runCLI(t, nil, "admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`key:\s+(\S+)`).FindStringSubmatch(out)[1]
+	digest := regexp.MustCompile(`sha256:\s+(\S+)`).FindStringSubmatch(out)[1]
+	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
+
+	modes := map[string]map[string]string{
+		"remote": {"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": key},
+		"direct": {"OAUTHD_REDIS_URL": rs.URL},
+	}
+	for name, env := range modes {
+		t.Run(name, func(t *testing.T) {
+			cli := func(args ...string) string {
+				t.Helper()
+				out, err := runCLI(t, env, args...)
+				if err != nil {
+					t.Fatalf("oauthd %s: %v", strings.Join(args, " "), err)
+				}
+				return out
+			}
+			var created app
+			if err := json.Unmarshal([]byte(cli("apps", "create", "--name", "cli-"+name, "--scopes", "sms groups")), &created); err != nil || created.ClientSecret == "" {
+				t.Fatalf("create: %+v %v", created, err)
+			}
+			id := created.ClientID
+
+			if out := cli("apps", "get", id); !strings.Contains(out, "cli-"+name) || !strings.Contains(out, "tokens_issued") {
+				t.Fatalf("get table:\n%s", out)
+			}
+			if out := cli("apps", "list", "--name", "cli-"+name); !strings.Contains(out, id) || !strings.Contains(out, "CLIENT_ID") {
+				t.Fatalf("list table:\n%s", out)
+			}
+			var list struct{ Applications []app }
+			if err := json.Unmarshal([]byte(cli("apps", "list", "--json", "--name", "cli-"+name)), &list); err != nil || len(list.Applications) != 1 {
+				t.Fatalf("list --json: %+v %v", list, err)
+			}
+
+			var updated app
+			json.Unmarshal([]byte(cli("apps", "update", id, "--scopes", "groups", "--disable", "--json")), &updated)
+			if updated.Enabled || strings.Join(updated.Scopes, " ") != "groups" {
+				t.Fatalf("update: %+v", updated)
+			}
+			cli("apps", "update", id, "--enable", "--allow-ip", "127.0.0.1")
+			cli("apps", "update", id, "--clear-allow-ip")
+
+			var reset struct {
+				ClientSecret string `json:"client_secret"`
+				Secrets      []any  `json:"secrets"`
+			}
+			json.Unmarshal([]byte(cli("apps", "reset-secret", id, "--grace", "1h")), &reset)
+			if reset.ClientSecret == "" || len(reset.Secrets) != 2 {
+				t.Fatalf("reset-secret: %+v", reset)
+			}
+			if out := cli("apps", "revoke-tokens", id); !strings.Contains(out, "revoked") {
+				t.Fatalf("revoke-tokens: %s", out)
+			}
+			events := cli("events", "--client-id", id)
+			for _, k := range []string{"application.created", "application.updated", "secret.reset", "tokens.revoked"} {
+				if !strings.Contains(events, k) {
+					t.Fatalf("events lack %s:\n%s", k, events)
+				}
+			}
+			wantActor := "cli"
+			if name == "remote" {
+				wantActor = "admin-key:"
+			}
+			if !strings.Contains(events, wantActor) || strings.Contains(events, created.ClientSecret) || strings.Contains(events, reset.ClientSecret) {
+				t.Fatalf("events actor or secrecy:\n%s", events)
+			}
+			cli("apps", "delete", id)
+
+			// Errors print the server's message and fail.
+			for _, tt := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"apps", "get", id}, "not found"},
+				{[]string{"apps", "create", "--name", "x", "--scopes", "nope"}, "unknown scope"},
+				{[]string{"apps", "update", "whatever"}, "nothing to change"},
+				{[]string{"apps", "reset-secret", "nosuch", "--grace", "9999h"}, "grace_period"},
+				{[]string{"events", "--limit", "0"}, "limit"},
+			} {
+				if _, err := runCLI(t, env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("oauthd %v: error %v, want %q", tt.args, err, tt.want)
+				}
+			}
+		})
+	}
+	t.Run("remote without a key", func(t *testing.T) {
+		_, err := runCLI(t, map[string]string{"OAUTHD_ENDPOINT": p.URL}, "apps", "list")
+		if err == nil || !strings.Contains(err.Error(), "OAUTHD_ADMIN_KEY") {
+			t.Fatalf("error %v", err)
+		}
+		_, err = runCLI(t, map[string]string{"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": "oadm_wrong"}, "apps", "list")
+		if err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("wrong key: %v", err)
+		}
+	})
+}
