@@ -106,6 +106,9 @@ func (a *Admin) routes() {
 	add(http.MethodPost, "/applications/:id/secrets", a.resetSecret)
 	add(http.MethodDelete, "/applications/:id/secrets/:sid", a.deleteSecret)
 	add(http.MethodDelete, "/applications/:id/tokens", a.revokeTokens)
+	add(http.MethodGet, "/applications/:id/tokens", a.listTokens)
+	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
+	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
 	add(http.MethodGet, "/events", a.listEvents)
 }
 
@@ -362,6 +365,81 @@ func (a *Admin) revokeTokens(c echo.Context) error {
 		return writeError(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// TokenJSON describes a live token or API key, never the credential.
+type TokenJSON struct {
+	JTI       string     `json:"jti"`
+	Kind      string     `json:"kind"` // access_token or api_key
+	Name      string     `json:"name,omitempty"`
+	Scopes    []string   `json:"scopes"`
+	IssuedAt  time.Time  `json:"issued_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// TokenJSONOf renders a token record.
+func TokenJSONOf(t store.Token) TokenJSON {
+	kind := t.Kind
+	if kind == "" {
+		kind = "access_token"
+	}
+	return TokenJSON{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: t.Scopes, IssuedAt: t.IssuedAt, ExpiresAt: timePtr(t.ExpiresAt)}
+}
+
+// TokenList answers GET /applications/{id}/tokens.
+type TokenList struct {
+	Tokens []TokenJSON `json:"tokens"`
+	// More says the list was cut at limit.
+	More bool `json:"more"`
+}
+
+func (a *Admin) listTokens(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return writeError(c, err)
+	}
+	list, more, err := a.apps.ListTokens(c.Request().Context(), c.Param("id"), limit)
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := TokenList{Tokens: make([]TokenJSON, 0, len(list)), More: more}
+	for _, t := range list {
+		out.Tokens = append(out.Tokens, TokenJSONOf(t))
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+func (a *Admin) revokeToken(c echo.Context) error {
+	if err := a.apps.RevokeToken(c.Request().Context(), c.Param("jti")); err != nil {
+		return writeError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// NewAPIKeyRequest is the body of POST /applications/{id}/api-keys.
+type NewAPIKeyRequest struct {
+	Name      string   `json:"name"`
+	Scopes    []string `json:"scopes"`
+	ExpiresIn string   `json:"expires_in"`
+}
+
+// APIKey answers the creation of an API key; Key is shown this once.
+type APIKey struct {
+	TokenJSON
+	Key string `json:"api_key"`
+}
+
+func (a *Admin) createAPIKey(c echo.Context) error {
+	var req NewAPIKeyRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return writeError(c, err)
+	}
+	t, key, err := a.apps.CreateAPIKey(c.Request().Context(), c.Param("id"), NewAPIKey(req))
+	if err != nil {
+		return writeError(c, err)
+	}
+	noStore(c.Response().Header())
+	return writeJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
 }
 
 // EventJSON is one audit-log entry as the admin API shows it.

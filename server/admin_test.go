@@ -411,3 +411,78 @@ func (c *countingStore) DeleteApplication(ctx context.Context, id string) error 
 	c.other++
 	return c.AppStore.DeleteApplication(ctx, id)
 }
+
+func TestAdminTokensAndAPIKeys(t *testing.T) {
+	env := newAdminEnv(t)
+	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(NewApplication{Scopes: []string{"sms", "groups"}})
+	introspect := func(tok string) map[string]any {
+		_, body := env.introspect(rs, url.Values{"token": {tok}})
+		return decode[map[string]any](t, strings.NewReader(body))
+	}
+	base := "/applications/" + app.ClientID
+
+	_, tok1 := env.tokenFor(app.ClientID, app.Secret, "sms")
+	_, tok2 := env.tokenFor(app.ClientID, app.Secret, "")
+
+	// An API key with a subset of the scopes, shown once.
+	code, key := env.call(adminKey, "POST", base+"/api-keys", map[string]any{"name": "billing cron", "scopes": []string{"groups"}, "expires_in": "30d"})
+	if code != 201 || !strings.HasPrefix(key["api_key"].(string), APIKeyPrefix) || key["kind"] != "api_key" || key["expires_at"] == nil {
+		t.Fatalf("create api key: %d %v", code, key)
+	}
+	apiKey := key["api_key"].(string)
+	if got := introspect(apiKey); got["active"] != true || got["scope"] != "groups" || got["client_id"] != app.ClientID {
+		t.Fatalf("API key introspects as %v", got)
+	}
+	if code, body := env.call(adminKey, "POST", base+"/api-keys", map[string]any{"name": "x", "scopes": []string{"viber"}}); code != 400 || body["field"] != "scopes" {
+		t.Fatalf("API key with a scope the application lacks: %d %v", code, body)
+	}
+
+	// The listing shows both tokens and the key, never the credentials.
+	code, list := env.call(adminKey, "GET", base+"/tokens", nil)
+	raw, _ := json.Marshal(list)
+	if code != 200 || len(list["tokens"].([]any)) != 3 || bytes.Contains(raw, []byte(tok1)) || bytes.Contains(raw, []byte(apiKey)) {
+		t.Fatalf("list tokens: %d %s", code, raw)
+	}
+	jti1 := introspect(tok1)["jti"].(string)
+	if !bytes.Contains(raw, []byte(jti1)) {
+		t.Fatalf("listing lacks %s: %s", jti1, raw)
+	}
+
+	// Revoke one token by its jti.
+	if code, body := env.call(adminKey, "DELETE", "/tokens/"+jti1, nil); code != 204 {
+		t.Fatalf("revoke by jti: %d %v", code, body)
+	}
+	if introspect(tok1)["active"] != false || introspect(tok2)["active"] != true {
+		t.Fatal("revoking one jti did not revoke exactly that token")
+	}
+	if code, _ := env.call(adminKey, "DELETE", "/tokens/"+jti1, nil); code != 404 {
+		t.Fatalf("revoking it again: %d, want 404", code)
+	}
+	if code, _ := env.call(adminKey, "DELETE", "/tokens/garbage", nil); code != 404 {
+		t.Fatalf("malformed jti: %d", code)
+	}
+
+	// Disabling reaches API keys; re-enabling restores them; revoke-all
+	// and delete end them.
+	env.call(adminKey, "PATCH", base, map[string]any{"enabled": false})
+	if introspect(apiKey)["active"] != false {
+		t.Fatal("API key of a disabled application is active")
+	}
+	env.call(adminKey, "PATCH", base, map[string]any{"enabled": true})
+	if introspect(apiKey)["active"] != true {
+		t.Fatal("API key not back after re-enabling")
+	}
+	env.call(adminKey, "DELETE", base+"/tokens", nil)
+	if introspect(apiKey)["active"] != false || introspect(tok2)["active"] != false {
+		t.Fatal("revoke-all did not reach the API key and tokens")
+	}
+	if code, list := env.call(adminKey, "GET", base+"/tokens", nil); code != 200 || len(list["tokens"].([]any)) != 0 {
+		t.Fatalf("listing after revoke-all: %v", list)
+	}
+	_, key2 := env.call(adminKey, "POST", base+"/api-keys", map[string]any{"name": "again"})
+	env.call(adminKey, "DELETE", base, nil)
+	if introspect(key2["api_key"].(string))["active"] != false {
+		t.Fatal("API key of a deleted application is active")
+	}
+}

@@ -23,6 +23,9 @@ type AppStore interface {
 	DeleteApplication(ctx context.Context, id string) error
 	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
 	GetUsage(ctx context.Context, id string) (store.Usage, error)
+	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
+	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
+	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)
 	AppendEvent(ctx context.Context, e store.Event) error
 	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
 }
@@ -42,6 +45,9 @@ type AppsOptions struct {
 	MaxGrace time.Duration
 	// Logger receives audit-log write failures. Default: discard.
 	Logger *slog.Logger
+	// Tombstone is how long a token revoked by id is remembered as
+	// revoked (introspection.inactive_reason); 0 remembers nothing.
+	Tombstone time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -302,6 +303,99 @@ func (s *Apps) Events(ctx context.Context, f store.EventFilter, cursor string, l
 func (s *Apps) RecordAuthFailure(ctx context.Context, clientID, ip, reason string) {
 	s.audit(WithActor(ctx, Actor{Name: "client:" + clientID, IP: ip}), "client.auth_failed", clientID,
 		map[string]any{"reason": reason})
+}
+
+// ListTokens returns up to limit live tokens and API keys of an
+// application (never the credentials themselves) and whether there are
+// more.
+func (s *Apps) ListTokens(ctx context.Context, id string, limit int) ([]store.Token, bool, error) {
+	if limit <= 0 || limit > MaxPage {
+		return nil, false, &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+	}
+	if !validClientID(id) {
+		return nil, false, notFound(id)
+	}
+	list, more, err := s.store.ListTokens(ctx, id, limit, s.opts.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, notFound(id)
+	}
+	return list, more, err
+}
+
+// RevokeToken revokes one token or API key by its jti.
+func (s *Apps) RevokeToken(ctx context.Context, jti string) error {
+	ref, ok := store.ParseJTI(jti)
+	if !ok || !validClientID(ref.ClientID) {
+		return fmt.Errorf("token %q: %w", truncate(jti, 80), store.ErrNotFound)
+	}
+	revoked, err := s.store.RevokeToken(ctx, ref, s.opts.Tombstone)
+	if err != nil {
+		return err
+	}
+	if !revoked {
+		return fmt.Errorf("token %q (expired, revoked or never issued): %w", truncate(jti, 80), store.ErrNotFound)
+	}
+	s.audit(ctx, "token.revoked", ref.ClientID, map[string]any{"jti": jti})
+	return nil
+}
+
+// NewAPIKey is the input for creating an API key.
+type NewAPIKey struct {
+	Name string
+	// Scopes must be a subset of the application's; empty means all.
+	Scopes []string
+	// ExpiresIn is a lifetime as for tokens ("720h", "30d"), or empty or
+	// "never" for a key that does not expire.
+	ExpiresIn string
+}
+
+// CreateAPIKey makes a long-lived, revocable key for an application. It is
+// stored like an access token (digest only, same generation), so
+// introspection treats it as one of the application's tokens and
+// revoke-all, disabling and deletion reach it. The key is returned this
+// once.
+func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store.Token, string, error) {
+	name, err := checkText("name", in.Name, 100)
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	var lifetime time.Duration
+	if in.ExpiresIn != "" {
+		if lifetime, err = ParseLifetime(in.ExpiresIn); err != nil {
+			return store.Token{}, "", &ValidationError{Field: "expires_in", Reason: err.Error()}
+		}
+	}
+	if !validClientID(id) {
+		return store.Token{}, "", notFound(id)
+	}
+	app, err := s.store.GetApplication(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, "", notFound(id)
+	}
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	granted := app.Scopes
+	if len(in.Scopes) > 0 {
+		if granted, err = s.checkScopes(in.Scopes); err != nil {
+			return store.Token{}, "", err
+		}
+		if missing := scopes.Missing(granted, app.Scopes); len(missing) > 0 {
+			return store.Token{}, "", &ValidationError{Field: "scopes",
+				Reason: "not held by the application: " + scopes.Format(missing) + " (it holds " + scopes.Format(app.Scopes) + ")"}
+		}
+	}
+	raw, ref := newAPIKey(id)
+	now := s.now()
+	t := store.Token{ID: ref.JTI(), ClientID: id, Scopes: granted, IssuedAt: now, Generation: app.Generation, Kind: "api_key", Name: name}
+	if lifetime > 0 {
+		t.ExpiresAt = now.Add(lifetime)
+	}
+	if err := s.store.CreateToken(ctx, ref, t); err != nil {
+		return store.Token{}, "", err
+	}
+	s.audit(ctx, "api_key.created", id, map[string]any{"jti": t.ID, "name": name, "scopes": granted, "expires_in": FormatLifetime(lifetime)})
+	return t, raw, nil
 }
 
 // ConflictError is a change that contradicts the current state (409).

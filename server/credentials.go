@@ -23,6 +23,7 @@ import (
 const (
 	SecretPrefix   = "ocs_"
 	TokenPrefix    = "oat_"
+	APIKeyPrefix   = "oak_"
 	AdminKeyPrefix = "oadm_"
 
 	randomLen   = 43 // base64url of 32 bytes, no padding
@@ -49,17 +50,28 @@ func newID() string { return strings.ToLower(rand.Text()) }
 
 // newToken makes an access token for clientID and the reference its record
 // is stored under.
-func newToken(clientID string) (string, store.TokenRef) {
-	raw := TokenPrefix + clientID + "_" + random256()
+func newToken(clientID string) (string, store.TokenRef) { return newCredential(TokenPrefix, clientID) }
+
+// newAPIKey makes an API key: stored and checked exactly like an access
+// token, so introspection, revoke-all, disabling and deletion reach it.
+func newAPIKey(clientID string) (string, store.TokenRef) {
+	return newCredential(APIKeyPrefix, clientID)
+}
+
+func newCredential(prefix, clientID string) (string, store.TokenRef) {
+	raw := prefix + clientID + "_" + random256()
 	return raw, store.TokenRef{ClientID: clientID, Digest: store.Sum(raw)}
 }
 
-// parseToken checks a presented token's shape and returns its reference.
-// Anything malformed is rejected here, before it can reach Redis.
+// parseToken checks a presented token's or API key's shape and returns its
+// reference. Anything malformed is rejected here, before it can reach
+// Redis.
 func parseToken(raw string) (store.TokenRef, bool) {
 	rest, ok := strings.CutPrefix(raw, TokenPrefix)
 	if !ok {
-		return store.TokenRef{}, false
+		if rest, ok = strings.CutPrefix(raw, APIKeyPrefix); !ok {
+			return store.TokenRef{}, false
+		}
 	}
 	id, random, ok := strings.Cut(rest, "_")
 	if !ok || !validClientID(id) || len(random) != randomLen || !isBase64URL(random) {

@@ -152,7 +152,7 @@ func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) 
 	}
 	raw, ref := newToken(data.Client.GetID())
 	is.ref = ref
-	is.jti = newID()
+	is.jti = ref.JTI()
 	return raw, "", nil
 }
 

@@ -10,8 +10,10 @@ package store
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -135,6 +137,10 @@ type Token struct {
 	// SecretID is the secret that authenticated the request, for usage
 	// tracking and audit; empty for records made otherwise.
 	SecretID string
+	// Kind is "" for an access token, "api_key" for an API key.
+	Kind string
+	// Name labels an API key for operators.
+	Name string
 }
 
 // Expired reports whether t has expired at now.
@@ -142,9 +148,32 @@ func (t Token) Expired(now time.Time) bool { return !t.ExpiresAt.IsZero() && !no
 
 // TokenRef locates a token record: the owning application (so the record can
 // live beside it, in one Redis Cluster hash slot) and the token's digest.
+// Records are keyed by the digest's first 128 bits, which is also what the
+// token's public id (jti) carries, so a token can be found from its jti
+// without any index, and nothing about it can be recovered from either.
 type TokenRef struct {
 	ClientID string
 	Digest   Digest
+}
+
+// KeyLen is how many bytes of the digest name a token record.
+const KeyLen = 16
+
+// JTI is the token's public identifier: "<client_id>.<32 hex digits>".
+func (r TokenRef) JTI() string { return r.ClientID + "." + hex.EncodeToString(r.Digest[:KeyLen]) }
+
+// ParseJTI returns the reference a jti names.
+func ParseJTI(jti string) (TokenRef, bool) {
+	id, h, ok := strings.Cut(jti, ".")
+	if !ok || id == "" || len(h) != 2*KeyLen {
+		return TokenRef{}, false
+	}
+	var ref TokenRef
+	if _, err := hex.Decode(ref.Digest[:KeyLen], []byte(h)); err != nil {
+		return TokenRef{}, false
+	}
+	ref.ClientID = id
+	return ref, true
 }
 
 // TokenLookup is one read of a token together with everything that decides

@@ -136,7 +136,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		issuer = defaultIssuer(ln.Addr())
 	}
 
-	apps := server.NewApps(st, cfg.catalogue, server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
+	var tombstone time.Duration
+	if cfg.Introspection.InactiveReason {
+		tombstone = cfg.Introspection.TombstoneTTL
+	}
+	apps := server.NewApps(st, cfg.catalogue, server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone})
 	srv, err := server.New(server.Config{
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -99,10 +100,16 @@ func (s *Store) usageKey(id string) string            { return s.opts.Prefix + "
 func (s *Store) tokenKey(ref store.TokenRef) string   { return s.refKey(ref, ":tok:") }
 func (s *Store) revokedKey(ref store.TokenRef) string { return s.refKey(ref, ":revoked:") }
 
+func (s *Store) tokenIndexKey(id string) string { return s.opts.Prefix + ":{" + id + "}:tokens" }
+
 func (s *Store) refKey(ref store.TokenRef, kind string) string {
-	var buf [2 * len(store.Digest{})]byte
-	hex.Encode(buf[:], ref.Digest[:])
-	return s.opts.Prefix + ":{" + ref.ClientID + "}" + kind + string(buf[:])
+	return s.opts.Prefix + ":{" + ref.ClientID + "}" + kind + refHex(ref)
+}
+
+func refHex(ref store.TokenRef) string {
+	var buf [2 * store.KeyLen]byte
+	hex.Encode(buf[:], ref.Digest[:store.KeyLen])
+	return string(buf[:])
 }
 
 // wrap maps go-redis errors onto the store sentinels. Anything but a
@@ -176,6 +183,12 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 		}
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, nb, 0)
+			if next.Generation != old.Generation {
+				// Every listed token belongs to the old generation: drop
+				// the index in the same transaction. UNLINK frees it off
+				// the main thread, so this stays O(1) however many.
+				p.Unlink(ctx, s.tokenIndexKey(id))
+			}
 			return nil
 		})
 		out = next
@@ -209,11 +222,16 @@ func (e passErr) Error() string { return e.err.Error() }
 // DeleteApplication removes the application; its tokens stop working at once
 // because every token lookup reads the application too.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	n, err := s.rdb.Del(ctx, s.appKey(id)).Result()
+	var del *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		del = p.Del(ctx, s.appKey(id))
+		p.Unlink(ctx, s.tokenIndexKey(id), s.usageKey(id))
+		return nil
+	})
 	if err != nil {
 		return s.wrap(err)
 	}
-	if n == 0 {
+	if n := del.Val(); n == 0 {
 		return fmt.Errorf("application %q: %w", id, store.ErrNotFound)
 	}
 	return s.wrap(s.rdb.ZRem(ctx, s.indexKey(), id).Err())
@@ -233,11 +251,18 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		}
 	}
 	record, issued := s.usage.note(ref.ClientID, t.SecretID, t.IssuedAt)
-	if !record {
-		return s.wrap(s.rdb.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl).Err())
+	score := math.Inf(1)
+	if !t.ExpiresAt.IsZero() {
+		score = float64(t.ExpiresAt.UnixMilli())
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Set(ctx, s.tokenKey(ref), encodeToken(t), ttl)
+		// The index lists live tokens for operators; entries are scored by
+		// expiry and pruned when listed.
+		p.ZAdd(ctx, s.tokenIndexKey(ref.ClientID), goredis.Z{Score: score, Member: refHex(ref)})
+		if !record {
+			return nil
+		}
 		uk := s.usageKey(ref.ClientID)
 		at := t.IssuedAt.UnixMilli()
 		if t.SecretID != "" {
@@ -249,6 +274,65 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		return nil
 	})
 	return s.wrap(err)
+}
+
+// ListTokens returns up to limit live tokens of an application, soonest to
+// expire first, and whether there are more. Tokens revoked by a generation
+// bump are left out; so are expired ones, whose index entries it prunes.
+func (s *Store) ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error) {
+	idx := s.tokenIndexKey(id)
+	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
+	var zs *goredis.ZSliceCmd
+	var appCmd *goredis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, idx, "-inf", "("+nowMS)
+		zs = p.ZRangeArgsWithScores(ctx, goredis.ZRangeArgs{Key: idx, Start: nowMS, Stop: "+inf", ByScore: true, Count: int64(limit) + 1})
+		appCmd = p.Get(ctx, s.appKey(id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, false, s.wrap(err)
+	}
+	ab, err := appCmd.Bytes()
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	app, err := decodeApp(ab)
+	if err != nil {
+		return nil, false, err
+	}
+	entries := zs.Val()
+	more := len(entries) > limit
+	if more {
+		entries = entries[:limit]
+	}
+	if len(entries) == 0 {
+		return nil, false, nil
+	}
+	keys := make([]string, len(entries))
+	for i, z := range entries {
+		m, _ := z.Member.(string)
+		keys[i] = s.opts.Prefix + ":{" + id + "}:tok:" + m
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	var out []store.Token
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // revoked one by one, or gone with its TTL
+		}
+		t, err := decodeToken([]byte(str))
+		if err != nil {
+			return nil, false, err
+		}
+		if t.Generation == app.Generation && !t.Expired(now) {
+			out = append(out, t)
+		}
+	}
+	return out, more, nil
 }
 
 // GetUsage returns when the application and its secrets were last used.
@@ -396,6 +480,7 @@ func (s *Store) RevokeToken(ctx context.Context, ref store.TokenRef, tombstone t
 	var del *goredis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		del = p.Del(ctx, s.tokenKey(ref))
+		p.ZRem(ctx, s.tokenIndexKey(ref.ClientID), refHex(ref))
 		if tombstone > 0 {
 			p.Set(ctx, s.revokedKey(ref), "1", tombstone)
 		}
@@ -491,6 +576,8 @@ func decodeApp(b []byte) (store.Application, error) {
 }
 
 type tokenRecord struct {
+	Kind       string   `json:"kind,omitempty"`
+	Name       string   `json:"name,omitempty"`
 	SecretID   string   `json:"sid,omitempty"`
 	ID         string   `json:"jti"`
 	ClientID   string   `json:"client_id"`
@@ -509,6 +596,8 @@ func encodeToken(t store.Token) []byte {
 		ExpiresMS:  ms(t.ExpiresAt),
 		Generation: t.Generation,
 		SecretID:   t.SecretID,
+		Kind:       t.Kind,
+		Name:       t.Name,
 	})
 	return b
 }
@@ -526,6 +615,8 @@ func decodeToken(b []byte) (store.Token, error) {
 		ExpiresAt:  fromMS(r.ExpiresMS),
 		Generation: r.Generation,
 		SecretID:   r.SecretID,
+		Kind:       r.Kind,
+		Name:       r.Name,
 	}, nil
 }
 

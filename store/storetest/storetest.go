@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type Store interface {
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	GetUsage(ctx context.Context, id string) (store.Usage, error)
 	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
+	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)
 	AppendEvent(ctx context.Context, e store.Event) error
 	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
 }
@@ -53,6 +55,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Usage", testUsage},
 		{"ListApplications", testListApplications},
 		{"Events", testEvents},
+		{"ListTokens", testListTokens},
+		{"TokenByJTI", testTokenByJTI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -467,5 +471,84 @@ func testEvents(t *testing.T, s Store) {
 	}
 	if _, _, err := s.ListEvents(ctx, store.EventFilter{}, "nope", 2); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+func testListTokens(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	now := time.Now()
+	mk := func(name string, lifetime time.Duration) store.TokenRef {
+		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(name)}
+		tok := newToken(a, lifetime)
+		tok.ID = ref.JTI()
+		if err := s.CreateToken(ctx, ref, tok); err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	hour, day, never := mk("hour", time.Hour), mk("day", 24*time.Hour), mk("never", 0)
+	revoked := mk("revoked", time.Hour)
+	if _, err := s.RevokeToken(ctx, revoked, 0); err != nil {
+		t.Fatal(err)
+	}
+	list, more, err := s.ListTokens(ctx, a.ClientID, 10, now)
+	if err != nil || more {
+		t.Fatalf("ListTokens: %v, more %v", err, more)
+	}
+	var ids []string
+	for _, tok := range list {
+		ids = append(ids, tok.ID)
+	}
+	want := []string{hour.JTI(), day.JTI(), never.JTI()}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("listed %v, want %v (soonest expiry first, revoked left out)", ids, want)
+	}
+	if page, more, _ := s.ListTokens(ctx, a.ClientID, 2, now); len(page) != 2 || !more {
+		t.Fatalf("limit 2: %d tokens, more %v", len(page), more)
+	}
+	// Past an hour the first is gone from the listing.
+	if later, _, _ := s.ListTokens(ctx, a.ClientID, 10, now.Add(2*time.Hour)); len(later) != 2 {
+		t.Fatalf("two hours on: %d tokens, want 2", len(later))
+	}
+	// A generation bump empties the listing.
+	if _, err := s.UpdateApplication(ctx, a.ClientID, func(a store.Application) (store.Application, error) {
+		a.Generation++
+		return a, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _, _ := s.ListTokens(ctx, a.ClientID, 10, now); len(after) != 0 {
+		t.Fatalf("after revoke-all: %d tokens listed", len(after))
+	}
+	if _, _, err := s.ListTokens(ctx, "ghost", 10, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("tokens of a missing application: %v", err)
+	}
+}
+
+// A token can be found and revoked from its jti alone.
+func testTokenByJTI(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("by-jti")}
+	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	byID, ok := store.ParseJTI(ref.JTI())
+	if !ok || byID.ClientID != a.ClientID {
+		t.Fatalf("ParseJTI(%q) = %+v, %v", ref.JTI(), byID, ok)
+	}
+	if revoked, err := s.RevokeToken(ctx, byID, 0); err != nil || !revoked {
+		t.Fatalf("RevokeToken by jti: %v, %v", revoked, err)
+	}
+	if l := lookup(t, s, ref); l.Token != nil {
+		t.Fatal("token still there after revocation by jti")
+	}
+	for _, bad := range []string{"", "nodot", a.ClientID + ".xyz", a.ClientID + "." + strings.Repeat("g", 32)} {
+		if _, ok := store.ParseJTI(bad); ok {
+			t.Errorf("ParseJTI(%q) accepted", bad)
+		}
 	}
 }
