@@ -31,6 +31,9 @@ type adminAPI interface {
 	ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error)
 	RevokeTokens(ctx context.Context, id string) error
 	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error)
+	ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error)
+	RevokeToken(ctx context.Context, jti string) error
+	CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error)
 }
 
 // directAPI runs the service in-process against Redis.
@@ -106,6 +109,24 @@ func (d directAPI) Events(ctx context.Context, clientID, kind string, limit int,
 		out.Events = append(out.Events, server.EventJSON(e))
 	}
 	return out, err
+}
+
+func (d directAPI) ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error) {
+	list, more, err := d.apps.ListTokens(ctx, id, limit)
+	out := server.TokenList{More: more}
+	for _, t := range list {
+		out.Tokens = append(out.Tokens, server.TokenJSONOf(t))
+	}
+	return out, err
+}
+
+func (d directAPI) RevokeToken(ctx context.Context, jti string) error {
+	return d.apps.RevokeToken(d.ctx(ctx), jti)
+}
+
+func (d directAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error) {
+	t, key, err := d.apps.CreateAPIKey(d.ctx(ctx), id, server.NewAPIKey(in))
+	return server.APIKey{TokenJSON: server.TokenJSONOf(t), Key: key}, err
 }
 
 // remoteAPI calls a running server's admin API.
@@ -231,4 +252,18 @@ func (r remoteAPI) Events(ctx context.Context, clientID, kind string, limit int,
 	}
 	var out server.EventList
 	return out, r.do(ctx, http.MethodGet, "/events?"+q.Encode(), nil, &out)
+}
+
+func (r remoteAPI) ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error) {
+	var out server.TokenList
+	return out, r.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(id)+"/tokens?limit="+strconv.Itoa(limit), nil, &out)
+}
+
+func (r remoteAPI) RevokeToken(ctx context.Context, jti string) error {
+	return r.do(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(jti), nil, nil)
+}
+
+func (r remoteAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error) {
+	var out server.APIKey
+	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/api-keys", in, &out)
 }

@@ -328,3 +328,64 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
 	return c.command(cmd)
 }
+
+func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
+	cmd := &cobra.Command{Use: "tokens", Short: "List and revoke access tokens and API keys"}
+	var limit int
+	list := &cobra.Command{Use: "list CLIENT_ID", Short: "List an application's live tokens and API keys (never the credentials)", Args: cobra.ExactArgs(1)}
+	list.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		l, err := api.ListTokens(ctx, args[0], limit)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(l)
+		}
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "JTI\tKIND\tNAME\tSCOPES\tISSUED\tEXPIRES")
+		for _, t := range l.Tokens {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.JTI, t.Kind, t.Name, strings.Join(t.Scopes, " "),
+				t.IssuedAt.Format(time.RFC3339), timeOrNever(t.ExpiresAt))
+		}
+		if l.More {
+			fmt.Fprintf(w, "\n(more than %d; raise --limit)\n", limit)
+		}
+		return w.Flush()
+	})
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1 to 500), soonest to expire first")
+	revoke := &cobra.Command{Use: "revoke JTI", Short: "Revoke one token or API key by its jti", Args: cobra.ExactArgs(1)}
+	revoke.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		if err := api.RevokeToken(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked %s\n", args[0])
+		return nil
+	})
+	cmd.AddCommand(c.command(list), c.command(revoke))
+	return cmd
+}
+
+func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
+	cmd := &cobra.Command{Use: "api-keys", Short: "Manage API keys (long-lived, revocable credentials for X-API-Key)"}
+	var in server.NewAPIKeyRequest
+	create := &cobra.Command{
+		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never]",
+		Short: "Create an API key for an application and print it (shown this once)",
+		Args:  cobra.ExactArgs(1),
+	}
+	create.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		k, err := api.CreateAPIKey(ctx, args[0], in)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(k) // always JSON: the key must be copyable
+	})
+	f := create.Flags()
+	f.StringVar(&in.Name, "name", "", "what the key is for")
+	f.StringArrayVar(&in.Scopes, "scopes", nil, "a subset of the application's scopes; default all of them")
+	f.StringVar(&in.ExpiresIn, "expires-in", "", "lifetime (720h, 30d) or never (default)")
+	cmd.AddCommand(c.command(create))
+	return cmd
+}

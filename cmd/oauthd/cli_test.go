@@ -69,11 +69,29 @@ func TestCLIVerbs(t *testing.T) {
 			if reset.ClientSecret == "" || len(reset.Secrets) != 2 {
 				t.Fatalf("reset-secret: %+v", reset)
 			}
+			// An API key and a token, listed, one revoked by jti.
+			var key struct {
+				Key string `json:"api_key"`
+				JTI string `json:"jti"`
+			}
+			json.Unmarshal([]byte(cli("api-keys", "create", id, "--name", "cron", "--expires-in", "30d")), &key)
+			if !strings.HasPrefix(key.Key, "oak_") || key.JTI == "" {
+				t.Fatalf("api-keys create: %+v", key)
+			}
+			if out := cli("tokens", "list", id); !strings.Contains(out, key.JTI) || !strings.Contains(out, "api_key") || strings.Contains(out, key.Key) {
+				t.Fatalf("tokens list:\n%s", out)
+			}
+			if out := cli("tokens", "revoke", key.JTI); !strings.Contains(out, "revoked") {
+				t.Fatalf("tokens revoke: %s", out)
+			}
+			if _, err := runCLI(t, env, "tokens", "revoke", key.JTI); err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Fatalf("revoking twice: %v", err)
+			}
 			if out := cli("apps", "revoke-tokens", id); !strings.Contains(out, "revoked") {
 				t.Fatalf("revoke-tokens: %s", out)
 			}
 			events := cli("events", "--client-id", id)
-			for _, k := range []string{"application.created", "application.updated", "secret.reset", "tokens.revoked"} {
+			for _, k := range []string{"application.created", "application.updated", "secret.reset", "tokens.revoked", "api_key.created", "token.revoked"} {
 				if !strings.Contains(events, k) {
 					t.Fatalf("events lack %s:\n%s", k, events)
 				}

@@ -44,7 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
-		eventsCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
+		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
+		apiKeysCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
 	return root.ExecuteContext(ctx)
 }
 
