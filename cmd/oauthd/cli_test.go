@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
@@ -132,4 +136,56 @@ func TestCLIVerbs(t *testing.T) {
 			t.Fatalf("wrong key: %v", err)
 		}
 	})
+}
+
+// Secret rotation over real listeners with a real OAuth client: during the
+// grace period both secrets get tokens; after it, only the new one.
+func TestSecretRotationWithGrace(t *testing.T) {
+	rs := redistest.Start(t, redistest.Real)
+	p := startOAuthd(t, nil, "--redis-url", rs.URL)
+	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL}
+	var created app
+	out, err := runCLI(t, env, "apps", "create", "--name", "rotating", "--scopes", "sms")
+	if err != nil || json.Unmarshal([]byte(out), &created) != nil {
+		t.Fatalf("create: %v %s", err, out)
+	}
+	token := func(secret string) error {
+		cfg := clientcredentials.Config{ClientID: created.ClientID, ClientSecret: secret, TokenURL: p.URL + "/oauth/token"}
+		_, err := cfg.Token(context.Background())
+		return err
+	}
+	beforeReset := time.Now() // the grace period cannot end before this + 2s
+	out, err = runCLI(t, env, "apps", "reset-secret", created.ClientID, "--grace", "2s")
+	var reset struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &reset) != nil {
+		t.Fatalf("reset-secret: %v %s", err, out)
+	}
+	start := time.Now()
+	if err := token(created.ClientSecret); err != nil {
+		t.Fatalf("old secret within the grace period: %v", err)
+	}
+	if err := token(reset.ClientSecret); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	// The grace period is wall-clock time on a real server: poll until the
+	// old secret fails, bounded well past the 2s grace.
+	for {
+		err := token(created.ClientSecret)
+		if err != nil {
+			wantRetrieveError(t, err, 401, "invalid_client")
+			if elapsed := time.Since(beforeReset); elapsed < 2*time.Second-10*time.Millisecond {
+				t.Fatalf("old secret refused after %v, before its 2s grace ended", elapsed)
+			}
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("old secret still accepted 10s into a 2s grace period")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := token(reset.ClientSecret); err != nil {
+		t.Fatalf("new secret after the grace period: %v", err)
+	}
 }

@@ -193,6 +193,24 @@ func TestEndToEnd(t *testing.T) {
 				})
 			}
 
+			t.Run("API key in X-API-Key", func(t *testing.T) {
+				_, key, err := auth.apps.CreateAPIKey(context.Background(), daemon.id, server.NewAPIKey{Name: "cron", Scopes: []string{"sms"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, _ := http.NewRequest("POST", api.URL+"/v1/sms", strings.NewReader(sendBody))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-API-Key", key)
+				if code, m := do(t, req); code != 201 {
+					t.Fatalf("X-API-Key: %d %v", code, m)
+				}
+				req, _ = http.NewRequest("GET", api.URL+"/v1/sms/x", nil)
+				req.Header.Set("X-API-Key", key)
+				if code, m := do(t, req); code != 403 || m["error_description"] != "scope required: reports" {
+					t.Fatalf("X-API-Key without reports: %d %v", code, m)
+				}
+			})
+
 			t.Run("expired token", func(t *testing.T) {
 				short := auth.create(t, "sms", "2s")
 				tok := auth.token(t, short)
