@@ -55,13 +55,7 @@ func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = httpErrorHandler
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(cfg.Logger))
-	a.echo = e
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger)}
 	a.routes()
 	return a
 }

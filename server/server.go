@@ -71,18 +71,23 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st)}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = httpErrorHandler
-	// The peer address is the socket's: X-Forwarded-For and X-Real-IP are
-	// client-controlled and must not open an IP allowlist.
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(cfg.Logger))
-	s.echo = e
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
+}
+
+// newEcho is the echo instance both the public and the admin API use: JSON
+// errors, one log line per request, and the socket's peer address as the
+// client's (X-Forwarded-For and X-Real-IP are client-controlled and must
+// not open an IP allowlist).
+func newEcho(log *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = httpErrorHandler
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(logRequests(log))
+	return e
 }
 
 // Handler returns the HTTP handler for the public listener.

@@ -18,12 +18,7 @@ import (
 // through the same service, so both must behave alike, audit included.
 func TestCLIVerbs(t *testing.T) {
 	rs := redistest.Start(t, redistest.Real)
-	out, err := runCLI(t, nil, "admin-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := regexp.MustCompile(`key:\s+(\S+)`).FindStringSubmatch(out)[1]
-	digest := regexp.MustCompile(`sha256:\s+(\S+)`).FindStringSubmatch(out)[1]
+	key, digest := newAdminKey(t)
 	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
 
 	modes := map[string]map[string]string{
@@ -188,4 +183,19 @@ func TestSecretRotationWithGrace(t *testing.T) {
 	if err := token(reset.ClientSecret); err != nil {
 		t.Fatalf("new secret after the grace period: %v", err)
 	}
+}
+
+// newAdminKey runs `oauthd admin-key` and returns the key and its digest.
+func newAdminKey(t *testing.T) (key, digest string) {
+	t.Helper()
+	out, err := runCLI(t, nil, "admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := regexp.MustCompile(`key:\s+(\S+)`).FindStringSubmatch(out)
+	d := regexp.MustCompile(`sha256:\s+([0-9a-f]{64})`).FindStringSubmatch(out)
+	if k == nil || d == nil {
+		t.Fatalf("admin-key printed:\n%s", out)
+	}
+	return k[1], d[1]
 }

@@ -306,12 +306,7 @@ func TestEmbeddedAdminKey(t *testing.T) {
 // admin.addr puts the admin API on its own listener, and only there.
 func TestAdminOwnListener(t *testing.T) {
 	rs := redistest.Start(t, redistest.Real)
-	out, err := runCLI(t, nil, "admin-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := regexp.MustCompile(`key:\s+(\S+)`).FindStringSubmatch(out)[1]
-	digest := regexp.MustCompile(`sha256:\s+(\S+)`).FindStringSubmatch(out)[1]
+	key, digest := newAdminKey(t)
 	env := map[string]string{"OAUTHD_ADMIN_KEY_SHA256": "  ," + digest, "OAUTHD_REDIS_URL": rs.URL}
 	p := startOAuthd(t, env, "--admin-addr", "127.0.0.1:0")
 	adminAddr := regexp.MustCompile(`"msg":"oauthd admin listening","addr":"([^"]+)"`).FindStringSubmatch(p.Logs.String())
