@@ -42,49 +42,47 @@ type tokenResponse struct {
 // (it reveals nothing), then the client's credentials, and only then grant
 // and scope errors, so an unauthenticated caller learns nothing about an
 // application.
-func (s *Server) handleToken(apps AppReader, issuer *oauthIssuer, now func() time.Time) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		form, err := readForm(c)
-		if err != nil {
-			return writeError(c, err)
-		}
-		app, secretID, err := authenticateClient(c, apps, form, now)
-		if err != nil {
-			return s.authError(c, err)
-		}
-		switch gt := form.Get("grant_type"); gt {
-		case "client_credentials":
-		case "":
-			return writeError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
-		default:
-			return writeError(c, errUnsupportedGrantType(gt))
-		}
-		requested, err := scopes.Parse(form.Get("scope"))
-		if err != nil {
-			return writeError(c, errInvalidScope("%v", err))
-		}
-		granted := app.Scopes
-		if len(requested) > 0 {
-			if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
-				return writeError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
-					scopes.Format(missing), scopes.Format(app.Scopes)))
-			}
-			granted = requested
-		}
-		g, err := issuer.Issue(r, &app, secretID, granted, scopes.Format(granted))
-		if err != nil {
-			return writeError(c, err)
-		}
-		reqLog(c).add(slog.String("event", "token issued"), slog.String("jti", g.jti))
-		noStore(c.Response().Header())
-		return writeJSON(c, http.StatusOK, tokenResponse{
-			AccessToken: g.token,
-			TokenType:   "Bearer",
-			ExpiresIn:   int64(g.lifetime.Seconds()),
-			Scope:       scopes.Format(g.scopes),
-		})
+func (s *Server) handleToken(c echo.Context) error {
+	r := c.Request()
+	form, err := readForm(c)
+	if err != nil {
+		return writeError(c, err)
 	}
+	app, secretID, err := authenticateClient(c, s.store, form, s.cfg.Now)
+	if err != nil {
+		return s.authError(c, err)
+	}
+	switch gt := form.Get("grant_type"); gt {
+	case "client_credentials":
+	case "":
+		return writeError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
+	default:
+		return writeError(c, errUnsupportedGrantType(gt))
+	}
+	requested, err := scopes.Parse(form.Get("scope"))
+	if err != nil {
+		return writeError(c, errInvalidScope("%v", err))
+	}
+	granted := app.Scopes
+	if len(requested) > 0 {
+		if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
+			return writeError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
+				scopes.Format(missing), scopes.Format(app.Scopes)))
+		}
+		granted = requested
+	}
+	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted))
+	if err != nil {
+		return writeError(c, err)
+	}
+	reqLog(c).add(slog.String("event", "token issued"), slog.String("jti", g.jti))
+	noStore(c.Response().Header())
+	return writeJSON(c, http.StatusOK, tokenResponse{
+		AccessToken: g.token,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(g.lifetime.Seconds()),
+		Scope:       scopes.Format(g.scopes),
+	})
 }
 
 // readForm checks and parses an application/x-www-form-urlencoded body.
