@@ -252,11 +252,10 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := ApplicationList{Applications: make([]Application, 0, len(page)), NextCursor: next}
-	for _, app := range page {
-		out.Applications = append(out.Applications, ApplicationJSON(app))
+	if page == nil {
+		page = []Application{}
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return writeJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
 }
 
 func queryLimit(c echo.Context) (int, error) {
@@ -299,7 +298,12 @@ func (a *Admin) updateApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return writeJSON(c, http.StatusOK, ApplicationJSON(app))
+	// Answer in the same shape as GET, usage included.
+	usage, err := a.apps.store.GetUsage(c.Request().Context(), app.ClientID)
+	if err != nil {
+		return writeError(c, err)
+	}
+	return writeJSON(c, http.StatusOK, ApplicationDetail(app, usage))
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {

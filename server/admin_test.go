@@ -146,7 +146,7 @@ func TestAdminApplicationLifecycle(t *testing.T) {
 	// List, with a name filter; never a secret.
 	code, list := env.call(adminKey, "GET", "/applications?name=BILL&limit=10", nil)
 	apps := list["applications"].([]any)
-	if code != 200 || len(apps) != 1 || apps[0].(map[string]any)["client_secret"] != nil {
+	if code != 200 || len(apps) != 1 || apps[0].(map[string]any)["client_secret"] != nil || apps[0].(map[string]any)["last_used_at"] == nil {
 		t.Fatalf("list: %d %v", code, list)
 	}
 

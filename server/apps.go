@@ -23,6 +23,7 @@ type AppStore interface {
 	DeleteApplication(ctx context.Context, id string) error
 	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
 	GetUsage(ctx context.Context, id string) (store.Usage, error)
+	GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error)
 	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)

@@ -69,10 +69,11 @@ func (s *Apps) Get(ctx context.Context, id string) (store.Application, store.Usa
 // MaxPage bounds a listing page.
 const MaxPage = 500
 
-// List returns a page of applications in creation order. name, when not
-// empty, keeps those whose name contains it (case-insensitively); the page
-// may then hold fewer than limit even when more follow.
-func (s *Apps) List(ctx context.Context, cursor string, limit int, name string) ([]store.Application, string, error) {
+// List returns a page of applications in creation order, rendered with
+// their usage. name, when not empty, keeps those whose name contains it
+// (case-insensitively); the page may then hold fewer than limit even when
+// more follow.
+func (s *Apps) List(ctx context.Context, cursor string, limit int, name string) ([]Application, string, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
 	}
@@ -80,13 +81,28 @@ func (s *Apps) List(ctx context.Context, cursor string, limit int, name string) 
 	if errors.Is(err, store.ErrInvalid) {
 		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
 	}
-	if err != nil || name == "" {
-		return page, next, err
+	if err != nil {
+		return nil, "", err
 	}
-	name = strings.ToLower(name)
-	return slices.DeleteFunc(page, func(a store.Application) bool {
-		return !strings.Contains(strings.ToLower(a.Name), name)
-	}), next, nil
+	if name != "" {
+		name = strings.ToLower(name)
+		page = slices.DeleteFunc(page, func(a store.Application) bool {
+			return !strings.Contains(strings.ToLower(a.Name), name)
+		})
+	}
+	ids := make([]string, len(page))
+	for i, a := range page {
+		ids[i] = a.ClientID
+	}
+	usage, err := s.store.GetUsages(ctx, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Application, len(page))
+	for i, a := range page {
+		out[i] = ApplicationDetail(a, usage[a.ClientID])
+	}
+	return out, next, nil
 }
 
 // ApplicationPatch holds the fields to change; nil leaves a field as it is.

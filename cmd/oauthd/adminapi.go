@@ -55,11 +55,7 @@ func (d directAPI) Create(ctx context.Context, in server.NewApplicationRequest) 
 
 func (d directAPI) List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error) {
 	page, next, err := d.apps.List(ctx, cursor, limit, name)
-	out := server.ApplicationList{NextCursor: next}
-	for _, a := range page {
-		out.Applications = append(out.Applications, server.ApplicationJSON(a))
-	}
-	return out, err
+	return server.ApplicationList{Applications: page, NextCursor: next}, err
 }
 
 func (d directAPI) Get(ctx context.Context, id string) (server.Application, error) {

@@ -337,23 +337,40 @@ func (s *Store) ListTokens(ctx context.Context, id string, limit int, now time.T
 
 // GetUsage returns when the application and its secrets were last used.
 func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
-	m, err := s.rdb.HGetAll(ctx, s.usageKey(id)).Result()
-	if err != nil {
-		return store.Usage{}, s.wrap(err)
-	}
-	u := store.Usage{SecretLastUsed: map[string]time.Time{}}
-	for k, v := range m {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch {
-		case k == "app":
-			u.LastUsed = fromMS(n)
-		case k == "issued":
-			u.Issued = n
-		case strings.HasPrefix(k, "secret:"):
-			u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
+	m, err := s.GetUsages(ctx, []string{id})
+	return m[id], err
+}
+
+// GetUsages returns the usage of several applications in one pipelined
+// round trip.
+func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error) {
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.usageKey(id))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap(err)
 	}
-	return u, nil
+	out := make(map[string]store.Usage, len(ids))
+	for i, id := range ids {
+		u := store.Usage{SecretLastUsed: map[string]time.Time{}}
+		for k, v := range cmds[i].Val() {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch {
+			case k == "app":
+				u.LastUsed = fromMS(n)
+			case k == "issued":
+				u.Issued = n
+			case strings.HasPrefix(k, "secret:"):
+				u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
+			}
+		}
+		out[id] = u
+	}
+	return out, nil
 }
 
 // ListApplications returns up to limit applications in creation order,
