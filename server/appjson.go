@@ -21,12 +21,12 @@ type Application struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
-	// null if never; set by the admin API's single-application answers.
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// null if never.
+	LastUsedAt *time.Time `json:"last_used_at"`
 	// TokensIssued counts the tokens the application has been issued.
-	TokensIssued *int64 `json:"tokens_issued,omitempty"`
+	TokensIssued int64 `json:"tokens_issued"`
 	// Secrets describes the application's secrets, never their values.
-	Secrets []SecretJSON `json:"secrets,omitempty"`
+	Secrets []SecretJSON `json:"secrets"`
 }
 
 // SecretJSON describes one client secret.
@@ -41,7 +41,7 @@ type SecretJSON struct {
 func ApplicationDetail(a store.Application, u store.Usage) Application {
 	out := ApplicationJSON(a)
 	out.LastUsedAt = timePtr(u.LastUsed)
-	out.TokensIssued = &u.Issued
+	out.TokensIssued = u.Issued
 	out.Secrets = make([]SecretJSON, 0, len(a.Secrets))
 	for _, s := range a.Secrets {
 		out.Secrets = append(out.Secrets, SecretJSON{
@@ -68,6 +68,7 @@ func ApplicationJSON(a store.Application) Application {
 		Scopes:        a.Scopes,
 		TokenLifetime: FormatLifetime(a.TokenLifetime),
 		IPAllowlist:   make([]string, 0, len(a.IPAllowlist)),
+		Secrets:       []SecretJSON{},
 		Enabled:       a.Enabled,
 		CreatedAt:     a.CreatedAt,
 		UpdatedAt:     a.UpdatedAt,

@@ -164,10 +164,8 @@ func (c *cli) printApp(a server.Application) error {
 	row("enabled", fmt.Sprint(a.Enabled))
 	row("created_at", a.CreatedAt.Format(time.RFC3339))
 	row("updated_at", a.UpdatedAt.Format(time.RFC3339))
-	if a.TokensIssued != nil {
-		row("last_used_at", timeOrNever(a.LastUsedAt))
-		row("tokens_issued", fmt.Sprint(*a.TokensIssued))
-	}
+	row("last_used_at", timeOrNever(a.LastUsedAt))
+	row("tokens_issued", fmt.Sprint(a.TokensIssued))
 	for _, s := range a.Secrets {
 		row("secret "+s.ID, fmt.Sprintf("created %s, expires %s, last used %s",
 			s.CreatedAt.Format(time.RFC3339), timeOrNever(s.ExpiresAt), timeOrNever(s.LastUsedAt)))
