@@ -29,6 +29,7 @@ type adminAPI interface {
 	Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error)
 	Delete(ctx context.Context, id string) error
 	ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error)
+	DeleteSecret(ctx context.Context, id, secretID string) error
 	RevokeTokens(ctx context.Context, id string) error
 	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error)
 	ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error)
@@ -81,6 +82,11 @@ func (d directAPI) ResetSecret(ctx context.Context, id string, grace string) (se
 	}
 	return server.SecretReset{ClientID: a.ClientID, ClientSecret: secret, SecretID: sid,
 		Secrets: server.ApplicationDetail(a, store.Usage{}).Secrets}, nil
+}
+
+func (d directAPI) DeleteSecret(ctx context.Context, id, secretID string) error {
+	_, err := d.apps.DeleteSecret(d.ctx(ctx), id, secretID)
+	return err
 }
 
 func parseGrace(s string) (time.Duration, error) {
@@ -262,4 +268,8 @@ func (r remoteAPI) RevokeToken(ctx context.Context, jti string) error {
 func (r remoteAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error) {
 	var out server.APIKey
 	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/api-keys", in, &out)
+}
+
+func (r remoteAPI) DeleteSecret(ctx context.Context, id, secretID string) error {
+	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id)+"/secrets/"+url.PathEscape(secretID), nil, nil)
 }

@@ -91,7 +91,7 @@ the first applications are made before any server runs. Both paths validate
 the same way and write the same audit events.`,
 	}
 	cmd.AddCommand(c.createCommand(), c.listCommand(), c.getCommand(), c.updateCommand(), c.deleteCommand(),
-		c.resetSecretCommand(), c.revokeTokensCommand())
+		c.resetSecretCommand(), c.deleteSecretCommand(), c.revokeTokensCommand())
 	return cmd
 }
 
@@ -278,6 +278,18 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 		return c.printJSON(r) // always JSON: the secret must be copyable
 	})
 	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret working this long (e.g. 1h) so daemons can roll over; at most admin.max_grace")
+	return c.command(cmd)
+}
+
+func (c *cli) deleteSecretCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "delete-secret CLIENT_ID SECRET_ID", Short: "Drop one secret at once (ids are in 'apps get')", Args: cobra.ExactArgs(2)}
+	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		if err := api.DeleteSecret(ctx, args[0], args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "deleted secret %s of %s\n", args[1], args[0])
+		return nil
+	})
 	return c.command(cmd)
 }
 

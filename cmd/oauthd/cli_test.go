@@ -62,11 +62,24 @@ func TestCLIVerbs(t *testing.T) {
 
 			var reset struct {
 				ClientSecret string `json:"client_secret"`
-				Secrets      []any  `json:"secrets"`
+				SecretID     string `json:"secret_id"`
+				Secrets      []struct {
+					ID string `json:"id"`
+				} `json:"secrets"`
 			}
 			json.Unmarshal([]byte(cli("apps", "reset-secret", id, "--grace", "1h")), &reset)
 			if reset.ClientSecret == "" || len(reset.Secrets) != 2 {
 				t.Fatalf("reset-secret: %+v", reset)
+			}
+			old := reset.Secrets[0].ID
+			if old == reset.SecretID {
+				old = reset.Secrets[1].ID
+			}
+			if out := cli("apps", "delete-secret", id, old); !strings.Contains(out, "deleted secret") {
+				t.Fatalf("delete-secret: %s", out)
+			}
+			if out := cli("apps", "get", id); strings.Contains(out, old) || !strings.Contains(out, reset.SecretID) {
+				t.Fatalf("after delete-secret:\n%s", out)
 			}
 			// An API key and a token, listed, one revoked by jti.
 			var key struct {
@@ -90,7 +103,7 @@ func TestCLIVerbs(t *testing.T) {
 				t.Fatalf("revoke-tokens: %s", out)
 			}
 			events := cli("events", "--client-id", id)
-			for _, k := range []string{"application.created", "application.updated", "secret.reset", "tokens.revoked", "api_key.created", "token.revoked"} {
+			for _, k := range []string{"application.created", "application.updated", "secret.reset", "tokens.revoked", "api_key.created", "token.revoked", "secret.deleted"} {
 				if !strings.Contains(events, k) {
 					t.Fatalf("events lack %s:\n%s", k, events)
 				}
