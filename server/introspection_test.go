@@ -155,7 +155,7 @@ func TestIntrospectInactive(t *testing.T) {
 						t.Fatal(err)
 					}
 					return tok
-				}, reason("revoked")},
+				}, `{"active":false}`}, // its records are gone with it
 				{"application disabled", func() string {
 					a := newApp("never")
 					tok := env.issue(a, "")

@@ -219,19 +219,29 @@ type passErr struct{ err error }
 
 func (e passErr) Error() string { return e.err.Error() }
 
-// DeleteApplication removes the application; its tokens stop working at once
-// because every token lookup reads the application too.
+// DeleteApplication removes the application; its tokens stop working at
+// once because every token lookup reads the application too. The records
+// of the tokens it had (listed in its token index) are unlinked with it, so
+// tokens that never expire do not linger.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
+	members, err := s.rdb.ZRange(ctx, s.tokenIndexKey(id), 0, -1).Result()
+	if err != nil {
+		return s.wrap(err)
+	}
 	var del *goredis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		del = p.Del(ctx, s.appKey(id))
-		p.Unlink(ctx, s.tokenIndexKey(id), s.usageKey(id))
+		keys := []string{s.tokenIndexKey(id), s.usageKey(id)}
+		for _, m := range members {
+			keys = append(keys, s.opts.Prefix+":{"+id+"}:tok:"+m)
+		}
+		p.Unlink(ctx, keys...)
 		return nil
 	})
 	if err != nil {
 		return s.wrap(err)
 	}
-	if n := del.Val(); n == 0 {
+	if del.Val() == 0 {
 		return fmt.Errorf("application %q: %w", id, store.ErrNotFound)
 	}
 	return s.wrap(s.rdb.ZRem(ctx, s.indexKey(), id).Err())
