@@ -486,3 +486,26 @@ func TestAdminTokensAndAPIKeys(t *testing.T) {
 		t.Fatal("API key of a deleted application is active")
 	}
 }
+
+// With Redis gone the admin API answers 503, never a 500 or a false 404.
+func TestAdminRedisDown(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(NewApplication{})
+	env.redis.Stop()
+	for _, r := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/applications", nil},
+		{"GET", "/applications/" + app.ClientID, nil},
+		{"PATCH", "/applications/" + app.ClientID, map[string]any{"enabled": false}},
+		{"POST", "/applications/" + app.ClientID + "/secrets", nil},
+		{"DELETE", "/applications/" + app.ClientID + "/tokens", nil},
+		{"GET", "/events", nil},
+	} {
+		code, body := env.call(adminKey, r.method, r.path, r.body)
+		if code != 503 || body["error"] != "temporarily_unavailable" {
+			t.Errorf("%s %s with Redis down: %d %v", r.method, r.path, code, body)
+		}
+	}
+}
