@@ -509,3 +509,24 @@ func TestAdminRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// Failed authentications cannot flood the audit log: one event per
+// client_id per authFailEvery, with the count of those in between.
+func TestAuthFailureEventsThrottled(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(NewApplication{})
+	for range 5 {
+		env.tokenFor(app.ClientID, "ocs_wrong", "")
+	}
+	env.clk.advance(authFailEvery + time.Second)
+	env.tokenFor(app.ClientID, "ocs_wrong", "")
+	_, list := env.call(adminKey, "GET", "/events?kind=client.auth_failed", nil)
+	events := list["events"].([]any)
+	if len(events) != 2 {
+		t.Fatalf("%d auth-failure events for 6 failures, want 2: %v", len(events), events)
+	}
+	newest := events[0].(map[string]any)["detail"].(map[string]any)
+	if newest["failures_since_last_event"] != float64(4) {
+		t.Fatalf("newest event detail %v, want failures_since_last_event 4", newest)
+	}
+}

@@ -38,6 +38,7 @@ type Apps struct {
 	store     AppStore
 	catalogue *scopes.Catalogue
 	opts      AppsOptions
+	fails     *failLimiter
 }
 
 // AppsOptions tune the service; the zero value is usable.
@@ -72,7 +73,7 @@ func NewApps(st AppStore, catalogue *scopes.Catalogue, opts AppsOptions) *Apps {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Apps{store: st, catalogue: catalogue, opts: opts}
+	return &Apps{store: st, catalogue: catalogue, opts: opts, fails: newFailLimiter()}
 }
 
 func (s *Apps) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
