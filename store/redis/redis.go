@@ -41,6 +41,7 @@ type Store struct {
 	rdb   goredis.UniversalClient
 	opts  Options
 	usage *usageThrottle
+	apps  *appCache
 }
 
 // Options tune the backend.
@@ -56,7 +57,7 @@ type Options struct {
 
 // New returns a Store using rdb.
 func New(rdb goredis.UniversalClient, opts Options) *Store {
-	return &Store{rdb: rdb, opts: opts, usage: newUsageThrottle()}
+	return &Store{rdb: rdb, opts: opts, usage: newUsageThrottle(), apps: newAppCache()}
 }
 
 // NewClient opens a client for a redis:// or rediss:// URL. Timeouts are
@@ -152,7 +153,7 @@ func (s *Store) GetApplication(ctx context.Context, id string) (store.Applicatio
 	if err != nil {
 		return store.Application{}, s.wrap(err)
 	}
-	return decodeApp(b)
+	return s.apps.decode(id, b)
 }
 
 // UpdateApplication applies update to the current record and writes the
@@ -476,18 +477,18 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 		}
 		out.Token = &t
 	}
-	if out.App, err = s.optionalApp(app); err != nil {
+	if out.App, err = s.optionalApp(ref.ClientID, app); err != nil {
 		return store.TokenLookup{}, err
 	}
 	if other != nil {
-		if out.Also, err = s.optionalApp(other); err != nil {
+		if out.Also, err = s.optionalApp(also, other); err != nil {
 			return store.TokenLookup{}, err
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) optionalApp(cmd *goredis.StringCmd) (*store.Application, error) {
+func (s *Store) optionalApp(id string, cmd *goredis.StringCmd) (*store.Application, error) {
 	b, err := cmd.Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
@@ -495,7 +496,7 @@ func (s *Store) optionalApp(cmd *goredis.StringCmd) (*store.Application, error) 
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	a, err := decodeApp(b)
+	a, err := s.apps.decode(id, b)
 	return &a, err
 }
 
