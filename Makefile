@@ -14,9 +14,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-## build: a static binary in bin/
+## build: static binaries in bin/ (oauthd and the example sms-api)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/oauthd
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sms-api ./cmd/sms-api
 
 ## bench: the hot-path benchmarks (token issue against a bare Redis GET+SET handler)
 bench:
