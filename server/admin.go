@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/server/health"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -29,6 +30,9 @@ type AdminConfig struct {
 	KeyDigests []store.Digest
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Health, when set, answers the probes on the admin listener too, so
+	// an orchestrator can probe a port that is never published.
+	Health *health.Checker
 }
 
 // Admin serves the admin API: JSON under /admin/v1, authenticated with an
@@ -104,6 +108,9 @@ func (a *Admin) routes() {
 	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
 	add(http.MethodGet, "/events", a.listEvents)
+	if a.cfg.Health != nil {
+		addHealth(a.echo, a.cfg.Health)
+	}
 }
 
 const adminRealm = `Bearer realm="oauthd-admin"`

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/server/health"
 )
 
 // requestLog collects what a handler learns (client_id, the error and its
@@ -68,8 +70,19 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", c.RealIP()),
 			}, l.attrs...)
-			log.LogAttrs(context.Background(), l.level, "http request", attrs...)
+			level := l.level
+			if isProbe(c.Path()) && level <= slog.LevelInfo {
+				// Orchestrators probe every few seconds: at info level
+				// the probes would drown the requests that matter. The
+				// checker logs readiness changes itself.
+				level = slog.LevelDebug
+			}
+			log.LogAttrs(context.Background(), level, "http request", attrs...)
 			return nil
 		}
 	}
+}
+
+func isProbe(route string) bool {
+	return route == health.AlivePath || route == health.ReadyPath || route == health.LegacyPath
 }

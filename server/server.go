@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/health"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	ServiceDocumentation string
 	// Audit records failed client authentications; nil records nothing.
 	Audit Auditor
+	// Health answers the probes; nil checks the store with a 1s deadline.
+	Health *health.Checker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -67,6 +70,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Health == nil {
+		cfg.Health = health.New(health.Config{Ping: st.Ping, Logger: cfg.Logger})
 	}
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
@@ -92,12 +98,3 @@ func newEcho(log *slog.Logger) *echo.Echo {
 
 // Handler returns the HTTP handler for the public listener.
 func (s *Server) Handler() http.Handler { return s.echo }
-
-// handleHealth answers 200 when Redis answers, 503 otherwise: a load
-// balancer should stop sending token requests that can only fail.
-func (s *Server) handleHealth(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
-		return writeError(c, err)
-	}
-	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
-}
