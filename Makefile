@@ -2,6 +2,9 @@
 GO      ?= go
 BIN     ?= bin/oauthd
 BENCH   ?= .
+# VERSION is stamped into the binary (oauthd --version, the start-up log line).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test build bench fmt
 
@@ -16,7 +19,7 @@ test:
 
 ## build: static binaries in bin/ (oauthd and the example sms-api)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/oauthd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oauthd
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sms-api ./cmd/sms-api
 
 ## bench: the hot-path benchmarks (token issue against a bare Redis GET+SET handler)

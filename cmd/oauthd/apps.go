@@ -79,6 +79,41 @@ func (c *cli) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// done reports a verb that returns nothing but success: the sentence for
+// people, or {"<what>": id} for scripts.
+func (c *cli) done(what, id, sentence string) error {
+	if c.json {
+		return c.printJSON(map[string]string{what: id})
+	}
+	_, err := fmt.Fprintln(c.stdout, sentence)
+	return err
+}
+
+// shownOnce is printed under a credential in the table form: there is no
+// way to see it again.
+const shownOnce = "\nThe secret above is shown only now: oauthd keeps its SHA-256 digest. Store it in your secret manager.\n"
+
+// printRows prints key/value rows in two aligned columns.
+func (c *cli) printRows(rows [][2]string) error {
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
+	}
+	return w.Flush()
+}
+
+// checkScopeList catches the commonest mistake with --scopes: a
+// comma-separated list, which the scope grammar can never accept.
+func checkScopeList(flag string, list []string) error {
+	for _, s := range list {
+		if strings.Contains(s, ",") {
+			return fmt.Errorf("--%s %q: scopes are separated by spaces, not commas: --%s %q", flag, s, flag,
+				strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }), " "))
+		}
+	}
+	return nil
+}
+
 func appsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
@@ -100,16 +135,23 @@ func (c *cli) createCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]...`,
 		Short: "Create an application and print it with its secret (shown this once)",
-		Long: `Create an application and print it as JSON with its client_secret. The
-secret is shown this once: only its SHA-256 digest is stored.`,
+		Long: `Create an application and print it with its client_secret (as JSON with
+--json). The secret is shown this once: only its SHA-256 digest is stored.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		if err := checkScopeList("scopes", in.Scopes); err != nil {
+			return err
+		}
 		app, err := api.Create(ctx, in)
 		if err != nil {
 			return err
 		}
-		return c.printJSON(app) // always JSON: the secret must be copyable
+		if err := c.printApp(app); err != nil || c.json {
+			return err
+		}
+		_, err = fmt.Fprint(c.stdout, shownOnce)
+		return err
 	})
 	f := cmd.Flags()
 	f.StringVar(&in.Name, "name", "", "application name (required)")
@@ -156,6 +198,9 @@ func (c *cli) printApp(a server.Application) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
 	row("client_id", a.ClientID)
+	if a.ClientSecret != "" {
+		row("client_secret", a.ClientSecret)
+	}
 	row("name", a.Name)
 	row("description", a.Description)
 	row("scopes", strings.Join(a.Scopes, " "))
@@ -211,6 +256,9 @@ func (c *cli) updateCommand() *cobra.Command {
 			p.Description = &desc
 		}
 		if f.Changed("scopes") {
+			if err := checkScopeList("scopes", scopeList); err != nil {
+				return err
+			}
 			p.Scopes = &scopeList
 		}
 		if f.Changed("lifetime") {
@@ -257,8 +305,7 @@ func (c *cli) deleteCommand() *cobra.Command {
 		if err := api.Delete(ctx, args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "deleted %s\n", args[0])
-		return nil
+		return c.done("deleted", args[0], "deleted "+args[0])
 	})
 	return c.command(cmd)
 }
@@ -275,7 +322,18 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return c.printJSON(r) // always JSON: the secret must be copyable
+		if c.json {
+			return c.printJSON(r)
+		}
+		rows := [][2]string{{"client_id", r.ClientID}, {"secret_id", r.SecretID}, {"client_secret", r.ClientSecret}}
+		for _, s := range r.Secrets {
+			rows = append(rows, [2]string{"secret " + s.ID, "expires " + timeOrNever(s.ExpiresAt)})
+		}
+		if err := c.printRows(rows); err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(c.stdout, shownOnce)
+		return err
 	})
 	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret working this long (e.g. 1h) so daemons can roll over; at most admin.max_grace")
 	return c.command(cmd)
@@ -287,8 +345,7 @@ func (c *cli) deleteSecretCommand() *cobra.Command {
 		if err := api.DeleteSecret(ctx, args[0], args[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "deleted secret %s of %s\n", args[1], args[0])
-		return nil
+		return c.done("deleted_secret", args[1], fmt.Sprintf("deleted secret %s of %s", args[1], args[0]))
 	})
 	return c.command(cmd)
 }
@@ -299,8 +356,7 @@ func (c *cli) revokeTokensCommand() *cobra.Command {
 		if err := api.RevokeTokens(ctx, args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "revoked every token of %s\n", args[0])
-		return nil
+		return c.done("revoked_tokens_of", args[0], "revoked every token of "+args[0])
 	})
 	return c.command(cmd)
 }
@@ -369,8 +425,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 		if err := api.RevokeToken(ctx, args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "revoked %s\n", args[0])
-		return nil
+		return c.done("revoked", args[0], "revoked "+args[0])
 	})
 	cmd.AddCommand(c.command(list), c.command(revoke))
 	return cmd
@@ -381,16 +436,27 @@ func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	cmd := &cobra.Command{Use: "api-keys", Short: "Manage API keys (long-lived, revocable credentials for X-API-Key)"}
 	var in server.NewAPIKeyRequest
 	create := &cobra.Command{
-		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never]",
+		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never] [--json]",
 		Short: "Create an API key for an application and print it (shown this once)",
 		Args:  cobra.ExactArgs(1),
 	}
 	create.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+		if err := checkScopeList("scopes", in.Scopes); err != nil {
+			return err
+		}
 		k, err := api.CreateAPIKey(ctx, args[0], in)
 		if err != nil {
 			return err
 		}
-		return c.printJSON(k) // always JSON: the key must be copyable
+		if c.json {
+			return c.printJSON(k)
+		}
+		if err := c.printRows([][2]string{{"jti", k.JTI}, {"name", k.Name}, {"scopes", strings.Join(k.Scopes, " ")},
+			{"expires_at", timeOrNever(k.ExpiresAt)}, {"api_key", k.Key}}); err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(c.stdout, strings.Replace(shownOnce, "secret", "API key", 1))
+		return err
 	})
 	f := create.Flags()
 	f.StringVar(&in.Name, "name", "", "what the key is for")

@@ -36,7 +36,7 @@ func TestCLIVerbs(t *testing.T) {
 				return out
 			}
 			var created app
-			if err := json.Unmarshal([]byte(cli("apps", "create", "--name", "cli-"+name, "--scopes", "sms groups")), &created); err != nil || created.ClientSecret == "" {
+			if err := json.Unmarshal([]byte(cli("apps", "create", "--json", "--name", "cli-"+name, "--scopes", "sms groups")), &created); err != nil || created.ClientSecret == "" {
 				t.Fatalf("create: %+v %v", created, err)
 			}
 			id := created.ClientID
@@ -67,7 +67,7 @@ func TestCLIVerbs(t *testing.T) {
 					ID string `json:"id"`
 				} `json:"secrets"`
 			}
-			json.Unmarshal([]byte(cli("apps", "reset-secret", id, "--grace", "1h")), &reset)
+			json.Unmarshal([]byte(cli("apps", "reset-secret", id, "--grace", "1h", "--json")), &reset)
 			if reset.ClientSecret == "" || len(reset.Secrets) != 2 {
 				t.Fatalf("reset-secret: %+v", reset)
 			}
@@ -86,7 +86,7 @@ func TestCLIVerbs(t *testing.T) {
 				Key string `json:"api_key"`
 				JTI string `json:"jti"`
 			}
-			json.Unmarshal([]byte(cli("api-keys", "create", id, "--name", "cron", "--expires-in", "30d")), &key)
+			json.Unmarshal([]byte(cli("api-keys", "create", id, "--name", "cron", "--expires-in", "30d", "--json")), &key)
 			if !strings.HasPrefix(key.Key, "oak_") || key.JTI == "" {
 				t.Fatalf("api-keys create: %+v", key)
 			}
@@ -153,7 +153,7 @@ func TestSecretRotationWithGrace(t *testing.T) {
 	p := startOAuthd(t, nil, "--redis-url", rs.URL)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL}
 	var created app
-	out, err := runCLI(t, env, "apps", "create", "--name", "rotating", "--scopes", "sms")
+	out, err := runCLI(t, env, "apps", "create", "--json", "--name", "rotating", "--scopes", "sms")
 	if err != nil || json.Unmarshal([]byte(out), &created) != nil {
 		t.Fatalf("create: %v %s", err, out)
 	}
@@ -163,7 +163,7 @@ func TestSecretRotationWithGrace(t *testing.T) {
 		return err
 	}
 	beforeReset := time.Now() // the grace period cannot end before this + 2s
-	out, err = runCLI(t, env, "apps", "reset-secret", created.ClientID, "--grace", "2s")
+	out, err = runCLI(t, env, "apps", "reset-secret", created.ClientID, "--grace", "2s", "--json")
 	var reset struct {
 		ClientSecret string `json:"client_secret"`
 	}

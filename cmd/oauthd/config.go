@@ -46,6 +46,7 @@ func serveSettings() []setting {
 		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
+		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 	}, redisSettings()...)
 }
 
@@ -71,6 +72,9 @@ type Config struct {
 		KeySHA256 string        `mapstructure:"key_sha256"`
 		MaxGrace  time.Duration `mapstructure:"max_grace"`
 	} `mapstructure:"admin"`
+	Health struct {
+		Timeout time.Duration `mapstructure:"timeout"`
+	} `mapstructure:"health"`
 	Introspection struct {
 		InactiveReason bool          `mapstructure:"inactive_reason"`
 		TombstoneTTL   time.Duration `mapstructure:"tombstone_ttl"`
@@ -195,6 +199,12 @@ func (c *Config) validate(list []setting) error {
 					return fmt.Errorf("%q is not a SHA-256 hex digest (64 hex characters); 'oauthd admin-key' prints one", truncate(h))
 				}
 				c.adminKeys = append(c.adminKeys, d)
+			}
+			return nil
+		}},
+		{"health.timeout", func() error {
+			if c.Health.Timeout < 10*time.Millisecond || c.Health.Timeout > time.Minute {
+				return fmt.Errorf("%v: use between 10ms and 1m, shorter than the probe's own timeout", c.Health.Timeout)
 			}
 			return nil
 		}},

@@ -32,7 +32,7 @@ type app struct {
 
 func createApp(t *testing.T, redisURL string, args ...string) app {
 	t.Helper()
-	out, err := runCLI(t, nil, append([]string{"apps", "create", "--redis-url", redisURL}, args...)...)
+	out, err := runCLI(t, nil, append([]string{"apps", "create", "--json", "--redis-url", redisURL}, args...)...)
 	if err != nil {
 		t.Fatalf("apps create %v: %v", args, err)
 	}
@@ -318,5 +318,13 @@ func TestAdminOwnListener(t *testing.T) {
 	}
 	if code, _ := adminGet(t, p.URL+"/admin/v1/applications", key); code != 404 {
 		t.Fatalf("admin API on the public listener: %d, want 404", code)
+	}
+	// Both listeners answer the probes, without a credential.
+	for _, base := range []string{p.URL, "http://" + adminAddr[1]} {
+		for _, path := range []string{"/health/alive", "/health/ready", "/healthz"} {
+			if code, body := adminGet(t, base+path, ""); code != 200 || body["status"] != "ok" {
+				t.Errorf("%s%s: %d %v", base, path, code, body)
+			}
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, readBuild(version), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "oauthd:", err)
 		os.Exit(1)
 	}
@@ -33,20 +34,49 @@ func main() {
 
 // run executes one oauthd command line. It returns when the command is done
 // or, for serve, when ctx is cancelled and the server has shut down.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, build buildInfo, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:           "oauthd",
 		Short:         "OAuth 2.0 client-credentials authorization server",
+		Version:       build.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("oauthd {{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
+	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
-		apiKeysCommand(getenv, stdout, stderr), adminKeyCommand(stdout))
+		apiKeysCommand(getenv, stdout, stderr), adminKeyCommand(stdout), healthCommand(stdout))
+	requireSubcommand(root)
 	return root.ExecuteContext(ctx)
+}
+
+// requireSubcommand makes every command that only groups others (oauthd,
+// oauthd apps, ...) fail on a missing or mistyped subcommand. Cobra's
+// default prints the help and exits 0, so a script running "oauthd apps
+// lst" would carry on as if it had listed something.
+func requireSubcommand(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		requireSubcommand(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			_ = cmd.Help()
+			return fmt.Errorf("%s needs a command; see the list above", cmd.CommandPath())
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+		}
+		return fmt.Errorf("%s (run '%s --help' for the list)", msg, cmd.CommandPath())
+	}
 }
 
 // newLogger builds the process logger: one structured line per event.

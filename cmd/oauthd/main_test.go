@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -16,6 +17,14 @@ import (
 
 type program = runtest.Program
 
+// testBuild is the build information the tests' oauthd reports.
+var testBuild = buildInfo{Version: "v0.0.0-test", Revision: "0123456789abcdef", GoVersion: "go1.test"}
+
+// runTest is run as the tests' oauthd binary: with testBuild.
+func runTest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, testBuild, args, getenv, stdout, stderr)
+}
+
 func envFunc(env map[string]string) func(string) string { return runtest.Env(env) }
 
 // startOAuthd runs the whole program with "serve" on a free loopback port
@@ -23,7 +32,7 @@ func envFunc(env map[string]string) func(string) string { return runtest.Env(env
 func startOAuthd(t *testing.T, env map[string]string, args ...string) *program {
 	t.Helper()
 	args = append([]string{"serve", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
-	return runtest.Start(t, run, "oauthd listening", env, args...)
+	return runtest.Start(t, runTest, "oauthd listening", env, args...)
 }
 
 var demoRE = regexp.MustCompile(`client_id:\s+(\S+)\s+client_secret:\s+(\S+)`)
@@ -42,7 +51,7 @@ func demoCredentials(t *testing.T, p *program) (string, string) {
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, envFunc(env), &out, &errOut)
+	err := runTest(context.Background(), args, envFunc(env), &out, &errOut)
 	return out.String(), err
 }
 

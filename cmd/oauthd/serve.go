@@ -18,11 +18,12 @@ import (
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/health"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 )
 
-func serveCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func serveCommand(build buildInfo, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -44,7 +45,7 @@ application and prints a curl command that gets a token. Nothing persists.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg, stderr), stdout)
+			return serve(cmd.Context(), cfg, build, newLogger(cfg, stderr), stdout)
 		},
 	}
 	addFlags(cmd.Flags(), serveSettings())
@@ -110,7 +111,7 @@ func storeOptions(cfg *Config) redis.Options {
 	return opts
 }
 
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, stdout io.Writer) error {
 	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
@@ -140,6 +141,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if cfg.Introspection.InactiveReason {
 		tombstone = cfg.Introspection.TombstoneTTL
 	}
+	probes := health.New(health.Config{Ping: st.Ping, Timeout: cfg.Health.Timeout, Logger: log})
 	apps := server.NewApps(st, cfg.catalogue, server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone})
 	srv, err := server.New(server.Config{
 		Issuer:               issuer,
@@ -149,6 +151,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
 		Audit:                apps,
+		Health:               probes,
 	}, st)
 	if err != nil {
 		return err
@@ -165,7 +168,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if len(keys) == 0 {
 		log.Info("no admin keys configured (admin.key_sha256): the admin API accepts only access tokens with the applications scope")
 	}
-	admin := server.NewAdmin(server.AdminConfig{KeyDigests: keys, Logger: log}, apps, st)
+	admin := server.NewAdmin(server.AdminConfig{KeyDigests: keys, Logger: log, Health: probes}, apps, st)
 
 	public := srv.Handler()
 	if adminLn == nil {
@@ -180,7 +183,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		hs := newHTTPServer(h, log)
 		servers = append(servers, hs)
 		go func() { served <- hs.Serve(l) }()
-		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded)
+		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
 		start(admin.Handler(), adminLn, "oauthd admin listening")

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-v"}} {
+		out, err := runCLI(t, nil, args...)
+		if err != nil || out != "oauthd v0.0.0-test (commit 0123456789ab, go1.test)\n" {
+			t.Errorf("%v: %q %v", args, out, err)
+		}
+	}
+	// The real binary's: no stamp, no VCS (GOFLAGS=-buildvcs=false), so the
+	// Go toolchain's version is all it can say beside "devel".
+	if b := readBuild(""); b.Version == "" || b.GoVersion == "" {
+		t.Errorf("readBuild: %+v", b)
+	}
+	if b := readBuild("v9.9.9"); b.Version != "v9.9.9" {
+		t.Errorf("the linker's stamp lost: %+v", b)
+	}
+}
+
+// A mistyped or missing subcommand fails: a script must not carry on as if
+// "oauthd apps lst" had listed something.
+func TestUnknownCommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apps", "lst"}, `unknown command "lst" for "oauthd apps"; did you mean get or list?`},
+		{[]string{"srve"}, `unknown command "srve" for "oauthd"`},
+		{[]string{"tokens", "nope"}, `unknown command "nope" for "oauthd tokens"`},
+		{[]string{"apps"}, "oauthd apps needs a command"},
+		{[]string{}, "oauthd needs a command"},
+	}
+	for _, tt := range tests {
+		_, err := runCLI(t, nil, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	if out, err := runCLI(t, nil, "apps", "--help"); err != nil || !strings.Contains(out, "reset-secret") {
+		t.Errorf("apps --help: %v\n%s", err, out)
+	}
+}
+
+func TestScopesCommaHint(t *testing.T) {
+	url := "redis://" + startMini(t)
+	for _, args := range [][]string{
+		{"apps", "create", "--name", "x", "--scopes", "sms,groups"},
+		{"apps", "update", "someid", "--scopes", "sms, groups"},
+		{"api-keys", "create", "someid", "--name", "x", "--scopes", "sms,groups"},
+	} {
+		_, err := runCLI(t, nil, append(args, "--redis-url", url)...)
+		if err == nil || !strings.Contains(err.Error(), `not commas: --scopes "sms groups"`) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// --json changes what every verb prints; without it the credential verbs
+// print a table and say the secret is shown only now.
+func TestJSONEveryVerb(t *testing.T) {
+	url := "redis://" + startMini(t)
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := runCLI(t, nil, append(args, "--redis-url", url)...)
+		if err != nil {
+			t.Fatalf("oauthd %v: %v", args, err)
+		}
+		return out
+	}
+	table := cli("apps", "create", "--name", "table", "--scopes", "sms")
+	if !regexp.MustCompile(`client_secret\s+ocs_`).MatchString(table) || !strings.Contains(table, "shown only now") || strings.HasPrefix(table, "{") {
+		t.Fatalf("create without --json:\n%s", table)
+	}
+	var a app
+	if err := json.Unmarshal([]byte(cli("apps", "create", "--name", "json", "--scopes", "sms", "--json")), &a); err != nil || a.ClientSecret == "" {
+		t.Fatalf("create --json: %v %+v", err, a)
+	}
+	if out := cli("apps", "reset-secret", a.ClientID); !regexp.MustCompile(`client_secret\s+ocs_`).MatchString(out) {
+		t.Fatalf("reset-secret without --json:\n%s", out)
+	}
+	if out := cli("api-keys", "create", a.ClientID, "--name", "cron"); !regexp.MustCompile(`api_key\s+oak_`).MatchString(out) || !strings.Contains(out, "API key above") {
+		t.Fatalf("api-keys create without --json:\n%s", out)
+	}
+	tests := []struct {
+		args []string
+		key  string
+	}{
+		{[]string{"apps", "revoke-tokens", a.ClientID}, "revoked_tokens_of"},
+		{[]string{"apps", "delete", a.ClientID}, "deleted"},
+	}
+	for _, tt := range tests {
+		var m map[string]string
+		out := cli(append(tt.args, "--json")...)
+		if err := json.Unmarshal([]byte(out), &m); err != nil || m[tt.key] != a.ClientID {
+			t.Errorf("%v --json printed %q", tt.args, out)
+		}
+	}
+}
+
+// oauthd health is the distroless image's health check: exit status only.
+func TestHealthCommand(t *testing.T) {
+	p := startOAuthd(t, nil)
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{
+		{"/health/alive", true},
+		{"/health/ready", true},
+		{"/healthz", true},
+		{"/health/nope", false},
+	} {
+		out, err := runCLI(t, nil, "health", "--url", p.URL+tt.path)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: %v", tt.path, err)
+		}
+		if tt.ok && !strings.Contains(out, `"status":"ok"`) {
+			t.Errorf("%s printed %q", tt.path, out)
+		}
+	}
+	if _, err := runCLI(t, nil, "health", "--url", "http://127.0.0.1:1/health/alive"); err == nil {
+		t.Error("health succeeded against a closed port")
+	}
+}
