@@ -42,12 +42,16 @@ func (c *cli) open(cmd *cobra.Command) (adminAPI, func(), error) {
 		api, err := newRemoteAPI(cfg.Endpoint, c.getenv("OAUTHD_ADMIN_KEY"))
 		return api, func() {}, err
 	}
-	if cfg.Redis.URL == "" {
-		return nil, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
+	if cfg.embeddedRedis() {
+		return nil, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL, or the Sentinel or Cluster settings) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
 	}
 	log := newLogger(cfg, c.stderr)
-	rdb, _, closeRedis, err := openRedis(cmd.Context(), cfg, log)
+	rdb, _, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := pingRedis(cmd.Context(), cfg, rdb); err != nil {
+		closeRedis()
 		return nil, nil, err
 	}
 	apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue,

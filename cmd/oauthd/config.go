@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis"
 )
 
 // setting is one configuration key; the tables below are the single
@@ -27,7 +31,18 @@ func settingSet(list []setting) settings.Set { return settings.Set{EnvPrefix: "O
 // redisSettings are shared by every command that touches Redis.
 func redisSettings() []setting {
 	return []setting{
-		{Key: "redis.url", Default: "", Usage: "Redis URL (redis:// or rediss://); empty runs on an embedded in-memory store that loses everything on exit"},
+		{Key: "redis.url", Default: "", Usage: "one Redis node's URL (redis:// or rediss://); with no url, sentinel.master or cluster.addrs oauthd runs on an embedded in-memory store that loses everything on exit"},
+		{Key: "redis.sentinel.master", Default: "", Usage: "name of the primary the sentinels watch (Redis Sentinel); needs redis.sentinel.addrs"},
+		{Key: "redis.sentinel.addrs", Default: "", Usage: "comma-separated host:port of the sentinels"},
+		{Key: "redis.sentinel.password", Default: "", Usage: "password of the sentinels themselves (sentinel.conf requirepass), if any"},
+		{Key: "redis.cluster.addrs", Default: "", Usage: "comma-separated host:port of some Redis Cluster nodes (the others are discovered)"},
+		{Key: "redis.username", Default: "", Usage: "ACL user of the Redis data nodes (overrides the URL's)"},
+		{Key: "redis.password", Default: "", Usage: "password of the Redis data nodes (overrides the URL's); prefer redis.password_file"},
+		{Key: "redis.password_file", Default: "", Usage: "file holding the Redis password (a mounted secret); one trailing newline is ignored"},
+		{Key: "redis.tls.enabled", Default: false, Usage: "connect with TLS (implied by rediss:// and by the TLS files below)"},
+		{Key: "redis.tls.ca_file", Default: "", Usage: "PEM file of the CA that signed Redis's certificate (default: the system's)"},
+		{Key: "redis.tls.cert_file", Default: "", Usage: "PEM client certificate for Redis (tls-auth-clients); needs redis.tls.key_file"},
+		{Key: "redis.tls.key_file", Default: "", Usage: "PEM private key of redis.tls.cert_file"},
 		{Key: "redis.prefix", Default: "oauthd", Usage: "prefix of every Redis key, so several deployments can share one Redis"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
@@ -58,8 +73,25 @@ type Config struct {
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
 	Redis    struct {
-		URL    string `mapstructure:"url"`
-		Prefix string `mapstructure:"prefix"`
+		URL      string `mapstructure:"url"`
+		Prefix   string `mapstructure:"prefix"`
+		Sentinel struct {
+			Master   string `mapstructure:"master"`
+			Addrs    string `mapstructure:"addrs"`
+			Password string `mapstructure:"password"`
+		} `mapstructure:"sentinel"`
+		Cluster struct {
+			Addrs string `mapstructure:"addrs"`
+		} `mapstructure:"cluster"`
+		Username     string `mapstructure:"username"`
+		Password     string `mapstructure:"password"`
+		PasswordFile string `mapstructure:"password_file"`
+		TLS          struct {
+			Enabled  bool   `mapstructure:"enabled"`
+			CAFile   string `mapstructure:"ca_file"`
+			CertFile string `mapstructure:"cert_file"`
+			KeyFile  string `mapstructure:"key_file"`
+		} `mapstructure:"tls"`
 	} `mapstructure:"redis"`
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -86,6 +118,14 @@ type Config struct {
 	catalogue *scopes.Catalogue
 	logLevel  slog.Level
 	adminKeys []store.Digest
+	// redis is how to reach Redis, assembled from the redis.* keys; all
+	// its topology fields empty means the embedded store.
+	redis redis.ClientConfig
+}
+
+// embeddedRedis reports whether no Redis is configured.
+func (c *Config) embeddedRedis() bool {
+	return c.redis.URL == "" && c.redis.SentinelMaster == "" && len(c.redis.ClusterAddrs) == 0
 }
 
 // addFlags registers one flag per setting.
@@ -142,6 +182,107 @@ func (c *Config) validate(list []setting) error {
 			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 				return errors.New("use redis://[user:password@]host:port[/db] or rediss:// for TLS")
 			}
+			if c.Redis.Sentinel.Master != "" || c.Redis.Cluster.Addrs != "" {
+				return errors.New("give one of redis.url, redis.sentinel.master or redis.cluster.addrs")
+			}
+			c.redis.URL = c.Redis.URL
+			return nil
+		}},
+		{"redis.sentinel.master", func() error {
+			if c.Redis.Sentinel.Master == "" {
+				return nil
+			}
+			if c.Redis.Cluster.Addrs != "" {
+				return errors.New("give one of redis.sentinel.master or redis.cluster.addrs")
+			}
+			c.redis.SentinelMaster = c.Redis.Sentinel.Master
+			c.redis.SentinelPassword = c.Redis.Sentinel.Password
+			return nil
+		}},
+		{"redis.sentinel.addrs", func() error {
+			var err error
+			c.redis.SentinelAddrs, err = addrList(c.Redis.Sentinel.Addrs)
+			switch {
+			case err != nil:
+				return err
+			case c.Redis.Sentinel.Master != "" && len(c.redis.SentinelAddrs) == 0:
+				return errors.New("redis.sentinel.master needs the sentinels' addresses, e.g. s1:26379,s2:26379,s3:26379")
+			case c.Redis.Sentinel.Master == "" && len(c.redis.SentinelAddrs) > 0:
+				return errors.New("set redis.sentinel.master too: the name of the primary the sentinels watch")
+			}
+			return nil
+		}},
+		{"redis.cluster.addrs", func() error {
+			var err error
+			c.redis.ClusterAddrs, err = addrList(c.Redis.Cluster.Addrs)
+			return err
+		}},
+		{"redis.username", func() error {
+			c.redis.Username = c.Redis.Username
+			return nil
+		}},
+		{"redis.password", func() error {
+			if c.Redis.Password == "" {
+				return nil
+			}
+			if u, err := url.Parse(c.Redis.URL); err == nil && u.User != nil {
+				if _, set := u.User.Password(); set {
+					return errors.New("the password is in redis.url too: keep one")
+				}
+			}
+			c.redis.Password = c.Redis.Password
+			return nil
+		}},
+		{"redis.password_file", func() error {
+			if c.Redis.PasswordFile == "" {
+				return nil
+			}
+			if c.Redis.Password != "" {
+				return errors.New("redis.password is set too: keep one")
+			}
+			b, err := os.ReadFile(c.Redis.PasswordFile)
+			if err != nil {
+				return err
+			}
+			p := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+			if p == "" {
+				return fmt.Errorf("%s is empty", c.Redis.PasswordFile)
+			}
+			c.redis.Password = p
+			return nil
+		}},
+		{"redis.tls.ca_file", func() error {
+			r := c.Redis.TLS
+			if !r.Enabled && r.CAFile == "" && r.CertFile == "" && r.KeyFile == "" {
+				return nil
+			}
+			c.redis.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+			if r.CAFile == "" {
+				return nil
+			}
+			pem, err := os.ReadFile(r.CAFile)
+			if err != nil {
+				return err
+			}
+			c.redis.TLS.RootCAs = x509.NewCertPool()
+			if !c.redis.TLS.RootCAs.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("%s holds no PEM certificate", r.CAFile)
+			}
+			return nil
+		}},
+		{"redis.tls.cert_file", func() error {
+			r := c.Redis.TLS
+			if r.CertFile == "" && r.KeyFile == "" {
+				return nil
+			}
+			if r.CertFile == "" || r.KeyFile == "" {
+				return errors.New("a client certificate needs both redis.tls.cert_file and redis.tls.key_file")
+			}
+			cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
+			if err != nil {
+				return err
+			}
+			c.redis.TLS.Certificates = []tls.Certificate{cert}
 			return nil
 		}},
 		{"redis.prefix", func() error {
@@ -233,6 +374,22 @@ func (c *Config) validate(list []setting) error {
 		}
 	}
 	return nil
+}
+
+// addrList splits a comma-separated list of host:port (the form the
+// environment variables take).
+func addrList(s string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("%q is not host:port", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func truncate(s string) string {

@@ -81,6 +81,17 @@ func TestConfigInvalid(t *testing.T) {
 		{"bad scope in catalogue", nil, nil, "scopes:\n  - name: Bad Scope\n", "scopes"},
 		{"misspelt key in file", nil, nil, "http:\n  adr: \":1\"\n", "adr"},
 		{"missing file", []string{"--config", "/nonexistent/oauthd.yaml"}, nil, "", "/nonexistent/oauthd.yaml"},
+		{"url and sentinel", []string{"--redis-url", "redis://h:1", "--redis-sentinel-master", "m"}, map[string]string{"OAUTHD_REDIS_SENTINEL_ADDRS": "s:1"}, "", "config redis.url: give one of"},
+		{"sentinel and cluster", nil, map[string]string{"OAUTHD_REDIS_SENTINEL_MASTER": "m", "OAUTHD_REDIS_SENTINEL_ADDRS": "s:1", "OAUTHD_REDIS_CLUSTER_ADDRS": "c:1"}, "", "config redis.sentinel.master"},
+		{"sentinel without addrs", nil, map[string]string{"OAUTHD_REDIS_SENTINEL_MASTER": "m"}, "", "config redis.sentinel.addrs: redis.sentinel.master needs"},
+		{"sentinel addrs without master", nil, map[string]string{"OAUTHD_REDIS_SENTINEL_ADDRS": "s:1"}, "", "config redis.sentinel.addrs: set redis.sentinel.master"},
+		{"cluster addr without port", nil, map[string]string{"OAUTHD_REDIS_CLUSTER_ADDRS": "c1:7000, c2"}, "", `config redis.cluster.addrs: "c2" is not host:port`},
+		{"two passwords", []string{"--redis-url", "redis://:p@h:1", "--redis-password", "q"}, nil, "", "config redis.password: the password is in redis.url too"},
+		{"password and file", []string{"--redis-password", "q", "--redis-password-file", "/etc/hostname"}, nil, "", "config redis.password_file: redis.password is set too"},
+		{"missing password file", []string{"--redis-password-file", "/nonexistent/pw"}, nil, "", "config redis.password_file"},
+		{"CA file not PEM", []string{"--redis-tls-ca-file", "/etc/hostname"}, nil, "", "config redis.tls.ca_file"},
+		{"cert without key", []string{"--redis-tls-cert-file", "/etc/hostname"}, nil, "", "config redis.tls.cert_file: a client certificate needs both"},
+		{"health timeout", []string{"--health-timeout", "0s"}, nil, "", "config health.timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +102,49 @@ func TestConfigInvalid(t *testing.T) {
 			_, err := parse(t, args, tt.env)
 			if err == nil || !strings.Contains(err.Error(), tt.wantKey) {
 				t.Fatalf("error %v, want one naming %s", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+// The Redis settings assemble one client configuration; lists come
+// comma-separated from the environment, the password from its own file.
+func TestConfigRedis(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		file     string
+		topology string
+		addrs    string
+		password string
+		tls      bool
+	}{
+		{"embedded", nil, "", "single", "", "", false},
+		{"url", map[string]string{"OAUTHD_REDIS_URL": "rediss://h:6380"}, "", "single", "", "", false},
+		{"sentinel from env", map[string]string{"OAUTHD_REDIS_SENTINEL_MASTER": "mymaster", "OAUTHD_REDIS_SENTINEL_ADDRS": "s1:26379, s2:26379,s3:26379", "OAUTHD_REDIS_PASSWORD_FILE": pw}, "", "sentinel", "s1:26379 s2:26379 s3:26379", "s3cret", false},
+		{"cluster from file with TLS", nil, "redis:\n  cluster:\n    addrs: c1:7000,c2:7000\n  tls:\n    enabled: true\n  password: p\n", "cluster", "c1:7000 c2:7000", "p", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.file != "" {
+				args = []string{"--config", writeFile(t, tt.file)}
+			}
+			c, err := parse(t, args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.redis
+			addrs := strings.Join(append(r.SentinelAddrs, r.ClusterAddrs...), " ")
+			if r.Topology() != tt.topology || addrs != tt.addrs || r.Password != tt.password || (r.TLS != nil) != tt.tls {
+				t.Fatalf("got %s %q %q tls=%v", r.Topology(), addrs, r.Password, r.TLS != nil)
+			}
+			if c.embeddedRedis() != (tt.name == "embedded") {
+				t.Fatal("embeddedRedis wrong")
 			}
 		})
 	}
@@ -126,7 +180,7 @@ func TestStartupErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--redis-url", "redis://127.0.0.1:1"}, "cannot reach Redis"},
+		{[]string{"apps", "list", "--redis-url", "redis://:pw@127.0.0.1:1"}, "cannot reach Redis (redis://***@127.0.0.1:1)"},
 		{[]string{"serve", "--http-addr", "256.0.0.1:1"}, "http.addr"},
 		{[]string{"apps", "create", "--name", "x", "--scopes", "sms"}, "--redis-url"},
 		{[]string{"serve", "extra"}, "unknown command"},

@@ -328,3 +328,32 @@ func TestAdminOwnListener(t *testing.T) {
 		}
 	}
 }
+
+// serve does not exit when Redis is unreachable: it listens, says it is
+// alive but not ready, and logs that it waits.
+func TestServeWaitsForRedis(t *testing.T) {
+	p := startOAuthd(t, nil, "--redis-url", "redis://:pw@127.0.0.1:1")
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{{"/health/alive", 200}, {"/health/ready", 503}, {"/healthz", 503}} {
+		resp, err := http.Get(p.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: %d, want %d", tt.path, resp.StatusCode, tt.status)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !contains(p.Logs.String(), `"msg":"waiting for Redis"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no waiting line:\n%s", p.Logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if logs := p.Logs.String(); !contains(logs, `"redis":"redis://***@127.0.0.1:1"`) || contains(logs, ":pw@") || !contains(logs, `"retry_in_ms":`) {
+		t.Fatalf("waiting line:\n%s", logs)
+	}
+}

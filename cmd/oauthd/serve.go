@@ -52,12 +52,14 @@ application and prints a curl command that gets a token. Nothing persists.`,
 	return cmd
 }
 
-// openRedis connects to the configured Redis or, with no URL, starts the
-// embedded one. close releases whichever it was.
-func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (rdb goredis.UniversalClient, embedded bool, close func(), err error) {
-	url := cfg.Redis.URL
+// openRedis returns a client for the configured Redis or, with none
+// configured, starts the embedded one. It does not wait for Redis: serve
+// waits in the background (waitForRedis), the CLI verbs check once
+// (pingRedis). close releases whichever it was.
+func openRedis(cfg *Config, log *slog.Logger) (rdb goredis.UniversalClient, embedded bool, close func(), err error) {
+	cc := cfg.redis
 	var mini *miniredis.Miniredis
-	if url == "" {
+	if cfg.embeddedRedis() {
 		mini = miniredis.NewMiniRedis()
 		// Let TTLs run on the wall clock, as on a real server, so
 		// expired tokens are forgotten in the embedded store too.
@@ -65,15 +67,15 @@ func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (rdb goredis.
 		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, false, nil, fmt.Errorf("starting the embedded store: %w", err)
 		}
-		url = "redis://" + mini.Addr()
-		log.Warn("no redis.url set: running on the embedded in-memory store; applications and tokens are lost on exit. Set OAUTHD_REDIS_URL for a real deployment.")
+		cc = redis.ClientConfig{URL: "redis://" + mini.Addr()}
+		log.Warn("no redis.url, redis.sentinel.master or redis.cluster.addrs set: running on the embedded in-memory store; applications and tokens are lost on exit. Set OAUTHD_REDIS_URL for a real deployment.")
 	}
-	rdb, err = redis.NewClient(url)
+	rdb, err = redis.Open(cc)
 	if err != nil {
 		if mini != nil {
 			mini.Close()
 		}
-		return nil, false, nil, fmt.Errorf("config redis.url: %w", err)
+		return nil, false, nil, fmt.Errorf("config redis: %w", err)
 	}
 	close = func() {
 		rdb.Close()
@@ -81,13 +83,61 @@ func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (rdb goredis.
 			mini.Close()
 		}
 	}
+	return rdb, mini != nil, close, nil
+}
+
+// pingRedis checks once, for the CLI verbs: a person at a terminal wants
+// an error, not a wait.
+func pingRedis(ctx context.Context, cfg *Config, rdb goredis.UniversalClient) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		close()
-		return nil, false, nil, fmt.Errorf("config redis.url: cannot reach Redis at %s: %v; check the URL and that Redis is running", redactURL(cfg.Redis.URL), err)
+		return fmt.Errorf("cannot reach Redis (%s): %v; check the redis settings and that Redis is running", redisTarget(cfg), err)
 	}
-	return rdb, mini != nil, close, nil
+	return nil
+}
+
+// waitForRedis pings until Redis answers, backing off from 100ms to 5s,
+// and says so in the log: a replica started before its Redis (compose,
+// a Kubernetes rollout, a Redis restart) serves 503s and reports not ready
+// meanwhile instead of exiting into a restart loop.
+func waitForRedis(ctx context.Context, cfg *Config, rdb goredis.UniversalClient, log *slog.Logger) {
+	start := time.Now()
+	for delay, attempt := 100*time.Millisecond, 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			log.Info("redis reachable", "redis", redisTarget(cfg), "waited_ms", time.Since(start).Milliseconds())
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("waiting for Redis", "redis", redisTarget(cfg), "attempt", attempt, "retry_in_ms", delay.Milliseconds(), "cause", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// redisTarget names the configured Redis for a log line or an error,
+// without a password.
+func redisTarget(cfg *Config) string {
+	c := cfg.redis
+	switch c.Topology() {
+	case "sentinel":
+		return fmt.Sprintf("sentinel master %s via %s", c.SentinelMaster, strings.Join(c.SentinelAddrs, ","))
+	case "cluster":
+		return "cluster " + strings.Join(c.ClusterAddrs, ",")
+	}
+	if cfg.embeddedRedis() {
+		return "embedded"
+	}
+	return redactURL(c.URL)
 }
 
 // redactURL drops the password from a Redis URL before it is printed.
@@ -113,11 +163,12 @@ func storeOptions(cfg *Config) redis.Options {
 
 func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, stdout io.Writer) error {
 	redis.SetLibraryLogger(log)
-	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
+	rdb, embedded, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
+	go waitForRedis(ctx, cfg, rdb, log)
 	st := redis.New(rdb, storeOptions(cfg))
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
@@ -195,7 +246,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down", "timeout_ms", cfg.ShutdownTimeout.Milliseconds())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	for _, hs := range servers {

@@ -155,7 +155,7 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				slog.String("method", c.Request().Method),
 				slog.String("path", c.Request().URL.Path),
 				slog.Int("status", c.Response().Status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			)
 			return nil
 		}

@@ -60,37 +60,6 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	return &Store{rdb: rdb, opts: opts, usage: newUsageThrottle(), apps: newAppCache()}
 }
 
-// NewClient opens a client for a redis:// or rediss:// URL. Timeouts are
-// tightened from go-redis's defaults unless the URL sets them (e.g.
-// ?read_timeout=2s): an authorization server should answer 503 quickly
-// when Redis is gone rather than hold every caller for seconds.
-func NewClient(url string) (goredis.UniversalClient, error) {
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	if opts.DialTimeout == 5*time.Second { // go-redis's default
-		opts.DialTimeout = 2 * time.Second
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = time.Second
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = time.Second
-	}
-	if opts.PoolTimeout == 0 {
-		opts.PoolTimeout = 2 * time.Second
-	}
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 1
-	}
-	// go-redis retries a refused dial 5 times 100ms apart, then the command
-	// retries: most of a second before a caller hears that Redis is down.
-	opts.DialerRetries = 2
-	opts.DialerRetryTimeout = 20 * time.Millisecond
-	return goredis.NewClient(opts), nil
-}
-
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.rdb.Ping(ctx).Err()) }
 
