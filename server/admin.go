@@ -33,6 +33,14 @@ type AdminConfig struct {
 	// Health, when set, answers the probes on the admin listener too, so
 	// an orchestrator can probe a port that is never published.
 	Health *health.Checker
+	// Observer hears about every admin request (metrics); nil means nobody.
+	Observer Observer
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// Pprof serves Go's profiler at /debug/pprof/ (CPU, heap, goroutines).
+	// Only for an admin listener that is not published: a profile shows
+	// the process's internals and a CPU profile costs CPU.
+	Pprof bool
 }
 
 // Admin serves the admin API: JSON under /admin/v1, authenticated with an
@@ -59,7 +67,7 @@ func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger)}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, cfg.Observer)}
 	a.routes()
 	return a
 }
@@ -110,6 +118,12 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/events", a.listEvents)
 	if a.cfg.Health != nil {
 		addHealth(a.echo, a.cfg.Health)
+	}
+	if a.cfg.Metrics != nil {
+		a.echo.GET(MetricsPath, echo.WrapHandler(a.cfg.Metrics))
+	}
+	if a.cfg.Pprof {
+		addPprof(a.echo)
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 type requestLog struct {
 	attrs []slog.Attr
 	level slog.Level
+	// code and reason are the error answered, kept apart from attrs for
+	// the metrics.
+	code, reason string
 }
 
 const logKey = "oauthd.log"
@@ -30,6 +33,7 @@ func reqLog(c echo.Context) *requestLog {
 func (l *requestLog) add(attrs ...slog.Attr) { l.attrs = append(l.attrs, attrs...) }
 
 func (l *requestLog) fail(e *Error, cause error) {
+	l.code, l.reason = e.Code, e.Reason
 	l.add(slog.String("error", e.Code))
 	if e.Reason != "" {
 		l.add(slog.String("reason", e.Reason))
@@ -52,7 +56,7 @@ func (l *requestLog) fail(e *Error, cause error) {
 // logRequests writes one line per request: method, path (never the query,
 // which a careless client may fill with credentials), status, duration,
 // remote address and whatever the handler added.
-func logRequests(log *slog.Logger) echo.MiddlewareFunc {
+func logRequests(log *slog.Logger, obs Observer) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -63,13 +67,17 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			r := c.Request()
+			took := time.Since(start)
+			if obs != nil {
+				observe(obs, c, l, took)
+			}
 			attrs := append([]slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", c.Response().Status),
 				// Milliseconds with microsecond precision: slog.Duration
 				// prints integer nanoseconds in JSON, which nobody reads.
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.String("remote", c.RealIP()),
 			}, l.attrs...)
 			level := l.level
@@ -87,4 +95,57 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 
 func isProbe(route string) bool {
 	return route == health.AlivePath || route == health.ReadyPath || route == health.LegacyPath
+}
+
+// Observer hears about every answered request: the metrics. Its methods
+// run on the request path, so they must be cheap.
+type Observer interface {
+	// Request reports the route pattern (never the raw path), method,
+	// status and time to answer.
+	Request(route, method string, status int, took time.Duration)
+	TokenIssued()
+	// ClientAuthFailed reports an invalid_client answer with the server's
+	// fixed reason ("wrong secret", "unknown client", ...).
+	ClientAuthFailed(reason string)
+	// Introspected reports "active" or the inactive reason.
+	Introspected(result string)
+}
+
+// observe tells obs what the request log learned. Everything comes from
+// the request log, which the handlers fill anyway, so the handlers know
+// nothing of metrics.
+func observe(obs Observer, c echo.Context, l *requestLog, took time.Duration) {
+	route := c.Path()
+	if route == "" || c.Response().Status == 404 && route == "/*" {
+		route = "unmatched" // a raw path would let callers mint series
+	}
+	obs.Request(route, c.Request().Method, c.Response().Status, took)
+	if l.code == "invalid_client" {
+		obs.ClientAuthFailed(l.reason)
+	}
+	switch route {
+	case "/oauth/token":
+		if attrValue(l.attrs, "event") == "token issued" {
+			obs.TokenIssued()
+		}
+	case "/oauth/introspect":
+		switch {
+		case l.code != "":
+			obs.Introspected("error")
+		case attrValue(l.attrs, "active") == "true":
+			obs.Introspected("active")
+		case attrValue(l.attrs, "active") == "false":
+			obs.Introspected(attrValue(l.attrs, "inactive_reason"))
+		}
+	}
+}
+
+// attrValue is the value of the request log's attribute key, "" if absent.
+func attrValue(attrs []slog.Attr, key string) string {
+	for _, a := range attrs {
+		if a.Key == key {
+			return a.Value.String()
+		}
+	}
+	return ""
 }

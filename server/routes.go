@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,4 +25,22 @@ func addHealth(e *echo.Echo, h *health.Checker) {
 	e.GET(health.AlivePath, echo.WrapHandler(http.HandlerFunc(h.Alive)))
 	e.GET(health.ReadyPath, echo.WrapHandler(http.HandlerFunc(h.Ready)))
 	e.GET(health.LegacyPath, echo.WrapHandler(http.HandlerFunc(h.Ready)))
+}
+
+// MetricsPath is where the admin listener serves the metrics.
+const MetricsPath = "/metrics"
+
+// PprofPrefix is where the admin listener serves the profiler.
+const PprofPrefix = "/debug/pprof/"
+
+// addPprof registers Go's profiler handlers by name on the admin echo.
+// (Importing net/http/pprof also registers them on http.DefaultServeMux;
+// oauthd never serves that mux, so they are reachable only here.)
+func addPprof(e *echo.Echo) {
+	e.GET(PprofPrefix+"*", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
+	e.GET(PprofPrefix+"cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))
+	e.GET(PprofPrefix+"profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
+	e.GET(PprofPrefix+"symbol", echo.WrapHandler(http.HandlerFunc(pprof.Symbol)))
+	e.POST(PprofPrefix+"symbol", echo.WrapHandler(http.HandlerFunc(pprof.Symbol)))
+	e.GET(PprofPrefix+"trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))
 }

@@ -47,6 +47,8 @@ type Config struct {
 	Audit Auditor
 	// Health answers the probes; nil checks the store with a 1s deadline.
 	Health *health.Checker
+	// Observer hears about every request (metrics); nil means nobody.
+	Observer Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -77,7 +79,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.Observer)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
@@ -87,12 +89,12 @@ func New(cfg Config, st Store) (*Server, error) {
 // errors, one log line per request, and the socket's peer address as the
 // client's (X-Forwarded-For and X-Real-IP are client-controlled and must
 // not open an IP allowlist).
-func newEcho(log *slog.Logger) *echo.Echo {
+func newEcho(log *slog.Logger, obs Observer) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(log))
+	e.Use(logRequests(log, obs))
 	return e
 }
 

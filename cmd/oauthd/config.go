@@ -61,6 +61,7 @@ func serveSettings() []setting {
 		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
+		{Key: "admin.pprof", Default: false, Usage: "serve Go's profiler at /debug/pprof/ on the admin listener (needs admin.addr)"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 	}, redisSettings()...)
 }
@@ -103,6 +104,7 @@ type Config struct {
 		Addr      string        `mapstructure:"addr"`
 		KeySHA256 string        `mapstructure:"key_sha256"`
 		MaxGrace  time.Duration `mapstructure:"max_grace"`
+		Pprof     bool          `mapstructure:"pprof"`
 	} `mapstructure:"admin"`
 	Health struct {
 		Timeout time.Duration `mapstructure:"timeout"`
@@ -340,6 +342,12 @@ func (c *Config) validate(list []setting) error {
 					return fmt.Errorf("%q is not a SHA-256 hex digest (64 hex characters); 'oauthd admin-key' prints one", truncate(h))
 				}
 				c.adminKeys = append(c.adminKeys, d)
+			}
+			return nil
+		}},
+		{"admin.pprof", func() error {
+			if c.Admin.Pprof && c.Admin.Addr == "" {
+				return errors.New("the profiler is served only on a separate admin listener: set admin.addr too")
 			}
 			return nil
 		}},

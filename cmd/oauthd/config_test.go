@@ -92,6 +92,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"CA file not PEM", []string{"--redis-tls-ca-file", "/etc/hostname"}, nil, "", "config redis.tls.ca_file"},
 		{"cert without key", []string{"--redis-tls-cert-file", "/etc/hostname"}, nil, "", "config redis.tls.cert_file: a client certificate needs both"},
 		{"health timeout", []string{"--health-timeout", "0s"}, nil, "", "config health.timeout"},
+		{"pprof on the public listener", []string{"--admin-pprof"}, nil, "", "config admin.pprof: the profiler is served only on a separate admin listener"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

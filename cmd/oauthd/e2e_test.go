@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -356,4 +357,67 @@ func TestServeWaitsForRedis(t *testing.T) {
 	if logs := p.Logs.String(); !contains(logs, `"redis":"redis://***@127.0.0.1:1"`) || contains(logs, ":pw@") || !contains(logs, `"retry_in_ms":`) {
 		t.Fatalf("waiting line:\n%s", logs)
 	}
+}
+
+func httpGet(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// /metrics is on the only listener without admin.addr, and only on the
+// admin listener with it; so is the profiler when admin.pprof is on. No
+// label holds a client_id or a token.
+func TestMetricsEndpoint(t *testing.T) {
+	t.Run("one listener", func(t *testing.T) {
+		p := startOAuthd(t, nil)
+		id, secret := demoCredentials(t, p)
+		cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: p.URL + "/oauth/token"}
+		tok, err := cfg.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := httpGet(t, p.URL+"/metrics")
+		for _, want := range []string{
+			"oauthd_tokens_issued_total 1",
+			`oauthd_http_requests_total{code="200",method="POST",route="/oauth/token"} 1`,
+			`oauthd_build_info{goversion="go1.test",revision="0123456789abcdef",version="v0.0.0-test"} 1`,
+			`oauthd_redis_command_duration_seconds_count{command="get"}`,
+		} {
+			if code != 200 || !contains(body, want) {
+				t.Errorf("/metrics %d lacks %s", code, want)
+			}
+		}
+		if contains(body, id) || contains(body, tok.AccessToken) || contains(body, "127.0.0.1") {
+			t.Error("a client_id, token or address in the metrics")
+		}
+		if code, _ := httpGet(t, p.URL+"/debug/pprof/"); code != 404 {
+			t.Errorf("pprof without admin.pprof: %d", code)
+		}
+	})
+	t.Run("admin listener", func(t *testing.T) {
+		p := startOAuthd(t, nil, "--admin-addr", "127.0.0.1:0", "--admin-pprof")
+		admin := regexp.MustCompile(`"msg":"oauthd admin listening","addr":"([^"]+)"`).FindStringSubmatch(p.Logs.String())
+		if admin == nil {
+			t.Fatalf("no admin listener:\n%s", p.Logs)
+		}
+		if code, _ := httpGet(t, p.URL+"/metrics"); code != 404 {
+			t.Errorf("/metrics on the public listener: %d", code)
+		}
+		if code, body := httpGet(t, "http://"+admin[1]+"/metrics"); code != 200 || !contains(body, "oauthd_build_info") {
+			t.Errorf("/metrics on the admin listener: %d", code)
+		}
+		if code, body := httpGet(t, "http://"+admin[1]+"/debug/pprof/goroutine?debug=1"); code != 200 || !contains(body, "goroutine profile") {
+			t.Errorf("pprof on the admin listener: %d %.100s", code, body)
+		}
+		if code, _ := httpGet(t, p.URL+"/debug/pprof/"); code != 404 {
+			t.Errorf("pprof on the public listener: %d", code)
+		}
+	})
 }

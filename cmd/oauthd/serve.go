@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/metrics"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/health"
@@ -168,6 +169,8 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 		return err
 	}
 	defer closeRedis()
+	mx := metrics.New(metrics.Build{Version: build.Version, Revision: build.Revision, GoVersion: build.GoVersion})
+	mx.InstrumentRedis(rdb)
 	go waitForRedis(ctx, cfg, rdb, log)
 	st := redis.New(rdb, storeOptions(cfg))
 
@@ -203,6 +206,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 		ServiceDocumentation: cfg.ServiceDocumentation,
 		Audit:                apps,
 		Health:               probes,
+		Observer:             mx,
 	}, st)
 	if err != nil {
 		return err
@@ -219,12 +223,17 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 	if len(keys) == 0 {
 		log.Info("no admin keys configured (admin.key_sha256): the admin API accepts only access tokens with the applications scope")
 	}
-	admin := server.NewAdmin(server.AdminConfig{KeyDigests: keys, Logger: log, Health: probes}, apps, st)
+	admin := server.NewAdmin(server.AdminConfig{
+		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
+	}, apps, st)
 
 	public := srv.Handler()
 	if adminLn == nil {
 		mux := http.NewServeMux()
 		mux.Handle(server.AdminPrefix+"/", admin.Handler())
+		// With one listener the metrics are on it too; with admin.addr
+		// they stay on the private one.
+		mux.Handle(server.MetricsPath, admin.Handler())
 		mux.Handle("/", srv.Handler())
 		public = mux
 	}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is an Observer that keeps what it heard.
+type recorder struct {
+	mu                              sync.Mutex
+	requests, auth, introspect, iss []string
+}
+
+func (r *recorder) Request(route, method string, status int, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, method+" "+route+" "+http.StatusText(status))
+}
+func (r *recorder) TokenIssued() { r.mu.Lock(); r.iss = append(r.iss, "issued"); r.mu.Unlock() }
+func (r *recorder) ClientAuthFailed(reason string) {
+	r.mu.Lock()
+	r.auth = append(r.auth, reason)
+	r.mu.Unlock()
+}
+func (r *recorder) Introspected(result string) {
+	r.mu.Lock()
+	r.introspect = append(r.introspect, result)
+	r.mu.Unlock()
+}
+
+// The observer hears route patterns, never raw paths, and learns issued
+// tokens, failed authentications and introspection results from what the
+// handlers already record.
+func TestObserver(t *testing.T) {
+	rec := &recorder{}
+	env := newTestServer(t, func(c *Config) { c.Observer = rec })
+	app := env.createApp(NewApplication{})
+	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+	tok := env.issue(app, "")
+
+	bad := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+	bad.Header.Set("Authorization", basic(app.ClientID, "ocs_wrong"))
+	env.do(bad)
+	env.introspect(rs, url.Values{"token": {tok}})
+	env.introspect(rs, url.Values{"token": {"oat_" + app.ClientID + "_nosuchtokennosuchtokennosuchtokennosuchtok"}})
+	env.introspect(rs, url.Values{"token": {"garbage"}})
+	env.do(getRequest("/no/such/path/" + app.ClientID))
+	env.do(getRequest("/health/alive"))
+
+	want := []string{
+		"POST /oauth/token OK",
+		"POST /oauth/token Unauthorized",
+		"POST /oauth/introspect OK",
+		"POST /oauth/introspect OK",
+		"POST /oauth/introspect OK",
+		"GET unmatched Not Found",
+		"GET /health/alive OK",
+	}
+	if !slices.Equal(rec.requests, want) {
+		t.Errorf("requests\n got %q\nwant %q", rec.requests, want)
+	}
+	if len(rec.iss) != 1 || !slices.Equal(rec.auth, []string{"wrong secret"}) {
+		t.Errorf("issued %v, auth failures %q", rec.iss, rec.auth)
+	}
+	if len(rec.introspect) != 3 || rec.introspect[0] != "active" || rec.introspect[2] != "malformed" || rec.introspect[1] == "active" || rec.introspect[1] == "" {
+		t.Errorf("introspections %q", rec.introspect)
+	}
+}
