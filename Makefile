@@ -6,7 +6,7 @@ BENCH   ?= .
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build bench fmt
+.PHONY: run test test-faults build bench fmt
 
 ## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
 run:
@@ -16,6 +16,11 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	@command -v redis-server >/dev/null 2>&1 || echo "NOTE: redis-server is not installed, so the real-Redis tests were SKIPPED (only miniredis ran). apt-get install redis-server, or set OAUTHD_REQUIRE_REDIS=1 to make this a failure."
+
+## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster); prints FIGURE lines
+test-faults:
+	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/oauthd/
 
 ## build: static binaries in bin/ (oauthd and the example sms-api)
 build:

@@ -33,7 +33,14 @@ type app struct {
 
 func createApp(t *testing.T, redisURL string, args ...string) app {
 	t.Helper()
-	out, err := runCLI(t, nil, append([]string{"apps", "create", "--json", "--redis-url", redisURL}, args...)...)
+	return createAppOn(t, []string{"--redis-url", redisURL}, args...)
+}
+
+// createAppOn creates an application with `oauthd apps create` on the Redis
+// the flags name (a URL, Sentinel or Cluster settings).
+func createAppOn(t *testing.T, redisFlags []string, args ...string) app {
+	t.Helper()
+	out, err := runCLI(t, nil, append(append([]string{"apps", "create", "--json"}, redisFlags...), args...)...)
 	if err != nil {
 		t.Fatalf("apps create %v: %v", args, err)
 	}
@@ -91,34 +98,40 @@ func TestEndToEnd(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := redistest.Start(t, kind)
-			p := startOAuthd(t, nil, "--redis-url", rs.URL)
-			if contains(p.Stdout.String(), "client_secret") {
-				t.Fatal("a demo application was created on a real Redis")
-			}
-			a := createApp(t, rs.URL, "--name", "billing", "--scopes", "sms groups", "--lifetime", "168h")
-			if a.ClientSecret == "" || a.Name != "billing" || a.TokenLifetime != "168h" || strings.Join(a.Scopes, " ") != "sms groups" {
-				t.Fatalf("apps create printed %+v", a)
-			}
-			never := createApp(t, rs.URL, "--name", "forever", "--scopes", "sms", "--lifetime", "never")
-			local := createApp(t, rs.URL, "--name", "local", "--scopes", "sms", "--allow-ip", "127.0.0.1/32")
-			remote := createApp(t, rs.URL, "--name", "remote", "--scopes", "sms", "--allow-ip", "10.0.0.0/8")
-
-			t.Run("x/oauth2", func(t *testing.T) { testXOAuth2(t, p, a, never, local, remote) })
-			t.Run("errors", func(t *testing.T) { testErrorTable(t, p, a) })
-			t.Run("curl", func(t *testing.T) { testCurl(t, p, a) })
-			t.Run("redis down", func(t *testing.T) {
-				rs.Stop()
-				resp := postForm(t, p.URL+"/oauth/token", "grant_type=client_credentials", basicAuth(a.ClientID, a.ClientSecret))
-				body := getJSON(t, resp)
-				if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" {
-					t.Fatalf("with Redis down: %d %v", resp.StatusCode, body)
-				}
-				if !contains(p.Logs.String(), `"error":"temporarily_unavailable"`) {
-					t.Error("outage not logged")
-				}
-			})
+			endToEnd(t, []string{"--redis-url", rs.URL}, rs.Stop)
 		})
 	}
+}
+
+// endToEnd is the end-to-end suite on the Redis the flags name; stop takes
+// that Redis away for the last part. The fault tests run it on a Cluster.
+func endToEnd(t *testing.T, redisFlags []string, stop func()) {
+	p := startOAuthd(t, nil, redisFlags...)
+	if contains(p.Stdout.String(), "client_secret") {
+		t.Fatal("a demo application was created on a real Redis")
+	}
+	a := createAppOn(t, redisFlags, "--name", "billing", "--scopes", "sms groups", "--lifetime", "168h")
+	if a.ClientSecret == "" || a.Name != "billing" || a.TokenLifetime != "168h" || strings.Join(a.Scopes, " ") != "sms groups" {
+		t.Fatalf("apps create printed %+v", a)
+	}
+	never := createAppOn(t, redisFlags, "--name", "forever", "--scopes", "sms", "--lifetime", "never")
+	local := createAppOn(t, redisFlags, "--name", "local", "--scopes", "sms", "--allow-ip", "127.0.0.1/32")
+	remote := createAppOn(t, redisFlags, "--name", "remote", "--scopes", "sms", "--allow-ip", "10.0.0.0/8")
+
+	t.Run("x/oauth2", func(t *testing.T) { testXOAuth2(t, p, a, never, local, remote) })
+	t.Run("errors", func(t *testing.T) { testErrorTable(t, p, a) })
+	t.Run("curl", func(t *testing.T) { testCurl(t, p, a) })
+	t.Run("redis down", func(t *testing.T) {
+		stop()
+		resp := postForm(t, p.URL+"/oauth/token", "grant_type=client_credentials", basicAuth(a.ClientID, a.ClientSecret))
+		body := getJSON(t, resp)
+		if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" {
+			t.Fatalf("with Redis down: %d %v", resp.StatusCode, body)
+		}
+		if !contains(p.Logs.String(), `"error":"temporarily_unavailable"`) {
+			t.Error("outage not logged")
+		}
+	})
 }
 
 func testXOAuth2(t *testing.T, p *program, a, never, local, remote app) {

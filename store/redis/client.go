@@ -101,8 +101,20 @@ func Open(c ClientConfig) (goredis.UniversalClient, error) {
 		o.TLSConfig = c.TLS
 	}
 	tighten(&o)
+	if o.IsClusterMode {
+		co := o.Cluster()
+		// go-redis rereads the slot map on MOVED, but a primary that died
+		// answers nothing: only the periodic reload (60s by default) would
+		// notice that its replica was promoted. CLUSTER SLOTS every couple
+		// of seconds is cheap and bounds that blind spot.
+		co.ClusterStateReloadInterval = clusterReload
+		return goredis.NewClusterClient(co), nil
+	}
 	return goredis.NewUniversalClient(&o), nil
 }
+
+// clusterReload is how often a cluster client rereads the slot map.
+const clusterReload = 2 * time.Second
 
 // fromOptions carries a parsed single-node URL over to the universal
 // options, with every setting a URL can hold.

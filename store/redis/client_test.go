@@ -73,7 +73,7 @@ func TestOpen(t *testing.T) {
 				if !tt.cluster {
 					t.Fatal("a cluster client for a non-cluster config")
 				}
-				if o := cc.Options(); o.ReadTimeout != time.Second || o.TLSConfig != tt.cfg.TLS {
+				if o := cc.Options(); o.ReadTimeout != time.Second || o.TLSConfig != tt.cfg.TLS || o.ClusterStateReloadInterval != clusterReload {
 					t.Errorf("cluster options %+v", o)
 				}
 			case *goredis.Client:
