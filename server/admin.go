@@ -107,6 +107,7 @@ func (a *Admin) routes() {
 	add(http.MethodPost, "/applications", a.createApp)
 	add(http.MethodGet, "/applications", a.listApps)
 	add(http.MethodGet, "/applications/:id", a.getApp)
+	add(http.MethodPut, "/applications/:id", a.importApp)
 	add(http.MethodPatch, "/applications/:id", a.updateApp)
 	add(http.MethodDelete, "/applications/:id", a.deleteApp)
 	add(http.MethodPost, "/applications/:id/secrets", a.resetSecret)

@@ -98,43 +98,61 @@ type NewApplication struct {
 // client secret. The secret exists only in this return value: the store
 // keeps its digest.
 func (s *Apps) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
+	secret := newSecret()
+	a, err := s.add(ctx, "application.created", newClientID(), secret, in)
+	return a, secret, err
+}
+
+// add validates in, stores it as a new application with the given id
+// and secret (kept as its digest only) and audits it as event. Create and
+// Import differ only in where the id and secret come from.
+func (s *Apps) add(ctx context.Context, event, id, secret string, in NewApplication) (store.Application, error) {
+	a, err := s.validateNew(id, in)
+	if err != nil {
+		return store.Application{}, err
+	}
+	a.Secrets = []store.Secret{{ID: newID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
+	if err := s.store.CreateApplication(ctx, a); err != nil {
+		return store.Application{}, fmt.Errorf("creating application: %w", err)
+	}
+	s.audit(ctx, event, a.ClientID, map[string]any{
+		"name": a.Name, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
+		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
+	})
+	return a, nil
+}
+
+// validateNew checks in and returns the application it describes, without
+// secrets.
+func (s *Apps) validateNew(id string, in NewApplication) (store.Application, error) {
 	now := s.now()
 	a := store.Application{
-		ClientID:  newClientID(),
+		ClientID:  id,
 		Enabled:   true,
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
 	var err error
 	if a.Name, err = checkName(in.Name); err != nil {
-		return store.Application{}, "", err
+		return store.Application{}, err
 	}
 	if a.Description, err = checkText("description", in.Description, 500); err != nil {
-		return store.Application{}, "", err
+		return store.Application{}, err
 	}
 	if a.Scopes, err = s.checkScopes(in.Scopes); err != nil {
-		return store.Application{}, "", err
+		return store.Application{}, err
 	}
 	lifetime := in.TokenLifetime
 	if lifetime == "" {
 		lifetime = FormatLifetime(DefaultLifetime)
 	}
 	if a.TokenLifetime, err = ParseLifetime(lifetime); err != nil {
-		return store.Application{}, "", &ValidationError{Field: "token_lifetime", Reason: err.Error()}
+		return store.Application{}, &ValidationError{Field: "token_lifetime", Reason: err.Error()}
 	}
 	if a.IPAllowlist, err = ParseAllowlist(in.IPAllowlist); err != nil {
-		return store.Application{}, "", &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
+		return store.Application{}, &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
 	}
-	secret := newSecret()
-	a.Secrets = []store.Secret{{ID: newID(), Digest: store.Sum(secret), CreatedAt: now}}
-	if err := s.store.CreateApplication(ctx, a); err != nil {
-		return store.Application{}, "", fmt.Errorf("creating application: %w", err)
-	}
-	s.audit(ctx, "application.created", a.ClientID, map[string]any{
-		"name": a.Name, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
-		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
-	})
-	return a, secret, nil
+	return a, nil
 }
 
 func checkName(name string) (string, error) {

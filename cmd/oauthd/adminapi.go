@@ -35,6 +35,7 @@ type adminAPI interface {
 	ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error)
 	RevokeToken(ctx context.Context, jti string) error
 	CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error)
+	Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error)
 }
 
 // directAPI runs the service in-process against Redis.
@@ -272,4 +273,16 @@ func (r remoteAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPI
 
 func (r remoteAPI) DeleteSecret(ctx context.Context, id, secretID string) error {
 	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id)+"/secrets/"+url.PathEscape(secretID), nil, nil)
+}
+
+func (d directAPI) Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error) {
+	a, err := d.apps.Import(d.ctx(ctx), server.ImportedApplication{
+		NewApplication: server.NewApplication(in.NewApplicationRequest), ClientID: id, ClientSecret: in.ClientSecret,
+	})
+	return server.ApplicationDetail(a, store.Usage{}), err
+}
+
+func (r remoteAPI) Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error) {
+	var out server.Application
+	return out, r.do(ctx, http.MethodPut, "/applications/"+url.PathEscape(id), in, &out)
 }

@@ -130,7 +130,7 @@ the first applications are made before any server runs. Both paths validate
 the same way and write the same audit events.`,
 	}
 	cmd.AddCommand(c.createCommand(), c.listCommand(), c.getCommand(), c.updateCommand(), c.deleteCommand(),
-		c.resetSecretCommand(), c.deleteSecretCommand(), c.revokeTokensCommand())
+		c.resetSecretCommand(), c.deleteSecretCommand(), c.revokeTokensCommand(), c.importCommand(), c.exportCommand())
 	return cmd
 }
 
