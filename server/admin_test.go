@@ -293,7 +293,7 @@ func TestAdminErrors(t *testing.T) {
 		{"bad cursor", "GET", "/applications?cursor=zzz", "", "", 400, "cursor"},
 		{"bad event cursor", "GET", "/events?cursor=zzz", "", "", 400, "cursor"},
 		{"unknown route", "GET", "/nope", "", "", 404, ""},
-		{"wrong method", "PUT", "/applications/" + app.ClientID, "", "", 405, ""},
+		{"wrong method", "POST", "/applications/" + app.ClientID, "", "", 405, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
