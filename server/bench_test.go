@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store/redis"
 	"github.com/oauthd/oauthd/store/redis/redistest"
@@ -53,12 +55,20 @@ func benchPostBody(b *testing.B, url, auth, body string) {
 
 // BenchmarkTokenIssue is POST /oauth/token end to end: parse, authenticate
 // (one GET), issue through go-oauth2, store (one SET), answer.
-func BenchmarkTokenIssue(b *testing.B) {
+func BenchmarkTokenIssue(b *testing.B) { benchTokenIssue(b, nil) }
+
+// benchTokenIssue measures token issue; instrument, when set, attaches an
+// observer (and whatever else it hooks onto the Redis client).
+func benchTokenIssue(b *testing.B, instrument func(goredis.UniversalClient) Observer) {
 	rs := benchRedis(b)
 	rdb, _ := redis.NewClient(rs.URL)
 	defer rdb.Close()
+	var obs Observer
+	if instrument != nil {
+		obs = instrument(rdb)
+	}
 	st := redis.New(rdb, redis.Options{Prefix: "bench"})
-	srv, err := New(Config{Catalogue: scopes.Default()}, st)
+	srv, err := New(Config{Catalogue: scopes.Default(), Observer: obs}, st)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -158,6 +158,34 @@ func summarise(res []result, kill time.Time) outage {
 	return o
 }
 
+// faultUnderLoad loads p with token requests, injects fault once 200
+// tokens were issued, and waits until 100 more came after it (and at least
+// a second after the fault began, past any failure detection). Every
+// failed request must be a 503. It returns the summary and how many of the
+// tokens answered before the fault are still active.
+func faultUnderLoad(t *testing.T, p *program, a, rs app, fault func()) (outage, int) {
+	t.Helper()
+	l := startLoad(t, p.URL, a, 4)
+	l.okAfter(t, time.Now(), 200, 10*time.Second)
+	start := time.Now()
+	fault()
+	since := time.Now()
+	if s := start.Add(time.Second); s.After(since) {
+		since = s
+	}
+	l.okAfter(t, since, 100, 30*time.Second)
+	o := summarise(l.Stop(), start)
+	for code, n := range o.byStatus {
+		if code != 503 {
+			t.Errorf("%d requests failed with %d (0: no answer); want only 503s", n, code)
+		}
+	}
+	if o.failed == 0 {
+		t.Error("no request failed: the fault did not happen")
+	}
+	return o, stillActive(t, p.URL, rs, o.acked)
+}
+
 // stillActive introspects tokens as rs and counts the active ones.
 func stillActive(t *testing.T, base string, rs app, tokens []string) int {
 	t.Helper()
@@ -256,30 +284,19 @@ func TestFaultRedisRestartUnderLoad(t *testing.T) {
 	rs := createAppOn(t, flags, "--name", "rs", "--scopes", "tokens:introspect", "--lifetime", "never")
 	p := startOAuthd(t, nil, flags...)
 
-	l := startLoad(t, p.URL, a, 4)
-	l.okAfter(t, time.Now(), 200, 10*time.Second)
-	kill := time.Now()
-	rp.Kill()
-	time.Sleep(2 * time.Second) // the outage being measured, not a synchronisation
-	rp.Restart()
-	restarted := time.Now()
-	l.okAfter(t, restarted, 100, 15*time.Second)
-	o := summarise(l.Stop(), kill)
-
-	for code, n := range o.byStatus {
-		if code != 503 {
-			t.Errorf("%d requests failed with %d (0: no answer); want only 503s", n, code)
-		}
-	}
-	if o.failed == 0 {
-		t.Error("no request failed while Redis was down: the fault did not happen")
-	}
-	active := stillActive(t, p.URL, rs, o.acked)
+	var down time.Duration
+	o, active := faultUnderLoad(t, p, a, rs, func() {
+		kill := time.Now()
+		rp.Kill()
+		time.Sleep(2 * time.Second) // the outage being measured, not a synchronisation
+		rp.Restart()
+		down = time.Since(kill)
+	})
 	if active != len(o.acked) {
 		t.Errorf("%d of %d tokens answered before the kill are still active", active, len(o.acked))
 	}
 	figure(t, "%d requests, %d failed during the outage, all 503: %v; Redis down 2s, tokens issued again %.2fs after the kill (%.2fs after Redis restarted); %d/%d tokens answered before the kill still active",
-		o.total, o.failed, o.byStatus, o.recovered.Seconds(), o.recovered.Seconds()-restarted.Sub(kill).Seconds(), active, len(o.acked))
+		o.total, o.failed, o.byStatus, o.recovered.Seconds(), (o.recovered - down).Seconds(), active, len(o.acked))
 }
 
 // TestFaultSentinelFailover: a primary, a replica and three sentinels;
@@ -319,22 +336,10 @@ func TestFaultSentinelFailover(t *testing.T) {
 	rs := createAppOn(t, flags, "--name", "rs", "--scopes", "tokens:introspect", "--lifetime", "never")
 	p := startOAuthd(t, nil, flags...)
 
-	l := startLoad(t, p.URL, a, 4)
-	l.okAfter(t, time.Now(), 200, 10*time.Second)
-	kill := time.Now()
-	primary.Kill()
-	l.okAfter(t, kill.Add(time.Second), 100, 60*time.Second) // past down-after-milliseconds
-	o := summarise(l.Stop(), kill)
-
+	o, active := faultUnderLoad(t, p, a, rs, primary.Kill)
 	if !strings.Contains(info(replica.Addr(), "replication"), "role:master") {
 		t.Fatal("the replica was not promoted")
 	}
-	for code, n := range o.byStatus {
-		if code != 503 {
-			t.Errorf("%d requests failed with %d (0: no answer); want only 503s", n, code)
-		}
-	}
-	active := stillActive(t, p.URL, rs, o.acked)
 	figure(t, "%d requests; %d failed during the failover (%v); tokens issued again %.2fs after the primary was killed (sentinel down-after 1s); %d/%d tokens acknowledged before the kill still active (asynchronous replication: the last writes before a crash can be lost)",
 		o.total, o.failed, o.byStatus, o.recovered.Seconds(), active, len(o.acked))
 	if active < len(o.acked)*9/10 {
@@ -440,18 +445,7 @@ func TestFaultClusterPrimaryKilled(t *testing.T) {
 			}
 		}
 	})
-	l := startLoad(t, p.URL, a, 4)
-	l.okAfter(t, time.Now(), 200, 10*time.Second)
-	kill := time.Now()
-	victim.Kill()
-	l.okAfter(t, kill.Add(time.Second), 100, 30*time.Second) // past cluster-node-timeout
-	o := summarise(l.Stop(), kill)
-	for code, n := range o.byStatus {
-		if code != 503 {
-			t.Errorf("%d requests failed with %d (0: no answer); want only 503s", n, code)
-		}
-	}
-	active := stillActive(t, p.URL, rs, o.acked)
+	o, active := faultUnderLoad(t, p, a, rs, victim.Kill)
 	figure(t, "%d requests; %d failed while the slot's primary was down (%v); tokens issued again %.2fs after the kill (cluster-node-timeout 1s); %d/%d tokens acknowledged before still active",
 		o.total, o.failed, o.byStatus, o.recovered.Seconds(), active, len(o.acked))
 	if active < len(o.acked)*9/10 {

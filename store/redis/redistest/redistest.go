@@ -4,16 +4,9 @@
 package redistest
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -71,92 +64,17 @@ func Start(t testing.TB, kind Kind) *Server {
 
 func startReal(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv(RequireEnv) != "" {
-			t.Fatalf("redis-server is not on PATH but %s is set: install it (apt-get install redis-server)", RequireEnv)
-		}
-		t.Skipf("redis-server is not on PATH: skipping the real-Redis run (set %s=1 to make this a failure)", RequireEnv)
-	}
-	// A port taken by another process between Close and redis-server's bind
-	// makes the start fail; try a few ports before giving up.
-	var lastErr error
-	for range 5 {
-		srv, err := tryStart(t, bin)
-		if err == nil {
-			return srv
-		}
-		lastErr = err
-	}
-	t.Fatalf("redistest: starting redis-server: %v", lastErr)
-	return nil
-}
-
-func tryStart(t testing.TB, bin string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin,
-		"--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no",
-		"--dir", t.TempDir(),
-		"--loglevel", "notice",
-	)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}
-	// redis-server prints this line once it accepts connections: wait for
-	// it instead of polling the port.
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		var log strings.Builder
-		for sc.Scan() {
-			line := sc.Text()
-			log.WriteString(line + "\n")
-			if strings.Contains(line, "Ready to accept connections") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-		}
-		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			stop()
-			return nil, err
-		}
-	case <-time.After(30 * time.Second):
-		stop()
-		return nil, fmt.Errorf("redis-server did not become ready within 30s")
-	}
-	addr := "127.0.0.1:" + port
-	t.Cleanup(stop)
+	NeedBinaries(t, "redis-server")
+	p := StartProcess(t, "redis-server", "Ready to accept connections",
+		"--save", "", "--appendonly", "no", "--loglevel", "notice")
 	// FLUSHALL is not needed: every server is fresh. Ping once so a broken
 	// server fails here with a clear message.
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	c := goredis.NewClient(&goredis.Options{Addr: p.Addr()})
 	defer c.Close()
 	if err := c.Ping(context.Background()).Err(); err != nil {
-		stop()
-		return nil, fmt.Errorf("ping: %w", err)
+		t.Fatalf("redistest: redis-server on %s: ping: %v", p.Addr(), err)
 	}
-	return &Server{Kind: Real, Addr: addr, URL: "redis://" + addr, Stop: stop}, nil
+	return &Server{Kind: Real, Addr: p.Addr(), URL: "redis://" + p.Addr(), Stop: p.Kill}
 }
 
 func freePort() (string, error) {
