@@ -47,8 +47,10 @@ func NeedBinaries(t testing.TB, names ...string) {
 }
 
 // StartProcess runs bin with args followed by --port, --bind 127.0.0.1
-// and --dir, and returns once it prints ready. A leading "{dir}" in an
-// argument is replaced by the process's directory (for config files).
+// and --dir, and returns once it prints ready. "{dir}" in an argument is
+// replaced by the process's directory (for config files). An argument
+// holding "{port}" gets the free port instead of --port, which is then 0:
+// "--tls-port", "{port}" makes a TLS-only server.
 func StartProcess(t testing.TB, bin, ready string, args ...string) *Process {
 	t.Helper()
 	p := &Process{Dir: t.TempDir(), t: t, bin: bin, ready: ready}
@@ -80,7 +82,15 @@ func (p *Process) Restart() {
 }
 
 func (p *Process) start() error {
-	args := append(append([]string{}, p.args...), "--port", p.Port, "--bind", "127.0.0.1", "--dir", p.Dir)
+	port := p.Port
+	var args []string
+	for _, a := range p.args {
+		if strings.Contains(a, "{port}") {
+			a, port = strings.ReplaceAll(a, "{port}", p.Port), "0"
+		}
+		args = append(args, a)
+	}
+	args = append(args, "--port", port, "--bind", "127.0.0.1", "--dir", p.Dir)
 	cmd := exec.Command(p.bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
