@@ -84,3 +84,19 @@ func BenchmarkObserveTokenRequest(b *testing.B) {
 		h.observe("set", 100*time.Microsecond, nil)
 	}
 }
+
+func TestAppCacheMetrics(t *testing.T) {
+	m := New(Build{})
+	stats := CacheStats{Hits: 7, Misses: 2, Invalidations: 1}
+	m.InstrumentAppCache(func() CacheStats { return stats })
+	stats.Hits = 9 // read at scrape time, not at registration
+	out := scrape(t, m)
+	for _, want := range []string{
+		"oauthd_app_cache_hits_total 9", "oauthd_app_cache_misses_total 2",
+		"oauthd_app_cache_invalidations_total 1", "oauthd_app_cache_drops_total 0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
