@@ -150,7 +150,11 @@ func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) 
 	if !ok {
 		return "", "", errServer
 	}
-	raw, ref := newToken(data.Client.GetID())
+	bucket := store.NeverBucket(is.app.Generation)
+	if life := data.TokenInfo.GetAccessExpiresIn(); life > 0 {
+		bucket = store.ExpiryBucket(data.CreateAt.Add(life), life)
+	}
+	raw, ref := newToken(data.Client.GetID(), bucket)
 	is.ref = ref
 	is.jti = ref.JTI()
 	return raw, "", nil
@@ -169,14 +173,18 @@ func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		ID:         is.jti,
 		ClientID:   is.app.ClientID,
 		Scopes:     is.scopes,
-		IssuedAt:   info.GetAccessCreateAt().UTC(),
+		IssuedAt:   info.GetAccessCreateAt(),
 		Generation: is.app.Generation,
 		SecretID:   is.secretID,
 	}
 	if d := info.GetAccessExpiresIn(); d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)
 	}
-	return s.w.CreateToken(ctx, is.ref, t)
+	err := s.w.CreateToken(ctx, is.ref, t)
+	if errors.Is(err, store.ErrNotFound) {
+		return errInvalidClient("application deleted while the token was issued")
+	}
+	return err
 }
 
 var errUnused = errors.New("oauthd does not read tokens through the oauth2 library")

@@ -102,8 +102,8 @@ func redactURL(u string) string {
 // storeOptions maps the configuration onto the Redis store's options.
 // With inactive_reason on, expired token records are kept for the
 // tombstone time so introspection can say "expired".
-func storeOptions(cfg *Config) redis.Options {
-	opts := redis.Options{Prefix: cfg.Redis.Prefix}
+func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
+	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}
@@ -117,7 +117,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	defer closeRedis()
-	st := redis.New(rdb, storeOptions(cfg))
+	st := redis.New(rdb, storeOptions(cfg, log))
+	// The store's loop keeps the application cache coherent across
+	// replicas and writes buffered usage counts; it flushes them once
+	// more when stopped, after the HTTP servers have drained.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	storeDone := make(chan struct{})
+	go func() { defer close(storeDone); st.Run(storeCtx) }()
+	defer func() { stopStore(); <-storeDone }()
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
