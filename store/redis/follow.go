@@ -80,6 +80,10 @@ var errSilent = errors.New("subscription connection did not answer a ping")
 func (s *Store) followOnce(ctx context.Context) error {
 	ps := s.rdb.Subscribe(ctx)
 	defer ps.Close()
+	// A receive waits out its timeout whatever ctx says: closing the
+	// subscription is what makes a shutdown prompt.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
 	if err := ps.Subscribe(ctx, s.changesChannel()); err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ func (s *Store) followOnce(ctx context.Context) error {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" {
 				s.apps.setUp(true)
-				s.opts.Logger.Debug("application cache on: subscribed to invalidations", slog.String("channel", m.Channel))
+				s.opts.Logger.Info("application cache on: following invalidations", slog.String("channel", m.Channel))
 			}
 		case *goredis.Message:
 			s.apps.invalidate(m.Payload)
