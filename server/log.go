@@ -14,6 +14,12 @@ import (
 type requestLog struct {
 	attrs []slog.Attr
 	level slog.Level
+	// clientID is the client_id the caller presented (well-formed, not
+	// necessarily existing), for the audit of failed authentications.
+	clientID string
+	// buf backs attrs: a request adds a handful, so the line is built
+	// without growing a slice.
+	buf [12]slog.Attr
 }
 
 const logKey = "oauthd.log"
@@ -25,7 +31,12 @@ func reqLog(c echo.Context) *requestLog {
 	return &requestLog{} // outside the middleware (unit tests): discard
 }
 
-func (l *requestLog) add(attrs ...slog.Attr) { l.attrs = append(l.attrs, attrs...) }
+func (l *requestLog) add(attrs ...slog.Attr) {
+	if l.attrs == nil {
+		l.attrs = l.buf[:0]
+	}
+	l.attrs = append(l.attrs, attrs...)
+}
 
 func (l *requestLog) fail(e *Error, cause error) {
 	l.add(slog.String("error", e.Code))
@@ -55,20 +66,19 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			l := &requestLog{level: slog.LevelInfo}
+			l.attrs = l.buf[:5] // method, path, status, duration, remote: set below
 			c.Set(logKey, l)
 			err := next(c)
 			if err != nil {
 				c.Error(err)
 			}
 			r := c.Request()
-			attrs := append([]slog.Attr{
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", c.Response().Status),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", c.RealIP()),
-			}, l.attrs...)
-			log.LogAttrs(context.Background(), l.level, "http request", attrs...)
+			l.attrs[0] = slog.String("method", r.Method)
+			l.attrs[1] = slog.String("path", r.URL.Path)
+			l.attrs[2] = slog.Int("status", c.Response().Status)
+			l.attrs[3] = slog.Duration("duration", time.Since(start))
+			l.attrs[4] = slog.String("remote", c.RealIP())
+			log.LogAttrs(context.Background(), l.level, "http request", l.attrs...)
 			return nil
 		}
 	}

@@ -40,8 +40,17 @@ var (
 // invert it, and a slow password hash would only cap throughput.
 type Digest [sha256.Size]byte
 
-// Sum returns the digest of a secret or token.
-func Sum(s string) Digest { return sha256.Sum256([]byte(s)) }
+// Sum returns the digest of a secret or token. Credentials are short: they
+// are copied to the stack rather than converted to a heap []byte, which
+// matters on the token and introspection paths.
+func Sum(s string) Digest {
+	var buf [256]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // Equal compares two digests in constant time.
 func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
@@ -178,7 +187,18 @@ const KeyLen = 16
 // JTI is the token's public identifier:
 // "<client_id>.<bucket (FormatBucket)>.<32 hex digits>".
 func (r TokenRef) JTI() string {
-	return r.ClientID + "." + FormatBucket(r.Bucket) + "." + hex.EncodeToString(r.Digest[:KeyLen])
+	var buf [256]byte
+	b := append(buf[:0], r.ClientID...)
+	b = append(b, '.')
+	if r.Bucket <= 0 {
+		b = append(b, 'n')
+		b = strconv.AppendInt(b, -r.Bucket, 36)
+	} else {
+		b = strconv.AppendInt(b, r.Bucket, 36)
+	}
+	b = append(b, '.')
+	b = hex.AppendEncode(b, r.Digest[:KeyLen])
+	return string(b)
 }
 
 // ParseJTI returns the reference a jti names. It splits from the right: a

@@ -112,19 +112,26 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 	epoch := s.apps.begin()
 	var tok, appCmd, otherCmd *goredis.StringCmd
 	var revoked *goredis.IntCmd
-	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
-		if s.opts.KeepExpired > 0 {
-			revoked = p.Exists(ctx, s.revokedKey(ref))
-		}
-		if !appCached {
-			appCmd = p.Get(ctx, s.appKey(ref.ClientID))
-		}
-		if !otherCached {
-			otherCmd = p.Get(ctx, s.appKey(also))
-		}
-		return nil
-	})
+	var err error
+	if appCached && otherCached && s.opts.KeepExpired <= 0 {
+		// The common case: only the record to read, no pipeline needed.
+		tok = s.rdb.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+		err = tok.Err()
+	} else {
+		_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+			if s.opts.KeepExpired > 0 {
+				revoked = p.Exists(ctx, s.revokedKey(ref))
+			}
+			if !appCached {
+				appCmd = p.Get(ctx, s.appKey(ref.ClientID))
+			}
+			if !otherCached {
+				otherCmd = p.Get(ctx, s.appKey(also))
+			}
+			return nil
+		})
+	}
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.TokenLookup{}, s.wrap(err)
 	}
