@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,8 +61,11 @@ func (l *requestLog) fail(e *Error, cause error) {
 
 // logRequests writes one line per request: method, path (never the query,
 // which a careless client may fill with credentials), status, duration,
-// remote address and whatever the handler added.
-func logRequests(log *slog.Logger) echo.MiddlewareFunc {
+// remote address and whatever the handler added. With sampleOK > 1 only
+// one in sampleOK successful requests is written (the line is the token
+// endpoint's costliest write at high rates); failures always are.
+func logRequests(log *slog.Logger, sampleOK int) echo.MiddlewareFunc {
+	var ok atomic.Uint64
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -72,10 +76,14 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
+			status := c.Response().Status
+			if sampleOK > 1 && status < 400 && l.level <= slog.LevelInfo && ok.Add(1)%uint64(sampleOK) != 1 {
+				return nil
+			}
 			r := c.Request()
 			l.attrs[0] = slog.String("method", r.Method)
 			l.attrs[1] = slog.String("path", r.URL.Path)
-			l.attrs[2] = slog.Int("status", c.Response().Status)
+			l.attrs[2] = slog.Int("status", status)
 			l.attrs[3] = slog.Duration("duration", time.Since(start))
 			l.attrs[4] = slog.String("remote", c.RealIP())
 			log.LogAttrs(context.Background(), l.level, "http request", l.attrs...)

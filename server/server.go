@@ -44,6 +44,9 @@ type Config struct {
 	ServiceDocumentation string
 	// Audit records failed client authentications; nil records nothing.
 	Audit Auditor
+	// LogSampleOK logs one in this many successful requests; failures are
+	// always logged. 0 or 1 logs every request.
+	LogSampleOK int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,7 +74,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.LogSampleOK)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
@@ -81,12 +84,12 @@ func New(cfg Config, st Store) (*Server, error) {
 // errors, one log line per request, and the socket's peer address as the
 // client's (X-Forwarded-For and X-Real-IP are client-controlled and must
 // not open an IP allowlist).
-func newEcho(log *slog.Logger) *echo.Echo {
+func newEcho(log *slog.Logger, sampleOK int) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(log))
+	e.Use(logRequests(log, sampleOK))
 	return e
 }
 

@@ -34,6 +34,11 @@ func redisSettings() []setting {
 	}
 }
 
+// logSampleSetting is serve's only: the per-request log line is its
+// hottest write.
+var logSampleSetting = setting{Key: "log.sample_ok", Default: 1,
+	Usage: "log one in N successful requests (2xx and 3xx); failures are always logged. 1 logs every request"}
+
 // serveSettings are oauthd serve's.
 func serveSettings() []setting {
 	return append([]setting{
@@ -46,6 +51,7 @@ func serveSettings() []setting {
 		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
+		logSampleSetting,
 	}, redisSettings()...)
 }
 
@@ -61,8 +67,9 @@ type Config struct {
 		Prefix string `mapstructure:"prefix"`
 	} `mapstructure:"redis"`
 	Log struct {
-		Level  string `mapstructure:"level"`
-		Format string `mapstructure:"format"`
+		Level    string `mapstructure:"level"`
+		Format   string `mapstructure:"format"`
+		SampleOK int    `mapstructure:"sample_ok"`
 	} `mapstructure:"log"`
 	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
 	ServiceDocumentation string        `mapstructure:"service_documentation"`
@@ -148,6 +155,12 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"log.level", func() error {
 			return c.logLevel.UnmarshalText([]byte(c.Log.Level))
+		}},
+		{"log.sample_ok", func() error {
+			if c.Log.SampleOK < 1 {
+				return fmt.Errorf("%d: use 1 to log every request, or N to log one in N successful ones", c.Log.SampleOK)
+			}
+			return nil
 		}},
 		{"log.format", func() error {
 			if c.Log.Format != "text" && c.Log.Format != "json" {

@@ -156,6 +156,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
 		Audit:                apps,
+		LogSampleOK:          cfg.Log.SampleOK,
 	}, st)
 	if err != nil {
 		return err
