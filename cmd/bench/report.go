@@ -47,7 +47,7 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 	}
 	for _, c := range cmps {
 		_, p99 := pairRatios(c.baseRuns, c.subjectRuns)
-		note := fmt.Sprintf("(%s vs %s)", ms(c.subjectRuns.p99()), ms(c.baseRuns.p99()))
+		note := fmt.Sprintf("(medians %s vs %s)", ms(c.subjectRuns.p99()), ms(c.baseRuns.p99()))
 		name := fmt.Sprintf("%s p99 / %s p99", c.name, c.baseName)
 		if c.checkP99 {
 			line(name, fmt.Sprintf("%.2fx", p99), "<= 1.00x", &goal{value: p99, want: 1, atMost: true}, note)

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := build(ctx, root, bin); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline in %.1fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
 
 	r, err := startRig(ctx, &ps, dir, bin, opts)
 	if err != nil {
@@ -110,6 +110,25 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("run make bench in the oauthd repository (this is module %q)", path)
 	}
 	return dir, nil
+}
+
+// revision names the code measured, so figures can be matched to a
+// commit: branch@commit, "-dirty" when the tree has uncommitted changes.
+func revision(ctx context.Context, root string) string {
+	git := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := git("describe", "--always", "--dirty")
+	if commit == "" {
+		return "an unknown revision (not a git checkout)"
+	}
+	return git("rev-parse", "--abbrev-ref", "HEAD") + "@" + commit
 }
 
 // build compiles the three servers into bin, as make build does.
