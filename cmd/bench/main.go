@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,11 +22,32 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	// A closed stdout (make bench | head) would kill the harness outright
+	// with SIGPIPE, skipping its cleanup; taking the signal turns it into
+	// a write error, which cancelOnError makes end the run cleanly.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := run(ctx, os.Args[1:], &cancelOnError{w: os.Stdout, cancel: cancel}, os.Stderr); err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted; every process it started has been stopped (%w)", err)
+			err = fmt.Errorf("stopped (%v); every process it started has been stopped", context.Cause(ctx))
 		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// cancelOnError ends the run at the first failed write: figures nobody
+// can read are not worth the minutes.
+type cancelOnError struct {
+	w      io.Writer
+	cancel context.CancelCauseFunc
+}
+
+func (c *cancelOnError) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.cancel(fmt.Errorf("writing the output: %w", err))
+	}
+	return n, err
 }
