@@ -153,13 +153,16 @@ func TestGoal(t *testing.T) {
 }
 
 // commandstats is INFO commandstats after CONFIG RESETSTAT and 100 token
-// issues (Redis 7 names subcommands with a bar).
+// issues during which oauthd opened one connection (Redis 7 names
+// subcommands with a bar).
 const commandstats = "# Commandstats\r\n" +
 	"cmdstat_get:calls=100,usec=90,usec_per_call=0.90,rejected_calls=0,failed_calls=0\r\n" +
 	"cmdstat_set:calls=100,usec=150,usec_per_call=1.50,rejected_calls=0,failed_calls=0\r\n" +
 	"cmdstat_zadd:calls=50,usec=80,usec_per_call=1.60,rejected_calls=0,failed_calls=0\r\n" +
 	"cmdstat_config|resetstat:calls=1,usec=5,usec_per_call=5.00,rejected_calls=0,failed_calls=0\r\n" +
-	"cmdstat_info:calls=2,usec=50,usec_per_call=25.00,rejected_calls=0,failed_calls=0\r\n"
+	"cmdstat_info:calls=2,usec=50,usec_per_call=25.00,rejected_calls=0,failed_calls=0\r\n" +
+	"cmdstat_hello:calls=1,usec=9,usec_per_call=9.00,rejected_calls=0,failed_calls=0\r\n" +
+	"cmdstat_client|setinfo:calls=2,usec=2,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n"
 
 func TestCommandsPerToken(t *testing.T) {
 	calls, err := commandCalls(parseInfo(commandstats))
