@@ -55,7 +55,7 @@ func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, 1)}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, cfg.Logger, 1)}
 	a.routes()
 	return a
 }

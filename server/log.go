@@ -61,10 +61,11 @@ func (l *requestLog) fail(e *Error, cause error) {
 
 // logRequests writes one line per request: method, path (never the query,
 // which a careless client may fill with credentials), status, duration,
-// remote address and whatever the handler added. With sampleOK > 1 only
-// one in sampleOK successful requests is written (the line is the token
-// endpoint's costliest write at high rates); failures always are.
-func logRequests(log *slog.Logger, sampleOK int) echo.MiddlewareFunc {
+// remote address and whatever the handler added. Lines at info level go to
+// access (which cmd may batch), louder ones (5xx) to log at once. With
+// sampleOK > 1 only one in sampleOK successful requests is written;
+// failures always are.
+func logRequests(log, access *slog.Logger, sampleOK int) echo.MiddlewareFunc {
 	var ok atomic.Uint64
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -86,7 +87,11 @@ func logRequests(log *slog.Logger, sampleOK int) echo.MiddlewareFunc {
 			l.attrs[2] = slog.Int("status", status)
 			l.attrs[3] = slog.Duration("duration", time.Since(start))
 			l.attrs[4] = slog.String("remote", c.RealIP())
-			log.LogAttrs(context.Background(), l.level, "http request", l.attrs...)
+			out := access
+			if l.level > slog.LevelInfo {
+				out = log
+			}
+			out.LogAttrs(context.Background(), l.level, "http request", l.attrs...)
 			return nil
 		}
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	Issuer    string
 	Catalogue *scopes.Catalogue
 	Logger    *slog.Logger
+	// AccessLogger receives the per-request lines of requests that
+	// succeeded (or failed at info level: 4xx), which cmd may batch; nil
+	// means Logger. Lines about server-side failures go to Logger.
+	AccessLogger *slog.Logger
 	// InactiveReason adds "inactive_reason": "expired" or "revoked" to
 	// inactive introspection answers (off by default: RFC 7662 §2.2 says
 	// an inactive answer SHOULD say nothing more).
@@ -68,13 +72,16 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.AccessLogger == nil {
+		cfg.AccessLogger = cfg.Logger
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.LogSampleOK)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
@@ -84,12 +91,12 @@ func New(cfg Config, st Store) (*Server, error) {
 // errors, one log line per request, and the socket's peer address as the
 // client's (X-Forwarded-For and X-Real-IP are client-controlled and must
 // not open an IP allowlist).
-func newEcho(log *slog.Logger, sampleOK int) *echo.Echo {
+func newEcho(log, access *slog.Logger, sampleOK int) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(log, sampleOK))
+	e.Use(logRequests(log, access, sampleOK))
 	return e
 }
 

@@ -36,8 +36,14 @@ func redisSettings() []setting {
 
 // logSampleSetting is serve's only: the per-request log line is its
 // hottest write.
-var logSampleSetting = setting{Key: "log.sample_ok", Default: 1,
-	Usage: "log one in N successful requests (2xx and 3xx); failures are always logged. 1 logs every request"}
+func logServeSettings() []setting {
+	return []setting{
+		{Key: "log.sample_ok", Default: 1,
+			Usage: "log one in N successful requests (2xx and 3xx); failures are always logged. 1 logs every request"},
+		{Key: "log.buffer", Default: 100 * time.Millisecond,
+			Usage: "write the lines of requests that went well in batches, at most this long after the request (0s: each at once); failures and events are written at once"},
+	}
+}
 
 // serveSettings are oauthd serve's.
 func serveSettings() []setting {
@@ -51,8 +57,7 @@ func serveSettings() []setting {
 		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
-		logSampleSetting,
-	}, redisSettings()...)
+	}, append(logServeSettings(), redisSettings()...)...)
 }
 
 // Config is oauthd's configuration after decoding and validation.
@@ -67,9 +72,10 @@ type Config struct {
 		Prefix string `mapstructure:"prefix"`
 	} `mapstructure:"redis"`
 	Log struct {
-		Level    string `mapstructure:"level"`
-		Format   string `mapstructure:"format"`
-		SampleOK int    `mapstructure:"sample_ok"`
+		Level    string        `mapstructure:"level"`
+		Format   string        `mapstructure:"format"`
+		SampleOK int           `mapstructure:"sample_ok"`
+		Buffer   time.Duration `mapstructure:"buffer"`
 	} `mapstructure:"log"`
 	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
 	ServiceDocumentation string        `mapstructure:"service_documentation"`
@@ -159,6 +165,12 @@ func (c *Config) validate(list []setting) error {
 		{"log.sample_ok", func() error {
 			if c.Log.SampleOK < 1 {
 				return fmt.Errorf("%d: use 1 to log every request, or N to log one in N successful ones", c.Log.SampleOK)
+			}
+			return nil
+		}},
+		{"log.buffer", func() error {
+			if c.Log.Buffer < 0 || c.Log.Buffer > 10*time.Second {
+				return fmt.Errorf("%v: use between 0s (no batching) and 10s", c.Log.Buffer)
 			}
 			return nil
 		}},

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/store"
@@ -44,7 +45,7 @@ application and prints a curl command that gets a token. Nothing persists.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg, stderr), stdout)
+			return serve(cmd.Context(), cfg, newServeLogs(cfg, stderr), stdout)
 		},
 	}
 	addFlags(cmd.Flags(), serveSettings())
@@ -110,7 +111,34 @@ func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
 	return opts
 }
 
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+// serveLogs are serve's loggers: main for events and failures, written at
+// once; access for the per-request lines of requests that went well,
+// batched every log.buffer (when set).
+type serveLogs struct {
+	main, access *slog.Logger
+	batch        *logbatch.Writer
+	every        time.Duration
+}
+
+func newServeLogs(cfg *Config, w io.Writer) serveLogs {
+	b := logbatch.New(w)
+	l := serveLogs{main: newLogger(cfg, b.Direct()), batch: b, every: cfg.Log.Buffer}
+	l.access = l.main
+	if l.every > 0 {
+		l.access = newLogger(cfg, b.Batched())
+	}
+	return l
+}
+
+func serve(ctx context.Context, cfg *Config, logs serveLogs, stdout io.Writer) error {
+	log := logs.main
+	if logs.every > 0 {
+		// Stopped last (deferred first), so the final flush has every line.
+		bctx, stopBatch := context.WithCancel(context.WithoutCancel(ctx))
+		batchDone := make(chan struct{})
+		go func() { defer close(batchDone); logs.batch.Run(bctx, logs.every) }()
+		defer func() { stopBatch(); <-batchDone }()
+	}
 	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
@@ -152,6 +180,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
 		Logger:               log,
+		AccessLogger:         logs.access,
 		InactiveReason:       cfg.Introspection.InactiveReason,
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
