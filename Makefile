@@ -6,7 +6,7 @@ BENCH   ?= .
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-faults build bench fmt
+.PHONY: run test test-faults build bench bench-go fmt
 
 ## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
 run:
@@ -27,8 +27,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oauthd
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sms-api ./cmd/sms-api
 
-## bench: the hot-path benchmarks (token issue against a bare Redis GET+SET handler)
+## bench: the load benchmark (docs/benchmarks.md): wrk against oauthd, sms-api and a baseline on a real redis-server, about 3 minutes (flags in ARGS="...", e.g. ARGS=-quick)
 bench:
+	$(GO) run ./cmd/bench $(ARGS)
+
+## bench-go: the Go hot-path micro-benchmarks (token issue against a bare Redis GET+SET handler)
+bench-go:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
 
 fmt:

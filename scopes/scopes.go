@@ -107,8 +107,12 @@ func Missing(requested, allowed []string) []string {
 	return out
 }
 
-// Intersect returns the members of a that are also in b, in a's order.
+// Intersect returns the members of a that are also in b, in a's order: a
+// itself when all of them are.
 func Intersect(a, b []string) []string {
+	if len(a) > 0 && Missing(a, b) == nil {
+		return a // the common case (nothing narrowed): no copy
+	}
 	out := make([]string, 0, len(a))
 	for _, s := range a {
 		if contains(b, s) {

@@ -67,7 +67,7 @@ func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, cfg.Observer)}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer)}
 	a.routes()
 	return a
 }

@@ -450,13 +450,16 @@ func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store
 				Reason: "not held by the application: " + scopes.Format(missing) + " (it holds " + scopes.Format(app.Scopes) + ")"}
 		}
 	}
-	raw, ref := newAPIKey(id)
 	now := s.now()
-	t := store.Token{ID: ref.JTI(), ClientID: id, Scopes: granted, IssuedAt: now, Generation: app.Generation, Kind: "api_key", Name: name}
+	t := store.Token{ClientID: id, Scopes: granted, IssuedAt: now, Generation: app.Generation, Kind: "api_key", Name: name}
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(lifetime)
 	}
-	if err := s.store.CreateToken(ctx, ref, t); err != nil {
+	raw, ref := newAPIKey(id, t.Bucket())
+	t.ID = ref.JTI()
+	if err := s.store.CreateToken(ctx, ref, t); errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, "", notFound(id) // deleted meanwhile
+	} else if err != nil {
 		return store.Token{}, "", err
 	}
 	s.audit(ctx, "api_key.created", id, map[string]any{"jti": t.ID, "name": name, "scopes": granted, "expires_in": FormatLifetime(lifetime)})

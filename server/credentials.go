@@ -14,12 +14,15 @@ import (
 //
 //	client_id      26 characters of lower-case base32 (128 bits)
 //	client secret  "ocs_" + 43 characters of base64url (256 bits)
-//	access token   "oat_" + client_id + "_" + 43 characters of base64url (256 bits)
+//	access token   "oat_" + client_id + "_" + bucket + "_" + 43 characters of base64url (256 bits)
+//	API key        "oak_", then as an access token
 //
 // The token names its application so that its record can be stored in the
-// application's Redis hash slot and looked up, with the application, in one
-// round trip. A client_id is not a secret; it is already in every token
-// request.
+// application's Redis hash slot and looked up in one round trip, and the
+// expiry bucket its record is filed under (store.ExpiryBucket, base 36, "0"
+// for never) so the record is found without an index. Neither is a
+// secret: a client_id is in every token request, and the bucket says
+// roughly when the token expires, as expires_in does.
 const (
 	SecretPrefix   = "ocs_"
 	TokenPrefix    = "oat_"
@@ -48,19 +51,33 @@ func newSecret() string   { return SecretPrefix + random256() }
 // jti, secret id): 128 bits so ids never collide.
 func newID() string { return strings.ToLower(rand.Text()) }
 
-// newToken makes an access token for clientID and the reference its record
-// is stored under.
-func newToken(clientID string) (string, store.TokenRef) { return newCredential(TokenPrefix, clientID) }
+// newToken makes an access token for clientID filed in bucket, and the
+// reference its record is stored under.
+func newToken(clientID string, bucket int64) (string, store.TokenRef) {
+	return newCredential(TokenPrefix, clientID, bucket)
+}
 
 // newAPIKey makes an API key: stored and checked exactly like an access
 // token, so introspection, revoke-all, disabling and deletion reach it.
-func newAPIKey(clientID string) (string, store.TokenRef) {
-	return newCredential(APIKeyPrefix, clientID)
+func newAPIKey(clientID string, bucket int64) (string, store.TokenRef) {
+	return newCredential(APIKeyPrefix, clientID, bucket)
 }
 
-func newCredential(prefix, clientID string) (string, store.TokenRef) {
-	raw := prefix + clientID + "_" + random256()
-	return raw, store.TokenRef{ClientID: clientID, Digest: store.Sum(raw)}
+func newCredential(prefix, clientID string, bucket int64) (string, store.TokenRef) {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(clientID) + 15 + randomLen)
+	b.WriteString(prefix)
+	b.WriteString(clientID)
+	b.WriteByte('_')
+	b.WriteString(store.FormatBucket(bucket))
+	b.WriteByte('_')
+	var rnd [32]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go 1.24+)
+	var enc [randomLen]byte
+	base64.RawURLEncoding.Encode(enc[:], rnd[:])
+	b.Write(enc[:])
+	raw := b.String()
+	return raw, store.TokenRef{ClientID: clientID, Bucket: bucket, Digest: store.Sum(raw)}
 }
 
 // parseToken checks a presented token's or API key's shape and returns its
@@ -73,11 +90,20 @@ func parseToken(raw string) (store.TokenRef, bool) {
 			return store.TokenRef{}, false
 		}
 	}
-	id, random, ok := strings.Cut(rest, "_")
-	if !ok || !validClientID(id) || len(random) != randomLen || !isBase64URL(random) {
+	// client_id and bucket contain no '_'; the random part may.
+	id, rest, ok := strings.Cut(rest, "_")
+	if !ok || !validClientID(id) {
 		return store.TokenRef{}, false
 	}
-	return store.TokenRef{ClientID: id, Digest: store.Sum(raw)}, true
+	b, random, ok := strings.Cut(rest, "_")
+	if !ok || len(random) != randomLen || !isBase64URL(random) {
+		return store.TokenRef{}, false
+	}
+	bucket, ok := store.ParseBucket(b)
+	if !ok {
+		return store.TokenRef{}, false
+	}
+	return store.TokenRef{ClientID: id, Bucket: bucket, Digest: store.Sum(raw)}, true
 }
 
 // validClientID accepts the RFC 3986 unreserved characters minus '_', the

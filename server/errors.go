@@ -142,9 +142,16 @@ func writeError(c echo.Context, err error) error {
 // noStore sets the headers RFC 6749 §5.1 requires on every answer that
 // carries (or concerns) credentials.
 func noStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	// Canonical keys and shared, never-modified values: no allocation on
+	// the hot paths.
+	h["Cache-Control"] = noStoreValue
+	h["Pragma"] = noCacheValue
 }
+
+var (
+	noStoreValue = []string{"no-store"}
+	noCacheValue = []string{"no-cache"}
+)
 
 func writeJSON(c echo.Context, status int, v any) error {
 	b, err := json.Marshal(v)

@@ -122,7 +122,7 @@ func TestIntrospectInactive(t *testing.T) {
 				want  string
 			}{
 				{"unknown but well-formed", func() string {
-					raw, _ := newToken(rs.ClientID)
+					raw, _ := newToken(rs.ClientID, store.NeverBucket(0))
 					return raw
 				}, `{"active":false}`},
 				{"malformed", func() string { return "not-a-token" }, `{"active":false}`},
@@ -269,7 +269,7 @@ func TestRevoke(t *testing.T) {
 	owner := env.createApp(NewApplication{})
 	other := env.createApp(NewApplication{})
 	othersToken := env.issue(other, "")
-	unknown, _ := newToken(owner.ClientID)
+	unknown, _ := newToken(owner.ClientID, store.NeverBucket(0))
 
 	active := func(tok string) bool {
 		_, body := env.introspect(rs, url.Values{"token": {tok}})

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +20,12 @@ type requestLog struct {
 	// code and reason are the error answered, kept apart from attrs for
 	// the metrics.
 	code, reason string
+	// clientID is the client_id the caller presented (well-formed, not
+	// necessarily existing), for the audit of failed authentications.
+	clientID string
+	// buf backs attrs: a request adds a handful, so the line is built
+	// without growing a slice.
+	buf [12]slog.Attr
 }
 
 const logKey = "oauthd.log"
@@ -30,7 +37,12 @@ func reqLog(c echo.Context) *requestLog {
 	return &requestLog{} // outside the middleware (unit tests): discard
 }
 
-func (l *requestLog) add(attrs ...slog.Attr) { l.attrs = append(l.attrs, attrs...) }
+func (l *requestLog) add(attrs ...slog.Attr) {
+	if l.attrs == nil {
+		l.attrs = l.buf[:0]
+	}
+	l.attrs = append(l.attrs, attrs...)
+}
 
 func (l *requestLog) fail(e *Error, cause error) {
 	l.code, l.reason = e.Code, e.Reason
@@ -55,31 +67,39 @@ func (l *requestLog) fail(e *Error, cause error) {
 
 // logRequests writes one line per request: method, path (never the query,
 // which a careless client may fill with credentials), status, duration,
-// remote address and whatever the handler added.
-func logRequests(log *slog.Logger, obs Observer) echo.MiddlewareFunc {
+// remote address and whatever the handler added. Lines at info level go to
+// access (which cmd may batch), louder ones (5xx) to log at once. With
+// sampleOK > 1 only one in sampleOK successful requests is written;
+// failures always are. obs, when set, hears about every request, sampled
+// or not.
+func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.MiddlewareFunc {
+	var ok atomic.Uint64
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			l := &requestLog{level: slog.LevelInfo}
+			l.attrs = l.buf[:5] // method, path, status, duration, remote: set below
 			c.Set(logKey, l)
 			err := next(c)
 			if err != nil {
 				c.Error(err)
 			}
-			r := c.Request()
+			status := c.Response().Status
 			took := time.Since(start)
 			if obs != nil {
 				observe(obs, c, l, took)
 			}
-			attrs := append([]slog.Attr{
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", c.Response().Status),
-				// Milliseconds with microsecond precision: slog.Duration
-				// prints integer nanoseconds in JSON, which nobody reads.
-				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-				slog.String("remote", c.RealIP()),
-			}, l.attrs...)
+			if sampleOK > 1 && status < 400 && l.level <= slog.LevelInfo && ok.Add(1)%uint64(sampleOK) != 1 {
+				return nil
+			}
+			r := c.Request()
+			l.attrs[0] = slog.String("method", r.Method)
+			l.attrs[1] = slog.String("path", r.URL.Path)
+			l.attrs[2] = slog.Int("status", status)
+			// Milliseconds with microsecond precision: slog.Duration
+			// prints integer nanoseconds in JSON, which nobody reads.
+			l.attrs[3] = slog.Float64("duration_ms", float64(took.Microseconds())/1000)
+			l.attrs[4] = slog.String("remote", c.RealIP())
 			level := l.level
 			if isProbe(c.Path()) && level <= slog.LevelInfo {
 				// Orchestrators probe every few seconds: at info level
@@ -87,7 +107,11 @@ func logRequests(log *slog.Logger, obs Observer) echo.MiddlewareFunc {
 				// checker logs readiness changes itself.
 				level = slog.LevelDebug
 			}
-			log.LogAttrs(context.Background(), level, "http request", attrs...)
+			out := access
+			if l.level > slog.LevelInfo {
+				out = log
+			}
+			out.LogAttrs(context.Background(), level, "http request", l.attrs...)
 			return nil
 		}
 	}

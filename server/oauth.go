@@ -31,8 +31,11 @@ type TokenWriter interface {
 
 // issue is the per-request state shared by the adapters: the authenticated
 // application, the granted scopes, and the token reference the generator
-// made (so the token is hashed once).
+// made (so the token is hashed once). It is also the context the library
+// runs in, so carrying it costs one allocation, not a context.WithValue
+// and a copy of the request.
 type issue struct {
+	context.Context
 	app      *store.Application
 	secretID string
 	scopes   []string
@@ -41,6 +44,13 @@ type issue struct {
 }
 
 type issueKey struct{}
+
+func (is *issue) Value(key any) any {
+	if key == (issueKey{}) {
+		return is
+	}
+	return is.Context.Value(key)
+}
 
 func issueFrom(ctx context.Context) (*issue, bool) {
 	is, ok := ctx.Value(issueKey{}).(*issue)
@@ -65,15 +75,7 @@ func newOAuthIssuer(tokens TokenWriter) *oauthIssuer {
 	cfg := oserver.NewConfig()
 	cfg.AllowedGrantTypes = []oauth2.GrantType{oauth2.ClientCredentials}
 	cfg.AllowedResponseTypes = nil
-	srv := oserver.NewServer(cfg, m)
-	srv.SetClientInfoHandler(func(r *http.Request) (string, string, error) {
-		is, ok := issueFrom(r.Context())
-		if !ok {
-			return "", "", oerrors.ErrInvalidClient
-		}
-		return is.app.ClientID, "", nil
-	})
-	return &oauthIssuer{srv: srv}
+	return &oauthIssuer{srv: oserver.NewServer(cfg, m)}
 }
 
 // grant is an issued access token.
@@ -84,18 +86,20 @@ type grant struct {
 	scopes   []string
 }
 
-// Issue runs the library's client-credentials flow for an application that
-// handleToken has already authenticated and whose scopes it has checked.
+// Issue runs the library's client-credentials flow (grant-type policy,
+// token model, generator, storage) for an application that handleToken has
+// already authenticated and whose request and scopes it has checked. The
+// library's ValidationTokenRequest is not used: it would only re-read the
+// form for what handleToken has validated already.
 func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string) (grant, error) {
-	is := &issue{app: app, secretID: secretID, scopes: granted}
-	r = r.WithContext(context.WithValue(r.Context(), issueKey{}, is))
-	gt, tgr, err := o.srv.ValidationTokenRequest(r)
-	if err != nil {
-		return grant{}, libError(err)
+	is := &issue{Context: r.Context(), app: app, secretID: secretID, scopes: granted}
+	tgr := &oauth2.TokenGenerateRequest{
+		ClientID:       app.ClientID,
+		Scope:          scopeParam,
+		AccessTokenExp: app.TokenLifetime,
+		Request:        r,
 	}
-	tgr.Scope = scopeParam
-	tgr.AccessTokenExp = app.TokenLifetime
-	ti, err := o.srv.GetAccessToken(r.Context(), gt, tgr)
+	ti, err := o.srv.GetAccessToken(is, oauth2.ClientCredentials, tgr)
 	if err != nil {
 		return grant{}, libError(err)
 	}
@@ -150,7 +154,11 @@ func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) 
 	if !ok {
 		return "", "", errServer
 	}
-	raw, ref := newToken(data.Client.GetID())
+	bucket := store.NeverBucket(is.app.Generation)
+	if life := data.TokenInfo.GetAccessExpiresIn(); life > 0 {
+		bucket = store.ExpiryBucket(data.CreateAt.Add(life), life)
+	}
+	raw, ref := newToken(data.Client.GetID(), bucket)
 	is.ref = ref
 	is.jti = ref.JTI()
 	return raw, "", nil
@@ -169,14 +177,18 @@ func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		ID:         is.jti,
 		ClientID:   is.app.ClientID,
 		Scopes:     is.scopes,
-		IssuedAt:   info.GetAccessCreateAt().UTC(),
+		IssuedAt:   info.GetAccessCreateAt(),
 		Generation: is.app.Generation,
 		SecretID:   is.secretID,
 	}
 	if d := info.GetAccessExpiresIn(); d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)
 	}
-	return s.w.CreateToken(ctx, is.ref, t)
+	err := s.w.CreateToken(ctx, is.ref, t)
+	if errors.Is(err, store.ErrNotFound) {
+		return errInvalidClient("application deleted while the token was issued")
+	}
+	return err
 }
 
 var errUnused = errors.New("oauthd does not read tokens through the oauth2 library")

@@ -33,6 +33,10 @@ type Config struct {
 	Issuer    string
 	Catalogue *scopes.Catalogue
 	Logger    *slog.Logger
+	// AccessLogger receives the per-request lines of requests that
+	// succeeded (or failed at info level: 4xx), which cmd may batch; nil
+	// means Logger. Lines about server-side failures go to Logger.
+	AccessLogger *slog.Logger
 	// InactiveReason adds "inactive_reason": "expired" or "revoked" to
 	// inactive introspection answers (off by default: RFC 7662 §2.2 says
 	// an inactive answer SHOULD say nothing more).
@@ -49,6 +53,9 @@ type Config struct {
 	Health *health.Checker
 	// Observer hears about every request (metrics); nil means nobody.
 	Observer Observer
+	// LogSampleOK logs one in this many successful requests; failures are
+	// always logged. 0 or 1 logs every request.
+	LogSampleOK int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -70,6 +77,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.AccessLogger == nil {
+		cfg.AccessLogger = cfg.Logger
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -79,7 +89,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.Observer)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
@@ -89,12 +99,12 @@ func New(cfg Config, st Store) (*Server, error) {
 // errors, one log line per request, and the socket's peer address as the
 // client's (X-Forwarded-For and X-Real-IP are client-controlled and must
 // not open an IP allowlist).
-func newEcho(log *slog.Logger, obs Observer) *echo.Echo {
+func newEcho(log, access *slog.Logger, sampleOK int, obs Observer) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(logRequests(log, obs))
+	e.Use(logRequests(log, access, sampleOK, obs))
 	return e
 }
 

@@ -90,8 +90,7 @@ func (s *Server) handleToken(c echo.Context) error {
 // parameter repeated in the body is an error (§3.1, §3.2).
 func readForm(c echo.Context) (url.Values, error) {
 	r := c.Request()
-	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if !isFormContentType(r.Header.Get(echo.HeaderContentType)) {
 		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
@@ -112,6 +111,22 @@ func readForm(c echo.Context) (url.Values, error) {
 		return nil, errInvalidRequest("parameters belong in the form-encoded request body, not the URL")
 	}
 	return r.PostForm, nil
+}
+
+// isFormContentType reports whether a Content-Type header names
+// application/x-www-form-urlencoded, with or without parameters (a charset,
+// say). It is mime.ParseMediaType's answer for this one type, without the
+// parameter map it allocates on every request.
+func isFormContentType(v string) bool {
+	mt, params, _ := strings.Cut(v, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return false
+	}
+	if params == "" {
+		return true
+	}
+	_, _, err := mime.ParseMediaType(v) // rare: validate the parameters too
+	return err == nil
 }
 
 // readClientCredentials extracts the client's id and secret from HTTP Basic
@@ -191,8 +206,9 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 	if !validClientID(id) || len(secret) > maxSecret {
 		return "", "", errInvalidClient("malformed client_id or secret")
 	}
-	reqLog(c).add(slog.String("client_id", id))
-	c.Set(clientIDKey, id)
+	l := reqLog(c)
+	l.add(slog.String("client_id", id))
+	l.clientID = id
 	return id, secret, nil
 }
 
@@ -225,8 +241,6 @@ func remoteAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-const clientIDKey = "oauthd.client_id"
-
 // Auditor records security events.
 type Auditor interface {
 	RecordAuthFailure(ctx context.Context, clientID, ip, reason string)
@@ -237,7 +251,7 @@ type Auditor interface {
 func (s *Server) authError(c echo.Context, err error) error {
 	var e *Error
 	if s.cfg.Audit != nil && errors.As(err, &e) && e.Code == "invalid_client" {
-		if id, _ := c.Get(clientIDKey).(string); id != "" {
+		if id := reqLog(c).clientID; id != "" {
 			s.cfg.Audit.RecordAuthFailure(c.Request().Context(), id, c.RealIP(), e.Reason)
 		}
 	}

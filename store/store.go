@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,8 +40,17 @@ var (
 // invert it, and a slow password hash would only cap throughput.
 type Digest [sha256.Size]byte
 
-// Sum returns the digest of a secret or token.
-func Sum(s string) Digest { return sha256.Sum256([]byte(s)) }
+// Sum returns the digest of a secret or token. Credentials are short: they
+// are copied to the stack rather than converted to a heap []byte, which
+// matters on the token and introspection paths.
+func Sum(s string) Digest {
+	var buf [256]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // Equal compares two digests in constant time.
 func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
@@ -134,8 +144,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// Generation of the application when the token was issued.
 	Generation uint64
-	// SecretID is the secret that authenticated the request, for usage
-	// tracking and audit; empty for records made otherwise.
+	// SecretID is the secret that authenticated the request, counted in
+	// the application's usage when the token is created; it is not part of
+	// the stored record.
 	SecretID string
 	// Kind is "" for an access token, "api_key" for an API key.
 	Kind string
@@ -143,37 +154,144 @@ type Token struct {
 	Name string
 }
 
+// Bucket is the bucket t's record is filed in: its TokenRef must carry it.
+func (t Token) Bucket() int64 {
+	if t.ExpiresAt.IsZero() {
+		return NeverBucket(t.Generation)
+	}
+	return ExpiryBucket(t.ExpiresAt, t.ExpiresAt.Sub(t.IssuedAt))
+}
+
 // Expired reports whether t has expired at now.
 func (t Token) Expired(now time.Time) bool { return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) }
 
 // TokenRef locates a token record: the owning application (so the record can
-// live beside it, in one Redis Cluster hash slot) and the token's digest.
-// Records are keyed by the digest's first 128 bits, which is also what the
-// token's public id (jti) carries, so a token can be found from its jti
-// without any index, and nothing about it can be recovered from either.
+// live beside it, in one Redis Cluster hash slot), the expiry bucket the
+// record is filed under, and the token's digest. Records are keyed by the
+// digest's first 128 bits, which is also what the token's public id (jti)
+// carries, so a token can be found from its jti without any index, and
+// nothing about it can be recovered from either.
 type TokenRef struct {
 	ClientID string
-	Digest   Digest
+	// Bucket is the end of the token's expiry bucket in Unix seconds (see
+	// ExpiryBucket), or for a token that never expires, NeverBucket of the
+	// generation it was issued in. The token carries it, so finding the
+	// record needs no index.
+	Bucket int64
+	Digest Digest
 }
 
 // KeyLen is how many bytes of the digest name a token record.
 const KeyLen = 16
 
-// JTI is the token's public identifier: "<client_id>.<32 hex digits>".
-func (r TokenRef) JTI() string { return r.ClientID + "." + hex.EncodeToString(r.Digest[:KeyLen]) }
+// JTI is the token's public identifier:
+// "<client_id>.<bucket (FormatBucket)>.<32 hex digits>".
+func (r TokenRef) JTI() string {
+	var buf [256]byte
+	b := append(buf[:0], r.ClientID...)
+	b = append(b, '.')
+	if r.Bucket <= 0 {
+		b = append(b, 'n')
+		b = strconv.AppendInt(b, -r.Bucket, 36)
+	} else {
+		b = strconv.AppendInt(b, r.Bucket, 36)
+	}
+	b = append(b, '.')
+	b = hex.AppendEncode(b, r.Digest[:KeyLen])
+	return string(b)
+}
 
-// ParseJTI returns the reference a jti names.
+// ParseJTI returns the reference a jti names. It splits from the right: a
+// client_id may itself contain dots.
 func ParseJTI(jti string) (TokenRef, bool) {
-	id, h, ok := strings.Cut(jti, ".")
-	if !ok || id == "" || len(h) != 2*KeyLen {
+	rest, h, ok := cutLast(jti, ".")
+	if !ok || len(h) != 2*KeyLen {
 		return TokenRef{}, false
 	}
-	var ref TokenRef
+	id, b, ok := cutLast(rest, ".")
+	if !ok || id == "" {
+		return TokenRef{}, false
+	}
+	bucket, ok := ParseBucket(b)
+	if !ok {
+		return TokenRef{}, false
+	}
+	ref := TokenRef{ClientID: id, Bucket: bucket}
 	if _, err := hex.Decode(ref.Digest[:KeyLen], []byte(h)); err != nil {
 		return TokenRef{}, false
 	}
-	ref.ClientID = id
 	return ref, true
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// FormatBucket writes a bucket as tokens, jtis and keys carry it: an expiry
+// bucket in base 36, a never-expiring one as "n" and the generation in base
+// 36.
+func FormatBucket(b int64) string {
+	if b <= 0 {
+		return "n" + strconv.FormatInt(-b, 36)
+	}
+	return strconv.FormatInt(b, 36)
+}
+
+// ParseBucket is FormatBucket's inverse; it accepts nothing else (lower
+// case, at most 12 digits, no sign, no zero expiry bucket).
+func ParseBucket(s string) (int64, bool) {
+	never := strings.HasPrefix(s, "n")
+	if never {
+		s = s[1:]
+	}
+	if s == "" || len(s) > 12 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 36, 64)
+	switch {
+	case err != nil, !never && n == 0:
+		return 0, false
+	case never:
+		return -n, FormatBucket(-n) == "n"+s // canonical: no leading zeros
+	}
+	return n, FormatBucket(n) == s
+}
+
+// NeverBucket is the bucket of tokens that never expire, issued while the
+// application was at generation gen. Revoking every token moves the
+// application to a new generation, so a backend can drop (or let expire)
+// the old generation's never-expiring records as a whole.
+func NeverBucket(gen uint64) int64 { return -int64(gen) }
+
+// Expiry buckets. Token records are filed by when they expire, in buckets
+// whose width grows with the token lifetime (1/64 of it, between a second
+// and an hour), so a backend can drop a whole bucket once it has passed: a
+// record outlives its token by at most the bucket width (1.6% of the
+// lifetime), and a backend needs no per-token expiry or index.
+const (
+	minBucketWidth = time.Second
+	maxBucketWidth = time.Hour
+)
+
+// ExpiryBucket returns the end, in Unix seconds, of the bucket a token
+// expiring at exp after lifetime is filed in; the end is never before exp.
+// exp must not be zero: see NeverBucket.
+func ExpiryBucket(exp time.Time, lifetime time.Duration) int64 {
+	w := int64(min(max(lifetime/64, minBucketWidth), maxBucketWidth) / time.Second)
+	end := exp.Unix()
+	if exp.Nanosecond() > 0 {
+		end++
+	}
+	return (end + w - 1) / w * w
 }
 
 // TokenLookup is one read of a token together with everything that decides

@@ -49,6 +49,17 @@ func redisSettings() []setting {
 	}
 }
 
+// logSampleSetting is serve's only: the per-request log line is its
+// hottest write.
+func logServeSettings() []setting {
+	return []setting{
+		{Key: "log.sample_ok", Default: 1,
+			Usage: "log one in N successful requests (2xx and 3xx); failures are always logged. 1 logs every request"},
+		{Key: "log.buffer", Default: 100 * time.Millisecond,
+			Usage: "write the lines of requests that went well in batches, at most this long after the request (0s: each at once); failures and events are written at once"},
+	}
+}
+
 // serveSettings are oauthd serve's.
 func serveSettings() []setting {
 	return append([]setting{
@@ -63,7 +74,7 @@ func serveSettings() []setting {
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
 		{Key: "admin.pprof", Default: false, Usage: "serve Go's profiler at /debug/pprof/ on the admin listener (needs admin.addr)"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
-	}, redisSettings()...)
+	}, append(logServeSettings(), redisSettings()...)...)
 }
 
 // Config is oauthd's configuration after decoding and validation.
@@ -95,8 +106,10 @@ type Config struct {
 		} `mapstructure:"tls"`
 	} `mapstructure:"redis"`
 	Log struct {
-		Level  string `mapstructure:"level"`
-		Format string `mapstructure:"format"`
+		Level    string        `mapstructure:"level"`
+		Format   string        `mapstructure:"format"`
+		SampleOK int           `mapstructure:"sample_ok"`
+		Buffer   time.Duration `mapstructure:"buffer"`
 	} `mapstructure:"log"`
 	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
 	ServiceDocumentation string        `mapstructure:"service_documentation"`
@@ -295,6 +308,18 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"log.level", func() error {
 			return c.logLevel.UnmarshalText([]byte(c.Log.Level))
+		}},
+		{"log.sample_ok", func() error {
+			if c.Log.SampleOK < 1 {
+				return fmt.Errorf("%d: use 1 to log every request, or N to log one in N successful ones", c.Log.SampleOK)
+			}
+			return nil
+		}},
+		{"log.buffer", func() error {
+			if c.Log.Buffer < 0 || c.Log.Buffer > 10*time.Second {
+				return fmt.Errorf("%v: use between 0s (no batching) and 10s", c.Log.Buffer)
+			}
+			return nil
 		}},
 		{"log.format", func() error {
 			if c.Log.Format != "text" && c.Log.Format != "json" {

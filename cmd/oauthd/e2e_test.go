@@ -82,7 +82,16 @@ func TestEmbeddedQuickStart(t *testing.T) {
 	if body := getJSON(t, resp); resp.StatusCode != 200 || body["active"] != true || body["client_id"] != id {
 		t.Fatalf("introspection with the printed credentials: %d %v", resp.StatusCode, body)
 	}
-	// No log line may carry the secret or the token.
+	// No log line may carry the secret or the token. The lines of
+	// requests that went well are written in batches (log.buffer): wait
+	// for the introspection's line, the last request, to be written.
+	deadline := time.Now().Add(5 * time.Second)
+	for !contains(p.Logs.String(), `"path":"/oauth/introspect","status":200`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the introspection's log line was not written within 5s (log.buffer is 100ms):\n%s", p.Logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if logs := p.Logs.String(); contains(logs, secret) || contains(logs, tok.AccessToken) {
 		t.Fatal("a secret or token reached the log")
 	}

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/metrics"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
@@ -46,7 +47,7 @@ application and prints a curl command that gets a token. Nothing persists.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, build, newLogger(cfg, stderr), stdout)
+			return serve(cmd.Context(), cfg, build, newServeLogs(cfg, stderr), stdout)
 		},
 	}
 	addFlags(cmd.Flags(), serveSettings())
@@ -154,15 +155,42 @@ func redactURL(u string) string {
 // storeOptions maps the configuration onto the Redis store's options.
 // With inactive_reason on, expired token records are kept for the
 // tombstone time so introspection can say "expired".
-func storeOptions(cfg *Config) redis.Options {
-	opts := redis.Options{Prefix: cfg.Redis.Prefix}
+func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
+	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}
 	return opts
 }
 
-func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, stdout io.Writer) error {
+// serveLogs are serve's loggers: main for events and failures, written at
+// once; access for the per-request lines of requests that went well,
+// batched every log.buffer (when set).
+type serveLogs struct {
+	main, access *slog.Logger
+	batch        *logbatch.Writer
+	every        time.Duration
+}
+
+func newServeLogs(cfg *Config, w io.Writer) serveLogs {
+	b := logbatch.New(w)
+	l := serveLogs{main: newLogger(cfg, b.Direct()), batch: b, every: cfg.Log.Buffer}
+	l.access = l.main
+	if l.every > 0 {
+		l.access = newLogger(cfg, b.Batched())
+	}
+	return l
+}
+
+func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, stdout io.Writer) error {
+	log := logs.main
+	if logs.every > 0 {
+		// Stopped last (deferred first), so the final flush has every line.
+		bctx, stopBatch := context.WithCancel(context.WithoutCancel(ctx))
+		batchDone := make(chan struct{})
+		go func() { defer close(batchDone); logs.batch.Run(bctx, logs.every) }()
+		defer func() { stopBatch(); <-batchDone }()
+	}
 	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
@@ -172,7 +200,18 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 	mx := metrics.New(metrics.Build{Version: build.Version, Revision: build.Revision, GoVersion: build.GoVersion})
 	mx.InstrumentRedis(rdb)
 	go waitForRedis(ctx, cfg, rdb, log)
-	st := redis.New(rdb, storeOptions(cfg))
+	st := redis.New(rdb, storeOptions(cfg, log))
+	mx.InstrumentAppCache(func() metrics.CacheStats {
+		s := st.CacheStats()
+		return metrics.CacheStats{Hits: s.Hits, Misses: s.Misses, Invalidations: s.Invalidations, Drops: s.Drops}
+	})
+	// The store's loop keeps the application cache coherent across
+	// replicas and writes buffered usage counts; it flushes them once
+	// more when stopped, after the HTTP servers have drained.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	storeDone := make(chan struct{})
+	go func() { defer close(storeDone); st.Run(storeCtx) }()
+	defer func() { stopStore(); <-storeDone }()
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -201,12 +240,14 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, log *slog.Logger, 
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
 		Logger:               log,
+		AccessLogger:         logs.access,
 		InactiveReason:       cfg.Introspection.InactiveReason,
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
 		Audit:                apps,
 		Health:               probes,
 		Observer:             mx,
+		LogSampleOK:          cfg.Log.SampleOK,
 	}, st)
 	if err != nil {
 		return err

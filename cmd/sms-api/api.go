@@ -22,12 +22,14 @@ type guard interface {
 const maxBody = 64 << 10
 
 // newAPI builds the SMS API's routes. Each route names the scope it needs.
-func newAPI(g guard, log *slog.Logger, now func() time.Time) *echo.Echo {
+// Request lines go to access, except for server-side failures, which go to
+// log.
+func newAPI(g guard, log, access *slog.Logger, now func() time.Time) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = apiErrorHandler
-	e.Use(requestLog(log))
+	e.Use(requestLog(log, access))
 	box := newOutbox()
 
 	v1 := e.Group("/v1")
@@ -143,15 +145,20 @@ func apiErrorHandler(err error, c echo.Context) {
 }
 
 // requestLog writes one structured line per request; never the
-// Authorization header.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// Authorization header. 5xx lines go to log, the rest to access (which may
+// be batched).
+func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request",
+			out := access
+			if c.Response().Status >= 500 {
+				out = log
+			}
+			out.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request",
 				slog.String("method", c.Request().Method),
 				slog.String("path", c.Request().URL.Path),
 				slog.Int("status", c.Response().Status),

@@ -259,7 +259,7 @@ func TestRevocationReachesResourceServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(newAPI(tokenGuard{client}, slog.New(slog.DiscardHandler), time.Now))
+	api := httptest.NewServer(newAPI(tokenGuard{client}, slog.New(slog.DiscardHandler), slog.New(slog.DiscardHandler), time.Now))
 	defer api.Close()
 
 	tok := auth.token(t, daemon)

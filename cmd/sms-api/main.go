@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
@@ -48,6 +49,7 @@ func settingSet() settings.Set {
 		{Key: "cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached (0s: no cache); a revoked token may be accepted for up to this long"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
+		{Key: "log.buffer", Default: 100 * time.Millisecond, Usage: "write the lines of requests that went well in batches, at most this long after the request (0s: each at once)"},
 	}}
 }
 
@@ -61,8 +63,9 @@ type config struct {
 	ClientSecret string        `mapstructure:"client_secret"`
 	CacheTTL     time.Duration `mapstructure:"cache_ttl"`
 	Log          struct {
-		Level  string `mapstructure:"level"`
-		Format string `mapstructure:"format"`
+		Level  string        `mapstructure:"level"`
+		Format string        `mapstructure:"format"`
+		Buffer time.Duration `mapstructure:"buffer"`
 	} `mapstructure:"log"`
 	level slog.Level
 }
@@ -80,6 +83,7 @@ func (c *config) validate() error {
 		{"cache_ttl", c.CacheTTL >= 0 && c.CacheTTL <= 5*time.Minute, "use a duration between 0s and 5m"},
 		{"log.level", c.level.UnmarshalText([]byte(c.Log.Level)) == nil, "use debug, info, warn or error"},
 		{"log.format", c.Log.Format == "text" || c.Log.Format == "json", "use text or json"},
+		{"log.buffer", c.Log.Buffer >= 0 && c.Log.Buffer <= 10*time.Second, "use between 0s (no batching) and 10s"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -115,7 +119,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return serve(cmd.Context(), &cfg, newLogger(&cfg, stderr))
+			b := logbatch.New(stderr)
+			log := newLogger(&cfg, b.Direct())
+			access := log
+			if cfg.Log.Buffer > 0 {
+				access = newLogger(&cfg, b.Batched())
+				ctx, stop := context.WithCancel(context.WithoutCancel(cmd.Context()))
+				done := make(chan struct{})
+				go func() { defer close(done); b.Run(ctx, cfg.Log.Buffer) }()
+				defer func() { stop(); <-done }()
+			}
+			return serve(cmd.Context(), &cfg, log, access)
 		},
 	}
 	set.AddFlags(cmd.Flags())
@@ -147,7 +161,7 @@ func (g tokenGuard) ClientID(c echo.Context) string {
 	return ""
 }
 
-func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 	ttl := cfg.CacheTTL
 	if ttl == 0 {
 		ttl = -1 // the package reads 0 as "default"; an operator's 0s means "no cache"
@@ -168,7 +182,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return fmt.Errorf("config http.addr: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           newAPI(tokenGuard{client}, log, time.Now),
+		Handler:           newAPI(tokenGuard{client}, log, access, time.Now),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -1,58 +1,122 @@
 package redis
 
 import (
-	"bytes"
-	"slices"
 	"sync"
+	"sync/atomic"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauthd/oauthd/store"
 )
 
-// appCache remembers the last decoded record of each application, keyed by
-// client_id and checked against the raw bytes Redis returned: a hit needs
-// the bytes to be identical, so it can never serve a stale record, and it
-// spares the hot paths (token issue, introspection) a JSON decode.
+// appCache keeps decoded applications in process, so token issue and
+// introspection do not read them from Redis on every request. It is only
+// trusted while the invalidation channel is up: every change to an
+// application is published (in the same MULTI as the change) and each
+// replica's follower evicts the entry. While the follower is not
+// subscribed the cache is "down": nothing is served from it and nothing is
+// added, so every read goes to Redis, and it is emptied again when the
+// subscription comes back.
+//
+// A read that misses races with invalidations: replica A reads the old
+// record from Redis, B changes it and publishes, A's follower evicts
+// nothing, then A caches what it read, stale. The epoch closes that gap:
+// a reader takes the epoch before it reads Redis and adds its result only
+// if no invalidation (of any application) happened since.
 type appCache struct {
-	mu      sync.RWMutex
-	entries map[string]appEntry
+	lru   *lru.Cache[string, store.Application]
+	up    atomic.Bool
+	epoch atomic.Uint64
+	// mu orders adds against invalidations: an add checks the epoch and
+	// inserts under it, an invalidation bumps the epoch and evicts under it.
+	mu sync.Mutex
+
+	hits, misses, invalidations, drops atomic.Uint64
 }
 
-type appEntry struct {
-	raw []byte
-	app store.Application
+// DefaultAppCacheSize bounds the number of cached applications.
+const DefaultAppCacheSize = 10_000
+
+func newAppCache(size int) *appCache {
+	if size <= 0 {
+		size = DefaultAppCacheSize
+	}
+	c, err := lru.New[string, store.Application](size)
+	if err != nil {
+		panic(err) // only for size <= 0, excluded above
+	}
+	return &appCache{lru: c}
 }
 
-// maxCachedApps bounds the cache; past it, it starts over.
-const maxCachedApps = 10000
-
-func newAppCache() *appCache { return &appCache{entries: map[string]appEntry{}} }
-
-// decode returns the application the raw record holds.
-func (c *appCache) decode(id string, raw []byte) (store.Application, error) {
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if ok && bytes.Equal(e.raw, raw) {
-		return cloneApp(e.app), nil
+// get returns a cached application. Its slices are shared with the cache:
+// callers must not modify them.
+func (c *appCache) get(id string) (store.Application, bool) {
+	if !c.up.Load() {
+		return store.Application{}, false
 	}
-	a, err := decodeApp(raw)
-	if err != nil || a.ClientID != id {
-		return a, err
+	a, ok := c.lru.Get(id)
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
 	}
+	return a, ok
+}
+
+// begin returns the epoch to pass to add after reading from Redis.
+func (c *appCache) begin() uint64 { return c.epoch.Load() }
+
+// add caches a record read from Redis at epoch, unless something was
+// invalidated since or the cache is down.
+func (c *appCache) add(a store.Application, epoch uint64) {
 	c.mu.Lock()
-	if len(c.entries) >= maxCachedApps {
-		clear(c.entries)
+	defer c.mu.Unlock()
+	if c.up.Load() && c.epoch.Load() == epoch {
+		c.lru.Add(a.ClientID, a)
 	}
-	c.entries[id] = appEntry{raw: bytes.Clone(raw), app: cloneApp(a)}
-	c.mu.Unlock()
-	return a, nil
 }
 
-// cloneApp copies the slices, so a caller changing its application cannot
-// change the cached one.
-func cloneApp(a store.Application) store.Application {
-	a.Scopes = slices.Clone(a.Scopes)
-	a.IPAllowlist = slices.Clone(a.IPAllowlist)
-	a.Secrets = slices.Clone(a.Secrets)
-	return a
+// invalidate evicts one application: its record changed or is gone.
+func (c *appCache) invalidate(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch.Add(1)
+	c.lru.Remove(id)
+	c.invalidations.Add(1)
+}
+
+// setUp turns the cache on or off; either way it starts empty, because
+// invalidations may have been missed while it was off.
+func (c *appCache) setUp(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch.Add(1)
+	c.lru.Purge()
+	if c.up.Swap(up) && !up {
+		c.drops.Add(1)
+	}
+}
+
+// CacheStats counts the application cache's work since start.
+type CacheStats struct {
+	// Hits and Misses count lookups while the cache was up.
+	Hits, Misses uint64
+	// Invalidations counts evictions because an application changed.
+	Invalidations uint64
+	// Drops counts the times the invalidation channel went down and the
+	// whole cache was emptied.
+	Drops uint64
+	// Up reports whether the cache is being served from now.
+	Up bool
+	// Len is the number of applications cached.
+	Len int
+}
+
+// CacheStats reports the application cache's counters.
+func (s *Store) CacheStats() CacheStats {
+	c := s.apps
+	return CacheStats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),
+		Drops: c.drops.Load(), Up: c.up.Load(), Len: c.lru.Len(),
+	}
 }

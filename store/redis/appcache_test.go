@@ -1,35 +1,56 @@
 package redis
 
 import (
-	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/oauthd/oauthd/store"
 )
 
 func TestAppCache(t *testing.T) {
-	c := newAppCache()
-	a := store.Application{ClientID: "c1", Name: "one", Scopes: []string{"sms"},
-		IPAllowlist: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Enabled: true, CreatedAt: time.UnixMilli(1)}
-	raw, _ := encodeApp(a)
-	got, err := c.decode("c1", raw)
-	if err != nil || got.Name != "one" {
-		t.Fatalf("first decode: %+v %v", got, err)
+	c := newAppCache(2)
+	a := store.Application{ClientID: "a", Name: "one"}
+	// Down (not subscribed): nothing is served or kept.
+	c.add(a, c.begin())
+	if _, ok := c.get("a"); ok {
+		t.Fatal("served while down")
 	}
-	// A caller changing its copy cannot change what the cache serves.
-	got.Scopes[0] = "changed"
-	again, _ := c.decode("c1", raw)
-	if again.Scopes[0] != "sms" {
-		t.Fatal("cached application shares its slices with callers")
+	c.setUp(true)
+	c.add(a, c.begin())
+	if got, ok := c.get("a"); !ok || got.Name != "one" {
+		t.Fatalf("get after add = %+v, %v", got, ok)
 	}
-	// Different bytes are decoded afresh: a change is never served stale.
-	a.Name = "renamed"
-	raw2, _ := encodeApp(a)
-	if got, _ := c.decode("c1", raw2); got.Name != "renamed" {
-		t.Fatalf("changed record served stale: %+v", got)
+	// A read that started before an invalidation must not be cached: it
+	// may hold the record from before the change.
+	epoch := c.begin()
+	c.invalidate("b")
+	c.add(store.Application{ClientID: "b", Name: "stale"}, epoch)
+	if _, ok := c.get("b"); ok {
+		t.Fatal("a read older than an invalidation was cached")
 	}
-	if _, err := c.decode("c1", []byte("{broken")); err == nil {
-		t.Fatal("corrupt record accepted")
+	c.invalidate("a")
+	if _, ok := c.get("a"); ok {
+		t.Fatal("invalidated entry still served")
+	}
+	// Bounded: the least recently used goes.
+	for _, id := range []string{"x", "y", "z"} {
+		c.add(store.Application{ClientID: id}, c.begin())
+	}
+	if c.lru.Len() != 2 {
+		t.Fatalf("cache holds %d entries, bound is 2", c.lru.Len())
+	}
+	// Going down empties the cache and counts a drop; coming back up
+	// starts empty too.
+	c.setUp(false)
+	c.setUp(true)
+	if _, ok := c.get("z"); ok || c.drops.Load() != 1 {
+		t.Fatalf("after a drop: served %v, drops %d", ok, c.drops.Load())
+	}
+	// A read that started while down is not cached once up again.
+	c.setUp(false)
+	epoch = c.begin()
+	c.setUp(true)
+	c.add(store.Application{ClientID: "w"}, epoch)
+	if _, ok := c.get("w"); ok {
+		t.Fatal("a read from before the subscription was cached")
 	}
 }

@@ -3,8 +3,13 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
@@ -19,15 +24,16 @@ func TestConformance(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			storetest.RunTests(t, func(t *testing.T) storetest.Store {
 				srv := redistest.Start(t, kind)
-				return redis.New(srv.Client(t), redis.Options{Prefix: "test"})
+				return redis.New(srv.Client(t), redis.Options{Prefix: "test", KeepExpired: time.Hour})
 			})
 		})
 	}
 }
 
-// The token record's Redis TTL must equal the token's lifetime, so Redis
-// itself forgets expired tokens, and a never-expiring token has none.
-func TestTokenTTL(t *testing.T) {
+// Token records live in per-bucket hashes that expire when their bucket
+// ends, so Redis itself forgets expired tokens; tokens that never expire
+// share a hash with no TTL. The raw token appears nowhere.
+func TestBucketTTL(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
@@ -39,63 +45,295 @@ func TestTokenTTL(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Now()
-			short := store.TokenRef{ClientID: "c1", Digest: store.Sum("short")}
-			never := store.TokenRef{ClientID: "c1", Digest: store.Sum("never")}
-			if err := s.CreateToken(ctx, short, store.Token{ID: "a", ClientID: "c1", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			hour := store.Token{ClientID: "c1", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+			never := store.Token{ClientID: "c1", IssuedAt: now}
+			short := store.TokenRef{ClientID: "c1", Bucket: hour.Bucket(), Digest: store.Sum("short")}
+			forever := store.TokenRef{ClientID: "c1", Digest: store.Sum("never")}
+			if err := s.CreateToken(ctx, short, hour); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateToken(ctx, never, store.Token{ID: "b", ClientID: "c1", IssuedAt: now}); err != nil {
+			if err := s.CreateToken(ctx, forever, never); err != nil {
 				t.Fatal(err)
 			}
-			keys, err := rdb.Keys(ctx, "ttl:{c1}:tok:*").Result()
-			if err != nil || len(keys) != 2 {
-				t.Fatalf("token keys = %v, %v; want two keys under the application's hash tag", keys, err)
+			keys, err := rdb.Keys(ctx, "ttl:{c1}:t*").Result()
+			if err != nil || len(keys) != 3 {
+				t.Fatalf("token keys = %v, %v; want two buckets and the index, under the application's hash tag", keys, err)
 			}
-			var ttls []time.Duration
+			width := time.Hour / 64
 			for _, k := range keys {
-				ttls = append(ttls, rdb.PTTL(ctx, k).Val())
-			}
-			var sawHour, sawNone bool
-			for _, d := range ttls {
-				switch {
-				case d > 59*time.Minute && d <= time.Hour:
-					sawHour = true
-				case d < 0: // -1: no expiry
-					sawNone = true
+				ttl := rdb.PTTL(ctx, k).Val()
+				switch k {
+				case "ttl:{c1}:t:n0":
+					if ttl >= 0 {
+						t.Errorf("%s expires in %v; tokens that never expire must not", k, ttl)
+					}
+				default: // the hour's bucket and the index expire when the bucket ends
+					if ttl < time.Hour-time.Second || ttl > time.Hour+width+time.Second {
+						t.Errorf("%s expires in %v, want between 1h and 1h+%v", k, ttl, width)
+					}
 				}
-			}
-			if !sawHour || !sawNone {
-				t.Fatalf("TTLs = %v, want one of about 1h and one without expiry", ttls)
-			}
-			// The raw token never appears in a key or value.
-			for _, k := range keys {
-				v := rdb.Get(ctx, k).Val()
-				for _, raw := range []string{"short", "never"} {
-					if containsWord(k, raw) || containsWord(v, raw) {
-						t.Fatalf("raw token %q stored in %s = %s", raw, k, v)
+				if k == "ttl:{c1}:tb" {
+					continue
+				}
+				for f, v := range rdb.HGetAll(ctx, k).Val() {
+					for _, raw := range []string{"short", "never"} {
+						if strings.Contains(k+f+v, raw) {
+							t.Fatalf("raw token %q stored in %s", raw, k)
+						}
 					}
 				}
 			}
 			if srv.Mini != nil {
-				srv.Mini.FastForward(time.Hour + time.Second)
+				srv.Mini.FastForward(time.Hour + width + time.Second)
 				if l, err := s.LookupToken(ctx, short, ""); err != nil || l.Token != nil {
-					t.Fatalf("token past its TTL: %+v, %v; want no record", l, err)
+					t.Fatalf("token past its bucket: %+v, %v; want no record", l, err)
 				}
-				if l, err := s.LookupToken(ctx, never, ""); err != nil || l.Token == nil {
+				if l, err := s.LookupToken(ctx, forever, ""); err != nil || l.Token == nil {
 					t.Fatalf("never-expiring token gone: %+v, %v", l, err)
+				}
+				if n := rdb.Exists(ctx, "ttl:{c1}:tb").Val(); n != 0 {
+					t.Fatal("bucket index outlived its last bucket")
 				}
 			}
 		})
 	}
 }
 
-func containsWord(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if s[i:i+len(w)] == w {
-			return true
+// keysOf lists every key of an application (they all carry its hash tag).
+func keysOf(t *testing.T, rdb goredis.UniversalClient, id string) []string {
+	t.Helper()
+	keys, err := rdb.Keys(context.Background(), "*{"+id+"}*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// Deleting an application removes every key it had, whatever happened
+// before: tokens that never expire, API keys, revoke-all in between, usage.
+//
+// With tombstones (introspection's inactive_reason), revoke-all keeps the
+// old generation's records for the tombstone time so introspection can
+// still say "revoked"; the delete must find those too.
+func TestDeleteLeavesNothing(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		for _, keep := range []time.Duration{0, time.Hour} {
+			t.Run(fmt.Sprint(kind, "/keep=", keep), func(t *testing.T) {
+				testDeleteLeavesNothing(t, kind, keep)
+			})
 		}
 	}
-	return false
+}
+
+func testDeleteLeavesNothing(t *testing.T, kind redistest.Kind, keep time.Duration) {
+	ctx := context.Background()
+	srv := redistest.Start(t, kind)
+	rdb := srv.Client(t)
+	s := redis.New(rdb, redis.Options{Prefix: "del", KeepExpired: keep})
+	app := store.Application{ClientID: "gone", Name: "n", Enabled: true, CreatedAt: time.Now()}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	issue := func(gen uint64) (refs []store.TokenRef) {
+		now := time.Now()
+		for i, life := range []time.Duration{0, 0, time.Minute, time.Hour, 24 * time.Hour} {
+			tok := store.Token{ClientID: "gone", IssuedAt: now, Generation: gen, SecretID: "s"}
+			if life > 0 {
+				tok.ExpiresAt = now.Add(life)
+			}
+			if i == 1 {
+				tok.Kind, tok.Name = redis.KindAPIKey, "key"
+			}
+			ref := store.TokenRef{ClientID: "gone", Bucket: tok.Bucket(), Digest: store.Sum(fmt.Sprint(gen, i))}
+			if err := s.CreateToken(ctx, ref, tok); err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, ref)
+		}
+		return refs
+	}
+	old := issue(0)
+	if _, err := s.UpdateApplication(ctx, "gone", func(a store.Application) (store.Application, error) {
+		a.Generation++
+		return a, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range old {
+		l, err := s.LookupToken(ctx, ref, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := l.Token != nil; kept != (keep > 0) {
+			t.Fatalf("after revoke-all with keep=%v: record %s kept = %v", keep, ref.JTI(), kept)
+		}
+	}
+	if keep > 0 {
+		ttl := rdb.PTTL(ctx, "del:{gone}:t:n0").Val()
+		if ttl <= 0 || ttl > keep {
+			t.Fatalf("old generation's never-expiring records expire in %v, want within %v", ttl, keep)
+		}
+	}
+	issue(1)
+	if err := s.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(keysOf(t, rdb, "gone")); n < 6 {
+		t.Fatalf("keys before delete: %v", keysOf(t, rdb, "gone"))
+	}
+	if err := s.DeleteApplication(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	// Neither a token issued nor a usage flush racing the delete
+	// may bring keys back.
+	late := store.Token{ClientID: "gone", IssuedAt: time.Now()}
+	if err := s.CreateToken(ctx, store.TokenRef{ClientID: "gone", Digest: store.Sum("late")}, late); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("token for the deleted application: %v", err)
+	}
+	if err := s.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := keysOf(t, rdb, "gone"); len(left) != 0 {
+		t.Fatalf("keys left after delete: %v", left)
+	}
+}
+
+// Issued tokens leave Redis by themselves once expired: memory and key
+// count come back to where they started. Real Redis only (miniredis has no
+// INFO memory); expiry takes real time, so lifetimes are a second.
+func TestFootprintReturns(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Real)
+	rdb := srv.Client(t)
+	s := redis.New(rdb, redis.Options{Prefix: "fp"})
+	app := store.Application{ClientID: "fp", Name: "n", Enabled: true, CreatedAt: time.Now()}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	issue := func(round int) {
+		now := time.Now()
+		for i := range n {
+			tok := store.Token{ClientID: "fp", IssuedAt: now, ExpiresAt: now.Add(time.Second), Scopes: []string{"sms"}}
+			ref := store.TokenRef{ClientID: "fp", Bucket: tok.Bucket(), Digest: store.Sum(fmt.Sprint(round, i))}
+			if err := s.CreateToken(ctx, ref, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Expiry is Redis's own (active expiry samples keys ten times a
+	// second): there is no signal to wait for, so poll, bounded.
+	waitFor := func(keys int64) {
+		deadline := time.Now().Add(15 * time.Second)
+		for rdb.DBSize(ctx).Val() != keys {
+			if time.Now().After(deadline) {
+				t.Fatalf("keys did not come back to %d: %v", keys, rdb.Keys(ctx, "*").Val())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// The first rounds warm what Redis keeps once (the script, the
+	// connection's buffers, its own tables); later rounds must each give
+	// back everything.
+	before := rdb.DBSize(ctx).Val()
+	for round := range 2 {
+		issue(round)
+		waitFor(before)
+	}
+	mem0 := usedMemory(t, rdb)
+	for round := 2; round < 4; round++ {
+		issue(round)
+		peak := usedMemory(t, rdb)
+		t.Logf("%d live tokens: %d keys over the %d before, %d bytes (%.0f per token)",
+			n, rdb.DBSize(ctx).Val()-before, before, peak-mem0, float64(peak-mem0)/n)
+		waitFor(before)
+		// Redis may free a large hash off its main thread: poll for
+		// memory too, and allow 32 KiB (6 bytes a token) for buffers and
+		// tables Redis sizes itself.
+		deadline := time.Now().Add(10 * time.Second)
+		for after := usedMemory(t, rdb); after > mem0+32<<10; after = usedMemory(t, rdb) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: used_memory %d after expiry, %d before (peak %d)", round, after, mem0, peak)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func usedMemory(t *testing.T, rdb goredis.UniversalClient) int64 {
+	t.Helper()
+	info := rdb.Info(context.Background(), "memory").Val()
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no used_memory in INFO memory:\n%s", info)
+	return 0
+}
+
+// Usage is buffered in memory, reported at once by this process, written
+// by FlushUsage, and never lost by a failed flush.
+func TestUsageFlush(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.Start(t, kind)
+			rdb := srv.Client(t)
+			a := redis.New(rdb, redis.Options{Prefix: "u"})
+			b := redis.New(rdb, redis.Options{Prefix: "u"}) // another replica
+			if err := a.CreateApplication(ctx, store.Application{ClientID: "c", Name: "n", CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			issue := func(name string) {
+				tok := store.Token{ClientID: "c", IssuedAt: now, ExpiresAt: now.Add(time.Hour), SecretID: "s1"}
+				if err := a.CreateToken(ctx, store.TokenRef{ClientID: "c", Bucket: tok.Bucket(), Digest: store.Sum(name)}, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 3 {
+				issue(fmt.Sprint(i))
+			}
+			if u, _ := a.GetUsage(ctx, "c"); u.Issued != 3 || !u.LastUsed.Equal(now) {
+				t.Fatalf("this replica's view before a flush: %+v", u)
+			}
+			if u, _ := b.GetUsage(ctx, "c"); u.Issued != 0 {
+				t.Fatalf("other replica sees unflushed counts: %+v", u)
+			}
+			if err := a.FlushUsage(ctx); err != nil {
+				t.Fatal(err)
+			}
+			u, _ := b.GetUsage(ctx, "c")
+			if u.Issued != 3 || !u.LastUsed.Equal(now) || !u.SecretLastUsed["s1"].Equal(now) {
+				t.Fatalf("other replica after the flush: %+v", u)
+			}
+			if u, _ := a.GetUsage(ctx, "c"); u.Issued != 3 {
+				t.Fatalf("counted twice after the flush: %+v", u)
+			}
+			hours, err := b.IssuedPerHour(ctx, "c", 24, now)
+			if err != nil || len(hours) != 24 || hours[23] != 3 {
+				t.Fatalf("IssuedPerHour = %v, %v; want 3 in the last hour", hours, err)
+			}
+			// A flush that fails keeps the counts for the next one.
+			issue("4")
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if err := a.FlushUsage(cctx); err == nil {
+				t.Fatal("flush with a cancelled context succeeded")
+			}
+			if err := a.FlushUsage(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if u, _ := b.GetUsage(ctx, "c"); u.Issued != 4 {
+				t.Fatalf("after a failed then a good flush: %+v, want 4 issued", u)
+			}
+		})
+	}
 }
 
 // When Redis goes away every call reports ErrUnavailable (mapped to 503),

@@ -1,40 +1,285 @@
 package redis
 
 import (
+	"context"
+	"maps"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauthd/oauthd/store"
 )
 
-// usageEvery is the resolution of last-used times. Writing them on every
-// token would add two commands to the hot path; an operator asking "is this
-// secret still used?" needs minutes, not milliseconds.
-const usageEvery = time.Minute
+// Usage (when an application and each secret last got a token, how many
+// tokens it was issued, and how many per hour) is counted in memory and
+// written to Redis by FlushUsage, which Run calls every
+// Options.UsageFlushEvery and once more at shutdown. Token issue itself
+// writes nothing for it. A crash loses at most one interval of counting,
+// never a token.
+//
+//	<prefix>:{<client_id>}:usage           hash: app, secret:<id> (Unix ms), issued
+//	<prefix>:{<client_id>}:hourly:<day>    hash: <hour of day> → tokens; expires after 2 days
+const DefaultUsageFlushEvery = 10 * time.Second
 
-// usageThrottle decides, per application and secret, when a token issue
-// also records usage, and counts the tokens issued in between so the count
-// stays exact (a crash loses at most usageEvery of counting, never a token).
-type usageThrottle struct {
+const hourlyKeep = 48 * time.Hour
+
+type appUsage struct {
+	issued  int64
+	last    time.Time
+	secrets map[string]time.Time
+	hours   map[int64]int64 // Unix hour → tokens
+}
+
+// usageBuffer holds the counts not yet written. It is bounded by the number
+// of applications and secrets in use between two flushes.
+type usageBuffer struct {
 	mu      sync.Mutex
-	written map[string]time.Time // client_id + "/" + secret id → last write
-	pending map[string]int64     // client_id → tokens not yet counted in Redis
+	pending map[string]*appUsage
 }
 
-func newUsageThrottle() *usageThrottle {
-	return &usageThrottle{written: map[string]time.Time{}, pending: map[string]int64{}}
-}
+func newUsageBuffer() *usageBuffer { return &usageBuffer{pending: map[string]*appUsage{}} }
 
-// note records one issue and reports whether to write usage now and how
-// many issued tokens to add.
-func (u *usageThrottle) note(clientID, secretID string, at time.Time) (bool, int64) {
-	key := clientID + "/" + secretID
+func (u *usageBuffer) note(clientID, secretID string, at time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.pending[clientID]++
-	if last, ok := u.written[key]; ok && at.Sub(last) < usageEvery && !at.Before(last) {
-		return false, 0
+	p := u.pending[clientID]
+	if p == nil {
+		p = &appUsage{hours: map[int64]int64{}}
+		u.pending[clientID] = p
 	}
-	u.written[key] = at
-	n := u.pending[clientID]
-	delete(u.pending, clientID)
-	return true, n
+	p.issued++
+	p.hours[at.Unix()/3600]++
+	if at.After(p.last) {
+		p.last = at
+	}
+	if secretID != "" {
+		if p.secrets == nil {
+			p.secrets = map[string]time.Time{}
+		}
+		if at.After(p.secrets[secretID]) {
+			p.secrets[secretID] = at
+		}
+	}
+}
+
+// take hands over everything pending.
+func (u *usageBuffer) take() map[string]*appUsage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := u.pending
+	u.pending = map[string]*appUsage{}
+	return out
+}
+
+// putBack returns counts whose write failed, merged with what came since.
+func (u *usageBuffer) putBack(m map[string]*appUsage) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, old := range m {
+		p := u.pending[id]
+		if p == nil {
+			u.pending[id] = old
+			continue
+		}
+		p.issued += old.issued
+		for h, n := range old.hours {
+			p.hours[h] += n
+		}
+		if old.last.After(p.last) {
+			p.last = old.last
+		}
+		for sid, at := range old.secrets {
+			if p.secrets == nil {
+				p.secrets = map[string]time.Time{}
+			}
+			if at.After(p.secrets[sid]) {
+				p.secrets[sid] = at
+			}
+		}
+	}
+}
+
+// peek returns a copy of one application's pending counts.
+func (u *usageBuffer) peek(id string) (appUsage, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.pending[id]
+	if p == nil {
+		return appUsage{}, false
+	}
+	return appUsage{issued: p.issued, last: p.last, secrets: maps.Clone(p.secrets), hours: maps.Clone(p.hours)}, true
+}
+
+// flushUsage writes one application's counts, only while the application
+// exists: a flush racing its deletion must not leave its keys behind.
+// KEYS: app, usage, hourly key of ARGV[3]'s day. ARGV: issued, last use
+// (ms), hourly expiry (Unix ms), then hour/count pairs and
+// secret-field/ms pairs, split by the counts in ARGV[4] and ARGV[5].
+var flushUsage = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], 'issued', ARGV[1])
+local last = tonumber(ARGV[2])
+local prev = tonumber(redis.call('HGET', KEYS[2], 'app') or '0')
+if last > prev then redis.call('HSET', KEYS[2], 'app', ARGV[2]) end
+local i = 6
+for _ = 1, tonumber(ARGV[4]) do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i+1])
+  i = i + 2
+end
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIREAT', KEYS[3], ARGV[3]) end
+for _ = 1, tonumber(ARGV[5]) do
+  local p = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+  if tonumber(ARGV[i+1]) > p then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1]) end
+  i = i + 2
+end
+return 1
+`)
+
+func (s *Store) hourlyKey(id string, day int64) string {
+	return s.opts.Prefix + ":{" + id + "}:hourly:" + strconv.FormatInt(day, 10)
+}
+
+// FlushUsage writes the usage counted since the last flush. Counts whose
+// write fails stay buffered for the next one.
+func (s *Store) FlushUsage(ctx context.Context) error {
+	pending := s.usage.take()
+	if len(pending) == 0 {
+		return nil
+	}
+	failed := map[string]*appUsage{}
+	var firstErr error
+	for id, p := range pending {
+		// One script call per day the hours fall in (almost always one).
+		byDay := map[int64]map[int64]int64{}
+		for h, n := range p.hours {
+			day := h / 24
+			if byDay[day] == nil {
+				byDay[day] = map[int64]int64{}
+			}
+			byDay[day][h%24] = n
+		}
+		first := true
+		for day, hours := range byDay {
+			args := []any{0, ms(p.last), (day+1)*24*3600*1000 + hourlyKeep.Milliseconds(), len(hours), 0}
+			for h, n := range hours {
+				args = append(args, h, n)
+			}
+			if first {
+				// The totals and last-use times go with the first call.
+				args[0] = p.issued
+				args[4] = len(p.secrets)
+				for sid, at := range p.secrets {
+					args = append(args, "secret:"+sid, ms(at))
+				}
+			}
+			err := flushUsage.Run(ctx, s.rdb, []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args...).Err()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = s.wrap(err)
+				}
+				failed[id] = &appUsage{hours: hours}
+				if first {
+					failed[id].issued, failed[id].last, failed[id].secrets = p.issued, p.last, p.secrets
+				}
+			}
+			first = false
+		}
+	}
+	if len(failed) > 0 {
+		s.usage.putBack(failed)
+	}
+	return firstErr
+}
+
+// GetUsage returns when the application and its secrets were last used.
+func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
+	m, err := s.GetUsages(ctx, []string{id})
+	return m[id], err
+}
+
+// GetUsages returns the usage of several applications in one pipelined
+// round trip, including what this process has counted but not yet
+// flushed (other replicas' unflushed counts show after their next flush).
+func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error) {
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.usageKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out := make(map[string]store.Usage, len(ids))
+	for i, id := range ids {
+		u := store.Usage{SecretLastUsed: map[string]time.Time{}}
+		for k, v := range cmds[i].Val() {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch {
+			case k == "app":
+				u.LastUsed = fromMS(n)
+			case k == "issued":
+				u.Issued = n
+			case strings.HasPrefix(k, "secret:"):
+				u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
+			}
+		}
+		if p, ok := s.usage.peek(id); ok {
+			u.Issued += p.issued
+			if p.last.After(u.LastUsed) {
+				u.LastUsed = p.last.UTC()
+			}
+			for sid, at := range p.secrets {
+				if at.After(u.SecretLastUsed[sid]) {
+					u.SecretLastUsed[sid] = at.UTC()
+				}
+			}
+		}
+		out[id] = u
+	}
+	return out, nil
+}
+
+// IssuedPerHour returns how many tokens the application was issued in each
+// of the hours hours up to and including now's, oldest first (at most 48).
+func (s *Store) IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error) {
+	hours = min(max(hours, 1), int(hourlyKeep/time.Hour))
+	last := now.Unix() / 3600
+	firstHour := last - int64(hours) + 1
+	days := []int64{}
+	for d := firstHour / 24; d <= last/24; d++ {
+		days = append(days, d)
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(days))
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, d := range days {
+			cmds[i] = p.HGetAll(ctx, s.hourlyKey(id, d))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out := make([]int64, hours)
+	for i, d := range days {
+		for k, v := range cmds[i].Val() {
+			h, err1 := strconv.ParseInt(k, 10, 64)
+			n, err2 := strconv.ParseInt(v, 10, 64)
+			if idx := d*24 + h - firstHour; err1 == nil && err2 == nil && idx >= 0 && idx < int64(hours) {
+				out[idx] += n
+			}
+		}
+	}
+	if p, ok := s.usage.peek(id); ok {
+		for h, n := range p.hours {
+			if idx := h - firstHour; idx >= 0 && idx < int64(hours) {
+				out[idx] += n
+			}
+		}
+	}
+	return out, nil
 }

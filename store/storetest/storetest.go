@@ -57,6 +57,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Events", testEvents},
 		{"ListTokens", testListTokens},
 		{"TokenByJTI", testTokenByJTI},
+		{"TokenOfMissingApplication", testTokenOfMissingApplication},
+		{"RevokeAllRetiresRecords", testRevokeAllRetiresRecords},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -240,7 +242,6 @@ func testDeleteApplication(t *testing.T, s Store) {
 func newToken(a store.Application, lifetime time.Duration) store.Token {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	t := store.Token{
-		ID:         "jti-" + rand.Text(),
 		ClientID:   a.ClientID,
 		Scopes:     []string{"sms"},
 		IssuedAt:   now,
@@ -253,6 +254,27 @@ func newToken(a store.Application, lifetime time.Duration) store.Token {
 	return t
 }
 
+// refOf is the reference a token called name is stored under: its bucket
+// follows from its expiry.
+func refOf(tok store.Token, name string) store.TokenRef {
+	return store.TokenRef{ClientID: tok.ClientID, Bucket: tok.Bucket(), Digest: store.Sum(name)}
+}
+
+// put stores a new token called name and returns its reference and the
+// token as a lookup returns it: the jti is the reference's, and the secret
+// that got it is not part of the record.
+func put(t *testing.T, s Store, a store.Application, name string, lifetime time.Duration) (store.TokenRef, store.Token) {
+	t.Helper()
+	tok := newToken(a, lifetime)
+	ref := refOf(tok, name)
+	tok.ID = ref.JTI()
+	if err := s.CreateToken(context.Background(), ref, tok); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	tok.SecretID = ""
+	return ref, tok
+}
+
 func lookup(t *testing.T, s Store, ref store.TokenRef) store.TokenLookup {
 	t.Helper()
 	l, err := s.LookupToken(context.Background(), ref, "")
@@ -263,15 +285,10 @@ func lookup(t *testing.T, s Store, ref store.TokenRef) store.TokenLookup {
 }
 
 func testTokenRoundTrip(t *testing.T, s Store) {
-	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
-	for _, lifetime := range []time.Duration{time.Hour, 0} {
-		tok := newToken(a, lifetime)
-		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint("token", lifetime))}
-		if err := s.CreateToken(ctx, ref, tok); err != nil {
-			t.Fatalf("CreateToken: %v", err)
-		}
+	for _, lifetime := range []time.Duration{time.Hour, 0, 90 * 24 * time.Hour} {
+		ref, tok := put(t, s, a, fmt.Sprint("token", lifetime), lifetime)
 		l := lookup(t, s, ref)
 		if l.Token == nil || !reflect.DeepEqual(*l.Token, tok) {
 			t.Fatalf("token round trip:\n got  %+v\n want %+v", l.Token, tok)
@@ -283,21 +300,29 @@ func testTokenRoundTrip(t *testing.T, s Store) {
 			t.Fatalf("LookupToken = %+v", l)
 		}
 	}
+	// An API key keeps its kind, name and scopes.
+	key := newToken(a, 0)
+	key.Kind, key.Name, key.Scopes, key.SecretID = "api_key", "billing key ünïcode", []string{"sms", "groups"}, ""
+	ref := refOf(key, "key")
+	key.ID = ref.JTI()
+	if err := s.CreateToken(context.Background(), ref, key); err != nil {
+		t.Fatal(err)
+	}
+	if l := lookup(t, s, ref); l.Token == nil || !reflect.DeepEqual(*l.Token, key) {
+		t.Fatalf("API key round trip:\n got  %+v\n want %+v", l.Token, key)
+	}
 }
 
 func testTokenLookupIsExact(t *testing.T, s Store) {
-	ctx := context.Background()
 	a, b := newApp(t), newApp(t)
 	mustCreate(t, s, a)
 	mustCreate(t, s, b)
-	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
-	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	ref, _ := put(t, s, a, "t", time.Hour)
 	for _, other := range []store.TokenRef{
-		{ClientID: a.ClientID, Digest: store.Sum("u")},
-		{ClientID: b.ClientID, Digest: store.Sum("t")}, // right digest, wrong owner
-		{ClientID: "ghost", Digest: store.Sum("t")},
+		{ClientID: a.ClientID, Bucket: ref.Bucket, Digest: store.Sum("u")},
+		{ClientID: b.ClientID, Bucket: ref.Bucket, Digest: store.Sum("t")},        // right digest, wrong owner
+		{ClientID: a.ClientID, Bucket: ref.Bucket + 3600, Digest: store.Sum("t")}, // wrong bucket
+		{ClientID: "ghost", Bucket: ref.Bucket, Digest: store.Sum("t")},
 	} {
 		if l := lookup(t, s, other); l.Token != nil || l.Revoked {
 			t.Errorf("LookupToken(%v) found %+v", other.ClientID, l)
@@ -309,17 +334,71 @@ func testTokenOfDeletedApplication(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
-	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("t")}
-	if err := s.CreateToken(ctx, ref, newToken(a, 0)); err != nil {
-		t.Fatal(err)
-	}
+	never, _ := put(t, s, a, "never", 0)
+	hour, _ := put(t, s, a, "hour", time.Hour)
 	if err := s.DeleteApplication(ctx, a.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	// The token is unusable either way; backends should also drop its
+	// The token is unusable either way; backends must also drop its
 	// record so that tokens that never expire do not linger.
-	if l := lookup(t, s, ref); l.App != nil || l.Token != nil {
-		t.Fatalf("token of a deleted application: %+v, want neither token nor application", l)
+	for _, ref := range []store.TokenRef{never, hour} {
+		if l := lookup(t, s, ref); l.App != nil || l.Token != nil {
+			t.Fatalf("token of a deleted application: %+v, want neither token nor application", l)
+		}
+	}
+}
+
+// A token cannot be stored for an application that does not exist (say,
+// deleted while the token was being issued): nothing would ever remove it.
+func testTokenOfMissingApplication(t *testing.T, s Store) {
+	a := newApp(t)
+	tok := newToken(a, 0)
+	ref := refOf(tok, "orphan")
+	if err := s.CreateToken(context.Background(), ref, tok); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CreateToken for a missing application = %v, want ErrNotFound", err)
+	}
+	if l := lookup(t, s, ref); l.Token != nil {
+		t.Fatalf("record stored for a missing application: %+v", l.Token)
+	}
+	// A reference whose bucket does not match the token's expiry is a
+	// programming error, refused rather than stored where it would expire
+	// at the wrong time.
+	mustCreate(t, s, a)
+	ref.Bucket += 3600
+	if err := s.CreateToken(context.Background(), ref, newToken(a, time.Hour)); err == nil {
+		t.Fatal("CreateToken accepted a reference with the wrong bucket")
+	}
+}
+
+// Revoking every token (a generation bump) retires the records, never
+// expiring ones included: none is ever presented as of the current
+// generation again. (Whether they go at once or are kept a while to say
+// "revoked" is the backend's option.)
+func testRevokeAllRetiresRecords(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	refs := []store.TokenRef{}
+	for _, life := range []time.Duration{0, time.Minute, time.Hour, 30 * 24 * time.Hour} {
+		ref, _ := put(t, s, a, fmt.Sprint("rv", life), life)
+		refs = append(refs, ref)
+	}
+	next, err := s.UpdateApplication(ctx, a.ClientID, func(a store.Application) (store.Application, error) {
+		a.Generation++
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range refs {
+		if l := lookup(t, s, ref); l.Token != nil && l.Token.Generation == next.Generation {
+			t.Errorf("record %s presented as of the new generation after revoke-all", ref.JTI())
+		}
+	}
+	// Tokens issued afterwards are stored as usual.
+	ref, _ := put(t, s, a, "after", time.Hour)
+	if l := lookup(t, s, ref); l.Token == nil {
+		t.Fatal("token issued after revoke-all not stored")
 	}
 }
 
@@ -328,10 +407,7 @@ func testRevokeToken(t *testing.T, s Store) {
 	a := newApp(t)
 	mustCreate(t, s, a)
 	for _, tombstone := range []time.Duration{time.Hour, 0} {
-		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(fmt.Sprint("t", tombstone))}
-		if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
-			t.Fatal(err)
-		}
+		ref, _ := put(t, s, a, fmt.Sprint("t", tombstone), time.Hour)
 		if ok, err := s.RevokeToken(ctx, ref, tombstone); err != nil || !ok {
 			t.Fatalf("RevokeToken = %v, %v", ok, err)
 		}
@@ -369,10 +445,9 @@ func testUsage(t *testing.T, s Store) {
 	if err != nil || !u.LastUsed.IsZero() || u.Issued != 0 {
 		t.Fatalf("usage of an unused application: %+v, %v", u, err)
 	}
-	// Backends may record usage lazily (a minute late at most), but the
-	// first token of a secret is recorded at once.
+	// Backends may write usage lazily, but it is reported at once.
 	tok := newToken(a, time.Hour)
-	if err := s.CreateToken(ctx, store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("u")}, tok); err != nil {
+	if err := s.CreateToken(ctx, refOf(tok, "u"), tok); err != nil {
 		t.Fatal(err)
 	}
 	u, err = s.GetUsage(ctx, a.ClientID)
@@ -482,12 +557,7 @@ func testListTokens(t *testing.T, s Store) {
 	mustCreate(t, s, a)
 	now := time.Now()
 	mk := func(name string, lifetime time.Duration) store.TokenRef {
-		ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum(name)}
-		tok := newToken(a, lifetime)
-		tok.ID = ref.JTI()
-		if err := s.CreateToken(ctx, ref, tok); err != nil {
-			t.Fatal(err)
-		}
+		ref, _ := put(t, s, a, name, lifetime)
 		return ref
 	}
 	hour, day, never := mk("hour", time.Hour), mk("day", 24*time.Hour), mk("never", 0)
@@ -534,12 +604,9 @@ func testTokenByJTI(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
-	ref := store.TokenRef{ClientID: a.ClientID, Digest: store.Sum("by-jti")}
-	if err := s.CreateToken(ctx, ref, newToken(a, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	ref, _ := put(t, s, a, "by-jti", time.Hour)
 	byID, ok := store.ParseJTI(ref.JTI())
-	if !ok || byID.ClientID != a.ClientID {
+	if !ok || byID.ClientID != a.ClientID || byID.Bucket != ref.Bucket {
 		t.Fatalf("ParseJTI(%q) = %+v, %v", ref.JTI(), byID, ok)
 	}
 	if revoked, err := s.RevokeToken(ctx, byID, 0); err != nil || !revoked {
@@ -548,7 +615,9 @@ func testTokenByJTI(t *testing.T, s Store) {
 	if l := lookup(t, s, ref); l.Token != nil {
 		t.Fatal("token still there after revocation by jti")
 	}
-	for _, bad := range []string{"", "nodot", a.ClientID + ".xyz", a.ClientID + "." + strings.Repeat("g", 32)} {
+	for _, bad := range []string{"", "nodot", a.ClientID + ".xyz", a.ClientID + "." + strings.Repeat("g", 32),
+		a.ClientID + "." + strings.Repeat("a", 32), // no bucket
+		a.ClientID + ".-1." + strings.Repeat("a", 32), "." + "0." + strings.Repeat("a", 32)} {
 		if _, ok := store.ParseJTI(bad); ok {
 			t.Errorf("ParseJTI(%q) accepted", bad)
 		}

@@ -16,7 +16,7 @@ import (
 // Setting is one configuration key.
 type Setting struct {
 	Key     string // dotted key path, as in the YAML file: "http.addr"
-	Default any    // string, bool or time.Duration
+	Default any    // string, bool, int or time.Duration
 	Usage   string
 }
 
@@ -58,6 +58,8 @@ func (s Set) AddFlags(fs *pflag.FlagSet) {
 			fs.Duration(Flag(st.Key), d, usage)
 		case bool:
 			fs.Bool(Flag(st.Key), d, usage)
+		case int:
+			fs.Int(Flag(st.Key), d, usage)
 		default:
 			panic(fmt.Sprintf("settings: key %s has a default of unsupported type %T", st.Key, d))
 		}

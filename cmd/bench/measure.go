@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// target is one URL wrk drives, and how.
+type target struct {
+	name   string
+	url    string
+	script string   // path of the wrk script
+	args   []string // the script's arguments
+}
+
+// comparison is a target measured in pairs against a baseline target.
+type comparison struct {
+	name          string // "token", "introspection", "middleware"
+	baseName      string // "baseline" or "bare", for the ratio's name
+	base, subject target
+	minRatio      float64 // subject req/s over base req/s must reach this
+	checkP99      bool    // and the subject's p99 must not exceed the base's
+	baseRuns      series
+	subjectRuns   series
+}
+
+// comparisons prepares the three comparisons of issue 9, after checking
+// once, outside wrk, that each target answers 200 as it should.
+func (r *rig) comparisons(ctx context.Context, dir string, opts options) ([]*comparison, error) {
+	scripts, err := writeScripts(dir)
+	if err != nil {
+		return nil, err
+	}
+
+	// Live tokens for the introspection runs, each checked active.
+	tokens := make([]string, opts.IntrospectTokens)
+	if err := parallel(ctx, len(tokens), clientConns, func(ctx context.Context, i int) error {
+		t, err := r.oauthd.issue(ctx, r.daemon)
+		tokens[i] = t
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("issuing tokens: %w", err)
+	}
+	if err := parallel(ctx, len(tokens), clientConns, func(ctx context.Context, i int) error {
+		ok, err := r.oauthd.active(ctx, r.resourceServer, tokens[i])
+		if err == nil && !ok {
+			err = fmt.Errorf("a token just issued is not active")
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	tokenFile := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(tokenFile, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+
+	// One token for sms-api; its first request fills the introspection
+	// cache, so the measured ones are cache hits.
+	bearer, err := r.oauthd.issue(ctx, r.daemon)
+	if err != nil {
+		return nil, err
+	}
+	form := "Content-Type: application/x-www-form-urlencoded"
+	grant := "grant_type=client_credentials"
+	daemonAuth := "Authorization: " + r.daemon.basic()
+	bearerAuth := "Authorization: Bearer " + bearer
+	if _, err := fetchToken(ctx, r.http, r.baselineURL+"/token", r.daemon); err != nil {
+		return nil, err
+	}
+	if err := expectOK(ctx, r.http, "GET", r.baselineURL+"/bare", ""); err != nil {
+		return nil, err
+	}
+	if err := expectOK(ctx, r.http, "GET", r.smsURL+"/v1/groups", "", bearerAuth); err != nil {
+		return nil, err
+	}
+
+	fixed, rotate := scripts["fixed.lua"], scripts["introspect.lua"]
+	baseToken := target{"baseline POST /token", r.baselineURL + "/token", fixed, []string{"POST", grant, daemonAuth, form}}
+	return []*comparison{
+		{
+			name: "token", baseName: "baseline", base: baseToken, minRatio: 1.1, checkP99: true,
+			subject: target{"oauthd POST /oauth/token", r.oauthdURL + "/oauth/token", fixed, []string{"POST", grant, daemonAuth, form}},
+		},
+		{
+			name: "introspection", baseName: "baseline", base: baseToken, minRatio: 1.3, checkP99: true,
+			subject: target{"oauthd POST /oauth/introspect", r.oauthdURL + "/oauth/introspect", rotate,
+				[]string{tokenFile, "Authorization: " + r.resourceServer.basic()}},
+		},
+		{
+			name: "middleware", baseName: "bare", minRatio: 0.95,
+			base:    target{"baseline GET /bare", r.baselineURL + "/bare", fixed, []string{"GET", ""}},
+			subject: target{"sms-api GET /v1/groups (cache hit)", r.smsURL + "/v1/groups", fixed, []string{"GET", "", bearerAuth}},
+		},
+	}, nil
+}
+
+// measure warms each target up, then runs the pairs: round by round, each
+// comparison's base and subject back to back, the order swapped every
+// other round so neither always runs first.
+func measure(ctx context.Context, ps *procs, l load, warmup time.Duration, repeat int, cmps []*comparison, w io.Writer) error {
+	if warmup > 0 {
+		wl := l
+		wl.Duration = warmup
+		seen := map[string]bool{}
+		var names []string
+		for _, c := range cmps {
+			for _, t := range []target{c.base, c.subject} {
+				if seen[t.name] {
+					continue
+				}
+				seen[t.name] = true
+				if _, err := runWrk(ctx, wl, t.script, t.url, t.args...); err != nil {
+					return err
+				}
+				names = append(names, t.name)
+			}
+		}
+		if err := ps.check(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "warm-up:  %s each: %s\n", warmup, strings.Join(names, ", "))
+	}
+
+	total := len(cmps) * 2 * repeat
+	n := 0
+	fmt.Fprintf(w, "\nruns (%d, %s each)\n", total, l.Duration)
+	for round := range repeat {
+		for _, c := range cmps {
+			order := []bool{false, true} // false: the base
+			if round%2 == 1 {
+				order = []bool{true, false}
+			}
+			for _, subject := range order {
+				t := c.base
+				if subject {
+					t = c.subject
+				}
+				res, err := runWrk(ctx, l, t.script, t.url, t.args...)
+				if err != nil {
+					return err
+				}
+				if err := ps.check(); err != nil {
+					return err
+				}
+				if subject {
+					c.subjectRuns = append(c.subjectRuns, res)
+				} else {
+					c.baseRuns = append(c.baseRuns, res)
+				}
+				n++
+				fmt.Fprintf(w, "  [%2d/%d] %-36s %8.0f req/s  p50 %8s  p99 %8s%s\n",
+					n, total, t.name, res.RPS, ms(res.P50), ms(res.P99), loud(res))
+			}
+		}
+	}
+	return nil
+}
+
+// loud flags a run with failed requests, so nobody reads its throughput
+// as real.
+func loud(r runResult) string {
+	s := ""
+	if r.Non2xx > 0 {
+		s += fmt.Sprintf("  !! %d non-2xx answers", r.Non2xx)
+	}
+	if r.SocketErrors > 0 {
+		s += fmt.Sprintf("  !! %d socket errors", r.SocketErrors)
+	}
+	return s
+}
+
+// ms formats a latency in milliseconds with two decimals.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// options are the harness's flags (make bench ARGS="...").
+type options struct {
+	Duration         time.Duration // one measured wrk run
+	Warmup           time.Duration // one unmeasured run per target before the pairs; 0 skips
+	Repeat           int           // pairs per comparison
+	Threads          int           // wrk -t
+	Connections      int           // wrk -c
+	MemoryTokens     int           // tokens issued to measure Redis bytes per token
+	StatTokens       int           // tokens issued to count Redis commands per token
+	IntrospectTokens int           // live tokens the introspection runs rotate through
+	Quick            bool
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: go run ./cmd/bench [flags]   (make bench ARGS=\"flags\")\n\n"+
+			"Benchmarks oauthd against a baseline with wrk on a real redis-server; see docs/benchmarks.md.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measured wrk run (whole seconds)")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "length of one unmeasured run per target before the pairs (whole seconds; 0s skips)")
+	fs.IntVar(&o.Repeat, "repeat", 3, "pairs per comparison; figures are medians over them")
+	fs.IntVar(&o.Threads, "threads", 2, "wrk threads")
+	fs.IntVar(&o.Connections, "connections", 50, "wrk connections (keep-alive)")
+	fs.IntVar(&o.MemoryTokens, "memory-tokens", 100_000, "tokens issued to measure Redis bytes per live token")
+	fs.IntVar(&o.StatTokens, "stat-tokens", 1_000, "tokens issued to count Redis commands per token issue")
+	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
+	fs.BoolVar(&o.Quick, "quick", false, "smoke test: 1s runs, one pair each, few tokens (flags given explicitly still win)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	if o.Quick {
+		// A smoke test of the whole harness in well under a minute; its
+		// figures are too short to mean much.
+		quick := map[string]string{
+			"duration":          "1s",
+			"warmup":            "0s",
+			"repeat":            "1",
+			"memory-tokens":     "2000",
+			"stat-tokens":       "200",
+			"introspect-tokens": "100",
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range quick {
+			if !set[name] {
+				if err := fs.Set(name, v); err != nil {
+					return o, err
+				}
+			}
+		}
+	}
+	return o, o.validate()
+}
+
+func (o options) validate() error {
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{o.Duration >= time.Second && o.Duration%time.Second == 0, "-duration: use whole seconds, at least 1s (wrk counts in seconds)"},
+		{o.Warmup >= 0 && o.Warmup%time.Second == 0, "-warmup: use whole seconds, or 0s to skip"},
+		{o.Repeat >= 1, "-repeat: at least 1"},
+		{o.Threads >= 1, "-threads: at least 1"},
+		{o.Connections >= o.Threads, "-connections: at least one per thread"},
+		{o.MemoryTokens >= 100, "-memory-tokens: at least 100, or the figure is noise"},
+		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
+		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return errors.New(c.msg)
+		}
+	}
+	return nil
+}

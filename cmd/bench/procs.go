@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// startTimeout bounds how long a process may take to say it is ready.
+const startTimeout = 30 * time.Second
+
+// stopTimeout is how long a process gets to exit after SIGTERM before it
+// is killed.
+const stopTimeout = 10 * time.Second
+
+// proc is one process the harness started.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited
+	err  error         // how it exited; read only after done
+	out  *tailBuffer   // its last lines of output, for error messages
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// procs are the processes of one harness run, stopped together at the end
+// whatever happened.
+type procs struct{ list []*proc }
+
+// start runs cmd and returns once ready accepts a line of its output (a
+// signal, not a sleep), with that line. The process's output is read to
+// the end so it never blocks on a full pipe; only its last lines are kept.
+func (g *procs) start(ctx context.Context, name string, cmd *exec.Cmd, ready func(line string) bool) (*proc, string, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, "", fmt.Errorf("starting %s: %w", name, err)
+	}
+	w.Close() // the child holds its own copy; EOF comes when it exits
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), out: newTailBuffer(40)}
+	g.list = append(g.list, p)
+
+	readyLine := make(chan string, 1)
+	go func() {
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		waiting := true
+		for sc.Scan() {
+			line := sc.Text()
+			p.out.add(line)
+			if waiting && ready(line) {
+				waiting = false
+				readyLine <- line
+			}
+		}
+		_, _ = io.Copy(io.Discard, r) // a line over 1 MiB stops the scanner; keep draining
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case line := <-readyLine:
+		return p, line, nil
+	case <-p.done:
+		return nil, "", fmt.Errorf("%s exited before it was ready (%v); its last output:\n%s", name, p.err, p.out)
+	case <-timer.C:
+		return nil, "", fmt.Errorf("%s did not say it was ready within %s; its last output:\n%s", name, startTimeout, p.out)
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+}
+
+// check fails if any process has exited: figures taken without it would
+// be figures of nothing.
+func (g *procs) check() error {
+	for _, p := range g.list {
+		if p.exited() {
+			return fmt.Errorf("%s exited during the benchmark (%v); its last output:\n%s", p.name, p.err, p.out)
+		}
+	}
+	return nil
+}
+
+// stop ends every process, last started first, so servers go before the
+// Redis they use. It reports processes that had to be killed or that
+// exited badly before they were asked to.
+func (g *procs) stop() error {
+	var errs []error
+	for i := len(g.list) - 1; i >= 0; i-- {
+		p := g.list[i]
+		if p.exited() {
+			if p.err != nil {
+				errs = append(errs, fmt.Errorf("%s had exited: %v", p.name, p.err))
+			}
+			continue
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(stopTimeout):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", p.name, stopTimeout))
+		}
+	}
+	g.list = nil
+	return errors.Join(errs...)
+}
+
+// tailBuffer keeps the last n lines written to it.
+type tailBuffer struct {
+	mu    sync.Mutex
+	lines []string
+	n     int
+}
+
+func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+
+func (t *tailBuffer) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == t.n {
+		t.lines = append(t.lines[:0], t.lines[1:]...)
+	}
+	t.lines = append(t.lines, line)
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 {
+		return "  (no output)"
+	}
+	return "  " + strings.Join(t.lines, "\n  ")
+}
+
+// freeAddr returns a loopback address with a port free right now. The
+// harness must know ports before it starts the processes (oauthd's issuer
+// URL contains its port); a process that loses the race fails to start and
+// says so.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// childEnv is the harness's environment without oauthd's and sms-api's
+// settings, so a developer's OAUTHD_CONFIG or SMSAPI_CACHE_TTL cannot
+// change what is measured; extra is added.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OAUTHD_") || strings.HasPrefix(kv, "SMSAPI_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}

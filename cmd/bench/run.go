@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// debianPackages names, for each tool the harness runs, the Debian
+// package that installs it.
+func debianPackages() [][2]string {
+	return [][2]string{{"wrk", "wrk"}, {"redis-server", "redis-server"}, {"go", "golang (or Go from go.dev)"}}
+}
+
+func checkTools() error {
+	for _, t := range debianPackages() {
+		if _, err := exec.LookPath(t[0]); err != nil {
+			return fmt.Errorf("%s is not on PATH: install the Debian package %s (apt-get install %s)", t[0], t[1], strings.Fields(t[1])[0])
+		}
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	opts, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkTools(); err != nil {
+		return err
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "oauthd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var ps procs
+	defer func() {
+		if serr := ps.stop(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stopping: %w", serr))
+		}
+	}()
+
+	m := describeMachine(ctx)
+	fmt.Fprintf(stdout, "oauthd load benchmark (make bench; docs/benchmarks.md explains each line)\n\n")
+	runs := 3 * 2 * opts.Repeat
+	fmt.Fprintf(stdout, "load:     wrk -t%d -c%d (keep-alive), %s runs, pairs per comparison: %d, warm-up per target: %s (about %s of load)\n",
+		opts.Threads, opts.Connections, opts.Duration, opts.Repeat, opts.Warmup,
+		time.Duration(runs)*opts.Duration+5*opts.Warmup)
+
+	bin := filepath.Join(dir, "bin")
+	start := time.Now()
+	if err := build(ctx, root, bin); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
+
+	r, err := startRig(ctx, &ps, dir, bin, opts)
+	if err != nil {
+		return err
+	}
+	defer r.rdb.Close()
+	m.Redis = r.redisVersion
+	fmt.Fprintln(stdout, m)
+	fmt.Fprintf(stdout, "servers:  redis-server %s (no persistence), baseline %s, oauthd %s, sms-api %s (introspection cache 5m); all log at info\n\n",
+		r.redisAddr, r.baselineURL, r.oauthdURL, r.smsURL)
+
+	cost, err := r.redisCosts(ctx, opts, stdout)
+	if err != nil {
+		return err
+	}
+	if err := ps.check(); err != nil {
+		return err
+	}
+	cmps, err := r.comparisons(ctx, dir, opts)
+	if err != nil {
+		return err
+	}
+	l := load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration}
+	if err := measure(ctx, &ps, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
+		return err
+	}
+	report(stdout, opts, cmps, cost)
+	return nil
+}
+
+// moduleRoot is the directory of oauthd's go.mod, so the harness builds
+// the code of the tree it was started in.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}} {{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module (run make bench in the oauthd repository): %v", err)
+	}
+	path, dir, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if path != "github.com/oauthd/oauthd" {
+		return "", fmt.Errorf("run make bench in the oauthd repository (this is module %q)", path)
+	}
+	return dir, nil
+}
+
+// revision names the code measured, so figures can be matched to a
+// commit: branch@commit, "-dirty" when the tree has uncommitted changes.
+func revision(ctx context.Context, root string) string {
+	git := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := git("describe", "--always", "--dirty")
+	if commit == "" {
+		return "an unknown revision (not a git checkout)"
+	}
+	return git("rev-parse", "--abbrev-ref", "HEAD") + "@" + commit
+}
+
+// build compiles the three servers into bin, as make build does.
+func build(ctx context.Context, root, bin string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin+string(filepath.Separator),
+		"./cmd/oauthd", "./cmd/sms-api", "./cmd/bench/baseline")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}

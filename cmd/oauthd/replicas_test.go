@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// buildOAuthd compiles this program once per test binary run, for tests
+// that need real, separate oauthd processes.
+func buildOAuthd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "oauthd")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// replica is one oauthd process.
+type replica struct {
+	url     string
+	cacheOn chan struct{}
+}
+
+// startReplica runs bin serve with env and waits (on its log lines, not a
+// timer) until it listens and its application cache follows invalidations.
+func startReplica(t *testing.T, bin string, env map[string]string) *replica {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("oauthd replica exited with %v", err)
+		}
+	})
+	r := &replica{cacheOn: make(chan struct{})}
+	listening := make(chan string, 1)
+	var logs bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		on := false
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
+			}
+			switch {
+			case rec.Msg == "oauthd listening":
+				listening <- rec.Addr
+			case strings.HasPrefix(rec.Msg, "application cache on") && !on:
+				on = true
+				close(r.cacheOn)
+			}
+		}
+		close(listening)
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case addr, ok := <-listening:
+		if !ok {
+			t.Fatalf("replica exited before listening:\n%s", logs.String())
+		}
+		r.url = "http://" + addr
+	case <-time.After(30 * time.Second):
+		t.Fatal("replica did not listen within 30s")
+	}
+	select {
+	case <-r.cacheOn:
+	case <-time.After(10 * time.Second):
+		t.Fatal("replica's application cache did not come on within 10s")
+	}
+	return r
+}
+
+// adminCall sends an admin API request and decodes the JSON answer.
+func adminCall(t *testing.T, method, url, key string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// tokenStatus asks r for a token and returns the HTTP status.
+func tokenStatus(t *testing.T, r *replica, id, secret string) int {
+	t.Helper()
+	resp := postForm(t, r.url+"/oauth/token", "grant_type=client_credentials", basicAuth(id, secret))
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// invalidationBound is the documented bound between an admin change on one
+// replica and its effect on the others while their invalidation channel is
+// up (docs/operations.md); in practice it is well under a millisecond.
+const invalidationBound = 100 * time.Millisecond
+
+// TestReplicasInvalidate runs two oauthd processes on one real Redis. Each
+// caches applications in memory; an admin change through one (disable,
+// secret reset, delete) must stop tokens at the other within
+// invalidationBound.
+func TestReplicasInvalidate(t *testing.T) {
+	rs := redistest.Start(t, redistest.Real)
+	key, digest := newAdminKey(t)
+	bin := buildOAuthd(t)
+	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}
+	a, b := startReplica(t, bin, env), startReplica(t, bin, env)
+
+	create := func(name string) (id, secret string) {
+		code, m := adminCall(t, "POST", a.url+"/admin/v1/applications", key,
+			map[string]any{"name": name, "scopes": []string{"sms"}, "token_lifetime": "1h"})
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, m)
+		}
+		return m["client_id"].(string), m["client_secret"].(string)
+	}
+	tests := []struct {
+		name   string
+		change func(id string) (oldSecretRefused bool, newSecret string)
+	}{
+		{"disable", func(id string) (bool, string) {
+			if code, m := adminCall(t, "PATCH", a.url+"/admin/v1/applications/"+id, key, map[string]any{"enabled": false}); code != 200 {
+				t.Fatalf("disable: %d %v", code, m)
+			}
+			return true, ""
+		}},
+		{"secret reset", func(id string) (bool, string) {
+			code, m := adminCall(t, "POST", a.url+"/admin/v1/applications/"+id+"/secrets", key, map[string]any{"grace_period": "0s"})
+			if code != 201 && code != 200 {
+				t.Fatalf("reset: %d %v", code, m)
+			}
+			return true, m["client_secret"].(string)
+		}},
+		{"delete", func(id string) (bool, string) {
+			if code, m := adminCall(t, "DELETE", a.url+"/admin/v1/applications/"+id, key, nil); code != 204 {
+				t.Fatalf("delete: %d %v", code, m)
+			}
+			return true, ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, secret := create(tt.name)
+			// Twice: the first fills b's cache, the second is served
+			// from it.
+			for range 2 {
+				if code := tokenStatus(t, b, id, secret); code != 200 {
+					t.Fatalf("token from b before the change: %d", code)
+				}
+			}
+			start := time.Now()
+			_, newSecret := tt.change(id)
+			// The effect crosses a pub/sub channel: b gives no signal, so
+			// poll it, bounded.
+			var took time.Duration
+			for {
+				if code := tokenStatus(t, b, id, secret); code == 401 {
+					took = time.Since(start)
+					break
+				}
+				if time.Since(start) > 5*time.Second {
+					t.Fatal("b still issues tokens 5s after the change on a")
+				}
+			}
+			fmt.Printf("replicas: %s on one replica refused on the other after %v (bound %v)\n", tt.name, took.Round(time.Microsecond), invalidationBound)
+			if took > invalidationBound {
+				t.Errorf("%s took %v to reach the other replica; bound %v", tt.name, took, invalidationBound)
+			}
+			if newSecret != "" {
+				if code := tokenStatus(t, b, id, newSecret); code != 200 {
+					t.Fatalf("new secret at b: %d", code)
+				}
+			}
+		})
+	}
+}

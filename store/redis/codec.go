@@ -1,0 +1,231 @@
+package redis
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// appRecord is the stored shape of an application. It is separate from
+// store.Application so that the domain type can change without breaking
+// records already in Redis. Applications are read rarely (the app cache
+// holds them), so readable JSON is worth its bytes here.
+type appRecord struct {
+	ClientID    string         `json:"client_id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Scopes      []string       `json:"scopes"`
+	LifetimeNS  int64          `json:"lifetime_ns"`
+	Allowlist   []string       `json:"ip_allowlist,omitempty"`
+	Enabled     bool           `json:"enabled"`
+	Secrets     []secretRecord `json:"secrets"`
+	Generation  uint64         `json:"gen"`
+	CreatedMS   int64          `json:"created_ms"`
+	UpdatedMS   int64          `json:"updated_ms"`
+}
+
+type secretRecord struct {
+	ID        string `json:"id"`
+	SHA256    string `json:"sha256"`
+	CreatedMS int64  `json:"created_ms"`
+	ExpiresMS int64  `json:"expires_ms,omitempty"`
+}
+
+func encodeApp(a store.Application) ([]byte, error) {
+	r := appRecord{
+		ClientID:    a.ClientID,
+		Name:        a.Name,
+		Description: a.Description,
+		Scopes:      a.Scopes,
+		LifetimeNS:  int64(a.TokenLifetime),
+		Enabled:     a.Enabled,
+		Generation:  a.Generation,
+		CreatedMS:   ms(a.CreatedAt),
+		UpdatedMS:   ms(a.UpdatedAt),
+	}
+	for _, p := range a.IPAllowlist {
+		r.Allowlist = append(r.Allowlist, p.String())
+	}
+	for _, sec := range a.Secrets {
+		r.Secrets = append(r.Secrets, secretRecord{
+			ID:        sec.ID,
+			SHA256:    hex.EncodeToString(sec.Digest[:]),
+			CreatedMS: ms(sec.CreatedAt),
+			ExpiresMS: ms(sec.ExpiresAt),
+		})
+	}
+	return json.Marshal(r)
+}
+
+func decodeApp(b []byte) (store.Application, error) {
+	var r appRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return store.Application{}, fmt.Errorf("corrupt application record: %w", err)
+	}
+	a := store.Application{
+		ClientID:      r.ClientID,
+		Name:          r.Name,
+		Description:   r.Description,
+		Scopes:        r.Scopes,
+		TokenLifetime: time.Duration(r.LifetimeNS),
+		Enabled:       r.Enabled,
+		Generation:    r.Generation,
+		CreatedAt:     fromMS(r.CreatedMS),
+		UpdatedAt:     fromMS(r.UpdatedMS),
+	}
+	for _, s := range r.Allowlist {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return store.Application{}, fmt.Errorf("corrupt application record %q: allowlist: %w", r.ClientID, err)
+		}
+		a.IPAllowlist = append(a.IPAllowlist, p)
+	}
+	for _, s := range r.Secrets {
+		sec := store.Secret{ID: s.ID, CreatedAt: fromMS(s.CreatedMS), ExpiresAt: fromMS(s.ExpiresMS)}
+		if n, err := hex.Decode(sec.Digest[:], []byte(s.SHA256)); err != nil || n != len(sec.Digest) {
+			return store.Application{}, fmt.Errorf("corrupt application record %q: secret %q digest", r.ClientID, s.ID)
+		}
+		a.Secrets = append(a.Secrets, sec)
+	}
+	return a, nil
+}
+
+// Token records are written once per token and there may be millions, so
+// they are compact binary rather than JSON: everything the key already says
+// (client id, jti, expiry bucket) is left out, times are milliseconds in
+// unsigned varints, and the expiry is stored as the lifetime (a shorter
+// varint than an absolute time):
+//
+//	byte     kind: recAccessToken or recAPIKey (the format version too)
+//	uvarint  issued at, Unix milliseconds
+//	uvarint  lifetime in milliseconds, 0 = never expires
+//	uvarint  application generation at issue
+//	uvarint  length, then the granted scopes, space-separated
+//	uvarint  length, then the name (API keys only)
+//
+// A typical access token record is about 20 bytes.
+const (
+	recAccessToken = 1
+	recAPIKey      = 2
+)
+
+// KindAPIKey is store.Token.Kind for an API key.
+const KindAPIKey = "api_key"
+
+func encodeToken(t store.Token) []byte {
+	scopes := strings.Join(t.Scopes, " ")
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(scopes)+len(t.Name)+4)
+	kind := byte(recAccessToken)
+	if t.Kind == KindAPIKey {
+		kind = recAPIKey
+	}
+	b = append(b, kind)
+	iat := ms(t.IssuedAt)
+	b = binary.AppendUvarint(b, uint64(iat))
+	var life int64
+	if !t.ExpiresAt.IsZero() {
+		life = max(ms(t.ExpiresAt)-iat, 1)
+	}
+	b = binary.AppendUvarint(b, uint64(life))
+	b = binary.AppendUvarint(b, t.Generation)
+	b = binary.AppendUvarint(b, uint64(len(scopes)))
+	b = append(b, scopes...)
+	if kind == recAPIKey {
+		b = binary.AppendUvarint(b, uint64(len(t.Name)))
+		b = append(b, t.Name...)
+	}
+	return b
+}
+
+var errCorruptToken = errors.New("corrupt token record")
+
+// decodeToken reads a record stored under ref.
+func decodeToken(ref store.TokenRef, b []byte) (store.Token, error) {
+	r := recordReader{b: b}
+	kind := r.byte()
+	iat, life, gen := r.uvarint(), r.uvarint(), r.uvarint()
+	scopes := r.bytes()
+	t := store.Token{ID: ref.JTI(), ClientID: ref.ClientID, IssuedAt: fromMS(int64(iat)), Generation: gen}
+	if len(scopes) > 0 {
+		t.Scopes = strings.Split(string(scopes), " ")
+	}
+	if life > 0 {
+		t.ExpiresAt = t.IssuedAt.Add(time.Duration(life) * time.Millisecond)
+	}
+	switch kind {
+	case recAccessToken:
+	case recAPIKey:
+		t.Kind = KindAPIKey
+		t.Name = string(r.bytes())
+	default:
+		r.err = true
+	}
+	if r.err || len(r.b) != 0 || iat == 0 {
+		return store.Token{}, fmt.Errorf("%w under %s", errCorruptToken, t.ID)
+	}
+	return t, nil
+}
+
+// recordReader reads a token record's fields; any short or malformed field
+// sets err, after which every read returns zero values.
+type recordReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *recordReader) byte() byte {
+	if r.err || len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *recordReader) uvarint() uint64 {
+	if r.err {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > 1<<62 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err = true
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+// ms and fromMS map the zero time to 0 and back, so "never" survives a
+// round trip.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
