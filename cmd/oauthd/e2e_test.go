@@ -137,8 +137,13 @@ func endToEnd(t *testing.T, redisFlags []string, stop func()) {
 		if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" {
 			t.Fatalf("with Redis down: %d %v", resp.StatusCode, body)
 		}
-		if !contains(p.Logs.String(), `"error":"temporarily_unavailable"`) {
-			t.Error("outage not logged")
+		// The line is written after the answer is sent: wait for it.
+		deadline := time.Now().Add(5 * time.Second)
+		for !contains(p.Logs.String(), `"error":"temporarily_unavailable"`) {
+			if time.Now().After(deadline) {
+				t.Fatal("outage not logged")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 }
