@@ -1,6 +1,7 @@
 package introspect
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -27,46 +28,72 @@ import (
 // "sms groups": that is a wiring mistake (write Require("sms", "groups")),
 // and it would otherwise refuse every request.
 func (c *Client) Require(required ...string) func(http.Handler) http.Handler {
+	g := c.Gate(required...)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ctx, ok := g.Check(w, r); ok {
+				next.ServeHTTP(w, r.WithContext(ctx))
+			}
+		})
+	}
+}
+
+// Gate is Require's check without the http.Handler plumbing, for adapters
+// to other frameworks (introspectecho uses it): it costs a request nothing
+// beyond the check itself. It is safe for concurrent use.
+type Gate struct {
+	c        *Client
+	required []string
+	rs       *replies
+}
+
+// Gate returns the check Require performs for the required scopes. It
+// panics as Require does.
+func (c *Client) Gate(required ...string) *Gate {
 	for _, s := range required {
 		if !scopes.ValidToken(s) {
 			panic(fmt.Sprintf("introspect: Require(%q): a scope must be one non-empty token without spaces, quotes or backslashes; pass several scopes as separate arguments", s))
 		}
 	}
 	required = slices.Clone(required)
-	rs := newReplies(c.realm, required)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := credential(r)
-			if !ok {
-				rs.noToken.write(w)
-				return
-			}
-			resp, err := c.Introspect(r.Context(), token)
-			if err != nil {
-				c.logUnavailable(r, err)
-				rs.unavailable.write(w)
-				return
-			}
-			if !resp.Active {
-				switch resp.InactiveReason {
-				case ReasonExpired:
-					rs.expired.write(w)
-				case ReasonRevoked:
-					rs.revoked.write(w)
-				default:
-					rs.invalid.write(w)
-				}
-				return
-			}
-			for _, s := range required {
-				if !resp.HasScope(s) {
-					rs.insufficient.write(w)
-					return
-				}
-			}
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), resp)))
-		})
+	return &Gate{c: c, required: required, rs: newReplies(c.realm, required)}
+}
+
+// Check validates r's credential as Require describes. When the request may
+// go on it returns r's context carrying the introspection answer (see
+// FromContext) and true; otherwise it has written the refusal to w and
+// returns false.
+func (g *Gate) Check(w http.ResponseWriter, r *http.Request) (context.Context, bool) {
+	rs := g.rs
+	token, ok := credential(r)
+	if !ok {
+		rs.noToken.write(w)
+		return nil, false
 	}
+	resp, err := g.c.Introspect(r.Context(), token)
+	if err != nil {
+		g.c.logUnavailable(r, err)
+		rs.unavailable.write(w)
+		return nil, false
+	}
+	if !resp.Active {
+		switch resp.InactiveReason {
+		case ReasonExpired:
+			rs.expired.write(w)
+		case ReasonRevoked:
+			rs.revoked.write(w)
+		default:
+			rs.invalid.write(w)
+		}
+		return nil, false
+	}
+	for _, s := range g.required {
+		if !resp.HasScope(s) {
+			rs.insufficient.write(w)
+			return nil, false
+		}
+	}
+	return NewContext(r.Context(), resp), true
 }
 
 // credential returns the token a request presents, if any.

@@ -9,8 +9,22 @@ import (
 // Middleware lets a request through only with an active token granting
 // every one of scopes; see introspect.Client.Require, which it wraps, for
 // what is refused and how.
+//
+// It calls the client's Gate directly rather than wrapping Require with
+// echo.WrapMiddleware, which would build a handler and a response wrapper on
+// every request.
 func Middleware(c *introspect.Client, scopes ...string) echo.MiddlewareFunc {
-	return echo.WrapMiddleware(c.Require(scopes...))
+	g := c.Gate(scopes...)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			ctx, ok := g.Check(ec.Response(), ec.Request())
+			if !ok {
+				return nil // the refusal is written
+			}
+			ec.SetRequest(ec.Request().WithContext(ctx))
+			return next(ec)
+		}
+	}
 }
 
 // Info returns the introspection answer of a request that Middleware let
