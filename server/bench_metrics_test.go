@@ -12,9 +12,9 @@ import (
 // the request metrics and the Redis command hook. The difference between
 // the two is what the metrics cost on the hot path.
 func BenchmarkTokenIssueMetrics(b *testing.B) {
-	benchTokenIssue(b, func(rdb goredis.UniversalClient) Observer {
+	benchTokenIssue(b, func(cfg *Config, rdb goredis.UniversalClient) {
 		mx := metrics.New(metrics.Build{Version: "bench"})
 		mx.InstrumentRedis(rdb)
-		return mx
+		cfg.Observer = mx
 	})
 }

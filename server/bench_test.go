@@ -83,17 +83,18 @@ func benchPostBody(b *testing.B, url, auth, body string) {
 // script call: one round trip), answer.
 func BenchmarkTokenIssue(b *testing.B) { benchTokenIssue(b, nil) }
 
-// benchTokenIssue measures token issue; instrument, when set, attaches an
-// observer (and whatever else it hooks onto the Redis client).
-func benchTokenIssue(b *testing.B, instrument func(goredis.UniversalClient) Observer) {
+// benchTokenIssue measures token issue; setup, when set, changes the
+// server's configuration and may hook onto the Redis client (metrics, a
+// logger).
+func benchTokenIssue(b *testing.B, setup func(*Config, goredis.UniversalClient)) {
 	rdb, _ := redis.NewClient(benchRedis(b).URL)
 	b.Cleanup(func() { rdb.Close() })
-	var obs Observer
-	if instrument != nil {
-		obs = instrument(rdb)
+	cfg := Config{Catalogue: scopes.Default()}
+	if setup != nil {
+		setup(&cfg, rdb)
 	}
 	st := benchStoreOn(b, rdb)
-	srv, err := New(Config{Catalogue: scopes.Default(), Observer: obs}, st)
+	srv, err := New(cfg, st)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,16 +170,7 @@ func BenchmarkTokenIssueLogged(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	st := benchStore(b, benchRedis(b))
-	srv, err := New(Config{Catalogue: scopes.Default(), Logger: slog.New(slog.NewJSONHandler(f, nil))}, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, secret, err := NewApps(st, scopes.Default(), AppsOptions{}).Create(context.Background(), NewApplication{Name: "bench", Scopes: []string{"sms"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	benchPost(b, hs.URL+"/oauth/token", basic(app.ClientID, secret))
+	benchTokenIssue(b, func(cfg *Config, _ goredis.UniversalClient) {
+		cfg.Logger = slog.New(slog.NewJSONHandler(f, nil))
+	})
 }
