@@ -43,6 +43,7 @@ type usageBuffer struct {
 func newUsageBuffer() *usageBuffer { return &usageBuffer{pending: map[string]*appUsage{}} }
 
 func (u *usageBuffer) note(clientID, secretID string, at time.Time) {
+	at = at.UTC().Truncate(time.Millisecond) // what Redis keeps, so both views agree
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	p := u.pending[clientID]
