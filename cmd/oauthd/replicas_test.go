@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ func buildOAuthd(t *testing.T) string {
 type replica struct {
 	url     string
 	cacheOn chan struct{}
+	// stop interrupts the process and waits for it to exit cleanly; the
+	// test's cleanup calls it too (a second call does nothing).
+	stop func()
 }
 
 // startReplica runs bin serve with env and waits (on its log lines, not a
@@ -51,13 +55,17 @@ func startReplica(t *testing.T, bin string, env map[string]string) *replica {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("oauthd replica exited with %v", err)
-		}
-	})
-	r := &replica{cacheOn: make(chan struct{})}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("oauthd replica exited with %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	r := &replica{cacheOn: make(chan struct{}), stop: stop}
 	listening := make(chan string, 1)
 	var logs bytes.Buffer
 	go func() {
@@ -211,5 +219,30 @@ func TestReplicasInvalidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Usage is counted in memory and written every 10 s: a clean shutdown
+// writes what is pending, so tokens_issued survives a restart.
+func TestUsageSurvivesRestart(t *testing.T) {
+	rs := redistest.Start(t, redistest.Real)
+	key, digest := newAdminKey(t)
+	bin := buildOAuthd(t)
+	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}
+	a := startReplica(t, bin, env)
+	code, m := adminCall(t, "POST", a.url+"/admin/v1/applications", key, map[string]any{"name": "u", "scopes": []string{"sms"}})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	id, secret := m["client_id"].(string), m["client_secret"].(string)
+	for range 2 {
+		if code := tokenStatus(t, a, id, secret); code != 200 {
+			t.Fatalf("token: %d", code)
+		}
+	}
+	a.stop() // SIGINT: drains, then flushes usage
+	b := startReplica(t, bin, env)
+	if code, m := adminCall(t, "GET", b.url+"/admin/v1/applications/"+id, key, nil); code != 200 || m["tokens_issued"] != float64(2) || m["last_used_at"] == nil {
+		t.Fatalf("after a restart: %d tokens_issued=%v last_used_at=%v, want 2 and a time", code, m["tokens_issued"], m["last_used_at"])
 	}
 }
