@@ -5,7 +5,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/oauthd/oauthd/metrics"
+	"github.com/oauthd/oauthd/server/metrics"
 )
 
 // BenchmarkTokenIssueMetrics is BenchmarkTokenIssue as serve runs it: with

@@ -17,10 +17,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
-	"github.com/oauthd/oauthd/metrics"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/health"
+	"github.com/oauthd/oauthd/server/metrics"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 )
