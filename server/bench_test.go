@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/credential"
+
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauthd/oauthd/scopes"
@@ -98,7 +101,7 @@ func benchTokenIssue(b *testing.B, setup func(*Config, goredis.UniversalClient))
 	if err != nil {
 		b.Fatal(err)
 	}
-	app, secret, err := NewApps(st, scopes.Default(), AppsOptions{}).Create(context.Background(), NewApplication{Name: "bench", Scopes: []string{"sms"}})
+	app, secret, err := apps.New(st, scopes.Default(), apps.Options{}).Create(context.Background(), apps.NewApplication{Name: "bench", Scopes: []string{"sms"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func BenchmarkBareGetSet(b *testing.B) {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		key := "bench:tok:" + newID()
+		key := "bench:tok:" + credential.NewID()
 		if err := rdb.Set(r.Context(), key, "{}", 24*time.Hour).Err(); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -143,10 +146,10 @@ func BenchmarkIntrospect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	apps := NewApps(st, scopes.Default(), AppsOptions{})
+	svc := apps.New(st, scopes.Default(), apps.Options{})
 	ctx := context.Background()
-	app, secret, _ := apps.Create(ctx, NewApplication{Name: "daemon", Scopes: []string{"sms"}})
-	caller, callerSecret, _ := apps.Create(ctx, NewApplication{Name: "rs", Scopes: []string{scopes.Introspect}})
+	app, secret, _ := svc.Create(ctx, apps.NewApplication{Name: "daemon", Scopes: []string{"sms"}})
+	caller, callerSecret, _ := svc.Create(ctx, apps.NewApplication{Name: "rs", Scopes: []string{scopes.Introspect}})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))

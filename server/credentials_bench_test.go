@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -16,9 +17,9 @@ import (
 // digests in constant time. (A slow password hash would cost milliseconds
 // here: secrets carry 256 random bits, so it would buy nothing.)
 func BenchmarkClientAuthentication(b *testing.B) {
-	secret := newSecret()
-	app := store.Application{ClientID: newClientID(), Enabled: true,
-		Secrets: []store.Secret{{ID: "old", Digest: store.Sum(newSecret())}, {ID: "new", Digest: store.Sum(secret)}}}
+	secret := credential.NewSecret()
+	app := store.Application{ClientID: credential.NewClientID(), Enabled: true,
+		Secrets: []store.Secret{{ID: "old", Digest: store.Sum(credential.NewSecret())}, {ID: "new", Digest: store.Sum(secret)}}}
 	r := httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
 	r.Header.Set("Authorization", basic(app.ClientID, secret))
 	form := url.Values{"grant_type": {"client_credentials"}}
@@ -38,11 +39,11 @@ func BenchmarkClientAuthentication(b *testing.B) {
 // BenchmarkTokenGeneration is making an access token: 256 random bits,
 // base64url, and the SHA-256 digest its record is stored under.
 func BenchmarkTokenGeneration(b *testing.B) {
-	id := newClientID()
+	id := credential.NewClientID()
 	bucket := store.ExpiryBucket(time.Now().Add(24*time.Hour), 24*time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
-		raw, ref := newToken(id, bucket)
+		raw, ref := credential.NewToken(id, bucket)
 		if len(raw) == 0 || ref.ClientID != id {
 			b.Fatal(raw)
 		}
@@ -52,10 +53,10 @@ func BenchmarkTokenGeneration(b *testing.B) {
 // BenchmarkParseToken is the check every introspected token goes through
 // before Redis is asked anything.
 func BenchmarkParseToken(b *testing.B) {
-	raw, _ := newToken(newClientID(), store.ExpiryBucket(time.Now().Add(time.Hour), time.Hour))
+	raw, _ := credential.NewToken(credential.NewClientID(), store.ExpiryBucket(time.Now().Add(time.Hour), time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := parseToken(raw); !ok {
+		if _, ok := credential.Parse(raw); !ok {
 			b.Fatal(raw)
 		}
 	}

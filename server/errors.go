@@ -24,8 +24,8 @@ type Error struct {
 	Field string
 	// Reason says why, for the operator's log line (never sent).
 	Reason string
-	// challenge replaces the default WWW-Authenticate of a 401.
-	challenge string
+	// Challenge replaces the default WWW-Authenticate of a 401.
+	Challenge string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -70,15 +70,6 @@ var errServer = &Error{
 	Status:      http.StatusInternalServerError,
 }
 
-// ValidationError says which input field is wrong and why. The admin API
-// answers it with 400; the CLI prints it.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
-
 // toError maps any error to the Error sent to the client. Unknown errors
 // become server_error with no detail: their text may hold internals.
 func toError(err error) *Error {
@@ -89,25 +80,6 @@ func toError(err error) *Error {
 	case errors.Is(err, store.ErrUnavailable):
 		return errUnavailable
 	}
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		e := errInvalidRequest("%s", ve.Error())
-		e.Field = ve.Field
-		return e
-	}
-	var ce *ConflictError
-	switch {
-	case errors.As(err, &ce):
-		return &Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
-	case errors.Is(err, store.ErrNotFound):
-		// Only admin paths get here: the OAuth endpoints turn a missing
-		// client into invalid_client before.
-		return &Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
-	case errors.Is(err, store.ErrAlreadyExists):
-		return &Error{Code: "conflict", Description: err.Error(), Status: http.StatusConflict}
-	case errors.Is(err, store.ErrConflict):
-		return &Error{Code: "conflict", Description: "the application changed concurrently; retry", Status: http.StatusConflict}
-	}
 	return errServer
 }
 
@@ -117,31 +89,31 @@ type errorBody struct {
 	Field       string `json:"field,omitempty"`
 }
 
-// writeError is the one place errors become HTTP answers. It logs through
+// WriteError is the one place errors become HTTP answers. It logs through
 // the request's log attributes, never the error text of a client-facing
 // error twice.
-func writeError(c echo.Context, err error) error {
+func WriteError(c echo.Context, err error) error {
 	e := toError(err)
 	reqLog(c).fail(e, err)
 	h := c.Response().Header()
 	switch e.Status {
 	case http.StatusUnauthorized:
 		// RFC 6749 §5.2: a 401 names the scheme the client should use.
-		if e.challenge != "" {
-			h.Set("WWW-Authenticate", e.challenge)
+		if e.Challenge != "" {
+			h.Set("WWW-Authenticate", e.Challenge)
 		} else {
 			h.Set("WWW-Authenticate", `Basic realm="oauthd"`)
 		}
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	}
-	noStore(h)
-	return writeJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field})
+	NoStore(h)
+	return WriteJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field})
 }
 
-// noStore sets the headers RFC 6749 §5.1 requires on every answer that
+// NoStore sets the headers RFC 6749 §5.1 requires on every answer that
 // carries (or concerns) credentials.
-func noStore(h http.Header) {
+func NoStore(h http.Header) {
 	// Canonical keys and shared, never-modified values: no allocation on
 	// the hot paths.
 	h["Cache-Control"] = noStoreValue
@@ -153,7 +125,8 @@ var (
 	noCacheValue = []string{"no-cache"}
 )
 
-func writeJSON(c echo.Context, status int, v any) error {
+// WriteJSON writes v as a JSON answer with status.
+func WriteJSON(c echo.Context, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -190,7 +163,7 @@ func httpErrorHandler(err error, c echo.Context) {
 		}
 		err = e
 	}
-	_ = writeError(c, err)
+	_ = WriteError(c, err)
 }
 
 func truncate(s string, n int) string {

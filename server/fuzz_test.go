@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/oauthd/oauthd/server/apps"
 )
 
 // FuzzTokenRequest: whatever the body, content type and Authorization
@@ -12,7 +14,7 @@ import (
 // panic. `go test` runs the seeds; `go test -fuzz FuzzTokenRequest` explores.
 func FuzzTokenRequest(f *testing.F) {
 	env := newTestServer(f)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	good := basic(app.ClientID, app.Secret)
 	seeds := []struct{ ct, body, auth string }{
 		{"application/x-www-form-urlencoded", "grant_type=client_credentials", good},

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
@@ -23,7 +25,7 @@ type testEnv struct {
 	t     testing.TB
 	srv   *Server
 	store *redis.Store
-	apps  *Apps
+	apps  *apps.Service
 	redis *redistest.Server
 }
 
@@ -50,7 +52,7 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, store: st, apps: NewApps(st, cfg.Catalogue, AppsOptions{}), redis: rs}
+	return &testEnv{t: t, srv: srv, store: st, apps: apps.New(st, cfg.Catalogue, apps.Options{}), redis: rs}
 }
 
 type testApp struct {
@@ -58,7 +60,7 @@ type testApp struct {
 	Secret string
 }
 
-func (e *testEnv) createApp(in NewApplication) testApp {
+func (e *testEnv) createApp(in apps.NewApplication) testApp {
 	e.t.Helper()
 	if in.Name == "" {
 		in.Name = "test app"

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/store"
 )
@@ -32,13 +33,13 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	ctx := c.Request().Context()
 	form, err := readForm(c)
 	if err != nil {
-		return writeError(c, err)
+		return WriteError(c, err)
 	}
 	id, secret, err := clientCredentials(c, form)
 	if err != nil {
 		return s.authError(c, err)
 	}
-	ref, wellFormed := parseToken(form.Get("token"))
+	ref, wellFormed := credential.Parse(form.Get("token"))
 	var lookup store.TokenLookup
 	if wellFormed {
 		lookup, err = s.store.LookupToken(ctx, ref, id)
@@ -53,28 +54,28 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		}
 	}
 	if err != nil {
-		return writeError(c, err)
+		return WriteError(c, err)
 	}
 	caller := lookup.Also
 	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
 		return s.authError(c, err)
 	}
 	if !slices.Contains(caller.Scopes, scopes.Introspect) {
-		return writeError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
+		return WriteError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
 	}
 	if !form.Has("token") {
-		return writeError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
+		return WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
 	}
 	// token_type_hint needs no handling: oauthd has one kind of token, and
 	// RFC 7662 §2.1 says an unknown hint must not fail the request.
 
-	noStore(c.Response().Header())
+	NoStore(c.Response().Header())
 	log := reqLog(c)
 	if !wellFormed {
 		log.add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
-		return s.writeInactive(c, reasonUnknown)
+		return s.writeInactive(c, credential.ReasonUnknown)
 	}
-	granted, reason := tokenState(lookup, s.cfg.Now())
+	granted, reason := credential.State(lookup, s.cfg.Now())
 	log.add(slog.String("token_client_id", ref.ClientID))
 	if lookup.Token != nil {
 		log.add(slog.String("jti", lookup.Token.ID))
@@ -98,15 +99,15 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if !t.ExpiresAt.IsZero() {
 		out.Exp = t.ExpiresAt.Unix()
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return WriteJSON(c, http.StatusOK, out)
 }
 
 // writeInactive answers {"active":false}, with the reason only when the
 // operator enabled it and it is one a resource server can act on.
 func (s *Server) writeInactive(c echo.Context, reason string) error {
 	var out introspect.Response
-	if s.cfg.InactiveReason && (reason == reasonExpired || reason == reasonRevoked) {
+	if s.cfg.InactiveReason && (reason == credential.ReasonExpired || reason == credential.ReasonRevoked) {
 		out.InactiveReason = reason
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return WriteJSON(c, http.StatusOK, out)
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -56,9 +59,9 @@ func (e *testEnv) revoke(app testApp, token string) (int, string) {
 
 func TestIntrospectActive(t *testing.T) {
 	env := newTestServer(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
-	app := env.createApp(NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: "1h"})
-	never := env.createApp(NewApplication{Scopes: []string{"sms"}, TokenLifetime: "never"})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: "1h"})
+	never := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, TokenLifetime: "never"})
 
 	tok := env.issue(app, "sms")
 	code, body := env.introspect(rs, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
@@ -106,9 +109,9 @@ func TestIntrospectInactive(t *testing.T) {
 				c.InactiveReason = withReason
 				c.Tombstone = time.Hour
 			})
-			rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+			rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
 			newApp := func(lifetime string) testApp {
-				return env.createApp(NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: lifetime})
+				return env.createApp(apps.NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: lifetime})
 			}
 			reason := func(r string) string {
 				if withReason {
@@ -122,7 +125,7 @@ func TestIntrospectInactive(t *testing.T) {
 				want  string
 			}{
 				{"unknown but well-formed", func() string {
-					raw, _ := newToken(rs.ClientID, store.NeverBucket(0))
+					raw, _ := credential.NewToken(rs.ClientID, store.NeverBucket(0))
 					return raw
 				}, `{"active":false}`},
 				{"malformed", func() string { return "not-a-token" }, `{"active":false}`},
@@ -184,8 +187,8 @@ func TestIntrospectInactive(t *testing.T) {
 // Narrowing an application's scopes narrows its live tokens at once.
 func TestIntrospectNarrowedScopes(t *testing.T) {
 	env := newTestServer(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
-	app := env.createApp(NewApplication{Scopes: []string{"sms groups reports"}})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms groups reports"}})
 	tok := env.issue(app, "")
 	env.update(app.ClientID, func(a *store.Application) { a.Scopes = []string{"groups", "viber"} })
 	_, body := env.introspect(rs, url.Values{"token": {tok}})
@@ -197,8 +200,8 @@ func TestIntrospectNarrowedScopes(t *testing.T) {
 
 func TestIntrospectCaller(t *testing.T) {
 	env := newTestServer(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
-	daemon := env.createApp(NewApplication{Scopes: []string{"sms"}})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	daemon := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
 	tok := env.issue(daemon, "")
 
 	tests := []struct {
@@ -265,11 +268,11 @@ func TestIntrospectCaller(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	env := newTestServer(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
-	owner := env.createApp(NewApplication{})
-	other := env.createApp(NewApplication{})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	owner := env.createApp(apps.NewApplication{})
+	other := env.createApp(apps.NewApplication{})
 	othersToken := env.issue(other, "")
-	unknown, _ := newToken(owner.ClientID, store.NeverBucket(0))
+	unknown, _ := credential.NewToken(owner.ClientID, store.NeverBucket(0))
 
 	active := func(tok string) bool {
 		_, body := env.introspect(rs, url.Values{"token": {tok}})

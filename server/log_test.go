@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oauthd/oauthd/server/apps"
 )
 
 // lockedBuffer is a log destination the handler and the test share.
@@ -57,7 +59,7 @@ func TestRequestLog(t *testing.T) {
 			c.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
 			c.LogSampleOK = tt.sample
 		})
-		app := env.createApp(NewApplication{})
+		app := env.createApp(apps.NewApplication{})
 		var tokens []string
 		for range 6 {
 			r := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})

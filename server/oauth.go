@@ -21,6 +21,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4/manage"
 	oserver "github.com/go-oauth2/oauth2/v4/server"
 
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -158,7 +159,7 @@ func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) 
 	if life := data.TokenInfo.GetAccessExpiresIn(); life > 0 {
 		bucket = store.ExpiryBucket(data.CreateAt.Add(life), life)
 	}
-	raw, ref := newToken(data.Client.GetID(), bucket)
+	raw, ref := credential.NewToken(data.Client.GetID(), bucket)
 	is.ref = ref
 	is.jti = ref.JTI()
 	return raw, "", nil

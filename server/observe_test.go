@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthd/oauthd/server/apps"
 )
 
 // recorder is an Observer that keeps what it heard.
@@ -38,8 +40,8 @@ func (r *recorder) Introspected(result string) {
 func TestObserver(t *testing.T) {
 	rec := &recorder{}
 	env := newTestServer(t, func(c *Config) { c.Observer = rec })
-	app := env.createApp(NewApplication{})
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(apps.NewApplication{})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
 	tok := env.issue(app, "")
 
 	bad := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})

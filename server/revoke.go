@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/server/credential"
 )
 
 // handleRevoke is POST /oauth/revoke (RFC 7009). The application that owns
@@ -19,27 +21,27 @@ import (
 func (s *Server) handleRevoke(c echo.Context) error {
 	form, err := readForm(c)
 	if err != nil {
-		return writeError(c, err)
+		return WriteError(c, err)
 	}
 	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
 		return s.authError(c, err)
 	}
 	if !form.Has("token") {
-		return writeError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))
+		return WriteError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))
 	}
 	log := reqLog(c)
 	revoked := false
-	if ref, ok := parseToken(form.Get("token")); ok && ref.ClientID == app.ClientID {
+	if ref, ok := credential.Parse(form.Get("token")); ok && ref.ClientID == app.ClientID {
 		var tombstone time.Duration
 		if s.cfg.InactiveReason {
 			tombstone = s.cfg.Tombstone
 		}
 		if revoked, err = s.store.RevokeToken(c.Request().Context(), ref, tombstone); err != nil {
-			return writeError(c, err)
+			return WriteError(c, err)
 		}
 	}
 	log.add(slog.String("event", "token revoked"), slog.Bool("revoked", revoked))
-	noStore(c.Response().Header())
-	return writeJSON(c, http.StatusOK, struct{}{})
+	NoStore(c.Response().Header())
+	return WriteJSON(c, http.StatusOK, struct{}{})
 }

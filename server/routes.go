@@ -16,12 +16,12 @@ func (s *Server) routes() {
 	e.POST("/oauth/introspect", s.handleIntrospect)
 	e.POST("/oauth/revoke", s.handleRevoke)
 	e.GET("/.well-known/oauth-authorization-server", s.handleMetadata)
-	addHealth(e, s.cfg.Health)
+	AddHealth(e, s.cfg.Health)
 }
 
-// addHealth serves the probes on e: the public listener and the admin
+// AddHealth serves the probes on e: the public listener and the admin
 // listener both answer them, so an orchestrator can probe either port.
-func addHealth(e *echo.Echo, h *health.Checker) {
+func AddHealth(e *echo.Echo, h *health.Checker) {
 	e.GET(health.AlivePath, echo.WrapHandler(http.HandlerFunc(h.Alive)))
 	e.GET(health.ReadyPath, echo.WrapHandler(http.HandlerFunc(h.Ready)))
 	e.GET(health.LegacyPath, echo.WrapHandler(http.HandlerFunc(h.Ready)))
@@ -33,10 +33,10 @@ const MetricsPath = "/metrics"
 // PprofPrefix is where the admin listener serves the profiler.
 const PprofPrefix = "/debug/pprof/"
 
-// addPprof registers Go's profiler handlers by name on the admin echo.
+// AddPprof registers Go's profiler handlers by name on the admin echo.
 // (Importing net/http/pprof also registers them on http.DefaultServeMux;
 // oauthd never serves that mux, so they are reachable only here.)
-func addPprof(e *echo.Echo) {
+func AddPprof(e *echo.Echo) {
 	e.GET(PprofPrefix+"*", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
 	e.GET(PprofPrefix+"cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))
 	e.GET(PprofPrefix+"profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))

@@ -1,7 +1,10 @@
-// Package server is oauthd's HTTP side: the OAuth 2.0 endpoints daemons and
-// resource servers call, and the services (applications) that the admin API
-// and the CLI share. It never reads files, flags or the environment: cmd
-// decodes and validates configuration and hands it over as Config.
+// Package server is oauthd's public HTTP side: the OAuth 2.0 endpoints
+// daemons and resource servers call (token, introspection, revocation,
+// metadata), and the HTTP plumbing the admin API and dashboard share with
+// them (one error map, one log line per request). It never reads files,
+// flags or the environment: cmd decodes and validates configuration and
+// hands it over as Config. The application service is server/apps, the
+// admin API server/admin.
 package server
 
 import (
@@ -89,17 +92,17 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: newEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
 }
 
-// newEcho is the echo instance both the public and the admin API use: JSON
+// NewEcho is the echo instance both the public and the admin API use: JSON
 // errors, one log line per request, and the socket's peer address as the
 // client's (X-Forwarded-For and X-Real-IP are client-controlled and must
 // not open an IP allowlist).
-func newEcho(log, access *slog.Logger, sampleOK int, obs Observer) *echo.Echo {
+func NewEcho(log, access *slog.Logger, sampleOK int, obs Observer) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -46,7 +47,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	r := c.Request()
 	form, err := readForm(c)
 	if err != nil {
-		return writeError(c, err)
+		return WriteError(c, err)
 	}
 	app, secretID, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
@@ -55,29 +56,29 @@ func (s *Server) handleToken(c echo.Context) error {
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
 	case "":
-		return writeError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
+		return WriteError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
 	default:
-		return writeError(c, errUnsupportedGrantType(gt))
+		return WriteError(c, errUnsupportedGrantType(gt))
 	}
 	requested, err := scopes.Parse(form.Get("scope"))
 	if err != nil {
-		return writeError(c, errInvalidScope("%v", err))
+		return WriteError(c, errInvalidScope("%v", err))
 	}
 	granted := app.Scopes
 	if len(requested) > 0 {
 		if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
-			return writeError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
+			return WriteError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
 				scopes.Format(missing), scopes.Format(app.Scopes)))
 		}
 		granted = requested
 	}
 	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted))
 	if err != nil {
-		return writeError(c, err)
+		return WriteError(c, err)
 	}
 	reqLog(c).add(slog.String("event", "token issued"), slog.String("jti", g.jti))
-	noStore(c.Response().Header())
-	return writeJSON(c, http.StatusOK, tokenResponse{
+	NoStore(c.Response().Header())
+	return WriteJSON(c, http.StatusOK, tokenResponse{
 		AccessToken: g.token,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(g.lifetime.Seconds()),
@@ -203,7 +204,7 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 	if err != nil {
 		return "", "", err
 	}
-	if !validClientID(id) || len(secret) > maxSecret {
+	if !credential.ValidClientID(id) || len(secret) > credential.MaxSecret {
 		return "", "", errInvalidClient("malformed client_id or secret")
 	}
 	l := reqLog(c)
@@ -255,5 +256,5 @@ func (s *Server) authError(c echo.Context, err error) error {
 			s.cfg.Audit.RecordAuthFailure(c.Request().Context(), id, c.RealIP(), e.Reason)
 		}
 	}
-	return writeError(c, err)
+	return WriteError(c, err)
 }

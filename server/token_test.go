@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
 func TestTokenSuccess(t *testing.T) {
 	env := newTestServer(t)
-	app := env.createApp(NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: "24h"})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms groups"}, TokenLifetime: "24h"})
 
 	tests := []struct {
 		name      string
@@ -71,7 +74,7 @@ func TestTokenSuccess(t *testing.T) {
 			}
 			body := decode[map[string]any](t, w.Body)
 			tok, _ := body["access_token"].(string)
-			if !strings.HasPrefix(tok, TokenPrefix+app.ClientID+"_") || len(tok) < 60 {
+			if !strings.HasPrefix(tok, credential.TokenPrefix+app.ClientID+"_") || len(tok) < 60 {
 				t.Errorf("access_token %q lacks the prefix or the randomness", tok)
 			}
 			if body["token_type"] != "Bearer" || body["expires_in"] != float64(86400) || body["scope"] != tt.wantScope {
@@ -82,7 +85,7 @@ func TestTokenSuccess(t *testing.T) {
 			}
 			// The record is stored under the token's digest with the
 			// granted scopes, the application's generation and expiry.
-			ref, ok := parseToken(tok)
+			ref, ok := credential.Parse(tok)
 			if !ok {
 				t.Fatalf("issued token does not parse: %q", tok)
 			}
@@ -103,7 +106,7 @@ func TestTokenSuccess(t *testing.T) {
 
 func TestTokenNeverExpires(t *testing.T) {
 	env := newTestServer(t)
-	app := env.createApp(NewApplication{TokenLifetime: "never"})
+	app := env.createApp(apps.NewApplication{TokenLifetime: "never"})
 	r := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
 	r.Header.Set("Authorization", basic(app.ClientID, app.Secret))
 	w := env.do(r)
@@ -114,7 +117,7 @@ func TestTokenNeverExpires(t *testing.T) {
 	if _, ok := body["expires_in"]; ok {
 		t.Fatalf("never-expiring token answered with expires_in: %v", body)
 	}
-	ref, _ := parseToken(body["access_token"].(string))
+	ref, _ := credential.Parse(body["access_token"].(string))
 	l, err := env.store.LookupToken(context.Background(), ref, "")
 	if err != nil || l.Token == nil || !l.Token.ExpiresAt.IsZero() {
 		t.Fatalf("record %+v, %v: want no expiry", l.Token, err)
@@ -123,10 +126,10 @@ func TestTokenNeverExpires(t *testing.T) {
 
 func TestTokenErrors(t *testing.T) {
 	env := newTestServer(t)
-	app := env.createApp(NewApplication{})
-	disabled := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
+	disabled := env.createApp(apps.NewApplication{})
 	env.update(disabled.ClientID, func(a *store.Application) { a.Enabled = false })
-	fenced := env.createApp(NewApplication{IPAllowlist: []string{"10.0.0.0/8", "2001:db8::1"}})
+	fenced := env.createApp(apps.NewApplication{IPAllowlist: []string{"10.0.0.0/8", "2001:db8::1"}})
 
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	with := func(form url.Values, auth string) func() *http.Request {
@@ -251,7 +254,7 @@ func TestTokenErrors(t *testing.T) {
 
 func TestTokenAllowlist(t *testing.T) {
 	env := newTestServer(t)
-	fenced := env.createApp(NewApplication{IPAllowlist: []string{"10.0.0.0/8", "2001:db8::1"}})
+	fenced := env.createApp(apps.NewApplication{IPAllowlist: []string{"10.0.0.0/8", "2001:db8::1"}})
 	tests := []struct {
 		remote string
 		status int
@@ -276,7 +279,7 @@ func TestTokenAllowlist(t *testing.T) {
 
 func TestTokenRedisDown(t *testing.T) {
 	env := newTestServer(t)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	env.redis.Stop()
 	r := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
 	r.Header.Set("Authorization", basic(app.ClientID, app.Secret))
@@ -301,7 +304,7 @@ func TestTokenRedisDown(t *testing.T) {
 // knew.
 func TestTokenNotAnsweredWhenWriteFails(t *testing.T) {
 	env := newTestServer(t)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	srv, err := New(Config{Catalogue: env.srv.cfg.Catalogue}, failingWrites{env.store})
 	if err != nil {
 		t.Fatal(err)

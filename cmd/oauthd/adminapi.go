@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/admin"
+	"github.com/oauthd/oauthd/server/apps"
+
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -23,66 +25,66 @@ import (
 // API. Both end in the same service code, so both validate and both write
 // audit events.
 type adminAPI interface {
-	Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error)
-	List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error)
-	Get(ctx context.Context, id string) (server.Application, error)
-	Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error)
+	Create(ctx context.Context, in admin.NewApplicationRequest) (apps.Application, error)
+	List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error)
+	Get(ctx context.Context, id string) (apps.Application, error)
+	Update(ctx context.Context, id string, p admin.ApplicationPatchRequest) (apps.Application, error)
 	Delete(ctx context.Context, id string) error
-	ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error)
+	ResetSecret(ctx context.Context, id string, grace string) (admin.SecretReset, error)
 	DeleteSecret(ctx context.Context, id, secretID string) error
 	RevokeTokens(ctx context.Context, id string) error
-	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error)
-	ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error)
+	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (admin.EventList, error)
+	ListTokens(ctx context.Context, id string, limit int) (admin.TokenList, error)
 	RevokeToken(ctx context.Context, jti string) error
-	CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error)
-	Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error)
+	CreateAPIKey(ctx context.Context, id string, in admin.NewAPIKeyRequest) (admin.APIKey, error)
+	Import(ctx context.Context, id string, in admin.ImportApplicationRequest) (apps.Application, error)
 }
 
 // directAPI runs the service in-process against Redis.
-type directAPI struct{ apps *server.Apps }
+type directAPI struct{ apps *apps.Service }
 
 func (d directAPI) ctx(ctx context.Context) context.Context {
-	return server.WithActor(ctx, server.Actor{Name: "cli"})
+	return apps.WithActor(ctx, apps.Actor{Name: "cli"})
 }
 
-func (d directAPI) Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error) {
-	a, secret, err := d.apps.Create(d.ctx(ctx), server.NewApplication(in))
+func (d directAPI) Create(ctx context.Context, in admin.NewApplicationRequest) (apps.Application, error) {
+	a, secret, err := d.apps.Create(d.ctx(ctx), apps.NewApplication(in))
 	if err != nil {
-		return server.Application{}, err
+		return apps.Application{}, err
 	}
-	out := server.ApplicationDetail(a, store.Usage{})
+	out := apps.ApplicationDetail(a, store.Usage{})
 	out.ClientSecret = secret
 	return out, nil
 }
 
-func (d directAPI) List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error) {
+func (d directAPI) List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error) {
 	page, next, err := d.apps.List(ctx, cursor, limit, name)
-	return server.ApplicationList{Applications: page, NextCursor: next}, err
+	return admin.ApplicationList{Applications: page, NextCursor: next}, err
 }
 
-func (d directAPI) Get(ctx context.Context, id string) (server.Application, error) {
+func (d directAPI) Get(ctx context.Context, id string) (apps.Application, error) {
 	a, u, err := d.apps.Get(ctx, id)
-	return server.ApplicationDetail(a, u), err
+	return apps.ApplicationDetail(a, u), err
 }
 
-func (d directAPI) Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error) {
-	a, err := d.apps.Update(d.ctx(ctx), id, server.ApplicationPatch(p))
-	return server.ApplicationJSON(a), err
+func (d directAPI) Update(ctx context.Context, id string, p admin.ApplicationPatchRequest) (apps.Application, error) {
+	a, err := d.apps.Update(d.ctx(ctx), id, apps.ApplicationPatch(p))
+	return apps.ApplicationJSON(a), err
 }
 
 func (d directAPI) Delete(ctx context.Context, id string) error { return d.apps.Delete(d.ctx(ctx), id) }
 
-func (d directAPI) ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error) {
+func (d directAPI) ResetSecret(ctx context.Context, id string, grace string) (admin.SecretReset, error) {
 	g, err := parseGrace(grace)
 	if err != nil {
-		return server.SecretReset{}, err
+		return admin.SecretReset{}, err
 	}
 	a, secret, sid, err := d.apps.ResetSecret(d.ctx(ctx), id, g)
 	if err != nil {
-		return server.SecretReset{}, err
+		return admin.SecretReset{}, err
 	}
-	return server.SecretReset{ClientID: a.ClientID, ClientSecret: secret, SecretID: sid,
-		Secrets: server.ApplicationDetail(a, store.Usage{}).Secrets}, nil
+	return admin.SecretReset{ClientID: a.ClientID, ClientSecret: secret, SecretID: sid,
+		Secrets: apps.ApplicationDetail(a, store.Usage{}).Secrets}, nil
 }
 
 func (d directAPI) DeleteSecret(ctx context.Context, id, secretID string) error {
@@ -96,7 +98,7 @@ func parseGrace(s string) (time.Duration, error) {
 	}
 	g, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, &server.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"}
+		return 0, &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"}
 	}
 	return g, nil
 }
@@ -105,20 +107,20 @@ func (d directAPI) RevokeTokens(ctx context.Context, id string) error {
 	return d.apps.RevokeTokens(d.ctx(ctx), id)
 }
 
-func (d directAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error) {
+func (d directAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (admin.EventList, error) {
 	ev, next, err := d.apps.Events(ctx, store.EventFilter{ClientID: clientID, Kind: kind}, cursor, limit)
-	out := server.EventList{NextCursor: next}
+	out := admin.EventList{NextCursor: next}
 	for _, e := range ev {
-		out.Events = append(out.Events, server.EventJSON(e))
+		out.Events = append(out.Events, admin.EventJSON(e))
 	}
 	return out, err
 }
 
-func (d directAPI) ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error) {
+func (d directAPI) ListTokens(ctx context.Context, id string, limit int) (admin.TokenList, error) {
 	list, more, err := d.apps.ListTokens(ctx, id, limit)
-	out := server.TokenList{More: more}
+	out := admin.TokenList{More: more}
 	for _, t := range list {
-		out.Tokens = append(out.Tokens, server.TokenJSONOf(t))
+		out.Tokens = append(out.Tokens, admin.TokenJSONOf(t))
 	}
 	return out, err
 }
@@ -127,9 +129,9 @@ func (d directAPI) RevokeToken(ctx context.Context, jti string) error {
 	return d.apps.RevokeToken(d.ctx(ctx), jti)
 }
 
-func (d directAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error) {
-	t, key, err := d.apps.CreateAPIKey(d.ctx(ctx), id, server.NewAPIKey(in))
-	return server.APIKey{TokenJSON: server.TokenJSONOf(t), Key: key}, err
+func (d directAPI) CreateAPIKey(ctx context.Context, id string, in admin.NewAPIKeyRequest) (admin.APIKey, error) {
+	t, key, err := d.apps.CreateAPIKey(d.ctx(ctx), id, apps.NewAPIKey(in))
+	return admin.APIKey{TokenJSON: admin.TokenJSONOf(t), Key: key}, err
 }
 
 // remoteAPI calls a running server's admin API.
@@ -144,7 +146,7 @@ func newRemoteAPI(endpoint, key string) (remoteAPI, error) {
 		return remoteAPI{}, errors.New("--endpoint needs an admin credential in OAUTHD_ADMIN_KEY: an admin key, or an access token with the applications scope")
 	}
 	return remoteAPI{
-		base: strings.TrimRight(endpoint, "/") + server.AdminPrefix,
+		base: strings.TrimRight(endpoint, "/") + admin.Prefix,
 		key:  key,
 		http: &http.Client{Timeout: 30 * time.Second},
 	}, nil
@@ -206,12 +208,12 @@ func (r remoteAPI) do(ctx context.Context, method, path string, body, out any) e
 	return json.Unmarshal(b, out)
 }
 
-func (r remoteAPI) Create(ctx context.Context, in server.NewApplicationRequest) (server.Application, error) {
-	var out server.Application
+func (r remoteAPI) Create(ctx context.Context, in admin.NewApplicationRequest) (apps.Application, error) {
+	var out apps.Application
 	return out, r.do(ctx, http.MethodPost, "/applications", in, &out)
 }
 
-func (r remoteAPI) List(ctx context.Context, name string, limit int, cursor string) (server.ApplicationList, error) {
+func (r remoteAPI) List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if name != "" {
 		q.Set("name", name)
@@ -219,17 +221,17 @@ func (r remoteAPI) List(ctx context.Context, name string, limit int, cursor stri
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
-	var out server.ApplicationList
+	var out admin.ApplicationList
 	return out, r.do(ctx, http.MethodGet, "/applications?"+q.Encode(), nil, &out)
 }
 
-func (r remoteAPI) Get(ctx context.Context, id string) (server.Application, error) {
-	var out server.Application
+func (r remoteAPI) Get(ctx context.Context, id string) (apps.Application, error) {
+	var out apps.Application
 	return out, r.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(id), nil, &out)
 }
 
-func (r remoteAPI) Update(ctx context.Context, id string, p server.ApplicationPatchRequest) (server.Application, error) {
-	var out server.Application
+func (r remoteAPI) Update(ctx context.Context, id string, p admin.ApplicationPatchRequest) (apps.Application, error) {
+	var out apps.Application
 	return out, r.do(ctx, http.MethodPatch, "/applications/"+url.PathEscape(id), p, &out)
 }
 
@@ -237,28 +239,28 @@ func (r remoteAPI) Delete(ctx context.Context, id string) error {
 	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id), nil, nil)
 }
 
-func (r remoteAPI) ResetSecret(ctx context.Context, id string, grace string) (server.SecretReset, error) {
-	var out server.SecretReset
-	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/secrets", server.SecretResetRequest{GracePeriod: grace}, &out)
+func (r remoteAPI) ResetSecret(ctx context.Context, id string, grace string) (admin.SecretReset, error) {
+	var out admin.SecretReset
+	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/secrets", admin.SecretResetRequest{GracePeriod: grace}, &out)
 }
 
 func (r remoteAPI) RevokeTokens(ctx context.Context, id string) error {
 	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id)+"/tokens", nil, nil)
 }
 
-func (r remoteAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (server.EventList, error) {
+func (r remoteAPI) Events(ctx context.Context, clientID, kind string, limit int, cursor string) (admin.EventList, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	for k, v := range map[string]string{"client_id": clientID, "kind": kind, "cursor": cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	var out server.EventList
+	var out admin.EventList
 	return out, r.do(ctx, http.MethodGet, "/events?"+q.Encode(), nil, &out)
 }
 
-func (r remoteAPI) ListTokens(ctx context.Context, id string, limit int) (server.TokenList, error) {
-	var out server.TokenList
+func (r remoteAPI) ListTokens(ctx context.Context, id string, limit int) (admin.TokenList, error) {
+	var out admin.TokenList
 	return out, r.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(id)+"/tokens?limit="+strconv.Itoa(limit), nil, &out)
 }
 
@@ -266,8 +268,8 @@ func (r remoteAPI) RevokeToken(ctx context.Context, jti string) error {
 	return r.do(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(jti), nil, nil)
 }
 
-func (r remoteAPI) CreateAPIKey(ctx context.Context, id string, in server.NewAPIKeyRequest) (server.APIKey, error) {
-	var out server.APIKey
+func (r remoteAPI) CreateAPIKey(ctx context.Context, id string, in admin.NewAPIKeyRequest) (admin.APIKey, error) {
+	var out admin.APIKey
 	return out, r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(id)+"/api-keys", in, &out)
 }
 
@@ -275,14 +277,14 @@ func (r remoteAPI) DeleteSecret(ctx context.Context, id, secretID string) error 
 	return r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(id)+"/secrets/"+url.PathEscape(secretID), nil, nil)
 }
 
-func (d directAPI) Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error) {
-	a, err := d.apps.Import(d.ctx(ctx), server.ImportedApplication{
-		NewApplication: server.NewApplication(in.NewApplicationRequest), ClientID: id, ClientSecret: in.ClientSecret,
+func (d directAPI) Import(ctx context.Context, id string, in admin.ImportApplicationRequest) (apps.Application, error) {
+	a, err := d.apps.Import(d.ctx(ctx), apps.ImportedApplication{
+		NewApplication: apps.NewApplication(in.NewApplicationRequest), ClientID: id, ClientSecret: in.ClientSecret,
 	})
-	return server.ApplicationDetail(a, store.Usage{}), err
+	return apps.ApplicationDetail(a, store.Usage{}), err
 }
 
-func (r remoteAPI) Import(ctx context.Context, id string, in server.ImportApplicationRequest) (server.Application, error) {
-	var out server.Application
+func (r remoteAPI) Import(ctx context.Context, id string, in admin.ImportApplicationRequest) (apps.Application, error) {
+	var out apps.Application
 	return out, r.do(ctx, http.MethodPut, "/applications/"+url.PathEscape(id), in, &out)
 }

@@ -10,9 +10,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oauthd/oauthd/server/admin"
+	"github.com/oauthd/oauthd/server/apps"
+
 	"github.com/spf13/cobra"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/store/redis"
 )
 
@@ -54,8 +56,8 @@ func (c *cli) open(cmd *cobra.Command) (adminAPI, func(), error) {
 		closeRedis()
 		return nil, nil, err
 	}
-	apps := server.NewApps(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue,
-		server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
+	apps := apps.New(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue,
+		apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
 	return directAPI{apps}, closeRedis, nil
 }
 
@@ -135,7 +137,7 @@ the same way and write the same audit events.`,
 }
 
 func (c *cli) createCommand() *cobra.Command {
-	var in server.NewApplicationRequest
+	var in admin.NewApplicationRequest
 	cmd := &cobra.Command{
 		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]...`,
 		Short: "Create an application and print it with its secret (shown this once)",
@@ -195,7 +197,7 @@ func (c *cli) listCommand() *cobra.Command {
 	return c.command(cmd)
 }
 
-func (c *cli) printApp(a server.Application) error {
+func (c *cli) printApp(a apps.Application) error {
 	if c.json {
 		return c.printJSON(a)
 	}
@@ -251,7 +253,7 @@ func (c *cli) updateCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
-		var p server.ApplicationPatchRequest
+		var p admin.ApplicationPatchRequest
 		f := cmd.Flags()
 		if f.Changed("name") {
 			p.Name = &name
@@ -282,7 +284,7 @@ func (c *cli) updateCommand() *cobra.Command {
 		case enable, disable:
 			p.Enabled = &enable
 		}
-		if p == (server.ApplicationPatchRequest{}) {
+		if p == (admin.ApplicationPatchRequest{}) {
 			return errors.New("nothing to change: give at least one of --name, --description, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
 		}
 		a, err := api.Update(ctx, args[0], p)
@@ -438,7 +440,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{Use: "api-keys", Short: "Manage API keys (long-lived, revocable credentials for X-API-Key)"}
-	var in server.NewAPIKeyRequest
+	var in admin.NewAPIKeyRequest
 	create := &cobra.Command{
 		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never] [--json]",
 		Short: "Create an API key for an application and print it (shown this once)",

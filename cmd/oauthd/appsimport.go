@@ -10,9 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
+	"github.com/oauthd/oauthd/server/admin"
 
-	"github.com/oauthd/oauthd/server"
+	"github.com/spf13/cobra"
 )
 
 // migrationFile is what `apps export` writes and `apps import --file`
@@ -25,7 +25,7 @@ type migrationFile struct {
 
 type migrationApp struct {
 	ClientID string `json:"client_id"`
-	server.ImportApplicationRequest
+	admin.ImportApplicationRequest
 }
 
 // importResult is one line of `apps import`'s report.
@@ -37,7 +37,7 @@ type importResult struct {
 
 func (c *cli) importCommand() *cobra.Command {
 	var file, secretFile string
-	var in server.ImportApplicationRequest
+	var in admin.ImportApplicationRequest
 	cmd := &cobra.Command{
 		Use:   "import (CLIENT_ID --name NAME --scopes S --secret-file FILE | --file APPS.json)",
 		Short: "Create applications with client IDs and secrets brought from another server",
@@ -175,7 +175,7 @@ func (c *cli) exportCommand() *cobra.Command {
 			}
 			for _, a := range page.Applications {
 				out.Applications = append(out.Applications, migrationApp{ClientID: a.ClientID,
-					ImportApplicationRequest: server.ImportApplicationRequest{NewApplicationRequest: server.NewApplicationRequest{
+					ImportApplicationRequest: admin.ImportApplicationRequest{NewApplicationRequest: admin.NewApplicationRequest{
 						Name: a.Name, Description: a.Description, Scopes: a.Scopes, TokenLifetime: a.TokenLifetime, IPAllowlist: a.IPAllowlist,
 					}}})
 			}

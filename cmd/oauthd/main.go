@@ -17,9 +17,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/oauthd/oauthd/server/credential"
+
 	"github.com/spf13/cobra"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -99,7 +100,7 @@ digest: admin.key_sha256 (OAUTHD_ADMIN_KEY_SHA256), comma-separated for
 several keys. oauthd never stores the key itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			key := server.NewAdminKey()
+			key := credential.NewAdminKey()
 			d := store.Sum(key)
 			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nexport OAUTHD_ADMIN_KEY_SHA256=%s\n", key, hex.EncodeToString(d[:]), hex.EncodeToString(d[:]))
 			return err

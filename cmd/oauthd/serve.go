@@ -12,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthd/oauthd/server/admin"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/credential"
+
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -235,7 +239,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		tombstone = cfg.Introspection.TombstoneTTL
 	}
 	probes := health.New(health.Config{Ping: st.Ping, Timeout: cfg.Health.Timeout, Logger: log})
-	apps := server.NewApps(st, cfg.catalogue, server.AppsOptions{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone})
+	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone})
 	srv, err := server.New(server.Config{
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
@@ -244,7 +248,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		InactiveReason:       cfg.Introspection.InactiveReason,
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
-		Audit:                apps,
+		Audit:                appSvc,
 		Health:               probes,
 		Observer:             mx,
 		LogSampleOK:          cfg.Log.SampleOK,
@@ -254,27 +258,27 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	keys := cfg.adminKeys
 	if embedded {
-		key := server.NewAdminKey()
+		key := credential.NewAdminKey()
 		keys = append(keys, store.Sum(key))
-		demoCtx := server.WithActor(ctx, server.Actor{Name: "oauthd-serve"})
-		if err := printDemo(demoCtx, apps, issuer, key, stdout); err != nil {
+		demoCtx := apps.WithActor(ctx, apps.Actor{Name: "oauthd-serve"})
+		if err := printDemo(demoCtx, appSvc, issuer, key, stdout); err != nil {
 			return err
 		}
 	}
 	if len(keys) == 0 {
 		log.Info("no admin keys configured (admin.key_sha256): the admin API accepts only access tokens with the applications scope")
 	}
-	admin := server.NewAdmin(server.AdminConfig{
+	adm := admin.New(admin.Config{
 		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
-	}, apps, st)
+	}, appSvc, st)
 
 	public := srv.Handler()
 	if adminLn == nil {
 		mux := http.NewServeMux()
-		mux.Handle(server.AdminPrefix+"/", admin.Handler())
+		mux.Handle(admin.Prefix+"/", adm.Handler())
 		// With one listener the metrics are on it too; with admin.addr
 		// they stay on the private one.
-		mux.Handle(server.MetricsPath, admin.Handler())
+		mux.Handle(server.MetricsPath, adm.Handler())
 		mux.Handle("/", srv.Handler())
 		public = mux
 	}
@@ -287,7 +291,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
-		start(admin.Handler(), adminLn, "oauthd admin listening")
+		start(adm.Handler(), adminLn, "oauthd admin listening")
 	}
 	start(public, ln, "oauthd listening")
 
@@ -342,13 +346,13 @@ func defaultIssuer(addr net.Addr) string {
 
 // printDemo creates the embedded mode's demo applications, a daemon and a
 // resource server for the example SMS API, and shows how to use them.
-func printDemo(ctx context.Context, apps *server.Apps, issuer, adminKey string, w io.Writer) error {
+func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
-	names := slices.DeleteFunc(apps.Catalogue().Names(), func(s string) bool {
+	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
 		return s == "applications" || s == scopes.Introspect
 	})
-	app, secret, err := apps.Create(ctx, server.NewApplication{
+	app, secret, err := svc.Create(ctx, apps.NewApplication{
 		Name:          "demo",
 		Description:   "created by oauthd serve on the embedded store",
 		Scopes:        names,
@@ -357,7 +361,7 @@ func printDemo(ctx context.Context, apps *server.Apps, issuer, adminKey string, 
 	if err != nil {
 		return fmt.Errorf("creating the demo application: %w", err)
 	}
-	rs, rsSecret, err := apps.Create(ctx, server.NewApplication{
+	rs, rsSecret, err := svc.Create(ctx, apps.NewApplication{
 		Name:        "sms-api",
 		Description: "the example SMS API's credentials for introspection",
 		Scopes:      []string{scopes.Introspect},

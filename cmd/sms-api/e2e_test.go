@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/oauthd/oauthd/cmd/internal/runtest"
@@ -37,7 +39,7 @@ type credentials struct{ id, secret string }
 // loopback listener, with inactive_reason on and a movable clock.
 type authServer struct {
 	issuer string
-	apps   *server.Apps
+	apps   *apps.Service
 	clk    *clock
 	close  func()
 }
@@ -69,13 +71,13 @@ func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	a.close = hs.Close
-	a.apps = server.NewApps(st, scopes.Default(), server.AppsOptions{})
+	a.apps = apps.New(st, scopes.Default(), apps.Options{})
 	return a
 }
 
 func (a *authServer) create(t *testing.T, scopeList, lifetime string) credentials {
 	t.Helper()
-	app, secret, err := a.apps.Create(context.Background(), server.NewApplication{
+	app, secret, err := a.apps.Create(context.Background(), apps.NewApplication{
 		Name: "e2e", Scopes: []string{scopeList}, TokenLifetime: lifetime,
 	})
 	if err != nil {
@@ -194,7 +196,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			t.Run("API key in X-API-Key", func(t *testing.T) {
-				_, key, err := auth.apps.CreateAPIKey(context.Background(), daemon.id, server.NewAPIKey{Name: "cron", Scopes: []string{"sms"}})
+				_, key, err := auth.apps.CreateAPIKey(context.Background(), daemon.id, apps.NewAPIKey{Name: "cron", Scopes: []string{"sms"}})
 				if err != nil {
 					t.Fatal(err)
 				}

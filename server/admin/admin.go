@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"context"
@@ -16,15 +16,18 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/health"
 	"github.com/oauthd/oauthd/store"
 )
 
-// AdminPrefix is where the admin API lives.
-const AdminPrefix = "/admin/v1"
+// Prefix is where the admin API lives.
+const Prefix = "/admin/v1"
 
-// AdminConfig configures the admin API.
-type AdminConfig struct {
+// Config configures the admin API.
+type Config struct {
 	// KeyDigests are the SHA-256 digests of the admin keys. The keys
 	// themselves are never configured or stored.
 	KeyDigests []store.Digest
@@ -34,7 +37,7 @@ type AdminConfig struct {
 	// an orchestrator can probe a port that is never published.
 	Health *health.Checker
 	// Observer hears about every admin request (metrics); nil means nobody.
-	Observer Observer
+	Observer server.Observer
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Pprof serves Go's profiler at /debug/pprof/ (CPU, heap, goroutines).
@@ -48,8 +51,8 @@ type AdminConfig struct {
 // Hydra splits public and admin ports; oauthd serves Admin on its own
 // listener when admin.addr is set, or beside the public routes.
 type Admin struct {
-	cfg    AdminConfig
-	apps   *Apps
+	cfg    Config
+	apps   *apps.Service
 	tokens TokenReader
 	echo   *echo.Echo
 }
@@ -59,15 +62,15 @@ type TokenReader interface {
 	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
 }
 
-// NewAdmin builds the admin API on the application service.
-func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
+// New builds the admin API on the application service.
+func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: newEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer)}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer)}
 	a.routes()
 	return a
 }
@@ -75,15 +78,15 @@ func NewAdmin(cfg AdminConfig, apps *Apps, tokens TokenReader) *Admin {
 // Handler serves the admin API.
 func (a *Admin) Handler() http.Handler { return a.echo }
 
-// AdminRoute is one admin route, as registered; the OpenAPI test compares
+// Route is one admin route, as registered; the OpenAPI test compares
 // the spec with this list.
-type AdminRoute struct{ Method, Path string }
+type Route struct{ Method, Path string }
 
 // Routes lists the registered admin routes with OpenAPI-style paths.
-func (a *Admin) Routes() []AdminRoute {
-	var out []AdminRoute
+func (a *Admin) Routes() []Route {
+	var out []Route
 	for _, r := range a.echo.Routes() {
-		if !strings.HasPrefix(r.Path, AdminPrefix) {
+		if !strings.HasPrefix(r.Path, Prefix) {
 			continue
 		}
 		segs := strings.Split(r.Path, "/")
@@ -92,7 +95,7 @@ func (a *Admin) Routes() []AdminRoute {
 				segs[i] = "{" + s[1:] + "}"
 			}
 		}
-		out = append(out, AdminRoute{r.Method, strings.TrimPrefix(strings.Join(segs, "/"), AdminPrefix)})
+		out = append(out, Route{r.Method, strings.TrimPrefix(strings.Join(segs, "/"), Prefix)})
 	}
 	return out
 }
@@ -102,7 +105,7 @@ func (a *Admin) Routes() []AdminRoute {
 // middleware answers 404 for a known path with the wrong method.
 func (a *Admin) routes() {
 	add := func(method, path string, h echo.HandlerFunc) {
-		a.echo.Add(method, AdminPrefix+path, h, a.authenticate)
+		a.echo.Add(method, Prefix+path, h, a.authenticate)
 	}
 	add(http.MethodPost, "/applications", a.createApp)
 	add(http.MethodGet, "/applications", a.listApps)
@@ -118,20 +121,20 @@ func (a *Admin) routes() {
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
 	add(http.MethodGet, "/events", a.listEvents)
 	if a.cfg.Health != nil {
-		addHealth(a.echo, a.cfg.Health)
+		server.AddHealth(a.echo, a.cfg.Health)
 	}
 	if a.cfg.Metrics != nil {
-		a.echo.GET(MetricsPath, echo.WrapHandler(a.cfg.Metrics))
+		a.echo.GET(server.MetricsPath, echo.WrapHandler(a.cfg.Metrics))
 	}
 	if a.cfg.Pprof {
-		addPprof(a.echo)
+		server.AddPprof(a.echo)
 	}
 }
 
 const adminRealm = `Bearer realm="oauthd-admin"`
 
-func errAdminAuth(desc, reason string) *Error {
-	return &Error{Code: "unauthorized", Description: desc, Status: http.StatusUnauthorized, Reason: reason, challenge: adminRealm}
+func errAdminAuth(desc, reason string) *server.Error {
+	return &server.Error{Code: "unauthorized", Description: desc, Status: http.StatusUnauthorized, Reason: reason, Challenge: adminRealm}
 }
 
 // authenticate accepts an admin key (compared by digest, in constant time,
@@ -152,30 +155,30 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				matched = i
 			}
 		}
-		var actor Actor
-		switch ref, isToken := parseToken(cred); {
+		var actor apps.Actor
+		switch ref, isToken := credential.Parse(cred); {
 		case matched >= 0:
-			actor = Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
+			actor = apps.Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
 		case isToken:
 			l, err := a.tokens.LookupToken(c.Request().Context(), ref, "")
 			if err != nil {
 				return writeError(c, err)
 			}
-			granted, reason := tokenState(l, a.cfg.Now())
+			granted, reason := credential.State(l, a.cfg.Now())
 			if reason != "" {
 				return writeError(c, errAdminAuth("the access token is not active", "token "+reason))
 			}
 			if !slices.Contains(granted, "applications") {
-				return writeError(c, &Error{Code: "insufficient_scope", Status: http.StatusForbidden,
+				return writeError(c, &server.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
 					Description: "the access token lacks the applications scope the admin API needs"})
 			}
-			actor = Actor{Name: "client:" + ref.ClientID, IP: ip}
+			actor = apps.Actor{Name: "client:" + ref.ClientID, IP: ip}
 		default:
 			return writeError(c, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
 		}
-		reqLog(c).add(slog.String("actor", actor.Name))
+		server.LogAttrs(c, slog.String("actor", actor.Name))
 		r := c.Request()
-		c.SetRequest(r.WithContext(WithActor(r.Context(), actor)))
+		c.SetRequest(r.WithContext(apps.WithActor(r.Context(), actor)))
 		return next(c)
 	}
 }
@@ -193,7 +196,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/json" {
-		return &ValidationError{Field: "body", Reason: "send Content-Type: application/json"}
+		return &apps.ValidationError{Field: "body", Reason: "send Content-Type: application/json"}
 	}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -203,21 +206,21 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		var syn *json.SyntaxError
 		switch {
 		case errors.As(err, &tooBig):
-			return &Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
+			return &server.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
 		case errors.As(err, &typ):
-			return &ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
+			return &apps.ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
 		case errors.As(err, &syn):
-			return &ValidationError{Field: "body", Reason: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+			return &apps.ValidationError{Field: "body", Reason: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &ValidationError{Field: f, Reason: "unknown or read-only field"}
+			return &apps.ValidationError{Field: f, Reason: "unknown or read-only field"}
 		case errors.Is(err, io.EOF):
-			return &ValidationError{Field: "body", Reason: "empty: send a JSON object"}
+			return &apps.ValidationError{Field: "body", Reason: "empty: send a JSON object"}
 		}
-		return &ValidationError{Field: "body", Reason: "malformed JSON"}
+		return &apps.ValidationError{Field: "body", Reason: "malformed JSON"}
 	}
 	if dec.More() {
-		return &ValidationError{Field: "body", Reason: "one JSON object expected"}
+		return &apps.ValidationError{Field: "body", Reason: "one JSON object expected"}
 	}
 	return nil
 }
@@ -248,21 +251,21 @@ func (a *Admin) createApp(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
-	app, secret, err := a.apps.Create(c.Request().Context(), NewApplication(req))
+	app, secret, err := a.apps.Create(c.Request().Context(), apps.NewApplication(req))
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := ApplicationDetail(app, store.Usage{})
+	out := apps.ApplicationDetail(app, store.Usage{})
 	out.ClientSecret = secret
-	noStore(c.Response().Header())
-	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/applications/"+app.ClientID)
-	return writeJSON(c, http.StatusCreated, out)
+	server.NoStore(c.Response().Header())
+	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
+	return server.WriteJSON(c, http.StatusCreated, out)
 }
 
 // ApplicationList is a page of GET /applications.
 type ApplicationList struct {
-	Applications []Application `json:"applications"`
-	NextCursor   string        `json:"next_cursor,omitempty"`
+	Applications []apps.Application `json:"applications"`
+	NextCursor   string             `json:"next_cursor,omitempty"`
 }
 
 func (a *Admin) listApps(c echo.Context) error {
@@ -275,9 +278,9 @@ func (a *Admin) listApps(c echo.Context) error {
 		return writeError(c, err)
 	}
 	if page == nil {
-		page = []Application{}
+		page = []apps.Application{}
 	}
-	return writeJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
+	return server.WriteJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
 }
 
 func queryLimit(c echo.Context) (int, error) {
@@ -286,8 +289,8 @@ func queryLimit(c echo.Context) (int, error) {
 		return 50, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxPage {
-		return 0, &ValidationError{Field: "limit", Reason: fmt.Sprintf("a whole number from 1 to %d", MaxPage)}
+	if err != nil || n < 1 || n > apps.MaxPage {
+		return 0, &apps.ValidationError{Field: "limit", Reason: fmt.Sprintf("a whole number from 1 to %d", apps.MaxPage)}
 	}
 	return n, nil
 }
@@ -297,7 +300,7 @@ func (a *Admin) getApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return writeJSON(c, http.StatusOK, ApplicationDetail(app, usage))
+	return server.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
 }
 
 // ApplicationPatchRequest is the body of PATCH /applications/{id}:
@@ -316,16 +319,16 @@ func (a *Admin) updateApp(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
-	app, err := a.apps.Update(c.Request().Context(), c.Param("id"), ApplicationPatch(req))
-	if err != nil {
+	ctx := c.Request().Context()
+	if _, err := a.apps.Update(ctx, c.Param("id"), apps.ApplicationPatch(req)); err != nil {
 		return writeError(c, err)
 	}
 	// Answer in the same shape as GET, usage included.
-	usage, err := a.apps.store.GetUsage(c.Request().Context(), app.ClientID)
+	app, usage, err := a.apps.Get(ctx, c.Param("id"))
 	if err != nil {
 		return writeError(c, err)
 	}
-	return writeJSON(c, http.StatusOK, ApplicationDetail(app, usage))
+	return server.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {
@@ -344,10 +347,10 @@ type SecretResetRequest struct {
 
 // SecretReset answers a secret reset; ClientSecret is shown this once.
 type SecretReset struct {
-	ClientID     string       `json:"client_id"`
-	ClientSecret string       `json:"client_secret"`
-	SecretID     string       `json:"secret_id"`
-	Secrets      []SecretJSON `json:"secrets"`
+	ClientID     string            `json:"client_id"`
+	ClientSecret string            `json:"client_secret"`
+	SecretID     string            `json:"secret_id"`
+	Secrets      []apps.SecretJSON `json:"secrets"`
 }
 
 func (a *Admin) resetSecret(c echo.Context) error {
@@ -359,17 +362,17 @@ func (a *Admin) resetSecret(c echo.Context) error {
 	if req.GracePeriod != "" {
 		var err error
 		if grace, err = time.ParseDuration(req.GracePeriod); err != nil {
-			return writeError(c, &ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"})
+			return writeError(c, &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"})
 		}
 	}
 	app, secret, sid, err := a.apps.ResetSecret(c.Request().Context(), c.Param("id"), grace)
 	if err != nil {
 		return writeError(c, err)
 	}
-	noStore(c.Response().Header())
-	return writeJSON(c, http.StatusCreated, SecretReset{
+	server.NoStore(c.Response().Header())
+	return server.WriteJSON(c, http.StatusCreated, SecretReset{
 		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
-		Secrets: ApplicationDetail(app, store.Usage{}).Secrets,
+		Secrets: apps.ApplicationDetail(app, store.Usage{}).Secrets,
 	})
 }
 
@@ -403,7 +406,7 @@ func TokenJSONOf(t store.Token) TokenJSON {
 	if kind == "" {
 		kind = "access_token"
 	}
-	return TokenJSON{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: t.Scopes, IssuedAt: t.IssuedAt, ExpiresAt: timePtr(t.ExpiresAt)}
+	return TokenJSON{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: t.Scopes, IssuedAt: t.IssuedAt, ExpiresAt: apps.TimePtr(t.ExpiresAt)}
 }
 
 // TokenList answers GET /applications/{id}/tokens.
@@ -426,7 +429,7 @@ func (a *Admin) listTokens(c echo.Context) error {
 	for _, t := range list {
 		out.Tokens = append(out.Tokens, TokenJSONOf(t))
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return server.WriteJSON(c, http.StatusOK, out)
 }
 
 func (a *Admin) revokeToken(c echo.Context) error {
@@ -454,12 +457,12 @@ func (a *Admin) createAPIKey(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
-	t, key, err := a.apps.CreateAPIKey(c.Request().Context(), c.Param("id"), NewAPIKey(req))
+	t, key, err := a.apps.CreateAPIKey(c.Request().Context(), c.Param("id"), apps.NewAPIKey(req))
 	if err != nil {
 		return writeError(c, err)
 	}
-	noStore(c.Response().Header())
-	return writeJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
+	server.NoStore(c.Response().Header())
+	return server.WriteJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
 }
 
 // EventJSON is one audit-log entry as the admin API shows it.
@@ -493,5 +496,32 @@ func (a *Admin) listEvents(c echo.Context) error {
 	for _, e := range ev {
 		out.Events = append(out.Events, EventJSON(e))
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return server.WriteJSON(c, http.StatusOK, out)
+}
+
+// ImportApplicationRequest is the body of PUT /applications/{id}: an
+// application with the secret its clients already use.
+type ImportApplicationRequest struct {
+	NewApplicationRequest
+	ClientSecret string `json:"client_secret"`
+}
+
+// importApp answers PUT /applications/{id}: 201 with the application
+// (never the secret), 409 if the id is taken.
+func (a *Admin) importApp(c echo.Context) error {
+	var req ImportApplicationRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return writeError(c, err)
+	}
+	app, err := a.apps.Import(c.Request().Context(), apps.ImportedApplication{
+		NewApplication: apps.NewApplication(req.NewApplicationRequest),
+		ClientID:       c.Param("id"),
+		ClientSecret:   req.ClientSecret,
+	})
+	if err != nil {
+		return writeError(c, err)
+	}
+	server.NoStore(c.Response().Header())
+	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
+	return server.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
 }

@@ -1,14 +1,17 @@
-package server
+package apps
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -103,7 +106,7 @@ func TestParseAllowlist(t *testing.T) {
 }
 
 func TestAppsCreate(t *testing.T) {
-	env := newTestServer(t)
+	env := newTestEnv(t, Options{})
 	a, secret, err := env.apps.Create(context.Background(), NewApplication{
 		Name: "  Billing  ", Scopes: []string{"sms groups", "sms"}, IPAllowlist: []string{"10.0.0.0/8"},
 	})
@@ -113,10 +116,10 @@ func TestAppsCreate(t *testing.T) {
 	if a.Name != "Billing" || strings.Join(a.Scopes, " ") != "sms groups" || a.TokenLifetime != DefaultLifetime || !a.Enabled {
 		t.Fatalf("created %+v", a)
 	}
-	if !strings.HasPrefix(secret, SecretPrefix) || len(secret) != len(SecretPrefix)+randomLen {
+	if !strings.HasPrefix(secret, credential.SecretPrefix) || len(secret) != len(credential.SecretPrefix)+43 {
 		t.Fatalf("secret %q", secret)
 	}
-	if !validClientID(a.ClientID) || len(a.ClientID) < 20 {
+	if !credential.ValidClientID(a.ClientID) || len(a.ClientID) < 20 {
 		t.Fatalf("client_id %q", a.ClientID)
 	}
 	stored, err := env.store.GetApplication(context.Background(), a.ClientID)
@@ -147,39 +150,76 @@ func TestAppsCreate(t *testing.T) {
 	}
 }
 
-func TestParseToken(t *testing.T) {
-	for _, bucket := range []int64{1_763_900_000, 60, store.NeverBucket(0), store.NeverBucket(7)} {
-		raw, ref := newToken("abc", bucket)
-		got, ok := parseToken(raw)
-		if !ok || got != ref || got.Bucket != bucket {
-			t.Fatalf("parseToken(newToken(bucket %d)) = %v %v", bucket, got, ok)
-		}
-		if key, kref := newAPIKey("abc", bucket); !strings.HasPrefix(key, APIKeyPrefix) {
-			t.Fatalf("API key %q", key)
-		} else if got, ok := parseToken(key); !ok || got != kref {
-			t.Fatalf("parseToken(newAPIKey) = %v %v", got, ok)
+func TestRevokeAllConstantTime(t *testing.T) {
+	for _, reasons := range []bool{true, false} {
+		t.Run(fmt.Sprint("inactive_reason=", reasons), func(t *testing.T) {
+			testRevokeAllConstantTime(t, reasons)
+		})
+	}
+}
+
+func testRevokeAllConstantTime(t *testing.T, reasons bool) {
+	var keep time.Duration
+	if reasons {
+		keep = time.Hour
+	}
+	env := newTestEnvKeep(t, Options{}, keep)
+	app, _, err := env.apps.Create(context.Background(), NewApplication{Name: "x", Scopes: []string{"sms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, _, err := env.apps.Get(ctx, app.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]store.TokenRef, 10000)
+	for i := range refs {
+		_, ref := credential.NewToken(app.ClientID, store.NeverBucket(a.Generation))
+		refs[i] = ref
+		if err := env.store.CreateToken(ctx, ref, store.Token{ClientID: app.ClientID, Scopes: []string{"sms"},
+			IssuedAt: time.Now(), Generation: a.Generation}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	r := strings.Repeat("a", randomLen)
-	raw, _ := newToken("abc", 60)
-	for _, bad := range []string{
-		"", "oat_", "oat_abc", "oat_abc_", "oat__1o_" + r,
-		"oat_abc_" + r, // no bucket (the format before buckets)
-		"oat_abc_1o_" + strings.Repeat("a", randomLen-1),
-		"oat_abc_1o_" + strings.Repeat("a", randomLen+1),
-		"oat_ab{c}_1o_" + r,
-		"oat_abc_1o_" + strings.Repeat("a", randomLen-1) + "=",
-		"oat_abc_0_" + r,   // no expiry bucket 0
-		"oat_abc_01o_" + r, // not canonical
-		"oat_abc_1O_" + r,  // upper case
-		"oat_abc_n_" + r,
-		"oat_abc_-5_" + r,
-		"oat_abc_" + strings.Repeat("z", 13) + "_" + r,
-		"xyz_abc_1o_" + r,
-		strings.Replace(raw, "oat_", "OAT_", 1),
-	} {
-		if _, ok := parseToken(bad); ok {
-			t.Errorf("parseToken(%q) accepted", bad)
+	counting := &countingStore{Store: env.store}
+	apps := New(counting, scopes.Default(), Options{})
+	if err := apps.RevokeTokens(ctx, app.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if counting.updates != 1 || counting.other != 0 {
+		t.Fatalf("revoke-all made %d updates and %d other store calls; want exactly one update", counting.updates, counting.other)
+	}
+	for _, i := range []int{0, 4999, 9999} {
+		l, err := env.store.LookupToken(ctx, refs[i], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, reason := credential.State(l, time.Now())
+		if reasons && reason != credential.ReasonRevoked || !reasons && (reason == "" || l.Token != nil) {
+			t.Fatalf("token %d: reason %q (record kept: %v) after revoke-all", i, reason, l.Token != nil)
 		}
 	}
+}
+
+// countingStore counts the store calls the service makes (audit writes
+// aside, which are not part of the revocation).
+type countingStore struct {
+	Store
+	updates, other int
+}
+
+func (c *countingStore) UpdateApplication(ctx context.Context, id string, f func(store.Application) (store.Application, error)) (store.Application, error) {
+	c.updates++
+	return c.Store.UpdateApplication(ctx, id, f)
+}
+
+func (c *countingStore) GetApplication(ctx context.Context, id string) (store.Application, error) {
+	c.other++
+	return c.Store.GetApplication(ctx, id)
+}
+
+func (c *countingStore) DeleteApplication(ctx context.Context, id string) error {
+	c.other++
+	return c.Store.DeleteApplication(ctx, id)
 }

@@ -1,4 +1,4 @@
-package server
+package apps
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"unicode"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
 // AppStore is what the application service needs from storage.
-type AppStore interface {
+type Store interface {
 	CreateApplication(ctx context.Context, a store.Application) error
 	GetApplication(ctx context.Context, id string) (store.Application, error)
 	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
@@ -34,15 +35,15 @@ type AppStore interface {
 // Apps is the application service: the one place that validates and
 // changes applications and records each change in the audit log, used by
 // the admin API and by the CLI alike.
-type Apps struct {
-	store     AppStore
+type Service struct {
+	store     Store
 	catalogue *scopes.Catalogue
-	opts      AppsOptions
+	opts      Options
 	fails     *failLimiter
 }
 
-// AppsOptions tune the service; the zero value is usable.
-type AppsOptions struct {
+// Options tune the service; the zero value is usable.
+type Options struct {
 	// MaxGrace bounds the grace period of a secret reset. Default 7 days.
 	MaxGrace time.Duration
 	// Logger receives audit-log write failures. Default: discard.
@@ -63,7 +64,7 @@ const DefaultMaxGrace = 7 * 24 * time.Hour
 const MaxSecrets = 5
 
 // NewApps returns the service.
-func NewApps(st AppStore, catalogue *scopes.Catalogue, opts AppsOptions) *Apps {
+func New(st Store, catalogue *scopes.Catalogue, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -73,10 +74,10 @@ func NewApps(st AppStore, catalogue *scopes.Catalogue, opts AppsOptions) *Apps {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Apps{store: st, catalogue: catalogue, opts: opts, fails: newFailLimiter()}
+	return &Service{store: st, catalogue: catalogue, opts: opts, fails: newFailLimiter()}
 }
 
-func (s *Apps) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
 
 // DefaultLifetime is the token lifetime of an application created without
 // one: a day, like the SMS.CX default.
@@ -97,21 +98,21 @@ type NewApplication struct {
 // Create validates in, stores a new application and returns it with its
 // client secret. The secret exists only in this return value: the store
 // keeps its digest.
-func (s *Apps) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
-	secret := newSecret()
-	a, err := s.add(ctx, "application.created", newClientID(), secret, in)
+func (s *Service) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
+	secret := credential.NewSecret()
+	a, err := s.add(ctx, "application.created", credential.NewClientID(), secret, in)
 	return a, secret, err
 }
 
 // add validates in, stores it as a new application with the given id
 // and secret (kept as its digest only) and audits it as event. Create and
 // Import differ only in where the id and secret come from.
-func (s *Apps) add(ctx context.Context, event, id, secret string, in NewApplication) (store.Application, error) {
+func (s *Service) add(ctx context.Context, event, id, secret string, in NewApplication) (store.Application, error) {
 	a, err := s.validateNew(id, in)
 	if err != nil {
 		return store.Application{}, err
 	}
-	a.Secrets = []store.Secret{{ID: newID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
+	a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
 	if err := s.store.CreateApplication(ctx, a); err != nil {
 		return store.Application{}, fmt.Errorf("creating application: %w", err)
 	}
@@ -124,7 +125,7 @@ func (s *Apps) add(ctx context.Context, event, id, secret string, in NewApplicat
 
 // validateNew checks in and returns the application it describes, without
 // secrets.
-func (s *Apps) validateNew(id string, in NewApplication) (store.Application, error) {
+func (s *Service) validateNew(id string, in NewApplication) (store.Application, error) {
 	now := s.now()
 	a := store.Application{
 		ClientID:  id,
@@ -176,7 +177,7 @@ func checkText(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-func (s *Apps) checkScopes(list []string) ([]string, error) {
+func (s *Service) checkScopes(list []string) ([]string, error) {
 	var out []string
 	for _, item := range list {
 		// Accept ["sms groups"] as well as ["sms","groups"]: the CLI's
@@ -293,4 +294,4 @@ func ParseAllowlist(list []string) ([]netip.Prefix, error) {
 }
 
 // Catalogue is the scope catalogue applications are checked against.
-func (s *Apps) Catalogue() *scopes.Catalogue { return s.catalogue }
+func (s *Service) Catalogue() *scopes.Catalogue { return s.catalogue }

@@ -1,13 +1,11 @@
-package server
+package apps
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"unicode"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -30,12 +28,12 @@ type ImportedApplication struct {
 // their credentials. Like Create, it keeps only the secret's SHA-256
 // digest. An ID that exists already is store.ErrAlreadyExists (409): import
 // never overwrites.
-func (s *Apps) Import(ctx context.Context, in ImportedApplication) (store.Application, error) {
+func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.Application, error) {
 	// The id travels inside every token (oat_<client_id>_...), so it is
 	// held to the alphabet the token endpoint accepts.
-	if !validClientID(in.ClientID) {
+	if !credential.ValidClientID(in.ClientID) {
 		return store.Application{}, &ValidationError{Field: "client_id",
-			Reason: fmt.Sprintf("use 1 to %d letters, digits, '-', '.' or '~' (no '_': it separates the parts of a token)", maxClientID)}
+			Reason: fmt.Sprintf("use 1 to %d letters, digits, '-', '.' or '~' (no '_': it separates the parts of a token)", credential.MaxClientID)}
 	}
 	if err := checkImportedSecret(in.ClientSecret); err != nil {
 		return store.Application{}, err
@@ -44,8 +42,8 @@ func (s *Apps) Import(ctx context.Context, in ImportedApplication) (store.Applic
 }
 
 func checkImportedSecret(secret string) error {
-	if len(secret) < MinImportedSecret || len(secret) > maxSecret {
-		return &ValidationError{Field: "client_secret", Reason: fmt.Sprintf("must be %d to %d bytes; reset a shorter secret instead of importing it", MinImportedSecret, maxSecret)}
+	if len(secret) < MinImportedSecret || len(secret) > credential.MaxSecret {
+		return &ValidationError{Field: "client_secret", Reason: fmt.Sprintf("must be %d to %d bytes; reset a shorter secret instead of importing it", MinImportedSecret, credential.MaxSecret)}
 	}
 	for _, r := range secret {
 		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' {
@@ -53,31 +51,4 @@ func checkImportedSecret(secret string) error {
 		}
 	}
 	return nil
-}
-
-// ImportApplicationRequest is the body of PUT /applications/{id}: an
-// application with the secret its clients already use.
-type ImportApplicationRequest struct {
-	NewApplicationRequest
-	ClientSecret string `json:"client_secret"`
-}
-
-// importApp answers PUT /applications/{id}: 201 with the application
-// (never the secret), 409 if the id is taken.
-func (a *Admin) importApp(c echo.Context) error {
-	var req ImportApplicationRequest
-	if err := decodeJSON(c, &req, false); err != nil {
-		return writeError(c, err)
-	}
-	app, err := a.apps.Import(c.Request().Context(), ImportedApplication{
-		NewApplication: NewApplication(req.NewApplicationRequest),
-		ClientID:       c.Param("id"),
-		ClientSecret:   req.ClientSecret,
-	})
-	if err != nil {
-		return writeError(c, err)
-	}
-	noStore(c.Response().Header())
-	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/applications/"+app.ClientID)
-	return writeJSON(c, http.StatusCreated, ApplicationDetail(app, store.Usage{}))
 }

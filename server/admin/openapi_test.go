@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // exactly the admin routes the server registers: a route added without
 // its documentation, or documented but gone, fails here.
 func TestOpenAPI(t *testing.T) {
-	doc, err := openapi3.NewLoader().LoadFromFile("../docs/openapi.yaml")
+	doc, err := openapi3.NewLoader().LoadFromFile("../../docs/openapi.yaml")
 	if err != nil {
 		t.Fatalf("loading the spec: %v", err)
 	}
@@ -21,9 +21,9 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatalf("the spec does not validate: %v", err)
 	}
 
-	env := newTestServer(t)
+	env := newAdminEnv(t)
 	var registered []string
-	for _, r := range NewAdmin(AdminConfig{}, env.apps, env.store).Routes() {
+	for _, r := range New(Config{}, env.apps, env.store).Routes() {
 		registered = append(registered, r.Method+" "+r.Path)
 	}
 	var documented []string

@@ -1,4 +1,4 @@
-package server
+package apps
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -38,7 +39,7 @@ func actorFrom(ctx context.Context) Actor {
 // audit appends an event. The change it describes has already happened,
 // so a failed write is logged, not returned: reporting the change as
 // failed would be a lie.
-func (s *Apps) audit(ctx context.Context, kind, clientID string, detail map[string]any) {
+func (s *Service) audit(ctx context.Context, kind, clientID string, detail map[string]any) {
 	a := actorFrom(ctx)
 	e := store.Event{Time: s.now(), Kind: kind, Actor: a.Name, ClientID: clientID, IP: a.IP, Detail: detail}
 	if err := s.store.AppendEvent(context.WithoutCancel(ctx), e); err != nil {
@@ -52,8 +53,8 @@ func notFound(id string) error {
 }
 
 // Get returns an application and its usage.
-func (s *Apps) Get(ctx context.Context, id string) (store.Application, store.Usage, error) {
-	if !validClientID(id) {
+func (s *Service) Get(ctx context.Context, id string) (store.Application, store.Usage, error) {
+	if !credential.ValidClientID(id) {
 		return store.Application{}, store.Usage{}, notFound(id)
 	}
 	a, err := s.store.GetApplication(ctx, id)
@@ -74,7 +75,7 @@ const MaxPage = 500
 // their usage. name, when not empty, keeps those whose name contains it
 // (case-insensitively); the page may then hold fewer than limit even when
 // more follow.
-func (s *Apps) List(ctx context.Context, cursor string, limit int, name string) ([]Application, string, error) {
+func (s *Service) List(ctx context.Context, cursor string, limit int, name string) ([]Application, string, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
 	}
@@ -119,7 +120,7 @@ type ApplicationPatch struct {
 // Update validates and applies a patch. Narrowed scopes and disabling take
 // effect for new tokens at once and, because introspection reads the
 // application with every token, for issued tokens at once too.
-func (s *Apps) Update(ctx context.Context, id string, p ApplicationPatch) (store.Application, error) {
+func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (store.Application, error) {
 	var next store.Application
 	changes := map[string]any{}
 	// Validate before touching the store, so a bad field never races a
@@ -158,7 +159,7 @@ func (s *Apps) Update(ctx context.Context, id string, p ApplicationPatch) (store
 	if p.Enabled != nil {
 		changes["enabled"] = *p.Enabled
 	}
-	if !validClientID(id) {
+	if !credential.ValidClientID(id) {
 		return store.Application{}, notFound(id)
 	}
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
@@ -194,8 +195,8 @@ func (s *Apps) Update(ctx context.Context, id string, p ApplicationPatch) (store
 }
 
 // Delete removes an application; its tokens stop working at once.
-func (s *Apps) Delete(ctx context.Context, id string) error {
-	if !validClientID(id) {
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if !credential.ValidClientID(id) {
 		return notFound(id)
 	}
 	err := s.store.DeleteApplication(ctx, id)
@@ -212,15 +213,15 @@ func (s *Apps) Delete(ctx context.Context, id string) error {
 // ResetSecret adds a new secret and retires the others: at once, or after
 // grace (at most MaxGrace), so a daemon can roll over without downtime. It
 // returns the application, the new secret (shown this once) and its id.
-func (s *Apps) ResetSecret(ctx context.Context, id string, grace time.Duration) (store.Application, string, string, error) {
+func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duration) (store.Application, string, string, error) {
 	if grace < 0 || grace > s.opts.MaxGrace {
 		return store.Application{}, "", "", &ValidationError{Field: "grace_period",
 			Reason: fmt.Sprintf("between 0s and %s (the configured maximum)", FormatLifetime(s.opts.MaxGrace))}
 	}
-	if !validClientID(id) {
+	if !credential.ValidClientID(id) {
 		return store.Application{}, "", "", notFound(id)
 	}
-	secret, sid := newSecret(), newID()
+	secret, sid := credential.NewSecret(), credential.NewID()
 	now := s.now()
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
 		kept := a.Secrets[:0:0]
@@ -254,8 +255,8 @@ func (s *Apps) ResetSecret(ctx context.Context, id string, grace time.Duration) 
 }
 
 // DeleteSecret removes one secret at once.
-func (s *Apps) DeleteSecret(ctx context.Context, id, secretID string) (store.Application, error) {
-	if !validClientID(id) {
+func (s *Service) DeleteSecret(ctx context.Context, id, secretID string) (store.Application, error) {
+	if !credential.ValidClientID(id) {
 		return store.Application{}, notFound(id)
 	}
 	missing := errors.New("no such secret")
@@ -284,8 +285,8 @@ func (s *Apps) DeleteSecret(ctx context.Context, id, secretID string) (store.App
 // store call, whatever their number: it bumps the application's
 // generation, and a token is valid only for the generation it was issued
 // in.
-func (s *Apps) RevokeTokens(ctx context.Context, id string) error {
-	if !validClientID(id) {
+func (s *Service) RevokeTokens(ctx context.Context, id string) error {
+	if !credential.ValidClientID(id) {
 		return notFound(id)
 	}
 	_, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
@@ -304,7 +305,7 @@ func (s *Apps) RevokeTokens(ctx context.Context, id string) error {
 }
 
 // Events pages through the audit log, newest first.
-func (s *Apps) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
+func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
 	}
@@ -319,8 +320,8 @@ func (s *Apps) Events(ctx context.Context, f store.EventFilter, cursor string, l
 // event. clientID is what the caller claimed (it may not exist). Failures
 // are unauthenticated, so an attacker could otherwise flood the capped
 // audit stream and push real admin changes out of it: per client_id at
-// most one event every authFailEvery, counting the failures in between.
-func (s *Apps) RecordAuthFailure(ctx context.Context, clientID, ip, reason string) {
+// most one event every AuthFailEvery, counting the failures in between.
+func (s *Service) RecordAuthFailure(ctx context.Context, clientID, ip, reason string) {
 	ok, suppressed := s.fails.allow(clientID, s.opts.Now())
 	if !ok {
 		return
@@ -332,9 +333,9 @@ func (s *Apps) RecordAuthFailure(ctx context.Context, clientID, ip, reason strin
 	s.audit(WithActor(ctx, Actor{Name: "client:" + clientID, IP: ip}), "client.auth_failed", clientID, detail)
 }
 
-// authFailEvery is the shortest gap between two auth-failure events for
+// AuthFailEvery is the shortest gap between two auth-failure events for
 // one client_id (per oauthd process).
-const authFailEvery = 10 * time.Second
+const AuthFailEvery = 10 * time.Second
 
 // maxFailTracked bounds the limiter's memory: past it, the oldest state is
 // dropped wholesale (which only lets a few more events through).
@@ -358,7 +359,7 @@ func (f *failLimiter) allow(id string, now time.Time) (bool, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.seen[id]
-	if ok && now.Sub(st.at) < authFailEvery && !now.Before(st.at) {
+	if ok && now.Sub(st.at) < AuthFailEvery && !now.Before(st.at) {
 		st.suppressed++
 		f.seen[id] = st
 		return false, 0
@@ -373,11 +374,11 @@ func (f *failLimiter) allow(id string, now time.Time) (bool, int) {
 // ListTokens returns up to limit live tokens and API keys of an
 // application (never the credentials themselves) and whether there are
 // more.
-func (s *Apps) ListTokens(ctx context.Context, id string, limit int) ([]store.Token, bool, error) {
+func (s *Service) ListTokens(ctx context.Context, id string, limit int) ([]store.Token, bool, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, false, &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
 	}
-	if !validClientID(id) {
+	if !credential.ValidClientID(id) {
 		return nil, false, notFound(id)
 	}
 	list, more, err := s.store.ListTokens(ctx, id, limit, s.opts.Now())
@@ -388,9 +389,9 @@ func (s *Apps) ListTokens(ctx context.Context, id string, limit int) ([]store.To
 }
 
 // RevokeToken revokes one token or API key by its jti.
-func (s *Apps) RevokeToken(ctx context.Context, jti string) error {
+func (s *Service) RevokeToken(ctx context.Context, jti string) error {
 	ref, ok := store.ParseJTI(jti)
-	if !ok || !validClientID(ref.ClientID) {
+	if !ok || !credential.ValidClientID(ref.ClientID) {
 		return fmt.Errorf("token %q: %w", truncate(jti, 80), store.ErrNotFound)
 	}
 	revoked, err := s.store.RevokeToken(ctx, ref, s.opts.Tombstone)
@@ -419,7 +420,7 @@ type NewAPIKey struct {
 // introspection treats it as one of the application's tokens and
 // revoke-all, disabling and deletion reach it. The key is returned this
 // once.
-func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store.Token, string, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store.Token, string, error) {
 	name, err := checkText("name", in.Name, 100)
 	if err != nil {
 		return store.Token{}, "", err
@@ -430,7 +431,7 @@ func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store
 			return store.Token{}, "", &ValidationError{Field: "expires_in", Reason: err.Error()}
 		}
 	}
-	if !validClientID(id) {
+	if !credential.ValidClientID(id) {
 		return store.Token{}, "", notFound(id)
 	}
 	app, err := s.store.GetApplication(ctx, id)
@@ -455,7 +456,7 @@ func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(lifetime)
 	}
-	raw, ref := newAPIKey(id, t.Bucket())
+	raw, ref := credential.NewAPIKey(id, t.Bucket())
 	t.ID = ref.JTI()
 	if err := s.store.CreateToken(ctx, ref, t); errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, "", notFound(id) // deleted meanwhile
@@ -465,8 +466,3 @@ func (s *Apps) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (store
 	s.audit(ctx, "api_key.created", id, map[string]any{"jti": t.ID, "name": name, "scopes": granted, "expires_in": FormatLifetime(lifetime)})
 	return t, raw, nil
 }
-
-// ConflictError is a change that contradicts the current state (409).
-type ConflictError struct{ Reason string }
-
-func (e *ConflictError) Error() string { return e.Reason }

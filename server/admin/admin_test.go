@@ -1,36 +1,19 @@
-package server
+package admin
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/credential"
+
 	"github.com/oauthd/oauthd/store"
 )
-
-const adminKey = "oadm_test-admin-key"
-
-type adminEnv struct {
-	*testEnv
-	admin *Admin
-	clk   *clock
-}
-
-func newAdminEnv(t *testing.T, edit ...func(*Config)) *adminEnv {
-	t.Helper()
-	clk := &clock{}
-	env := newTestServer(t, append([]func(*Config){func(c *Config) { c.Now = clk.now }}, edit...)...)
-	env.apps = NewApps(env.store, env.srv.cfg.Catalogue, AppsOptions{Now: clk.now, MaxGrace: 24 * time.Hour})
-	env.srv.cfg.Audit = env.apps
-	admin := NewAdmin(AdminConfig{KeyDigests: []store.Digest{store.Sum(adminKey)}, Now: clk.now}, env.apps, env.store)
-	return &adminEnv{testEnv: env, admin: admin, clk: clk}
-}
 
 // call sends an admin request with the given credential and returns the
 // status and decoded body (nil for an empty one).
@@ -43,7 +26,7 @@ func (e *adminEnv) call(cred, method, path string, body any) (int, map[string]an
 	} else {
 		rd = bytes.NewReader(nil)
 	}
-	r := httptest.NewRequest(method, AdminPrefix+path, rd)
+	r := httptest.NewRequest(method, Prefix+path, rd)
 	if body != nil {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -78,8 +61,8 @@ func (e *adminEnv) tokenFor(id, secret, scope string) (int, string) {
 
 func TestAdminAuthentication(t *testing.T) {
 	env := newAdminEnv(t)
-	ops := env.createApp(NewApplication{Scopes: []string{"applications"}})
-	daemon := env.createApp(NewApplication{Scopes: []string{"sms"}})
+	ops := env.createApp(apps.NewApplication{Scopes: []string{"applications"}})
+	daemon := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
 	_, opsToken := env.tokenFor(ops.ClientID, ops.Secret, "")
 	_, daemonToken := env.tokenFor(daemon.ClientID, daemon.Secret, "")
 
@@ -116,7 +99,7 @@ func TestAdminAuthentication(t *testing.T) {
 
 func TestAdminApplicationLifecycle(t *testing.T) {
 	env := newAdminEnv(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
 	active := func(tok string) bool {
 		_, body := env.introspect(rs, url.Values{"token": {tok}})
 		return strings.Contains(body, `"active":true`)
@@ -201,7 +184,7 @@ func TestAdminApplicationLifecycle(t *testing.T) {
 
 func TestAdminSecretRotation(t *testing.T) {
 	env := newAdminEnv(t)
-	app := env.createApp(NewApplication{Scopes: []string{"sms"}})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
 
 	// Reset with a grace period: both secrets work until it ends.
 	code, reset := env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", map[string]any{"grace_period": "1h"})
@@ -246,22 +229,22 @@ func TestAdminSecretRotation(t *testing.T) {
 	if code != 400 || body["field"] != "grace_period" {
 		t.Fatalf("grace over the maximum: %d %v", code, body)
 	}
-	for i := range MaxSecrets + 1 {
+	for i := range apps.MaxSecrets + 1 {
 		code, body = env.call(adminKey, "POST", "/applications/"+app.ClientID+"/secrets", map[string]any{"grace_period": "1h"})
-		if i < MaxSecrets && code != 201 {
+		if i < apps.MaxSecrets && code != 201 {
 			t.Fatalf("reset %d: %d %v", i, code, body)
 		}
 	}
 	if code != 409 || body["error"] != "conflict" {
-		t.Fatalf("reset past %d secrets: %d %v", MaxSecrets, code, body)
+		t.Fatalf("reset past %d secrets: %d %v", apps.MaxSecrets, code, body)
 	}
 }
 
 func TestAdminErrors(t *testing.T) {
 	env := newAdminEnv(t)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	raw := func(method, path, ct, body string) (int, map[string]any) {
-		r := httptest.NewRequest(method, AdminPrefix+path, strings.NewReader(body))
+		r := httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
 		if ct != "" {
 			r.Header.Set("Content-Type", ct)
 		}
@@ -357,77 +340,10 @@ func TestAdminAuditLog(t *testing.T) {
 // generation bump. 10,000 live tokens, then one call, then all inactive:
 // "revoked" when introspection reports reasons (the records are kept for
 // the tombstone time to say so), gone at once otherwise.
-func TestRevokeAllConstantTime(t *testing.T) {
-	for _, reasons := range []bool{true, false} {
-		t.Run(fmt.Sprint("inactive_reason=", reasons), func(t *testing.T) {
-			testRevokeAllConstantTime(t, reasons)
-		})
-	}
-}
-
-func testRevokeAllConstantTime(t *testing.T, reasons bool) {
-	env := newAdminEnv(t, func(c *Config) { c.InactiveReason, c.Tombstone = reasons, time.Hour })
-	app := env.createApp(NewApplication{Scopes: []string{"sms"}})
-	ctx := context.Background()
-	a, _, err := env.apps.Get(ctx, app.ClientID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := make([]store.TokenRef, 10000)
-	for i := range refs {
-		_, ref := newToken(app.ClientID, store.NeverBucket(a.Generation))
-		refs[i] = ref
-		if err := env.store.CreateToken(ctx, ref, store.Token{ClientID: app.ClientID, Scopes: []string{"sms"},
-			IssuedAt: time.Now(), Generation: a.Generation}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	counting := &countingStore{AppStore: env.store}
-	apps := NewApps(counting, env.srv.cfg.Catalogue, AppsOptions{})
-	if err := apps.RevokeTokens(ctx, app.ClientID); err != nil {
-		t.Fatal(err)
-	}
-	if counting.updates != 1 || counting.other != 0 {
-		t.Fatalf("revoke-all made %d updates and %d other store calls; want exactly one update", counting.updates, counting.other)
-	}
-	for _, i := range []int{0, 4999, 9999} {
-		l, err := env.store.LookupToken(ctx, refs[i], "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, reason := tokenState(l, time.Now())
-		if reasons && reason != reasonRevoked || !reasons && (reason == "" || l.Token != nil) {
-			t.Fatalf("token %d: reason %q (record kept: %v) after revoke-all", i, reason, l.Token != nil)
-		}
-	}
-}
-
-// countingStore counts the store calls the service makes (audit writes
-// aside, which are not part of the revocation).
-type countingStore struct {
-	AppStore
-	updates, other int
-}
-
-func (c *countingStore) UpdateApplication(ctx context.Context, id string, f func(store.Application) (store.Application, error)) (store.Application, error) {
-	c.updates++
-	return c.AppStore.UpdateApplication(ctx, id, f)
-}
-
-func (c *countingStore) GetApplication(ctx context.Context, id string) (store.Application, error) {
-	c.other++
-	return c.AppStore.GetApplication(ctx, id)
-}
-
-func (c *countingStore) DeleteApplication(ctx context.Context, id string) error {
-	c.other++
-	return c.AppStore.DeleteApplication(ctx, id)
-}
-
 func TestAdminTokensAndAPIKeys(t *testing.T) {
 	env := newAdminEnv(t)
-	rs := env.createApp(NewApplication{Scopes: []string{"tokens:introspect"}})
-	app := env.createApp(NewApplication{Scopes: []string{"sms", "groups"}})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms", "groups"}})
 	introspect := func(tok string) map[string]any {
 		_, body := env.introspect(rs, url.Values{"token": {tok}})
 		return decode[map[string]any](t, strings.NewReader(body))
@@ -439,7 +355,7 @@ func TestAdminTokensAndAPIKeys(t *testing.T) {
 
 	// An API key with a subset of the scopes, shown once.
 	code, key := env.call(adminKey, "POST", base+"/api-keys", map[string]any{"name": "billing cron", "scopes": []string{"groups"}, "expires_in": "30d"})
-	if code != 201 || !strings.HasPrefix(key["api_key"].(string), APIKeyPrefix) || key["kind"] != "api_key" || key["expires_at"] == nil {
+	if code != 201 || !strings.HasPrefix(key["api_key"].(string), credential.APIKeyPrefix) || key["kind"] != "api_key" || key["expires_at"] == nil {
 		t.Fatalf("create api key: %d %v", code, key)
 	}
 	apiKey := key["api_key"].(string)
@@ -502,7 +418,7 @@ func TestAdminTokensAndAPIKeys(t *testing.T) {
 // With Redis gone the admin API answers 503, never a 500 or a false 404.
 func TestAdminRedisDown(t *testing.T) {
 	env := newAdminEnv(t)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	env.redis.Stop()
 	for _, r := range []struct {
 		method, path string
@@ -523,14 +439,14 @@ func TestAdminRedisDown(t *testing.T) {
 }
 
 // Failed authentications cannot flood the audit log: one event per
-// client_id per authFailEvery, with the count of those in between.
+// client_id per apps.AuthFailEvery, with the count of those in between.
 func TestAuthFailureEventsThrottled(t *testing.T) {
 	env := newAdminEnv(t)
-	app := env.createApp(NewApplication{})
+	app := env.createApp(apps.NewApplication{})
 	for range 5 {
 		env.tokenFor(app.ClientID, "ocs_wrong", "")
 	}
-	env.clk.advance(authFailEvery + time.Second)
+	env.clk.advance(apps.AuthFailEvery + time.Second)
 	env.tokenFor(app.ClientID, "ocs_wrong", "")
 	_, list := env.call(adminKey, "GET", "/events?kind=client.auth_failed", nil)
 	events := list["events"].([]any)

@@ -1,4 +1,4 @@
-package server
+package credential
 
 import (
 	"crypto/rand"
@@ -30,8 +30,8 @@ const (
 	AdminKeyPrefix = "oadm_"
 
 	randomLen   = 43 // base64url of 32 bytes, no padding
-	maxClientID = 128
-	maxSecret   = 512
+	MaxClientID = 128
+	MaxSecret   = 512
 )
 
 func random256() string {
@@ -40,26 +40,26 @@ func random256() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newClientID() string { return strings.ToLower(rand.Text()) }
+func NewClientID() string { return strings.ToLower(rand.Text()) }
 
 // NewAdminKey makes an admin key: "oadm_" + 256 random bits. Configure
 // only its SHA-256 digest (admin.key_sha256).
 func NewAdminKey() string { return AdminKeyPrefix + random256() }
-func newSecret() string   { return SecretPrefix + random256() }
+func NewSecret() string   { return SecretPrefix + random256() }
 
-// newID is a random identifier for records that are not credentials (token
+// NewID is a random identifier for records that are not credentials (token
 // jti, secret id): 128 bits so ids never collide.
-func newID() string { return strings.ToLower(rand.Text()) }
+func NewID() string { return strings.ToLower(rand.Text()) }
 
-// newToken makes an access token for clientID filed in bucket, and the
+// NewToken makes an access token for clientID filed in bucket, and the
 // reference its record is stored under.
-func newToken(clientID string, bucket int64) (string, store.TokenRef) {
+func NewToken(clientID string, bucket int64) (string, store.TokenRef) {
 	return newCredential(TokenPrefix, clientID, bucket)
 }
 
-// newAPIKey makes an API key: stored and checked exactly like an access
+// NewAPIKey makes an API key: stored and checked exactly like an access
 // token, so introspection, revoke-all, disabling and deletion reach it.
-func newAPIKey(clientID string, bucket int64) (string, store.TokenRef) {
+func NewAPIKey(clientID string, bucket int64) (string, store.TokenRef) {
 	return newCredential(APIKeyPrefix, clientID, bucket)
 }
 
@@ -80,10 +80,10 @@ func newCredential(prefix, clientID string, bucket int64) (string, store.TokenRe
 	return raw, store.TokenRef{ClientID: clientID, Bucket: bucket, Digest: store.Sum(raw)}
 }
 
-// parseToken checks a presented token's or API key's shape and returns its
+// Parse checks a presented token's or API key's shape and returns its
 // reference. Anything malformed is rejected here, before it can reach
 // Redis.
-func parseToken(raw string) (store.TokenRef, bool) {
+func Parse(raw string) (store.TokenRef, bool) {
 	rest, ok := strings.CutPrefix(raw, TokenPrefix)
 	if !ok {
 		if rest, ok = strings.CutPrefix(raw, APIKeyPrefix); !ok {
@@ -92,7 +92,7 @@ func parseToken(raw string) (store.TokenRef, bool) {
 	}
 	// client_id and bucket contain no '_'; the random part may.
 	id, rest, ok := strings.Cut(rest, "_")
-	if !ok || !validClientID(id) {
+	if !ok || !ValidClientID(id) {
 		return store.TokenRef{}, false
 	}
 	b, random, ok := strings.Cut(rest, "_")
@@ -106,12 +106,12 @@ func parseToken(raw string) (store.TokenRef, bool) {
 	return store.TokenRef{ClientID: id, Bucket: bucket, Digest: store.Sum(raw)}, true
 }
 
-// validClientID accepts the RFC 3986 unreserved characters minus '_', the
+// ValidClientID accepts the RFC 3986 unreserved characters minus '_', the
 // alphabet oauthd's ids are drawn from. Checking it before any lookup keeps
 // hostile ids (say with '{' or '}', which would move a Redis Cluster hash
 // slot, or '*') out of key names.
-func validClientID(id string) bool {
-	if id == "" || len(id) > maxClientID {
+func ValidClientID(id string) bool {
+	if id == "" || len(id) > MaxClientID {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -1,4 +1,4 @@
-package server
+package apps
 
 import (
 	"time"
@@ -40,18 +40,19 @@ type SecretJSON struct {
 // ApplicationDetail renders an application with its usage and secrets.
 func ApplicationDetail(a store.Application, u store.Usage) Application {
 	out := ApplicationJSON(a)
-	out.LastUsedAt = timePtr(u.LastUsed)
+	out.LastUsedAt = TimePtr(u.LastUsed)
 	out.TokensIssued = u.Issued
 	out.Secrets = make([]SecretJSON, 0, len(a.Secrets))
 	for _, s := range a.Secrets {
 		out.Secrets = append(out.Secrets, SecretJSON{
-			ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: timePtr(s.ExpiresAt), LastUsedAt: timePtr(u.SecretLastUsed[s.ID]),
+			ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: TimePtr(s.ExpiresAt), LastUsedAt: TimePtr(u.SecretLastUsed[s.ID]),
 		})
 	}
 	return out
 }
 
-func timePtr(t time.Time) *time.Time {
+// TimePtr is nil for the zero time, so JSON shows null for "never".
+func TimePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}

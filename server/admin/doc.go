@@ -1,0 +1,6 @@
+// Package admin is the admin API: JSON over HTTP under /admin/v1 on the
+// application service (server/apps), authenticated with an admin key or an
+// oauthd access token holding the applications scope. oauthd serves it on
+// its own listener when admin.addr is set. docs/openapi.yaml describes it,
+// and a test keeps the two equal.
+package admin

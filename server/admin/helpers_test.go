@@ -1,0 +1,136 @@
+package admin
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+const adminKey = "oadm_test-admin-key"
+
+// adminEnv is the admin API beside a real public server on one miniredis,
+// so tests can get tokens and introspect them as daemons do.
+type adminEnv struct {
+	t      testing.TB
+	srv    *server.Server
+	store  *redis.Store
+	apps   *apps.Service
+	admin  *Admin
+	redis  *redistest.Server
+	clk    *clock
+	config server.Config
+}
+
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func newAdminEnv(t testing.TB, edit ...func(*server.Config)) *adminEnv {
+	t.Helper()
+	clk := &clock{}
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, err := redis.NewClient(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	cfg := server.Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default(), Now: clk.now}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	var keep time.Duration
+	if cfg.InactiveReason {
+		keep = cfg.Tombstone
+	}
+	st := redis.New(rdb, redis.Options{Prefix: "test", KeepExpired: keep})
+	svc := apps.New(st, cfg.Catalogue, apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone})
+	cfg.Audit = svc
+	srv, err := server.New(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := New(Config{KeyDigests: []store.Digest{store.Sum(adminKey)}, Now: clk.now}, svc, st)
+	return &adminEnv{t: t, srv: srv, store: st, apps: svc, admin: adm, redis: rs, clk: clk, config: cfg}
+}
+
+type testApp struct {
+	store.Application
+	Secret string
+}
+
+func (e *adminEnv) createApp(in apps.NewApplication) testApp {
+	e.t.Helper()
+	if in.Name == "" {
+		in.Name = "test app"
+	}
+	if in.Scopes == nil {
+		in.Scopes = []string{"sms", "groups"}
+	}
+	a, secret, err := e.apps.Create(context.Background(), in)
+	if err != nil {
+		e.t.Fatalf("creating app: %v", err)
+	}
+	return testApp{a, secret}
+}
+
+func (e *adminEnv) update(id string, f func(*store.Application)) {
+	e.t.Helper()
+	_, err := e.store.UpdateApplication(context.Background(), id, func(a store.Application) (store.Application, error) {
+		f(&a)
+		return a, nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// do sends a request to the public endpoints.
+func (e *adminEnv) do(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(w, r)
+	return w
+}
+
+// introspect asks as rs and returns the status and raw body.
+func (e *adminEnv) introspect(rs testApp, form url.Values) (int, string) {
+	e.t.Helper()
+	r := formRequest("/oauth/introspect", form)
+	r.Header.Set("Authorization", basic(rs.ClientID, rs.Secret))
+	w := e.do(r)
+	return w.Code, strings.TrimSpace(w.Body.String())
+}
+
+func formRequest(path string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+func basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
+
+func decode[T any](t testing.TB, body io.Reader) T {
+	t.Helper()
+	var v T
+	if err := json.NewDecoder(body).Decode(&v); err != nil {
+		t.Fatalf("decoding answer: %v", err)
+	}
+	return v
+}
