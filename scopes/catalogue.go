@@ -11,6 +11,11 @@ import (
 // it cannot request it.
 const Introspect = "tokens:introspect"
 
+// Admin is the scope that lets an application use the admin API
+// (delegated administration, bounded by its owner; see server/apps). It is
+// in the default catalogue; a custom catalogue may leave it out.
+const Admin = "applications"
+
 // Scope is one catalogued scope: its name and what it grants, for operators
 // choosing scopes and for the metadata document.
 type Scope struct {

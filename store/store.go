@@ -60,6 +60,14 @@ type Application struct {
 	ClientID    string
 	Name        string
 	Description string
+	// Owner is an opaque account id (an SMS platform's customer account):
+	// introspection returns it so a resource server knows whom to bill,
+	// and a delegated administrator manages only its own owner's
+	// applications. Empty for applications that belong to no account.
+	Owner string
+	// Metadata is a few small key/value pairs the operator attaches
+	// (customer reference, environment); oauthd only stores and shows it.
+	Metadata map[string]string
 	// Scopes the application may be granted, in catalogue order.
 	Scopes []string
 	// TokenLifetime of the access tokens it is issued; 0 means they never

@@ -26,7 +26,7 @@ import (
 // audit events.
 type adminAPI interface {
 	Create(ctx context.Context, in admin.NewApplicationRequest) (apps.Application, error)
-	List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error)
+	List(ctx context.Context, f apps.ListFilter, limit int, cursor string) (admin.ApplicationList, error)
 	Get(ctx context.Context, id string) (apps.Application, error)
 	Update(ctx context.Context, id string, p admin.ApplicationPatchRequest) (apps.Application, error)
 	Delete(ctx context.Context, id string) error
@@ -57,8 +57,8 @@ func (d directAPI) Create(ctx context.Context, in admin.NewApplicationRequest) (
 	return out, nil
 }
 
-func (d directAPI) List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error) {
-	page, next, err := d.apps.List(ctx, cursor, limit, name)
+func (d directAPI) List(ctx context.Context, f apps.ListFilter, limit int, cursor string) (admin.ApplicationList, error) {
+	page, next, err := d.apps.List(ctx, cursor, limit, f)
 	return admin.ApplicationList{Applications: page, NextCursor: next}, err
 }
 
@@ -213,10 +213,13 @@ func (r remoteAPI) Create(ctx context.Context, in admin.NewApplicationRequest) (
 	return out, r.do(ctx, http.MethodPost, "/applications", in, &out)
 }
 
-func (r remoteAPI) List(ctx context.Context, name string, limit int, cursor string) (admin.ApplicationList, error) {
+func (r remoteAPI) List(ctx context.Context, f apps.ListFilter, limit int, cursor string) (admin.ApplicationList, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if name != "" {
-		q.Set("name", name)
+	if f.Name != "" {
+		q.Set("name", f.Name)
+	}
+	if f.Owner != "" {
+		q.Set("owner", f.Owner)
 	}
 	if cursor != "" {
 		q.Set("cursor", cursor)

@@ -162,6 +162,8 @@ func (c *cli) createCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&in.Name, "name", "", "application name (required)")
 	f.StringVar(&in.Description, "description", "", "what the application is for")
+	f.StringVar(&in.Owner, "owner", "", "the account it belongs to (introspection returns it; delegated administrators manage only their own owner's)")
+	f.StringToStringVar(&in.Metadata, "metadata", nil, "key=value to store with it; repeatable")
 	f.StringArrayVar(&in.Scopes, "scopes", nil, `scopes it may request, space-separated ("sms groups"); repeatable`)
 	f.StringVar(&in.TokenLifetime, "lifetime", "24h", "token lifetime: a duration (24h, 168h), days (7d) or never")
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable; none allows any address")
@@ -169,11 +171,12 @@ func (c *cli) createCommand() *cobra.Command {
 }
 
 func (c *cli) listCommand() *cobra.Command {
-	var name, cursor string
+	var filter apps.ListFilter
+	var cursor string
 	var limit int
-	cmd := &cobra.Command{Use: "list [--name TEXT]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [--name TEXT] [--owner ACCOUNT]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
-		page, err := api.List(ctx, name, limit, cursor)
+		page, err := api.List(ctx, filter, limit, cursor)
 		if err != nil {
 			return err
 		}
@@ -181,9 +184,9 @@ func (c *cli) listCommand() *cobra.Command {
 			return c.printJSON(page)
 		}
 		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "CLIENT_ID\tNAME\tSCOPES\tLIFETIME\tENABLED\tCREATED")
+		fmt.Fprintln(w, "CLIENT_ID\tNAME\tOWNER\tSCOPES\tLIFETIME\tENABLED\tCREATED")
 		for _, a := range page.Applications {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ClientID, a.Name, strings.Join(a.Scopes, " "),
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.Scopes, " "),
 				a.TokenLifetime, a.Enabled, a.CreatedAt.Format(time.RFC3339))
 		}
 		if page.NextCursor != "" {
@@ -191,7 +194,8 @@ func (c *cli) listCommand() *cobra.Command {
 		}
 		return w.Flush()
 	})
-	cmd.Flags().StringVar(&name, "name", "", "only applications whose name contains this")
+	cmd.Flags().StringVar(&filter.Name, "name", "", "only applications whose name contains this")
+	cmd.Flags().StringVar(&filter.Owner, "owner", "", "only applications of this owner (account id)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
 	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
 	return c.command(cmd)
@@ -244,11 +248,12 @@ func (c *cli) getCommand() *cobra.Command {
 }
 
 func (c *cli) updateCommand() *cobra.Command {
-	var name, desc, lifetime string
+	var name, desc, lifetime, owner string
+	var meta map[string]string
 	var scopeList, allow []string
-	var clearAllow, enable, disable bool
+	var clearAllow, clearMeta, enable, disable bool
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--description D] [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--enable|--disable]",
+		Use:   "update CLIENT_ID [--name N] [--description D] [--owner O] [--metadata K=V]... [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--enable|--disable]",
 		Short: "Change an application; narrowed scopes and disabling reach issued tokens at once",
 		Args:  cobra.ExactArgs(1),
 	}
@@ -270,6 +275,17 @@ func (c *cli) updateCommand() *cobra.Command {
 		if f.Changed("lifetime") {
 			p.TokenLifetime = &lifetime
 		}
+		if f.Changed("owner") {
+			p.Owner = &owner
+		}
+		switch {
+		case clearMeta && f.Changed("metadata"):
+			return errors.New("--metadata and --clear-metadata contradict each other")
+		case clearMeta:
+			p.Metadata = &map[string]string{}
+		case f.Changed("metadata"):
+			p.Metadata = &meta
+		}
 		switch {
 		case clearAllow && f.Changed("allow-ip"):
 			return errors.New("--allow-ip and --clear-allow-ip contradict each other")
@@ -285,7 +301,7 @@ func (c *cli) updateCommand() *cobra.Command {
 			p.Enabled = &enable
 		}
 		if p == (admin.ApplicationPatchRequest{}) {
-			return errors.New("nothing to change: give at least one of --name, --description, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
 		}
 		a, err := api.Update(ctx, args[0], p)
 		if err != nil {
@@ -296,6 +312,9 @@ func (c *cli) updateCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringVar(&desc, "description", "", "new description")
+	f.StringVar(&owner, "owner", "", "the account it belongs to from now on (\"\" for none)")
+	f.StringToStringVar(&meta, "metadata", nil, "its metadata from now on (replaces it): key=value, repeatable")
+	f.BoolVar(&clearMeta, "clear-metadata", false, "remove all its metadata")
 	f.StringArrayVar(&scopeList, "scopes", nil, "the scopes it may request from now on (replaces the list)")
 	f.StringVar(&lifetime, "lifetime", "", "token lifetime for new tokens: a duration, days (7d) or never")
 	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/oauthd/oauthd/server/admin"
+	"github.com/oauthd/oauthd/server/apps"
 
 	"github.com/spf13/cobra"
 )
@@ -169,7 +170,7 @@ func (c *cli) exportCommand() *cobra.Command {
 		var out migrationFile
 		out.Applications = []migrationApp{}
 		for cursor := ""; ; {
-			page, err := api.List(ctx, "", 500, cursor)
+			page, err := api.List(ctx, apps.ListFilter{}, 500, cursor)
 			if err != nil {
 				return err
 			}

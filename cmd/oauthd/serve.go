@@ -350,7 +350,7 @@ func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey string, 
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
 	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
-		return s == "applications" || s == scopes.Introspect
+		return s == scopes.Admin || s == scopes.Introspect
 	})
 	app, secret, err := svc.Create(ctx, apps.NewApplication{
 		Name:          "demo",

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
@@ -104,11 +106,13 @@ func (a *Admin) Routes() []Route {
 // route middleware rather than group middleware: an echo group with
 // middleware answers 404 for a known path with the wrong method.
 func (a *Admin) routes() {
-	add := func(method, path string, h echo.HandlerFunc) {
-		a.echo.Add(method, Prefix+path, h, a.authenticate)
+	// query lists the parameters a route reads; any other, or a query
+	// string that does not parse, is a 400 rather than silently ignored.
+	add := func(method, path string, h echo.HandlerFunc, query ...string) {
+		a.echo.Add(method, Prefix+path, h, a.authenticate, checkQuery(query))
 	}
 	add(http.MethodPost, "/applications", a.createApp)
-	add(http.MethodGet, "/applications", a.listApps)
+	add(http.MethodGet, "/applications", a.listApps, "limit", "cursor", "name", "owner")
 	add(http.MethodGet, "/applications/:id", a.getApp)
 	add(http.MethodPut, "/applications/:id", a.importApp)
 	add(http.MethodPatch, "/applications/:id", a.updateApp)
@@ -116,10 +120,10 @@ func (a *Admin) routes() {
 	add(http.MethodPost, "/applications/:id/secrets", a.resetSecret)
 	add(http.MethodDelete, "/applications/:id/secrets/:sid", a.deleteSecret)
 	add(http.MethodDelete, "/applications/:id/tokens", a.revokeTokens)
-	add(http.MethodGet, "/applications/:id/tokens", a.listTokens)
+	add(http.MethodGet, "/applications/:id/tokens", a.listTokens, "limit")
 	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
-	add(http.MethodGet, "/events", a.listEvents)
+	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "client_id", "kind")
 	if a.cfg.Health != nil {
 		server.AddHealth(a.echo, a.cfg.Health)
 	}
@@ -168,11 +172,11 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if reason != "" {
 				return writeError(c, errAdminAuth("the access token is not active", "token "+reason))
 			}
-			if !slices.Contains(granted, "applications") {
+			if !slices.Contains(granted, scopes.Admin) {
 				return writeError(c, &server.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
 					Description: "the access token lacks the applications scope the admin API needs"})
 			}
-			actor = apps.Actor{Name: "client:" + ref.ClientID, IP: ip}
+			actor = apps.Actor{Name: "client:" + ref.ClientID, IP: ip, Delegate: apps.DelegateOf(*l.App)}
 		default:
 			return writeError(c, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
 		}
@@ -181,6 +185,46 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(r.WithContext(apps.WithActor(r.Context(), actor)))
 		return next(c)
 	}
+}
+
+// checkQuery refuses a query string that does not parse (Go's parser
+// rejects ';' and bad escapes) or names a parameter the route does not
+// read, naming it: a misspelt filter must not silently list everything.
+func checkQuery(allowed []string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			raw := c.Request().URL.RawQuery
+			if raw == "" {
+				return next(c)
+			}
+			q, err := url.ParseQuery(raw)
+			if err != nil {
+				return writeError(c, &apps.ValidationError{Field: "query", Reason: "malformed query string: use name=value pairs joined by '&', percent-encoded"})
+			}
+			for name, values := range q {
+				if !slices.Contains(allowed, name) {
+					reason := "unknown parameter"
+					if len(allowed) > 0 {
+						reason += "; this endpoint reads " + strings.Join(allowed, ", ")
+					} else {
+						reason += "; this endpoint reads none"
+					}
+					return writeError(c, &apps.ValidationError{Field: truncate(name, 40), Reason: reason})
+				}
+				if len(values) > 1 {
+					return writeError(c, &apps.ValidationError{Field: name, Reason: "given more than once"})
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // maxAdminBody bounds admin request bodies.
@@ -239,11 +283,13 @@ func jsonType(goType string) string {
 
 // NewApplicationRequest is the body of POST /applications.
 type NewApplicationRequest struct {
-	Name          string   `json:"name"`
-	Description   string   `json:"description"`
-	Scopes        []string `json:"scopes"`
-	TokenLifetime string   `json:"token_lifetime"`
-	IPAllowlist   []string `json:"ip_allowlist"`
+	Name          string            `json:"name"`
+	Description   string            `json:"description"`
+	Scopes        []string          `json:"scopes"`
+	Owner         string            `json:"owner"`
+	Metadata      map[string]string `json:"metadata"`
+	TokenLifetime string            `json:"token_lifetime"`
+	IPAllowlist   []string          `json:"ip_allowlist"`
 }
 
 func (a *Admin) createApp(c echo.Context) error {
@@ -273,7 +319,8 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	page, next, err := a.apps.List(c.Request().Context(), c.QueryParam("cursor"), limit, c.QueryParam("name"))
+	page, next, err := a.apps.List(c.Request().Context(), c.QueryParam("cursor"), limit,
+		apps.ListFilter{Name: c.QueryParam("name"), Owner: c.QueryParam("owner")})
 	if err != nil {
 		return writeError(c, err)
 	}
@@ -306,12 +353,14 @@ func (a *Admin) getApp(c echo.Context) error {
 // ApplicationPatchRequest is the body of PATCH /applications/{id}:
 // fields left out are not changed.
 type ApplicationPatchRequest struct {
-	Name          *string   `json:"name"`
-	Description   *string   `json:"description"`
-	Scopes        *[]string `json:"scopes"`
-	TokenLifetime *string   `json:"token_lifetime"`
-	IPAllowlist   *[]string `json:"ip_allowlist"`
-	Enabled       *bool     `json:"enabled"`
+	Name          *string            `json:"name"`
+	Description   *string            `json:"description"`
+	Scopes        *[]string          `json:"scopes"`
+	TokenLifetime *string            `json:"token_lifetime"`
+	IPAllowlist   *[]string          `json:"ip_allowlist"`
+	Enabled       *bool              `json:"enabled"`
+	Owner         *string            `json:"owner"`
+	Metadata      *map[string]string `json:"metadata"`
 }
 
 func (a *Admin) updateApp(c echo.Context) error {

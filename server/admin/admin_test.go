@@ -61,7 +61,7 @@ func (e *adminEnv) tokenFor(id, secret, scope string) (int, string) {
 
 func TestAdminAuthentication(t *testing.T) {
 	env := newAdminEnv(t)
-	ops := env.createApp(apps.NewApplication{Scopes: []string{"applications"}})
+	ops := env.createApp(apps.NewApplication{Scopes: []string{"applications"}, Owner: "acct_1"})
 	daemon := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
 	_, opsToken := env.tokenFor(ops.ClientID, ops.Secret, "")
 	_, daemonToken := env.tokenFor(daemon.ClientID, daemon.Secret, "")

@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -88,6 +89,10 @@ type NewApplication struct {
 	Name        string
 	Description string
 	Scopes      []string
+	// Owner is the account it belongs to; a delegated administrator's
+	// own owner when left empty by one.
+	Owner    string
+	Metadata map[string]string
 	// TokenLifetime is a Go duration ("24h", "168h"), days or weeks ("1d",
 	// "1w"), or "never"; empty means DefaultLifetime.
 	TokenLifetime string
@@ -112,12 +117,20 @@ func (s *Service) add(ctx context.Context, event, id, secret string, in NewAppli
 	if err != nil {
 		return store.Application{}, err
 	}
+	if d := delegateFrom(ctx); d != nil {
+		if a.Owner == "" {
+			a.Owner = d.Owner
+		}
+		if err := errors.Join(d.mayChangeOwner(a.Owner), d.mayManage(a), d.mayGrant(a.Scopes), d.mayLast("token_lifetime", a.TokenLifetime)); err != nil {
+			return store.Application{}, firstError(err)
+		}
+	}
 	a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
 	if err := s.store.CreateApplication(ctx, a); err != nil {
 		return store.Application{}, fmt.Errorf("creating application: %w", err)
 	}
 	s.audit(ctx, event, a.ClientID, map[string]any{
-		"name": a.Name, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
+		"name": a.Name, "owner": a.Owner, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
 		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
 	})
 	return a, nil
@@ -141,6 +154,12 @@ func (s *Service) validateNew(id string, in NewApplication) (store.Application, 
 		return store.Application{}, err
 	}
 	if a.Scopes, err = s.checkScopes(in.Scopes); err != nil {
+		return store.Application{}, err
+	}
+	if a.Owner, err = checkOwner(in.Owner); err != nil {
+		return store.Application{}, err
+	}
+	if a.Metadata, err = checkMetadata(in.Metadata); err != nil {
 		return store.Application{}, err
 	}
 	lifetime := in.TokenLifetime
@@ -295,3 +314,52 @@ func ParseAllowlist(list []string) ([]netip.Prefix, error) {
 
 // Catalogue is the scope catalogue applications are checked against.
 func (s *Service) Catalogue() *scopes.Catalogue { return s.catalogue }
+
+// maxOwner bounds an owner id: an account id, not a document.
+const maxOwner = 128
+
+// checkOwner accepts an opaque account id: printable ASCII without spaces,
+// so it can be filtered on and shown anywhere as is.
+func checkOwner(owner string) (string, error) {
+	owner = strings.TrimSpace(owner)
+	if len(owner) > maxOwner {
+		return "", &ValidationError{Field: "owner", Reason: fmt.Sprintf("at most %d bytes", maxOwner)}
+	}
+	for i := 0; i < len(owner); i++ {
+		if c := owner[i]; c <= ' ' || c > '~' {
+			return "", &ValidationError{Field: "owner", Reason: "an account id of printable ASCII without spaces, such as acct_1234"}
+		}
+	}
+	return owner, nil
+}
+
+// Metadata bounds: a few small pairs, so every application record stays
+// small (it is read on every token request when not cached).
+const (
+	maxMetadataPairs = 16
+	maxMetadataKey   = 64
+	maxMetadataValue = 256
+)
+
+func checkMetadata(m map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	if len(m) > maxMetadataPairs {
+		return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("at most %d keys", maxMetadataPairs)}
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k == "" || len(k) > maxMetadataKey || strings.IndexFunc(k, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+		}) >= 0 {
+			return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("key %q: 1 to %d letters, digits, '_', '-' or '.'", truncate(k, 70), maxMetadataKey)}
+		}
+		v, err := checkText("metadata", v, maxMetadataValue)
+		if err != nil {
+			return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("value of %q: %s", k, err.(*ValidationError).Reason)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}

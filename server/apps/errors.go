@@ -32,3 +32,14 @@ type ForbiddenError struct {
 }
 
 func (e *ForbiddenError) Error() string { return e.Reason }
+
+// firstError unwraps errors.Join's result to its first error, so a
+// caller's errors.As sees one refusal and its message names one rule.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if list := j.Unwrap(); len(list) > 0 {
+			return list[0]
+		}
+	}
+	return err
+}

@@ -14,28 +14,6 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// Actor is who makes a change, for the audit log: an admin key, an
-// application using the admin API with the applications scope, or the CLI.
-type Actor struct {
-	Name string // "admin-key:3f2a9c1e", "client:<client_id>", "cli"
-	IP   string
-}
-
-type actorKey struct{}
-
-// WithActor returns ctx carrying the actor of the changes made with it.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
-}
-
-func actorFrom(ctx context.Context) Actor {
-	a, _ := ctx.Value(actorKey{}).(Actor)
-	if a.Name == "" {
-		a.Name = "unknown"
-	}
-	return a
-}
-
 // audit appends an event. The change it describes has already happened,
 // so a failed write is logged, not returned: reporting the change as
 // failed would be a lie.
@@ -64,6 +42,9 @@ func (s *Service) Get(ctx context.Context, id string) (store.Application, store.
 	if err != nil {
 		return store.Application{}, store.Usage{}, err
 	}
+	if err := delegateFrom(ctx).mayManage(a); err != nil {
+		return store.Application{}, store.Usage{}, err
+	}
 	u, err := s.store.GetUsage(ctx, id)
 	return a, u, err
 }
@@ -71,11 +52,29 @@ func (s *Service) Get(ctx context.Context, id string) (store.Application, store.
 // MaxPage bounds a listing page.
 const MaxPage = 500
 
+// ListFilter narrows a listing; zero fields match everything.
+type ListFilter struct {
+	// Name keeps applications whose name contains it, case-insensitively.
+	Name string
+	// Owner keeps the applications of one owner. A delegated
+	// administrator always sees only its own owner's.
+	Owner string
+}
+
 // List returns a page of applications in creation order, rendered with
-// their usage. name, when not empty, keeps those whose name contains it
-// (case-insensitively); the page may then hold fewer than limit even when
-// more follow.
-func (s *Service) List(ctx context.Context, cursor string, limit int, name string) ([]Application, string, error) {
+// their usage, keeping those f matches; a filtered page may hold fewer
+// than limit even when more follow.
+func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Application, string, error) {
+	if d := delegateFrom(ctx); d != nil {
+		if err := d.mayChangeOwner(f.Owner); f.Owner != "" && err != nil {
+			return nil, "", &ForbiddenError{Rule: "owner", Reason: fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner)}
+		}
+		if d.Owner == "" {
+			return nil, "", d.mayManage(store.Application{})
+		}
+		f.Owner = d.Owner
+	}
+	name := f.Name
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
 	}
@@ -86,10 +85,10 @@ func (s *Service) List(ctx context.Context, cursor string, limit int, name strin
 	if err != nil {
 		return nil, "", err
 	}
-	if name != "" {
+	if name != "" || f.Owner != "" {
 		name = strings.ToLower(name)
 		page = slices.DeleteFunc(page, func(a store.Application) bool {
-			return !strings.Contains(strings.ToLower(a.Name), name)
+			return !strings.Contains(strings.ToLower(a.Name), name) || (f.Owner != "" && a.Owner != f.Owner)
 		})
 	}
 	ids := make([]string, len(page))
@@ -115,6 +114,8 @@ type ApplicationPatch struct {
 	TokenLifetime *string
 	IPAllowlist   *[]string
 	Enabled       *bool
+	Owner         *string
+	Metadata      *map[string]string
 }
 
 // Update validates and applies a patch. Narrowed scopes and disabling take
@@ -159,10 +160,47 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if p.Enabled != nil {
 		changes["enabled"] = *p.Enabled
 	}
+	if p.Owner != nil {
+		if next.Owner, err = checkOwner(*p.Owner); err != nil {
+			return store.Application{}, err
+		}
+		changes["owner"] = next.Owner
+	}
+	if p.Metadata != nil {
+		if next.Metadata, err = checkMetadata(*p.Metadata); err != nil {
+			return store.Application{}, err
+		}
+		changes["metadata"] = next.Metadata
+	}
+	d := delegateFrom(ctx)
+	if d != nil {
+		var errs []error
+		if p.Owner != nil {
+			errs = append(errs, d.mayChangeOwner(next.Owner))
+		}
+		if p.Scopes != nil {
+			errs = append(errs, d.mayGrant(next.Scopes))
+		}
+		if p.TokenLifetime != nil {
+			errs = append(errs, d.mayLast("token_lifetime", next.TokenLifetime))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return store.Application{}, firstError(err)
+		}
+	}
 	if !credential.ValidClientID(id) {
 		return store.Application{}, notFound(id)
 	}
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		if err := d.mayManage(a); err != nil {
+			return a, err
+		}
+		if p.Owner != nil {
+			a.Owner = next.Owner
+		}
+		if p.Metadata != nil {
+			a.Metadata = next.Metadata
+		}
 		if p.Name != nil {
 			a.Name = next.Name
 		}
@@ -199,6 +237,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if !credential.ValidClientID(id) {
 		return notFound(id)
 	}
+	if d := delegateFrom(ctx); d != nil {
+		if _, _, err := s.Get(ctx, id); err != nil {
+			return err
+		}
+	}
 	err := s.store.DeleteApplication(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(id)
@@ -224,6 +267,9 @@ func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duratio
 	secret, sid := credential.NewSecret(), credential.NewID()
 	now := s.now()
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		if err := delegateFrom(ctx).mayManage(a); err != nil {
+			return a, err
+		}
 		kept := a.Secrets[:0:0]
 		for _, old := range a.Secrets {
 			if !old.Active(now) {
@@ -261,6 +307,9 @@ func (s *Service) DeleteSecret(ctx context.Context, id, secretID string) (store.
 	}
 	missing := errors.New("no such secret")
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		if err := delegateFrom(ctx).mayManage(a); err != nil {
+			return a, err
+		}
 		i := slices.IndexFunc(a.Secrets, func(sec store.Secret) bool { return sec.ID == secretID })
 		if i < 0 {
 			return a, missing
@@ -290,6 +339,9 @@ func (s *Service) RevokeTokens(ctx context.Context, id string) error {
 		return notFound(id)
 	}
 	_, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		if err := delegateFrom(ctx).mayManage(a); err != nil {
+			return a, err
+		}
 		a.Generation++
 		a.UpdatedAt = s.now()
 		return a, nil
@@ -308,6 +360,16 @@ func (s *Service) RevokeTokens(ctx context.Context, id string) error {
 func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+	}
+	if d := delegateFrom(ctx); d != nil {
+		// The log has no owner index: a delegate reads one application's
+		// events at a time, and only its own owner's.
+		if f.ClientID == "" {
+			return nil, "", &ForbiddenError{Rule: "owner", Reason: "delegated administration reads the audit log of one application at a time: pass client_id"}
+		}
+		if _, _, err := s.Get(ctx, f.ClientID); err != nil {
+			return nil, "", err
+		}
 	}
 	ev, next, err := s.store.ListEvents(ctx, f, cursor, limit)
 	if errors.Is(err, store.ErrInvalid) {
@@ -381,6 +443,11 @@ func (s *Service) ListTokens(ctx context.Context, id string, limit int) ([]store
 	if !credential.ValidClientID(id) {
 		return nil, false, notFound(id)
 	}
+	if d := delegateFrom(ctx); d != nil {
+		if _, _, err := s.Get(ctx, id); err != nil {
+			return nil, false, err
+		}
+	}
 	list, more, err := s.store.ListTokens(ctx, id, limit, s.opts.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, notFound(id)
@@ -393,6 +460,11 @@ func (s *Service) RevokeToken(ctx context.Context, jti string) error {
 	ref, ok := store.ParseJTI(jti)
 	if !ok || !credential.ValidClientID(ref.ClientID) {
 		return fmt.Errorf("token %q: %w", truncate(jti, 80), store.ErrNotFound)
+	}
+	if d := delegateFrom(ctx); d != nil {
+		if _, _, err := s.Get(ctx, ref.ClientID); err != nil {
+			return err
+		}
 	}
 	revoked, err := s.store.RevokeToken(ctx, ref, s.opts.Tombstone)
 	if err != nil {
@@ -441,6 +513,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (st
 	if err != nil {
 		return store.Token{}, "", err
 	}
+	d := delegateFrom(ctx)
+	if err := d.mayManage(app); err != nil {
+		return store.Token{}, "", err
+	}
 	granted := app.Scopes
 	if len(in.Scopes) > 0 {
 		if granted, err = s.checkScopes(in.Scopes); err != nil {
@@ -450,6 +526,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (st
 			return store.Token{}, "", &ValidationError{Field: "scopes",
 				Reason: "not held by the application: " + scopes.Format(missing) + " (it holds " + scopes.Format(app.Scopes) + ")"}
 		}
+	}
+	if err := errors.Join(d.mayGrant(granted), d.mayLast("expires_in", lifetime)); err != nil {
+		return store.Token{}, "", firstError(err)
 	}
 	now := s.now()
 	t := store.Token{ClientID: id, Scopes: granted, IssuedAt: now, Generation: app.Generation, Kind: "api_key", Name: name}

@@ -10,16 +10,19 @@ import (
 // API and printed by the CLI. ClientSecret is set only in the answer that
 // creates the application (or resets its secret): it is shown once.
 type Application struct {
-	ClientID      string    `json:"client_id"`
-	ClientSecret  string    `json:"client_secret,omitempty"`
-	Name          string    `json:"name"`
-	Description   string    `json:"description"`
-	Scopes        []string  `json:"scopes"`
-	TokenLifetime string    `json:"token_lifetime"`
-	IPAllowlist   []string  `json:"ip_allowlist"`
-	Enabled       bool      `json:"enabled"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	// Owner is the account the application belongs to ("" for none).
+	Owner         string            `json:"owner"`
+	Metadata      map[string]string `json:"metadata"`
+	Scopes        []string          `json:"scopes"`
+	TokenLifetime string            `json:"token_lifetime"`
+	IPAllowlist   []string          `json:"ip_allowlist"`
+	Enabled       bool              `json:"enabled"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
 	// null if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
@@ -66,6 +69,8 @@ func ApplicationJSON(a store.Application) Application {
 		ClientID:      a.ClientID,
 		Name:          a.Name,
 		Description:   a.Description,
+		Owner:         a.Owner,
+		Metadata:      a.Metadata,
 		Scopes:        a.Scopes,
 		TokenLifetime: FormatLifetime(a.TokenLifetime),
 		IPAllowlist:   make([]string, 0, len(a.IPAllowlist)),
@@ -80,6 +85,9 @@ func ApplicationJSON(a store.Application) Application {
 		} else {
 			out.IPAllowlist = append(out.IPAllowlist, p.String())
 		}
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
 	}
 	if out.Scopes == nil {
 		out.Scopes = []string{}

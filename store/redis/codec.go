@@ -18,17 +18,19 @@ import (
 // records already in Redis. Applications are read rarely (the app cache
 // holds them), so readable JSON is worth its bytes here.
 type appRecord struct {
-	ClientID    string         `json:"client_id"`
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	Scopes      []string       `json:"scopes"`
-	LifetimeNS  int64          `json:"lifetime_ns"`
-	Allowlist   []string       `json:"ip_allowlist,omitempty"`
-	Enabled     bool           `json:"enabled"`
-	Secrets     []secretRecord `json:"secrets"`
-	Generation  uint64         `json:"gen"`
-	CreatedMS   int64          `json:"created_ms"`
-	UpdatedMS   int64          `json:"updated_ms"`
+	ClientID    string            `json:"client_id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Owner       string            `json:"owner,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Scopes      []string          `json:"scopes"`
+	LifetimeNS  int64             `json:"lifetime_ns"`
+	Allowlist   []string          `json:"ip_allowlist,omitempty"`
+	Enabled     bool              `json:"enabled"`
+	Secrets     []secretRecord    `json:"secrets"`
+	Generation  uint64            `json:"gen"`
+	CreatedMS   int64             `json:"created_ms"`
+	UpdatedMS   int64             `json:"updated_ms"`
 }
 
 type secretRecord struct {
@@ -43,6 +45,8 @@ func encodeApp(a store.Application) ([]byte, error) {
 		ClientID:    a.ClientID,
 		Name:        a.Name,
 		Description: a.Description,
+		Owner:       a.Owner,
+		Metadata:    a.Metadata,
 		Scopes:      a.Scopes,
 		LifetimeNS:  int64(a.TokenLifetime),
 		Enabled:     a.Enabled,
@@ -73,6 +77,8 @@ func decodeApp(b []byte) (store.Application, error) {
 		ClientID:      r.ClientID,
 		Name:          r.Name,
 		Description:   r.Description,
+		Owner:         r.Owner,
+		Metadata:      r.Metadata,
 		Scopes:        r.Scopes,
 		TokenLifetime: time.Duration(r.LifetimeNS),
 		Enabled:       r.Enabled,
