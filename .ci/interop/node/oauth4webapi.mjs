@@ -4,7 +4,7 @@
 // Run by ../run, which sets the variables read below.
 import assert from 'node:assert/strict'
 import * as oauth from 'oauth4webapi'
-import { check, rejection, env, done, recorder } from './report.mjs'
+import { check, rejection, env, done, stop, recorder } from './report.mjs'
 
 const LIB = 'oauth4webapi'
 const issuer = new URL(env('OAUTHD_ISSUER'))
@@ -23,7 +23,7 @@ const opts = { [oauth.allowInsecureRequests]: true, [oauth.customFetch]: rec.fet
 let as
 let basicToken, postToken
 
-await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
+const discovered = await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
   const response = await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oauth2' })
   assert.equal(rec.last.url, `${iss}/.well-known/oauth-authorization-server`)
   as = await oauth.processDiscoveryResponse(issuer, response) // checks issuer equality
@@ -38,6 +38,7 @@ await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)'
   }
   assert.ok(as.scopes_supported.includes('sms'))
 })
+if (!discovered) stop(`${LIB}: discovery failed`)
 
 async function grant(auth, parameters) {
   const response = await oauth.clientCredentialsGrantRequest(as, client, auth, parameters, opts)

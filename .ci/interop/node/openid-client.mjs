@@ -4,7 +4,7 @@
 // Run by ../run, which sets the variables read below.
 import assert from 'node:assert/strict'
 import * as client from 'openid-client'
-import { check, rejection, env, done, recorder } from './report.mjs'
+import { check, rejection, env, done, stop, recorder } from './report.mjs'
 
 const LIB = 'openid-client'
 const issuer = env('OAUTHD_ISSUER')
@@ -32,7 +32,7 @@ async function discover(id, secret, auth) {
 let basic, post, rsBasic, rsPost
 let basicToken, postToken
 
-await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
+const discovered = await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
   basic = await discover(clientId, clientSecret, client.ClientSecretBasic())
   assert.equal(basic.rec.last.url, `${issuer}/.well-known/oauth-authorization-server`)
   const md = basic.config.serverMetadata()
@@ -50,6 +50,7 @@ await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)'
   rsBasic = await discover(rsId, rsSecret, client.ClientSecretBasic())
   rsPost = await discover(rsId, rsSecret, client.ClientSecretPost())
 })
+if (!discovered) stop(`${LIB}: discovery failed`)
 
 await check(LIB, 'client credentials, client_secret_basic, scope=sms', async () => {
   const res = await client.clientCredentialsGrant(basic.config, { scope: 'sms' })

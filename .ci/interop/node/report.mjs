@@ -4,16 +4,19 @@
 
 let failed = 0
 
-// check runs one named check. fn throws (assert, or the library itself) to
-// fail it; a failed check does not stop the checks after it.
+// check runs one named check and reports whether it passed. fn throws
+// (assert, or the library itself) to fail it; a failed check does not stop
+// the checks after it.
 export async function check(lib, name, fn) {
   try {
     await fn()
     console.log(`PASS ${lib}: ${name}`)
+    return true
   } catch (err) {
     failed++
     const detail = err?.stack ?? String(err)
     console.log(`FAIL ${lib}: ${name}: ${detail.split('\n').slice(0, 4).join(' | ')}`)
+    return false
   }
 }
 
@@ -39,6 +42,12 @@ export function env(name) {
 
 export function done() {
   process.exitCode = failed ? 1 : 0
+}
+
+// stop ends the script after a failure that leaves nothing else to check.
+export function stop(why) {
+  console.log(`NOTE ${why}: the remaining checks were not run`)
+  process.exit(1)
 }
 
 // recorder wraps fetch and keeps the last request it sent, so a check can
