@@ -10,13 +10,13 @@ import os
 import sys
 import time
 import traceback
+from urllib.parse import parse_qs
 
 # oauthd listens on loopback over plain http here. Authlib's metadata
 # validators refuse http URLs (other than http://localhost:) unless this is
 # set; it is authlib's switch for local testing. Never against a real server.
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
-import authlib  # noqa: E402
 from authlib.integrations.base_client import OAuthError  # noqa: E402
 from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata, get_well_known_url  # noqa: E402
@@ -82,8 +82,7 @@ def session(client_id, secret, method, **kwargs):
 
 
 def sent_form(s):
-    from urllib.parse import parse_qs
-
+    """The form the session's last request sent."""
     body = s.last.request.body or ""
     if isinstance(body, bytes):
         body = body.decode()
