@@ -6,7 +6,7 @@ BENCH   ?= .
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-faults build bench bench-go fmt
+.PHONY: run test test-faults interop build bench bench-go fmt
 
 ## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
 run:
@@ -21,6 +21,10 @@ test:
 ## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster); prints FIGURE lines
 test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/oauthd/
+
+## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib)
+interop:
+	.ci/interop/run
 
 ## build: static binaries in bin/ (oauthd and the example sms-api)
 build:

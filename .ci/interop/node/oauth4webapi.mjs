@@ -1,0 +1,158 @@
+// oauth4webapi (v3) against a live oauthd: discovery, the client-credentials
+// grant with client_secret_basic and client_secret_post, introspection,
+// revocation, and the error answers as oauth4webapi surfaces them.
+// Run by ../run, which sets the variables read below.
+import assert from 'node:assert/strict'
+import * as oauth from 'oauth4webapi'
+import { check, rejection, env, done, stop, recorder } from './report.mjs'
+
+const LIB = 'oauth4webapi'
+const issuer = new URL(env('OAUTHD_ISSUER'))
+const iss = env('OAUTHD_ISSUER')
+const client = { client_id: env('INTEROP_CLIENT_ID') }
+const clientSecret = env('INTEROP_CLIENT_SECRET')
+const rs = { client_id: env('INTEROP_RS_ID') }
+const rsSecret = env('INTEROP_RS_SECRET')
+
+// oauthd listens on loopback over plain http here, and oauth4webapi refuses
+// http URLs unless each request is given allowInsecureRequests (a deprecated
+// symbol, meant for exactly this: local testing). Never against a real server.
+const rec = recorder()
+const opts = { [oauth.allowInsecureRequests]: true, [oauth.customFetch]: rec.fetch }
+
+let as
+let basicToken, postToken
+
+const discovered = await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
+  const response = await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oauth2' })
+  assert.equal(rec.last.url, `${iss}/.well-known/oauth-authorization-server`)
+  as = await oauth.processDiscoveryResponse(issuer, response) // checks issuer equality
+  assert.equal(as.issuer, iss)
+  assert.equal(as.token_endpoint, `${iss}/oauth/token`)
+  assert.equal(as.introspection_endpoint, `${iss}/oauth/introspect`)
+  assert.equal(as.revocation_endpoint, `${iss}/oauth/revoke`)
+  assert.deepEqual(as.grant_types_supported, ['client_credentials'])
+  assert.deepEqual(as.response_types_supported, [])
+  for (const m of ['client_secret_basic', 'client_secret_post']) {
+    assert.ok(as.token_endpoint_auth_methods_supported.includes(m), m)
+  }
+  assert.ok(as.scopes_supported.includes('sms'))
+})
+if (!discovered) stop(`${LIB}: discovery failed`)
+
+async function grant(auth, parameters) {
+  const response = await oauth.clientCredentialsGrantRequest(as, client, auth, parameters, opts)
+  return oauth.processClientCredentialsResponse(as, client, response)
+}
+
+async function introspect(auth, token, caller = rs) {
+  const response = await oauth.introspectionRequest(as, caller, auth, token, opts)
+  return oauth.processIntrospectionResponse(as, caller, response)
+}
+
+await check(LIB, 'client credentials, client_secret_basic, scope=sms groups', async () => {
+  const res = await grant(oauth.ClientSecretBasic(clientSecret), { scope: 'sms groups' })
+  assert.match(rec.last.authorization ?? '', /^Basic /)
+  assert.equal(rec.last.body.get('client_secret'), null)
+  assert.equal(rec.last.body.get('grant_type'), 'client_credentials')
+  assert.match(res.access_token, /^oat_/)
+  assert.equal(res.token_type, 'bearer') // processClientCredentialsResponse lower-cases it
+  assert.equal(res.scope, 'sms groups')
+  assert.ok(res.expires_in > 3500 && res.expires_in <= 3600, `expires_in ${res.expires_in}`)
+  basicToken = res.access_token
+})
+
+await check(LIB, 'client credentials, client_secret_post, scope=groups', async () => {
+  const res = await grant(oauth.ClientSecretPost(clientSecret), { scope: 'groups' })
+  assert.equal(rec.last.authorization, null)
+  assert.equal(rec.last.body.get('client_id'), client.client_id)
+  assert.equal(rec.last.body.get('client_secret'), clientSecret)
+  assert.equal(res.scope, 'groups')
+  postToken = res.access_token
+})
+
+await check(LIB, 'introspection (RFC 7662), resource server with client_secret_post', async () => {
+  const info = await introspect(oauth.ClientSecretPost(rsSecret), basicToken)
+  assert.equal(rec.last.authorization, null)
+  assert.equal(rec.last.body.get('token'), basicToken)
+  assert.equal(info.active, true)
+  assert.equal(info.client_id, client.client_id)
+  assert.equal(info.sub, client.client_id)
+  assert.equal(info.scope, 'sms groups')
+  assert.equal(info.token_type, 'Bearer')
+  assert.equal(info.iss, iss)
+  const now = Math.floor(Date.now() / 1000)
+  assert.ok(info.iat <= now + 5 && info.exp > now + 3500, `iat ${info.iat} exp ${info.exp}`)
+})
+
+await check(LIB, 'introspection, resource server with client_secret_basic', async () => {
+  const info = await introspect(oauth.ClientSecretBasic(rsSecret), postToken)
+  assert.match(rec.last.authorization ?? '', /^Basic /)
+  assert.equal(info.active, true)
+  assert.equal(info.scope, 'groups')
+})
+
+await check(LIB, 'revocation (RFC 7009) by the owning application, client_secret_post', async () => {
+  const response = await oauth.revocationRequest(as, client, oauth.ClientSecretPost(clientSecret), postToken, opts)
+  assert.equal(await oauth.processRevocationResponse(response), undefined)
+  assert.equal(rec.last.url, `${iss}/oauth/revoke`)
+})
+
+await check(LIB, 'introspection after revocation answers {"active":false}', async () => {
+  const info = await introspect(oauth.ClientSecretBasic(rsSecret), postToken)
+  assert.deepEqual({ ...info }, { active: false })
+})
+
+await check(LIB, 'revoking an unknown token answers 200 too (RFC 7009 §2.2)', async () => {
+  const response = await oauth.revocationRequest(as, client, oauth.ClientSecretBasic(clientSecret), 'oat_not_a_token', opts)
+  await oauth.processRevocationResponse(response)
+  const info = await introspect(oauth.ClientSecretBasic(rsSecret), basicToken)
+  assert.equal(info.active, true)
+})
+
+// The error answers. A 401 carrying WWW-Authenticate is thrown as
+// WWWAuthenticateChallengeError with the parsed challenges (the OAuth error
+// code stays in the body, on err.response); other error bodies are thrown as
+// ResponseBodyError with .error and .status.
+const wrong = 'ocs_' + 'x'.repeat(43)
+for (const [method, auth] of [['client_secret_basic', oauth.ClientSecretBasic(wrong)], ['client_secret_post', oauth.ClientSecretPost(wrong)]]) {
+  await check(LIB, `wrong secret (${method}) -> 401 invalid_client with WWW-Authenticate`, async () => {
+    const err = await rejection(grant(auth, {}))
+    assert.ok(err instanceof oauth.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+    assert.equal(err.code, oauth.WWW_AUTHENTICATE_CHALLENGE)
+    assert.equal(err.status, 401)
+    assert.equal(err.cause[0].scheme, 'basic')
+    assert.equal(err.cause[0].parameters.realm, 'oauthd')
+    const body = await err.response.json()
+    assert.equal(body.error, 'invalid_client')
+  })
+}
+
+await check(LIB, 'unsupported grant type -> 400 unsupported_grant_type', async () => {
+  const err = await rejection((async () => {
+    const response = await oauth.genericTokenEndpointRequest(as, client, oauth.ClientSecretBasic(clientSecret),
+      'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion: 'x.y.z' }, opts)
+    return oauth.processGenericTokenEndpointResponse(as, client, response)
+  })())
+  assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.code, oauth.RESPONSE_BODY_ERROR)
+  assert.equal(err.status, 400)
+  assert.equal(err.error, 'unsupported_grant_type')
+})
+
+await check(LIB, 'unknown scope -> 400 invalid_scope', async () => {
+  const err = await rejection(grant(oauth.ClientSecretPost(clientSecret), { scope: 'nosuchscope' }))
+  assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 400)
+  assert.equal(err.error, 'invalid_scope')
+  assert.equal(typeof err.error_description, 'string')
+})
+
+await check(LIB, 'introspection without tokens:introspect -> 403 insufficient_scope', async () => {
+  const err = await rejection(introspect(oauth.ClientSecretBasic(clientSecret), basicToken, client))
+  assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 403)
+  assert.equal(err.error, 'insufficient_scope')
+})
+
+done()

@@ -1,0 +1,159 @@
+// openid-client (v6) against a live oauthd: discovery, the client-credentials
+// grant with client_secret_basic and client_secret_post, introspection,
+// revocation, and the error answers as openid-client surfaces them.
+// Run by ../run, which sets the variables read below.
+import assert from 'node:assert/strict'
+import * as client from 'openid-client'
+import { check, rejection, env, done, stop, recorder } from './report.mjs'
+
+const LIB = 'openid-client'
+const issuer = env('OAUTHD_ISSUER')
+const clientId = env('INTEROP_CLIENT_ID')
+const clientSecret = env('INTEROP_CLIENT_SECRET')
+const rsId = env('INTEROP_RS_ID')
+const rsSecret = env('INTEROP_RS_SECRET')
+
+// oauthd listens on loopback over plain http here, and openid-client refuses
+// http issuers unless allowInsecureRequests is applied (to the discovery
+// request too, when given in `execute`). Never do this against a real server.
+const insecure = { algorithm: 'oauth2', execute: [client.allowInsecureRequests] }
+
+// discover makes a Configuration from oauthd's RFC 8414 metadata, with a
+// fetch that records the last request.
+async function discover(id, secret, auth) {
+  const rec = recorder()
+  const config = await client.discovery(new URL(issuer), id, secret, auth, {
+    ...insecure,
+    [client.customFetch]: rec.fetch,
+  })
+  return { config, rec }
+}
+
+let basic, post, rsBasic, rsPost
+let basicToken, postToken
+
+const discovered = await check(LIB, 'discovery (RFC 8414, /.well-known/oauth-authorization-server)', async () => {
+  basic = await discover(clientId, clientSecret, client.ClientSecretBasic())
+  assert.equal(basic.rec.last.url, `${issuer}/.well-known/oauth-authorization-server`)
+  const md = basic.config.serverMetadata()
+  assert.equal(md.issuer, issuer)
+  assert.equal(md.token_endpoint, `${issuer}/oauth/token`)
+  assert.equal(md.introspection_endpoint, `${issuer}/oauth/introspect`)
+  assert.equal(md.revocation_endpoint, `${issuer}/oauth/revoke`)
+  assert.deepEqual(md.grant_types_supported, ['client_credentials'])
+  for (const m of ['client_secret_basic', 'client_secret_post']) {
+    assert.ok(md.token_endpoint_auth_methods_supported.includes(m), m)
+    assert.ok(md.introspection_endpoint_auth_methods_supported.includes(m), m)
+    assert.ok(md.revocation_endpoint_auth_methods_supported.includes(m), m)
+  }
+  post = await discover(clientId, clientSecret, client.ClientSecretPost())
+  rsBasic = await discover(rsId, rsSecret, client.ClientSecretBasic())
+  rsPost = await discover(rsId, rsSecret, client.ClientSecretPost())
+})
+if (!discovered) stop(`${LIB}: discovery failed`)
+
+await check(LIB, 'client credentials, client_secret_basic, scope=sms', async () => {
+  const res = await client.clientCredentialsGrant(basic.config, { scope: 'sms' })
+  const sent = basic.rec.last
+  assert.match(sent.authorization ?? '', /^Basic /)
+  assert.equal(sent.body.get('client_secret'), null)
+  assert.match(res.access_token, /^oat_/)
+  assert.equal(res.token_type, 'bearer') // oauth4webapi lower-cases it
+  assert.equal(res.scope, 'sms')
+  assert.ok(res.expires_in > 3500 && res.expires_in <= 3600, `expires_in ${res.expires_in}`)
+  assert.ok(res.expiresIn() > 3500)
+  basicToken = res.access_token
+})
+
+await check(LIB, 'client credentials, client_secret_post, no scope (all of the application\'s)', async () => {
+  const res = await client.clientCredentialsGrant(post.config)
+  const sent = post.rec.last
+  assert.equal(sent.authorization, null)
+  assert.equal(sent.body.get('client_id'), clientId)
+  assert.equal(sent.body.get('client_secret'), clientSecret)
+  assert.equal(res.scope, 'sms groups')
+  postToken = res.access_token
+})
+
+await check(LIB, 'introspection (RFC 7662), resource server with client_secret_basic', async () => {
+  const info = await client.tokenIntrospection(rsBasic.config, basicToken)
+  assert.match(rsBasic.rec.last.authorization ?? '', /^Basic /)
+  assert.equal(info.active, true)
+  assert.equal(info.client_id, clientId)
+  assert.equal(info.sub, clientId)
+  assert.equal(info.scope, 'sms')
+  assert.equal(info.token_type, 'Bearer')
+  assert.equal(info.iss, issuer)
+  assert.equal(typeof info.jti, 'string')
+  const now = Math.floor(Date.now() / 1000)
+  assert.ok(info.iat <= now + 5 && info.exp > now + 3500, `iat ${info.iat} exp ${info.exp}`)
+})
+
+await check(LIB, 'introspection, resource server with client_secret_post', async () => {
+  const info = await client.tokenIntrospection(rsPost.config, postToken)
+  assert.equal(rsPost.rec.last.authorization, null)
+  assert.equal(rsPost.rec.last.body.get('client_secret'), rsSecret)
+  assert.equal(info.active, true)
+  assert.equal(info.scope, 'sms groups')
+})
+
+await check(LIB, 'revocation (RFC 7009) by the owning application', async () => {
+  await client.tokenRevocation(basic.config, basicToken)
+  assert.equal(basic.rec.last.url, `${issuer}/oauth/revoke`)
+})
+
+await check(LIB, 'introspection after revocation answers {"active":false}', async () => {
+  const info = await client.tokenIntrospection(rsBasic.config, basicToken)
+  assert.deepEqual({ ...info }, { active: false })
+})
+
+await check(LIB, 'the other token stays active after one is revoked', async () => {
+  const info = await client.tokenIntrospection(rsBasic.config, postToken)
+  assert.equal(info.active, true)
+})
+
+// The error answers. openid-client rethrows oauth4webapi's errors: a 401 with
+// WWW-Authenticate becomes WWWAuthenticateChallengeError (the OAuth error code
+// stays in the body, which the library leaves unread on err.response); other
+// error bodies become ResponseBodyError with .error and .status.
+function wrongSecretConfig(auth) {
+  const config = new client.Configuration(basic.config.serverMetadata(), clientId, 'ocs_' + 'x'.repeat(43), auth)
+  client.allowInsecureRequests(config)
+  return config
+}
+
+for (const [method, auth] of [['client_secret_basic', client.ClientSecretBasic()], ['client_secret_post', client.ClientSecretPost()]]) {
+  await check(LIB, `wrong secret (${method}) -> 401 invalid_client with WWW-Authenticate`, async () => {
+    const err = await rejection(client.clientCredentialsGrant(wrongSecretConfig(auth)))
+    assert.ok(err instanceof client.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+    assert.equal(err.code, 'OAUTH_WWW_AUTHENTICATE_CHALLENGE')
+    assert.equal(err.status, 401)
+    assert.equal(err.cause[0].scheme, 'basic')
+    const body = await err.response.json()
+    assert.equal(body.error, 'invalid_client')
+  })
+}
+
+await check(LIB, 'unsupported grant type -> 400 unsupported_grant_type', async () => {
+  const err = await rejection(client.genericGrantRequest(basic.config, 'password', { username: 'u', password: 'p' }))
+  assert.ok(err instanceof client.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.code, 'OAUTH_RESPONSE_BODY_ERROR')
+  assert.equal(err.status, 400)
+  assert.equal(err.error, 'unsupported_grant_type')
+})
+
+await check(LIB, 'unknown scope -> 400 invalid_scope', async () => {
+  const err = await rejection(client.clientCredentialsGrant(basic.config, { scope: 'sms nosuchscope' }))
+  assert.ok(err instanceof client.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 400)
+  assert.equal(err.error, 'invalid_scope')
+})
+
+await check(LIB, 'introspection without tokens:introspect -> 403 insufficient_scope', async () => {
+  const err = await rejection(client.tokenIntrospection(basic.config, postToken))
+  assert.ok(err instanceof client.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 403)
+  assert.equal(err.error, 'insufficient_scope')
+})
+
+done()
