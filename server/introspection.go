@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -75,29 +76,38 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		log.add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
 		return s.writeInactive(c, credential.ReasonUnknown)
 	}
-	granted, reason := credential.State(lookup, s.cfg.Now())
+	use := credential.Use{Now: s.cfg.Now(), AllowUnknownAddr: s.cfg.AllowUnknownClientIP}
+	if raw := form.Get(introspect.ClientIPParam); raw != "" {
+		a, err := netip.ParseAddr(raw)
+		if err != nil || a.Zone() != "" {
+			return WriteError(c, errInvalidRequest("%s must be an IP address, the one the token was presented from", introspect.ClientIPParam))
+		}
+		use.Addr = a.Unmap()
+	}
+	v := credential.State(lookup, use)
 	log.add(slog.String("token_client_id", ref.ClientID))
 	if lookup.Token != nil {
 		log.add(slog.String("jti", lookup.Token.ID))
 	}
-	if reason != "" {
-		log.add(slog.Bool("active", false), slog.String("inactive_reason", reason))
-		return s.writeInactive(c, reason)
+	if v.Reason != "" {
+		log.add(slog.Bool("active", false), slog.String("inactive_reason", v.Reason))
+		return s.writeInactive(c, v.Reason)
 	}
 	log.add(slog.Bool("active", true))
 	t := lookup.Token
 	out := introspect.Response{
 		Active:    true,
-		Scope:     scopes.Format(granted),
+		Scope:     scopes.Format(v.Scopes),
 		ClientID:  t.ClientID,
 		TokenType: "Bearer",
 		Iat:       t.IssuedAt.Unix(),
 		Sub:       t.ClientID,
 		Iss:       s.cfg.Issuer,
 		Jti:       t.ID,
+		Owner:     lookup.App.Owner,
 	}
-	if !t.ExpiresAt.IsZero() {
-		out.Exp = t.ExpiresAt.Unix()
+	if !v.Expires.IsZero() {
+		out.Exp = v.Expires.Unix()
 	}
 	return WriteJSON(c, http.StatusOK, out)
 }

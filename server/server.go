@@ -12,12 +12,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/health"
+	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -56,6 +58,15 @@ type Config struct {
 	Health *health.Checker
 	// Observer hears about every request (metrics); nil means nobody.
 	Observer Observer
+	// TrustedProxies are the networks of the proxies in front of oauthd:
+	// only from these is a Forwarded or X-Forwarded-For header believed.
+	TrustedProxies []netip.Prefix
+	// AllowUnknownClientIP makes introspection treat a token of an
+	// application with an IP allowlist as active when the resource server
+	// did not send the client_ip parameter. Off by default: such a token
+	// is inactive, or a stolen token would work wherever the resource
+	// server forgot to say where it came from.
+	AllowUnknownClientIP bool
 	// LogSampleOK logs one in this many successful requests; failures are
 	// always logged. 0 or 1 logs every request.
 	LogSampleOK int
@@ -92,21 +103,31 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer)}
+	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
 }
 
-// NewEcho is the echo instance both the public and the admin API use: JSON
-// errors, one log line per request, and the socket's peer address as the
-// client's (X-Forwarded-For and X-Real-IP are client-controlled and must
-// not open an IP allowlist).
-func NewEcho(log, access *slog.Logger, sampleOK int, obs Observer) *echo.Echo {
+// NewEcho is the echo instance the public endpoints, the admin API and the
+// dashboard use: JSON errors, one log line per request, and the client's
+// address (c.RealIP) taken from the socket, or from Forwarded /
+// X-Forwarded-For only when the peer is a trusted proxy (proxies; nil
+// trusts none): those headers are client-controlled and must not open an
+// IP allowlist or dodge a rate limit.
+func NewEcho(log, access *slog.Logger, sampleOK int, obs Observer, proxies *introspect.Proxies) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler
-	e.IPExtractor = echo.ExtractIPDirect()
+	if proxies == nil {
+		proxies = introspect.NewProxies(nil)
+	}
+	e.IPExtractor = func(r *http.Request) string {
+		if a := proxies.ClientAddr(r); a.IsValid() {
+			return a.String()
+		}
+		return ""
+	}
 	e.Use(logRequests(log, access, sampleOK, obs))
 	return e
 }

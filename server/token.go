@@ -226,20 +226,17 @@ func checkClient(c echo.Context, app *store.Application, secret string, now time
 		return "", errInvalidClient("wrong secret")
 	case !app.Enabled:
 		return "", errInvalidClient("application disabled")
-	case !app.Allows(remoteAddr(c.Request())):
+	case !app.Allows(clientAddr(c)):
 		return "", errInvalidClient("address not in the application's allowlist")
 	}
 	return secretID, nil
 }
 
-// remoteAddr is the peer address of the connection. Forwarded headers are
-// not trusted: anyone can send them.
-func remoteAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+// clientAddr is the caller's address as NewEcho's extractor decided it:
+// the socket peer, or the client a trusted proxy names.
+func clientAddr(c echo.Context) netip.Addr {
+	a, _ := netip.ParseAddr(c.RealIP())
+	return a
 }
 
 // Auditor records security events.

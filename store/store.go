@@ -140,6 +140,9 @@ func (a *Application) Allows(addr netip.Addr) bool {
 	return false
 }
 
+// KindAPIKey is Token.Kind for an API key.
+const KindAPIKey = "api_key"
+
 // Token is the record behind an opaque access token. The token itself is
 // never stored; the backend keys this record by the token's Digest.
 type Token struct {
@@ -156,7 +159,7 @@ type Token struct {
 	// the application's usage when the token is created; it is not part of
 	// the stored record.
 	SecretID string
-	// Kind is "" for an access token, "api_key" for an API key.
+	// Kind is "" for an access token, KindAPIKey for an API key.
 	Kind string
 	// Name labels an API key for operators.
 	Name string

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 )
@@ -64,10 +66,12 @@ func logServeSettings() []setting {
 func serveSettings() []setting {
 	return append([]setting{
 		{Key: "http.addr", Default: ":8080", Usage: "address the HTTP server listens on"},
+		{Key: "http.trusted_proxies", Default: "", Usage: "comma-separated CIDRs of the reverse proxies in front of oauthd; only from these are Forwarded / X-Forwarded-For believed (rightmost untrusted hop)"},
 		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
 		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
+		{Key: "introspection.missing_client_ip", Default: "inactive", Usage: "what introspection answers for a token of an IP-allowlisted application when the resource server sends no client_ip: inactive or active"},
 		{Key: "introspection.tombstone_ttl", Default: time.Hour, Usage: "with inactive_reason: how long revoked and expired tokens are remembered as such"},
 		{Key: "admin.addr", Default: "", Usage: "separate address for the admin API (/admin/v1); empty serves it on http.addr"},
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
@@ -80,7 +84,8 @@ func serveSettings() []setting {
 // Config is oauthd's configuration after decoding and validation.
 type Config struct {
 	HTTP struct {
-		Addr string `mapstructure:"addr"`
+		Addr           string `mapstructure:"addr"`
+		TrustedProxies string `mapstructure:"trusted_proxies"`
 	} `mapstructure:"http"`
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
@@ -123,16 +128,18 @@ type Config struct {
 		Timeout time.Duration `mapstructure:"timeout"`
 	} `mapstructure:"health"`
 	Introspection struct {
-		InactiveReason bool          `mapstructure:"inactive_reason"`
-		TombstoneTTL   time.Duration `mapstructure:"tombstone_ttl"`
+		InactiveReason  bool          `mapstructure:"inactive_reason"`
+		TombstoneTTL    time.Duration `mapstructure:"tombstone_ttl"`
+		MissingClientIP string        `mapstructure:"missing_client_ip"`
 	} `mapstructure:"introspection"`
 	// Scopes is the catalogue; only a config file can set it (a list of
 	// {name, description}). Empty means the built-in SMS catalogue.
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
-	catalogue *scopes.Catalogue
-	logLevel  slog.Level
-	adminKeys []store.Digest
+	catalogue      *scopes.Catalogue
+	trustedProxies []netip.Prefix
+	logLevel       slog.Level
+	adminKeys      []store.Digest
 	// redis is how to reach Redis, assembled from the redis.* keys; all
 	// its topology fields empty means the embedded store.
 	redis redis.ClientConfig
@@ -339,6 +346,17 @@ func (c *Config) validate(list []setting) error {
 			}
 			if u, err := url.Parse(c.ServiceDocumentation); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 				return fmt.Errorf("%q is not an absolute http(s) URL", c.ServiceDocumentation)
+			}
+			return nil
+		}},
+		{"http.trusted_proxies", func() error {
+			var err error
+			c.trustedProxies, err = apps.ParseAllowlist([]string{c.HTTP.TrustedProxies})
+			return err
+		}},
+		{"introspection.missing_client_ip", func() error {
+			if c.Introspection.MissingClientIP != "inactive" && c.Introspection.MissingClientIP != "active" {
+				return fmt.Errorf("%q: use inactive (the default: a token of an allowlisted application is refused when the resource server does not say where it came from) or active", c.Introspection.MissingClientIP)
 			}
 			return nil
 		}},

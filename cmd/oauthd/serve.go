@@ -252,6 +252,8 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Health:               probes,
 		Observer:             mx,
 		LogSampleOK:          cfg.Log.SampleOK,
+		TrustedProxies:       cfg.trustedProxies,
+		AllowUnknownClientIP: cfg.Introspection.MissingClientIP == "active",
 	}, st)
 	if err != nil {
 		return err
@@ -270,6 +272,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	adm := admin.New(admin.Config{
 		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
+		TrustedProxies: cfg.trustedProxies,
 	}, appSvc, st)
 
 	public := srv.Handler()

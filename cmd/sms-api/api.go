@@ -12,11 +12,12 @@ import (
 )
 
 // guard is what the API needs from token validation: middleware that lets
-// a request through only with the given scopes, and the caller's client_id
-// once it has.
+// a request through only with the given scopes, and then who the caller
+// is: its client_id, and the account (oauthd's owner) its messages are
+// billed to.
 type guard interface {
 	Require(scopes ...string) echo.MiddlewareFunc
-	ClientID(c echo.Context) string
+	Caller(c echo.Context) (clientID, account string)
 }
 
 const maxBody = 64 << 10
@@ -71,7 +72,8 @@ func sendSMS(box *outbox, g guard, now func() time.Time) echo.HandlerFunc {
 		if err != nil {
 			return writeErr(c, http.StatusBadRequest, "invalid_request", err.Error())
 		}
-		m := box.add(g.ClientID(c), to, req.Text, now())
+		id, account := g.Caller(c)
+		m := box.add(id, account, to, req.Text, now())
 		c.Response().Header().Set(echo.HeaderLocation, "/v1/sms/"+m.ID)
 		return c.JSON(http.StatusCreated, m)
 	}
@@ -99,7 +101,8 @@ func itoa(n int64) string {
 
 func getSMS(box *outbox, g guard) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		m, ok := box.get(g.ClientID(c), c.Param("id"))
+		id, _ := g.Caller(c)
+		m, ok := box.get(id, c.Param("id"))
 		if !ok {
 			return writeErr(c, http.StatusNotFound, "not_found", "no message with that id was sent by this application")
 		}

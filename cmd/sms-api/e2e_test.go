@@ -108,7 +108,12 @@ func (a *authServer) post(t *testing.T, path string, c credentials, form url.Val
 
 func do(t *testing.T, req *http.Request) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return doWith(t, http.DefaultClient, req)
+}
+
+func doWith(t *testing.T, hc *http.Client, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
 )
@@ -46,6 +48,7 @@ func settingSet() settings.Set {
 		{Key: "issuer", Default: "", Usage: "oauthd's base URL (its issuer); the introspection endpoint is discovered from its RFC 8414 metadata (required)"},
 		{Key: "client_id", Default: "", Usage: "this service's oauthd client_id; its application needs the tokens:introspect scope (required)"},
 		{Key: "client_secret", Default: "", Usage: "this service's oauthd client secret (required)"},
+		{Key: "http.trusted_proxies", Default: "", Usage: "comma-separated CIDRs of the reverse proxies in front of this API; only from these are Forwarded / X-Forwarded-For believed, for the caller's address sent to oauthd"},
 		{Key: "cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached (0s: no cache); a revoked token may be accepted for up to this long"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
@@ -56,7 +59,8 @@ func settingSet() settings.Set {
 // config is sms-api's configuration.
 type config struct {
 	HTTP struct {
-		Addr string `mapstructure:"addr"`
+		Addr           string `mapstructure:"addr"`
+		TrustedProxies string `mapstructure:"trusted_proxies"`
 	} `mapstructure:"http"`
 	Issuer       string        `mapstructure:"issuer"`
 	ClientID     string        `mapstructure:"client_id"`
@@ -67,7 +71,8 @@ type config struct {
 		Format string        `mapstructure:"format"`
 		Buffer time.Duration `mapstructure:"buffer"`
 	} `mapstructure:"log"`
-	level slog.Level
+	level   slog.Level
+	proxies []netip.Prefix
 }
 
 func (c *config) validate() error {
@@ -89,6 +94,10 @@ func (c *config) validate() error {
 		if !ch.ok {
 			return fmt.Errorf("config %s: %s", ch.key, ch.fix)
 		}
+	}
+	var err error
+	if c.proxies, err = apps.ParseAllowlist([]string{c.HTTP.TrustedProxies}); err != nil {
+		return fmt.Errorf("config http.trusted_proxies: %v", err)
 	}
 	return nil
 }
@@ -154,11 +163,11 @@ func (g tokenGuard) Require(scopes ...string) echo.MiddlewareFunc {
 	return introspectecho.Middleware(g.client, scopes...)
 }
 
-func (g tokenGuard) ClientID(c echo.Context) string {
+func (g tokenGuard) Caller(c echo.Context) (clientID, account string) {
 	if info, ok := introspectecho.Info(c); ok {
-		return info.ClientID
+		return info.ClientID, info.Owner
 	}
-	return ""
+	return "", ""
 }
 
 func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
@@ -171,8 +180,11 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
 		CacheTTL:     ttl,
-		Realm:        "sms-api",
-		Logger:       log,
+		// The caller's address goes to oauthd, which refuses a token used
+		// outside its application's IP allowlist.
+		TrustedProxies: cfg.proxies,
+		Realm:          "sms-api",
+		Logger:         log,
 	})
 	if err != nil {
 		return err

@@ -19,8 +19,11 @@ const (
 
 // message is one accepted SMS. Nothing is sent: the example records it.
 type message struct {
-	ID        string    `json:"id"`
-	ClientID  string    `json:"client_id"`
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
+	// Account is who pays for the message: the owner oauthd names in
+	// introspection, absent when the application has none.
+	Account   string    `json:"account,omitempty"`
 	To        []string  `json:"to"`
 	Text      string    `json:"text"`
 	Parts     int       `json:"parts"`
@@ -118,10 +121,11 @@ type outbox struct {
 
 func newOutbox() *outbox { return &outbox{byID: make(map[string]message)} }
 
-func (o *outbox) add(clientID string, to []string, text string, now time.Time) message {
+func (o *outbox) add(clientID, account string, to []string, text string, now time.Time) message {
 	m := message{
 		ID:        "msg_" + strings.ToLower(rand.Text()),
 		ClientID:  clientID,
+		Account:   account,
 		To:        to,
 		Text:      text,
 		Parts:     parts(text),

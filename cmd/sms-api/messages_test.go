@@ -66,7 +66,7 @@ func TestParts(t *testing.T) {
 
 func TestOutbox(t *testing.T) {
 	box := newOutbox()
-	m := box.add("app1", []string{"+447700900123"}, "hi", time.Now())
+	m := box.add("app1", "", []string{"+447700900123"}, "hi", time.Now())
 	if got, ok := box.get("app1", m.ID); !ok || got.Text != "hi" {
 		t.Fatal("sender cannot read its message")
 	}
@@ -74,7 +74,7 @@ func TestOutbox(t *testing.T) {
 		t.Fatal("another application read the message")
 	}
 	for range maxStored {
-		box.add("app1", []string{"+447700900123"}, "x", time.Now())
+		box.add("app1", "", []string{"+447700900123"}, "x", time.Now())
 	}
 	if _, ok := box.get("app1", m.ID); ok {
 		t.Fatal("outbox is not bounded")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/health"
+	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -40,6 +42,8 @@ type Config struct {
 	Health *health.Checker
 	// Observer hears about every admin request (metrics); nil means nobody.
 	Observer server.Observer
+	// TrustedProxies: as server.Config.TrustedProxies.
+	TrustedProxies []netip.Prefix
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Pprof serves Go's profiler at /debug/pprof/ (CPU, heap, goroutines).
@@ -72,7 +76,7 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer)}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	a.routes()
 	return a
 }
@@ -168,11 +172,14 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				return writeError(c, err)
 			}
-			granted, reason := credential.State(l, a.cfg.Now())
-			if reason != "" {
-				return writeError(c, errAdminAuth("the access token is not active", "token "+reason))
+			// The token's application's allowlist applies here as at any
+			// resource server: the admin API is one.
+			addr, _ := netip.ParseAddr(ip)
+			v := credential.State(l, credential.Use{Now: a.cfg.Now(), Addr: addr})
+			if v.Reason != "" {
+				return writeError(c, errAdminAuth("the access token is not active", "token "+v.Reason))
 			}
-			if !slices.Contains(granted, scopes.Admin) {
+			if !slices.Contains(v.Scopes, scopes.Admin) {
 				return writeError(c, &server.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
 					Description: "the access token lacks the applications scope the admin API needs"})
 			}

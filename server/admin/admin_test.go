@@ -101,7 +101,7 @@ func TestAdminApplicationLifecycle(t *testing.T) {
 	env := newAdminEnv(t)
 	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
 	active := func(tok string) bool {
-		_, body := env.introspect(rs, url.Values{"token": {tok}})
+		_, body := env.introspect(rs, url.Values{"token": {tok}, "client_ip": {"192.0.2.10"}})
 		return strings.Contains(body, `"active":true`)
 	}
 
@@ -140,7 +140,7 @@ func TestAdminApplicationLifecycle(t *testing.T) {
 	if code != 200 || len(patched["scopes"].([]any)) != 1 {
 		t.Fatalf("patch scopes: %d %v", code, patched)
 	}
-	_, body := env.introspect(rs, url.Values{"token": {tok}})
+	_, body := env.introspect(rs, url.Values{"token": {tok}, "client_ip": {"192.0.2.10"}})
 	if !strings.Contains(body, `"scope":"groups"`) {
 		t.Fatalf("narrowed token introspects as %s", body)
 	}

@@ -195,7 +195,7 @@ func testRevokeAllConstantTime(t *testing.T, reasons bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, reason := credential.State(l, time.Now())
+		reason := credential.State(l, credential.Use{Now: time.Now()}).Reason
 		if reasons && reason != credential.ReasonRevoked || !reasons && (reason == "" || l.Token != nil) {
 			t.Fatalf("token %d: reason %q (record kept: %v) after revoke-all", i, reason, l.Token != nil)
 		}

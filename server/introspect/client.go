@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,17 @@ type Config struct {
 	// go first). Default DefaultCacheSize.
 	CacheSize int
 
+	// TrustedProxies are the networks of the proxies in front of this
+	// resource server. The middleware takes its caller's address from
+	// the socket, or from Forwarded / X-Forwarded-For when the peer is one
+	// of these (see Proxies), and sends it to oauthd, which answers
+	// inactive when it is outside the token's application's IP allowlist.
+	TrustedProxies []netip.Prefix
+	// OmitClientIP stops the middleware sending its caller's address.
+	// oauthd then treats tokens of allowlisted applications as its
+	// introspection.require_client_ip setting says (by default: inactive).
+	OmitClientIP bool
+
 	// Realm is the realm of the middleware's WWW-Authenticate challenges.
 	// Default DefaultRealm.
 	Realm string
@@ -96,6 +109,8 @@ type Client struct {
 	activeTTL   time.Duration
 	inactiveTTL time.Duration
 	realm       string
+	proxies     *Proxies
+	omitAddr    bool
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -124,6 +139,8 @@ func New(cfg Config) (*Client, error) {
 		activeTTL:   orDefault(cfg.CacheTTL, DefaultCacheTTL),
 		inactiveTTL: orDefault(cfg.InactiveCacheTTL, DefaultInactiveCacheTTL),
 		realm:       cfg.Realm,
+		proxies:     NewProxies(slices.Clone(cfg.TrustedProxies)),
+		omitAddr:    cfg.OmitClientIP,
 		log:         cfg.Logger,
 		now:         cfg.Now,
 	}
@@ -227,26 +244,38 @@ func defaultHTTPClient(timeout time.Duration) *http.Client {
 //
 // The Response may be shared with other callers: do not modify it.
 func (c *Client) Introspect(ctx context.Context, token string) (*Response, error) {
+	return c.IntrospectFrom(ctx, token, netip.Addr{})
+}
+
+// IntrospectFrom is Introspect for a token presented from address from,
+// which oauthd checks against the token's application's IP allowlist.
+// The answer is cached per token and address. The zero Addr sends none.
+func (c *Client) IntrospectFrom(ctx context.Context, token string, from netip.Addr) (*Response, error) {
 	if !wellFormed(token) {
 		return &Response{}, nil
 	}
 	// The cache is keyed by a digest: the process keeps no usable token.
 	// The copy into a stack buffer spares the hit path the heap allocation
 	// of []byte(token) for any token of ordinary length.
-	var buf [256]byte
-	key := sha256.Sum256(append(buf[:0], token...))
+	var buf [256 + 17]byte
+	b := append(buf[:0], token...)
+	if from.IsValid() {
+		a := from.As16()
+		b = append(append(b, 0), a[:]...)
+	}
+	key := sha256.Sum256(b)
 	if r, ok := c.cached(key); ok {
 		return r, nil
 	}
-	return c.join(ctx, key, token)
+	return c.join(ctx, key, token, from)
 }
 
 // join waits for the one lookup of token, starting it if need be. It is
 // apart from Introspect so that the cache-hit path does not pay for what
 // the closure captures (the key would move to the heap).
-func (c *Client) join(ctx context.Context, key [sha256.Size]byte, token string) (*Response, error) {
+func (c *Client) join(ctx context.Context, key [sha256.Size]byte, token string, from netip.Addr) (*Response, error) {
 	ch := c.flights.DoChan(string(key[:]), func() (any, error) {
-		return c.lookup(ctx, key, token)
+		return c.lookup(ctx, key, token, from)
 	})
 	if c.testHookWait != nil {
 		c.testHookWait()
@@ -289,7 +318,7 @@ func (c *Client) cached(key [sha256.Size]byte) (*Response, bool) {
 // caller that joined the flight, so it is detached from the first caller's
 // cancellation (one client hanging up must not fail the others) and
 // bounded by c.timeout instead.
-func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string) (*Response, error) {
+func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string, from netip.Addr) (*Response, error) {
 	// A caller that missed the cache just as the previous flight for this
 	// token landed starts a new one; looking again spares the request.
 	if r, ok := c.cached(key); ok {
@@ -301,7 +330,7 @@ func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.post(ctx, endpoint, token)
+	r, err := c.post(ctx, endpoint, token, from)
 	if err != nil {
 		return nil, err
 	}
@@ -385,8 +414,13 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 }
 
 // post is the RFC 7662 §2.1 request.
-func (c *Client) post(ctx context.Context, endpoint, token string) (*Response, error) {
+func (c *Client) post(ctx context.Context, endpoint, token string, from netip.Addr) (*Response, error) {
 	form := "token=" + url.QueryEscape(token) + "&token_type_hint=access_token"
+	if from.IsValid() {
+		// An oauthd extension parameter (RFC 7662 §2.1 allows them): where
+		// the token was presented, for the application's IP allowlist.
+		form += "&" + ClientIPParam + "=" + url.QueryEscape(from.String())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
 	if err != nil {
 		return nil, unavailable(err, "cannot build the introspection request for %s: %v", endpoint, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -70,7 +71,11 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request) (context.Context, b
 		rs.noToken.write(w)
 		return nil, false
 	}
-	resp, err := g.c.Introspect(r.Context(), token)
+	var from netip.Addr
+	if !g.c.omitAddr {
+		from = g.c.proxies.ClientAddr(r)
+	}
+	resp, err := g.c.IntrospectFrom(r.Context(), token, from)
 	if err != nil {
 		g.c.logUnavailable(r, err)
 		rs.unavailable.write(w)
@@ -147,12 +152,13 @@ func newReplies(realm string, scopes []string) *replies {
 		return newReply(http.StatusUnauthorized, realm, "invalid_token", desc, "")
 	}
 	return &replies{
-		// RFC 6750 §3.1: a request without credentials gets a challenge
-		// with no error attribute; the JSON body still needs a code.
+		// RFC 6750 §3.1: a request without credentials SHOULD NOT get an
+		// error code, in the challenge or the body: nothing went wrong
+		// yet, the client has not tried. The body only says what to send.
 		noToken: reply{
 			status:    http.StatusUnauthorized,
 			challenge: "Bearer realm=" + quote(realm),
-			body:      mustJSON(errorBody{Error: "unauthorized", Description: "a bearer token is required in the Authorization header"}),
+			body:      mustJSON(errorBody{Description: "a bearer token is required in the Authorization header"}),
 		},
 		invalid:      invalid("invalid token"),
 		expired:      invalid("token expired"),
@@ -182,7 +188,7 @@ func newReply(status int, realm, code, desc, scope string) reply {
 }
 
 type errorBody struct {
-	Error       string `json:"error"`
+	Error       string `json:"error,omitempty"`
 	Description string `json:"error_description"`
 	Scope       string `json:"scope,omitempty"`
 }

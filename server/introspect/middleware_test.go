@@ -17,7 +17,7 @@ func TestRequire(t *testing.T) {
 		noTokenDesc      = "a bearer token is required in the Authorization header"
 		unavailableDesc  = "the authorization server cannot validate the token right now; retry shortly"
 	)
-	noToken := map[string]string{"error": "unauthorized", "error_description": noTokenDesc}
+	noToken := map[string]string{"error_description": noTokenDesc}
 	invalid := func(desc string) (string, map[string]string) {
 		return `Bearer realm="test", error="invalid_token", error_description="` + desc + `"`,
 			map[string]string{"error": "invalid_token", "error_description": desc}

@@ -24,10 +24,17 @@ type Response struct {
 	Sub string `json:"sub,omitempty"`
 	Iss string `json:"iss,omitempty"`
 	Jti string `json:"jti,omitempty"`
+	// Owner is an oauthd extension: the account the token's application
+	// belongs to (say, whom an SMS API bills), absent when it has none.
+	Owner string `json:"owner,omitempty"`
 	// InactiveReason is an oauthd extension: "expired" or "revoked", sent
 	// only for inactive tokens and only when the operator opted in.
 	InactiveReason string `json:"inactive_reason,omitempty"`
 }
+
+// ClientIPParam is the introspection request's extension parameter
+// carrying the address the token was presented from.
+const ClientIPParam = "client_ip"
 
 // Reasons oauthd may give in InactiveReason.
 const (

@@ -123,7 +123,7 @@ const (
 )
 
 // KindAPIKey is store.Token.Kind for an API key.
-const KindAPIKey = "api_key"
+const KindAPIKey = store.KindAPIKey
 
 func encodeToken(t store.Token) []byte {
 	scopes := strings.Join(t.Scopes, " ")
