@@ -1,0 +1,95 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/oauthd/oauthd/server/apps"
+)
+
+// Delegated administration: a token holding the applications scope
+// manages only its own owner's applications, within its own scopes and
+// lifetime; each refusal is a 403 naming the rule. The attacks of issue 8,
+// item 3 are among the rows.
+func TestDelegatedAdministration(t *testing.T) {
+	env := newAdminEnv(t)
+	// A customer's daemon: 1-hour tokens, sms and applications, owner acct_1.
+	mgr := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}, Owner: "acct_1", TokenLifetime: "1h"})
+	mine := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_1", TokenLifetime: "1h"})
+	theirs := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_2"})
+	orphan := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}})
+	_, tok := env.tokenFor(mgr.ClientID, mgr.Secret, "")
+	_, orphanTok := env.tokenFor(orphan.ClientID, orphan.Secret, "")
+
+	tests := []struct {
+		name         string
+		cred         string
+		method, path string
+		body         any
+		status       int
+		rule         string // a word the 403's description must hold
+	}{
+		// Allowed: its own owner's applications, within its rights.
+		{"list", tok, "GET", "/applications", nil, 200, ""},
+		{"get own owner's app", tok, "GET", "/applications/" + mine.ClientID, nil, 200, ""},
+		{"create within its rights", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "30m"}, 201, ""},
+		{"reset own owner's secret", tok, "POST", "/applications/" + mine.ClientID + "/secrets", nil, 201, ""},
+		{"short API key", tok, "POST", "/applications/" + mine.ClientID + "/api-keys", map[string]any{"name": "k", "expires_in": "1h"}, 201, ""},
+
+		// The attacks: another owner's secret, its own app's rights,
+		// a never-expiring admin key.
+		{"reset another owner's secret", tok, "POST", "/applications/" + theirs.ClientID + "/secrets", nil, 403, "another owner"},
+		{"grant itself tokens:introspect", tok, "PATCH", "/applications/" + mgr.ClientID, map[string]any{"scopes": []string{"sms", "applications", "tokens:introspect"}}, 403, "reserved"},
+		{"never-expiring API key", tok, "POST", "/applications/" + mine.ClientID + "/api-keys", map[string]any{"name": "k", "scopes": []string{"sms"}}, 403, "outlive"},
+		{"API key with admin rights", tok, "POST", "/applications/" + mgr.ClientID + "/api-keys", map[string]any{"name": "k", "scopes": []string{"applications"}, "expires_in": "1h"}, 403, "reserved"},
+		{"API key with every scope", tok, "POST", "/applications/" + mgr.ClientID + "/api-keys", map[string]any{"name": "k", "expires_in": "1h"}, 403, "reserved"},
+
+		// The other rules.
+		{"read another owner's app", tok, "GET", "/applications/" + theirs.ClientID, nil, 403, "another owner"},
+		{"delete another owner's app", tok, "DELETE", "/applications/" + theirs.ClientID, nil, 403, "another owner"},
+		{"revoke another owner's tokens", tok, "DELETE", "/applications/" + theirs.ClientID + "/tokens", nil, 403, "another owner"},
+		{"list another owner's tokens", tok, "GET", "/applications/" + theirs.ClientID + "/tokens", nil, 403, "another owner"},
+		{"disable another owner's app", tok, "PATCH", "/applications/" + theirs.ClientID, map[string]any{"enabled": false}, 403, "another owner"},
+		{"list another owner", tok, "GET", "/applications?owner=acct_2", nil, 403, "acct_1"},
+		{"create for another owner", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "owner": "acct_2", "token_lifetime": "1h"}, 403, "owner"},
+		{"move an app to another owner", tok, "PATCH", "/applications/" + mine.ClientID, map[string]any{"owner": "acct_2"}, 403, "owner"},
+		{"grant a scope it lacks", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"groups"}, "token_lifetime": "1h"}, 403, "lacks groups"},
+		{"grant applications", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"applications"}, "token_lifetime": "1h"}, 403, "reserved"},
+		{"lifetime longer than its own", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "2h"}, 403, "outlive"},
+		{"never-expiring tokens", tok, "PATCH", "/applications/" + mine.ClientID, map[string]any{"token_lifetime": "never"}, 403, "outlive"},
+		{"events of every app", tok, "GET", "/events", nil, 403, "client_id"},
+		{"events of another owner's app", tok, "GET", "/events?client_id=" + theirs.ClientID, nil, 403, "another owner"},
+		{"no owner: nothing", orphanTok, "GET", "/applications/" + theirs.ClientID, nil, 403, "no owner"},
+
+		// An admin key may do everything.
+		{"admin key: another owner's secret", adminKey, "POST", "/applications/" + theirs.ClientID + "/secrets", nil, 201, ""},
+		{"admin key: reserved scope", adminKey, "PATCH", "/applications/" + mgr.ClientID, map[string]any{"scopes": []string{"sms", "applications", "tokens:introspect"}}, 200, ""},
+		{"admin key: never-expiring key", adminKey, "POST", "/applications/" + mine.ClientID + "/api-keys", map[string]any{"name": "k"}, 201, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := env.call(tt.cred, tt.method, tt.path, tt.body)
+			if code != tt.status {
+				t.Fatalf("%s %s: %d %v, want %d", tt.method, tt.path, code, body, tt.status)
+			}
+			if tt.status == 403 {
+				desc, _ := body["error_description"].(string)
+				if body["error"] != "forbidden" || !strings.Contains(desc, tt.rule) {
+					t.Fatalf("refusal %v does not name %q", body, tt.rule)
+				}
+			}
+		})
+	}
+
+	// What a delegate creates belongs to its owner, and a listing shows
+	// only that owner's applications.
+	_, list := env.call(tok, "GET", "/applications", nil)
+	for _, a := range list["applications"].([]any) {
+		if owner := a.(map[string]any)["owner"]; owner != "acct_1" {
+			t.Errorf("a delegate's listing shows an application of owner %v", owner)
+		}
+	}
+	if n := len(list["applications"].([]any)); n != 3 {
+		t.Errorf("a delegate lists %d applications, want its owner's 3", n)
+	}
+}
