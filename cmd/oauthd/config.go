@@ -64,6 +64,11 @@ func logServeSettings() []setting {
 func serveSettings() []setting {
 	return append([]setting{
 		{Key: "http.addr", Default: ":8080", Usage: "address the HTTP server listens on"},
+		{Key: "http.read_header_timeout", Default: 5 * time.Second, Usage: "how long a client may take to send a request's headers (slow-loris guard)"},
+		{Key: "http.read_timeout", Default: 10 * time.Second, Usage: "how long a client may take to send a whole request, headers and body"},
+		{Key: "http.write_timeout", Default: 15 * time.Second, Usage: "how long answering a request may take, from the end of its headers"},
+		{Key: "http.idle_timeout", Default: 2 * time.Minute, Usage: "how long an idle keep-alive connection stays open"},
+		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request header block in bytes; larger requests get 431"},
 		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
@@ -80,7 +85,12 @@ func serveSettings() []setting {
 // Config is oauthd's configuration after decoding and validation.
 type Config struct {
 	HTTP struct {
-		Addr string `mapstructure:"addr"`
+		Addr              string        `mapstructure:"addr"`
+		ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+		ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+		WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+		IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+		MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`
 	} `mapstructure:"http"`
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
@@ -171,6 +181,30 @@ func (c *Config) validate(list []setting) error {
 			_, port, err := net.SplitHostPort(c.HTTP.Addr)
 			if err != nil || port == "" {
 				return fmt.Errorf("%q is not host:port, e.g. :8080 or 127.0.0.1:8080", c.HTTP.Addr)
+			}
+			return nil
+		}},
+		{"http.read_header_timeout", func() error {
+			return checkTimeout(c.HTTP.ReadHeaderTimeout, time.Minute)
+		}},
+		{"http.read_timeout", func() error {
+			if err := checkTimeout(c.HTTP.ReadTimeout, 10*time.Minute); err != nil {
+				return err
+			}
+			if c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
+				return fmt.Errorf("%v is shorter than http.read_header_timeout (%v): it covers the headers too", c.HTTP.ReadTimeout, c.HTTP.ReadHeaderTimeout)
+			}
+			return nil
+		}},
+		{"http.write_timeout", func() error {
+			return checkTimeout(c.HTTP.WriteTimeout, 10*time.Minute)
+		}},
+		{"http.idle_timeout", func() error {
+			return checkTimeout(c.HTTP.IdleTimeout, time.Hour)
+		}},
+		{"http.max_header_bytes", func() error {
+			if c.HTTP.MaxHeaderBytes < 4<<10 || c.HTTP.MaxHeaderBytes > 1<<20 {
+				return fmt.Errorf("%d: use between 4096 and 1048576 bytes", c.HTTP.MaxHeaderBytes)
 			}
 			return nil
 		}},
@@ -423,6 +457,15 @@ func addrList(s string) ([]string, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// checkTimeout bounds a listener timeout: zero would mean none at all,
+// which lets one slow client hold a connection forever.
+func checkTimeout(d, most time.Duration) error {
+	if d < 100*time.Millisecond || d > most {
+		return fmt.Errorf("%v: use between 100ms and %v (0 would mean no limit)", d, most)
+	}
+	return nil
 }
 
 func truncate(s string) string {

@@ -281,7 +281,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	served := make(chan error, 2)
 	var servers []*http.Server
 	start := func(h http.Handler, l net.Listener, msg string) {
-		hs := newHTTPServer(h, log)
+		hs := newHTTPServer(h, cfg, log)
 		servers = append(servers, hs)
 		go func() { served <- hs.Serve(l) }()
 		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
@@ -312,14 +312,16 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	return nil
 }
 
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// newHTTPServer applies the http.* timeouts and limits; both listeners
+// share them.
+func newHTTPServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
