@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
@@ -69,7 +70,9 @@ func serveSettings() []setting {
 		{Key: "http.write_timeout", Default: 15 * time.Second, Usage: "how long answering a request may take, from the end of its headers"},
 		{Key: "http.idle_timeout", Default: 2 * time.Minute, Usage: "how long an idle keep-alive connection stays open"},
 		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request header block in bytes; larger requests get 431"},
-		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
+		{Key: "tls.cert_file", Default: "", Usage: "PEM certificate (with its chain) to serve HTTPS on both listeners; needs tls.key_file. Reloaded when the file changes and on SIGHUP"},
+		{Key: "tls.key_file", Default: "", Usage: "PEM private key of tls.cert_file"},
+		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>, https:// with TLS)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
 		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
@@ -92,6 +95,10 @@ type Config struct {
 		IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 		MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`
 	} `mapstructure:"http"`
+	TLS struct {
+		CertFile string `mapstructure:"cert_file"`
+		KeyFile  string `mapstructure:"key_file"`
+	} `mapstructure:"tls"`
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
 	Redis    struct {
@@ -141,6 +148,9 @@ type Config struct {
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
 	catalogue *scopes.Catalogue
+	// tls serves the tls.* pair, loaded once at validation; nil is plain
+	// HTTP.
+	tls       *tlsreload.Reloader
 	logLevel  slog.Level
 	adminKeys []store.Digest
 	// redis is how to reach Redis, assembled from the redis.* keys; all
@@ -207,6 +217,20 @@ func (c *Config) validate(list []setting) error {
 				return fmt.Errorf("%d: use between 4096 and 1048576 bytes", c.HTTP.MaxHeaderBytes)
 			}
 			return nil
+		}},
+		{"tls.cert_file", func() error {
+			t := c.TLS
+			switch {
+			case t.CertFile == "" && t.KeyFile == "":
+				return nil
+			case t.CertFile == "":
+				return errors.New("tls.key_file is set but not tls.cert_file: HTTPS needs both (or neither, for plain HTTP)")
+			case t.KeyFile == "":
+				return errors.New("set tls.key_file too: HTTPS needs the certificate's private key")
+			}
+			var err error
+			c.tls, err = tlsreload.New(t.CertFile, t.KeyFile)
+			return err
 		}},
 		{"issuer", func() error {
 			if c.Issuer == "" {

@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
+	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/health"
@@ -227,7 +231,11 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	issuer := cfg.Issuer
 	if issuer == "" {
-		issuer = defaultIssuer(ln.Addr())
+		issuer = defaultIssuer(ln.Addr(), cfg.tls != nil)
+	}
+	if cfg.tls != nil {
+		stopWatch := watchCertificate(ctx, cfg, log)
+		defer stopWatch()
 	}
 
 	var tombstone time.Duration
@@ -280,16 +288,21 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	served := make(chan error, 2)
 	var servers []*http.Server
-	start := func(h http.Handler, l net.Listener, msg string) {
+	start := func(h http.Handler, l net.Listener, listener, msg string) {
 		hs := newHTTPServer(h, cfg, log)
 		servers = append(servers, hs)
-		go func() { served <- hs.Serve(l) }()
-		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
+		if cfg.tls != nil {
+			hs.TLSConfig = cfg.tls.Config()
+			go func() { served <- hs.ServeTLS(l, "", "") }()
+		} else {
+			go func() { served <- hs.Serve(l) }()
+		}
+		log.Info(msg, "addr", l.Addr().String(), "tls", cfg.tls != nil, "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
-		start(admin.Handler(), adminLn, "oauthd admin listening")
+		start(admin.Handler(), adminLn, "admin.addr", "oauthd admin listening")
 	}
-	start(public, ln, "oauthd listening")
+	start(public, ln, "http.addr", "oauthd listening")
 
 	select {
 	case err := <-served:
@@ -326,9 +339,37 @@ func newHTTPServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
 	}
 }
 
+// watchCertificate logs the certificate served and reloads it when its
+// files change or the process gets SIGHUP (what cert-manager, certbot's
+// deploy hooks and logrotate-style scripts send), until the returned stop
+// is called. SIGHUP is caught only with TLS on: without, it keeps its
+// default meaning.
+func watchCertificate(ctx context.Context, cfg *Config, log *slog.Logger) (stop func()) {
+	tlsreload.LogLoaded(log, cfg.tls.Leaf(), "TLS certificate loaded", "cert_file", cfg.TLS.CertFile)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); cfg.tls.Watch(wctx, certPollInterval, hup, log) }()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
+
+// certPollInterval is how often the certificate files are read to see
+// whether they changed: two small reads, so often enough that a renewed
+// certificate is served within seconds of being written.
+const certPollInterval = 2 * time.Second
+
 // defaultIssuer is the URL a client on this machine uses: localhost and the
-// port actually bound (which matters for :0).
-func defaultIssuer(addr net.Addr) string {
+// port actually bound (which matters for :0), https when serving TLS.
+func defaultIssuer(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
 	host := "localhost"
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
@@ -337,9 +378,9 @@ func defaultIssuer(addr net.Addr) string {
 				host = "[" + host + "]"
 			}
 		}
-		return fmt.Sprintf("http://%s:%d", host, ta.Port)
+		return fmt.Sprintf("%s://%s:%d", scheme, host, ta.Port)
 	}
-	return "http://" + addr.String()
+	return scheme + "://" + addr.String()
 }
 
 // printDemo creates the embedded mode's demo applications, a daemon and a
