@@ -295,6 +295,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			hs.TLSConfig = cfg.tls.Config()
 			go func() { served <- hs.ServeTLS(l, "", "") }()
 		} else {
+			warnPlainHTTP(log, l.Addr(), listener)
 			go func() { served <- hs.Serve(l) }()
 		}
 		log.Info(msg, "addr", l.Addr().String(), "tls", cfg.tls != nil, "issuer", issuer, "embedded_store", embedded, "version", build.Version)
@@ -362,6 +363,17 @@ func watchCertificate(ctx context.Context, cfg *Config, log *slog.Logger) (stop 
 // whether they changed: two small reads, so often enough that a renewed
 // certificate is served within seconds of being written.
 const certPollInterval = 2 * time.Second
+
+// warnPlainHTTP says, loudly, when a listener without TLS is reachable
+// from other machines: client secrets and tokens would cross the network
+// in clear text. Loopback is fine (a local proxy in front terminates TLS).
+func warnPlainHTTP(log *slog.Logger, addr net.Addr, key string) {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	log.Warn("serving plain HTTP on a non-loopback address: client secrets and tokens cross the network unencrypted. Set tls.cert_file and tls.key_file, or bind "+key+" to 127.0.0.1 behind a TLS-terminating proxy",
+		"addr", addr.String(), "setting", key)
+}
 
 // defaultIssuer is the URL a client on this machine uses: localhost and the
 // port actually bound (which matters for :0), https when serving TLS.

@@ -223,3 +223,40 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
+// A listener reachable from other machines without TLS gets one loud
+// warning line at start-up; loopback and TLS listeners none.
+func TestPlainHTTPWarning(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := tlstest.New(t, 1).Write(t, dir)
+	tests := []struct {
+		name string
+		args []string
+		want []string // the settings warned about
+	}{
+		{"loopback", []string{"--admin-addr", "127.0.0.1:0"}, nil},
+		{"public on every interface", []string{"--http-addr", "0.0.0.0:0"}, []string{"http.addr"}},
+		{"admin on every interface", []string{"--admin-addr", "0.0.0.0:0"}, []string{"admin.addr"}},
+		{"both on every interface", []string{"--http-addr", "0.0.0.0:0", "--admin-addr", "0.0.0.0:0"}, []string{"admin.addr", "http.addr"}},
+		{"every interface with TLS", []string{"--http-addr", "0.0.0.0:0", "--admin-addr", "0.0.0.0:0", "--tls-cert-file", certFile, "--tls-key-file", keyFile}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startOAuthd(t, nil, tt.args...)
+			// Warnings are logged before "oauthd listening", which
+			// startOAuthd waited for.
+			var got []string
+			for _, line := range strings.Split(p.Logs.String(), "\n") {
+				var rec struct{ Level, Msg, Setting string }
+				if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(rec.Msg, "serving plain HTTP") {
+					if rec.Level != "WARN" || !contains(rec.Msg, "tls.cert_file") {
+						t.Errorf("warning %s %q: want WARN naming what to set", rec.Level, rec.Msg)
+					}
+					got = append(got, rec.Setting)
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("warned about %v, want %v\n%s", got, tt.want, p.Logs)
+			}
+		})
+	}
+}
