@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -65,8 +66,9 @@ func (l *requestLog) fail(e *Error, cause error) {
 	}
 }
 
-// logRequests writes one line per request: method, path (never the query,
-// which a careless client may fill with credentials), status, duration,
+// logRequests writes one line per request: method, route (the pattern
+// matched, never the raw path or query, which a careless client may fill
+// with credentials), status, duration,
 // remote address and whatever the handler added. Lines at info level go to
 // access (which cmd may batch), louder ones (5xx) to log at once. With
 // sampleOK > 1 only one in sampleOK successful requests is written;
@@ -78,7 +80,7 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 		return func(c echo.Context) error {
 			start := time.Now()
 			l := &requestLog{level: slog.LevelInfo}
-			l.attrs = l.buf[:5] // method, path, status, duration, remote: set below
+			l.attrs = l.buf[:5] // method, route, status, duration, remote: set below
 			c.Set(logKey, l)
 			err := next(c)
 			if err != nil {
@@ -94,7 +96,7 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			}
 			r := c.Request()
 			l.attrs[0] = slog.String("method", r.Method)
-			l.attrs[1] = slog.String("path", r.URL.Path)
+			l.attrs[1] = slog.String("route", routeOf(c))
 			l.attrs[2] = slog.Int("status", status)
 			// Milliseconds with microsecond precision: slog.Duration
 			// prints integer nanoseconds in JSON, which nobody reads.
@@ -115,6 +117,22 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			return nil
 		}
 	}
+}
+
+// unmatchedRoute stands for every path no route matched, in the log and
+// the metrics.
+const unmatchedRoute = "unmatched"
+
+// routeOf is the route pattern the request matched
+// ("/admin/v1/applications/:id"), never the raw path: a path can carry a
+// secret pasted in the wrong place, and in the metrics every distinct path
+// would be a new series.
+func routeOf(c echo.Context) string {
+	route := c.Path()
+	if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+		return unmatchedRoute
+	}
+	return route
 }
 
 func isProbe(route string) bool {
@@ -139,10 +157,7 @@ type Observer interface {
 // the request log, which the handlers fill anyway, so the handlers know
 // nothing of metrics.
 func observe(obs Observer, c echo.Context, l *requestLog, took time.Duration) {
-	route := c.Path()
-	if route == "" || c.Response().Status == 404 && route == "/*" {
-		route = "unmatched" // a raw path would let callers mint series
-	}
+	route := routeOf(c)
 	obs.Request(route, c.Request().Method, c.Response().Status, took)
 	if l.code == "invalid_client" {
 		obs.ClientAuthFailed(l.reason)
