@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -68,6 +70,45 @@ var errServer = &Error{
 	Code:        "server_error",
 	Description: "internal error; the server log has the details",
 	Status:      http.StatusInternalServerError,
+}
+
+// errBodyTimeout answers a body that did not arrive within the server's
+// read timeout (http.read_timeout).
+var errBodyTimeout = &Error{
+	Code:        "invalid_request",
+	Description: "could not read the request body before the read timeout; send the whole body promptly",
+	Status:      http.StatusRequestTimeout,
+	Reason:      "request body read timed out",
+}
+
+// bodyReadError maps a failure to read a request body (limited to limit,
+// "16 KiB") to its answer. The error's own text is never sent, nor logged
+// whole: a network error reads "read tcp 10.0.0.5:8080->10.0.0.9:5555: i/o
+// timeout", naming the server's and the client's addresses.
+func bodyReadError(err error, limit string) *Error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &Error{Code: "invalid_request", Description: "request body exceeds " + limit, Status: http.StatusRequestEntityTooLarge}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
+	}
+	return &Error{
+		Code:        "invalid_request",
+		Description: "could not read the request body: send a complete application/x-www-form-urlencoded body",
+		Status:      http.StatusBadRequest,
+		Reason:      "request body unreadable: " + truncate(withoutAddrs(err), 80),
+	}
+}
+
+// withoutAddrs is err's text without the socket addresses a network error
+// carries ("read: connection reset by peer").
+func withoutAddrs(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
 }
 
 // ValidationError says which input field is wrong and why. The admin API
