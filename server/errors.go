@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -72,6 +75,17 @@ var errServer = &Error{
 	Status:      http.StatusInternalServerError,
 }
 
+// statusClientClosedRequest is nginx's 499, "client closed request": the
+// client went away before it could be answered. It is logged and counted,
+// never sent: there is nobody to send it to.
+const statusClientClosedRequest = 499
+
+// errClientGone is the outcome of a request whose client hung up. Reason
+// says when.
+func errClientGone(reason string) *Error {
+	return &Error{Code: "client_closed_request", Status: statusClientClosedRequest, Reason: reason}
+}
+
 // errBodyTimeout answers a body that did not arrive within the server's
 // read timeout (http.read_timeout).
 var errBodyTimeout = &Error{
@@ -92,6 +106,11 @@ func bodyReadError(err error, limit string) *Error {
 		return &Error{Code: "invalid_request", Description: "request body exceeds " + limit, Status: http.StatusRequestEntityTooLarge}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return errBodyTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		// The body stopped short of its Content-Length (or its last
+		// chunk) because the connection closed: the client is gone.
+		return errClientGone("client closed the connection while sending the body")
 	}
 	return &Error{
 		Code:        "invalid_request",
@@ -109,6 +128,19 @@ func withoutAddrs(err error) string {
 		return op.Op + ": " + op.Err.Error()
 	}
 	return err.Error()
+}
+
+// clientGone reports whether the request's client has hung up: its body
+// read failed because the connection closed, or net/http cancelled the
+// request's context (it does when the connection closes, or an HTTP/2
+// stream is reset). Either way no answer can reach it. net/http also
+// cancels the context on any failed read of the connection, a read
+// timeout included; that client is slow, not gone, and is answered.
+func clientGone(c echo.Context, e *Error) bool {
+	if e.Status == statusClientClosedRequest {
+		return true
+	}
+	return e != errBodyTimeout && errors.Is(c.Request().Context().Err(), context.Canceled)
 }
 
 // ValidationError says which input field is wrong and why. The admin API
@@ -163,6 +195,17 @@ type errorBody struct {
 // error twice.
 func writeError(c echo.Context, err error) error {
 	e := toError(err)
+	if clientGone(c, e) {
+		// Writing would go to a closed connection (or, on a half-closed
+		// one, tell a client that gave up something it no longer waits
+		// for): logRequests aborts the response instead.
+		reason := e.Reason
+		if e.Status != statusClientClosedRequest {
+			reason = "client closed the connection before the answer"
+		}
+		reqLog(c).hungUp(reason)
+		return nil
+	}
 	reqLog(c).fail(e, err)
 	h := c.Response().Header()
 	switch e.Status {

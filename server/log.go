@@ -24,6 +24,8 @@ type requestLog struct {
 	// clientID is the client_id the caller presented (well-formed, not
 	// necessarily existing), for the audit of failed authentications.
 	clientID string
+	// gone is set when the client hung up: nothing was answered.
+	gone bool
 	// buf backs attrs: a request adds a handful, so the line is built
 	// without growing a slice.
 	buf [12]slog.Attr
@@ -66,6 +68,15 @@ func (l *requestLog) fail(e *Error, cause error) {
 	}
 }
 
+// hungUp records that the client went away before it was answered. The
+// line says 499 at info level: nothing failed on the server's side, and a
+// client giving up (a timeout of its own, a deploy, a dropped link) must
+// not page anyone.
+func (l *requestLog) hungUp(reason string) {
+	l.gone = true
+	l.add(slog.String("reason", reason))
+}
+
 // logRequests writes one line per request: method, route (the pattern
 // matched, never the raw path or query, which a careless client may fill
 // with credentials), status, duration,
@@ -87,9 +98,12 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 				c.Error(err)
 			}
 			status := c.Response().Status
+			if l.gone {
+				status = statusClientClosedRequest
+			}
 			took := time.Since(start)
 			if obs != nil {
-				observe(obs, c, l, took)
+				observe(obs, c, l, status, took)
 			}
 			if sampleOK > 1 && status < 400 && l.level <= slog.LevelInfo && ok.Add(1)%uint64(sampleOK) != 1 {
 				return nil
@@ -114,6 +128,13 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 				out = log
 			}
 			out.LogAttrs(context.Background(), level, "http request", l.attrs...)
+			if l.gone && !c.Response().Committed {
+				// Nothing may reach the connection, not even the empty
+				// 200 net/http would send for a handler that wrote
+				// nothing: this panic makes it close the connection
+				// (or reset the HTTP/2 stream) silently.
+				panic(http.ErrAbortHandler)
+			}
 			return nil
 		}
 	}
@@ -156,9 +177,9 @@ type Observer interface {
 // observe tells obs what the request log learned. Everything comes from
 // the request log, which the handlers fill anyway, so the handlers know
 // nothing of metrics.
-func observe(obs Observer, c echo.Context, l *requestLog, took time.Duration) {
+func observe(obs Observer, c echo.Context, l *requestLog, status int, took time.Duration) {
 	route := routeOf(c)
-	obs.Request(route, c.Request().Method, c.Response().Status, took)
+	obs.Request(route, c.Request().Method, status, took)
 	if l.code == "invalid_client" {
 		obs.ClientAuthFailed(l.reason)
 	}

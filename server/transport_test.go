@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 // logRecords is a slog handler that hands each record to the test, so a
@@ -61,6 +63,65 @@ func listen(t *testing.T, h http.Handler, readTimeout time.Duration) string {
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts.Listener.Addr().String()
+}
+
+// A client that hangs up mid-request is logged as 499 at info level, with
+// no error line, and nothing is written to its connection.
+func TestClientHangUp(t *testing.T) {
+	recs := make(logRecords, 64)
+	log := slog.New(recs)
+	env := newTestServer(t, func(c *Config) { c.Logger = log })
+	public := listen(t, env.srv.Handler(), 0)
+	// A handler that waits for its client to leave, as a slow Redis
+	// call would, then fails with the context's error.
+	e := newEcho(log, log, 1, nil)
+	e.POST("/slow", func(c echo.Context) error {
+		<-c.Request().Context().Done()
+		return writeError(c, c.Request().Context().Err())
+	})
+	slow := listen(t, e, 0)
+
+	const partial = "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=client"
+	tests := []struct {
+		name, addr, request string
+		halfClose           bool // close only the sending side, and read
+		route, reason       string
+	}{
+		{"closed while sending the body", public, partial, false, "/oauth/token", "client closed the connection while sending the body"},
+		{"half-closed while sending the body", public, partial, true, "/oauth/token", "client closed the connection while sending the body"},
+		{"closed while waiting for the answer", slow, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", false, "/slow", "client closed the connection before the answer"},
+		{"half-closed while waiting for the answer", slow, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", true, "/slow", "client closed the connection before the answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", tt.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			if tt.halfClose {
+				if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				conn.Close()
+			}
+			rec, attrs := requestLine(t, recs)
+			if rec.Level != slog.LevelInfo || attrs["status"] != "499" || attrs["route"] != tt.route || attrs["reason"] != tt.reason || attrs["error"] != "" {
+				t.Fatalf("logged %s %v; want INFO status 499 route %s reason %q", rec.Level, attrs, tt.route, tt.reason)
+			}
+			if tt.halfClose {
+				// The server closes without a byte: no 400, no empty 200.
+				conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if got, err := io.ReadAll(conn); len(got) != 0 || err != nil {
+					t.Fatalf("the server wrote %q (%v) to a client that hung up", got, err)
+				}
+			}
+		})
+	}
 }
 
 // A body that does not arrive within the read timeout is answered 408
@@ -111,8 +172,9 @@ var socketAddr = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]|:\d+|->`)
 func TestBodyReadError(t *testing.T) {
 	netErr := &net.OpError{Op: "read", Net: "tcp", Source: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080},
 		Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}}
-	timeout, other := *netErr, *netErr
+	timeout, reset, other := *netErr, *netErr, *netErr
 	timeout.Err = os.ErrDeadlineExceeded // what a net.Conn past its deadline returns
+	reset.Err = io.ErrUnexpectedEOF
 	other.Err = errors.New("weird")
 	tests := []struct {
 		name   string
@@ -122,6 +184,8 @@ func TestBodyReadError(t *testing.T) {
 	}{
 		{"too large", &http.MaxBytesError{Limit: 16 << 10}, 413, ""},
 		{"timeout", &timeout, 408, "request body read timed out"},
+		{"peer closed", &reset, statusClientClosedRequest, "client closed the connection while sending the body"},
+		{"short body", io.ErrUnexpectedEOF, statusClientClosedRequest, "client closed the connection while sending the body"},
 		{"anything else", &other, 400, "request body unreadable: read: weird"},
 	}
 	for _, tt := range tests {
