@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -336,8 +337,24 @@ func newHTTPServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(serverErrors{log}, "", 0),
 	}
+}
+
+// serverErrors is net/http's error log on slog, at warn level, except
+// failed TLS handshakes: port scanners, load balancers' TCP health checks
+// and clients offering TLS 1.1 cause them all day, and none says anything
+// is wrong with oauthd. Those are debug lines.
+type serverErrors struct{ log *slog.Logger }
+
+func (w serverErrors) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 // watchCertificate logs the certificate served and reloads it when its

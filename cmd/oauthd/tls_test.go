@@ -145,6 +145,12 @@ func TestServeTLS(t *testing.T) {
 	if got := servedSerial(t, addr, both); got != 2 {
 		t.Fatalf("serving %d after a broken renewal, want 2 (the last good one)", got)
 	}
+	// The TLS 1.0 and 1.1 handshakes refused long before are debug lines
+	// (scanners and TCP health checks make them all day); the log runs at
+	// info.
+	if contains(p.Logs.String(), "TLS handshake error") {
+		t.Errorf("a refused handshake was logged above debug level:\n%s", p.Logs)
+	}
 }
 
 // TestServeTLSReloadOnSIGHUP runs the binary and renews its certificate
