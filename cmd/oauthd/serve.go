@@ -358,9 +358,9 @@ func (w serverErrors) Write(p []byte) (int, error) {
 }
 
 // watchCertificate logs the certificate served and reloads it when its
-// files change or the process gets SIGHUP (what cert-manager, certbot's
-// deploy hooks and logrotate-style scripts send), until the returned stop
-// is called. SIGHUP is caught only with TLS on: without, it keeps its
+// files change (a mounted Secret that cert-manager renewed) or the process
+// gets SIGHUP (what a certbot deploy hook or an operator sends), until the
+// returned stop is called. SIGHUP is caught only with TLS on: without, it keeps its
 // default meaning.
 func watchCertificate(ctx context.Context, cfg *Config, log *slog.Logger) (stop func()) {
 	tlsreload.LogLoaded(log, cfg.tls.Leaf(), "TLS certificate loaded", "cert_file", cfg.TLS.CertFile)
