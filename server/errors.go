@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -70,6 +75,74 @@ var errServer = &Error{
 	Status:      http.StatusInternalServerError,
 }
 
+// statusClientClosedRequest is nginx's 499, "client closed request": the
+// client went away before it could be answered. It is logged and counted,
+// never sent: there is nobody to send it to.
+const statusClientClosedRequest = 499
+
+// errClientGone is the outcome of a request whose client hung up. Reason
+// says when.
+func errClientGone(reason string) *Error {
+	return &Error{Code: "client_closed_request", Status: statusClientClosedRequest, Reason: reason}
+}
+
+// errBodyTimeout answers a body that did not arrive within the server's
+// read timeout (http.read_timeout).
+var errBodyTimeout = &Error{
+	Code:        "invalid_request",
+	Description: "could not read the request body before the read timeout; send the whole body promptly",
+	Status:      http.StatusRequestTimeout,
+	Reason:      "request body read timed out",
+}
+
+// BodyReadError maps a failure to read a request body (limited to limit,
+// "16 KiB") to its answer. The error's own text is never sent, nor logged
+// whole: a network error reads "read tcp 10.0.0.5:8080->10.0.0.9:5555: i/o
+// timeout", naming the server's and the client's addresses.
+func BodyReadError(err error, limit string) *Error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &Error{Code: "invalid_request", Description: "request body exceeds " + limit, Status: http.StatusRequestEntityTooLarge}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		// The body stopped short of its Content-Length (or its last
+		// chunk) because the connection closed: the client is gone.
+		return errClientGone("client closed the connection while sending the body")
+	}
+	return &Error{
+		Code:        "invalid_request",
+		Description: "could not read the request body: send a complete application/x-www-form-urlencoded body",
+		Status:      http.StatusBadRequest,
+		Reason:      "request body unreadable: " + truncate(withoutAddrs(err), 80),
+	}
+}
+
+// withoutAddrs is err's text without the socket addresses a network error
+// carries ("read: connection reset by peer").
+func withoutAddrs(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
+}
+
+// clientGone reports whether the request's client has hung up: its body
+// read failed because the connection closed, or net/http cancelled the
+// request's context (it does when the connection closes, or an HTTP/2
+// stream is reset). Either way no answer can reach it. net/http also
+// cancels the context on any failed read of the connection, a read
+// timeout included; that client is slow, not gone, and is answered.
+func clientGone(c echo.Context, e *Error) bool {
+	if e.Status == statusClientClosedRequest {
+		return true
+	}
+	return e != errBodyTimeout && errors.Is(c.Request().Context().Err(), context.Canceled)
+}
+
 // toError maps any error to the Error sent to the client. Unknown errors
 // become server_error with no detail: their text may hold internals.
 func toError(err error) *Error {
@@ -94,6 +167,17 @@ type errorBody struct {
 // error twice.
 func WriteError(c echo.Context, err error) error {
 	e := toError(err)
+	if clientGone(c, e) {
+		// Writing would go to a closed connection (or, on a half-closed
+		// one, tell a client that gave up something it no longer waits
+		// for): logRequests aborts the response instead.
+		reason := e.Reason
+		if e.Status != statusClientClosedRequest {
+			reason = "client closed the connection before the answer"
+		}
+		reqLog(c).hungUp(reason)
+		return nil
+	}
 	reqLog(c).fail(e, err)
 	h := c.Response().Header()
 	switch e.Status {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,8 @@ type requestLog struct {
 	// clientID is the client_id the caller presented (well-formed, not
 	// necessarily existing), for the audit of failed authentications.
 	clientID string
+	// gone is set when the client hung up: nothing was answered.
+	gone bool
 	// buf backs attrs: a request adds a handful, so the line is built
 	// without growing a slice.
 	buf [12]slog.Attr
@@ -65,8 +68,18 @@ func (l *requestLog) fail(e *Error, cause error) {
 	}
 }
 
-// logRequests writes one line per request: method, path (never the query,
-// which a careless client may fill with credentials), status, duration,
+// hungUp records that the client went away before it was answered. The
+// line says 499 at info level: nothing failed on the server's side, and a
+// client giving up (a timeout of its own, a deploy, a dropped link) must
+// not page anyone.
+func (l *requestLog) hungUp(reason string) {
+	l.gone = true
+	l.add(slog.String("reason", reason))
+}
+
+// logRequests writes one line per request: method, route (the pattern
+// matched, never the raw path or query, which a careless client may fill
+// with credentials), status, duration,
 // remote address and whatever the handler added. Lines at info level go to
 // access (which cmd may batch), louder ones (5xx) to log at once. With
 // sampleOK > 1 only one in sampleOK successful requests is written;
@@ -78,23 +91,26 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 		return func(c echo.Context) error {
 			start := time.Now()
 			l := &requestLog{level: slog.LevelInfo}
-			l.attrs = l.buf[:5] // method, path, status, duration, remote: set below
+			l.attrs = l.buf[:5] // method, route, status, duration, remote: set below
 			c.Set(logKey, l)
 			err := next(c)
 			if err != nil {
 				c.Error(err)
 			}
 			status := c.Response().Status
+			if l.gone {
+				status = statusClientClosedRequest
+			}
 			took := time.Since(start)
 			if obs != nil {
-				observe(obs, c, l, took)
+				observe(obs, c, l, status, took)
 			}
 			if sampleOK > 1 && status < 400 && l.level <= slog.LevelInfo && ok.Add(1)%uint64(sampleOK) != 1 {
 				return nil
 			}
 			r := c.Request()
 			l.attrs[0] = slog.String("method", r.Method)
-			l.attrs[1] = slog.String("path", r.URL.Path)
+			l.attrs[1] = slog.String("route", routeOf(c))
 			l.attrs[2] = slog.Int("status", status)
 			// Milliseconds with microsecond precision: slog.Duration
 			// prints integer nanoseconds in JSON, which nobody reads.
@@ -112,9 +128,32 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 				out = log
 			}
 			out.LogAttrs(context.Background(), level, "http request", l.attrs...)
+			if l.gone && !c.Response().Committed {
+				// Nothing may reach the connection, not even the empty
+				// 200 net/http would send for a handler that wrote
+				// nothing: this panic makes it close the connection
+				// (or reset the HTTP/2 stream) silently.
+				panic(http.ErrAbortHandler)
+			}
 			return nil
 		}
 	}
+}
+
+// unmatchedRoute stands for every path no route matched, in the log and
+// the metrics.
+const unmatchedRoute = "unmatched"
+
+// routeOf is the route pattern the request matched
+// ("/admin/v1/applications/:id"), never the raw path: a path can carry a
+// secret pasted in the wrong place, and in the metrics every distinct path
+// would be a new series.
+func routeOf(c echo.Context) string {
+	route := c.Path()
+	if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+		return unmatchedRoute
+	}
+	return route
 }
 
 func isProbe(route string) bool {
@@ -138,12 +177,9 @@ type Observer interface {
 // observe tells obs what the request log learned. Everything comes from
 // the request log, which the handlers fill anyway, so the handlers know
 // nothing of metrics.
-func observe(obs Observer, c echo.Context, l *requestLog, took time.Duration) {
-	route := c.Path()
-	if route == "" || c.Response().Status == 404 && route == "/*" {
-		route = "unmatched" // a raw path would let callers mint series
-	}
-	obs.Request(route, c.Request().Method, c.Response().Status, took)
+func observe(obs Observer, c echo.Context, l *requestLog, status int, took time.Duration) {
+	route := routeOf(c)
+	obs.Request(route, c.Request().Method, status, took)
 	if l.code == "invalid_client" {
 		obs.ClientAuthFailed(l.reason)
 	}

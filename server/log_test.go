@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oauthd/oauthd/server/apps"
 )
 
@@ -79,7 +82,7 @@ func TestRequestLog(t *testing.T) {
 		}
 		var ok, failed int
 		for _, l := range buf.lines() {
-			if l["msg"] != "http request" || l["client_id"] != app.ClientID || l["path"] != "/oauth/token" {
+			if l["msg"] != "http request" || l["client_id"] != app.ClientID || l["route"] != "/oauth/token" {
 				t.Fatalf("sample %d: unexpected line %v", tt.sample, l)
 			}
 			if l["status"] == float64(200) {
@@ -100,5 +103,46 @@ func TestRequestLog(t *testing.T) {
 				t.Fatalf("a credential appears in the log:\n%s", all)
 			}
 		}
+	}
+}
+
+// The request line names the route pattern, never the raw path: a secret
+// pasted into a URL must not reach the log.
+func TestRequestLogRoute(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	e := NewEcho(log, log, 1, nil, nil)
+	e.GET("/admin/v1/applications/:id", func(c echo.Context) error {
+		return WriteError(c, &Error{Code: "not_found", Description: "no such application", Status: http.StatusNotFound})
+	})
+	public := newTestServer(t, func(c *Config) { c.Logger = log })
+	tests := []struct {
+		name, method, path string
+		h                  http.Handler
+		route              string
+		status             int
+	}{
+		{"parameter", "GET", "/admin/v1/applications/ocs_SECRETLOOKINGTHING", e, "/admin/v1/applications/:id", 404},
+		{"parameter and query", "GET", "/admin/v1/applications/ocs_A?client_secret=ocs_B", e, "/admin/v1/applications/:id", 404},
+		{"wrong method", "DELETE", "/admin/v1/applications/ocs_C", e, "/admin/v1/applications/:id", 405},
+		{"no route", "GET", "/nope/ocs_X", e, "unmatched", 404},
+		{"no public route", "POST", "/oauth/token/ocs_D", public.srv.Handler(), "unmatched", 404},
+		{"public route", "GET", "/.well-known/oauth-authorization-server", public.srv.Handler(), "/.well-known/oauth-authorization-server", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf.mu.Lock()
+			buf.b.Reset()
+			buf.mu.Unlock()
+			w := httptest.NewRecorder()
+			tt.h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))
+			lines := buf.lines()
+			if len(lines) != 1 || lines[0]["route"] != tt.route || lines[0]["status"] != float64(tt.status) || w.Code != tt.status {
+				t.Fatalf("answered %d, logged %v; want route %q status %d", w.Code, lines, tt.route, tt.status)
+			}
+			if _, ok := lines[0]["path"]; ok || strings.Contains(buf.b.String(), "ocs_") {
+				t.Fatalf("the raw path reached the log: %s", buf.b.String())
+			}
+		})
 	}
 }

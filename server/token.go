@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -94,15 +95,17 @@ func readForm(c echo.Context) (url.Values, error) {
 	if !isFormContentType(r.Header.Get(echo.HeaderContentType)) {
 		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, &Error{Code: "invalid_request", Description: "request body exceeds 16 KiB", Status: http.StatusRequestEntityTooLarge}
-		}
+	// Read, then parse: r.ParseForm returns both kinds of failure alike,
+	// and a read failure's text names socket addresses.
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxFormBytes))
+	if err != nil {
+		return nil, BodyReadError(err, "16 KiB")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
 		return nil, errInvalidRequest("malformed form body: %v", truncate(err.Error(), 80))
 	}
-	r.Form = r.PostForm // the library reads FormValue: keep it to the body too
+	r.PostForm, r.Form = form, form // the library reads FormValue: keep it to the body too
 	for _, k := range []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
 		if len(r.PostForm[k]) > 1 {
 			return nil, errInvalidRequest("parameter %s is repeated: send it once", k)

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/store"
@@ -67,7 +68,14 @@ func serveSettings() []setting {
 	return append([]setting{
 		{Key: "http.addr", Default: ":8080", Usage: "address the HTTP server listens on"},
 		{Key: "http.trusted_proxies", Default: "", Usage: "comma-separated CIDRs of the reverse proxies in front of oauthd; only from these are Forwarded / X-Forwarded-For believed (rightmost untrusted hop)"},
-		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>)"},
+		{Key: "http.read_header_timeout", Default: 5 * time.Second, Usage: "how long a client may take to send a request's headers (slow-loris guard)"},
+		{Key: "http.read_timeout", Default: 10 * time.Second, Usage: "how long a client may take to send a whole request, headers and body"},
+		{Key: "http.write_timeout", Default: 15 * time.Second, Usage: "how long answering a request may take, from the end of its headers"},
+		{Key: "http.idle_timeout", Default: 2 * time.Minute, Usage: "how long an idle keep-alive connection stays open"},
+		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request header block in bytes; larger requests get 431"},
+		{Key: "tls.cert_file", Default: "", Usage: "PEM certificate (with its chain) to serve HTTPS on both listeners; needs tls.key_file. Reloaded when the file changes and on SIGHUP"},
+		{Key: "tls.key_file", Default: "", Usage: "PEM private key of tls.cert_file"},
+		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>, https:// with TLS)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
 		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
@@ -84,9 +92,18 @@ func serveSettings() []setting {
 // Config is oauthd's configuration after decoding and validation.
 type Config struct {
 	HTTP struct {
-		Addr           string `mapstructure:"addr"`
-		TrustedProxies string `mapstructure:"trusted_proxies"`
+		TrustedProxies    string        `mapstructure:"trusted_proxies"`
+		Addr              string        `mapstructure:"addr"`
+		ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+		ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+		WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+		IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+		MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`
 	} `mapstructure:"http"`
+	TLS struct {
+		CertFile string `mapstructure:"cert_file"`
+		KeyFile  string `mapstructure:"key_file"`
+	} `mapstructure:"tls"`
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
 	Redis    struct {
@@ -136,10 +153,13 @@ type Config struct {
 	// {name, description}). Empty means the built-in SMS catalogue.
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
-	catalogue      *scopes.Catalogue
 	trustedProxies []netip.Prefix
-	logLevel       slog.Level
-	adminKeys      []store.Digest
+	catalogue      *scopes.Catalogue
+	// tls serves the tls.* pair, loaded once at validation; nil is plain
+	// HTTP.
+	tls       *tlsreload.Reloader
+	logLevel  slog.Level
+	adminKeys []store.Digest
 	// redis is how to reach Redis, assembled from the redis.* keys; all
 	// its topology fields empty means the embedded store.
 	redis redis.ClientConfig
@@ -180,6 +200,44 @@ func (c *Config) validate(list []setting) error {
 				return fmt.Errorf("%q is not host:port, e.g. :8080 or 127.0.0.1:8080", c.HTTP.Addr)
 			}
 			return nil
+		}},
+		{"http.read_header_timeout", func() error {
+			return checkTimeout(c.HTTP.ReadHeaderTimeout, time.Minute)
+		}},
+		{"http.read_timeout", func() error {
+			if err := checkTimeout(c.HTTP.ReadTimeout, 10*time.Minute); err != nil {
+				return err
+			}
+			if c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
+				return fmt.Errorf("%v is shorter than http.read_header_timeout (%v): it covers the headers too", c.HTTP.ReadTimeout, c.HTTP.ReadHeaderTimeout)
+			}
+			return nil
+		}},
+		{"http.write_timeout", func() error {
+			return checkTimeout(c.HTTP.WriteTimeout, 10*time.Minute)
+		}},
+		{"http.idle_timeout", func() error {
+			return checkTimeout(c.HTTP.IdleTimeout, time.Hour)
+		}},
+		{"http.max_header_bytes", func() error {
+			if c.HTTP.MaxHeaderBytes < 4<<10 || c.HTTP.MaxHeaderBytes > 1<<20 {
+				return fmt.Errorf("%d: use between 4096 and 1048576 bytes", c.HTTP.MaxHeaderBytes)
+			}
+			return nil
+		}},
+		{"tls.cert_file", func() error {
+			t := c.TLS
+			switch {
+			case t.CertFile == "" && t.KeyFile == "":
+				return nil
+			case t.CertFile == "":
+				return errors.New("tls.key_file is set but not tls.cert_file: HTTPS needs both (or neither, for plain HTTP)")
+			case t.KeyFile == "":
+				return errors.New("set tls.key_file too: HTTPS needs the certificate's private key")
+			}
+			var err error
+			c.tls, err = tlsreload.New(t.CertFile, t.KeyFile)
+			return err
 		}},
 		{"issuer", func() error {
 			if c.Issuer == "" {
@@ -441,6 +499,15 @@ func addrList(s string) ([]string, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// checkTimeout bounds a listener timeout: zero would mean none at all,
+// which lets one slow client hold a connection forever.
+func checkTimeout(d, most time.Duration) error {
+	if d < 100*time.Millisecond || d > most {
+		return fmt.Errorf("%v: use between 100ms and %v (0 would mean no limit)", d, most)
+	}
+	return nil
 }
 
 func truncate(s string) string {

@@ -92,6 +92,15 @@ func TestConfigInvalid(t *testing.T) {
 		{"CA file not PEM", []string{"--redis-tls-ca-file", "/etc/hostname"}, nil, "", "config redis.tls.ca_file"},
 		{"cert without key", []string{"--redis-tls-cert-file", "/etc/hostname"}, nil, "", "config redis.tls.cert_file: a client certificate needs both"},
 		{"health timeout", []string{"--health-timeout", "0s"}, nil, "", "config health.timeout"},
+		{"TLS certificate without key", []string{"--tls-cert-file", "/etc/hostname"}, nil, "", "config tls.cert_file: set tls.key_file too"},
+		{"TLS key without certificate", nil, map[string]string{"OAUTHD_TLS_KEY_FILE": "/etc/hostname"}, "", "config tls.cert_file: tls.key_file is set but not tls.cert_file"},
+		{"TLS certificate missing", []string{"--tls-cert-file", "/nonexistent/cert.pem", "--tls-key-file", "/nonexistent/key.pem"}, nil, "", "config tls.cert_file: open /nonexistent/cert.pem: no such file"},
+		{"TLS files not PEM", nil, nil, "tls:\n  cert_file: /etc/hostname\n  key_file: /etc/hostname\n", "config tls.cert_file: /etc/hostname and /etc/hostname: tls: failed to find any PEM data"},
+		{"no read timeout", []string{"--http-read-timeout", "0s"}, nil, "", "config http.read_timeout: 0s: use between 100ms"},
+		{"read timeout under the header timeout", nil, map[string]string{"OAUTHD_HTTP_READ_TIMEOUT": "2s", "OAUTHD_HTTP_READ_HEADER_TIMEOUT": "3s"}, "", "config http.read_timeout: 2s is shorter than http.read_header_timeout"},
+		{"write timeout not a duration", nil, map[string]string{"OAUTHD_HTTP_WRITE_TIMEOUT": "15"}, "", "http.write_timeout"},
+		{"idle timeout from file", nil, nil, "http:\n  idle_timeout: 2h\n", "config http.idle_timeout"},
+		{"tiny header limit", []string{"--http-max-header-bytes", "100"}, nil, "", "config http.max_header_bytes: 100: use between"},
 		{"pprof on the public listener", []string{"--admin-pprof"}, nil, "", "config admin.pprof: the profiler is served only on a separate admin listener"},
 	}
 	for _, tt := range tests {
@@ -148,6 +157,27 @@ func TestConfigRedis(t *testing.T) {
 				t.Fatal("embeddedRedis wrong")
 			}
 		})
+	}
+}
+
+// The transport settings default to the values oauthd always had, and a
+// file can change them.
+func TestConfigHTTPLimits(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.HTTP
+	if h.ReadHeaderTimeout != 5*time.Second || h.ReadTimeout != 10*time.Second || h.WriteTimeout != 15*time.Second ||
+		h.IdleTimeout != 2*time.Minute || h.MaxHeaderBytes != 32<<10 {
+		t.Fatalf("defaults %+v", h)
+	}
+	file := writeFile(t, "http:\n  read_timeout: 30s\n  max_header_bytes: 8192\n")
+	if c, err = parse(t, []string{"--config", file}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.ReadTimeout != 30*time.Second || c.HTTP.MaxHeaderBytes != 8192 {
+		t.Fatalf("from the file: %+v", c.HTTP)
 	}
 }
 

@@ -86,7 +86,7 @@ func TestEmbeddedQuickStart(t *testing.T) {
 	// requests that went well are written in batches (log.buffer): wait
 	// for the introspection's line, the last request, to be written.
 	deadline := time.Now().Add(5 * time.Second)
-	for !contains(p.Logs.String(), `"path":"/oauth/introspect","status":200`) {
+	for !contains(p.Logs.String(), `"route":"/oauth/introspect","status":200`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the introspection's log line was not written within 5s (log.buffer is 100ms):\n%s", p.Logs)
 		}

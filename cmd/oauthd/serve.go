@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/oauthd/oauthd/server/admin"
@@ -21,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
+	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/health"
@@ -231,7 +236,11 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	issuer := cfg.Issuer
 	if issuer == "" {
-		issuer = defaultIssuer(ln.Addr())
+		issuer = defaultIssuer(ln.Addr(), cfg.tls != nil)
+	}
+	if cfg.tls != nil {
+		stopWatch := watchCertificate(ctx, cfg, log)
+		defer stopWatch()
 	}
 
 	var tombstone time.Duration
@@ -287,16 +296,22 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	served := make(chan error, 2)
 	var servers []*http.Server
-	start := func(h http.Handler, l net.Listener, msg string) {
-		hs := newHTTPServer(h, log)
+	start := func(h http.Handler, l net.Listener, listener, msg string) {
+		hs := newHTTPServer(h, cfg, log)
 		servers = append(servers, hs)
-		go func() { served <- hs.Serve(l) }()
-		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
+		if cfg.tls != nil {
+			hs.TLSConfig = cfg.tls.Config()
+			go func() { served <- hs.ServeTLS(l, "", "") }()
+		} else {
+			warnPlainHTTP(log, l.Addr(), listener)
+			go func() { served <- hs.Serve(l) }()
+		}
+		log.Info(msg, "addr", l.Addr().String(), "tls", cfg.tls != nil, "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
-		start(adm.Handler(), adminLn, "oauthd admin listening")
+		start(adm.Handler(), adminLn, "admin.addr", "oauthd admin listening")
 	}
-	start(public, ln, "oauthd listening")
+	start(public, ln, "http.addr", "oauthd listening")
 
 	select {
 	case err := <-served:
@@ -319,21 +334,78 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	return nil
 }
 
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// newHTTPServer applies the http.* timeouts and limits; both listeners
+// share them.
+func newHTTPServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          stdlog.New(serverErrors{log}, "", 0),
 	}
 }
 
+// serverErrors is net/http's error log on slog, at warn level, except
+// failed TLS handshakes: port scanners, load balancers' TCP health checks
+// and clients offering TLS 1.1 cause them all day, and none says anything
+// is wrong with oauthd. Those are debug lines.
+type serverErrors struct{ log *slog.Logger }
+
+func (w serverErrors) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
+}
+
+// watchCertificate logs the certificate served and reloads it when its
+// files change (a mounted Secret that cert-manager renewed) or the process
+// gets SIGHUP (what a certbot deploy hook or an operator sends), until the
+// returned stop is called. SIGHUP is caught only with TLS on: without, it keeps its
+// default meaning.
+func watchCertificate(ctx context.Context, cfg *Config, log *slog.Logger) (stop func()) {
+	tlsreload.LogLoaded(log, cfg.tls.Leaf(), "TLS certificate loaded", "cert_file", cfg.TLS.CertFile)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); cfg.tls.Watch(wctx, certPollInterval, hup, log) }()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
+
+// certPollInterval is how often the certificate files are read to see
+// whether they changed: two small reads, so often enough that a renewed
+// certificate is served within seconds of being written.
+const certPollInterval = 2 * time.Second
+
+// warnPlainHTTP says, loudly, when a listener without TLS is reachable
+// from other machines: client secrets and tokens would cross the network
+// in clear text. Loopback is fine (a local proxy in front terminates TLS).
+func warnPlainHTTP(log *slog.Logger, addr net.Addr, key string) {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	log.Warn("serving plain HTTP on a non-loopback address: client secrets and tokens cross the network unencrypted. Set tls.cert_file and tls.key_file, or bind "+key+" to 127.0.0.1 behind a TLS-terminating proxy",
+		"addr", addr.String(), "setting", key)
+}
+
 // defaultIssuer is the URL a client on this machine uses: localhost and the
-// port actually bound (which matters for :0).
-func defaultIssuer(addr net.Addr) string {
+// port actually bound (which matters for :0), https when serving TLS.
+func defaultIssuer(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
 	host := "localhost"
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
@@ -342,9 +414,9 @@ func defaultIssuer(addr net.Addr) string {
 				host = "[" + host + "]"
 			}
 		}
-		return fmt.Sprintf("http://%s:%d", host, ta.Port)
+		return fmt.Sprintf("%s://%s:%d", scheme, host, ta.Port)
 	}
-	return "http://" + addr.String()
+	return scheme + "://" + addr.String()
 }
 
 // printDemo creates the embedded mode's demo applications, a daemon and a

@@ -267,8 +267,12 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 			return &apps.ValidationError{Field: f, Reason: "unknown or read-only field"}
 		case errors.Is(err, io.EOF):
 			return &apps.ValidationError{Field: "body", Reason: "empty: send a JSON object"}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return &apps.ValidationError{Field: "body", Reason: "malformed JSON: it ends early"}
 		}
-		return &apps.ValidationError{Field: "body", Reason: "malformed JSON"}
+		// Not a JSON problem: reading the body failed (a timeout, the
+		// client gone); the answer must not carry the error's text.
+		return server.BodyReadError(err, "64 KiB")
 	}
 	if dec.More() {
 		return &apps.ValidationError{Field: "body", Reason: "one JSON object expected"}
