@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -31,6 +32,8 @@ type Error struct {
 	Reason string
 	// Challenge replaces the default WWW-Authenticate of a 401.
 	Challenge string
+	// RetryAfter is sent as Retry-After (whole seconds) with a 429.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -190,6 +193,8 @@ func WriteError(c echo.Context, err error) error {
 		}
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", retryAfter(e.RetryAfter))
 	}
 	NoStore(h)
 	return WriteJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field})

@@ -43,13 +43,16 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	ref, wellFormed := credential.Parse(form.Get("token"))
 	var lookup store.TokenLookup
 	if wellFormed {
-		lookup, err = s.store.LookupToken(ctx, ref, id)
+		lookup, err = s.store.LookupTokenFor(ctx, ref, store.Caller{ClientID: id, Addr: s.lockAddr(c)})
 	} else {
-		// Nothing to look up but the caller.
+		// Nothing to look up but the caller (and its lock-out).
 		var app store.Application
 		app, err = s.store.GetApplication(ctx, id)
 		if err == nil {
 			lookup.Also = &app
+			if s.limited {
+				lookup.AlsoLocked, err = s.cfg.Limits.ClientLocked(ctx, id, clientAddr(c))
+			}
 		} else if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
@@ -61,11 +64,17 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
 		return s.authError(c, err)
 	}
+	if lookup.AlsoLocked > 0 {
+		return WriteError(c, errLockedOut(lookup.AlsoLocked))
+	}
 	if !slices.Contains(caller.Scopes, scopes.Introspect) {
 		return WriteError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
 	}
 	if !form.Has("token") {
 		return WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
+	}
+	if err := s.takeQuota(c, s.cfg.Limits.TakeIntrospect, caller.ClientID, "introspection.limited"); err != nil {
+		return WriteError(c, err)
 	}
 	// token_type_hint needs no handling: oauthd has one kind of token, and
 	// RFC 7662 §2.1 says an unknown hint must not fail the request.

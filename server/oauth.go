@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -42,6 +43,7 @@ type issue struct {
 	scopes   []string
 	ref      store.TokenRef
 	jti      string
+	from     netip.Addr // where the request came from: its lock-out is checked with the write
 }
 
 type issueKey struct{}
@@ -92,8 +94,8 @@ type grant struct {
 // already authenticated and whose request and scopes it has checked. The
 // library's ValidationTokenRequest is not used: it would only re-read the
 // form for what handleToken has validated already.
-func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string) (grant, error) {
-	is := &issue{Context: r.Context(), app: app, secretID: secretID, scopes: granted}
+func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string, from netip.Addr) (grant, error) {
+	is := &issue{Context: r.Context(), app: app, secretID: secretID, scopes: granted, from: from}
 	tgr := &oauth2.TokenGenerateRequest{
 		ClientID:       app.ClientID,
 		Scope:          scopeParam,
@@ -175,19 +177,24 @@ func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		return errServer
 	}
 	t := store.Token{
-		ID:         is.jti,
-		ClientID:   is.app.ClientID,
-		Scopes:     is.scopes,
-		IssuedAt:   info.GetAccessCreateAt(),
-		Generation: is.app.Generation,
-		SecretID:   is.secretID,
+		ID:            is.jti,
+		ClientID:      is.app.ClientID,
+		Scopes:        is.scopes,
+		IssuedAt:      info.GetAccessCreateAt(),
+		Generation:    is.app.Generation,
+		SecretID:      is.secretID,
+		RequestedFrom: is.from,
 	}
 	if d := info.GetAccessExpiresIn(); d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)
 	}
 	err := s.w.CreateToken(ctx, is.ref, t)
-	if errors.Is(err, store.ErrNotFound) {
+	var locked *store.LockedError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return errInvalidClient("application deleted while the token was issued")
+	case errors.As(err, &locked):
+		return errLockedOut(locked.For)
 	}
 	return err
 }

@@ -27,6 +27,15 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return s.authError(c, err)
 	}
+	if s.limited {
+		locked, err := s.cfg.Limits.ClientLocked(c.Request().Context(), app.ClientID, clientAddr(c))
+		if err != nil {
+			return WriteError(c, err)
+		}
+		if locked > 0 {
+			return WriteError(c, errLockedOut(locked))
+		}
+	}
 	if !form.Has("token") {
 		return WriteError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))
 	}

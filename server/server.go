@@ -27,7 +27,7 @@ import (
 type Store interface {
 	AppReader
 	TokenWriter
-	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
+	LookupTokenFor(ctx context.Context, ref store.TokenRef, caller store.Caller) (store.TokenLookup, error)
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	Ping(ctx context.Context) error
 }
@@ -67,6 +67,8 @@ type Config struct {
 	// is inactive, or a stolen token would work wherever the resource
 	// server forgot to say where it came from.
 	AllowUnknownClientIP bool
+	// Limits enforces the abuse limits; nil limits nothing.
+	Limits Limiter
 	// LogSampleOK logs one in this many successful requests; failures are
 	// always logged. 0 or 1 logs every request.
 	LogSampleOK int
@@ -77,6 +79,7 @@ type Config struct {
 // Server serves the public OAuth 2.0 endpoints.
 type Server struct {
 	cfg      Config
+	limited  bool
 	metadata []byte
 	store    Store
 	issuer   *oauthIssuer
@@ -100,10 +103,14 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Health == nil {
 		cfg.Health = health.New(health.Config{Ping: st.Ping, Logger: cfg.Logger})
 	}
+	limited := cfg.Limits != nil
+	if !limited {
+		cfg.Limits = noLimits{}
+	}
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	s := &Server{cfg: cfg, limited: limited, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil

@@ -73,7 +73,10 @@ func (s *Server) handleToken(c echo.Context) error {
 		}
 		granted = requested
 	}
-	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted))
+	if err := s.takeQuota(c, s.cfg.Limits.TakeIssue, app.ClientID, "token.quota_exceeded"); err != nil {
+		return WriteError(c, err)
+	}
+	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted), s.lockAddr(c))
 	if err != nil {
 		return WriteError(c, err)
 	}
@@ -192,7 +195,7 @@ func authenticateClient(c echo.Context, apps AppReader, form url.Values, now fun
 	app, err := apps.GetApplication(c.Request().Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.Application{}, "", errInvalidClient("unknown client")
+		return store.Application{}, "", errInvalidClient(reasonUnknownClient)
 	case err != nil:
 		return store.Application{}, "", err
 	}
@@ -221,7 +224,7 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 // matched. app nil means the client is unknown.
 func checkClient(c echo.Context, app *store.Application, secret string, now time.Time) (string, error) {
 	if app == nil {
-		return "", errInvalidClient("unknown client")
+		return "", errInvalidClient(reasonUnknownClient)
 	}
 	secretID, ok := app.MatchSecret(secret, now)
 	switch {
@@ -242,19 +245,48 @@ func clientAddr(c echo.Context) netip.Addr {
 	return a
 }
 
-// Auditor records security events.
+// Auditor records security events, aggregated (see server/apps).
 type Auditor interface {
-	RecordAuthFailure(ctx context.Context, clientID, ip, reason string)
+	Security(ctx context.Context, e store.SecurityEvent)
 }
 
-// authError answers a failed client authentication and, when the caller
-// named a well-formed client_id, records it in the audit log.
+func (s *Server) security(c echo.Context, e store.SecurityEvent) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	e.Addr = clientAddr(c)
+	s.cfg.Audit.Security(c.Request().Context(), e)
+}
+
+// authError answers a failed client authentication: it counts the failure
+// against the caller's address (and the client_id it named), records it
+// in the audit log, and answers 429 once the caller is locked out. When
+// Redis cannot count the failure the answer is 503: authentication fails
+// closed.
 func (s *Server) authError(c echo.Context, err error) error {
 	var e *Error
-	if s.cfg.Audit != nil && errors.As(err, &e) && e.Code == "invalid_client" {
-		if id := reqLog(c).clientID; id != "" {
-			s.cfg.Audit.RecordAuthFailure(c.Request().Context(), id, c.RealIP(), e.Reason)
+	if !errors.As(err, &e) || e.Code != "invalid_client" {
+		return WriteError(c, err)
+	}
+	id := reqLog(c).clientID
+	known := e.Reason != reasonUnknownClient && id != ""
+	if !known {
+		id = "" // an invented id must not key anything
+	}
+	s.security(c, store.SecurityEvent{Kind: "client.auth_failed", ClientID: reqLog(c).clientID, Known: known, Reason: e.Reason})
+	lo, lerr := s.cfg.Limits.Failed(c.Request().Context(), id, clientAddr(c))
+	switch {
+	case lerr != nil:
+		return WriteError(c, lerr)
+	case lo.For > 0:
+		if lo.New {
+			s.security(c, store.SecurityEvent{Kind: "client.locked_out", ClientID: id, Known: known, Reason: lo.Scope, For: lo.For})
 		}
+		return WriteError(c, errLockedOut(lo.For))
 	}
 	return WriteError(c, err)
 }
+
+// reasonUnknownClient is errInvalidClient's reason for a client_id that
+// names no application.
+const reasonUnknownClient = "unknown client"

@@ -140,6 +140,40 @@ func (a *Application) Allows(addr netip.Addr) bool {
 	return false
 }
 
+// SecurityEvent is something an unauthenticated or misbehaving caller
+// did: a failed authentication, a lock-out, a spent quota.
+type SecurityEvent struct {
+	Kind     string // client.auth_failed, client.locked_out, token.quota_exceeded, introspection.limited
+	ClientID string // as the caller named it: it may not exist
+	// Known reports that ClientID names an existing application; events
+	// about invented ids are aggregated by address alone, so nobody can
+	// flood the log by inventing ids.
+	Known  bool
+	Addr   netip.Addr
+	Reason string
+	// For is a lock-out's duration.
+	For time.Duration
+}
+
+// Lockout is the state of a caller after a failed authentication.
+type Lockout struct {
+	// For is how long the caller is locked out; 0 when it is not.
+	For time.Duration
+	// New reports a lock-out this failure started (for the audit log).
+	New bool
+	// Scope is "client" (the client_id from this address) or "address"
+	// (every client_id from this address).
+	Scope string
+}
+
+// LockedError refuses a token to a client locked out, for too many failed
+// authentications, from the address it asked from.
+type LockedError struct{ For time.Duration }
+
+func (e *LockedError) Error() string {
+	return "client locked out from this address for " + e.For.Round(time.Second).String()
+}
+
 // KindAPIKey is Token.Kind for an API key.
 const KindAPIKey = "api_key"
 
@@ -161,6 +195,11 @@ type Token struct {
 	SecretID string
 	// Kind is "" for an access token, KindAPIKey for an API key.
 	Kind string
+	// RequestedFrom is the address the token was requested from, when it
+	// was. It is not stored: CreateToken refuses the token with
+	// *LockedError while that (client, address) pair is locked out,
+	// checked in the same step as the write.
+	RequestedFrom netip.Addr
 	// Name labels an API key for operators.
 	Name string
 }
@@ -319,6 +358,17 @@ type TokenLookup struct {
 	// introspection request, say), nil when none was asked for or it does
 	// not exist.
 	Also *Application
+	// AlsoLocked is how long that caller is still locked out from the
+	// address it called from (Caller.Addr); 0 when it is not.
+	AlsoLocked time.Duration
+}
+
+// Caller is a client authenticating alongside a token lookup: its
+// application is read in the same round trip, and its lock-out from Addr
+// (when valid) checked.
+type Caller struct {
+	ClientID string
+	Addr     netip.Addr
 }
 
 // Event is one entry of the audit log: an admin change or a security

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,15 @@ func serveSettings() []setting {
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
 		{Key: "admin.pprof", Default: false, Usage: "serve Go's profiler at /debug/pprof/ on the admin listener (needs admin.addr)"},
+		{Key: "limits.client_failures", Default: "10/1m", Usage: "failed client authentications allowed per (client_id, source address) before that pair is locked out: N/duration, 0 for no limit"},
+		{Key: "limits.address_failures", Default: "100/1m", Usage: "failed authentications allowed per source address, whatever client_id they name, before the address's failures are locked out: N/duration, 0 for no limit"},
+		{Key: "limits.lockout", Default: time.Minute, Usage: "the first lock-out; each further one within a day doubles it"},
+		{Key: "limits.max_lockout", Default: time.Hour, Usage: "the longest lock-out"},
+		{Key: "limits.issue", Default: "3600/1h", Usage: "tokens each application may get: N/duration, 0 for no quota; a daemon past it is told to cache its token"},
+		{Key: "limits.introspect", Default: "5000/1s", Usage: "introspection requests each resource server may make: N/duration, 0 for no limit"},
+		{Key: "audit.max_events", Default: 100000, Usage: "how many changes by authenticated actors the audit log keeps (approximately; the oldest go first)"},
+		{Key: "audit.max_security_events", Default: 20000, Usage: "how many security events (failed authentications, lock-outs, spent quotas) the audit log keeps, apart from the changes"},
+		{Key: "audit.security_every", Default: time.Minute, Usage: "security events are aggregated: at most one per kind and source (application and network, or network alone) per this period, with a count"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 	}, append(logServeSettings(), redisSettings()...)...)
 }
@@ -144,6 +154,19 @@ type Config struct {
 	Health struct {
 		Timeout time.Duration `mapstructure:"timeout"`
 	} `mapstructure:"health"`
+	Limits struct {
+		ClientFailures  string        `mapstructure:"client_failures"`
+		AddressFailures string        `mapstructure:"address_failures"`
+		Lockout         time.Duration `mapstructure:"lockout"`
+		MaxLockout      time.Duration `mapstructure:"max_lockout"`
+		Issue           string        `mapstructure:"issue"`
+		Introspect      string        `mapstructure:"introspect"`
+	} `mapstructure:"limits"`
+	Audit struct {
+		MaxEvents         int64         `mapstructure:"max_events"`
+		MaxSecurityEvents int64         `mapstructure:"max_security_events"`
+		SecurityEvery     time.Duration `mapstructure:"security_every"`
+	} `mapstructure:"audit"`
 	Introspection struct {
 		InactiveReason  bool          `mapstructure:"inactive_reason"`
 		TombstoneTTL    time.Duration `mapstructure:"tombstone_ttl"`
@@ -154,6 +177,7 @@ type Config struct {
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
 	trustedProxies []netip.Prefix
+	limits         redis.LimitsConfig
 	catalogue      *scopes.Catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
 	// HTTP.
@@ -412,6 +436,42 @@ func (c *Config) validate(list []setting) error {
 			c.trustedProxies, err = apps.ParseAllowlist([]string{c.HTTP.TrustedProxies})
 			return err
 		}},
+		{"limits.client_failures", rateCheck(c.Limits.ClientFailures, &c.limits.ClientFailures)},
+		{"limits.address_failures", rateCheck(c.Limits.AddressFailures, &c.limits.AddrFailures)},
+		{"limits.issue", rateCheck(c.Limits.Issue, &c.limits.Issue)},
+		{"limits.introspect", rateCheck(c.Limits.Introspect, &c.limits.Introspect)},
+		{"limits.lockout", func() error {
+			if c.Limits.Lockout < time.Second || c.Limits.Lockout > 24*time.Hour {
+				return fmt.Errorf("%v: use between 1s and 24h", c.Limits.Lockout)
+			}
+			c.limits.Lockout = c.Limits.Lockout
+			return nil
+		}},
+		{"limits.max_lockout", func() error {
+			if c.Limits.MaxLockout < c.Limits.Lockout || c.Limits.MaxLockout > 7*24*time.Hour {
+				return fmt.Errorf("%v: use between limits.lockout (%v) and 168h", c.Limits.MaxLockout, c.Limits.Lockout)
+			}
+			c.limits.MaxLockout = c.Limits.MaxLockout
+			return nil
+		}},
+		{"audit.max_events", func() error {
+			if c.Audit.MaxEvents < 1000 {
+				return fmt.Errorf("%d: keep at least 1000", c.Audit.MaxEvents)
+			}
+			return nil
+		}},
+		{"audit.max_security_events", func() error {
+			if c.Audit.MaxSecurityEvents < 100 {
+				return fmt.Errorf("%d: keep at least 100", c.Audit.MaxSecurityEvents)
+			}
+			return nil
+		}},
+		{"audit.security_every", func() error {
+			if c.Audit.SecurityEvery < time.Second || c.Audit.SecurityEvery > time.Hour {
+				return fmt.Errorf("%v: use between 1s and 1h", c.Audit.SecurityEvery)
+			}
+			return nil
+		}},
 		{"introspection.missing_client_ip", func() error {
 			if c.Introspection.MissingClientIP != "inactive" && c.Introspection.MissingClientIP != "active" {
 				return fmt.Errorf("%q: use inactive (the default: a token of an allowlisted application is refused when the resource server does not say where it came from) or active", c.Introspection.MissingClientIP)
@@ -533,4 +593,27 @@ func checkIssuer(s string) error {
 		return fmt.Errorf("%q: an issuer holds no user or password", s)
 	}
 	return nil
+}
+
+// rateCheck parses a limit setting ("10/1m", "3600/1h", "0" for none) into
+// dst.
+func rateCheck(s string, dst *redis.Rate) func() error {
+	return func() error {
+		s = strings.TrimSpace(s)
+		if s == "0" || s == "" {
+			*dst = redis.Rate{}
+			return nil
+		}
+		n, per, ok := strings.Cut(s, "/")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || count < 1 || count > 1_000_000 {
+			return fmt.Errorf("%q: use N/duration such as 10/1m or 3600/1h (N from 1 to 1000000), or 0 for no limit", s)
+		}
+		d, err := time.ParseDuration(per)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return fmt.Errorf("%q: the period must be a duration from 1s to 24h, such as 1m", s)
+		}
+		*dst = redis.Rate{N: count, Per: d}
+		return nil
+	}
 }

@@ -101,6 +101,13 @@ func TestConfigInvalid(t *testing.T) {
 		{"write timeout not a duration", nil, map[string]string{"OAUTHD_HTTP_WRITE_TIMEOUT": "15"}, "", "http.write_timeout"},
 		{"idle timeout from file", nil, nil, "http:\n  idle_timeout: 2h\n", "config http.idle_timeout"},
 		{"tiny header limit", []string{"--http-max-header-bytes", "100"}, nil, "", "config http.max_header_bytes: 100: use between"},
+		{"trusted proxy not a CIDR", []string{"--http-trusted-proxies", "10.0.0.0/33"}, nil, "", "config http.trusted_proxies"},
+		{"missing client_ip choice", []string{"--introspection-missing-client-ip", "maybe"}, nil, "", "config introspection.missing_client_ip"},
+		{"limit without period", []string{"--limits-client-failures", "10"}, nil, "", "config limits.client_failures: \"10\": use N/duration"},
+		{"limit period too short", nil, map[string]string{"OAUTHD_LIMITS_ISSUE": "10/1ms"}, "", "config limits.issue"},
+		{"negative limit", []string{"--limits-introspect", "-5/1s"}, nil, "", "config limits.introspect"},
+		{"lock-out longer than its maximum", []string{"--limits-lockout", "2h", "--limits-max-lockout", "1h"}, nil, "", "config limits.max_lockout"},
+		{"tiny audit log", []string{"--audit-max-events", "10"}, nil, "", "config audit.max_events"},
 		{"pprof on the public listener", []string{"--admin-pprof"}, nil, "", "config admin.pprof: the profiler is served only on a separate admin listener"},
 	}
 	for _, tt := range tests {

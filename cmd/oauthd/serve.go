@@ -165,7 +165,8 @@ func redactURL(u string) string {
 // With inactive_reason on, expired token records are kept for the
 // tombstone time so introspection can say "expired".
 func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
-	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log}
+	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log,
+		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}
@@ -248,7 +249,15 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		tombstone = cfg.Introspection.TombstoneTTL
 	}
 	probes := health.New(health.Config{Ping: st.Ping, Timeout: cfg.Health.Timeout, Logger: log})
-	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone})
+	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
+		SecurityEvery: cfg.Audit.SecurityEvery})
+	// The service writes the security log's aggregated counts every
+	// period, and once more after the HTTP servers have drained.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); appSvc.Run(auditCtx) }()
+	defer func() { stopAudit(); <-auditDone }()
+	limits := redis.NewLimits(rdb, cfg.Redis.Prefix, cfg.limits)
 	srv, err := server.New(server.Config{
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
@@ -263,6 +272,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		LogSampleOK:          cfg.Log.SampleOK,
 		TrustedProxies:       cfg.trustedProxies,
 		AllowUnknownClientIP: cfg.Introspection.MissingClientIP == "active",
+		Limits:               limits,
 	}, st)
 	if err != nil {
 		return err
@@ -281,7 +291,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	adm := admin.New(admin.Config{
 		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
-		TrustedProxies: cfg.trustedProxies,
+		TrustedProxies: cfg.trustedProxies, Limits: limits,
 	}, appSvc, st)
 
 	public := srv.Handler()

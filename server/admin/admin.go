@@ -42,6 +42,9 @@ type Config struct {
 	Health *health.Checker
 	// Observer hears about every admin request (metrics); nil means nobody.
 	Observer server.Observer
+	// Limits counts failed authentications per address and locks an
+	// address out (shared by every replica); nil limits nothing.
+	Limits Limiter
 	// TrustedProxies: as server.Config.TrustedProxies.
 	TrustedProxies []netip.Prefix
 	// Metrics, when set, is served at /metrics.
@@ -63,6 +66,22 @@ type Admin struct {
 	echo   *echo.Echo
 }
 
+// Limiter is what the admin API needs of the abuse limits
+// (store/redis.Limits): per-address lock-outs.
+type Limiter interface {
+	Blocked(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error)
+	Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error)
+}
+
+type noLimits struct{}
+
+func (noLimits) Blocked(context.Context, string, netip.Addr) (store.Lockout, error) {
+	return store.Lockout{}, nil
+}
+func (noLimits) Failed(context.Context, string, netip.Addr) (store.Lockout, error) {
+	return store.Lockout{}, nil
+}
+
 // TokenReader looks up tokens for admin authentication.
 type TokenReader interface {
 	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
@@ -75,6 +94,9 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = noLimits{}
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	a.routes()
@@ -156,6 +178,14 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return writeError(c, errAdminAuth("send Authorization: Bearer <admin key or access token with the applications scope>", "no credential"))
 		}
 		ip := c.RealIP()
+		addr, _ := netip.ParseAddr(ip)
+		// A locked-out address is refused before its credential is
+		// looked at: admin keys are worth guessing.
+		if lo, err := a.cfg.Limits.Blocked(c.Request().Context(), "", addr); err != nil {
+			return writeError(c, err)
+		} else if lo.For > 0 {
+			return writeError(c, lockedOut(lo.For))
+		}
 		d := store.Sum(cred)
 		matched := -1
 		for i, k := range a.cfg.KeyDigests {
@@ -174,10 +204,9 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			// The token's application's allowlist applies here as at any
 			// resource server: the admin API is one.
-			addr, _ := netip.ParseAddr(ip)
 			v := credential.State(l, credential.Use{Now: a.cfg.Now(), Addr: addr})
 			if v.Reason != "" {
-				return writeError(c, errAdminAuth("the access token is not active", "token "+v.Reason))
+				return a.authFailed(c, addr, errAdminAuth("the access token is not active", "token "+v.Reason))
 			}
 			if !slices.Contains(v.Scopes, scopes.Admin) {
 				return writeError(c, &server.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
@@ -185,13 +214,37 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			actor = apps.Actor{Name: "client:" + ref.ClientID, IP: ip, Delegate: apps.DelegateOf(*l.App)}
 		default:
-			return writeError(c, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
+			return a.authFailed(c, addr, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
 		}
 		server.LogAttrs(c, slog.String("actor", actor.Name))
 		r := c.Request()
 		c.SetRequest(r.WithContext(apps.WithActor(r.Context(), actor)))
 		return next(c)
 	}
+}
+
+// authFailed answers a failed admin authentication: counted against the
+// caller's address (429 once it is locked out; 503 when Redis cannot
+// count it) and recorded in the security log, aggregated.
+func (a *Admin) authFailed(c echo.Context, addr netip.Addr, e *server.Error) error {
+	ctx := c.Request().Context()
+	a.apps.Security(ctx, store.SecurityEvent{Kind: "admin.auth_failed", Addr: addr, Reason: e.Reason})
+	lo, err := a.cfg.Limits.Failed(ctx, "", addr)
+	switch {
+	case err != nil:
+		return writeError(c, err)
+	case lo.For > 0:
+		if lo.New {
+			a.apps.Security(ctx, store.SecurityEvent{Kind: "admin.locked_out", Addr: addr, Reason: lo.Scope, For: lo.For})
+		}
+		return writeError(c, lockedOut(lo.For))
+	}
+	return writeError(c, e)
+}
+
+func lockedOut(d time.Duration) *server.Error {
+	return &server.Error{Code: "slow_down", Status: http.StatusTooManyRequests, RetryAfter: d, Reason: "locked out",
+		Description: "too many failed authentications from this address: retry after the time Retry-After gives, with a valid credential"}
 }
 
 // checkQuery refuses a query string that does not parse (Go's parser

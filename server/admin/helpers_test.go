@@ -43,6 +43,13 @@ func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func newAdminEnv(t testing.TB, edit ...func(*server.Config)) *adminEnv {
 	t.Helper()
+	return newAdminEnvWith(t, redis.Options{}, nil, edit...)
+}
+
+// newAdminEnvWith is newAdminEnv with store options and, when limits is
+// not nil, abuse limits on the same Redis.
+func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfig, edit ...func(*server.Config)) *adminEnv {
+	t.Helper()
 	clk := &clock{}
 	rs := redistest.Start(t, redistest.Mini)
 	rdb, err := redis.NewClient(rs.URL)
@@ -58,7 +65,11 @@ func newAdminEnv(t testing.TB, edit ...func(*server.Config)) *adminEnv {
 	if cfg.InactiveReason {
 		keep = cfg.Tombstone
 	}
-	st := redis.New(rdb, redis.Options{Prefix: "test", KeepExpired: keep})
+	opts.Prefix, opts.KeepExpired = "test", keep
+	st := redis.New(rdb, opts)
+	if limits != nil {
+		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
+	}
 	svc := apps.New(st, cfg.Catalogue, apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone})
 	cfg.Audit = svc
 	srv, err := server.New(cfg, st)

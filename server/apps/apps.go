@@ -30,6 +30,10 @@ type Store interface {
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)
 	AppendEvent(ctx context.Context, e store.Event) error
+	// AppendSecurityEvent adds an event to the security log, capped apart
+	// from the admin changes AppendEvent records, so that nothing an
+	// unauthenticated caller triggers can push a change out.
+	AppendSecurityEvent(ctx context.Context, e store.Event) error
 	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
 }
 
@@ -40,7 +44,7 @@ type Service struct {
 	store     Store
 	catalogue *scopes.Catalogue
 	opts      Options
-	fails     *failLimiter
+	security  *securityLog
 }
 
 // Options tune the service; the zero value is usable.
@@ -52,6 +56,9 @@ type Options struct {
 	// Tombstone is how long a token revoked by id is remembered as
 	// revoked (introspection.inactive_reason); 0 remembers nothing.
 	Tombstone time.Duration
+	// SecurityEvery is the shortest gap between two security events of
+	// one kind about one source (see Security). Default a minute.
+	SecurityEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -72,10 +79,13 @@ func New(st Store, catalogue *scopes.Catalogue, opts Options) *Service {
 	if opts.MaxGrace == 0 {
 		opts.MaxGrace = DefaultMaxGrace
 	}
+	if opts.SecurityEvery <= 0 {
+		opts.SecurityEvery = DefaultSecurityEvery
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, catalogue: catalogue, opts: opts, fails: newFailLimiter()}
+	return &Service{store: st, catalogue: catalogue, opts: opts, security: newSecurityLog()}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }

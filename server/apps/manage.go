@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oauthd/oauthd/scopes"
@@ -376,61 +375,6 @@ func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string
 		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
 	}
 	return ev, next, err
-}
-
-// RecordAuthFailure logs a failed client authentication as a security
-// event. clientID is what the caller claimed (it may not exist). Failures
-// are unauthenticated, so an attacker could otherwise flood the capped
-// audit stream and push real admin changes out of it: per client_id at
-// most one event every AuthFailEvery, counting the failures in between.
-func (s *Service) RecordAuthFailure(ctx context.Context, clientID, ip, reason string) {
-	ok, suppressed := s.fails.allow(clientID, s.opts.Now())
-	if !ok {
-		return
-	}
-	detail := map[string]any{"reason": reason}
-	if suppressed > 0 {
-		detail["failures_since_last_event"] = suppressed
-	}
-	s.audit(WithActor(ctx, Actor{Name: "client:" + clientID, IP: ip}), "client.auth_failed", clientID, detail)
-}
-
-// AuthFailEvery is the shortest gap between two auth-failure events for
-// one client_id (per oauthd process).
-const AuthFailEvery = 10 * time.Second
-
-// maxFailTracked bounds the limiter's memory: past it, the oldest state is
-// dropped wholesale (which only lets a few more events through).
-const maxFailTracked = 10000
-
-type failLimiter struct {
-	mu   sync.Mutex
-	seen map[string]failState
-}
-
-type failState struct {
-	at         time.Time
-	suppressed int
-}
-
-func newFailLimiter() *failLimiter { return &failLimiter{seen: map[string]failState{}} }
-
-// allow reports whether to write an event now, and how many failures were
-// not written since the last one.
-func (f *failLimiter) allow(id string, now time.Time) (bool, int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, ok := f.seen[id]
-	if ok && now.Sub(st.at) < AuthFailEvery && !now.Before(st.at) {
-		st.suppressed++
-		f.seen[id] = st
-		return false, 0
-	}
-	if len(f.seen) >= maxFailTracked {
-		clear(f.seen)
-	}
-	f.seen[id] = failState{at: now}
-	return true, st.suppressed
 }
 
 // ListTokens returns up to limit live tokens and API keys of an

@@ -11,21 +11,42 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// MaxEvents caps the audit stream; XADD trims it approximately (~), which
-// Redis does in whole macro-nodes, cheaply.
-const MaxEvents = 100_000
+// The audit log is two capped streams. Changes made by authenticated
+// actors (admin keys, delegated administrators, the CLI) go to one; what
+// unauthenticated or misbehaving callers cause (failed authentications,
+// lock-outs, spent quotas) goes to the other, capped apart, so no flood
+// of the second kind can push a change out of the first. Listing merges
+// them, newest first. XADD trims approximately (~), which Redis does in
+// whole macro-nodes, cheaply.
 
-func (s *Store) eventsKey() string { return s.opts.Prefix + ":events" }
+// Default caps of the two streams (Options.MaxEvents, MaxSecurityEvents).
+const (
+	DefaultMaxEvents         = 100_000
+	DefaultMaxSecurityEvents = 20_000
+)
 
-// AppendEvent adds e to the capped audit stream. The stream assigns the id.
+func (s *Store) eventsKey() string         { return s.opts.Prefix + ":events" }
+func (s *Store) securityEventsKey() string { return s.opts.Prefix + ":events:security" }
+
+// AppendEvent adds e, a change an authenticated actor made, to the audit
+// stream. The stream assigns the id.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
+	return s.appendEvent(ctx, s.eventsKey(), s.opts.MaxEvents, e)
+}
+
+// AppendSecurityEvent adds e to the security stream.
+func (s *Store) AppendSecurityEvent(ctx context.Context, e store.Event) error {
+	return s.appendEvent(ctx, s.securityEventsKey(), s.opts.MaxSecurityEvents, e)
+}
+
+func (s *Store) appendEvent(ctx context.Context, stream string, maxLen int64, e store.Event) error {
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return fmt.Errorf("event detail: %w", err)
 	}
 	return s.wrap(s.rdb.XAdd(ctx, &goredis.XAddArgs{
-		Stream: s.eventsKey(),
-		MaxLen: MaxEvents,
+		Stream: stream,
+		MaxLen: maxLen,
 		Approx: true,
 		Values: []any{
 			"time", e.Time.UnixMilli(), "kind", e.Kind, "actor", e.Actor,
@@ -34,42 +55,103 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 	}).Err())
 }
 
-// ListEvents returns up to limit events, newest first, older than cursor
-// ("" for the newest), matching the filter's non-empty fields, and the
-// cursor of the next page ("" at the end). It reads the stream in batches,
-// so a narrow filter over a long stream costs a few round trips.
+// ListEvents returns up to limit events of both streams, newest first,
+// older than cursor ("" for the newest), matching the filter's non-empty
+// fields, and the cursor of the next page ("" at the end). It reads the
+// streams in batches, so a narrow filter over a long log costs a few
+// round trips. Stream ids are times, so one cursor serves both streams.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
-	end := "+"
-	if cursor != "" {
-		if !validStreamID(cursor) {
-			return nil, "", fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
-		}
-		end = "(" + cursor
+	if cursor != "" && !validStreamID(cursor) {
+		return nil, "", fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
 	}
+	streams := []*eventReader{{s: s, key: s.eventsKey(), end: cursor}, {s: s, key: s.securityEventsKey(), end: cursor}}
 	var out []store.Event
-	const batch = 500
-	for scanned := 0; len(out) < limit && scanned < 20*batch; {
-		msgs, err := s.rdb.XRevRangeN(ctx, s.eventsKey(), end, "-", batch).Result()
-		if err != nil {
-			return nil, "", s.wrap(err)
-		}
-		for _, m := range msgs {
-			e := decodeEvent(m)
-			end = "(" + m.ID
-			if (f.ClientID == "" || e.ClientID == f.ClientID) && (f.Kind == "" || e.Kind == f.Kind) {
-				out = append(out, e)
-				if len(out) == limit {
-					return out, m.ID, nil
-				}
+	const maxScanned = 20 * eventBatch
+	for scanned := 0; scanned < maxScanned; scanned++ {
+		// The newest head of the two streams is the next event.
+		var next *eventReader
+		for _, r := range streams {
+			m, err := r.peek(ctx)
+			if err != nil {
+				return nil, "", err
+			}
+			if m != nil && (next == nil || streamIDLess(next.head().ID, m.ID)) {
+				next = r
 			}
 		}
-		scanned += len(msgs)
-		if len(msgs) < batch {
+		if next == nil {
 			return out, "", nil
 		}
+		m := next.pop()
+		e := decodeEvent(*m)
+		if (f.ClientID == "" || e.ClientID == f.ClientID) && (f.Kind == "" || e.Kind == f.Kind) {
+			out = append(out, e)
+		}
+		if len(out) == limit {
+			return out, m.ID, nil
+		}
+		cursor = m.ID
 	}
 	// Scanned the bound without filling the page: hand back where to go on.
-	return out, strings.TrimPrefix(end, "("), nil
+	return out, cursor, nil
+}
+
+const eventBatch = 500
+
+// eventReader pages backwards through one stream.
+type eventReader struct {
+	s    *Store
+	key  string
+	end  string // exclusive upper bound; "" for the newest
+	buf  []goredis.XMessage
+	done bool
+}
+
+func (r *eventReader) head() *goredis.XMessage { return &r.buf[0] }
+
+// peek returns the stream's next (older) event without taking it, nil at
+// the stream's start.
+func (r *eventReader) peek(ctx context.Context) (*goredis.XMessage, error) {
+	if len(r.buf) == 0 && !r.done {
+		end := "+"
+		if r.end != "" {
+			end = "(" + r.end
+		}
+		msgs, err := r.s.rdb.XRevRangeN(ctx, r.key, end, "-", eventBatch).Result()
+		if err != nil {
+			return nil, r.s.wrap(err)
+		}
+		r.buf, r.done = msgs, len(msgs) < eventBatch
+		if len(msgs) > 0 {
+			r.end = msgs[len(msgs)-1].ID
+		}
+	}
+	if len(r.buf) == 0 {
+		return nil, nil
+	}
+	return &r.buf[0], nil
+}
+
+func (r *eventReader) pop() *goredis.XMessage {
+	m := &r.buf[0]
+	r.buf = r.buf[1:]
+	return m
+}
+
+// streamIDLess orders stream ids ("ms-seq") by time, then sequence.
+func streamIDLess(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	if len(am) != len(bm) {
+		return len(am) < len(bm)
+	}
+	if am != bm {
+		return am < bm
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
 }
 
 func validStreamID(id string) bool {

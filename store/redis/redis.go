@@ -47,6 +47,11 @@ type Store struct {
 
 // Options tune the backend.
 type Options struct {
+	// MaxEvents and MaxSecurityEvents cap the audit log's two streams
+	// (approximately): changes by authenticated actors, and what
+	// unauthenticated callers caused. Defaults DefaultMaxEvents and
+	// DefaultMaxSecurityEvents.
+	MaxEvents, MaxSecurityEvents int64
 	// Prefix goes before every key (e.g. "oauthd"), so several deployments
 	// can share one Redis.
 	Prefix string
@@ -77,6 +82,12 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxSecurityEvents <= 0 {
+		opts.MaxSecurityEvents = DefaultMaxSecurityEvents
+	}
 	return &Store{rdb: rdb, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
 }
 
@@ -90,7 +101,9 @@ func (s *Store) usageKey(id string) string { return s.opts.Prefix + ":{" + id + 
 // wrap maps go-redis errors onto the store sentinels. Anything but a
 // missing key or a cancelled request means Redis is unreachable or refusing
 // work (connection refused, timeout, OOM, LOADING...): ErrUnavailable.
-func (s *Store) wrap(err error) error {
+func (s *Store) wrap(err error) error { return wrapErr(err) }
+
+func wrapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil

@@ -44,11 +44,17 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // token issued during a delete cannot leave a record behind, and registers
 // its bucket in the index.
 //
-// KEYS: bucket, bucket index, application.
+// KEYS: bucket, bucket index, application, and optionally the client's
+// lock-out key for the address it asked from.
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now (Unix ms).
-// Returns 0 when the application does not exist.
+// Returns 0 when the application does not exist, minus the lock's
+// remaining milliseconds while the client is locked out.
 var createToken = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+if KEYS[4] then
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl > 0 then return -ttl end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local at = tonumber(ARGV[3])
 if at == 0 then return 1 end
@@ -82,12 +88,18 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		at = s.bucketExpiry(ref.Bucket)
 	}
 	keys := []string{s.bucketKey(ref.ClientID, ref.Bucket), s.bucketIndexKey(ref.ClientID), s.appKey(ref.ClientID)}
+	if t.RequestedFrom.IsValid() {
+		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, t.RequestedFrom))
+	}
 	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, store.FormatBucket(ref.Bucket), time.Now().UnixMilli()).Int()
 	if err != nil {
 		return s.wrap(err)
 	}
 	if n == 0 {
 		return fmt.Errorf("application %q: %w", ref.ClientID, store.ErrNotFound)
+	}
+	if n < 0 {
+		return &store.LockedError{For: time.Duration(-n) * time.Millisecond}
 	}
 	if t.Kind == "" {
 		s.usage.note(ref.ClientID, t.SecretID, t.IssuedAt)
@@ -102,6 +114,14 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 // the other application is fetched from its own node in the same
 // pipeline. Whether the token is still good is the caller's decision.
 func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error) {
+	return s.LookupTokenFor(ctx, ref, store.Caller{ClientID: also})
+}
+
+// LookupTokenFor is LookupToken for a caller whose lock-out from
+// caller.Addr is read in the same round trip.
+func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller store.Caller) (store.TokenLookup, error) {
+	also := caller.ClientID
+	checkLock := also != "" && caller.Addr.IsValid()
 	var out store.TokenLookup
 	app, appCached := s.apps.get(ref.ClientID)
 	var other store.Application
@@ -112,8 +132,9 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 	epoch := s.apps.begin()
 	var tok, appCmd, otherCmd *goredis.StringCmd
 	var revoked *goredis.IntCmd
+	var lock *goredis.DurationCmd
 	var err error
-	if appCached && otherCached && s.opts.KeepExpired <= 0 {
+	if appCached && otherCached && s.opts.KeepExpired <= 0 && !checkLock {
 		// The common case: only the record to read, no pipeline needed.
 		tok = s.rdb.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
 		err = tok.Err()
@@ -129,6 +150,9 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 			if !otherCached {
 				otherCmd = p.Get(ctx, s.appKey(also))
 			}
+			if checkLock {
+				lock = p.PTTL(ctx, LockKey(s.opts.Prefix, also, caller.Addr))
+			}
 			return nil
 		})
 	}
@@ -137,6 +161,9 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 	}
 	if revoked != nil {
 		out.Revoked = revoked.Val() > 0
+	}
+	if lock != nil && lock.Val() > 0 {
+		out.AlsoLocked = lock.Val()
 	}
 	if b, err := tok.Bytes(); err == nil {
 		t, err := decodeToken(ref, b)

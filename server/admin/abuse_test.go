@@ -1,0 +1,150 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store/redis"
+)
+
+// tokenFrom asks for a token from addr and returns the status, the
+// Retry-After header and the error code.
+func (e *adminEnv) tokenFrom(id, secret, addr string) (int, string, string) {
+	r := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+	r.Header.Set("Authorization", basic(id, secret))
+	r.RemoteAddr = addr + ":5555"
+	w := e.do(r)
+	var code string
+	if w.Code != 200 {
+		code, _ = decode[map[string]any](e.t, w.Body)["error"].(string)
+	}
+	return w.Code, w.Header().Get("Retry-After"), code
+}
+
+// The attack of issue 8, item 1, replayed: a flood of failed
+// authentications with invented client ids cannot push an admin change out
+// of the audit log, and is aggregated into a few events per source.
+func TestAuditLogSurvivesFlood(t *testing.T) {
+	env := newAdminEnvWith(t, redis.Options{MaxEvents: 50, MaxSecurityEvents: 50}, nil)
+	code, created := env.call(adminKey, "POST", "/applications", map[string]any{"name": "precious", "scopes": []string{"sms"}})
+	if code != 201 {
+		t.Fatal(code)
+	}
+	id := created["client_id"].(string)
+	const flood = 3000
+	for i := range flood {
+		addr := fmt.Sprintf("198.51.100.%d", i%3) // three hosts
+		if code, _, _ := env.tokenFrom(fmt.Sprintf("invented%d", i), "ocs_guess", addr); code != 401 {
+			t.Fatalf("failure %d answered %d", i, code)
+		}
+	}
+	env.clk.advance(2 * apps.DefaultSecurityEvery)
+	env.apps.Flush(context.Background())
+
+	_, list := env.call(adminKey, "GET", "/events?limit=500", nil)
+	var created_, failures, counted int
+	for _, e := range list["events"].([]any) {
+		ev := e.(map[string]any)
+		switch ev["kind"] {
+		case "application.created":
+			if ev["client_id"] == id {
+				created_++
+			}
+		case "client.auth_failed":
+			failures++
+			counted += int(ev["detail"].(map[string]any)["count"].(float64))
+			if ev["client_id"] != nil && ev["client_id"] != "" {
+				t.Errorf("an event about an invented id keys on it: %v", ev)
+			}
+		}
+	}
+	if created_ != 1 {
+		t.Fatalf("the admin change is gone from the audit log after %d failed authentications", flood)
+	}
+	if failures > 6 || counted != flood {
+		t.Fatalf("%d failure events counting %d failures; want at most 2 per source, counting all %d", failures, counted, flood)
+	}
+}
+
+// The attacks of issue 8, item 2, replayed: wrong secrets lock the
+// (client, address) pair out with a growing 429; the daemon elsewhere
+// keeps working; the pair stays locked even for the right secret; a
+// daemon fetching a token per request runs into its quota and is told to
+// cache; every one of these is in the audit log, aggregated.
+func TestBruteForceAndQuota(t *testing.T) {
+	env := newAdminEnvWith(t, redis.Options{}, &redis.LimitsConfig{
+		ClientFailures: redis.Rate{N: 5, Per: time.Minute},
+		AddrFailures:   redis.Rate{N: 100, Per: time.Minute},
+		Lockout:        time.Minute, MaxLockout: time.Hour,
+		Issue: redis.Rate{N: 20, Per: time.Hour},
+	})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
+	const attacker, daemon = "198.51.100.66", "203.0.113.5"
+	for i := range 5 {
+		if code, _, _ := env.tokenFrom(app.ClientID, fmt.Sprintf("ocs_guess%d", i), attacker); code != 401 {
+			t.Fatalf("guess %d: %d, want 401", i, code)
+		}
+	}
+	code, retry, errCode := env.tokenFrom(app.ClientID, "ocs_guess6", attacker)
+	if code != 429 || retry != "60" || errCode != "slow_down" {
+		t.Fatalf("6th guess: %d Retry-After %q %s; want 429, 60, slow_down", code, retry, errCode)
+	}
+	if code, _, _ := env.tokenFrom(app.ClientID, app.Secret, attacker); code != 429 {
+		t.Fatalf("the right secret from the locked address: %d, want 429", code)
+	}
+	if code, _, _ := env.tokenFrom(app.ClientID, app.Secret, daemon); code != 200 {
+		t.Fatalf("the daemon from its own address: %d, want 200 (an attacker elsewhere must not lock it out)", code)
+	}
+	// Introspection and revocation credentials are held to the same lock.
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	for i := range 6 {
+		r := formRequest("/oauth/introspect", url.Values{"token": {"x"}})
+		r.Header.Set("Authorization", basic(rs.ClientID, fmt.Sprintf("wrong%d", i)))
+		r.RemoteAddr = attacker + ":1"
+		env.do(r)
+	}
+	r := formRequest("/oauth/introspect", url.Values{"token": {"x"}})
+	r.Header.Set("Authorization", basic(rs.ClientID, rs.Secret))
+	r.RemoteAddr = attacker + ":1"
+	if w := env.do(r); w.Code != 429 {
+		t.Fatalf("introspection with the right secret from a locked address: %d", w.Code)
+	}
+
+	// The quota: 20 tokens an hour, one already used above.
+	var last int
+	var body string
+	for i := range 25 {
+		rq := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+		rq.Header.Set("Authorization", basic(app.ClientID, app.Secret))
+		rq.RemoteAddr = daemon + ":1"
+		w := env.do(rq)
+		if last = w.Code; w.Code == 429 {
+			body = w.Body.String()
+			if i < 18 {
+				t.Fatalf("quota refused token %d", i+2)
+			}
+			break
+		}
+	}
+	if last != 429 || !strings.Contains(body, "cache each token") {
+		t.Fatalf("a daemon fetching a token per request: last %d %s; want 429 telling it to cache", last, body)
+	}
+
+	env.clk.advance(2 * apps.DefaultSecurityEvery)
+	env.apps.Flush(context.Background())
+	_, list := env.call(adminKey, "GET", "/events?limit=500", nil)
+	kinds := map[string]int{}
+	for _, e := range list["events"].([]any) {
+		kinds[e.(map[string]any)["kind"].(string)]++
+	}
+	for _, k := range []string{"client.auth_failed", "client.locked_out", "token.quota_exceeded"} {
+		if kinds[k] == 0 || kinds[k] > 6 {
+			t.Errorf("%d %s events, want a few (aggregated): %v", kinds[k], k, kinds)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Limiter enforces the abuse limits every replica shares (store/redis's
+// Limits). A nil Limiter limits nothing.
+type Limiter interface {
+	// Failed counts a failed client authentication and reports whether
+	// the caller is now locked out.
+	Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error)
+	// ClientLocked reports a lock-out of (clientID, addr), the one a
+	// correct secret is held to too.
+	ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error)
+	// TakeIssue and TakeIntrospect take one permit of an application's
+	// token quota or a resource server's introspection budget; a positive
+	// duration says how long to wait.
+	TakeIssue(ctx context.Context, clientID string) (time.Duration, error)
+	TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error)
+}
+
+// noLimits is the Limiter of a server configured without one.
+type noLimits struct{}
+
+func (noLimits) Failed(context.Context, string, netip.Addr) (store.Lockout, error) {
+	return store.Lockout{}, nil
+}
+func (noLimits) ClientLocked(context.Context, string, netip.Addr) (time.Duration, error) {
+	return 0, nil
+}
+func (noLimits) TakeIssue(context.Context, string) (time.Duration, error)      { return 0, nil }
+func (noLimits) TakeIntrospect(context.Context, string) (time.Duration, error) { return 0, nil }
+
+// retryAfter is a Retry-After value: whole seconds, at least one.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
+}
+
+// errLockedOut answers a client locked out for too many failed
+// authentications. slow_down is the OAuth error registry's code for "back
+// off" (RFC 8628 §3.5); 429 and Retry-After say for how long.
+func errLockedOut(d time.Duration) *Error {
+	return &Error{
+		Code: "slow_down",
+		Description: fmt.Sprintf("too many failed client authentications from this address: locked out for %ss; check the client_id and client_secret before retrying",
+			retryAfter(d)),
+		Status:     http.StatusTooManyRequests,
+		Reason:     "locked out",
+		RetryAfter: d,
+	}
+}
+
+// lockAddr is the address whose lock-out a request is held to: the
+// client's, or none when no limits are configured (so the store skips the
+// check).
+func (s *Server) lockAddr(c echo.Context) netip.Addr {
+	if !s.limited {
+		return netip.Addr{}
+	}
+	return clientAddr(c)
+}
+
+// takeQuota takes one permit with take for clientID and answers 429 when
+// the budget is spent, recording it (aggregated) in the audit log as kind.
+// Redis failing to answer refuses the request (503): a limit that cannot
+// be checked is not skipped.
+func (s *Server) takeQuota(c echo.Context, take func(context.Context, string) (time.Duration, error), clientID, kind string) error {
+	wait, err := take(c.Request().Context(), clientID)
+	if err != nil {
+		return err
+	}
+	if wait <= 0 {
+		return nil
+	}
+	s.security(c, store.SecurityEvent{Kind: kind, ClientID: clientID, Known: true})
+	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + retryAfter(wait) + "s"
+	if kind != "token.quota_exceeded" {
+		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + retryAfter(wait) + "s"
+	}
+	return &Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: kind, RetryAfter: wait}
+}

@@ -1,0 +1,242 @@
+package redis
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+
+	"github.com/go-redis/redis_rate/v10"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Rate is a limit: N events per Per. The zero Rate means no limit.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Off reports whether r limits nothing.
+func (r Rate) Off() bool { return r.N <= 0 || r.Per <= 0 }
+
+func (r Rate) limit() redis_rate.Limit {
+	return redis_rate.Limit{Rate: r.N, Burst: r.N, Period: r.Per}
+}
+
+// LimitsConfig sets the abuse limits.
+type LimitsConfig struct {
+	// ClientFailures bounds failed authentications per (client_id, source
+	// address); past it the pair is locked out.
+	ClientFailures Rate
+	// AddrFailures bounds failed authentications per source address,
+	// whatever client_id they name; past it the address's failures are
+	// refused without being checked.
+	AddrFailures Rate
+	// Lockout is the first lock-out; each further one within LockoutMemory
+	// doubles it, up to MaxLockout.
+	Lockout, MaxLockout, LockoutMemory time.Duration
+	// Issue is each application's token quota.
+	Issue Rate
+	// Introspect bounds each resource server's introspection requests.
+	Introspect Rate
+}
+
+// Limits keeps the abuse limits every replica shares. The counting is
+// redis_rate's (GCRA, one script call per event); lock-outs are keys with
+// a TTL, kept in the locked application's hash slot so the token script
+// can check one in the same round trip as it writes the token. Quotas on
+// the hot paths (issue, introspection) are taken from Redis in leases of
+// several permits, so most requests cost no Redis call at all; a replica
+// may hold up to a lease of unused permits, which are then lost.
+type Limits struct {
+	rdb    goredis.UniversalClient
+	rl     *redis_rate.Limiter
+	prefix string
+	cfg    LimitsConfig
+	now    func() time.Time
+
+	mu     sync.Mutex
+	leases map[string]*lease
+}
+
+type lease struct {
+	mu      sync.Mutex
+	left    int
+	until   time.Time
+	refused time.Time // no permits until then (Redis said so)
+}
+
+// NewLimits returns the limits on rdb, with keys under prefix (the
+// store's).
+func NewLimits(rdb goredis.UniversalClient, prefix string, cfg LimitsConfig) *Limits {
+	if cfg.LockoutMemory <= 0 {
+		cfg.LockoutMemory = 24 * time.Hour
+	}
+	if cfg.MaxLockout < cfg.Lockout {
+		cfg.MaxLockout = cfg.Lockout
+	}
+	return &Limits{rdb: rdb, rl: redis_rate.NewLimiter(rdb), prefix: prefix, cfg: cfg, now: time.Now, leases: map[string]*lease{}}
+}
+
+// LockKey is where a (client, address) lock-out lives: in the client's
+// hash slot, beside its application record.
+func LockKey(prefix, clientID string, addr netip.Addr) string {
+	return prefix + ":{" + clientID + "}:lock:" + addr.String()
+}
+
+func (l *Limits) addrLockKey(addr netip.Addr) string { return l.prefix + ":lock:" + addr.String() }
+
+// lockOut sets a lock with a duration that doubles with each lock-out the
+// key has had within the memory window.
+//
+// KEYS: lock, lock-out count. ARGV: first (ms), max (ms), memory (ms).
+// Returns the lock's duration in ms.
+var lockOut = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+local d = tonumber(ARGV[1])
+for i = 2, n do
+  d = d * 2
+  if d >= tonumber(ARGV[2]) then d = tonumber(ARGV[2]) break end
+end
+redis.call('SET', KEYS[1], n, 'PX', d)
+return d
+`)
+
+// Failed counts a failed client authentication from addr naming clientID
+// ("" when none could be read) and reports whether the caller is now
+// locked out. While a lock holds, failures are not counted again: the
+// lock simply stands. An error means Redis could not be asked; the caller
+// must then refuse (fail closed).
+func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
+	if locked, err := l.Blocked(ctx, clientID, addr); err != nil || locked.For > 0 {
+		return locked, err
+	}
+	a := addr.String()
+	if clientID != "" && !l.cfg.ClientFailures.Off() {
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, l.cfg.ClientFailures.limit())
+		if err != nil {
+			return store.Lockout{}, wrapErr(err)
+		}
+		if res.Allowed == 0 {
+			return l.lock(ctx, LockKey(l.prefix, clientID, addr), l.prefix+":{"+clientID+"}:lockouts:"+a, "client")
+		}
+	}
+	if !l.cfg.AddrFailures.Off() {
+		res, err := l.rl.Allow(ctx, l.prefix+":fail:"+a, l.cfg.AddrFailures.limit())
+		if err != nil {
+			return store.Lockout{}, wrapErr(err)
+		}
+		if res.Allowed == 0 {
+			return l.lock(ctx, l.addrLockKey(addr), l.prefix+":lockouts:"+a, "address")
+		}
+	}
+	return store.Lockout{}, nil
+}
+
+func (l *Limits) lock(ctx context.Context, key, countKey, scope string) (store.Lockout, error) {
+	ms, err := lockOut.Run(ctx, l.rdb, []string{key, countKey},
+		l.cfg.Lockout.Milliseconds(), l.cfg.MaxLockout.Milliseconds(), l.cfg.LockoutMemory.Milliseconds()).Int64()
+	if err != nil {
+		return store.Lockout{}, wrapErr(err)
+	}
+	return store.Lockout{For: time.Duration(ms) * time.Millisecond, New: true, Scope: scope}, nil
+}
+
+// Blocked reports a lock-out standing for (clientID, addr) or for addr
+// alone, without counting anything.
+func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
+	var pair *goredis.DurationCmd
+	var whole *goredis.DurationCmd
+	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		if clientID != "" {
+			pair = p.PTTL(ctx, LockKey(l.prefix, clientID, addr))
+		}
+		whole = p.PTTL(ctx, l.addrLockKey(addr))
+		return nil
+	})
+	if err != nil {
+		return store.Lockout{}, wrapErr(err)
+	}
+	if pair != nil && pair.Val() > 0 {
+		return store.Lockout{For: pair.Val(), Scope: "client"}, nil
+	}
+	if whole.Val() > 0 {
+		return store.Lockout{For: whole.Val(), Scope: "address"}, nil
+	}
+	return store.Lockout{}, nil
+}
+
+// ClientLocked reports a lock-out of (clientID, addr) only: the one a
+// request that authenticates correctly is held to. A lock of the whole
+// address is not, so an attacker sharing a daemon's address (a NAT) and
+// guessing other clients' secrets cannot lock the daemon out.
+func (l *Limits) ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error) {
+	d, err := l.rdb.PTTL(ctx, LockKey(l.prefix, clientID, addr)).Result()
+	if err != nil {
+		return 0, wrapErr(err)
+	}
+	return max(d, 0), nil
+}
+
+// TakeIssue takes one token of clientID's issue quota. It answers how long
+// to wait when the quota is spent (0: go ahead).
+func (l *Limits) TakeIssue(ctx context.Context, clientID string) (time.Duration, error) {
+	return l.take(ctx, "issue:{"+clientID+"}", l.cfg.Issue)
+}
+
+// TakeIntrospect takes one introspection of resource server clientID.
+func (l *Limits) TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error) {
+	return l.take(ctx, "introspect:{"+clientID+"}", l.cfg.Introspect)
+}
+
+// maxLeases bounds the lease table; past it, it is cleared (which only
+// costs the next requests a Redis call each).
+const maxLeases = 10_000
+
+// take takes one permit of rate r for key from this replica's lease,
+// asking Redis for a new lease when it is spent or stale. A lease holds
+// at most a twentieth of the rate (at least one permit) and lasts as long
+// as those permits take at the rate, so the replicas together never run
+// more than a few leases ahead of the shared count.
+func (l *Limits) take(ctx context.Context, key string, r Rate) (time.Duration, error) {
+	if r.Off() {
+		return 0, nil
+	}
+	now := l.now()
+	l.mu.Lock()
+	ls, ok := l.leases[key]
+	if !ok {
+		if len(l.leases) >= maxLeases {
+			clear(l.leases)
+		}
+		ls = &lease{}
+		l.leases[key] = ls
+	}
+	l.mu.Unlock()
+
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if now.Before(ls.refused) {
+		return ls.refused.Sub(now), nil
+	}
+	if ls.left > 0 && now.Before(ls.until) {
+		ls.left--
+		return 0, nil
+	}
+	batch := max(1, min(r.N/20, 100))
+	res, err := l.rl.AllowAtMost(ctx, l.prefix+":quota:"+key, r.limit(), batch)
+	if err != nil {
+		return 0, wrapErr(err)
+	}
+	if res.Allowed == 0 {
+		wait := max(res.RetryAfter, time.Millisecond)
+		ls.refused = now.Add(wait)
+		return wait, nil
+	}
+	ls.left = res.Allowed - 1
+	ls.until = now.Add(time.Duration(int64(r.Per) * int64(res.Allowed) / int64(r.N)))
+	return 0, nil
+}
