@@ -73,6 +73,10 @@ func serveSettings() []setting {
 		{Key: "admin.key_sha256", Default: "", Usage: "comma-separated SHA-256 hex digests of the admin keys (make one with 'oauthd admin-key'); the keys themselves are never configured"},
 		{Key: "admin.max_grace", Default: 7 * 24 * time.Hour, Usage: "longest grace period a secret reset may give the old secret"},
 		{Key: "admin.pprof", Default: false, Usage: "serve Go's profiler at /debug/pprof/ on the admin listener (needs admin.addr)"},
+		{Key: "dashboard.enabled", Default: true, Usage: "serve the web dashboard at /dashboard/ on the admin listener (on http.addr when admin.addr is empty)"},
+		{Key: "dashboard.session_idle", Default: 30 * time.Minute, Usage: "a dashboard session unused this long ends"},
+		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
+		{Key: "dashboard.secure_cookies", Default: false, Usage: "mark dashboard cookies Secure even on plain HTTP (TLS terminated by a proxy in front); they always are over TLS"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 	}, append(logServeSettings(), redisSettings()...)...)
 }
@@ -122,6 +126,12 @@ type Config struct {
 	Health struct {
 		Timeout time.Duration `mapstructure:"timeout"`
 	} `mapstructure:"health"`
+	Dashboard struct {
+		Enabled       bool          `mapstructure:"enabled"`
+		SessionIdle   time.Duration `mapstructure:"session_idle"`
+		SessionMax    time.Duration `mapstructure:"session_max"`
+		SecureCookies bool          `mapstructure:"secure_cookies"`
+	} `mapstructure:"dashboard"`
 	Introspection struct {
 		InactiveReason bool          `mapstructure:"inactive_reason"`
 		TombstoneTTL   time.Duration `mapstructure:"tombstone_ttl"`
@@ -379,6 +389,18 @@ func (c *Config) validate(list []setting) error {
 		{"health.timeout", func() error {
 			if c.Health.Timeout < 10*time.Millisecond || c.Health.Timeout > time.Minute {
 				return fmt.Errorf("%v: use between 10ms and 1m, shorter than the probe's own timeout", c.Health.Timeout)
+			}
+			return nil
+		}},
+		{"dashboard.session_idle", func() error {
+			if c.Dashboard.SessionIdle < time.Minute || c.Dashboard.SessionIdle > 24*time.Hour {
+				return fmt.Errorf("%v: use between 1m and 24h", c.Dashboard.SessionIdle)
+			}
+			return nil
+		}},
+		{"dashboard.session_max", func() error {
+			if c.Dashboard.SessionMax < c.Dashboard.SessionIdle || c.Dashboard.SessionMax > 7*24*time.Hour {
+				return fmt.Errorf("%v: use between dashboard.session_idle (%v) and 168h", c.Dashboard.SessionMax, c.Dashboard.SessionIdle)
 			}
 			return nil
 		}},

@@ -15,6 +15,7 @@ import (
 	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/dashboard"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -261,7 +262,11 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		key := credential.NewAdminKey()
 		keys = append(keys, store.Sum(key))
 		demoCtx := apps.WithActor(ctx, apps.Actor{Name: "oauthd-serve"})
-		if err := printDemo(demoCtx, appSvc, issuer, key, stdout); err != nil {
+		dashURL := ""
+		if cfg.Dashboard.Enabled {
+			dashURL = dashboardURL(issuer, adminLn)
+		}
+		if err := printDemo(demoCtx, appSvc, issuer, key, dashURL, stdout); err != nil {
 			return err
 		}
 	}
@@ -272,9 +277,34 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
 	}, appSvc, st)
 
+	// The dashboard lives beside the admin API: on the admin listener, or
+	// on the only one when there is no admin listener.
+	adminHandler := adm.Handler()
+	var dash http.Handler
+	if cfg.Dashboard.Enabled {
+		d, err := dashboard.New(dashboard.Config{
+			KeyDigests: keys, Sessions: st, Issuer: issuer,
+			SessionIdle: cfg.Dashboard.SessionIdle, SessionMax: cfg.Dashboard.SessionMax,
+			SecureCookies: cfg.Dashboard.SecureCookies, Logger: log, Observer: mx,
+			Guard: nil, // TODO(limits): the Redis-backed sign-in limiter goes here.
+		}, appSvc)
+		if err != nil {
+			return err
+		}
+		dash = d.Handler()
+		mux := http.NewServeMux()
+		mux.Handle(dashboard.Prefix, dash)
+		mux.Handle("/dashboard", dash)
+		mux.Handle("/", adm.Handler())
+		adminHandler = mux
+	}
 	public := srv.Handler()
 	if adminLn == nil {
 		mux := http.NewServeMux()
+		if dash != nil {
+			mux.Handle(dashboard.Prefix, dash)
+			mux.Handle("/dashboard", dash)
+		}
 		mux.Handle(admin.Prefix+"/", adm.Handler())
 		// With one listener the metrics are on it too; with admin.addr
 		// they stay on the private one.
@@ -291,7 +321,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		log.Info(msg, "addr", l.Addr().String(), "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
-		start(adm.Handler(), adminLn, "oauthd admin listening")
+		start(adminHandler, adminLn, "oauthd admin listening")
 	}
 	start(public, ln, "oauthd listening")
 
@@ -346,7 +376,7 @@ func defaultIssuer(addr net.Addr) string {
 
 // printDemo creates the embedded mode's demo applications, a daemon and a
 // resource server for the example SMS API, and shows how to use them.
-func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey string, w io.Writer) error {
+func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey, dashURL string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
 	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
@@ -388,5 +418,17 @@ Admin API key (valid until this process exits):
 
 `, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer,
 		issuer, rs.ClientID, rsSecret, adminKey, issuer)
+	if dashURL != "" {
+		fmt.Fprintf(w, "Dashboard (sign in with the admin key above):\n  %s\n\n", dashURL)
+	}
 	return nil
+}
+
+// dashboardURL is where a browser on this machine finds the dashboard: on
+// the admin listener when there is one, else beside the public endpoints.
+func dashboardURL(issuer string, adminLn net.Listener) string {
+	if adminLn != nil {
+		return defaultIssuer(adminLn.Addr()) + dashboard.Prefix
+	}
+	return issuer + dashboard.Prefix
 }

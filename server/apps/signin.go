@@ -58,3 +58,25 @@ func (s *Service) IssuedPerHour(ctx context.Context, id string, hours int) ([]in
 	}
 	return s.store.IssuedPerHour(ctx, id, hours, s.opts.Now())
 }
+
+// Resume re-checks, on each request of a signed-in session, that the
+// application signed in as may still administer: it exists, is enabled,
+// holds the applications scope and allows ip. It returns a Delegate built
+// from the application as it is now, so narrowing its scopes or lifetime
+// narrows its open sessions at once. Failures are ErrSignIn.
+func (s *Service) Resume(ctx context.Context, clientID string, ip netip.Addr) (*Delegate, error) {
+	if !credential.ValidClientID(clientID) {
+		return nil, ErrSignIn
+	}
+	a, err := s.store.GetApplication(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrSignIn
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if !a.Enabled || !slices.Contains(a.Scopes, scopes.Admin) || !a.Allows(ip) {
+		return nil, ErrSignIn
+	}
+	return DelegateOf(a), nil
+}
