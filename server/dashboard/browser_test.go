@@ -129,7 +129,7 @@ func (u *ui) check(name string) {
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		u.do("viewport "+vp.label, chromedp.EmulateViewport(vp.w, vp.h))
 		ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
 		cancel()
 		if err != nil {
 			u.t.Fatalf("screenshot %s: %v", name, err)
@@ -144,7 +144,9 @@ func (u *ui) check(name string) {
 				u.t.Errorf("%s: the page is wider than a 390px phone", name)
 			}
 		}
-		u.axeCheck(name + " (" + vp.label + ")")
+		for _, v := range u.axeRun(name + " (" + vp.label + ")") {
+			u.t.Errorf("accessibility (axe-core) on %s at %s width: %s (%s): %s at %v", name, vp.label, v.ID, v.Impact, v.Help, v.Targets)
+		}
 	}
 	u.do("viewport reset", chromedp.EmulateViewport(1280, 900))
 }
@@ -156,12 +158,12 @@ type axeViolation struct {
 	Targets []string `json:"targets"`
 }
 
-// axeCheck injects axe-core and fails on any WCAG 2 A/AA violation: at
-// least missing labels and insufficient colour contrast.
-func (u *ui) axeCheck(page string) {
+// axeRun injects axe-core and returns the page's WCAG 2 A/AA violations
+// (missing labels and insufficient colour contrast among them).
+func (u *ui) axeRun(page string) []axeViolation {
 	u.t.Helper()
 	if u.axe == "" {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(u.ctx, 30*time.Second)
 	defer cancel()
@@ -182,8 +184,27 @@ func (u *ui) axeCheck(page string) {
 	if err := json.Unmarshal([]byte(out), &vs); err != nil {
 		u.t.Fatalf("axe-core result on %s: %v", page, err)
 	}
-	for _, v := range vs {
-		u.t.Errorf("accessibility (axe-core) on %s: %s (%s): %s at %v", page, v.ID, v.Impact, v.Help, v.Targets)
+	return vs
+}
+
+// axeSelfTest shows the check can fail: an unlabelled input and
+// low-contrast text added to the page must be reported.
+func (u *ui) axeSelfTest() {
+	u.t.Helper()
+	if u.axe == "" {
+		return
+	}
+	u.do("spoil the page", chromedp.Evaluate[chromedp.Void](`(() => {
+		const i = document.createElement("input"); i.type = "text"; document.querySelector("main").appendChild(i);
+		const p = document.createElement("p"); p.textContent = "faint"; p.className = "axe-selftest"; document.querySelector("main").appendChild(p);
+		document.styleSheets[0].insertRule(".axe-selftest { color: #eeeeee; }");
+	})()`))
+	found := map[string]bool{}
+	for _, v := range u.axeRun("self-test") {
+		found[v.ID] = true
+	}
+	if !found["label"] || !found["color-contrast"] {
+		u.t.Errorf("axe-core missed an unlabelled input or low-contrast text (found %v): the accessibility check does not work", found)
 	}
 }
 
@@ -323,6 +344,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("events page lacks the changes: %q", body)
 	}
 	u.check("events")
+	u.axeSelfTest()
 
 	// A post without the CSRF token is refused, by the browser's own fetch.
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`fetch("/dashboard/applications/%s/delete", {method: "POST", body: new URLSearchParams({confirm: "yes"})}).then(r => r.status)`, clientID), chromedp.EvalAwaitPromise))
