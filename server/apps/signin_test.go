@@ -71,3 +71,31 @@ func TestIssuedPerHourBoundByDelegate(t *testing.T) {
 		t.Errorf("another owner's delegate: error %v, want ForbiddenError", err)
 	}
 }
+
+// Resume rebuilds the delegate from the application as it is now: a
+// session ends when its application loses the right to administer.
+func TestResume(t *testing.T) {
+	env := newTestEnv(t, Options{})
+	ctx := WithActor(context.Background(), Actor{Name: "test"})
+	a, _, err := env.apps.Create(ctx, NewApplication{Name: "portal", Owner: "acct_1", Scopes: []string{scopes.Admin, "sms"}, TokenLifetime: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	if d, err := env.apps.Resume(ctx, a.ClientID, ip); err != nil || d.Owner != "acct_1" || d.Lifetime != time.Hour {
+		t.Fatalf("Resume = %+v, %v", d, err)
+	}
+	narrowed := []string{"sms"}
+	if _, err := env.apps.Update(ctx, a.ClientID, ApplicationPatch{Scopes: &narrowed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.apps.Resume(ctx, a.ClientID, ip); !errors.Is(err, ErrSignIn) {
+		t.Errorf("without the applications scope: %v, want ErrSignIn", err)
+	}
+	if err := env.apps.Delete(ctx, a.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.apps.Resume(ctx, a.ClientID, ip); !errors.Is(err, ErrSignIn) {
+		t.Errorf("deleted: %v, want ErrSignIn", err)
+	}
+}
