@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/oauthd/oauthd/scopes"
@@ -236,8 +237,12 @@ func TestBrowser(t *testing.T) {
 	if msg := u.text("p.error"); !strings.Contains(msg, "not a valid admin key") {
 		t.Errorf("wrong key message %q", msg)
 	}
-	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key), chromedp.Click(chromedp.CSS("main button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#f-name")))
+	// The script shows only the chosen method's fields.
+	u.do("client fields hidden", chromedp.WaitNotVisible(chromedp.CSS("#client_secret")))
+	u.do("client fields on choosing", chromedp.Click(chromedp.CSS("#method-client")), chromedp.WaitVisible(chromedp.CSS("#client_secret")),
+		chromedp.Click(chromedp.CSS("#method-key")), chromedp.WaitNotVisible(chromedp.CSS("#client_secret")))
+	// Keyboard only: type the key and press Enter.
+	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
 	u.check("applications")
 
 	// Create an application.
