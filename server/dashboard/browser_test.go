@@ -109,6 +109,24 @@ func (u *ui) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// waitFor polls a JavaScript condition until it holds: for a page that
+// replaces one with the same elements.
+func (u *ui) waitFor(what, cond string) {
+	u.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := chromedp.Run(u.ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(u.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 1500) : ""`))
+			u.t.Fatalf("waiting for %s: %v\n%s", what, err, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (u *ui) text(sel string) string {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
@@ -262,10 +280,9 @@ func TestBrowser(t *testing.T) {
 	}
 	u.check("new-application")
 	// The server checks too: post it anyway and see the error by the field.
-	u.do("post a bad allowlist", chromedp.Click(chromedp.CSS("main form button.primary")), chromedp.WaitVisible(chromedp.CSS(`#allowlist-error`)))
-	if msg := u.text("#allowlist-error"); !strings.Contains(msg, "not an IP address") {
-		t.Fatalf("server-side allowlist error %q", msg)
-	}
+	u.do("post a bad allowlist", chromedp.Click(chromedp.CSS("main form button.primary")))
+	// The server's message quotes the entry; the script's does not.
+	u.waitFor("the server's allowlist error", `(document.getElementById("allowlist-error") || {}).textContent === '"999.1.1.1" is not an IP address or CIDR'`)
 	u.do("fix the allowlist", chromedp.SetValue(chromedp.CSS("#ip_allowlist"), "127.0.0.0/8\n::1"),
 		chromedp.Click(chromedp.CSS("main form button.primary")), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
 	u.check("application-created")
@@ -349,6 +366,11 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("events page lacks the changes: %q", body)
 	}
 	u.check("events")
+	u.do("a page that does not exist", chromedp.Navigate(env.url+"/dashboard/applications/no-such-app"), chromedp.WaitVisible(chromedp.CSS("p.error")))
+	if msg := u.text("p.error"); !strings.Contains(msg, "no-such-app") {
+		t.Errorf("not-found page says %q", msg)
+	}
+	u.check("not-found")
 	u.axeSelfTest()
 
 	// A post without the CSRF token is refused, by the browser's own fetch.
