@@ -271,6 +271,16 @@ func TestDelegatedSignIn(t *testing.T) {
 	if a := b.get("/dashboard/applications/" + mine.ClientID); a.status != 200 {
 		t.Fatalf("own owner's page: %d", a.status)
 	}
+	// The audit log: one own application at a time.
+	if a := b.get("/dashboard/events"); a.status != 200 || !strings.Contains(a.body, "one application at a time") {
+		t.Errorf("delegate's events page without an application: %d", a.status)
+	}
+	if a := b.get("/dashboard/events?client_id=" + mine.ClientID); a.status != 200 || !strings.Contains(a.body, "application.created") {
+		t.Errorf("delegate's events of its own application: %d", a.status)
+	}
+	if a := b.get("/dashboard/events?client_id=" + theirs.ClientID); a.status != http.StatusForbidden || !strings.Contains(a.body, "another owner") {
+		t.Errorf("delegate's events of another owner's application: %d, want 403", a.status)
+	}
 	a = b.post("/dashboard/applications", url.Values{"name": {"sneaky"}, "scopes": {scopes.Introspect}, "token_lifetime": {"24h"}})
 	if a.status != http.StatusForbidden || !strings.Contains(a.body, `id="scopes-error"`) || !strings.Contains(a.body, "reserved") {
 		t.Fatalf("granting a reserved scope: %d, want 403 next to the scopes field", a.status)

@@ -521,6 +521,7 @@ type eventsView struct {
 	Cursor, Next   string
 	Events         []eventRow
 	Error          string
+	Note           string
 	Kinds          []string
 }
 
@@ -532,6 +533,12 @@ var eventKinds = []string{
 
 func (d *Dashboard) events(c echo.Context) error {
 	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: eventKinds}
+	if current(c).actor.Delegate != nil && v.ClientID == "" {
+		// The log has no owner index, so a delegate reads it one
+		// application at a time: ask which, rather than answer 403.
+		v.Note = "Enter the client ID of one of your applications (or open its page): delegated administration reads the audit log one application at a time."
+		return d.render(c, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: v})
+	}
 	ev, next, err := d.apps.Events(c.Request().Context(), store.EventFilter{ClientID: v.ClientID, Kind: v.Kind}, v.Cursor, 50)
 	status := http.StatusOK
 	if err != nil {
