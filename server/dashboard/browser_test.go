@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2/clientcredentials"
@@ -396,4 +398,36 @@ func TestBrowser(t *testing.T) {
 	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")),
 		chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 	u.do("other replica after sign-out", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
+}
+
+// Without JavaScript every action still works as a plain form post; only
+// the enhancements (copy buttons) are missing.
+func TestBrowserWithoutJavaScript(t *testing.T) {
+	ctx := newBrowser(t)
+	env := newTestEnv(t, redistest.Mini)
+	u := &ui{t: t, ctx: ctx}
+	u.do("turn scripts off", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	u.do("sign in", chromedp.Navigate(env.url+"/dashboard/signin"), chromedp.WaitVisible(chromedp.CSS("#admin_key")),
+		// Without the script both methods' fields show.
+		chromedp.WaitVisible(chromedp.CSS("#client_secret")),
+		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
+	u.do("create", chromedp.Navigate(env.url+"/dashboard/applications/new"), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "no-script"), chromedp.Click(chromedp.CSS(`input[name=scopes][value="sms"]`)),
+		chromedp.Click(chromedp.CSS("#life-custom")), chromedp.SendKeys(chromedp.CSS("#token_lifetime_custom"), "90m"),
+		chromedp.Click(chromedp.CSS("main form button.primary")), chromedp.WaitVisible(chromedp.CSS("#client-secret")),
+		chromedp.WaitNotVisible(chromedp.CSS("button[data-copy]")))
+	id := u.text("#client-id")
+	a, _, err := env.apps.Get(context.Background(), id)
+	if err != nil || a.TokenLifetime != 90*time.Minute {
+		t.Fatalf("created without JavaScript: %+v, %v", a, err)
+	}
+	u.do("disable", chromedp.Navigate(env.url+"/dashboard/applications/"+id), chromedp.WaitVisible(chromedp.CSS("#chart-h")),
+		chromedp.Click(chromedp.CSS(`form[action$="/enabled"] button`)), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("main form button.danger")), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if a, _, err := env.apps.Get(context.Background(), id); err != nil || a.Enabled {
+		t.Fatalf("disabled without JavaScript: enabled=%v, %v", a.Enabled, err)
+	}
 }
