@@ -12,11 +12,12 @@ LDFLAGS := -X main.version=$(VERSION)
 run:
 	$(GO) run ./cmd/oauthd serve $(ARGS)
 
-## test: go vet, then every test with the race detector (real-Redis tests need redis-server)
+## test: go vet, then every test with the race detector (real-Redis tests need redis-server, the dashboard's browser tests chromium)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	@command -v redis-server >/dev/null 2>&1 || echo "NOTE: redis-server is not installed, so the real-Redis tests were SKIPPED (only miniredis ran). apt-get install redis-server, or set OAUTHD_REQUIRE_REDIS=1 to make this a failure."
+	@command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || echo "NOTE: no chromium found, so the dashboard's browser tests were SKIPPED. apt-get install chromium (and npm ci in server/dashboard/testdata/axe), or set OAUTHD_REQUIRE_BROWSER=1 to make this a failure."
 
 ## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster); prints FIGURE lines
 test-faults:

@@ -95,6 +95,10 @@ func serveSettings() []setting {
 		{Key: "audit.max_events", Default: 100000, Usage: "how many changes by authenticated actors the audit log keeps (approximately; the oldest go first)"},
 		{Key: "audit.max_security_events", Default: 20000, Usage: "how many security events (failed authentications, lock-outs, spent quotas) the audit log keeps, apart from the changes"},
 		{Key: "audit.security_every", Default: time.Minute, Usage: "security events are aggregated: at most one per kind and source (application and network, or network alone) per this period, with a count"},
+		{Key: "dashboard.enabled", Default: true, Usage: "serve the web dashboard at /dashboard/ on the admin listener (on http.addr when admin.addr is empty)"},
+		{Key: "dashboard.session_idle", Default: 30 * time.Minute, Usage: "a dashboard session unused this long ends"},
+		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
+		{Key: "dashboard.secure_cookies", Default: false, Usage: "mark dashboard cookies Secure even on plain HTTP (TLS terminated by a proxy in front); they always are over TLS"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 	}, append(logServeSettings(), redisSettings()...)...)
 }
@@ -167,6 +171,12 @@ type Config struct {
 		MaxSecurityEvents int64         `mapstructure:"max_security_events"`
 		SecurityEvery     time.Duration `mapstructure:"security_every"`
 	} `mapstructure:"audit"`
+	Dashboard struct {
+		Enabled       bool          `mapstructure:"enabled"`
+		SessionIdle   time.Duration `mapstructure:"session_idle"`
+		SessionMax    time.Duration `mapstructure:"session_max"`
+		SecureCookies bool          `mapstructure:"secure_cookies"`
+	} `mapstructure:"dashboard"`
 	Introspection struct {
 		InactiveReason  bool          `mapstructure:"inactive_reason"`
 		TombstoneTTL    time.Duration `mapstructure:"tombstone_ttl"`
@@ -515,6 +525,18 @@ func (c *Config) validate(list []setting) error {
 		{"health.timeout", func() error {
 			if c.Health.Timeout < 10*time.Millisecond || c.Health.Timeout > time.Minute {
 				return fmt.Errorf("%v: use between 10ms and 1m, shorter than the probe's own timeout", c.Health.Timeout)
+			}
+			return nil
+		}},
+		{"dashboard.session_idle", func() error {
+			if c.Dashboard.SessionIdle < time.Minute || c.Dashboard.SessionIdle > 24*time.Hour {
+				return fmt.Errorf("%v: use between 1m and 24h", c.Dashboard.SessionIdle)
+			}
+			return nil
+		}},
+		{"dashboard.session_max", func() error {
+			if c.Dashboard.SessionMax < c.Dashboard.SessionIdle || c.Dashboard.SessionMax > 7*24*time.Hour {
+				return fmt.Errorf("%v: use between dashboard.session_idle (%v) and 168h", c.Dashboard.SessionMax, c.Dashboard.SessionIdle)
 			}
 			return nil
 		}},

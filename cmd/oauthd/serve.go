@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/dashboard"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -282,7 +284,11 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		key := credential.NewAdminKey()
 		keys = append(keys, store.Sum(key))
 		demoCtx := apps.WithActor(ctx, apps.Actor{Name: "oauthd-serve"})
-		if err := printDemo(demoCtx, appSvc, issuer, key, stdout); err != nil {
+		dashURL := ""
+		if cfg.Dashboard.Enabled {
+			dashURL = dashboardURL(issuer, adminLn, cfg.tls != nil)
+		}
+		if err := printDemo(demoCtx, appSvc, issuer, key, dashURL, stdout); err != nil {
 			return err
 		}
 	}
@@ -294,9 +300,35 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		TrustedProxies: cfg.trustedProxies, Limits: limits,
 	}, appSvc, st)
 
+	// The dashboard lives beside the admin API: on the admin listener, or
+	// on the only one when there is no admin listener.
+	adminHandler := adm.Handler()
+	var dash http.Handler
+	if cfg.Dashboard.Enabled {
+		d, err := dashboard.New(dashboard.Config{
+			KeyDigests: keys, Sessions: st, Issuer: issuer,
+			SessionIdle: cfg.Dashboard.SessionIdle, SessionMax: cfg.Dashboard.SessionMax,
+			SecureCookies: cfg.Dashboard.SecureCookies, Logger: log, Observer: mx,
+			TrustedProxies: cfg.trustedProxies,
+			Guard:          signInGuard{limits: limits, audit: appSvc},
+		}, appSvc)
+		if err != nil {
+			return err
+		}
+		dash = d.Handler()
+		mux := http.NewServeMux()
+		mux.Handle(dashboard.Prefix, dash)
+		mux.Handle("/dashboard", dash)
+		mux.Handle("/", adm.Handler())
+		adminHandler = mux
+	}
 	public := srv.Handler()
 	if adminLn == nil {
 		mux := http.NewServeMux()
+		if dash != nil {
+			mux.Handle(dashboard.Prefix, dash)
+			mux.Handle("/dashboard", dash)
+		}
 		mux.Handle(admin.Prefix+"/", adm.Handler())
 		// With one listener the metrics are on it too; with admin.addr
 		// they stay on the private one.
@@ -319,7 +351,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		log.Info(msg, "addr", l.Addr().String(), "tls", cfg.tls != nil, "issuer", issuer, "embedded_store", embedded, "version", build.Version)
 	}
 	if adminLn != nil {
-		start(adm.Handler(), adminLn, "admin.addr", "oauthd admin listening")
+		start(adminHandler, adminLn, "admin.addr", "oauthd admin listening")
 	}
 	start(public, ln, "http.addr", "oauthd listening")
 
@@ -431,7 +463,7 @@ func defaultIssuer(addr net.Addr, tls bool) string {
 
 // printDemo creates the embedded mode's demo applications, a daemon and a
 // resource server for the example SMS API, and shows how to use them.
-func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey string, w io.Writer) error {
+func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey, dashURL string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
 	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
@@ -473,5 +505,41 @@ Admin API key (valid until this process exits):
 
 `, app.ClientID, secret, strings.Join(app.Scopes, " "), app.ClientID, secret, issuer,
 		issuer, rs.ClientID, rsSecret, adminKey, issuer)
+	if dashURL != "" {
+		fmt.Fprintf(w, "Dashboard (sign in with the admin key above):\n  %s\n\n", dashURL)
+	}
 	return nil
+}
+
+// dashboardURL is where a browser on this machine finds the dashboard: on
+// the admin listener when there is one, else beside the public endpoints.
+func dashboardURL(issuer string, adminLn net.Listener, tls bool) string {
+	if adminLn != nil {
+		return defaultIssuer(adminLn.Addr(), tls) + dashboard.Prefix
+	}
+	return issuer + dashboard.Prefix
+}
+
+// signInGuard holds dashboard sign-ins to the per-address lock-out of the
+// admin API (limits.address_failures), shared by every replica, and
+// records each failure in the security log, aggregated.
+type signInGuard struct {
+	limits *redis.Limits
+	audit  *apps.Service
+}
+
+func (g signInGuard) Blocked(ctx context.Context, ip string) (time.Duration, error) {
+	addr, _ := netip.ParseAddr(ip)
+	lo, err := g.limits.Blocked(ctx, "", addr)
+	return lo.For, err
+}
+
+func (g signInGuard) Failed(ctx context.Context, ip string) error {
+	addr, _ := netip.ParseAddr(ip)
+	g.audit.Security(ctx, store.SecurityEvent{Kind: "dashboard.auth_failed", Addr: addr, Reason: "wrong sign-in"})
+	lo, err := g.limits.Failed(ctx, "", addr)
+	if lo.New {
+		g.audit.Security(ctx, store.SecurityEvent{Kind: "dashboard.locked_out", Addr: addr, Reason: lo.Scope, For: lo.For})
+	}
+	return err
 }

@@ -35,6 +35,9 @@ type Store interface {
 	// unauthenticated caller triggers can push a change out.
 	AppendSecurityEvent(ctx context.Context, e store.Event) error
 	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
+	// IssuedPerHour counts the tokens issued in each of the last hours
+	// hours up to now's, oldest first (the dashboard's chart).
+	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
 }
 
 // Apps is the application service: the one place that validates and

@@ -62,7 +62,9 @@ redis.call('PEXPIREAT', KEYS[1], at)
 if redis.call('ZADD', KEYS[2], at, ARGV[4]) == 1 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
   local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[2], last[2])
+  -- Empty when this very bucket had ended by now (a token issued with
+  -- its lifetime spent in the queue): then the index is empty too.
+  if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) else redis.call('DEL', KEYS[2]) end
 end
 return 1
 `)

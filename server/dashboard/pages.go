@@ -1,0 +1,553 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
+)
+
+// pageSize is how many applications or events one page lists.
+const pageSize = 25
+
+type appsView struct {
+	Name, Owner string
+	// Cursor is this page's, Next the following page's ("" at the end).
+	Cursor, Next string
+	Apps         []apps.Application
+	Error        string
+	ErrorField   string
+	Filtered     bool
+	Notice       string
+}
+
+func (d *Dashboard) listApps(c echo.Context) error {
+	v := appsView{Name: strings.TrimSpace(c.QueryParam("name")), Owner: strings.TrimSpace(c.QueryParam("owner")), Cursor: c.QueryParam("cursor")}
+	if current(c).actor.Delegate != nil {
+		v.Owner = "" // a delegate always sees its own owner's: the filter is not offered
+	}
+	v.Filtered = v.Name != "" || v.Owner != ""
+	v.Notice = notices[c.QueryParam("done")]
+	list, next, err := d.apps.List(c.Request().Context(), v.Cursor, pageSize, apps.ListFilter{Name: v.Name, Owner: v.Owner})
+	status := http.StatusOK
+	if err != nil {
+		p := explain(err)
+		if p.Status >= 500 || p.Status == http.StatusNotFound {
+			return d.renderError(c, err)
+		}
+		status, v.Error, v.ErrorField = p.Status, p.Message, p.Field
+	}
+	v.Apps, v.Next = list, next
+	return d.render(c, status, "apps", page{Title: "Applications", Nav: "apps", Data: v})
+}
+
+// appForm is the application form, new or edit, with the errors of its
+// last submission by field.
+type appForm struct {
+	Name, Description, Owner string
+	// Lifetime is the chosen radio: 24h, 168h, never or custom; Custom the
+	// custom duration.
+	Lifetime, Custom string
+	Scopes           []string
+	Allowlist        string
+	Metadata         string
+	Catalogue        []scopes.Scope
+	Errors           map[string]string
+	// Message is an error that belongs to no field.
+	Message string
+}
+
+var lifetimeChoices = []string{"24h", "168h", "never"}
+
+func (d *Dashboard) blankForm() appForm {
+	return appForm{Lifetime: "24h", Catalogue: d.apps.Catalogue().Scopes(), Errors: map[string]string{}}
+}
+
+func (d *Dashboard) formOf(a apps.Application) appForm {
+	f := d.blankForm()
+	f.Name, f.Description, f.Owner, f.Scopes = a.Name, a.Description, a.Owner, a.Scopes
+	f.Allowlist = strings.Join(a.IPAllowlist, "\n")
+	f.Metadata = formatMetadata(a.Metadata)
+	f.Lifetime = a.TokenLifetime
+	if !contains(lifetimeChoices, f.Lifetime) {
+		f.Lifetime, f.Custom = "custom", a.TokenLifetime
+	}
+	return f
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// readForm reads a posted application form.
+func (d *Dashboard) readForm(c echo.Context) appForm {
+	f := d.blankForm()
+	f.Name = c.FormValue("name")
+	f.Description = c.FormValue("description")
+	f.Owner = c.FormValue("owner")
+	f.Lifetime = c.FormValue("token_lifetime")
+	f.Custom = strings.TrimSpace(c.FormValue("token_lifetime_custom"))
+	if fv, err := c.FormParams(); err == nil {
+		f.Scopes = fv["scopes"]
+	}
+	f.Allowlist = c.FormValue("ip_allowlist")
+	f.Metadata = c.FormValue("metadata")
+	return f
+}
+
+// lifetime is the form's token lifetime as the service reads it.
+func (f appForm) lifetime() string {
+	if f.Lifetime == "custom" || !contains(lifetimeChoices, f.Lifetime) {
+		if f.Custom == "" {
+			return "-" // refused by the service with a message for the field
+		}
+		return f.Custom
+	}
+	return f.Lifetime
+}
+
+func allowlistLines(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t' })
+}
+
+// fieldOf is the form field a service error concerns: a validation
+// error's field, or for a refusal the field its rule is about.
+func fieldOf(p problem) string {
+	if p.Field != "" {
+		return p.Field
+	}
+	switch p.Rule {
+	case "scope", "reserved_scope":
+		return "scopes"
+	case "lifetime":
+		return "token_lifetime"
+	case "owner":
+		return "owner"
+	}
+	return ""
+}
+
+// formError puts err next to its field; false when it belongs to no form
+// (not found, store down), which the caller shows as a page.
+func (f *appForm) formError(err error) (int, bool) {
+	p := explain(err)
+	if p.Status >= 500 || p.Status == http.StatusNotFound {
+		return 0, false
+	}
+	if field := fieldOf(p); field != "" {
+		f.Errors[field] = p.Message
+	} else {
+		f.Message = p.Message
+	}
+	return p.Status, true
+}
+
+func (d *Dashboard) newAppPage(c echo.Context) error {
+	return d.render(c, http.StatusOK, "new", page{Title: "New application", Nav: "new", Data: d.blankForm()})
+}
+
+type createdView struct {
+	App    apps.Application
+	Secret string
+	Curl   string
+}
+
+func (d *Dashboard) createApp(c echo.Context) error {
+	f := d.readForm(c)
+	md, err := parseMetadata(f.Metadata)
+	if err == nil {
+		var a store.Application
+		var secret string
+		a, secret, err = d.apps.Create(c.Request().Context(), apps.NewApplication{
+			Name: f.Name, Description: f.Description, Owner: f.Owner, Metadata: md, Scopes: f.Scopes,
+			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
+		})
+		if err == nil {
+			v := createdView{App: apps.ApplicationJSON(a), Secret: secret, Curl: d.curl(a.ClientID, secret)}
+			return d.render(c, http.StatusCreated, "created", page{Title: "Application created", Nav: "new", Data: v})
+		}
+	}
+	status, ok := f.formError(err)
+	if !ok {
+		return d.renderError(c, err)
+	}
+	return d.render(c, status, "new", page{Title: "New application", Nav: "new", Data: f})
+}
+
+// curl is a ready-to-paste command that gets a token with the new
+// credentials from this server's token endpoint.
+func (d *Dashboard) curl(id, secret string) string {
+	return fmt.Sprintf("curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token", id, secret, strings.TrimSuffix(d.cfg.Issuer, "/"))
+}
+
+// appView is the application page: its details, the edit form, every
+// action and what each last reported.
+type appView struct {
+	App        apps.Application
+	Form       appForm
+	Tokens     []tokenRow
+	MoreTokens bool
+	Chart      chart
+	Events     []eventRow
+	// Errors holds an action's error by section: secrets, tokens,
+	// api_keys, enabled, delete.
+	Errors map[string]string
+	// Section is the section a failed API key form came from, with its
+	// input.
+	KeyName, KeyExpires string
+	Notice              string
+}
+
+type tokenRow struct {
+	JTI, Kind, Name, Scopes string
+	IssuedAt                time.Time
+	ExpiresAt               time.Time
+}
+
+type eventRow struct {
+	ID, Kind, Actor, ClientID, IP, Detail string
+	Time                                  time.Time
+}
+
+func eventRows(list []store.Event) []eventRow {
+	out := make([]eventRow, 0, len(list))
+	for _, e := range list {
+		detail := ""
+		if len(e.Detail) > 0 {
+			b, _ := json.Marshal(e.Detail)
+			detail = string(b)
+		}
+		out = append(out, eventRow{ID: e.ID, Kind: e.Kind, Actor: e.Actor, ClientID: e.ClientID, IP: e.IP, Detail: detail, Time: e.Time})
+	}
+	return out
+}
+
+// notices are the messages an action leaves after its redirect, by code:
+// fixed text, so a crafted link cannot put words on the page.
+var notices = map[string]string{
+	"updated":     "Changes saved.",
+	"enabled":     "The application is enabled.",
+	"disabled":    "The application is disabled: it gets no tokens and its tokens stop working.",
+	"secret":      "Secret deleted.",
+	"revoked-all": "Every token and API key of the application is revoked.",
+	"revoked":     "Revoked.",
+	"deleted":     "Application deleted.",
+}
+
+const eventsOnAppPage = 10
+
+func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
+	ctx := c.Request().Context()
+	a, u, err := d.apps.Get(ctx, id)
+	if err != nil {
+		return appView{}, err
+	}
+	v := appView{App: apps.ApplicationDetail(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
+	v.Form = d.formOf(v.App)
+	toks, more, err := d.apps.ListTokens(ctx, id, 100)
+	if err != nil {
+		return appView{}, err
+	}
+	v.MoreTokens = more
+	for _, t := range toks {
+		kind := "access token"
+		if t.Kind == "api_key" {
+			kind = "API key"
+		}
+		v.Tokens = append(v.Tokens, tokenRow{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: strings.Join(t.Scopes, " "), IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt})
+	}
+	hours, err := d.apps.IssuedPerHour(ctx, id, 24)
+	if err != nil {
+		return appView{}, err
+	}
+	v.Chart = newChart(hours, d.cfg.Now())
+	ev, _, err := d.apps.Events(ctx, store.EventFilter{ClientID: id}, "", eventsOnAppPage)
+	if err != nil {
+		return appView{}, err
+	}
+	v.Events = eventRows(ev)
+	return v, nil
+}
+
+func (d *Dashboard) appPage(c echo.Context) error {
+	v, err := d.loadApp(c, c.Param("id"))
+	if err != nil {
+		return d.renderError(c, err)
+	}
+	return d.renderApp(c, http.StatusOK, v)
+}
+
+func (d *Dashboard) renderApp(c echo.Context, status int, v appView) error {
+	return d.render(c, status, "app", page{Title: v.App.Name, Nav: "apps", Data: v})
+}
+
+// actionFailed shows err next to the section of the application page it
+// concerns, or as a page of its own when the application cannot be shown.
+func (d *Dashboard) actionFailed(c echo.Context, section string, err error, edit func(*appView)) error {
+	p := explain(err)
+	if p.Status >= 500 || p.Status == http.StatusNotFound {
+		return d.renderError(c, err)
+	}
+	v, lerr := d.loadApp(c, c.Param("id"))
+	if lerr != nil {
+		return d.renderError(c, lerr)
+	}
+	msg := p.Message
+	if p.Field != "" && section != "edit" {
+		msg = p.Field + ": " + msg
+	}
+	v.Errors[section] = msg
+	if edit != nil {
+		edit(&v)
+	}
+	return d.renderApp(c, p.Status, v)
+}
+
+func (d *Dashboard) done(c echo.Context, code string) error {
+	return c.Redirect(http.StatusSeeOther, Prefix+"applications/"+url.PathEscape(c.Param("id"))+"?done="+code)
+}
+
+func (d *Dashboard) updateApp(c echo.Context) error {
+	f := d.readForm(c)
+	md, err := parseMetadata(f.Metadata)
+	if err == nil {
+		life, allow := f.lifetime(), allowlistLines(f.Allowlist)
+		_, err = d.apps.Update(c.Request().Context(), c.Param("id"), apps.ApplicationPatch{
+			Name: &f.Name, Description: &f.Description, Owner: &f.Owner, Metadata: &md,
+			Scopes: &f.Scopes, TokenLifetime: &life, IPAllowlist: &allow,
+		})
+	}
+	if err == nil {
+		return d.done(c, "updated")
+	}
+	return d.actionFailed(c, "edit", err, func(v *appView) {
+		// Keep what the operator typed, with the error by its field.
+		if _, ok := f.formError(err); ok {
+			v.Form = f
+			delete(v.Errors, "edit")
+		}
+	})
+}
+
+// confirmView asks before a destructive action, naming the application.
+type confirmView struct {
+	App     apps.Application
+	Action  string
+	Heading string
+	Warning string
+	Button  string
+	// Fields are the original form's, posted again with confirm=yes.
+	Fields [][2]string
+}
+
+// confirmed reports whether the form carries the confirmation; if not,
+// it renders the confirmation page and the caller returns its error.
+func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (bool, error) {
+	if c.FormValue("confirm") == "yes" {
+		return true, nil
+	}
+	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return false, d.renderError(c, err)
+	}
+	v := confirmView{App: apps.ApplicationJSON(a), Action: c.Request().URL.Path, Button: button,
+		Heading: fmt.Sprintf(heading, a.Name), Warning: warning}
+	if fv, err := c.FormParams(); err == nil {
+		for k, vals := range fv {
+			if k == csrfField || k == "confirm" {
+				continue
+			}
+			for _, val := range vals {
+				v.Fields = append(v.Fields, [2]string{k, val})
+			}
+		}
+	}
+	return false, d.render(c, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "apps", Data: v})
+}
+
+func (d *Dashboard) setEnabled(c echo.Context) error {
+	enable := c.FormValue("enabled") == "true"
+	if !enable {
+		if ok, err := d.confirmed(c, "Disable %s?", "It will get no new tokens, and its tokens and API keys stop working until it is enabled again.", "Disable"); !ok {
+			return err
+		}
+	}
+	if _, err := d.apps.Update(c.Request().Context(), c.Param("id"), apps.ApplicationPatch{Enabled: &enable}); err != nil {
+		return d.actionFailed(c, "enabled", err, nil)
+	}
+	if enable {
+		return d.done(c, "enabled")
+	}
+	return d.done(c, "disabled")
+}
+
+func (d *Dashboard) deleteApp(c echo.Context) error {
+	if ok, err := d.confirmed(c, "Delete %s?", "The application, its secrets, tokens and API keys are deleted for good; daemons using them stop working at once.", "Delete application"); !ok {
+		return err
+	}
+	if err := d.apps.Delete(c.Request().Context(), c.Param("id")); err != nil {
+		return d.actionFailed(c, "delete", err, nil)
+	}
+	return c.Redirect(http.StatusSeeOther, Prefix+"applications?done=deleted")
+}
+
+// secretView shows a credential once: a new secret or API key.
+type secretView struct {
+	App     apps.Application
+	Heading string
+	Label   string
+	Value   string
+	Curl    string
+	Note    string
+}
+
+func (d *Dashboard) resetSecret(c echo.Context) error {
+	graceText := strings.TrimSpace(c.FormValue("grace_period"))
+	var grace time.Duration
+	if graceText != "" {
+		var err error
+		if grace, err = time.ParseDuration(graceText); err != nil {
+			return d.actionFailed(c, "secrets", &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h, 30m or 24h (empty: the old secrets stop at once)"}, nil)
+		}
+	}
+	warning := "The old secrets stop working at once: daemons still using them can get no new tokens."
+	if grace > 0 {
+		warning = fmt.Sprintf("The old secrets keep working for %s, then stop.", apps.FormatLifetime(grace))
+	}
+	if ok, err := d.confirmed(c, "Reset the secret of %s?", warning, "Reset secret"); !ok {
+		return err
+	}
+	a, secret, _, err := d.apps.ResetSecret(c.Request().Context(), c.Param("id"), grace)
+	if err != nil {
+		return d.actionFailed(c, "secrets", err, nil)
+	}
+	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: secretView{
+		App: apps.ApplicationJSON(a), Heading: "New client secret", Label: "Client secret", Value: secret,
+		Curl: d.curl(a.ClientID, secret), Note: warning,
+	}})
+}
+
+func (d *Dashboard) deleteSecret(c echo.Context) error {
+	sid := c.FormValue("secret_id")
+	if ok, err := d.confirmed(c, "Delete a secret of %s?", "Secret "+truncate(sid, 40)+" stops working at once.", "Delete secret"); !ok {
+		return err
+	}
+	if _, err := d.apps.DeleteSecret(c.Request().Context(), c.Param("id"), sid); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
+				return d.actionFailed(c, "secrets", &apps.ConflictError{Reason: "That secret no longer exists."}, nil)
+			}
+		}
+		return d.actionFailed(c, "secrets", err, nil)
+	}
+	return d.done(c, "secret")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+func (d *Dashboard) revokeAll(c echo.Context) error {
+	if ok, err := d.confirmed(c, "Revoke every token of %s?", "Every access token and API key of the application stops working at once. Its secrets keep working: daemons can get new tokens.", "Revoke all tokens"); !ok {
+		return err
+	}
+	if err := d.apps.RevokeTokens(c.Request().Context(), c.Param("id")); err != nil {
+		return d.actionFailed(c, "tokens", err, nil)
+	}
+	return d.done(c, "revoked-all")
+}
+
+func (d *Dashboard) revokeToken(c echo.Context) error {
+	jti := c.FormValue("jti")
+	// The token must be this application's: the page's URL names it.
+	if ref, ok := store.ParseJTI(jti); !ok || ref.ClientID != c.Param("id") {
+		return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token is not one of this application's."}, nil)
+	}
+	if ok, err := d.confirmed(c, "Revoke a token of %s?", "Token "+truncate(jti, 80)+" stops working at once.", "Revoke"); !ok {
+		return err
+	}
+	if err := d.apps.RevokeToken(c.Request().Context(), jti); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
+				return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token has expired or was revoked already."}, nil)
+			}
+		}
+		return d.actionFailed(c, "tokens", err, nil)
+	}
+	return d.done(c, "revoked")
+}
+
+func (d *Dashboard) createAPIKey(c echo.Context) error {
+	in := apps.NewAPIKey{Name: c.FormValue("name"), ExpiresIn: strings.TrimSpace(c.FormValue("expires_in"))}
+	if fv, err := c.FormParams(); err == nil {
+		in.Scopes = fv["scopes"]
+	}
+	t, key, err := d.apps.CreateAPIKey(c.Request().Context(), c.Param("id"), in)
+	if err != nil {
+		return d.actionFailed(c, "api_keys", err, func(v *appView) { v.KeyName, v.KeyExpires = in.Name, in.ExpiresIn })
+	}
+	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return d.renderError(c, err)
+	}
+	note := "It never expires; revoke it on the application page when it is no longer needed."
+	if !t.ExpiresAt.IsZero() {
+		note = "It expires " + t.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + "."
+	}
+	return d.render(c, http.StatusCreated, "secret", page{Title: "New API key", Nav: "apps", Data: secretView{
+		App: apps.ApplicationJSON(a), Heading: "New API key " + t.Name, Label: "API key", Value: key, Note: note,
+	}})
+}
+
+type eventsView struct {
+	ClientID, Kind string
+	Cursor, Next   string
+	Events         []eventRow
+	Error          string
+	Note           string
+	Kinds          []string
+}
+
+// eventKinds are offered as suggestions in the kind filter.
+var eventKinds = []string{
+	"application.created", "application.imported", "application.updated", "application.deleted",
+	"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "client.auth_failed",
+}
+
+func (d *Dashboard) events(c echo.Context) error {
+	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: eventKinds}
+	if current(c).actor.Delegate != nil && v.ClientID == "" {
+		// The log has no owner index, so a delegate reads it one
+		// application at a time: ask which, rather than answer 403.
+		v.Note = "Enter the client ID of one of your applications (or open its page): delegated administration reads the audit log one application at a time."
+		return d.render(c, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: v})
+	}
+	ev, next, err := d.apps.Events(c.Request().Context(), store.EventFilter{ClientID: v.ClientID, Kind: v.Kind}, v.Cursor, 50)
+	status := http.StatusOK
+	if err != nil {
+		p := explain(err)
+		if p.Status >= 500 {
+			return d.renderError(c, err)
+		}
+		status, v.Error = p.Status, p.Message
+	}
+	v.Events, v.Next = eventRows(ev), next
+	return d.render(c, status, "events", page{Title: "Events", Nav: "events", Data: v})
+}

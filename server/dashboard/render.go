@@ -1,0 +1,228 @@
+package dashboard
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/server"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
+)
+
+// page is what every template gets: the layout's parts and the page's own
+// Data.
+type page struct {
+	Title string
+	// Nav marks the current section in the navigation.
+	Nav string
+	// Who is the signed-in actor ("" on the sign-in and error pages of a
+	// visitor); CSRF the token its forms carry.
+	Who       string
+	CSRF      string
+	Delegated bool
+	Data      any
+}
+
+var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events"}
+
+var funcs = template.FuncMap{
+	"when": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return "never"
+			}
+			return v.UTC().Format("2006-01-02 15:04 UTC")
+		case *time.Time:
+			if v == nil || v.IsZero() {
+				return "never"
+			}
+			return v.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return ""
+	},
+	"join": strings.Join,
+	"contains": func(list []string, s string) bool {
+		for _, v := range list {
+			if v == s {
+				return true
+			}
+		}
+		return false
+	},
+	"metadata": formatMetadata,
+	"lines":    func(list []string) string { return strings.Join(list, "\n") },
+}
+
+func parseTemplates() (map[string]*template.Template, error) {
+	out := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/form.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("dashboard template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// render writes the named page. It renders into a buffer first, so a
+// template error becomes a clean 500 page rather than half a page.
+func (d *Dashboard) render(c echo.Context, status int, name string, p page) error {
+	if s := current(c); s != nil {
+		p.Who, p.CSRF, p.Delegated = s.actor.Name, s.CSRF, s.actor.Delegate != nil
+	}
+	var buf bytes.Buffer
+	if err := d.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		d.cfg.Logger.Error("dashboard template failed", "page", name, "error", err.Error())
+		server.LogAttrs(c, slog.String("cause", err.Error()))
+		return c.HTML(http.StatusInternalServerError, "<!doctype html><title>Internal error</title><p>Internal error; the server log has the details.</p>")
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+type statusView struct {
+	Status  int
+	Heading string
+	Message string
+	Rule    string
+}
+
+func (d *Dashboard) renderStatus(c echo.Context, status int, heading, msg string) error {
+	return d.renderStatusRule(c, status, heading, msg, "")
+}
+
+func (d *Dashboard) renderStatusRule(c echo.Context, status int, heading, msg, rule string) error {
+	server.LogAttrs(c, slog.String("error", http.StatusText(status)))
+	return d.render(c, status, "status", page{Title: heading, Data: statusView{Status: status, Heading: heading, Message: msg, Rule: rule}})
+}
+
+// problem is an error as the pages show it: a status and a sentence for
+// the operator, and for a refusal the rule it broke.
+type problem struct {
+	Status  int
+	Heading string
+	Message string
+	Field   string
+	Rule    string
+}
+
+// explain maps the service's errors to what the pages show, in one place
+// (the admin API's writeError does the same for JSON). Unknown errors say
+// nothing of their cause, which may hold internals; it is logged.
+func explain(err error) problem {
+	var (
+		ve *apps.ValidationError
+		fe *apps.ForbiddenError
+		ce *apps.ConflictError
+	)
+	switch {
+	case errors.As(err, &ve):
+		return problem{Status: http.StatusBadRequest, Heading: "Check the form", Message: ve.Reason, Field: ve.Field}
+	case errors.As(err, &fe):
+		return problem{Status: http.StatusForbidden, Heading: "Not allowed", Message: fe.Reason, Rule: fe.Rule}
+	case errors.As(err, &ce):
+		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: ce.Reason}
+	case errors.Is(err, store.ErrNotFound):
+		return problem{Status: http.StatusNotFound, Heading: "Not found", Message: capitalize(err.Error())}
+	case errors.Is(err, store.ErrAlreadyExists):
+		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: capitalize(err.Error())}
+	case errors.Is(err, store.ErrConflict):
+		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: "The application changed at the same time; try again."}
+	case errors.Is(err, store.ErrUnavailable):
+		return problem{Status: http.StatusServiceUnavailable, Heading: "Store unavailable",
+			Message: "The store (Redis) cannot be reached right now, so nothing was read or changed. Try again in a moment."}
+	}
+	return problem{Status: http.StatusInternalServerError, Heading: "Internal error", Message: "Something went wrong on the server; its log has the details."}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// renderError answers err as a whole page: for errors that belong to no
+// form field (not found, refused, store down).
+func (d *Dashboard) renderError(c echo.Context, err error) error {
+	p := explain(err)
+	if p.Status >= 500 {
+		server.LogAttrs(c, slog.String("cause", err.Error()))
+		if p.Status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5")
+		}
+	}
+	msg := p.Message
+	if p.Field != "" {
+		msg = p.Field + ": " + msg
+	}
+	return d.renderStatusRule(c, p.Status, p.Heading, msg, p.Rule)
+}
+
+// httpError answers what echo itself rejects (unknown page, wrong method)
+// as an HTML page.
+func (d *Dashboard) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	status := http.StatusInternalServerError
+	if errors.As(err, &he) {
+		status = he.Code
+	}
+	switch status {
+	case http.StatusNotFound:
+		_ = d.renderStatus(c, status, "Page not found", "There is no such dashboard page.")
+	case http.StatusMethodNotAllowed:
+		_ = d.renderStatus(c, status, "Not allowed", "This page does not accept that request.")
+	case http.StatusRequestEntityTooLarge:
+		_ = d.renderStatus(c, status, "Too large", "The form was too large.")
+	default:
+		_ = d.renderError(c, err)
+	}
+}
+
+// formatMetadata writes metadata as the key=value lines the form edits.
+func formatMetadata(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
+	}
+	return b.String()
+}
+
+// parseMetadata reads key=value lines; blank lines are skipped.
+func parseMetadata(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for i, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, &apps.ValidationError{Field: "metadata", Reason: fmt.Sprintf("line %d: write key=value", i+1)}
+		}
+		k = strings.TrimSpace(k)
+		if _, dup := out[k]; dup {
+			return nil, &apps.ValidationError{Field: "metadata", Reason: fmt.Sprintf("line %d: key %q given twice", i+1, k)}
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
