@@ -157,8 +157,8 @@ func apiErrorHandler(err error, c echo.Context) {
 }
 
 // requestLog writes one structured line per request; never the
-// Authorization header. 5xx lines go to log, the rest to access (which may
-// be batched).
+// Authorization header, nor the raw path. 5xx lines go to log, the rest to
+// access (which may be batched).
 func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -172,11 +172,21 @@ func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
 			}
 			out.LogAttrs(c.Request().Context(), slog.LevelInfo, "http request",
 				slog.String("method", c.Request().Method),
-				slog.String("path", c.Request().URL.Path),
+				// The route pattern, never the raw path: a caller can put
+				// anything in a path, a pasted token included.
+				slog.String("route", route(c)),
 				slog.Int("status", c.Response().Status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			)
 			return nil
 		}
 	}
+}
+
+// route is the matched route pattern ("/v1/sms/:id"), or "unmatched".
+func route(c echo.Context) string {
+	if p := c.Path(); p != "" {
+		return p
+	}
+	return "unmatched"
 }

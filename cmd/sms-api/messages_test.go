@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 func TestSendRequestValidate(t *testing.T) {
@@ -78,5 +83,21 @@ func TestOutbox(t *testing.T) {
 	}
 	if _, ok := box.get("app1", m.ID); ok {
 		t.Fatal("outbox is not bounded")
+	}
+}
+
+// The request log names the route, never the raw path: a token pasted
+// into a URL stays out of the log.
+func TestRequestLogRoute(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	e := echo.New()
+	e.Use(requestLog(log, log))
+	e.GET("/v1/sms/:id", func(c echo.Context) error { return c.NoContent(404) })
+	for _, path := range []string{"/v1/sms/oat_secretish_1_abc", "/nope/oat_pasted"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	if strings.Contains(buf.String(), "oat_") || !strings.Contains(buf.String(), `"route":"/v1/sms/:id"`) || !strings.Contains(buf.String(), `"route":"unmatched"`) {
+		t.Fatalf("request log:\n%s", buf.String())
 	}
 }
