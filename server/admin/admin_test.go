@@ -444,3 +444,29 @@ func TestAdminRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// A query string that does not parse, or names a parameter the route does
+// not read, is refused naming the problem: a misspelt filter must not
+// silently list everything (issue 8, item 6).
+func TestAdminQueryStrict(t *testing.T) {
+	env := newAdminEnv(t)
+	tests := []struct {
+		path, field string
+	}{
+		{"/applications?limit=5&%zz", "query"},
+		{"/applications?limit=1;2", "query"},
+		{"/applications?nmae=billing", "nmae"},
+		{"/applications?limit=5&limit=6", "limit"},
+		{"/events?clientid=x", "clientid"},
+		{"/applications/x?verbose=1", "verbose"},
+	}
+	for _, tt := range tests {
+		code, body := env.call(adminKey, "GET", tt.path, nil)
+		if code != 400 || body["field"] != tt.field {
+			t.Errorf("GET %s: %d %v, want 400 on %q", tt.path, code, body, tt.field)
+		}
+	}
+	if code, _ := env.call(adminKey, "GET", "/applications?limit=5&name=x&owner=y&cursor=", nil); code != 200 {
+		t.Errorf("the parameters the route reads: %d", code)
+	}
+}
