@@ -147,4 +147,10 @@ func TestBruteForceAndQuota(t *testing.T) {
 			t.Errorf("%d %s events, want a few (aggregated): %v", kinds[k], k, kinds)
 		}
 	}
+
+	// Fail closed: with Redis gone a failure is not 401 (uncounted) but 503.
+	env.redis.Stop()
+	if code, _, errCode := env.tokenFrom(app.ClientID, "ocs_guess7", "192.0.2.77"); code != 503 || errCode != "temporarily_unavailable" {
+		t.Fatalf("a wrong secret with Redis down: %d %s, want 503", code, errCode)
+	}
 }
