@@ -53,6 +53,8 @@ func FuzzAdmin(f *testing.F) {
 		{0, "events", "kind=application.created&client_id=" + fuzzAppID, ""},
 		{0, "events", "cursor=1-0", ""},
 		{0, "events", "cursor=not-a-cursor", ""},
+		{0, "events", "cursor=99999999999999999999-0", ""}, // past uint64: Redis refuses it
+		{0, "events", "cursor=0-0", ""},                    // a real Redis refuses "(0-0" as an end
 		{1, "applications", "", `{"name":"n","scopes":["sms"],"token_lifetime":"1h","ip_allowlist":["10.0.0.0/8"],"metadata":{"k":"v"},"owner":"acct"}`},
 		{1, "applications", "", `{"name":"n","scopes":["nope"]}`},
 		{1, "applications", "", `{"name":1}`},
