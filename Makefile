@@ -2,11 +2,13 @@
 GO      ?= go
 BIN     ?= bin/oauthd
 BENCH   ?= .
+# FUZZTIME is how long make fuzz runs each fuzz target.
+FUZZTIME ?= 10s
 # VERSION is stamped into the binary (oauthd --version, the start-up log line).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-faults interop build bench bench-go fmt
+.PHONY: run test test-faults interop fuzz build bench bench-go fmt
 
 ## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
 run:
@@ -26,6 +28,15 @@ test-faults:
 ## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib)
 interop:
 	.ci/interop/run
+
+## fuzz: every fuzz target (func Fuzz* in a _test.go file) for FUZZTIME each (default 10s); make test runs their seed corpora
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$target ($$(dirname $$file))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
 
 ## build: static binaries in bin/ (oauthd and the example sms-api)
 build:

@@ -138,24 +138,3 @@ func TestCatalogue(t *testing.T) {
 		t.Error("Scopes() exposed the catalogue's backing array")
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	for _, s := range []string{"sms groups", "  a  b ", "\"", "x:y z"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := Parse(s)
-		if err != nil {
-			return
-		}
-		for _, tok := range got {
-			if !ValidToken(tok) {
-				t.Fatalf("Parse(%q) returned invalid token %q", s, tok)
-			}
-		}
-		again, err := Parse(Format(got))
-		if err != nil || !reflect.DeepEqual(again, got) {
-			t.Fatalf("round trip of %q: %v, %v", s, again, err)
-		}
-	})
-}

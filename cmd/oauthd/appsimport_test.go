@@ -17,7 +17,7 @@ import (
 // one with the secret from a file, or many from a JSON file; the daemons'
 // existing secrets then get tokens. Export gives the same shape back.
 func TestAppsImportExport(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
 	dir := t.TempDir()
@@ -35,6 +35,8 @@ func TestAppsImportExport(t *testing.T) {
 	for name, env := range modes {
 		t.Run(name, func(t *testing.T) {
 			secret := "hydra-secret-" + name + "-0123456789abcdef"
+			leaks.register("imported client secret", secret)
+			leaks.register("imported client secret", secret+"-1")
 			out, err := runCLI(t, env, "apps", "import", "kc-"+name, "--name", "from keycloak", "--scopes", "sms",
 				"--secret-file", write(name+".secret", secret+"\n"))
 			if err != nil || !strings.Contains(out, "kc-"+name) || !strings.Contains(out, "imported") {

@@ -17,7 +17,7 @@ import (
 // admin API (--endpoint) and straight on its Redis (--redis-url). Both go
 // through the same service, so both must behave alike, audit included.
 func TestCLIVerbs(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
 
@@ -149,7 +149,7 @@ func TestCLIVerbs(t *testing.T) {
 // Secret rotation over real listeners with a real OAuth client: during the
 // grace period both secrets get tokens; after it, only the new one.
 func TestSecretRotationWithGrace(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	p := startOAuthd(t, nil, "--redis-url", rs.URL)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL}
 	var created app

@@ -106,7 +106,7 @@ func issuerOf(p *program) string { return strings.Replace(p.URL, "127.0.0.1", "l
 func TestEndToEnd(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			rs := redistest.Start(t, kind)
+			rs := startScannedRedis(t, kind)
 			endToEnd(t, []string{"--redis-url", rs.URL}, rs.Stop)
 		})
 	}
@@ -294,6 +294,7 @@ func testCurl(t *testing.T, p *program, a app) {
 	if err != nil {
 		t.Fatalf("curl: %v", err)
 	}
+	leaks.addSource("curl's answer in "+t.Name(), func() string { return string(out) })
 	head, body, _ := strings.Cut(strings.ReplaceAll(string(out), "\r\n", "\n"), "\n\n")
 	if !strings.HasPrefix(head, "HTTP/1.1 200") || !contains(head, "Cache-Control: no-store") {
 		t.Fatalf("curl got:\n%s", out)
@@ -333,7 +334,7 @@ func TestEmbeddedAdminKey(t *testing.T) {
 
 // admin.addr puts the admin API on its own listener, and only there.
 func TestAdminOwnListener(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	env := map[string]string{"OAUTHD_ADMIN_KEY_SHA256": "  ," + digest, "OAUTHD_REDIS_URL": rs.URL}
 	p := startOAuthd(t, env, "--admin-addr", "127.0.0.1:0")

@@ -32,7 +32,10 @@ func envFunc(env map[string]string) func(string) string { return runtest.Env(env
 func startOAuthd(t *testing.T, env map[string]string, args ...string) *program {
 	t.Helper()
 	args = append([]string{"serve", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
-	return runtest.Start(t, runTest, "oauthd listening", env, args...)
+	p := runtest.Start(t, runTest, "oauthd listening", env, args...)
+	leaks.addSource("the output of "+t.Name()+"'s oauthd", p.Stdout.String)
+	leaks.addSink("log lines", "the log of "+t.Name()+"'s oauthd", p.Logs.String)
+	return p
 }
 
 var demoRE = regexp.MustCompile(`client_id:\s+(\S+)\s+client_secret:\s+(\S+)`)
@@ -52,7 +55,10 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (string, error)
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := runTest(context.Background(), args, envFunc(env), &out, &errOut)
-	return out.String(), err
+	stdout, stderr := out.String(), errOut.String()
+	leaks.addSource("the output of "+t.Name()+"'s CLI", func() string { return stdout })
+	leaks.addSink("CLI standard error", "the standard error of "+t.Name()+"'s CLI", func() string { return stderr })
+	return stdout, err
 }
 
 func getJSON(t *testing.T, resp *http.Response) map[string]any {
@@ -69,4 +75,4 @@ func isCI() bool { return os.Getenv("CI") != "" }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-func startMini(t *testing.T) string { return redistest.Start(t, redistest.Mini).Addr }
+func startMini(t *testing.T) string { return startScannedRedis(t, redistest.Mini).Addr }

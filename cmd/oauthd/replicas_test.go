@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/cmd/internal/runtest"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -67,7 +68,8 @@ func startReplica(t *testing.T, bin string, env map[string]string) *replica {
 	t.Cleanup(stop)
 	r := &replica{cacheOn: make(chan struct{}), stop: stop}
 	listening := make(chan string, 1)
-	var logs bytes.Buffer
+	logs := &runtest.Buffer{}
+	leaks.addSink("log lines", "the log of an oauthd replica in "+t.Name(), logs.String)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		on := false
@@ -147,7 +149,7 @@ const invalidationBound = 100 * time.Millisecond
 // secret reset, delete) must stop tokens at the other within
 // invalidationBound.
 func TestReplicasInvalidate(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	bin := buildOAuthd(t)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}
@@ -225,7 +227,7 @@ func TestReplicasInvalidate(t *testing.T) {
 // Usage is counted in memory and written every 10 s: a clean shutdown
 // writes what is pending, so tokens_issued survives a restart.
 func TestUsageSurvivesRestart(t *testing.T) {
-	rs := redistest.Start(t, redistest.Real)
+	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	bin := buildOAuthd(t)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}

@@ -162,8 +162,15 @@ func decodeToken(ref store.TokenRef, b []byte) (store.Token, error) {
 	if len(scopes) > 0 {
 		t.Scopes = strings.Split(string(scopes), " ")
 	}
-	if life > 0 {
-		t.ExpiresAt = t.IssuedAt.Add(time.Duration(life) * time.Millisecond)
+	switch {
+	case life == 0:
+	case iat+life > 1<<62:
+		// Each is at most 1<<62, so the sum cannot wrap; no token expires
+		// past it. Adding life as a time.Duration would overflow from 292
+		// years and land anywhere, even in the past.
+		r.err = true
+	default:
+		t.ExpiresAt = fromMS(int64(iat + life))
 	}
 	switch kind {
 	case recAccessToken:

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -51,7 +52,8 @@ func TestTokenRecordCorrupt(t *testing.T) {
 		{recAccessToken, 0, 0, 0, 0},      // issued at zero
 		{recAccessToken, 1, 0, 0, 5, 's'}, // scopes longer than the record
 		{recAccessToken, 0x80},            // truncated varint
-		append([]byte{recAccessToken, 1, 0, 0, 0}, 'x'), // trailing bytes
+		append([]byte{recAccessToken, 1, 0, 0, 0}, 'x'),                                                // trailing bytes
+		append(binary.AppendUvarint(binary.AppendUvarint([]byte{recAccessToken}, 1<<62), 1<<62), 0, 0), // expiry past 1<<62 ms
 		good[:len(good)-1],
 	} {
 		if _, err := decodeToken(ref, b); !errors.Is(err, errCorruptToken) {

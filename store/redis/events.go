@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -154,9 +155,20 @@ func streamIDLess(a, b string) bool {
 	return as < bs
 }
 
+// validStreamID accepts what Redis takes as an exclusive end: two uint64s
+// (a longer number is an error there, not an empty page), and not 0-0,
+// the smallest id, which nothing precedes.
 func validStreamID(id string) bool {
 	ms, seq, ok := strings.Cut(id, "-")
-	return ok && ms != "" && seq != "" && strings.Trim(ms, "0123456789") == "" && strings.Trim(seq, "0123456789") == ""
+	if !ok {
+		return false
+	}
+	m, err := strconv.ParseUint(ms, 10, 64)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return err == nil && (m != 0 || n != 0)
 }
 
 func decodeEvent(m goredis.XMessage) store.Event {
