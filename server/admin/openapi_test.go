@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oauthd/oauthd/server/apps"
 )
 
 // TestOpenAPI validates docs/openapi.yaml and checks that it documents
@@ -45,6 +46,13 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if len(registered) == 0 {
 		t.Fatal("no admin routes registered")
+	}
+	var kinds []string
+	for _, v := range doc.Components.Schemas["EventKind"].Value.Enum {
+		kinds = append(kinds, v.(string))
+	}
+	if !slices.Equal(kinds, apps.EventKinds) {
+		t.Errorf("EventKind in docs/openapi.yaml is %v; the service records %v", kinds, apps.EventKinds)
 	}
 }
 

@@ -525,14 +525,8 @@ type eventsView struct {
 	Kinds          []string
 }
 
-// eventKinds are offered as suggestions in the kind filter.
-var eventKinds = []string{
-	"application.created", "application.imported", "application.updated", "application.deleted",
-	"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "client.auth_failed",
-}
-
 func (d *Dashboard) events(c echo.Context) error {
-	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: eventKinds}
+	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: apps.EventKinds}
 	if current(c).actor.Delegate != nil && v.ClientID == "" {
 		// The log has no owner index, so a delegate reads it one
 		// application at a time: ask which, rather than answer 403.
