@@ -86,7 +86,11 @@ func LockKey(prefix, clientID string, addr netip.Addr) string {
 	return prefix + ":{" + clientID + "}:lock:" + addr.String()
 }
 
-func (l *Limits) addrLockKey(addr netip.Addr) string { return l.prefix + ":lock:" + addr.String() }
+// An address's keys share a hash tag, {<address>}, so the lock-out script
+// that touches its lock and its lock-out count runs on Redis Cluster too.
+func (l *Limits) addrLockKey(addr netip.Addr) string {
+	return l.prefix + ":{" + addr.String() + "}:lock"
+}
 
 // lockOut sets a lock with a duration that doubles with each lock-out the
 // key has had within the memory window.
@@ -125,12 +129,12 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 		}
 	}
 	if !l.cfg.AddrFailures.Off() {
-		res, err := l.rl.Allow(ctx, l.prefix+":fail:"+a, l.cfg.AddrFailures.limit())
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", l.cfg.AddrFailures.limit())
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
 		if res.Allowed == 0 {
-			return l.lock(ctx, l.addrLockKey(addr), l.prefix+":lockouts:"+a, "address")
+			return l.lock(ctx, l.addrLockKey(addr), l.prefix+":{"+a+"}:lockouts", "address")
 		}
 	}
 	return store.Lockout{}, nil
