@@ -27,7 +27,7 @@ func TestFaultClusterLimits(t *testing.T) {
 		ClientFailures: redis.Rate{N: 2, Per: time.Minute},
 		AddrFailures:   redis.Rate{N: 3, Per: time.Minute},
 		Lockout:        time.Minute, MaxLockout: time.Hour,
-		Issue:          redis.Rate{N: 100, Per: time.Hour},
+		Issue: redis.Rate{N: 100, Per: time.Hour},
 	})
 	attacker := netip.MustParseAddr("2001:db8::66")
 	var lo store.Lockout
