@@ -389,3 +389,15 @@ type EventFilter struct {
 	ClientID string
 	Kind     string
 }
+
+// SigningKey is a JWT signing key as stored: its private part sealed
+// (encrypted) by the signing package, never in the clear.
+type SigningKey struct {
+	ID        string
+	Alg       string
+	CreatedAt time.Time
+	// ActiveAt is when it starts signing; RetireAt when it stops being
+	// published (zero while it may still sign).
+	ActiveAt, RetireAt time.Time
+	Sealed             []byte
+}

@@ -1,0 +1,78 @@
+package signing
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Type is the JWT access token's typ header (RFC 9068 §2.1).
+const Type = "at+jwt"
+
+// Claims are an access token's claims (RFC 9068 §2.2): no more, so
+// tokens stay small.
+type Claims struct {
+	Issuer   string       `json:"iss"`
+	Expiry   int64        `json:"exp"`
+	IssuedAt int64        `json:"iat"`
+	ID       string       `json:"jti"`
+	ClientID string       `json:"client_id"`
+	Subject  string       `json:"sub"`
+	Scope    string       `json:"scope,omitempty"`
+	Audience jwt.Audience `json:"aud,omitempty"`
+}
+
+// ErrNoKey is a ring with no key that may sign yet.
+var ErrNoKey = errors.New("signing: no signing key is active")
+
+// Sign makes a compact JWT of c with the current key.
+func (r *Ring) Sign(c Claims) (string, error) {
+	k, ok := r.Current()
+	if !ok {
+		return "", ErrNoKey
+	}
+	opts := (&jose.SignerOptions{}).WithType(Type).WithHeader("kid", k.ID)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Alg), Key: k.Private}, opts)
+	if err != nil {
+		return "", fmt.Errorf("signing: %w", err)
+	}
+	return jwt.Signed(s).Claims(c).Serialize()
+}
+
+// Verify checks a JWT's signature against the published keys and its typ
+// header, and returns its claims. Expiry and the rest are the caller's:
+// introspection decides them with the token's record.
+func (r *Ring) Verify(token string) (Claims, error) {
+	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
+	if err != nil || len(t.Headers) != 1 {
+		return Claims{}, fmt.Errorf("signing: not a compact JWS: %w", err)
+	}
+	h := t.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != Type {
+		return Claims{}, fmt.Errorf("signing: typ %q, want %s", typ, Type)
+	}
+	k, ok := r.byID(h.KeyID)
+	if !ok || string(k.Alg) != h.Algorithm {
+		return Claims{}, fmt.Errorf("signing: unknown key %q", h.KeyID)
+	}
+	var c Claims
+	if err := t.Claims(k.Private.Public(), &c); err != nil {
+		return Claims{}, fmt.Errorf("signing: %w", err)
+	}
+	return c, nil
+}
+
+// JWKS is the published keys as a JSON Web Key Set (RFC 7517).
+func (r *Ring) JWKS() ([]byte, error) {
+	var set jose.JSONWebKeySet
+	for _, k := range r.Published() {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Private.Public(), KeyID: k.ID, Algorithm: k.Alg, Use: "sig"})
+	}
+	if set.Keys == nil {
+		set.Keys = []jose.JSONWebKey{}
+	}
+	return json.Marshal(set)
+}

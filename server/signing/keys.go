@@ -1,0 +1,248 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// Algorithms oauthd signs with: Ed25519 by default, ES256 and RS256 for
+// resource servers whose libraries lack EdDSA.
+const (
+	EdDSA = "EdDSA"
+	ES256 = "ES256"
+	RS256 = "RS256"
+)
+
+// KeyStore persists sealed keys (store/redis implements it).
+type KeyStore interface {
+	ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	// AddSigningKey stores k and sets the retirement times of the keys
+	// named in retire, in one step.
+	AddSigningKey(ctx context.Context, k store.SigningKey, retire map[string]time.Time) error
+}
+
+// Key is one unsealed signing key.
+type Key struct {
+	ID        string
+	Alg       string
+	Private   crypto.Signer
+	CreatedAt time.Time
+	// ActiveAt is when it starts signing; it is published before.
+	ActiveAt time.Time
+	// RetireAt is when it stops being published; zero while it may still
+	// sign.
+	RetireAt time.Time
+}
+
+// Ring is the set of keys every replica shares, reloaded from the store.
+// It is safe for concurrent use.
+type Ring struct {
+	store KeyStore
+	aead  cipher.AEAD
+	alg   string
+	now   func() time.Time
+
+	mu   sync.RWMutex
+	keys []Key // by ActiveAt, oldest first
+}
+
+// NewRing returns a ring on st whose keys are sealed with sealKey (32
+// bytes, AES-256-GCM) and which makes alg keys.
+func NewRing(st KeyStore, sealKey []byte, alg string, now func() time.Time) (*Ring, error) {
+	if len(sealKey) != 32 {
+		return nil, fmt.Errorf("signing: the sealing key must be 32 bytes, got %d", len(sealKey))
+	}
+	if !slices.Contains([]string{EdDSA, ES256, RS256}, alg) {
+		return nil, fmt.Errorf("signing: algorithm %q: use EdDSA, ES256 or RS256", alg)
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Ring{store: st, aead: aead, alg: alg, now: now}, nil
+}
+
+// Load reads the keys from the store. A key that does not unseal (sealed
+// under another sealing key) is an error naming it: signing with a
+// partial ring would publish keys nobody can use.
+func (r *Ring) Load(ctx context.Context) error {
+	sealed, err := r.store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	keys := make([]Key, 0, len(sealed))
+	for _, s := range sealed {
+		k, err := r.unseal(s)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b Key) int { return a.ActiveAt.Compare(b.ActiveAt) })
+	r.mu.Lock()
+	r.keys = keys
+	r.mu.Unlock()
+	return nil
+}
+
+// Ensure makes a first key, active at once, when the store has none.
+func (r *Ring) Ensure(ctx context.Context) error {
+	if err := r.Load(ctx); err != nil {
+		return err
+	}
+	if _, ok := r.Current(); ok {
+		return nil
+	}
+	if _, err := r.add(ctx, r.now(), nil); err != nil {
+		return err
+	}
+	return r.Load(ctx)
+}
+
+// Rotate makes a new key that is published at once and signs from
+// publishFor on, and retires every key that signs now at that instant
+// plus maxLifetime: by then every token it signed has expired.
+func (r *Ring) Rotate(ctx context.Context, publishFor, maxLifetime time.Duration) (Key, error) {
+	if err := r.Load(ctx); err != nil {
+		return Key{}, err
+	}
+	now := r.now()
+	activeAt := now.Add(publishFor)
+	retire := map[string]time.Time{}
+	r.mu.RLock()
+	for _, k := range r.keys {
+		if k.RetireAt.IsZero() {
+			retire[k.ID] = activeAt.Add(maxLifetime)
+		}
+	}
+	r.mu.RUnlock()
+	k, err := r.add(ctx, activeAt, retire)
+	if err != nil {
+		return Key{}, err
+	}
+	return k, r.Load(ctx)
+}
+
+func (r *Ring) add(ctx context.Context, activeAt time.Time, retire map[string]time.Time) (Key, error) {
+	priv, err := generate(r.alg)
+	if err != nil {
+		return Key{}, err
+	}
+	now := r.now().UTC().Truncate(time.Second)
+	k := Key{ID: strings.ToLower(rand.Text())[:16], Alg: r.alg, Private: priv, CreatedAt: now, ActiveAt: activeAt.UTC().Truncate(time.Second)}
+	sealed, err := r.seal(k)
+	if err != nil {
+		return Key{}, err
+	}
+	return k, r.store.AddSigningKey(ctx, sealed, retire)
+}
+
+func generate(alg string) (crypto.Signer, error) {
+	switch alg {
+	case ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	}
+}
+
+// Current is the key that signs now: the newest whose ActiveAt has come.
+func (r *Ring) Current() (Key, bool) {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		if k := r.keys[i]; !now.Before(k.ActiveAt) {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// Published lists the keys a verifier must know: every key not yet
+// retired, the next one included.
+func (r *Ring) Published() []Key {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Key
+	for _, k := range r.keys {
+		if k.RetireAt.IsZero() || now.Before(k.RetireAt) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (r *Ring) byID(kid string) (Key, bool) {
+	for _, k := range r.Published() {
+		if k.ID == kid {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// seal encrypts the key's PKCS #8 form; the kid is the additional data,
+// so a sealed key cannot be passed off under another id.
+func (r *Ring) seal(k Key) (store.SigningKey, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	nonce := make([]byte, r.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return store.SigningKey{
+		ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt, RetireAt: k.RetireAt,
+		Sealed: r.aead.Seal(nonce, nonce, der, []byte(k.ID)),
+	}, nil
+}
+
+// ErrSealed is a key sealed under another sealing key.
+var ErrSealed = errors.New("signing key does not open with the configured sealing key (jwt.sealing_key): was it changed?")
+
+func (r *Ring) unseal(s store.SigningKey) (Key, error) {
+	n := r.aead.NonceSize()
+	if len(s.Sealed) < n {
+		return Key{}, fmt.Errorf("signing key %q: %w", s.ID, ErrSealed)
+	}
+	der, err := r.aead.Open(nil, s.Sealed[:n], s.Sealed[n:], []byte(s.ID))
+	if err != nil {
+		return Key{}, fmt.Errorf("signing key %q: %w", s.ID, ErrSealed)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return Key{}, fmt.Errorf("signing key %q: %w", s.ID, err)
+	}
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return Key{}, fmt.Errorf("signing key %q: not a signing key", s.ID)
+	}
+	return Key{ID: s.ID, Alg: s.Alg, Private: signer, CreatedAt: s.CreatedAt, ActiveAt: s.ActiveAt, RetireAt: s.RetireAt}, nil
+}

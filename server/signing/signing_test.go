@@ -1,0 +1,129 @@
+package signing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func sealKey(b byte) []byte { k := make([]byte, 32); k[0] = b; return k }
+
+func newRing(t *testing.T, st KeyStore, alg string, clk *clock, seal byte) *Ring {
+	t.Helper()
+	r, err := NewRing(st, sealKey(seal), alg, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Each algorithm signs a token that verifies, with typ at+jwt and the
+// claims intact; a tampered token or a token of another ring does not.
+func TestSignVerify(t *testing.T) {
+	for _, alg := range []string{EdDSA, ES256, RS256} {
+		t.Run(alg, func(t *testing.T) {
+			rs := redistest.Start(t, redistest.Mini)
+			rdb, _ := redis.NewClient(rs.URL)
+			st := redis.New(rdb, redis.Options{Prefix: "t"})
+			clk := &clock{}
+			r := newRing(t, st, alg, clk, 1)
+			ctx := context.Background()
+			if err := r.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c := Claims{Issuer: "https://auth.example", Expiry: 2000000000, IssuedAt: 1900000000, ID: "app.1.ab",
+				ClientID: "app", Subject: "app", Scope: "sms", Audience: []string{"https://sms.example"}}
+			tok, err := r.Sign(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Verify(tok)
+			if err != nil || got.ID != c.ID || got.Scope != "sms" || len(got.Audience) != 1 {
+				t.Fatalf("Verify = %+v, %v", got, err)
+			}
+			parts := strings.Split(tok, ".")
+			tampered := parts[0] + "." + parts[1][:len(parts[1])-2] + "xx." + parts[2]
+			if _, err := r.Verify(tampered); err == nil {
+				t.Fatal("a tampered token verifies")
+			}
+			other := newRing(t, redis.New(rdb, redis.Options{Prefix: "other"}), alg, clk, 1)
+			if err := other.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Verify(tok); err == nil {
+				t.Fatal("another ring's key verifies the token")
+			}
+			// A second replica on the same store loads the same key.
+			twin := newRing(t, st, alg, clk, 1)
+			if err := twin.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := twin.Verify(tok); err != nil {
+				t.Fatalf("a replica cannot verify: %v", err)
+			}
+			// A wrong sealing key is an error naming the problem.
+			if err := newRing(t, st, alg, clk, 2).Load(ctx); !errors.Is(err, ErrSealed) {
+				t.Fatalf("Load with another sealing key: %v", err)
+			}
+		})
+	}
+}
+
+// Rotation publishes the new key before it signs and keeps the old one
+// published until every token it signed has expired.
+func TestRotate(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, _ := redis.NewClient(rs.URL)
+	st := redis.New(rdb, redis.Options{Prefix: "t"})
+	clk := &clock{}
+	r := newRing(t, st, EdDSA, clk, 1)
+	ctx := context.Background()
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.Current()
+	old, _ := r.Sign(Claims{ID: "x"})
+	next, err := r.Rotate(ctx, 10*time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := func() []string {
+		var set struct{ Keys []struct{ Kid string } }
+		b, _ := r.JWKS()
+		_ = json.Unmarshal(b, &set)
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		return out
+	}
+	if cur, _ := r.Current(); cur.ID != first.ID || len(kids()) != 2 {
+		t.Fatalf("right after rotation: signing with %s, published %v; want the old key signing and both published", cur.ID, kids())
+	}
+	clk.advance(10*time.Minute + time.Second)
+	if cur, _ := r.Current(); cur.ID != next.ID {
+		t.Fatalf("after the publish delay the new key must sign")
+	}
+	if _, err := r.Verify(old); err != nil {
+		t.Fatalf("a token of the old key no longer verifies while it may be live: %v", err)
+	}
+	clk.advance(time.Hour)
+	if ks := kids(); len(ks) != 1 || ks[0] != next.ID {
+		t.Fatalf("after the old key's tokens expired: published %v, want only %s", ks, next.ID)
+	}
+	if _, err := r.Verify(old); err == nil {
+		t.Fatal("a retired key still verifies")
+	}
+}
