@@ -60,6 +60,12 @@ type Application struct {
 	ClientID    string
 	Name        string
 	Description string
+	// TokenFormat is how its access tokens look: TokenOpaque (also "") or
+	// TokenJWT (RFC 9068, signed by oauthd).
+	TokenFormat string
+	// Audiences are the resource servers its tokens are meant for; a token
+	// request may narrow them (RFC 8707 resource). None: any.
+	Audiences []string
 	// Owner is an opaque account id (an SMS platform's customer account):
 	// introspection returns it so a resource server knows whom to bill,
 	// and a delegated administrator manages only its own owner's
@@ -174,6 +180,12 @@ func (e *LockedError) Error() string {
 	return "client locked out from this address for " + e.For.Round(time.Second).String()
 }
 
+// Token formats (Application.TokenFormat).
+const (
+	TokenOpaque = "opaque"
+	TokenJWT    = "jwt"
+)
+
 // KindAPIKey is Token.Kind for an API key.
 const KindAPIKey = "api_key"
 
@@ -195,6 +207,9 @@ type Token struct {
 	SecretID string
 	// Kind is "" for an access token, KindAPIKey for an API key.
 	Kind string
+	// Audiences the token is meant for (its aud), when the application
+	// names its resource servers; none means every resource server.
+	Audiences []string
 	// RequestedFrom is the address the token was requested from, when it
 	// was. It is not stored: CreateToken refuses the token with
 	// *LockedError while that (client, address) pair is locked out,

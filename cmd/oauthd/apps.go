@@ -167,6 +167,8 @@ func (c *cli) createCommand() *cobra.Command {
 	f.StringArrayVar(&in.Scopes, "scopes", nil, `scopes it may request, space-separated ("sms groups"); repeatable`)
 	f.StringVar(&in.TokenLifetime, "lifetime", "24h", "token lifetime: a duration (24h, 168h), days (7d) or never")
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable; none allows any address")
+	f.StringVar(&in.TokenFormat, "token-format", "opaque", "opaque, or jwt for signed JWT access tokens (RFC 9068) resource servers can check without asking oauthd")
+	f.StringArrayVar(&in.Audiences, "audience", nil, "a resource server its tokens are for (its URI or name, the tokens' aud); repeatable; none: any")
 	return c.command(cmd)
 }
 
@@ -248,7 +250,9 @@ func (c *cli) getCommand() *cobra.Command {
 }
 
 func (c *cli) updateCommand() *cobra.Command {
-	var name, desc, lifetime, owner string
+	var name, desc, lifetime, owner, format string
+	var audiences []string
+	var clearAud bool
 	var meta map[string]string
 	var scopeList, allow []string
 	var clearAllow, clearMeta, enable, disable bool
@@ -278,6 +282,17 @@ func (c *cli) updateCommand() *cobra.Command {
 		if f.Changed("owner") {
 			p.Owner = &owner
 		}
+		if f.Changed("token-format") {
+			p.TokenFormat = &format
+		}
+		switch {
+		case clearAud && f.Changed("audience"):
+			return errors.New("--audience and --clear-audiences contradict each other")
+		case clearAud:
+			p.Audiences = &[]string{}
+		case f.Changed("audience"):
+			p.Audiences = &audiences
+		}
 		switch {
 		case clearMeta && f.Changed("metadata"):
 			return errors.New("--metadata and --clear-metadata contradict each other")
@@ -301,7 +316,7 @@ func (c *cli) updateCommand() *cobra.Command {
 			p.Enabled = &enable
 		}
 		if p == (admin.ApplicationPatchRequest{}) {
-			return errors.New("nothing to change: give at least one of --name, --description, --owner, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
 		}
 		a, err := api.Update(ctx, args[0], p)
 		if err != nil {
@@ -315,6 +330,9 @@ func (c *cli) updateCommand() *cobra.Command {
 	f.StringVar(&owner, "owner", "", "the account it belongs to from now on (\"\" for none)")
 	f.StringToStringVar(&meta, "metadata", nil, "its metadata from now on (replaces it): key=value, repeatable")
 	f.BoolVar(&clearMeta, "clear-metadata", false, "remove all its metadata")
+	f.StringVar(&format, "token-format", "", "opaque or jwt, for tokens issued from now on")
+	f.StringArrayVar(&audiences, "audience", nil, "the audiences from now on (replaces them): a resource server's URI or name; repeatable")
+	f.BoolVar(&clearAud, "clear-audiences", false, "remove the audiences: tokens for any resource server")
 	f.StringArrayVar(&scopeList, "scopes", nil, "the scopes it may request from now on (replaces the list)")
 	f.StringVar(&lifetime, "lifetime", "", "token lifetime for new tokens: a duration, days (7d) or never")
 	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")

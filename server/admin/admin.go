@@ -354,6 +354,8 @@ type NewApplicationRequest struct {
 	Metadata      map[string]string `json:"metadata"`
 	TokenLifetime string            `json:"token_lifetime"`
 	IPAllowlist   []string          `json:"ip_allowlist"`
+	TokenFormat   string            `json:"token_format"`
+	Audiences     []string          `json:"audiences"`
 }
 
 func (a *Admin) createApp(c echo.Context) error {
@@ -425,6 +427,8 @@ type ApplicationPatchRequest struct {
 	Enabled       *bool              `json:"enabled"`
 	Owner         *string            `json:"owner"`
 	Metadata      *map[string]string `json:"metadata"`
+	TokenFormat   *string            `json:"token_format"`
+	Audiences     *[]string          `json:"audiences"`
 }
 
 func (a *Admin) updateApp(c echo.Context) error {

@@ -111,6 +111,10 @@ type NewApplication struct {
 	TokenLifetime string
 	// IPAllowlist holds CIDRs or single addresses; empty allows any address.
 	IPAllowlist []string
+	// TokenFormat is "opaque" (also "") or "jwt".
+	TokenFormat string
+	// Audiences name the resource servers its tokens are for.
+	Audiences []string
 }
 
 // Create validates in, stores a new application and returns it with its
@@ -185,7 +189,51 @@ func (s *Service) validateNew(id string, in NewApplication) (store.Application, 
 	if a.IPAllowlist, err = ParseAllowlist(in.IPAllowlist); err != nil {
 		return store.Application{}, &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
 	}
+	if a.TokenFormat, err = checkTokenFormat(in.TokenFormat, a.TokenLifetime); err != nil {
+		return store.Application{}, err
+	}
+	if a.Audiences, err = checkAudiences(in.Audiences); err != nil {
+		return store.Application{}, err
+	}
 	return a, nil
+}
+
+// checkTokenFormat accepts opaque (the default) or jwt. A JWT must carry
+// exp (RFC 9068 §2.2), so a jwt application needs a finite lifetime.
+func checkTokenFormat(f string, lifetime time.Duration) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(f)) {
+	case "", store.TokenOpaque:
+		return "", nil
+	case store.TokenJWT:
+		if lifetime == 0 {
+			return "", &ValidationError{Field: "token_format", Reason: "jwt tokens must expire (RFC 9068 requires exp): give the application a finite token_lifetime"}
+		}
+		return store.TokenJWT, nil
+	}
+	return "", &ValidationError{Field: "token_format", Reason: fmt.Sprintf("%q: use opaque or jwt", truncate(f, 20))}
+}
+
+// maxAudiences bounds an application's audiences: each is in every token.
+const maxAudiences = 10
+
+// checkAudiences accepts resource server identifiers: absolute URIs
+// (RFC 8707 §2) or plain names, printable ASCII without spaces.
+func checkAudiences(list []string) ([]string, error) {
+	var out []string
+	for _, item := range list {
+		for _, a := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			if len(a) > 200 || strings.ContainsFunc(a, func(r rune) bool { return r < '!' || r > '~' || r == '"' || r == '\\' }) {
+				return nil, &ValidationError{Field: "audiences", Reason: fmt.Sprintf("%q: an audience is a URI or name of printable ASCII, at most 200 bytes, such as https://sms.example.com", truncate(a, 40))}
+			}
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	if len(out) > maxAudiences {
+		return nil, &ValidationError{Field: "audiences", Reason: fmt.Sprintf("at most %d", maxAudiences)}
+	}
+	return out, nil
 }
 
 func checkName(name string) (string, error) {

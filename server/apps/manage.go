@@ -115,6 +115,8 @@ type ApplicationPatch struct {
 	Enabled       *bool
 	Owner         *string
 	Metadata      *map[string]string
+	TokenFormat   *string
+	Audiences     *[]string
 }
 
 // Update validates and applies a patch. Narrowed scopes and disabling take
@@ -171,6 +173,15 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		}
 		changes["metadata"] = next.Metadata
 	}
+	if p.Audiences != nil {
+		if next.Audiences, err = checkAudiences(*p.Audiences); err != nil {
+			return store.Application{}, err
+		}
+		changes["audiences"] = next.Audiences
+	}
+	if p.TokenFormat != nil {
+		changes["token_format"] = *p.TokenFormat
+	}
 	d := delegateFrom(ctx)
 	if d != nil {
 		var errs []error
@@ -200,6 +211,9 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if p.Metadata != nil {
 			a.Metadata = next.Metadata
 		}
+		if p.Audiences != nil {
+			a.Audiences = next.Audiences
+		}
 		if p.Name != nil {
 			a.Name = next.Name
 		}
@@ -217,6 +231,16 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		}
 		if p.Enabled != nil {
 			a.Enabled = *p.Enabled
+		}
+		// The format is checked against the lifetime the application
+		// has after this patch.
+		format := a.TokenFormat
+		if p.TokenFormat != nil {
+			format = *p.TokenFormat
+		}
+		var err error
+		if a.TokenFormat, err = checkTokenFormat(format, a.TokenLifetime); err != nil {
+			return a, err
 		}
 		a.UpdatedAt = s.now()
 		return a, nil

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/oauthd/oauthd/store"
@@ -15,14 +16,18 @@ type Application struct {
 	Name         string `json:"name"`
 	Description  string `json:"description"`
 	// Owner is the account the application belongs to ("" for none).
-	Owner         string            `json:"owner"`
-	Metadata      map[string]string `json:"metadata"`
-	Scopes        []string          `json:"scopes"`
-	TokenLifetime string            `json:"token_lifetime"`
-	IPAllowlist   []string          `json:"ip_allowlist"`
-	Enabled       bool              `json:"enabled"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	Owner    string            `json:"owner"`
+	Metadata map[string]string `json:"metadata"`
+	// TokenFormat is opaque or jwt.
+	TokenFormat string `json:"token_format"`
+	// Audiences name the resource servers its tokens are for.
+	Audiences     []string  `json:"audiences"`
+	Scopes        []string  `json:"scopes"`
+	TokenLifetime string    `json:"token_lifetime"`
+	IPAllowlist   []string  `json:"ip_allowlist"`
+	Enabled       bool      `json:"enabled"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
 	// null if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
@@ -71,6 +76,8 @@ func ApplicationJSON(a store.Application) Application {
 		Description:   a.Description,
 		Owner:         a.Owner,
 		Metadata:      a.Metadata,
+		TokenFormat:   cmp.Or(a.TokenFormat, store.TokenOpaque),
+		Audiences:     a.Audiences,
 		Scopes:        a.Scopes,
 		TokenLifetime: FormatLifetime(a.TokenLifetime),
 		IPAllowlist:   make([]string, 0, len(a.IPAllowlist)),
@@ -85,6 +92,9 @@ func ApplicationJSON(a store.Application) Application {
 		} else {
 			out.IPAllowlist = append(out.IPAllowlist, p.String())
 		}
+	}
+	if out.Audiences == nil {
+		out.Audiences = []string{}
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}

@@ -22,6 +22,8 @@ type appRecord struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description,omitempty"`
 	Owner       string            `json:"owner,omitempty"`
+	TokenFormat string            `json:"token_format,omitempty"`
+	Audiences   []string          `json:"audiences,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	Scopes      []string          `json:"scopes"`
 	LifetimeNS  int64             `json:"lifetime_ns"`
@@ -47,6 +49,8 @@ func encodeApp(a store.Application) ([]byte, error) {
 		Description: a.Description,
 		Owner:       a.Owner,
 		Metadata:    a.Metadata,
+		TokenFormat: a.TokenFormat,
+		Audiences:   a.Audiences,
 		Scopes:      a.Scopes,
 		LifetimeNS:  int64(a.TokenLifetime),
 		Enabled:     a.Enabled,
@@ -79,6 +83,8 @@ func decodeApp(b []byte) (store.Application, error) {
 		Description:   r.Description,
 		Owner:         r.Owner,
 		Metadata:      r.Metadata,
+		TokenFormat:   r.TokenFormat,
+		Audiences:     r.Audiences,
 		Scopes:        r.Scopes,
 		TokenLifetime: time.Duration(r.LifetimeNS),
 		Enabled:       r.Enabled,
@@ -115,11 +121,15 @@ func decodeApp(b []byte) (store.Application, error) {
 //	uvarint  application generation at issue
 //	uvarint  length, then the granted scopes, space-separated
 //	uvarint  length, then the name (API keys only)
+//	uvarint  length, then the audiences, space-separated (with recHasAudiences only)
 //
 // A typical access token record is about 20 bytes.
 const (
 	recAccessToken = 1
 	recAPIKey      = 2
+	// recHasAudiences is or-ed into the kind byte of a token bound to
+	// audiences (RFC 8707 resource indicators, RFC 9068 aud).
+	recHasAudiences = 0x10
 )
 
 // KindAPIKey is store.Token.Kind for an API key.
@@ -147,6 +157,12 @@ func encodeToken(t store.Token) []byte {
 		b = binary.AppendUvarint(b, uint64(len(t.Name)))
 		b = append(b, t.Name...)
 	}
+	if len(t.Audiences) > 0 {
+		b[0] |= recHasAudiences
+		aud := strings.Join(t.Audiences, " ")
+		b = binary.AppendUvarint(b, uint64(len(aud)))
+		b = append(b, aud...)
+	}
 	return b
 }
 
@@ -172,13 +188,20 @@ func decodeToken(ref store.TokenRef, b []byte) (store.Token, error) {
 	default:
 		t.ExpiresAt = fromMS(int64(iat + life))
 	}
-	switch kind {
+	switch kind &^ recHasAudiences {
 	case recAccessToken:
 	case recAPIKey:
 		t.Kind = KindAPIKey
 		t.Name = string(r.bytes())
 	default:
 		r.err = true
+	}
+	if kind&recHasAudiences != 0 {
+		if aud := r.bytes(); len(aud) > 0 {
+			t.Audiences = strings.Split(string(aud), " ")
+		} else {
+			r.err = true
+		}
 	}
 	if r.err || len(r.b) != 0 || iat == 0 {
 		return store.Token{}, fmt.Errorf("%w under %s", errCorruptToken, t.ID)

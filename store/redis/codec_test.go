@@ -22,6 +22,8 @@ func TestTokenRecordRoundTrip(t *testing.T) {
 		{"no scopes", store.Token{IssuedAt: iat, ExpiresAt: iat.Add(time.Second)}, 12},
 		{"big generation", store.Token{Scopes: []string{"a"}, IssuedAt: iat, ExpiresAt: iat.Add(10 * 365 * 24 * time.Hour), Generation: 1 << 40}, 30},
 		{"api key", store.Token{Scopes: []string{"sms"}, IssuedAt: iat, Kind: KindAPIKey, Name: "billing — prod"}, 40},
+		{"audiences", store.Token{Scopes: []string{"sms"}, IssuedAt: iat, ExpiresAt: iat.Add(time.Hour), Audiences: []string{"https://sms.example", "https://voice.example"}}, 62},
+		{"api key with audience", store.Token{IssuedAt: iat, Kind: KindAPIKey, Name: "k", Audiences: []string{"sms-api"}}, 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +69,7 @@ func TestTokenRecordCorrupt(t *testing.T) {
 func FuzzTokenRecord(f *testing.F) {
 	f.Add(encodeToken(store.Token{Scopes: []string{"sms"}, IssuedAt: time.UnixMilli(5), ExpiresAt: time.UnixMilli(99)}))
 	f.Add(encodeToken(store.Token{IssuedAt: time.UnixMilli(5), Kind: KindAPIKey, Name: "k"}))
+	f.Add(encodeToken(store.Token{IssuedAt: time.UnixMilli(5), Audiences: []string{"a", "b"}}))
 	ref := store.TokenRef{ClientID: "c1", Digest: store.Sum("x")}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok, err := decodeToken(ref, b)
