@@ -41,6 +41,11 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		return s.authError(c, err)
 	}
 	ref, wellFormed := credential.Parse(form.Get("token"))
+	if !wellFormed && looksLikeJWT(form.Get("token")) {
+		// A JWT access token is checked by its signature, then exactly as
+		// an opaque one by the record its jti names.
+		ref, wellFormed = s.jwtRef(form.Get("token"))
+	}
 	var lookup store.TokenLookup
 	if wellFormed {
 		lookup, err = s.store.LookupTokenFor(ctx, ref, store.Caller{ClientID: id, Addr: s.lockAddr(c)})
@@ -114,6 +119,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		Iss:       s.cfg.Issuer,
 		Jti:       t.ID,
 		Owner:     lookup.App.Owner,
+		Aud:       t.Audiences,
 	}
 	if !v.Expires.IsZero() {
 		out.Exp = v.Expires.Unix()

@@ -20,13 +20,21 @@ type metadata struct {
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ServiceDocumentation                      string   `json:"service_documentation,omitempty"`
+	// JWKSURI publishes the keys of JWT access tokens, when the server
+	// signs any.
+	JWKSURI string `json:"jwks_uri,omitempty"`
 }
 
 // metadataDocument renders the document once: it changes only with the
 // configuration.
 func (s *Server) metadataDocument() []byte {
 	auth := []string{"client_secret_basic", "client_secret_post"}
+	var jwks string
+	if s.cfg.Signer != nil {
+		jwks = s.cfg.Issuer + JWKSPath
+	}
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
+		JWKSURI:               jwks,
 		Issuer:                s.cfg.Issuer,
 		TokenEndpoint:         s.cfg.Issuer + "/oauth/token",
 		IntrospectionEndpoint: s.cfg.Issuer + "/oauth/introspect",

@@ -22,7 +22,9 @@ import (
 	"github.com/go-oauth2/oauth2/v4/manage"
 	oserver "github.com/go-oauth2/oauth2/v4/server"
 
+	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -44,6 +46,14 @@ type issue struct {
 	ref      store.TokenRef
 	jti      string
 	from     netip.Addr // where the request came from: its lock-out is checked with the write
+	aud      []string   // the audiences it is for
+	jwt      *jwtIssue  // set for an application issuing JWTs
+}
+
+// jwtIssue is what the generator needs to sign a JWT access token.
+type jwtIssue struct {
+	signer Signer
+	issuer string
 }
 
 type issueKey struct{}
@@ -64,9 +74,10 @@ func issueFrom(ctx context.Context) (*issue, bool) {
 // only.
 type oauthIssuer struct {
 	srv *oserver.Server
+	jwt *jwtIssue // nil when no signer is configured
 }
 
-func newOAuthIssuer(tokens TokenWriter) *oauthIssuer {
+func newOAuthIssuer(tokens TokenWriter, jwt *jwtIssue) *oauthIssuer {
 	m := manage.NewManager()
 	// Lifetimes are per application; 0 here makes "never" the fallback the
 	// library uses when an application's lifetime is 0.
@@ -78,7 +89,7 @@ func newOAuthIssuer(tokens TokenWriter) *oauthIssuer {
 	cfg := oserver.NewConfig()
 	cfg.AllowedGrantTypes = []oauth2.GrantType{oauth2.ClientCredentials}
 	cfg.AllowedResponseTypes = nil
-	return &oauthIssuer{srv: oserver.NewServer(cfg, m)}
+	return &oauthIssuer{srv: oserver.NewServer(cfg, m), jwt: jwt}
 }
 
 // grant is an issued access token.
@@ -94,8 +105,14 @@ type grant struct {
 // already authenticated and whose request and scopes it has checked. The
 // library's ValidationTokenRequest is not used: it would only re-read the
 // form for what handleToken has validated already.
-func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string, from netip.Addr) (grant, error) {
-	is := &issue{Context: r.Context(), app: app, secretID: secretID, scopes: granted, from: from}
+func (o *oauthIssuer) Issue(r *http.Request, app *store.Application, secretID string, granted []string, scopeParam string, from netip.Addr, aud []string) (grant, error) {
+	is := &issue{Context: r.Context(), app: app, secretID: secretID, scopes: granted, from: from, aud: aud}
+	if app.TokenFormat == store.TokenJWT {
+		if o.jwt == nil {
+			return grant{}, errJWTUnconfigured
+		}
+		is.jwt = o.jwt
+	}
 	tgr := &oauth2.TokenGenerateRequest{
 		ClientID:       app.ClientID,
 		Scope:          scopeParam,
@@ -161,6 +178,24 @@ func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) 
 	if life := data.TokenInfo.GetAccessExpiresIn(); life > 0 {
 		bucket = store.ExpiryBucket(data.CreateAt.Add(life), life)
 	}
+	if is.jwt != nil {
+		// A JWT's record is filed under a random reference, the same way
+		// an opaque token's is: its jti names the record, so revocation,
+		// revoke-all, disabling and deletion reach it as they reach any
+		// token.
+		ref := credential.NewJWTRef(data.Client.GetID(), bucket)
+		is.ref, is.jti = ref, ref.JTI()
+		life := data.TokenInfo.GetAccessExpiresIn()
+		raw, err := is.jwt.signer.Sign(signing.Claims{
+			Issuer: is.jwt.issuer, IssuedAt: data.CreateAt.Unix(), Expiry: data.CreateAt.Add(life).Unix(),
+			ID: is.jti, ClientID: is.app.ClientID, Subject: is.app.ClientID,
+			Scope: scopes.Format(is.scopes), Audience: is.aud,
+		})
+		if err != nil {
+			return "", "", err
+		}
+		return raw, "", nil
+	}
 	raw, ref := credential.NewToken(data.Client.GetID(), bucket)
 	is.ref = ref
 	is.jti = ref.JTI()
@@ -184,6 +219,7 @@ func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		Generation:    is.app.Generation,
 		SecretID:      is.secretID,
 		RequestedFrom: is.from,
+		Audiences:     is.aud,
 	}
 	if d := info.GetAccessExpiresIn(); d > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(d)

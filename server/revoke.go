@@ -41,7 +41,11 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	log := reqLog(c)
 	revoked := false
-	if ref, ok := credential.Parse(form.Get("token")); ok && ref.ClientID == app.ClientID {
+	ref, ok := credential.Parse(form.Get("token"))
+	if !ok && looksLikeJWT(form.Get("token")) {
+		ref, ok = s.jwtRef(form.Get("token"))
+	}
+	if ok && ref.ClientID == app.ClientID {
 		var tombstone time.Duration
 		if s.cfg.InactiveReason {
 			tombstone = s.cfg.Tombstone

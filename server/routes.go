@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	e.POST("/oauth/introspect", s.handleIntrospect)
 	e.POST("/oauth/revoke", s.handleRevoke)
 	e.GET("/.well-known/oauth-authorization-server", s.handleMetadata)
+	e.GET(JWKSPath, s.handleJWKS)
 	AddHealth(e, s.cfg.Health)
 }
 

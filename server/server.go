@@ -67,6 +67,10 @@ type Config struct {
 	// is inactive, or a stolen token would work wherever the resource
 	// server forgot to say where it came from.
 	AllowUnknownClientIP bool
+	// Signer signs JWT access tokens for applications whose token_format
+	// is jwt, and verifies them at introspection and revocation; nil means
+	// such applications cannot get tokens (server_error, logged).
+	Signer Signer
 	// Limits enforces the abuse limits; nil limits nothing.
 	Limits Limiter
 	// LogSampleOK logs one in this many successful requests; failures are
@@ -103,6 +107,10 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Health == nil {
 		cfg.Health = health.New(health.Config{Ping: st.Ping, Logger: cfg.Logger})
 	}
+	var jwt *jwtIssue
+	if cfg.Signer != nil {
+		jwt = &jwtIssue{signer: cfg.Signer, issuer: cfg.Issuer}
+	}
 	limited := cfg.Limits != nil
 	if !limited {
 		cfg.Limits = noLimits{}
@@ -110,7 +118,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, store: st, issuer: newOAuthIssuer(st), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	s := &Server{cfg: cfg, limited: limited, store: st, issuer: newOAuthIssuer(st, jwt), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil

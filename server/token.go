@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +78,11 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err := s.takeQuota(c, s.cfg.Limits.TakeIssue, app.ClientID, "token.quota_exceeded"); err != nil {
 		return WriteError(c, err)
 	}
-	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted), s.lockAddr(c))
+	aud, err := audiences(&app, form["resource"])
+	if err != nil {
+		return WriteError(c, err)
+	}
+	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted), s.lockAddr(c), aud)
 	if err != nil {
 		return WriteError(c, err)
 	}
@@ -290,3 +296,32 @@ func (s *Server) authError(c echo.Context, err error) error {
 // reasonUnknownClient is errInvalidClient's reason for a client_id that
 // names no application.
 const reasonUnknownClient = "unknown client"
+
+// audiences is the aud a token gets: the application's audiences, or those
+// of them the request names with RFC 8707 resource parameters. A resource
+// the application does not name is invalid_target (RFC 8707 §2).
+func audiences(app *store.Application, resources []string) ([]string, error) {
+	if len(resources) == 0 {
+		return app.Audiences, nil
+	}
+	if len(resources) > 10 {
+		return nil, errInvalidTarget("at most 10 resource parameters")
+	}
+	var out []string
+	for _, r := range resources {
+		if !slices.Contains(app.Audiences, r) {
+			if len(app.Audiences) == 0 {
+				return nil, errInvalidTarget("resource %q: this application names no resource servers; an operator sets its audiences", truncate(r, 80))
+			}
+			return nil, errInvalidTarget("resource %q is not one of this application's audiences (%s)", truncate(r, 80), strings.Join(app.Audiences, " "))
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func errInvalidTarget(format string, args ...any) *Error {
+	return &Error{Code: "invalid_target", Description: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}

@@ -27,6 +27,9 @@ type Response struct {
 	// Owner is an oauthd extension: the account the token's application
 	// belongs to (say, whom an SMS API bills), absent when it has none.
 	Owner string `json:"owner,omitempty"`
+	// Aud names the resource servers the token is for (RFC 7662 §2.2,
+	// RFC 9068 aud); absent: any.
+	Aud []string `json:"aud,omitempty"`
 	// InactiveReason is an oauthd extension: "expired" or "revoked", sent
 	// only for inactive tokens and only when the operator opted in.
 	InactiveReason string `json:"inactive_reason,omitempty"`

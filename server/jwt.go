@@ -1,0 +1,69 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/store"
+)
+
+// Signer signs and verifies JWT access tokens (server/signing's Ring).
+type Signer interface {
+	Sign(signing.Claims) (string, error)
+	Verify(token string) (signing.Claims, error)
+	JWKS() ([]byte, error)
+}
+
+// JWKSPath is where the public signing keys are published (RFC 8414's
+// jwks_uri).
+const JWKSPath = "/.well-known/jwks.json"
+
+var errJWTUnconfigured = &Error{
+	Code:        "server_error",
+	Description: "this application is set to get JWT access tokens, but the server has no signing key configured; an operator must set jwt.sealing_key_file",
+	Status:      http.StatusInternalServerError,
+	Reason:      "jwt application without a configured signer",
+}
+
+// looksLikeJWT tells a compact JWS from oauthd's opaque tokens, which
+// never hold a '.'.
+func looksLikeJWT(token string) bool {
+	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
+}
+
+// jwtRef verifies a JWT access token and returns the reference of its
+// record, named by its jti. A token that does not verify is simply not a
+// token of this server.
+func (s *Server) jwtRef(token string) (store.TokenRef, bool) {
+	if s.cfg.Signer == nil || len(token) > 4096 {
+		return store.TokenRef{}, false
+	}
+	c, err := s.cfg.Signer.Verify(token)
+	if err != nil || c.Issuer != s.cfg.Issuer {
+		return store.TokenRef{}, false
+	}
+	ref, ok := store.ParseJTI(c.ID)
+	if !ok || ref.ClientID != c.ClientID {
+		return store.TokenRef{}, false
+	}
+	return ref, true
+}
+
+// handleJWKS is GET /.well-known/jwks.json: the keys that sign and will
+// sign. Verifiers may cache it five minutes; a key is published at least
+// that long before it signs (jwt.publish_delay).
+func (s *Server) handleJWKS(c echo.Context) error {
+	if s.cfg.Signer == nil {
+		return WriteError(c, &Error{Code: "not_found", Description: "this server issues no JWT access tokens", Status: http.StatusNotFound})
+	}
+	b, err := s.cfg.Signer.JWKS()
+	if err != nil {
+		return WriteError(c, err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/jwk-set+json", b)
+}
