@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -189,7 +190,7 @@ func TestIntrospectRequestAndAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Introspect: %v", err)
 			}
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("Introspect = %+v\nwant        %+v", *got, tt.want)
 			}
 			f.mu.Lock()
