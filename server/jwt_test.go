@@ -27,7 +27,7 @@ func newJWTServer(t *testing.T) (*testEnv, *signing.Ring) {
 	}
 	t.Cleanup(func() { rdb.Close() })
 	st := redis.New(rdb, redis.Options{Prefix: "test"})
-	ring, err := signing.NewRing(st, make([]byte, 32), signing.EdDSA, nil)
+	ring, err := signing.NewRing(st, signing.SealWith(make([]byte, 32)), signing.EdDSA, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type adminAPI interface {
 	Events(ctx context.Context, clientID, kind string, limit int, cursor string) (admin.EventList, error)
 	ListTokens(ctx context.Context, id string, limit int) (admin.TokenList, error)
 	RevokeToken(ctx context.Context, jti string) error
+	SigningKeys(ctx context.Context) (admin.SigningKeyList, error)
+	RotateSigningKey(ctx context.Context) (admin.SigningKeyJSON, error)
 	CreateAPIKey(ctx context.Context, id string, in admin.NewAPIKeyRequest) (admin.APIKey, error)
 	Import(ctx context.Context, id string, in admin.ImportApplicationRequest) (apps.Application, error)
 }
@@ -290,4 +292,28 @@ func (d directAPI) Import(ctx context.Context, id string, in admin.ImportApplica
 func (r remoteAPI) Import(ctx context.Context, id string, in admin.ImportApplicationRequest) (apps.Application, error) {
 	var out apps.Application
 	return out, r.do(ctx, http.MethodPut, "/applications/"+url.PathEscape(id), in, &out)
+}
+
+func (d directAPI) SigningKeys(ctx context.Context) (admin.SigningKeyList, error) {
+	keys, err := d.apps.SigningKeys(ctx)
+	out := admin.SigningKeyList{Keys: []admin.SigningKeyJSON{}}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, admin.SigningKeyJSONOf(k))
+	}
+	return out, err
+}
+
+func (d directAPI) RotateSigningKey(ctx context.Context) (admin.SigningKeyJSON, error) {
+	k, err := d.apps.RotateSigningKey(d.ctx(ctx))
+	return admin.SigningKeyJSONOf(k), err
+}
+
+func (r remoteAPI) SigningKeys(ctx context.Context) (admin.SigningKeyList, error) {
+	var out admin.SigningKeyList
+	return out, r.do(ctx, http.MethodGet, "/signing-keys", nil, &out)
+}
+
+func (r remoteAPI) RotateSigningKey(ctx context.Context) (admin.SigningKeyJSON, error) {
+	var out admin.SigningKeyJSON
+	return out, r.do(ctx, http.MethodPost, "/signing-keys", nil, &out)
 }

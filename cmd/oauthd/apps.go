@@ -23,7 +23,7 @@ import (
 func cliSettings() []setting {
 	return append([]setting{
 		{Key: "endpoint", Default: "", Usage: "base URL of a running oauthd whose admin API to use (admin credential in OAUTHD_ADMIN_KEY); without it, commands work on the Redis of --redis-url"},
-	}, redisSettings()...)
+	}, append(jwtSettings(), redisSettings()...)...)
 }
 
 // cli carries what every admin verb needs.
@@ -56,8 +56,14 @@ func (c *cli) open(cmd *cobra.Command) (adminAPI, func(), error) {
 		closeRedis()
 		return nil, nil, err
 	}
-	apps := apps.New(redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix}), cfg.catalogue,
-		apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log})
+	st := redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix})
+	ring, err := newKeyRing(cfg, st)
+	if err != nil {
+		closeRedis()
+		return nil, nil, err
+	}
+	apps := apps.New(st, cfg.catalogue,
+		apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Keys: ring, KeyPublishDelay: cfg.JWT.PublishDelay})
 	return directAPI{apps}, closeRedis, nil
 }
 
@@ -506,5 +512,43 @@ func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	f.StringArrayVar(&in.Scopes, "scopes", nil, "a subset of the application's scopes; default all of them")
 	f.StringVar(&in.ExpiresIn, "expires-in", "", "lifetime (720h, 30d) or never (default)")
 	cmd.AddCommand(c.command(create))
+	return cmd
+}
+
+func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
+	cmd := &cobra.Command{Use: "keys", Short: "List and rotate the JWT signing keys (for applications whose token_format is jwt)"}
+	list := &cobra.Command{Use: "list", Short: "List the published signing keys (never their private parts)", Args: cobra.NoArgs}
+	list.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		l, err := api.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(l)
+		}
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "KID\tALG\tSIGNS_FROM\tRETIRES_AT")
+		for _, k := range l.Keys {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.SignsFrom.Format(time.RFC3339), timeOrNever(k.RetiresAt))
+		}
+		return w.Flush()
+	})
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new signing key: published now, signing after jwt.publish_delay; the current one retires when its tokens have expired",
+		Args:  cobra.NoArgs,
+	}
+	rotate.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+		k, err := api.RotateSigningKey(ctx)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(k)
+		}
+		return c.printRows([][2]string{{"kid", k.KID}, {"alg", k.Alg}, {"signs_from", k.SignsFrom.Format(time.RFC3339)}})
+	})
+	cmd.AddCommand(c.command(list), c.command(rotate))
 	return cmd
 }

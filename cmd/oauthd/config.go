@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 )
@@ -100,7 +102,16 @@ func serveSettings() []setting {
 		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
 		{Key: "dashboard.secure_cookies", Default: false, Usage: "mark dashboard cookies Secure even on plain HTTP (TLS terminated by a proxy in front); they always are over TLS"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
-	}, append(logServeSettings(), redisSettings()...)...)
+	}, append(logServeSettings(), append(jwtSettings(), redisSettings()...)...)...)
+}
+
+// jwtSettings are the JWT signing keys', for serve and for 'oauthd keys'.
+func jwtSettings() []setting {
+	return []setting{
+		{Key: "jwt.algorithm", Default: "EdDSA", Usage: "the algorithm of new JWT signing keys: EdDSA (Ed25519), ES256 or RS256"},
+		{Key: "jwt.sealing_key_file", Default: "", Usage: "file holding the 32-byte key (raw, base64 or hex) that seals the JWT signing keys in Redis; empty keeps one in Redis itself (keys are then only as safe as Redis)"},
+		{Key: "jwt.publish_delay", Default: 10 * time.Minute, Usage: "how long a new signing key is published before it signs (longer than verifiers cache the JWKS: 5m)"},
+	}
 }
 
 // Config is oauthd's configuration after decoding and validation.
@@ -171,6 +182,11 @@ type Config struct {
 		MaxSecurityEvents int64         `mapstructure:"max_security_events"`
 		SecurityEvery     time.Duration `mapstructure:"security_every"`
 	} `mapstructure:"audit"`
+	JWT struct {
+		Algorithm      string        `mapstructure:"algorithm"`
+		SealingKeyFile string        `mapstructure:"sealing_key_file"`
+		PublishDelay   time.Duration `mapstructure:"publish_delay"`
+	} `mapstructure:"jwt"`
 	Dashboard struct {
 		Enabled       bool          `mapstructure:"enabled"`
 		SessionIdle   time.Duration `mapstructure:"session_idle"`
@@ -187,6 +203,7 @@ type Config struct {
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
 	trustedProxies []netip.Prefix
+	sealingKey     []byte // nil: kept in Redis
 	limits         redis.LimitsConfig
 	catalogue      *scopes.Catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
@@ -482,6 +499,27 @@ func (c *Config) validate(list []setting) error {
 			}
 			return nil
 		}},
+		{"jwt.algorithm", func() error {
+			switch c.JWT.Algorithm {
+			case signing.EdDSA, signing.ES256, signing.RS256:
+				return nil
+			}
+			return fmt.Errorf("%q: use EdDSA, ES256 or RS256", c.JWT.Algorithm)
+		}},
+		{"jwt.sealing_key_file", func() error {
+			if c.JWT.SealingKeyFile == "" {
+				return nil
+			}
+			var err error
+			c.sealingKey, err = readSealingKey(c.JWT.SealingKeyFile)
+			return err
+		}},
+		{"jwt.publish_delay", func() error {
+			if c.JWT.PublishDelay < time.Second || c.JWT.PublishDelay > 24*time.Hour {
+				return fmt.Errorf("%v: use between 1s and 24h (longer than verifiers cache the JWKS)", c.JWT.PublishDelay)
+			}
+			return nil
+		}},
 		{"introspection.missing_client_ip", func() error {
 			if c.Introspection.MissingClientIP != "inactive" && c.Introspection.MissingClientIP != "active" {
 				return fmt.Errorf("%q: use inactive (the default: a token of an allowlisted application is refused when the resource server does not say where it came from) or active", c.Introspection.MissingClientIP)
@@ -638,4 +676,26 @@ func rateCheck(s string, dst *redis.Rate) func() error {
 		*dst = redis.Rate{N: count, Per: d}
 		return nil
 	}
+}
+
+// readSealingKey reads a 32-byte key: raw, base64 (standard or URL-safe,
+// padded or not) or hex, surrounding space ignored.
+func readSealingKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 32 {
+		return b, nil
+	}
+	s := strings.TrimSpace(string(b))
+	for _, dec := range []func(string) ([]byte, error){
+		hex.DecodeString, base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString,
+	} {
+		if k, err := dec(s); err == nil && len(k) == 32 {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: not a 32-byte key (raw, base64 or hex); make one with: head -c32 /dev/urandom | base64", path)
 }

@@ -49,7 +49,7 @@ func run(ctx context.Context, build buildInfo, args []string, getenv func(string
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
-		apiKeysCommand(getenv, stdout, stderr), adminKeyCommand(stdout), healthCommand(stdout))
+		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), adminKeyCommand(stdout), healthCommand(stdout))
 	requireSubcommand(root)
 	return root.ExecuteContext(ctx)
 }

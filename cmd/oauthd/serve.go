@@ -21,6 +21,7 @@ import (
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/dashboard"
+	"github.com/oauthd/oauthd/server/signing"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -251,8 +252,20 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		tombstone = cfg.Introspection.TombstoneTTL
 	}
 	probes := health.New(health.Config{Ping: st.Ping, Timeout: cfg.Health.Timeout, Logger: log})
+	ring, err := newKeyRing(cfg, st)
+	if err != nil {
+		return err
+	}
+	if cfg.sealingKey == nil && !embedded {
+		log.Warn("jwt.sealing_key_file is not set: JWT signing keys are sealed with a key kept in Redis, so they are only as safe as Redis; set it to a 32-byte key file (head -c32 /dev/urandom | base64)")
+	}
+	// The ring makes its first key once Redis answers, and reloads so that
+	// a key another replica (or the CLI) adds is known before it signs.
+	ringCtx, stopRing := context.WithCancel(ctx)
+	defer stopRing()
+	go runKeyRing(ringCtx, ring, log)
 	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery})
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: ring, KeyPublishDelay: cfg.JWT.PublishDelay})
 	// The service writes the security log's aggregated counts every
 	// period, and once more after the HTTP servers have drained.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
@@ -275,6 +288,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		TrustedProxies:       cfg.trustedProxies,
 		AllowUnknownClientIP: cfg.Introspection.MissingClientIP == "active",
 		Limits:               limits,
+		Signer:               ring,
 	}, st)
 	if err != nil {
 		return err
@@ -542,4 +556,43 @@ func (g signInGuard) Failed(ctx context.Context, ip string) error {
 		g.audit.Security(ctx, store.SecurityEvent{Kind: "dashboard.locked_out", Addr: addr, Reason: lo.Scope, For: lo.For})
 	}
 	return err
+}
+
+// newKeyRing is the JWT signing key ring: sealed with jwt.sealing_key_file
+// or, without one, with a key kept in Redis.
+func newKeyRing(cfg *Config, st *redis.Store) (*signing.Ring, error) {
+	seal := st.SharedSealingKey
+	if cfg.sealingKey != nil {
+		seal = signing.SealWith(cfg.sealingKey)
+	}
+	return signing.NewRing(st, seal, cfg.JWT.Algorithm, nil)
+}
+
+// keyRingReload is how often each replica rereads the signing keys: well
+// under jwt.publish_delay, so a new key is known everywhere before it signs.
+const keyRingReload = 30 * time.Second
+
+// runKeyRing makes sure a first key exists (retrying while Redis is
+// unreachable), then reloads the ring until ctx ends.
+func runKeyRing(ctx context.Context, ring *signing.Ring, log *slog.Logger) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := ring.Ensure(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, signing.ErrSealed) {
+			log.Error("JWT signing keys cannot be opened: JWT applications get 503 until jwt.sealing_key_file holds the key they were sealed with", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+	ring.Run(ctx, keyRingReload, func(err error) {
+		log.Warn("reloading the JWT signing keys failed; signing with the keys loaded before", "error", err.Error())
+	})
 }

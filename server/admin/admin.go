@@ -24,6 +24,7 @@ import (
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/health"
 	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -150,6 +151,8 @@ func (a *Admin) routes() {
 	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
 	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "client_id", "kind")
+	add(http.MethodGet, "/signing-keys", a.listKeys)
+	add(http.MethodPost, "/signing-keys", a.rotateKey)
 	if a.cfg.Health != nil {
 		server.AddHealth(a.echo, a.cfg.Health)
 	}
@@ -641,4 +644,46 @@ func (a *Admin) importApp(c echo.Context) error {
 	server.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
 	return server.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
+}
+
+// SigningKeyJSON describes a published JWT signing key (never its private
+// part).
+type SigningKeyJSON struct {
+	KID       string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	CreatedAt time.Time  `json:"created_at"`
+	SignsFrom time.Time  `json:"signs_from"`
+	RetiresAt *time.Time `json:"retires_at"`
+}
+
+// SigningKeyList answers GET /signing-keys.
+type SigningKeyList struct {
+	Keys []SigningKeyJSON `json:"keys"`
+}
+
+// SigningKeyJSONOf renders a key (the CLI prints the same shape).
+func SigningKeyJSONOf(k signing.Key) SigningKeyJSON {
+	return SigningKeyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignsFrom: k.ActiveAt, RetiresAt: apps.TimePtr(k.RetireAt)}
+}
+
+func (a *Admin) listKeys(c echo.Context) error {
+	keys, err := a.apps.SigningKeys(c.Request().Context())
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := SigningKeyList{Keys: []SigningKeyJSON{}}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, SigningKeyJSONOf(k))
+	}
+	return server.WriteJSON(c, http.StatusOK, out)
+}
+
+// rotateKey answers POST /signing-keys: a new key, published now, signing
+// from signs_from.
+func (a *Admin) rotateKey(c echo.Context) error {
+	k, err := a.apps.RotateSigningKey(c.Request().Context())
+	if err != nil {
+		return writeError(c, err)
+	}
+	return server.WriteJSON(c, http.StatusCreated, SigningKeyJSONOf(k))
 }

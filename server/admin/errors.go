@@ -32,6 +32,8 @@ func toError(err error) error {
 		return &server.Error{Code: "forbidden", Description: fe.Error(), Status: http.StatusForbidden, Reason: fe.Rule}
 	case errors.As(err, &ce):
 		return &server.Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
+	case errors.Is(err, apps.ErrNoKeyRing):
+		return &server.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
 	case errors.Is(err, store.ErrNotFound):
 		return &server.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
 	case errors.Is(err, store.ErrAlreadyExists):

@@ -59,12 +59,21 @@ type Options struct {
 	// Tombstone is how long a token revoked by id is remembered as
 	// revoked (introspection.inactive_reason); 0 remembers nothing.
 	Tombstone time.Duration
+	// Keys are the JWT signing keys, for rotation; nil: none.
+	Keys KeyRing
+	// KeyPublishDelay is how long a new key is published before it signs.
+	// Default DefaultKeyPublishDelay.
+	KeyPublishDelay time.Duration
 	// SecurityEvery is the shortest gap between two security events of
 	// one kind about one source (see Security). Default a minute.
 	SecurityEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
+
+// DefaultKeyPublishDelay is how long a new signing key is published before
+// it signs: longer than the five minutes verifiers may cache the JWKS.
+const DefaultKeyPublishDelay = 10 * time.Minute
 
 // DefaultMaxGrace is the longest an old secret may keep working after a
 // reset unless configured otherwise.
@@ -81,6 +90,9 @@ func New(st Store, catalogue *scopes.Catalogue, opts Options) *Service {
 	}
 	if opts.MaxGrace == 0 {
 		opts.MaxGrace = DefaultMaxGrace
+	}
+	if opts.KeyPublishDelay <= 0 {
+		opts.KeyPublishDelay = DefaultKeyPublishDelay
 	}
 	if opts.SecurityEvery <= 0 {
 		opts.SecurityEvery = DefaultSecurityEvery

@@ -167,7 +167,7 @@ func (l *securityLog) drain(now time.Time, every time.Duration) []pending {
 // filters; a test keeps docs/openapi.yaml's list equal to it.
 var EventKinds = []string{
 	"application.created", "application.imported", "application.updated", "application.deleted",
-	"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created",
+	"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
 	"client.auth_failed", "client.locked_out", "token.quota_exceeded", "introspection.limited",
 	"admin.auth_failed", "admin.locked_out", "dashboard.auth_failed", "dashboard.locked_out",
 }

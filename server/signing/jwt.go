@@ -2,11 +2,11 @@ package signing
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/oauthd/oauthd/store"
 )
 
 // Type is the JWT access token's typ header (RFC 9068 §2.1).
@@ -25,8 +25,9 @@ type Claims struct {
 	Audience jwt.Audience `json:"aud,omitempty"`
 }
 
-// ErrNoKey is a ring with no key that may sign yet.
-var ErrNoKey = errors.New("signing: no signing key is active")
+// ErrNoKey is a ring with no key that may sign yet: its store has not
+// been reached. It is a store outage to the caller (503, retry).
+var ErrNoKey = fmt.Errorf("%w: the JWT signing keys are not loaded yet", store.ErrUnavailable)
 
 // Sign makes a compact JWT of c with the current key.
 func (r *Ring) Sign(c Claims) (string, error) {

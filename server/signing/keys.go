@@ -54,48 +54,76 @@ type Key struct {
 // It is safe for concurrent use.
 type Ring struct {
 	store KeyStore
-	aead  cipher.AEAD
+	seal  func(context.Context) ([]byte, error)
 	alg   string
 	now   func() time.Time
 
 	mu   sync.RWMutex
-	keys []Key // by ActiveAt, oldest first
+	aead cipher.AEAD // set by the first Load that reaches the store
+	keys []Key       // by ActiveAt, oldest first
 }
 
-// NewRing returns a ring on st whose keys are sealed with sealKey (32
-// bytes, AES-256-GCM) and which makes alg keys.
-func NewRing(st KeyStore, sealKey []byte, alg string, now func() time.Time) (*Ring, error) {
-	if len(sealKey) != 32 {
-		return nil, fmt.Errorf("signing: the sealing key must be 32 bytes, got %d", len(sealKey))
-	}
+// SealWith is a fixed sealing key, for NewRing.
+func SealWith(key []byte) func(context.Context) ([]byte, error) {
+	return func(context.Context) ([]byte, error) { return key, nil }
+}
+
+// NewRing returns a ring on st whose keys are sealed with the key seal
+// returns (32 bytes, AES-256-GCM; asked once, on the first Load, so it may
+// come from the store too) and which makes alg keys. It holds no key until
+// Load or Ensure succeeds: Sign then says so as store.ErrUnavailable.
+func NewRing(st KeyStore, seal func(context.Context) ([]byte, error), alg string, now func() time.Time) (*Ring, error) {
 	if !slices.Contains([]string{EdDSA, ES256, RS256}, alg) {
 		return nil, fmt.Errorf("signing: algorithm %q: use EdDSA, ES256 or RS256", alg)
-	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Ring{store: st, aead: aead, alg: alg, now: now}, nil
+	return &Ring{store: st, seal: seal, alg: alg, now: now}, nil
+}
+
+func (r *Ring) cipher(ctx context.Context) (cipher.AEAD, error) {
+	r.mu.RLock()
+	aead := r.aead
+	r.mu.RUnlock()
+	if aead != nil {
+		return aead, nil
+	}
+	key, err := r.seal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("signing: the sealing key must be 32 bytes, got %d", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if aead, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.aead = aead
+	r.mu.Unlock()
+	return aead, nil
 }
 
 // Load reads the keys from the store. A key that does not unseal (sealed
 // under another sealing key) is an error naming it: signing with a
 // partial ring would publish keys nobody can use.
 func (r *Ring) Load(ctx context.Context) error {
+	aead, err := r.cipher(ctx)
+	if err != nil {
+		return err
+	}
 	sealed, err := r.store.ListSigningKeys(ctx)
 	if err != nil {
 		return err
 	}
 	keys := make([]Key, 0, len(sealed))
 	for _, s := range sealed {
-		k, err := r.unseal(s)
+		k, err := unseal(aead, s)
 		if err != nil {
 			return err
 		}
@@ -151,9 +179,13 @@ func (r *Ring) add(ctx context.Context, activeAt time.Time, retire map[string]ti
 	if err != nil {
 		return Key{}, err
 	}
+	aead, err := r.cipher(ctx)
+	if err != nil {
+		return Key{}, err
+	}
 	now := r.now().UTC().Truncate(time.Second)
 	k := Key{ID: strings.ToLower(rand.Text())[:16], Alg: r.alg, Private: priv, CreatedAt: now, ActiveAt: activeAt.UTC().Truncate(time.Second)}
-	sealed, err := r.seal(k)
+	sealed, err := seal(aead, k)
 	if err != nil {
 		return Key{}, err
 	}
@@ -169,6 +201,24 @@ func generate(alg string) (crypto.Signer, error) {
 	default:
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
+	}
+}
+
+// Run reloads the ring every interval until ctx ends, so a key another
+// replica (or the CLI) added is known here before it starts signing: keep
+// interval well under the publish delay.
+func (r *Ring) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Load(ctx); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
+		}
 	}
 }
 
@@ -211,28 +261,28 @@ func (r *Ring) byID(kid string) (Key, bool) {
 
 // seal encrypts the key's PKCS #8 form; the kid is the additional data,
 // so a sealed key cannot be passed off under another id.
-func (r *Ring) seal(k Key) (store.SigningKey, error) {
+func seal(aead cipher.AEAD, k Key) (store.SigningKey, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	nonce := make([]byte, r.aead.NonceSize())
+	nonce := make([]byte, aead.NonceSize())
 	_, _ = rand.Read(nonce)
 	return store.SigningKey{
 		ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt, RetireAt: k.RetireAt,
-		Sealed: r.aead.Seal(nonce, nonce, der, []byte(k.ID)),
+		Sealed: aead.Seal(nonce, nonce, der, []byte(k.ID)),
 	}, nil
 }
 
 // ErrSealed is a key sealed under another sealing key.
 var ErrSealed = errors.New("signing key does not open with the configured sealing key (jwt.sealing_key): was it changed?")
 
-func (r *Ring) unseal(s store.SigningKey) (Key, error) {
-	n := r.aead.NonceSize()
+func unseal(aead cipher.AEAD, s store.SigningKey) (Key, error) {
+	n := aead.NonceSize()
 	if len(s.Sealed) < n {
 		return Key{}, fmt.Errorf("signing key %q: %w", s.ID, ErrSealed)
 	}
-	der, err := r.aead.Open(nil, s.Sealed[:n], s.Sealed[n:], []byte(s.ID))
+	der, err := aead.Open(nil, s.Sealed[:n], s.Sealed[n:], []byte(s.ID))
 	if err != nil {
 		return Key{}, fmt.Errorf("signing key %q: %w", s.ID, ErrSealed)
 	}

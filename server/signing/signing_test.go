@@ -22,7 +22,7 @@ func sealKey(b byte) []byte { k := make([]byte, 32); k[0] = b; return k }
 
 func newRing(t *testing.T, st KeyStore, alg string, clk *clock, seal byte) *Ring {
 	t.Helper()
-	r, err := NewRing(st, sealKey(seal), alg, clk.now)
+	r, err := NewRing(st, SealWith(sealKey(seal)), alg, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -74,4 +75,25 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey, retire ma
 		return nil
 	})
 	return s.wrap(err)
+}
+
+// SharedSealingKey returns the sealing key kept in Redis itself, making
+// one when there is none (SET NX, so replicas starting together agree).
+// It is for deployments that configure no sealing key file: signing keys
+// are then only as safe as Redis.
+func (s *Store) SharedSealingKey(ctx context.Context) ([]byte, error) {
+	var k [32]byte
+	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails (Go 1.24+)
+	key := s.opts.Prefix + ":jwt:seal"
+	if err := s.rdb.SetNX(ctx, key, k[:], 0).Err(); err != nil {
+		return nil, s.wrap(err)
+	}
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("%s holds %d bytes, not a 32-byte sealing key", key, len(b))
+	}
+	return b, nil
 }

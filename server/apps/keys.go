@@ -1,0 +1,74 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/store"
+)
+
+// KeyRing is what the service needs of the JWT signing keys.
+type KeyRing interface {
+	Rotate(ctx context.Context, publishFor, maxLifetime time.Duration) (signing.Key, error)
+	Load(ctx context.Context) error
+	Published() []signing.Key
+}
+
+// ErrNoKeyRing is a key operation on a service configured without one.
+var ErrNoKeyRing = errors.New("this server signs no JWT access tokens: it has no signing keys")
+
+// minKeyRetirement is the shortest an old key stays published after the
+// new one starts signing, whatever the applications' lifetimes: tokens
+// of an application switched from jwt since are covered too.
+const minKeyRetirement = 24 * time.Hour
+
+// SigningKeys lists the published keys: the one that signs, the next one
+// and the retiring ones.
+func (s *Service) SigningKeys(ctx context.Context) ([]signing.Key, error) {
+	if s.opts.Keys == nil {
+		return nil, ErrNoKeyRing
+	}
+	if err := s.opts.Keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	return s.opts.Keys.Published(), nil
+}
+
+// RotateSigningKey makes a new key, published at once and signing after
+// Options.KeyPublishDelay (so every verifier's cache has it first), and
+// retires the current one when every token it signed has expired: after
+// the longest lifetime of the applications issuing JWTs (at least a day).
+// Only an admin key may rotate.
+func (s *Service) RotateSigningKey(ctx context.Context) (signing.Key, error) {
+	if s.opts.Keys == nil {
+		return signing.Key{}, ErrNoKeyRing
+	}
+	if delegateFrom(ctx) != nil {
+		return signing.Key{}, &ForbiddenError{Rule: "keys", Reason: "only an admin key may rotate the signing keys"}
+	}
+	longest := minKeyRetirement
+	cursor := ""
+	for {
+		page, next, err := s.store.ListApplications(ctx, cursor, MaxPage)
+		if err != nil {
+			return signing.Key{}, err
+		}
+		for _, a := range page {
+			if a.TokenFormat == store.TokenJWT && a.TokenLifetime > longest {
+				longest = a.TokenLifetime
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	k, err := s.opts.Keys.Rotate(ctx, s.opts.KeyPublishDelay, longest)
+	if err != nil {
+		return signing.Key{}, err
+	}
+	s.audit(ctx, "signing_key.rotated", "", map[string]any{"kid": k.ID, "alg": k.Alg, "signs_from": k.ActiveAt, "old_keys_retire_after": longest.String()})
+	return k, nil
+}
