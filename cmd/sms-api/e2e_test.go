@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/signing"
 
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -40,6 +41,7 @@ type credentials struct{ id, secret string }
 type authServer struct {
 	issuer string
 	apps   *apps.Service
+	ring   *signing.Ring
 	clk    *clock
 	close  func()
 }
@@ -58,8 +60,14 @@ func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
 		t.Fatal(err)
 	}
 	a := &authServer{issuer: "http://" + ln.Addr().String(), clk: &clock{}}
+	if a.ring, err = signing.NewRing(st, signing.SealWith(make([]byte, 32)), signing.EdDSA, a.clk.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ring.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(server.Config{
-		Issuer: a.issuer, Catalogue: scopes.Default(),
+		Issuer: a.issuer, Catalogue: scopes.Default(), Signer: a.ring,
 		InactiveReason: true, Tombstone: time.Hour, Now: a.clk.now,
 	}, st)
 	if err != nil {
@@ -71,7 +79,7 @@ func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	a.close = hs.Close
-	a.apps = apps.New(st, scopes.Default(), apps.Options{})
+	a.apps = apps.New(st, scopes.Default(), apps.Options{Keys: a.ring, KeyPublishDelay: time.Minute, Now: a.clk.now})
 	return a
 }
 

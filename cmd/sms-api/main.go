@@ -49,6 +49,9 @@ func settingSet() settings.Set {
 		{Key: "client_id", Default: "", Usage: "this service's oauthd client_id; its application needs the tokens:introspect scope (required)"},
 		{Key: "client_secret", Default: "", Usage: "this service's oauthd client secret (required)"},
 		{Key: "http.trusted_proxies", Default: "", Usage: "comma-separated CIDRs of the reverse proxies in front of this API; only from these are Forwarded / X-Forwarded-For believed, for the caller's address sent to oauthd"},
+		{Key: "audience", Default: "", Usage: "this API's identifier as applications list it in their audiences; tokens meant only for other services are refused (empty: accept any)"},
+		{Key: "jwt_local", Default: false, Usage: "validate JWT access tokens here (signature, iss, exp, aud, scopes) instead of asking oauthd: faster, but a revoked JWT is accepted until it expires unless the revocation feed is followed, and IP allowlists are not checked"},
+		{Key: "jwks_refresh_floor", Default: 10 * time.Second, Usage: "with jwt_local: the shortest time between two fetches of oauthd's JWKS (a token with an unknown key id triggers one)"},
 		{Key: "cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached (0s: no cache); a revoked token may be accepted for up to this long"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
@@ -66,6 +69,9 @@ type config struct {
 	ClientID     string        `mapstructure:"client_id"`
 	ClientSecret string        `mapstructure:"client_secret"`
 	CacheTTL     time.Duration `mapstructure:"cache_ttl"`
+	Audience     string        `mapstructure:"audience"`
+	JWTLocal     bool          `mapstructure:"jwt_local"`
+	JWKSFloor    time.Duration `mapstructure:"jwks_refresh_floor"`
 	Log          struct {
 		Level  string        `mapstructure:"level"`
 		Format string        `mapstructure:"format"`
@@ -85,6 +91,7 @@ func (c *config) validate() error {
 		{"issuer", validURL(c.Issuer), "set SMSAPI_ISSUER to oauthd's base URL, e.g. http://localhost:8080"},
 		{"client_id", c.ClientID != "", "set SMSAPI_CLIENT_ID to the client_id of an oauthd application with the tokens:introspect scope"},
 		{"client_secret", c.ClientSecret != "", "set SMSAPI_CLIENT_SECRET to that application's secret"},
+		{"jwks_refresh_floor", c.JWKSFloor >= 100*time.Millisecond && c.JWKSFloor <= time.Hour, "use between 100ms and 1h"},
 		{"cache_ttl", c.CacheTTL >= 0 && c.CacheTTL <= 5*time.Minute, "use a duration between 0s and 5m"},
 		{"log.level", c.level.UnmarshalText([]byte(c.Log.Level)) == nil, "use debug, info, warn or error"},
 		{"log.format", c.Log.Format == "text" || c.Log.Format == "json", "use text or json"},
@@ -176,10 +183,13 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 		ttl = -1 // the package reads 0 as "default"; an operator's 0s means "no cache"
 	}
 	client, err := introspect.New(introspect.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		CacheTTL:     ttl,
+		Issuer:           cfg.Issuer,
+		ClientID:         cfg.ClientID,
+		ClientSecret:     cfg.ClientSecret,
+		CacheTTL:         ttl,
+		Audience:         cfg.Audience,
+		LocalJWT:         cfg.JWTLocal,
+		JWKSRefreshFloor: cfg.JWKSFloor,
 		// The caller's address goes to oauthd, which refuses a token used
 		// outside its application's IP allowlist.
 		TrustedProxies: cfg.proxies,

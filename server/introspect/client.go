@@ -83,6 +83,23 @@ type Config struct {
 	// of these (see Proxies), and sends it to oauthd, which answers
 	// inactive when it is outside the token's application's IP allowlist.
 	TrustedProxies []netip.Prefix
+	// Audience is this resource server's identifier (a URI or name, as
+	// operators list it in applications' audiences). A token meant for
+	// other resource servers only (its aud) is then inactive here. Empty
+	// accepts any.
+	Audience string
+	// LocalJWT validates JWT access tokens here, without asking oauthd:
+	// signature (keys from oauthd's JWKS, refetched on an unknown kid at
+	// most every JWKSRefreshFloor), typ, iss, exp (with JWTLeeway), aud and
+	// scopes. Revocation then reaches this server only through the
+	// revocation feed, and applications' IP allowlists are not checked:
+	// off, JWTs are introspected like opaque tokens.
+	LocalJWT bool
+	// JWTLeeway tolerates clock skew on exp and iat. Default 10s.
+	JWTLeeway time.Duration
+	// JWKSRefreshFloor is the shortest time between two JWKS fetches.
+	// Default 10s.
+	JWKSRefreshFloor time.Duration
 	// OmitClientIP stops the middleware sending its caller's address.
 	// oauthd then treats tokens of allowlisted applications as its
 	// introspection.require_client_ip setting says (by default: inactive).
@@ -109,6 +126,9 @@ type Client struct {
 	activeTTL   time.Duration
 	inactiveTTL time.Duration
 	realm       string
+	audience    string
+	localJWT    bool
+	jwks        jwksCache
 	proxies     *Proxies
 	omitAddr    bool
 	log         *slog.Logger
@@ -139,6 +159,9 @@ func New(cfg Config) (*Client, error) {
 		activeTTL:   orDefault(cfg.CacheTTL, DefaultCacheTTL),
 		inactiveTTL: orDefault(cfg.InactiveCacheTTL, DefaultInactiveCacheTTL),
 		realm:       cfg.Realm,
+		audience:    cfg.Audience,
+		localJWT:    cfg.LocalJWT,
+		jwks:        jwksCache{leeway: orDefault(cfg.JWTLeeway, 10*time.Second), floor: orDefault(cfg.JWKSRefreshFloor, 10*time.Second)},
 		proxies:     NewProxies(slices.Clone(cfg.TrustedProxies)),
 		omitAddr:    cfg.OmitClientIP,
 		log:         cfg.Logger,
@@ -251,8 +274,21 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Response, error
 // which oauthd checks against the token's application's IP allowlist.
 // The answer is cached per token and address. The zero Addr sends none.
 func (c *Client) IntrospectFrom(ctx context.Context, token string, from netip.Addr) (*Response, error) {
+	r, err := c.introspectFrom(ctx, token, from)
+	if err != nil || c.audience == "" || !r.Active || len(r.Aud) == 0 || slices.Contains(r.Aud, c.audience) {
+		return r, err
+	}
+	// Meant for other resource servers only: a token stolen from one
+	// service must not work at another.
+	return &Response{}, nil
+}
+
+func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Addr) (*Response, error) {
 	if !wellFormed(token) {
 		return &Response{}, nil
+	}
+	if c.localJWT && looksLikeJWT(token) {
+		return c.validateJWT(ctx, token)
 	}
 	// The cache is keyed by a digest: the process keeps no usable token.
 	// The copy into a stack buffer spares the hit path the heap allocation
@@ -390,6 +426,7 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 	var md struct {
 		Issuer                string `json:"issuer"`
 		IntrospectionEndpoint string `json:"introspection_endpoint"`
+		JWKSURI               string `json:"jwks_uri"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&md); err != nil {
 		return "", unavailable(err, "oauthd's metadata at %s is not a JSON document (%v): check that Issuer is oauthd's base URL", c.metadataURL, err)
@@ -410,6 +447,9 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 		return "", unavailable(nil, "the metadata at %s names introspection_endpoint %q, which is not https although the issuer is: refusing to send credentials in the clear", c.metadataURL, md.IntrospectionEndpoint)
 	}
 	c.endpoint.Store(&md.IntrospectionEndpoint)
+	if md.JWKSURI != "" && checkURL(md.JWKSURI, false) == nil {
+		c.jwks.uri.Store(&md.JWKSURI)
+	}
 	return md.IntrospectionEndpoint, nil
 }
 

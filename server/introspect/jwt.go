@@ -1,0 +1,143 @@
+package introspect
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// jwtType is RFC 9068's typ for JWT access tokens.
+const jwtType = "at+jwt"
+
+// looksLikeJWT tells a compact JWS from oauthd's opaque tokens, which
+// never hold a '.'.
+func looksLikeJWT(token string) bool {
+	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
+}
+
+// jwksCache holds oauthd's published keys.
+type jwksCache struct {
+	uri    atomic.Pointer[string] // from the metadata's jwks_uri
+	leeway time.Duration
+	floor  time.Duration
+
+	mu      sync.Mutex
+	keys    jose.JSONWebKeySet
+	fetched time.Time // last fetch attempt
+}
+
+// accessClaims are RFC 9068 §2.2's claims.
+type accessClaims struct {
+	Issuer   string           `json:"iss"`
+	Expiry   *jwt.NumericDate `json:"exp"`
+	IssuedAt *jwt.NumericDate `json:"iat"`
+	ID       string           `json:"jti"`
+	ClientID string           `json:"client_id"`
+	Subject  string           `json:"sub"`
+	Scope    string           `json:"scope"`
+	Audience jwt.Audience     `json:"aud"`
+}
+
+// validateJWT checks a JWT access token here (Config.LocalJWT). A token
+// that fails any check is inactive; only oauthd's keys being unreachable
+// is an error (the request is then refused with 503, never let through).
+func (c *Client) validateJWT(ctx context.Context, token string) (*Response, error) {
+	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
+	if err != nil || len(t.Headers) != 1 {
+		return &Response{}, nil
+	}
+	h := t.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, jwtType) && !strings.EqualFold(typ, "application/"+jwtType) {
+		return &Response{}, nil // RFC 9068 §4: reject other types
+	}
+	key, err := c.jwksKey(ctx, h.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil || key.Algorithm != h.Algorithm {
+		return &Response{}, nil
+	}
+	var cl accessClaims
+	if err := t.Claims(key.Key, &cl); err != nil {
+		return &Response{}, nil
+	}
+	issuer := c.issuer
+	if issuer == "" {
+		return &Response{}, nil // an endpoint-only client has no issuer to check against
+	}
+	now := c.now()
+	leeway := c.jwks.leeway
+	if cl.Issuer != issuer || cl.Expiry == nil || !now.Before(cl.Expiry.Time().Add(leeway)) ||
+		(cl.IssuedAt != nil && cl.IssuedAt.Time().After(now.Add(leeway))) || cl.ClientID == "" || cl.ID == "" {
+		return &Response{}, nil
+	}
+	return &Response{
+		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer",
+		Exp: cl.Expiry.Time().Unix(), Iat: iat(cl.IssuedAt), Sub: cl.Subject, Iss: cl.Issuer, Jti: cl.ID,
+		Aud: []string(cl.Audience),
+	}, nil
+}
+
+func iat(d *jwt.NumericDate) int64 {
+	if d == nil {
+		return 0
+	}
+	return d.Time().Unix()
+}
+
+// jwksKey returns the published key kid, fetching the JWKS when it is not
+// known yet or kid is new (a rotation), at most once per floor. nil: no
+// such key.
+func (c *Client) jwksKey(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	j := &c.jwks
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if k := j.keys.Key(kid); len(k) == 1 {
+		return &k[0], nil
+	}
+	if !j.fetched.IsZero() && c.now().Sub(j.fetched) < j.floor {
+		return nil, nil
+	}
+	j.fetched = c.now()
+	uri := j.uri.Load()
+	if uri == nil {
+		// The JWKS is named in the metadata: discover it first.
+		if _, err := c.introspectionEndpoint(ctx); err != nil {
+			return nil, err
+		}
+		if uri = j.uri.Load(); uri == nil {
+			return nil, unavailable(nil, "oauthd's metadata names no jwks_uri: it signs no JWT access tokens, so LocalJWT cannot check this one")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *uri, nil)
+	if err != nil {
+		return nil, unavailable(err, "cannot build the JWKS request: %v", err)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, unavailable(err, "cannot fetch oauthd's JWKS: %v", err)
+	}
+	defer drainClose(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return nil, unavailable(nil, "oauthd's JWKS at %s answered %s", *uri, res.Status)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&set); err != nil {
+		return nil, unavailable(err, "oauthd's JWKS at %s is not a JSON Web Key Set: %v", *uri, err)
+	}
+	j.keys = set
+	if k := j.keys.Key(kid); len(k) == 1 {
+		return &k[0], nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,88 @@
+package introspect
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// LocalJWT accepts only a JWT access token of oauthd's keys, with typ
+// at+jwt, oauthd's iss, an exp not past (beyond the leeway) and, when the
+// client has an Audience, that audience; anything else is inactive.
+func TestValidateJWT(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	var srv *httptest.Server
+	jwksHits := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "introspection_endpoint": srv.URL + "/oauth/introspect", "jwks_uri": srv.URL + "/jwks"})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		jwksHits++
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+	now := time.Now()
+	c, err := New(Config{Issuer: srv.URL, ClientID: "rs", ClientSecret: "s", LocalJWT: true, Audience: "https://sms.example",
+		JWTLeeway: 5 * time.Second, JWKSRefreshFloor: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(kid, typ string, claims map[string]any, key any) string {
+		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", kid)
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(s).Claims(claims).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	base := func() map[string]any {
+		return map[string]any{"iss": srv.URL, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "jti": "a.1.b", "client_id": "a", "sub": "a", "scope": "sms"}
+	}
+	with := func(k string, v any) map[string]any { m := base(); m[k] = v; return m }
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	tests := []struct {
+		name   string
+		token  string
+		active bool
+	}{
+		{"good", sign("k1", "at+jwt", base(), priv), true},
+		{"for this audience", sign("k1", "at+jwt", with("aud", "https://sms.example"), priv), true},
+		{"for another audience", sign("k1", "at+jwt", with("aud", []string{"https://voice.example"}), priv), false},
+		{"wrong typ", sign("k1", "JWT", base(), priv), false},
+		{"wrong issuer", sign("k1", "at+jwt", with("iss", "https://evil.example"), priv), false},
+		{"expired beyond leeway", sign("k1", "at+jwt", with("exp", now.Add(-6*time.Second).Unix()), priv), false},
+		{"expired within leeway", sign("k1", "at+jwt", with("exp", now.Add(-3*time.Second).Unix()), priv), true},
+		{"no exp", sign("k1", "at+jwt", with("exp", nil), priv), false},
+		{"issued in the future", sign("k1", "at+jwt", with("iat", now.Add(time.Minute).Unix()), priv), false},
+		{"another key under our kid", sign("k1", "at+jwt", base(), otherKey), false},
+		{"unknown kid", sign("k9", "at+jwt", base(), otherKey), false},
+		{"not a JWT", "eyJ.x.y", false},
+	}
+	for _, tt := range tests {
+		r, err := c.Introspect(context.Background(), tt.token)
+		if err != nil || r.Active != tt.active {
+			t.Errorf("%s: active %v, %v; want %v", tt.name, r != nil && r.Active, err, tt.active)
+		}
+		if tt.active && (r.ClientID != "a" || r.Scope != "sms" || r.Jti != "a.1.b") {
+			t.Errorf("%s: answer %+v", tt.name, r)
+		}
+	}
+	// Unknown kids do not make the client fetch the JWKS on every token.
+	if jwksHits > 2 {
+		t.Errorf("%d JWKS fetches; the refresh floor should hold them to 2", jwksHits)
+	}
+}
