@@ -390,3 +390,27 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Fatalf("store down: %d\n%s", a.status, a.body)
 	}
 }
+
+// The token format and the audiences are set in the form like every other
+// field; a JWT application that would never expire is refused next to the
+// format.
+func TestFormTokenFormatAndAudiences(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	b := env.signedIn()
+	b.get("/dashboard/applications/new")
+	a := b.post("/dashboard/applications", url.Values{"name": {"j"}, "scopes": {"sms"}, "token_lifetime": {"never"}, "token_format": {"jwt"}})
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, `id="format-error"`) {
+		t.Fatalf("a never-expiring jwt application: %d, want the error by the format", a.status)
+	}
+	a = b.post("/dashboard/applications", url.Values{"name": {"jwt app"}, "scopes": {"sms"}, "token_lifetime": {"24h"}, "token_format": {"jwt"},
+		"audiences": {"https://sms.example\nhttps://voice.example"}})
+	if a.status != http.StatusCreated {
+		t.Fatalf("create: %d\n%s", a.status, a.body)
+	}
+	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "jwt app"})
+	if err != nil || len(list) != 1 || list[0].TokenFormat != "jwt" || len(list[0].Audiences) != 2 {
+		t.Fatalf("created %+v, %v", list, err)
+	}
+	page := b.get("/dashboard/applications/" + list[0].ClientID)
+	mustContain(t, "application page", page.body, `id="fmt-jwt" name="token_format" value="jwt" checked`, "https://voice.example")
+}

@@ -60,6 +60,9 @@ type appForm struct {
 	Scopes           []string
 	Allowlist        string
 	Metadata         string
+	// Format is opaque or jwt; Audiences one per line.
+	Format    string
+	Audiences string
 	Catalogue        []scopes.Scope
 	Errors           map[string]string
 	// Message is an error that belongs to no field.
@@ -69,7 +72,7 @@ type appForm struct {
 var lifetimeChoices = []string{"24h", "168h", "never"}
 
 func (d *Dashboard) blankForm() appForm {
-	return appForm{Lifetime: "24h", Catalogue: d.apps.Catalogue().Scopes(), Errors: map[string]string{}}
+	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: d.apps.Catalogue().Scopes(), Errors: map[string]string{}}
 }
 
 func (d *Dashboard) formOf(a apps.Application) appForm {
@@ -77,6 +80,8 @@ func (d *Dashboard) formOf(a apps.Application) appForm {
 	f.Name, f.Description, f.Owner, f.Scopes = a.Name, a.Description, a.Owner, a.Scopes
 	f.Allowlist = strings.Join(a.IPAllowlist, "\n")
 	f.Metadata = formatMetadata(a.Metadata)
+	f.Format = a.TokenFormat
+	f.Audiences = strings.Join(a.Audiences, "\n")
 	f.Lifetime = a.TokenLifetime
 	if !contains(lifetimeChoices, f.Lifetime) {
 		f.Lifetime, f.Custom = "custom", a.TokenLifetime
@@ -106,6 +111,8 @@ func (d *Dashboard) readForm(c echo.Context) appForm {
 	}
 	f.Allowlist = c.FormValue("ip_allowlist")
 	f.Metadata = c.FormValue("metadata")
+	f.Format = c.FormValue("token_format")
+	f.Audiences = c.FormValue("audiences")
 	return f
 }
 
@@ -175,6 +182,7 @@ func (d *Dashboard) createApp(c echo.Context) error {
 		a, secret, err = d.apps.Create(c.Request().Context(), apps.NewApplication{
 			Name: f.Name, Description: f.Description, Owner: f.Owner, Metadata: md, Scopes: f.Scopes,
 			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
+			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
 		})
 		if err == nil {
 			v := createdView{App: apps.ApplicationJSON(a), Secret: secret, Curl: d.curl(a.ClientID, secret)}
@@ -325,10 +333,11 @@ func (d *Dashboard) updateApp(c echo.Context) error {
 	f := d.readForm(c)
 	md, err := parseMetadata(f.Metadata)
 	if err == nil {
-		life, allow := f.lifetime(), allowlistLines(f.Allowlist)
+		life, allow, aud := f.lifetime(), allowlistLines(f.Allowlist), allowlistLines(f.Audiences)
 		_, err = d.apps.Update(c.Request().Context(), c.Param("id"), apps.ApplicationPatch{
 			Name: &f.Name, Description: &f.Description, Owner: &f.Owner, Metadata: &md,
 			Scopes: &f.Scopes, TokenLifetime: &life, IPAllowlist: &allow,
+			TokenFormat: &f.Format, Audiences: &aud,
 		})
 	}
 	if err == nil {
