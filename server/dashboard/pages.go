@@ -63,8 +63,8 @@ type appForm struct {
 	// Format is opaque or jwt; Audiences one per line.
 	Format    string
 	Audiences string
-	Catalogue        []scopes.Scope
-	Errors           map[string]string
+	Catalogue []scopes.Scope
+	Errors    map[string]string
 	// Message is an error that belongs to no field.
 	Message string
 }
