@@ -38,6 +38,8 @@ CLIENT_ID = env("INTEROP_CLIENT_ID")
 CLIENT_SECRET = env("INTEROP_CLIENT_SECRET")
 RS_ID = env("INTEROP_RS_ID")
 RS_SECRET = env("INTEROP_RS_SECRET")
+JWT_ID = env("INTEROP_JWT_ID")
+JWT_SECRET = env("INTEROP_JWT_SECRET")
 WRONG_SECRET = "ocs_" + "x" * 43
 
 
@@ -230,6 +232,39 @@ def introspect_without_scope():
     expect(resp.json()["error"] == "insufficient_scope", resp.text)
 
 
+def jwt_access_token():
+    # An independent JOSE implementation (authlib.jose) checks oauthd's RFC
+    # 9068 token against the JWKS the metadata names.
+    import requests
+    from authlib.jose import JsonWebKey, JsonWebToken
+
+    s = session(JWT_ID, JWT_SECRET, "client_secret_basic")
+    tok = s.fetch_token(meta["token_endpoint"], grant_type="client_credentials", resource="https://sms.example")
+    raw = tok["access_token"]
+    jwks = requests.get(meta["jwks_uri"], timeout=10)
+    expect(jwks.status_code == 200, jwks.status_code)
+    keys = JsonWebKey.import_key_set(jwks.json())
+    algs = sorted({k["alg"] for k in jwks.json()["keys"]})
+    claims = JsonWebToken(algs).decode(
+        raw, keys,
+        claims_options={
+            "iss": {"essential": True, "value": ISSUER},
+            "aud": {"essential": True, "value": "https://sms.example"},
+            "exp": {"essential": True},
+            "jti": {"essential": True},
+        },
+    )
+    claims.validate()
+    expect(claims.header.get("typ") == "at+jwt", claims.header)
+    expect(claims["client_id"] == JWT_ID and claims["sub"] == JWT_ID, claims)
+    expect(claims["scope"] == "sms", claims)
+    # And oauthd introspects it like any token.
+    rs = session(RS_ID, RS_SECRET, "client_secret_basic")
+    resp = rs.introspect_token(meta["introspection_endpoint"], token=raw)
+    expect(resp.status_code == 200 and resp.json().get("active") is True, resp.text)
+    expect(resp.json().get("aud") == ["https://sms.example"], resp.text)
+
+
 if not check("discovery (RFC 8414) through authlib's metadata validators", discovery):
     print(f"NOTE {LIB}: discovery failed: the remaining checks were not run")
     sys.exit(1)
@@ -245,5 +280,6 @@ check("wrong secret (client_secret_post) -> 401 invalid_client with WWW-Authenti
 check("unsupported grant type -> 400 unsupported_grant_type", unsupported_grant)
 check("unknown scope -> 400 invalid_scope", unknown_scope)
 check("introspection without tokens:introspect -> 403 insufficient_scope", introspect_without_scope)
+check("JWT access token (RFC 9068): authlib.jose verifies it with oauthd's JWKS; iss, aud, typ, claims", jwt_access_token)
 
 sys.exit(1 if failed else 0)
