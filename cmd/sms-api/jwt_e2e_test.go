@@ -83,3 +83,72 @@ func TestJWTAtTheResourceServer(t *testing.T) {
 		})
 	}
 }
+
+// Key rotation under load refuses no valid token: daemons fetch JWTs and
+// send them to two resource servers (one validating locally, one
+// introspecting) while the key is rotated three times.
+func TestJWTKeyRotationUnderLoad(t *testing.T) {
+	auth := startAuthServer(t, redistest.Mini)
+	rs := auth.create(t, "tokens:introspect", "")
+	ctx := context.Background()
+	app, secret, err := auth.apps.Create(ctx, apps.NewApplication{Name: "jwt", Scopes: []string{"sms"}, TokenLifetime: "1h", TokenFormat: "jwt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, local := range []string{"true", "false"} {
+		api := runtest.Start(t, run, "sms-api listening", map[string]string{
+			"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
+			"SMSAPI_CACHE_TTL": "0s", "SMSAPI_JWT_LOCAL": local, "SMSAPI_JWKS_REFRESH_FLOOR": "1h",
+		}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+		urls = append(urls, api.URL)
+	}
+	cfg := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: secret, TokenURL: auth.issuer + "/oauth/token"}
+	stop := make(chan struct{})
+	type result struct{ sent, refused int }
+	results := make(chan result)
+	for w := range 4 {
+		go func() {
+			var r result
+			defer func() { results <- r }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tok, err := cfg.Token(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, u := range urls {
+					r.sent++
+					if code, m := call(t, "POST", u+"/v1/sms", tok.AccessToken, sendBody); code != 201 {
+						r.refused++
+						t.Errorf("worker %d: a valid JWT refused at %s: %d %v", w, u, code, m)
+					}
+				}
+			}
+		}()
+	}
+	for range 3 {
+		if _, err := auth.apps.RotateSigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The oauthd clock moves past the publish delay: the new key signs.
+		auth.clk.advance(time.Minute + time.Second)
+		time.Sleep(100 * time.Millisecond) // let the load run on the new key
+	}
+	close(stop)
+	var total result
+	for range 4 {
+		r := <-results
+		total.sent += r.sent
+		total.refused += r.refused
+	}
+	t.Logf("jwt: %d requests across 3 rotations, %d refused", total.sent, total.refused)
+	if total.sent < 20 || total.refused != 0 {
+		t.Fatalf("%d of %d valid JWTs refused during rotations", total.refused, total.sent)
+	}
+}

@@ -288,8 +288,13 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 		return &Response{}, nil
 	}
 	if c.localJWT && looksLikeJWT(token) {
-		return c.validateJWT(ctx, token)
+		return c.validateJWT(ctx, token, from)
 	}
+	return c.introspectRemote(ctx, token, from)
+}
+
+// introspectRemote asks oauthd, through the cache.
+func (c *Client) introspectRemote(ctx context.Context, token string, from netip.Addr) (*Response, error) {
 	// The cache is keyed by a digest: the process keeps no usable token.
 	// The copy into a stack buffer spares the hit path the heap allocation
 	// of []byte(token) for any token of ordinary length.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +50,10 @@ type accessClaims struct {
 // validateJWT checks a JWT access token here (Config.LocalJWT). A token
 // that fails any check is inactive; only oauthd's keys being unreachable
 // is an error (the request is then refused with 503, never let through).
-func (c *Client) validateJWT(ctx context.Context, token string) (*Response, error) {
+// A token of a key this client does not know yet (a rotation it has not
+// seen, within the refresh floor) is not refused but introspected: oauthd
+// knows its own keys, so a rotation never refuses a valid token.
+func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr) (*Response, error) {
 	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(t.Headers) != 1 {
 		return &Response{}, nil
@@ -62,7 +66,10 @@ func (c *Client) validateJWT(ctx context.Context, token string) (*Response, erro
 	if err != nil {
 		return nil, err
 	}
-	if key == nil || key.Algorithm != h.Algorithm {
+	if key == nil {
+		return c.introspectRemote(ctx, token, from)
+	}
+	if key.Algorithm != h.Algorithm {
 		return &Response{}, nil
 	}
 	var cl accessClaims

@@ -29,6 +29,12 @@ func TestValidateJWT(t *testing.T) {
 		jwksHits++
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
 	})
+	introspected := 0
+	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+		introspected++
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"active":false}`))
+	})
 	srv = httptest.NewServer(mux)
 	defer srv.Close()
 	now := time.Now()
@@ -69,7 +75,7 @@ func TestValidateJWT(t *testing.T) {
 		{"no exp", sign("k1", "at+jwt", with("exp", nil), priv), false},
 		{"issued in the future", sign("k1", "at+jwt", with("iat", now.Add(time.Minute).Unix()), priv), false},
 		{"another key under our kid", sign("k1", "at+jwt", base(), otherKey), false},
-		{"unknown kid", sign("k9", "at+jwt", base(), otherKey), false},
+		{"unknown kid: asks oauthd", sign("k9", "at+jwt", base(), otherKey), false},
 		{"not a JWT", "eyJ.x.y", false},
 	}
 	for _, tt := range tests {
@@ -80,6 +86,9 @@ func TestValidateJWT(t *testing.T) {
 		if tt.active && (r.ClientID != "a" || r.Scope != "sms" || r.Jti != "a.1.b") {
 			t.Errorf("%s: answer %+v", tt.name, r)
 		}
+	}
+	if introspected != 1 {
+		t.Errorf("%d introspections; only the token of an unknown key should be sent to oauthd", introspected)
 	}
 	// Unknown kids do not make the client fetch the JWKS on every token.
 	if jwksHits > 2 {
