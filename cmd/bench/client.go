@@ -46,8 +46,12 @@ type oauthdClient struct {
 }
 
 // createApp creates an application through the admin API.
-func (c *oauthdClient) createApp(ctx context.Context, name string, scopes []string) (credentials, error) {
-	body, _ := json.Marshal(map[string]any{"name": name, "scopes": scopes, "token_lifetime": "24h"})
+func (c *oauthdClient) createApp(ctx context.Context, name string, scopes []string, format ...string) (credentials, error) {
+	in := map[string]any{"name": name, "scopes": scopes, "token_lifetime": "24h"}
+	if len(format) > 0 {
+		in["token_format"] = format[0]
+	}
+	body, _ := json.Marshal(in)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/admin/v1/applications", strings.NewReader(string(body)))
 	if err != nil {
 		return credentials{}, err

@@ -42,6 +42,10 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 	}
 	for _, c := range cmps {
 		rps, _ := pairRatios(c.baseRuns, c.subjectRuns)
+		if c.minRatio == 0 {
+			line(fmt.Sprintf("%s / %s req/s", c.name, c.baseName), fmt.Sprintf("%.2fx", rps), "(no target)", nil, "")
+			continue
+		}
 		line(fmt.Sprintf("%s / %s req/s", c.name, c.baseName), fmt.Sprintf("%.2fx", rps),
 			fmt.Sprintf(">= %.2fx", c.minRatio), &goal{value: rps, want: c.minRatio}, "")
 	}

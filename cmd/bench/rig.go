@@ -20,9 +20,12 @@ type rig struct {
 	rdb          *goredis.Client // the harness's own connection, for INFO
 
 	baselineURL, oauthdURL, smsURL string
+	// smsJWTURL is a second sms-api validating JWTs locally (jwt_local).
+	smsJWTURL string
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
+	jwtDaemon      credentials // the same, with token_format jwt
 	resourceServer credentials // scope tokens:introspect: sms-api's, and the introspection runs' caller
 	http           *http.Client
 }
@@ -91,6 +94,9 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 		return nil, err
 	}
 	r.oauthd = &oauthdClient{base: r.oauthdURL, adminKey: key, http: r.http}
+	if r.jwtDaemon, err = r.oauthd.createApp(ctx, "bench-jwt-daemon", []string{"sms", "groups"}, "jwt"); err != nil {
+		return nil, err
+	}
 	if r.daemon, err = r.oauthd.createApp(ctx, "bench-daemon", []string{"sms", "groups"}); err != nil {
 		return nil, err
 	}
@@ -116,6 +122,24 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 		"SMSAPI_LOG_FORMAT=json",
 	)
 	if _, _, err := ps.start(ctx, "sms-api", sms, logged("sms-api listening")); err != nil {
+		return nil, err
+	}
+	jwtAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	r.smsJWTURL = "http://" + jwtAddr
+	smsJWT := exec.Command(filepath.Join(bin, "sms-api"))
+	smsJWT.Env = childEnv(
+		"SMSAPI_HTTP_ADDR="+jwtAddr,
+		"SMSAPI_ISSUER="+r.oauthdURL,
+		"SMSAPI_CLIENT_ID="+r.resourceServer.ID,
+		"SMSAPI_CLIENT_SECRET="+r.resourceServer.Secret,
+		// Every request's JWT is checked here: signature, claims, scopes.
+		"SMSAPI_JWT_LOCAL=true",
+		"SMSAPI_LOG_FORMAT=json",
+	)
+	if _, _, err := ps.start(ctx, "sms-api-jwt", smsJWT, logged("sms-api listening")); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -288,23 +288,39 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 		return &Response{}, nil
 	}
 	if c.localJWT && looksLikeJWT(token) {
-		return c.validateJWT(ctx, token, from)
+		// A verified JWT is cached like an introspection answer (never
+		// past its exp), so a token presented again costs a digest and a
+		// lookup, not a signature check.
+		key := cacheKey(token, netip.Addr{})
+		if r, ok := c.cached(key); ok {
+			return r, nil
+		}
+		r, err := c.validateJWT(ctx, token, from)
+		if err == nil {
+			c.store(key, r)
+		}
+		return r, err
 	}
 	return c.introspectRemote(ctx, token, from)
 }
 
-// introspectRemote asks oauthd, through the cache.
-func (c *Client) introspectRemote(ctx context.Context, token string, from netip.Addr) (*Response, error) {
-	// The cache is keyed by a digest: the process keeps no usable token.
-	// The copy into a stack buffer spares the hit path the heap allocation
-	// of []byte(token) for any token of ordinary length.
-	var buf [256 + 17]byte
+// cacheKey is the cache's key for token presented from from: a digest,
+// so the process keeps no usable token. The copy into a stack buffer
+// spares the hit path the heap allocation of []byte(token) for any token
+// of ordinary length.
+func cacheKey(token string, from netip.Addr) [sha256.Size]byte {
+	var buf [1024 + 17]byte
 	b := append(buf[:0], token...)
 	if from.IsValid() {
 		a := from.As16()
 		b = append(append(b, 0), a[:]...)
 	}
-	key := sha256.Sum256(b)
+	return sha256.Sum256(b)
+}
+
+// introspectRemote asks oauthd, through the cache.
+func (c *Client) introspectRemote(ctx context.Context, token string, from netip.Addr) (*Response, error) {
+	key := cacheKey(token, from)
 	if r, ok := c.cached(key); ok {
 		return r, nil
 	}
