@@ -40,13 +40,13 @@ const casRetries = 16
 
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
-	rdb   goredis.UniversalClient
+	rdb goredis.UniversalClient
 	// cluster: no transaction may span an application's slot and the
 	// feed stream's, so feed entries are added after the change.
 	cluster bool
-	opts  Options
-	usage *usageBuffer
-	apps  *appCache
+	opts    Options
+	usage   *usageBuffer
+	apps    *appCache
 }
 
 // Options tune the backend.
