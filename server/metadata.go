@@ -20,12 +20,19 @@ type metadata struct {
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ServiceDocumentation                      string   `json:"service_documentation,omitempty"`
+	// RevocationFeedEndpoint is an oauthd extension (RFC 8414 §2 allows
+	// them): the Server-Sent Events feed of revocations (docs/api.md).
+	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
 }
 
 // metadataDocument renders the document once: it changes only with the
 // configuration.
 func (s *Server) metadataDocument() []byte {
 	auth := []string{"client_secret_basic", "client_secret_post"}
+	feed := ""
+	if s.cfg.Feed != nil {
+		feed = s.cfg.Issuer + FeedPath
+	}
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		Issuer:                s.cfg.Issuer,
 		TokenEndpoint:         s.cfg.Issuer + "/oauth/token",
@@ -40,6 +47,7 @@ func (s *Server) metadataDocument() []byte {
 		RevocationEndpointAuthMethodsSupported:    auth,
 		ScopesSupported:                           s.cfg.Catalogue.Names(),
 		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
+		RevocationFeedEndpoint:                    feed,
 	})
 	return b
 }

@@ -72,6 +72,12 @@ type Config struct {
 	// LogSampleOK logs one in this many successful requests; failures are
 	// always logged. 0 or 1 logs every request.
 	LogSampleOK int
+	// Feed serves the revocation feed at FeedPath; nil serves none and
+	// leaves it out of the metadata.
+	Feed Feed
+	// FeedHeartbeat is how often an idle feed connection carries a
+	// comment; 0 means DefaultFeedHeartbeat.
+	FeedHeartbeat time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -102,6 +108,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	}
 	if cfg.Health == nil {
 		cfg.Health = health.New(health.Config{Ping: st.Ping, Logger: cfg.Logger})
+	}
+	if cfg.FeedHeartbeat <= 0 {
+		cfg.FeedHeartbeat = DefaultFeedHeartbeat
 	}
 	limited := cfg.Limits != nil
 	if !limited {
