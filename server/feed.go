@@ -135,6 +135,12 @@ func (s *Server) handleFeed(c echo.Context) error {
 			return nil
 		}
 	}
+	// "ready" (no id) says the backlog is over: from here on, events
+	// arrive as they happen, and a follower may trust its cache again.
+	if err := send(append(buf[:0], "event: ready\ndata: {}\n\n"...)); err != nil {
+		log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
+		return nil
+	}
 	hb := time.NewTicker(s.cfg.FeedHeartbeat)
 	defer hb.Stop()
 	for {

@@ -117,6 +117,9 @@ func TestFeedEndpoint(t *testing.T) {
 	if first.event != "reset" || first.id == "" {
 		t.Fatalf("first event %+v, want a reset with an id", first)
 	}
+	if ready := feed.next(t); ready.event != "ready" || ready.id != "" {
+		t.Fatalf("after the reset %+v, want ready without an id", ready)
+	}
 	tok := env.issue(daemon, "sms")
 	if code, _ := env.revoke(daemon, tok); code != 200 {
 		t.Fatal(code)
@@ -154,6 +157,9 @@ func TestFeedEndpoint(t *testing.T) {
 		if got := again.next(t); got.event != want || !strings.Contains(got.data, daemon.ClientID) {
 			t.Fatalf("resumed: got %+v, want %s", got, want)
 		}
+	}
+	if got := again.next(t); got.event != "ready" {
+		t.Fatalf("after the backlog: %+v, want ready", got)
 	}
 	// An id the stream does not hold: reset.
 	_, bad := openFeed(t, hs, rs.ClientID, rs.Secret, "1-1")
