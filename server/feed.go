@@ -75,6 +75,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 	// The listener's write timeout is for ordinary requests; each write
 	// here gets its own deadline instead.
 	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
@@ -163,6 +164,15 @@ func (s *Server) handleFeed(c echo.Context) error {
 			buf = buf[:0]
 			event(ev)
 			last = ev.ID
+			if ev.ClientID == app.ClientID && ev.Kind != store.FeedTokenRevoked {
+				// The subscriber's own application changed (disabled,
+				// deleted, its scopes narrowed): it must authenticate
+				// again to go on, so it does not keep a feed it may no
+				// longer hold.
+				_ = send(buf)
+				log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber's application changed"))
+				return nil
+			}
 		}
 		if err := send(buf); err != nil {
 			log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))

@@ -161,6 +161,18 @@ func TestFeedEndpoint(t *testing.T) {
 	if got := again.next(t); got.event != "ready" {
 		t.Fatalf("after the backlog: %+v, want ready", got)
 	}
+	// The subscriber's own application changes: the event, then the end
+	// of the connection (it must authenticate again).
+	_, own := openFeed(t, hs, rs.ClientID, rs.Secret, "")
+	own.next(t) // reset
+	own.next(t) // ready
+	env.update(rs.ClientID, func(a *store.Application) { a.Owner = "acct" })
+	if got := own.next(t); got.event != "application.updated" {
+		t.Fatalf("own change: %+v", got)
+	}
+	if own.sc.Scan() {
+		t.Errorf("the feed went on after the subscriber's application changed: %q", own.sc.Text())
+	}
 	// An id the stream does not hold: reset.
 	_, bad := openFeed(t, hs, rs.ClientID, rs.Secret, "1-1")
 	if got := bad.next(t); got.event != "reset" {
