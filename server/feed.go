@@ -40,6 +40,31 @@ type feedEvent struct {
 	JTI      string `json:"jti,omitempty"`
 }
 
+// frame is an event as the stream carries it. A live event goes to every
+// subscriber of the replica: the last one encoded is kept, so it is
+// encoded once, not once per subscriber.
+func (s *Server) frame(ev store.FeedEvent) []byte {
+	if f := s.lastFrame.Load(); f != nil && f.ev == ev {
+		return f.b
+	}
+	data, _ := json.Marshal(feedEvent{Kind: ev.Kind, ClientID: ev.ClientID, JTI: ev.JTI}) // strings only
+	b := make([]byte, 0, len(ev.ID)+len(ev.Kind)+len(data)+24)
+	b = append(b, "id: "...)
+	b = append(b, ev.ID...)
+	b = append(b, "\nevent: "...)
+	b = append(b, ev.Kind...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	s.lastFrame.Store(&frame{ev: ev, b: b})
+	return b
+}
+
+type frame struct {
+	ev store.FeedEvent
+	b  []byte
+}
+
 // handleFeed is GET /oauth/revocation-feed: Server-Sent Events of the
 // changes that can make a cached introspection answer wrong (see
 // docs/api.md). The caller authenticates as for introspection, with HTTP
@@ -92,14 +117,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 		return rc.Flush()
 	}
 	event := func(ev store.FeedEvent) {
-		data, _ := json.Marshal(feedEvent{Kind: ev.Kind, ClientID: ev.ClientID, JTI: ev.JTI}) // strings only
-		buf = append(buf, "id: "...)
-		buf = append(buf, ev.ID...)
-		buf = append(buf, "\nevent: "...)
-		buf = append(buf, ev.Kind...)
-		buf = append(buf, "\ndata: "...)
-		buf = append(buf, data...)
-		buf = append(buf, "\n\n"...)
+		buf = append(buf, s.frame(ev)...)
 		sent++
 	}
 	// retry: how long an EventSource waits before reconnecting.

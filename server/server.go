@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -90,6 +91,8 @@ type Server struct {
 	store    Store
 	issuer   *oauthIssuer
 	echo     *echo.Echo
+	// lastFrame is the feed event last encoded (feed.go).
+	lastFrame atomic.Pointer[frame]
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
