@@ -87,7 +87,7 @@ func (o options) validate() error {
 		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
-		{o.FeedRate >= 1 && o.FeedRate <= 1000, "-feed-rate: between 1 and 1000 events per second"},
+		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 	}
 	for _, c := range checks {
 		if !c.ok {

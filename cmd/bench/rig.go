@@ -20,6 +20,7 @@ type rig struct {
 	rdb          *goredis.Client // the harness's own connection, for INFO
 
 	baselineURL, oauthdURL, smsURL string
+	oauthdPID                      int
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
@@ -90,6 +91,7 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
 		return nil, err
 	}
+	r.oauthdPID = oauthd.Process.Pid
 	r.oauthd = &oauthdClient{base: r.oauthdURL, adminKey: key, http: r.http}
 	if r.daemon, err = r.oauthd.createApp(ctx, "bench-daemon", []string{"sms", "groups"}); err != nil {
 		return nil, err
