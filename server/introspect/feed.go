@@ -122,16 +122,25 @@ func (c *Client) Run(ctx context.Context) error {
 		return errors.New("introspect: Run needs Config.FollowFeed")
 	}
 	backoff := 100 * time.Millisecond
+	lastErr := ""
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := c.followOnce(ctx)
-		if c.live.Swap(false) {
-			c.logger().Warn("revocation feed lost: caching answers for the fallback lifetime until it is back",
-				"fallback_cache_ttl", c.fallbackTTL.String(), "error", errString(err))
-		}
 		if ctx.Err() != nil {
+			c.live.Store(false)
 			break
 		}
+		switch {
+		case c.live.Swap(false):
+			c.logger().Warn("revocation feed lost: caching answers for the fallback lifetime until it is back",
+				"fallback_cache_ttl", c.fallbackTTL.String(), "error", errString(err))
+		case errString(err) != lastErr:
+			// Never connected, or failing again for a new reason (a
+			// misconfiguration would otherwise be silent).
+			c.logger().Warn("revocation feed unavailable: caching answers for the fallback lifetime until it is followed",
+				"fallback_cache_ttl", c.fallbackTTL.String(), "error", errString(err))
+		}
+		lastErr = errString(err)
 		if time.Since(start) > 10*time.Second {
 			backoff = 100 * time.Millisecond
 		}

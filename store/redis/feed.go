@@ -72,7 +72,10 @@ type Feed struct {
 	last string // the last id fanned out (or the stream's top at start)
 	subs map[*feedSub]struct{}
 	up   bool
-	drop uint64
+	// stopped: Run has returned; new subscribers are refused, so none
+	// waits on a feed that will never send (and holds up shutdown).
+	stopped bool
+	drop    uint64
 }
 
 // FeedOptions tune a Feed.
@@ -218,6 +221,7 @@ func (f *Feed) dropAllLocked() {
 func (f *Feed) closeAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.stopped = true
 	f.dropAllLocked()
 }
 
@@ -262,6 +266,10 @@ func (f *Feed) Subscribe(ctx context.Context, from string) (store.FeedSubscripti
 	}
 	sub := &feedSub{f: f, ch: make(chan store.FeedEvent, f.opts.Buffer), reset: reset, cursor: from}
 	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("%w: this replica's revocation feed has stopped (shutting down)", store.ErrUnavailable)
+	}
 	sub.end = f.last
 	f.subs[sub] = struct{}{}
 	f.mu.Unlock()

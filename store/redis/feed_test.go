@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -261,5 +262,29 @@ func TestFeedFanout(t *testing.T) {
 			}
 			sub.Close()
 		})
+	}
+}
+
+// A stopped feed disconnects its subscribers and refuses new ones, so a
+// replica shutting down sends them elsewhere at once.
+func TestFeedStop(t *testing.T) {
+	rdb := redistest.Start(t, redistest.Mini).Client(t)
+	s := redis.New(rdb, redis.Options{Prefix: "fs"})
+	f := s.NewFeed(redis.FeedOptions{Block: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	sub, err := f.Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if _, ok := <-sub.Events(); ok {
+		t.Fatal("a subscriber got an event from a stopped feed")
+	}
+	sub.Close()
+	if _, err := f.Subscribe(context.Background(), ""); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("subscribing to a stopped feed: %v, want ErrUnavailable", err)
 	}
 }
