@@ -10,9 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 

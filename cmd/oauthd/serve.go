@@ -272,6 +272,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		feedDone := make(chan struct{})
 		go func() { defer close(feedDone); f.Run(feedCtx) }()
 		stopFeed = func() { cancel(); <-feedDone }
+		mx.InstrumentFeed(func() metrics.FeedStats {
+			s := f.Stats()
+			return metrics.FeedStats{Subscribers: s.Subscribers, Events: s.Events, Dropped: s.Dropped}
+		})
 		defer stopFeed()
 		feed = f
 	}

@@ -76,6 +76,7 @@ type Feed struct {
 	// waits on a feed that will never send (and holds up shutdown).
 	stopped bool
 	drop    uint64
+	events  uint64
 }
 
 // FeedOptions tune a Feed.
@@ -200,6 +201,7 @@ func (f *Feed) fanout(ev store.FeedEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.last = ev.ID
+	f.events++
 	for sub := range f.subs {
 		select {
 		case sub.ch <- ev:
@@ -228,6 +230,8 @@ func (f *Feed) closeAll() {
 // FeedStats counts a feed's subscribers.
 type FeedStats struct {
 	Subscribers int
+	// Events counts the events fanned out since start.
+	Events uint64
 	// Dropped counts subscribers disconnected for falling behind.
 	Dropped uint64
 }
@@ -236,7 +240,7 @@ type FeedStats struct {
 func (f *Feed) Stats() FeedStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return FeedStats{Subscribers: len(f.subs), Dropped: f.drop}
+	return FeedStats{Subscribers: len(f.subs), Events: f.events, Dropped: f.drop}
 }
 
 // feedWait bounds how long Subscribe waits for the reader to know where
