@@ -90,7 +90,7 @@ func startSMSAPI(t *testing.T, bin string, env map[string]string) *smsAPI {
 	return s
 }
 
-func waitFor(t *testing.T, ch chan struct{}, what string) {
+func waitSignal(t *testing.T, ch chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -232,8 +232,8 @@ func TestFeedAcrossReplicas(t *testing.T) {
 	// prefers a); api2 follows through b.
 	api1 := startSMSAPI(t, smsBin, apiEnv(""))
 	api2 := startSMSAPI(t, smsBin, apiEnv(b.url+"/oauth/revocation-feed"))
-	waitFor(t, api1.followed, "api1 follows the feed")
-	waitFor(t, api2.followed, "api2 follows the feed")
+	waitSignal(t, api1.followed, "api1 follows the feed")
+	waitSignal(t, api2.followed, "api2 follows the feed")
 	apis := []*smsAPI{api1, api2}
 	replicas := []*replica{a, b}
 
@@ -349,8 +349,8 @@ func TestFeedAcrossReplicas(t *testing.T) {
 			t.Fatalf("revoke during the outage: %d", resp.StatusCode)
 		}
 	}
-	waitFor(t, api1.lost, "api1 notices its feed is gone")
-	waitFor(t, api1.followed, "api1 follows the feed again, through b")
+	waitSignal(t, api1.lost, "api1 notices its feed is gone")
+	waitSignal(t, api1.followed, "api1 follows the feed again, through b")
 	back := time.Since(start)
 	for _, tok := range toks {
 		for _, api := range apis {
