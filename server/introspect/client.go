@@ -74,7 +74,9 @@ type Config struct {
 	CacheTTL time.Duration
 
 	// FollowFeed makes the cache follow oauthd's revocation feed: call
-	// Run in a goroutine. Each revocation, revoke-all or application
+	// Run in a goroutine. The feed is one long response: an HTTPClient
+	// with a Timeout ends it every Timeout (it reconnects and resumes,
+	// on the fallback lifetime meanwhile), so leave Timeout unset. Each revocation, revoke-all or application
 	// change evicts the answers it concerns as soon as oauthd makes it,
 	// so CacheTTL can be minutes. Until Run is following the feed (and
 	// whenever it is reconnecting) answers are trusted only for
