@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -217,5 +218,51 @@ func TestFeedEvictionRace(t *testing.T) {
 	_, _ = c.Introspect(context.Background(), "A")
 	if fake.introspections.Load() == before {
 		t.Fatal("an answer fetched across an eviction was cached")
+	}
+}
+
+// Without FeedEndpoint the feed is found in the metadata; a metadata
+// document without one leaves the client on the fallback lifetime, saying
+// why.
+func TestFeedDiscovery(t *testing.T) {
+	feed := newFakeFeed(t)
+	var withFeed atomic.Bool
+	var md *httptest.Server
+	md = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		extra := ""
+		if withFeed.Load() {
+			extra = fmt.Sprintf(`,"revocation_feed_endpoint":%q`, feed.srv.URL)
+		}
+		fmt.Fprintf(w, `{"issuer":%q,"introspection_endpoint":"%s/oauth/introspect"%s}`, md.URL, md.URL, extra)
+	}))
+	defer md.Close()
+	for _, tt := range []struct {
+		name    string
+		feed    bool
+		connect bool
+	}{{"advertised", true, true}, {"absent", false, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			withFeed.Store(tt.feed)
+			c := newClient(t, Config{Issuer: md.URL, ClientID: "rs", ClientSecret: "s", FollowFeed: true})
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			defer func() { stop(); <-done }()
+			select {
+			case conn := <-feed.conns:
+				if !tt.connect {
+					t.Fatal("connected to a feed the metadata does not name")
+				}
+				close(conn.send)
+			case <-time.After(time.Second):
+				if tt.connect {
+					t.Fatal("did not connect to the advertised feed")
+				}
+			}
+		})
+	}
+	if err := (&Client{}).Run(context.Background()); err == nil {
+		t.Error("Run without FollowFeed returned nil")
 	}
 }
