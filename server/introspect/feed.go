@@ -189,6 +189,7 @@ func (c *Client) followOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
 	// No byte (event or heartbeat) for idleTimeout: the connection is
@@ -223,10 +224,13 @@ func (c *Client) followOnce(ctx context.Context) error {
 	var ev sseEvent
 	for {
 		line, err := rd.ReadString('\n')
-		if err != nil {
-			if err == io.EOF || ctx.Err() != nil {
-				return err
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return nil // oauthd ended the stream (shutting down, or told us to come back)
+		case ctx.Err() != nil && parent.Err() == nil:
+			return fmt.Errorf("the revocation feed at %s carried nothing, not even a heartbeat, for %v", endpoint, c.feedIdle)
+		default:
 			return err
 		}
 		idle.Reset(c.feedIdle)

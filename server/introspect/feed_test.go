@@ -266,3 +266,26 @@ func TestFeedDiscovery(t *testing.T) {
 		t.Error("Run without FollowFeed returned nil")
 	}
 }
+
+// A feed connection that carries nothing, not even a heartbeat, for
+// FeedIdleTimeout is dropped and made again, resuming.
+func TestFeedIdleTimeout(t *testing.T) {
+	fake := newFake(t)
+	feed := newFakeFeed(t)
+	cfg := fake.config()
+	cfg.FollowFeed, cfg.FeedEndpoint, cfg.FeedIdleTimeout = true, feed.srv.URL, 200*time.Millisecond
+	c := newClient(t, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	conn := feed.accept(t)
+	conn.send <- "id: 7-0\nevent: reset\ndata: {}\n\nevent: ready\ndata: {}\n\n"
+	again := feed.accept(t) // the silent connection was given up
+	if again.lastID != "7-0" {
+		t.Errorf("reconnected with Last-Event-ID %q, want 7-0", again.lastID)
+	}
+	if c.FeedFollowing() {
+		t.Error("still following after the connection went silent")
+	}
+}
