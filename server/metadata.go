@@ -23,6 +23,9 @@ type metadata struct {
 	// JWKSURI publishes the keys of JWT access tokens, when the server
 	// signs any.
 	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RevocationFeedEndpoint is an oauthd extension (RFC 8414 §2 allows
+	// them): the Server-Sent Events feed of revocations (docs/api.md).
+	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
 }
 
 // metadataDocument renders the document once: it changes only with the
@@ -32,6 +35,10 @@ func (s *Server) metadataDocument() []byte {
 	var jwks string
 	if s.cfg.Signer != nil {
 		jwks = s.cfg.Issuer + JWKSPath
+	}
+	feed := ""
+	if s.cfg.Feed != nil {
+		feed = s.cfg.Issuer + FeedPath
 	}
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		JWKSURI:               jwks,
@@ -48,6 +55,7 @@ func (s *Server) metadataDocument() []byte {
 		RevocationEndpointAuthMethodsSupported:    auth,
 		ScopesSupported:                           s.cfg.Catalogue.Names(),
 		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
+		RevocationFeedEndpoint:                    feed,
 	})
 	return b
 }

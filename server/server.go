@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -76,6 +77,12 @@ type Config struct {
 	// LogSampleOK logs one in this many successful requests; failures are
 	// always logged. 0 or 1 logs every request.
 	LogSampleOK int
+	// Feed serves the revocation feed at FeedPath; nil serves none and
+	// leaves it out of the metadata.
+	Feed Feed
+	// FeedHeartbeat is how often an idle feed connection carries a
+	// comment; 0 means DefaultFeedHeartbeat.
+	FeedHeartbeat time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +95,8 @@ type Server struct {
 	store    Store
 	issuer   *oauthIssuer
 	echo     *echo.Echo
+	// lastFrame is the feed event last encoded (feed.go).
+	lastFrame atomic.Pointer[frame]
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -110,6 +119,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	var jwt *jwtIssue
 	if cfg.Signer != nil {
 		jwt = &jwtIssue{signer: cfg.Signer, issuer: cfg.Issuer}
+	}
+	if cfg.FeedHeartbeat <= 0 {
+		cfg.FeedHeartbeat = DefaultFeedHeartbeat
 	}
 	limited := cfg.Limits != nil
 	if !limited {

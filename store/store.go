@@ -8,11 +8,13 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -415,4 +417,105 @@ type SigningKey struct {
 	// published (zero while it may still sign).
 	ActiveAt, RetireAt time.Time
 	Sealed             []byte
+}
+
+// Revocation feed event kinds. Each names a change that can make an answer
+// a resource server cached wrong; see docs/api.md, "Revocation feed".
+const (
+	// FeedTokenRevoked: one token or API key was revoked; JTI names it.
+	FeedTokenRevoked = "token.revoked"
+	// FeedTokensRevoked: every token of the application was revoked (its
+	// generation was bumped).
+	FeedTokensRevoked = "application.tokens_revoked"
+	// FeedAppDisabled: the application was disabled.
+	FeedAppDisabled = "application.disabled"
+	// FeedAppDeleted: the application was deleted.
+	FeedAppDeleted = "application.deleted"
+	// FeedAppUpdated: its scopes, IP allowlist, token lifetime or owner
+	// changed, so a cached introspection answer may be wrong.
+	FeedAppUpdated = "application.updated"
+	// FeedStarted is a marker written when the feed stream is created, so
+	// that every subscriber has an entry to resume from. It changes
+	// nothing.
+	FeedStarted = "feed.started"
+)
+
+// FeedEvent is one entry of the revocation feed. It carries what a cache
+// needs to evict, never a token, a secret or a digest of either (a jti is
+// derived from 128 bits of the token's digest, which cannot be inverted
+// and authenticates nothing).
+type FeedEvent struct {
+	// ID is the feed's id of the event ("<ms>-<seq>"), increasing; a
+	// subscriber resumes after it.
+	ID       string
+	Kind     string
+	ClientID string
+	// JTI is set for FeedTokenRevoked.
+	JTI string
+}
+
+// FeedIDLess orders feed ids ("<ms>-<seq>", Redis stream ids).
+func FeedIDLess(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	if len(am) != len(bm) {
+		return len(am) < len(bm)
+	}
+	if am != bm {
+		return am < bm
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
+}
+
+// ValidFeedID reports whether id has the form of a feed id, "<ms>-<seq>",
+// both decimal without leading zeros (bar "0").
+func ValidFeedID(id string) bool {
+	ms, seq, ok := strings.Cut(id, "-")
+	return ok && decimal(ms) && decimal(seq)
+}
+
+func decimal(s string) bool {
+	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	return strings.Trim(s, "0123456789") == ""
+}
+
+// FeedAppEvent returns the feed event kind an application update from old
+// to next calls for, "" when no cached answer can have become wrong
+// (a new secret, a new name, a re-enabled application: a cache holding
+// "inactive" for a while is harmless).
+func FeedAppEvent(old, next Application) string {
+	switch {
+	case next.Generation != old.Generation:
+		return FeedTokensRevoked
+	case old.Enabled && !next.Enabled:
+		return FeedAppDisabled
+	case !slices.Equal(old.Scopes, next.Scopes), !slices.Equal(old.IPAllowlist, next.IPAllowlist),
+		old.TokenLifetime != next.TokenLifetime, old.Owner != next.Owner:
+		return FeedAppUpdated
+	}
+	return ""
+}
+
+// FeedSubscription is one subscriber's view of the revocation feed: either
+// a reset (it cannot resume, and must drop its whole cache), or the events
+// it missed (the backlog, read page by page) followed by live ones.
+type FeedSubscription interface {
+	// Reset reports that the subscriber could not resume (no id, an id
+	// the feed no longer holds, a malformed one) and the id it resumes
+	// from after dropping its cache.
+	Reset() (reset bool, id string)
+	// NextBacklog returns the next page of missed events, none once the
+	// backlog is read.
+	NextBacklog(ctx context.Context) ([]FeedEvent, error)
+	// Events delivers live events once the backlog is read; it may repeat
+	// events of the backlog (skip ids not after the last one handled).
+	// It is closed when the subscriber fell too far behind or the feed
+	// stopped: the subscriber must reconnect and resume.
+	Events() <-chan FeedEvent
+	Close()
 }

@@ -19,6 +19,8 @@ type options struct {
 	StatTokens       int           // tokens issued to count Redis commands per token
 	IntrospectTokens int           // live tokens the introspection runs rotate through
 	Quick            bool
+	Feed             int // feed subscribers: runs the fan-out comparison instead of the others
+	FeedRate         int // feed events published per second during it
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -38,6 +40,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.MemoryTokens, "memory-tokens", 100_000, "tokens issued to measure Redis bytes per live token")
 	fs.IntVar(&o.StatTokens, "stat-tokens", 1_000, "tokens issued to count Redis commands per token issue")
 	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
+	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
+	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: 1s runs, one pair each, few tokens (flags given explicitly still win)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -82,6 +86,8 @@ func (o options) validate() error {
 		{o.MemoryTokens >= 100, "-memory-tokens: at least 100, or the figure is noise"},
 		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
+		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
+		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 	}
 	for _, c := range checks {
 		if !c.ok {

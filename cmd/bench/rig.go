@@ -22,6 +22,7 @@ type rig struct {
 	baselineURL, oauthdURL, smsURL string
 	// smsJWTURL is a second sms-api validating JWTs locally (jwt_local).
 	smsJWTURL string
+	oauthdPID int
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
@@ -93,6 +94,7 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
 		return nil, err
 	}
+	r.oauthdPID = oauthd.Process.Pid
 	r.oauthd = &oauthdClient{base: r.oauthdURL, adminKey: key, http: r.http}
 	if r.jwtDaemon, err = r.oauthd.createApp(ctx, "bench-jwt-daemon", []string{"sms", "groups"}, "jwt"); err != nil {
 		return nil, err

@@ -79,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fmt.Fprintf(stdout, "servers:  redis-server %s (no persistence), baseline %s, oauthd %s, sms-api %s (introspection cache 5m); all log at info\n\n",
 		r.redisAddr, r.baselineURL, r.oauthdURL, r.smsURL)
 
+	if opts.Feed > 0 {
+		return r.feedBench(ctx, &ps, dir, opts, stdout)
+	}
 	cost, err := r.redisCosts(ctx, opts, stdout)
 	if err != nil {
 		return err

@@ -97,6 +97,10 @@ func serveSettings() []setting {
 		{Key: "audit.max_events", Default: 100000, Usage: "how many changes by authenticated actors the audit log keeps (approximately; the oldest go first)"},
 		{Key: "audit.max_security_events", Default: 20000, Usage: "how many security events (failed authentications, lock-outs, spent quotas) the audit log keeps, apart from the changes"},
 		{Key: "audit.security_every", Default: time.Minute, Usage: "security events are aggregated: at most one per kind and source (application and network, or network alone) per this period, with a count"},
+		{Key: "feed.enabled", Default: true, Usage: "serve the revocation feed (Server-Sent Events of revocations and application changes) at /oauth/revocation-feed to resource servers holding tokens:introspect"},
+		{Key: "feed.max_events", Default: 100000, Usage: "how many events the revocation feed's Redis stream keeps (approximately): a resource server away for longer than they cover drops its cache when it reconnects"},
+		{Key: "feed.heartbeat", Default: 5 * time.Second, Usage: "how often an idle revocation feed connection carries a heartbeat comment, so both ends notice a dead connection"},
+		{Key: "feed.buffer", Default: 1024, Usage: "how many events a feed subscriber may be behind before it is disconnected (it reconnects and resumes from Redis)"},
 		{Key: "dashboard.enabled", Default: true, Usage: "serve the web dashboard at /dashboard/ on the admin listener (on http.addr when admin.addr is empty)"},
 		{Key: "dashboard.session_idle", Default: 30 * time.Minute, Usage: "a dashboard session unused this long ends"},
 		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
@@ -187,6 +191,12 @@ type Config struct {
 		SealingKeyFile string        `mapstructure:"sealing_key_file"`
 		PublishDelay   time.Duration `mapstructure:"publish_delay"`
 	} `mapstructure:"jwt"`
+	Feed struct {
+		Enabled   bool          `mapstructure:"enabled"`
+		MaxEvents int64         `mapstructure:"max_events"`
+		Heartbeat time.Duration `mapstructure:"heartbeat"`
+		Buffer    int           `mapstructure:"buffer"`
+	} `mapstructure:"feed"`
 	Dashboard struct {
 		Enabled       bool          `mapstructure:"enabled"`
 		SessionIdle   time.Duration `mapstructure:"session_idle"`
@@ -484,6 +494,24 @@ func (c *Config) validate(list []setting) error {
 		{"audit.max_events", func() error {
 			if c.Audit.MaxEvents < 1000 {
 				return fmt.Errorf("%d: keep at least 1000", c.Audit.MaxEvents)
+			}
+			return nil
+		}},
+		{"feed.max_events", func() error {
+			if c.Feed.MaxEvents < 1000 {
+				return fmt.Errorf("%d: keep at least 1000", c.Feed.MaxEvents)
+			}
+			return nil
+		}},
+		{"feed.heartbeat", func() error {
+			if c.Feed.Heartbeat < 100*time.Millisecond || c.Feed.Heartbeat > time.Minute {
+				return fmt.Errorf("%v: use between 100ms and 1m", c.Feed.Heartbeat)
+			}
+			return nil
+		}},
+		{"feed.buffer", func() error {
+			if c.Feed.Buffer < 16 || c.Feed.Buffer > 1<<20 {
+				return fmt.Errorf("%d: use between 16 and 1048576", c.Feed.Buffer)
 			}
 			return nil
 		}},

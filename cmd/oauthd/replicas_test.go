@@ -38,6 +38,9 @@ type replica struct {
 	// stop interrupts the process and waits for it to exit cleanly; the
 	// test's cleanup calls it too (a second call does nothing).
 	stop func()
+	// kill sends SIGKILL (a crash: no drain, connections reset) and
+	// waits for the process.
+	kill func()
 }
 
 // startReplica runs bin serve with env and waits (on its log lines, not a
@@ -66,7 +69,13 @@ func startReplica(t *testing.T, bin string, env map[string]string) *replica {
 		})
 	}
 	t.Cleanup(stop)
-	r := &replica{cacheOn: make(chan struct{}), stop: stop}
+	kill := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	r := &replica{cacheOn: make(chan struct{}), stop: stop, kill: kill}
 	listening := make(chan string, 1)
 	logs := &runtest.Buffer{}
 	leaks.addSink("log lines", "the log of an oauthd replica in "+t.Name(), logs.String)

@@ -169,7 +169,7 @@ func redactURL(u string) string {
 // tombstone time so introspection can say "expired".
 func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
 	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log,
-		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents}
+		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents, MaxFeed: cfg.Feed.MaxEvents}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}
@@ -273,7 +273,28 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	go func() { defer close(auditDone); appSvc.Run(auditCtx) }()
 	defer func() { stopAudit(); <-auditDone }()
 	limits := redis.NewLimits(rdb, cfg.Redis.Prefix, cfg.limits)
+	// The revocation feed: one stream reader for this replica, fanning out
+	// to every subscriber. It is stopped before the HTTP servers drain,
+	// which ends the feed connections (their subscribers reconnect to
+	// another replica).
+	var feed server.Feed
+	stopFeed := func() {}
+	if cfg.Feed.Enabled {
+		f := st.NewFeed(redis.FeedOptions{Buffer: cfg.Feed.Buffer})
+		feedCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		feedDone := make(chan struct{})
+		go func() { defer close(feedDone); f.Run(feedCtx) }()
+		stopFeed = func() { cancel(); <-feedDone }
+		mx.InstrumentFeed(func() metrics.FeedStats {
+			s := f.Stats()
+			return metrics.FeedStats{Subscribers: s.Subscribers, Events: s.Events, Dropped: s.Dropped}
+		})
+		defer stopFeed()
+		feed = f
+	}
 	srv, err := server.New(server.Config{
+		Feed:                 feed,
+		FeedHeartbeat:        cfg.Feed.Heartbeat,
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
 		Logger:               log,
@@ -375,6 +396,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout_ms", cfg.ShutdownTimeout.Milliseconds())
+	stopFeed()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	for _, hs := range servers {

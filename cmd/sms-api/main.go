@@ -52,7 +52,10 @@ func settingSet() settings.Set {
 		{Key: "audience", Default: "", Usage: "this API's identifier as applications list it in their audiences; tokens meant only for other services are refused (empty: accept any)"},
 		{Key: "jwt_local", Default: false, Usage: "validate JWT access tokens here (signature, iss, exp, aud, scopes) instead of asking oauthd: faster, but a revoked JWT is accepted until it expires unless the revocation feed is followed, and IP allowlists are not checked"},
 		{Key: "jwks_refresh_floor", Default: 10 * time.Second, Usage: "with jwt_local: the shortest time between two fetches of oauthd's JWKS (a token with an unknown key id triggers one)"},
-		{Key: "cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached (0s: no cache); a revoked token may be accepted for up to this long"},
+		{Key: "feed", Default: true, Usage: "follow oauthd's revocation feed, which evicts a cached answer as soon as its token is revoked or its application changes"},
+		{Key: "feed_url", Default: "", Usage: "the revocation feed's URL (default: revocation_feed_endpoint of oauthd's metadata)"},
+		{Key: "cache_ttl", Default: 10 * time.Minute, Usage: "longest time an introspection answer is cached while the revocation feed is followed (0s: no cache); never past the token's exp"},
+		{Key: "fallback_cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached while the feed is not followed (feed off, connecting, catching up); a revoked token may be accepted for up to this long then"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
 		{Key: "log.buffer", Default: 100 * time.Millisecond, Usage: "write the lines of requests that went well in batches, at most this long after the request (0s: each at once)"},
@@ -72,6 +75,9 @@ type config struct {
 	Audience     string        `mapstructure:"audience"`
 	JWTLocal     bool          `mapstructure:"jwt_local"`
 	JWKSFloor    time.Duration `mapstructure:"jwks_refresh_floor"`
+	FallbackTTL  time.Duration `mapstructure:"fallback_cache_ttl"`
+	Feed         bool          `mapstructure:"feed"`
+	FeedURL      string        `mapstructure:"feed_url"`
 	Log          struct {
 		Level  string        `mapstructure:"level"`
 		Format string        `mapstructure:"format"`
@@ -92,7 +98,9 @@ func (c *config) validate() error {
 		{"client_id", c.ClientID != "", "set SMSAPI_CLIENT_ID to the client_id of an oauthd application with the tokens:introspect scope"},
 		{"client_secret", c.ClientSecret != "", "set SMSAPI_CLIENT_SECRET to that application's secret"},
 		{"jwks_refresh_floor", c.JWKSFloor >= 100*time.Millisecond && c.JWKSFloor <= time.Hour, "use between 100ms and 1h"},
-		{"cache_ttl", c.CacheTTL >= 0 && c.CacheTTL <= 5*time.Minute, "use a duration between 0s and 5m"},
+		{"cache_ttl", c.CacheTTL >= 0 && c.CacheTTL <= 30*time.Minute, "use a duration between 0s and 30m"},
+		{"fallback_cache_ttl", c.FallbackTTL >= 0 && c.FallbackTTL <= 5*time.Minute, "use a duration between 0s and 5m"},
+		{"feed_url", c.FeedURL == "" || validURL(c.FeedURL), "use oauthd's feed URL, e.g. http://localhost:8080/oauth/revocation-feed, or leave it empty to discover it"},
 		{"log.level", c.level.UnmarshalText([]byte(c.Log.Level)) == nil, "use debug, info, warn or error"},
 		{"log.format", c.Log.Format == "text" || c.Log.Format == "json", "use text or json"},
 		{"log.buffer", c.Log.Buffer >= 0 && c.Log.Buffer <= 10*time.Second, "use between 0s (no batching) and 10s"},
@@ -178,18 +186,32 @@ func (g tokenGuard) Caller(c echo.Context) (clientID, account string) {
 }
 
 func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
-	ttl := cfg.CacheTTL
-	if ttl == 0 {
-		ttl = -1 // the package reads 0 as "default"; an operator's 0s means "no cache"
+	// The package reads 0 as "default"; an operator's 0s means "no cache".
+	noZero := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
+	}
+	ttl, fallback := cfg.CacheTTL, cfg.FallbackTTL
+	if !cfg.Feed {
+		// Nothing evicts: the fallback lifetime is the only bound.
+		ttl = min(ttl, fallback)
+	}
+	if fallback == 0 {
+		fallback = time.Nanosecond // answers never outlive a feed outage
 	}
 	client, err := introspect.New(introspect.Config{
 		Issuer:           cfg.Issuer,
 		ClientID:         cfg.ClientID,
 		ClientSecret:     cfg.ClientSecret,
-		CacheTTL:         ttl,
 		Audience:         cfg.Audience,
 		LocalJWT:         cfg.JWTLocal,
 		JWKSRefreshFloor: cfg.JWKSFloor,
+		CacheTTL:         noZero(ttl),
+		FollowFeed:       cfg.Feed,
+		FeedEndpoint:     cfg.FeedURL,
+		FallbackCacheTTL: fallback,
 		// The caller's address goes to oauthd, which refuses a token used
 		// outside its application's IP allowlist.
 		TrustedProxies: cfg.proxies,
@@ -211,9 +233,16 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.Feed {
+		fctx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+		feedDone := make(chan struct{})
+		go func() { defer close(feedDone); _ = client.Run(fctx) }()
+		defer func() { stopFeed(); <-feedDone }()
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "cache_ttl", cfg.CacheTTL)
+	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "feed", cfg.Feed,
+		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL)
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,10 +66,32 @@ type Config struct {
 	// HTTPClient is. Default DefaultTimeout.
 	Timeout time.Duration
 
-	// CacheTTL is the longest an active answer is reused; it is also how
-	// long a revoked token may still be accepted. An answer is never kept
-	// past the token's exp. Default DefaultCacheTTL; negative disables.
+	// CacheTTL is the longest an active answer is reused. Without
+	// FollowFeed it is also how long a revoked token may still be
+	// accepted. An answer is never kept past the token's exp. Default
+	// DefaultCacheTTL, or DefaultFeedCacheTTL with FollowFeed; negative
+	// disables.
 	CacheTTL time.Duration
+
+	// FollowFeed makes the cache follow oauthd's revocation feed: call
+	// Run in a goroutine. The feed is one long response: an HTTPClient
+	// with a Timeout ends it every Timeout (it reconnects and resumes,
+	// on the fallback lifetime meanwhile), so leave Timeout unset. Each revocation, revoke-all or application
+	// change evicts the answers it concerns as soon as oauthd makes it,
+	// so CacheTTL can be minutes. Until Run is following the feed (and
+	// whenever it is reconnecting) answers are trusted only for
+	// FallbackCacheTTL.
+	FollowFeed bool
+	// FeedEndpoint is the feed's URL; default: revocation_feed_endpoint
+	// of the metadata (needs Issuer).
+	FeedEndpoint string
+	// FallbackCacheTTL is the cache lifetime while the feed is not
+	// followed. Default DefaultFallbackCacheTTL.
+	FallbackCacheTTL time.Duration
+	// FeedIdleTimeout: a feed connection that carried nothing (not even
+	// a heartbeat) this long is dropped and made again. Default
+	// DefaultFeedIdleTimeout.
+	FeedIdleTimeout time.Duration
 	// InactiveCacheTTL is how long an inactive answer is reused, so that a
 	// client retrying a dead token does not reach oauthd on every request.
 	// Default DefaultInactiveCacheTTL; negative disables.
@@ -128,26 +151,44 @@ type Client struct {
 	realm       string
 	audience    string
 	localJWT    bool
+	jwtMarks    jwtMarks
 	jwks        jwksCache
 	proxies     *Proxies
 	omitAddr    bool
 	log         *slog.Logger
 	now         func() time.Time
 
-	cache     *lru.Cache[[sha256.Size]byte, entry]
-	flights   singleflight.Group // one lookup per token digest
-	discovery singleflight.Group // one metadata fetch at a time
-	endpoint  atomic.Pointer[string]
+	cache *lru.Cache[[sha256.Size]byte, entry]
+
+	// The revocation feed (feed.go).
+	follow         bool
+	feedURL        string
+	feedHTTP       *http.Client
+	fallbackTTL    time.Duration
+	feedIdle       time.Duration
+	discoveredFeed atomic.Pointer[string]
+	live           atomic.Bool   // following and caught up
+	epoch          atomic.Uint64 // bumped by every eviction
+	order          sync.Mutex    // orders cache adds against evictions
+	idx            index
+	feedMu         sync.Mutex
+	lastEventID    string
+	testHookEvent  func(kind string)
+	flights        singleflight.Group // one lookup per token digest
+	discovery      singleflight.Group // one metadata fetch at a time
+	endpoint       atomic.Pointer[string]
 
 	// testHookWait, when set, runs once a caller has joined a lookup and is
 	// about to wait for it; tests use it to know every caller is waiting.
 	testHookWait func()
 }
 
-// entry is a cached answer and the instant it stops being usable.
+// entry is a cached answer, the instant it stops being usable, and when
+// it was fetched (for the fallback lifetime while the feed is down).
 type entry struct {
-	resp  *Response
-	until time.Time
+	resp   *Response
+	until  time.Time
+	stored time.Time
 }
 
 // New checks cfg and returns a Client. It makes no request: discovery
@@ -166,6 +207,26 @@ func New(cfg Config) (*Client, error) {
 		omitAddr:    cfg.OmitClientIP,
 		log:         cfg.Logger,
 		now:         cfg.Now,
+		follow:      cfg.FollowFeed,
+		feedURL:     cfg.FeedEndpoint,
+		fallbackTTL: orDefault(cfg.FallbackCacheTTL, DefaultFallbackCacheTTL),
+		feedIdle:    orDefault(cfg.FeedIdleTimeout, DefaultFeedIdleTimeout),
+		idx:         index{byID: map[string]map[[sha256.Size]byte]struct{}{}},
+	}
+	if cfg.FollowFeed && cfg.CacheTTL == 0 {
+		c.activeTTL = DefaultFeedCacheTTL
+	}
+	if cfg.FollowFeed {
+		if cfg.FeedEndpoint != "" {
+			if err := checkURL(cfg.FeedEndpoint, false); err != nil {
+				return nil, fmt.Errorf("introspect: config: FeedEndpoint %q %v", cfg.FeedEndpoint, err)
+			}
+		} else if cfg.Issuer == "" {
+			return nil, errors.New("introspect: config: FollowFeed needs Issuer (to discover the feed) or FeedEndpoint")
+		}
+		if c.fallbackTTL < 0 || c.feedIdle < 0 {
+			return nil, errors.New("introspect: config: FallbackCacheTTL and FeedIdleTimeout must not be negative")
+		}
 	}
 	switch {
 	case cfg.Issuer == "" && cfg.Endpoint == "":
@@ -204,6 +265,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.timeout)
 	}
+	c.feedHTTP = c.http
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -211,7 +273,7 @@ func New(cfg Config) (*Client, error) {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	cache, err := lru.New[[sha256.Size]byte, entry](size)
+	cache, err := lru.NewWithEvict[[sha256.Size]byte, entry](size, c.onEvict)
 	if err != nil {
 		return nil, fmt.Errorf("introspect: config: CacheSize: %w", err)
 	}
@@ -295,9 +357,10 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 		if r, ok := c.cached(key); ok {
 			return r, nil
 		}
-		r, err := c.validateJWT(ctx, token, from)
-		if err == nil {
-			c.store(key, r)
+		epoch := c.epoch.Load()
+		r, local, err := c.validateJWT(ctx, token, from)
+		if err == nil && local {
+			c.store(key, r, epoch)
 		}
 		return r, err
 	}
@@ -365,7 +428,16 @@ func wellFormed(token string) bool {
 
 func (c *Client) cached(key [sha256.Size]byte) (*Response, bool) {
 	e, ok := c.cache.Get(key)
-	if !ok || !c.now().Before(e.until) {
+	if !ok {
+		return nil, false
+	}
+	now := c.now()
+	if !now.Before(e.until) {
+		return nil, false
+	}
+	// Following the feed but not caught up: nobody evicts, so the
+	// answer is only as good as the fallback lifetime.
+	if c.follow && !c.live.Load() && !now.Before(e.stored.Add(c.fallbackTTL)) {
 		return nil, false
 	}
 	return e.resp, true
@@ -381,6 +453,7 @@ func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string
 	if r, ok := c.cached(key); ok {
 		return r, nil
 	}
+	epoch := c.epoch.Load()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 	defer cancel()
 	endpoint, err := c.introspectionEndpoint(ctx)
@@ -391,14 +464,17 @@ func (c *Client) lookup(ctx context.Context, key [sha256.Size]byte, token string
 	if err != nil {
 		return nil, err
 	}
-	c.store(key, r)
+	c.store(key, r, epoch)
 	return r, nil
 }
 
 // store caches a definitive answer. An active one is kept for activeTTL
 // but never past the token's exp: a cached answer must not outlive the
 // token.
-func (c *Client) store(key [sha256.Size]byte, r *Response) {
+//
+// An answer fetched while an eviction happened (epoch moved) is not
+// cached: it may predate the change the eviction was for.
+func (c *Client) store(key [sha256.Size]byte, r *Response, epoch uint64) {
 	ttl := c.inactiveTTL
 	if r.Active {
 		ttl = c.activeTTL
@@ -411,9 +487,21 @@ func (c *Client) store(key [sha256.Size]byte, r *Response) {
 	if exp := r.ExpiresAt(); r.Active && !exp.IsZero() && exp.Before(until) {
 		until = exp
 	}
-	if now.Before(until) {
-		c.cache.Add(key, entry{resp: r, until: until})
+	if !now.Before(until) {
+		return
 	}
+	c.order.Lock()
+	defer c.order.Unlock()
+	if c.epoch.Load() != epoch {
+		return
+	}
+	if r.Active {
+		c.idx.mu.Lock()
+		c.idx.add(clientName(r.ClientID), key)
+		c.idx.add(jtiName(r.Jti), key)
+		c.idx.mu.Unlock()
+	}
+	c.cache.Add(key, entry{resp: r, until: until, stored: now})
 }
 
 // introspectionEndpoint returns the configured endpoint or discovers it.
@@ -448,6 +536,7 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 		Issuer                string `json:"issuer"`
 		IntrospectionEndpoint string `json:"introspection_endpoint"`
 		JWKSURI               string `json:"jwks_uri"`
+		RevocationFeed        string `json:"revocation_feed_endpoint"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&md); err != nil {
 		return "", unavailable(err, "oauthd's metadata at %s is not a JSON document (%v): check that Issuer is oauthd's base URL", c.metadataURL, err)
@@ -466,6 +555,10 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 	// told to send it in the clear by a metadata document fetched over TLS.
 	if strings.HasPrefix(c.issuer, "https:") && !strings.HasPrefix(md.IntrospectionEndpoint, "https:") {
 		return "", unavailable(nil, "the metadata at %s names introspection_endpoint %q, which is not https although the issuer is: refusing to send credentials in the clear", c.metadataURL, md.IntrospectionEndpoint)
+	}
+	if md.RevocationFeed != "" && checkURL(md.RevocationFeed, false) == nil &&
+		(!strings.HasPrefix(c.issuer, "https:") || strings.HasPrefix(md.RevocationFeed, "https:")) {
+		c.discoveredFeed.Store(&md.RevocationFeed)
 	}
 	c.endpoint.Store(&md.IntrospectionEndpoint)
 	if md.JWKSURI != "" && checkURL(md.JWKSURI, false) == nil {

@@ -34,7 +34,13 @@
 //
 // Caching trades revocation latency for load: an active answer is reused
 // for Config.CacheTTL (5s by default, never past the token's exp), so a
-// revoked token can still be accepted for that long. Inactive answers are
+// revoked token can still be accepted for that long, unless the client
+// follows oauthd's revocation feed (Config.FollowFeed, then Run in a
+// goroutine): each revocation or application change then evicts the
+// answers it concerns within milliseconds, CacheTTL defaults to 10
+// minutes, and while the feed is not followed (connecting, reconnecting,
+// catching up) answers are trusted only for Config.FallbackCacheTTL. See
+// feed.go and docs/api.md. Inactive answers are
 // kept for Config.InactiveCacheTTL. Errors are never cached. Concurrent
 // requests with the same token share one request to oauthd. Tokens are
 // cached under their SHA-256, never in the clear.

@@ -53,44 +53,108 @@ type accessClaims struct {
 // A token of a key this client does not know yet (a rotation it has not
 // seen, within the refresh floor) is not refused but introspected: oauthd
 // knows its own keys, so a rotation never refuses a valid token.
-func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr) (*Response, error) {
+//
+// With the revocation feed followed (Config.FollowFeed), a JWT is decided
+// here only while the feed is live and only if it was issued after the
+// last event about its application (or the last reset): an older one may
+// be the one revoked, disabled or narrowed, so oauthd decides it. The
+// second result reports a local decision (which the caller caches).
+func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr) (*Response, bool, error) {
 	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(t.Headers) != 1 {
-		return &Response{}, nil
+		return &Response{}, true, nil
 	}
 	h := t.Headers[0]
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, jwtType) && !strings.EqualFold(typ, "application/"+jwtType) {
-		return &Response{}, nil // RFC 9068 §4: reject other types
+		return &Response{}, true, nil // RFC 9068 §4: reject other types
 	}
 	key, err := c.jwksKey(ctx, h.KeyID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if key == nil {
-		return c.introspectRemote(ctx, token, from)
+		r, err := c.introspectRemote(ctx, token, from)
+		return r, false, err
 	}
 	if key.Algorithm != h.Algorithm {
-		return &Response{}, nil
+		return &Response{}, true, nil
 	}
 	var cl accessClaims
 	if err := t.Claims(key.Key, &cl); err != nil {
-		return &Response{}, nil
+		return &Response{}, true, nil
 	}
 	issuer := c.issuer
 	if issuer == "" {
-		return &Response{}, nil // an endpoint-only client has no issuer to check against
+		return &Response{}, true, nil // an endpoint-only client has no issuer to check against
 	}
 	now := c.now()
 	leeway := c.jwks.leeway
 	if cl.Issuer != issuer || cl.Expiry == nil || !now.Before(cl.Expiry.Time().Add(leeway)) ||
 		(cl.IssuedAt != nil && cl.IssuedAt.Time().After(now.Add(leeway))) || cl.ClientID == "" || cl.ID == "" {
-		return &Response{}, nil
+		return &Response{}, true, nil
+	}
+	if c.follow {
+		issued := time.Unix(iat(cl.IssuedAt), 0)
+		if !c.live.Load() || !issued.After(c.jwtMarks.since(cl.ClientID).Add(markSkew)) {
+			r, err := c.introspectRemote(ctx, token, from)
+			return r, false, err
+		}
 	}
 	return &Response{
 		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer",
 		Exp: cl.Expiry.Time().Unix(), Iat: iat(cl.IssuedAt), Sub: cl.Subject, Iss: cl.Issuer, Jti: cl.ID,
 		Aud: []string(cl.Audience),
-	}, nil
+	}, true, nil
+}
+
+// markSkew covers iat's whole seconds and the clocks of oauthd and this
+// server disagreeing a little: a JWT issued this close to a mark is
+// decided by oauthd.
+const markSkew = 2 * time.Second
+
+// jwtMarks remembers, per application, when the feed last named it, and
+// when it was last reset: JWTs issued before are decided by oauthd.
+type jwtMarks struct {
+	mu  sync.Mutex
+	by  map[string]time.Time
+	all time.Time
+}
+
+// maxJWTMarks bounds the table: past it, it is folded into one mark for
+// every application (which only sends more JWTs to oauthd for a while).
+const maxJWTMarks = 100_000
+
+func (m *jwtMarks) mark(clientID string, at time.Time) {
+	if clientID == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.by == nil {
+		m.by = map[string]time.Time{}
+	}
+	if len(m.by) >= maxJWTMarks {
+		clear(m.by)
+		m.all = at
+		return
+	}
+	m.by[clientID] = at
+}
+
+func (m *jwtMarks) markAll(at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.by)
+	m.all = at
+}
+
+func (m *jwtMarks) since(clientID string) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.by[clientID]; ok && t.After(m.all) {
+		return t
+	}
+	return m.all
 }
 
 func iat(d *jwt.NumericDate) int64 {

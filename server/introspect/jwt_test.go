@@ -95,3 +95,23 @@ func TestValidateJWT(t *testing.T) {
 		t.Errorf("%d JWKS fetches; the refresh floor should hold them to 2", jwksHits)
 	}
 }
+
+// Following the feed, a JWT is decided here only while the feed is live
+// and only if it was issued after the last event about its application;
+// an older one goes to oauthd, which knows whether it was revoked.
+func TestLocalJWTFollowsFeedMarks(t *testing.T) {
+	var m jwtMarks
+	t0 := time.Unix(1_800_000_000, 0)
+	if !m.since("a").IsZero() {
+		t.Fatal("no mark yet")
+	}
+	m.markAll(t0)
+	m.mark("a", t0.Add(time.Minute))
+	if m.since("a") != t0.Add(time.Minute) || m.since("b") != t0 {
+		t.Fatalf("since a %v b %v", m.since("a"), m.since("b"))
+	}
+	m.markAll(t0.Add(2 * time.Minute))
+	if m.since("a") != t0.Add(2*time.Minute) {
+		t.Fatal("a reset must hold every application")
+	}
+}

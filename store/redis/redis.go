@@ -13,6 +13,7 @@
 //	<prefix>:{<client_id>}:usage, :hourly:<day>   usage counts (see usage.go)
 //	<prefix>:apps                            sorted set of client_ids by creation time
 //	<prefix>:app-changes                     pub/sub channel: client_ids whose record changed
+//	<prefix>:feed                            revocation feed stream (capped; see feed.go)
 //
 // The apps index is the one key outside an application's slot; it is written
 // after the record, never inside a transaction with it.
@@ -39,10 +40,13 @@ const casRetries = 16
 
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
-	rdb   goredis.UniversalClient
-	opts  Options
-	usage *usageBuffer
-	apps  *appCache
+	rdb goredis.UniversalClient
+	// cluster: no transaction may span an application's slot and the
+	// feed stream's, so feed entries are added after the change.
+	cluster bool
+	opts    Options
+	usage   *usageBuffer
+	apps    *appCache
 }
 
 // Options tune the backend.
@@ -52,6 +56,9 @@ type Options struct {
 	// unauthenticated callers caused. Defaults DefaultMaxEvents and
 	// DefaultMaxSecurityEvents.
 	MaxEvents, MaxSecurityEvents int64
+	// MaxFeed caps the revocation feed stream (approximately). Default
+	// DefaultMaxFeed.
+	MaxFeed int64
 	// Prefix goes before every key (e.g. "oauthd"), so several deployments
 	// can share one Redis.
 	Prefix string
@@ -88,7 +95,11 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.MaxSecurityEvents <= 0 {
 		opts.MaxSecurityEvents = DefaultMaxSecurityEvents
 	}
-	return &Store{rdb: rdb, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
+	if opts.MaxFeed <= 0 {
+		opts.MaxFeed = DefaultMaxFeed
+	}
+	_, cluster := rdb.(*goredis.ClusterClient)
+	return &Store{rdb: rdb, cluster: cluster, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
 }
 
 // Ping checks that Redis answers.
@@ -172,6 +183,7 @@ func (s *Store) cacheApp(id string, b []byte, epoch uint64) (store.Application, 
 func (s *Store) UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error) {
 	key := s.appKey(id)
 	var out store.Application
+	var feedKind string
 	txf := func(tx *goredis.Tx) error {
 		b, err := tx.Get(ctx, key).Bytes()
 		if err != nil {
@@ -190,12 +202,16 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 		if err != nil {
 			return passErr{err}
 		}
+		feedKind = store.FeedAppEvent(old, next)
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, nb, 0)
 			if next.Generation != old.Generation {
 				s.retireGeneration(ctx, p, id, old.Generation)
 			}
 			p.Publish(ctx, s.changesChannel(), id)
+			if feedKind != "" && !s.cluster {
+				s.feedAdd(ctx, p, feedKind, id, "")
+			}
 			return nil
 		})
 		out = next
@@ -207,6 +223,9 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 		switch {
 		case err == nil:
 			s.apps.invalidate(id) // read-your-writes here, before the message arrives
+			if feedKind != "" && s.cluster {
+				s.feedAfter(ctx, feedKind, id, "")
+			}
 			return out, nil
 		case errors.Is(err, goredis.TxFailedErr):
 			continue
@@ -295,6 +314,9 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 			del = p.Del(ctx, s.appKey(id))
 			p.Unlink(ctx, keys...)
 			p.Publish(ctx, s.changesChannel(), id)
+			if !s.cluster {
+				s.feedAdd(ctx, p, store.FeedAppDeleted, id, "")
+			}
 			return nil
 		})
 		return err
@@ -317,6 +339,9 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 	s.apps.invalidate(id)
 	if del == nil || del.Val() == 0 {
 		return fmt.Errorf("application %q: %w", id, store.ErrNotFound)
+	}
+	if s.cluster {
+		s.feedAfter(ctx, store.FeedAppDeleted, id, "")
 	}
 	return s.wrap(s.rdb.ZRem(ctx, s.indexKey(), id).Err())
 }

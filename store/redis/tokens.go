@@ -205,22 +205,37 @@ func (s *Store) optionalApp(id string, cmd *goredis.StringCmd, epoch uint64) (*s
 
 // RevokeToken deletes a token's record and, when tombstone > 0, leaves a
 // marker for that long so introspection can say "revoked" rather than
-// "unknown". Both keys share a slot: one MULTI, one round trip. It reports
-// whether a record existed.
+// "unknown". When a record was deleted, a token.revoked event goes to the
+// revocation feed in the same script (after it on Cluster, where the
+// feed's slot is another). One round trip. It reports whether a record
+// existed.
 func (s *Store) RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error) {
-	var del *goredis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		del = p.HDel(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
-		if tombstone > 0 {
-			p.Set(ctx, s.revokedKey(ref), "1", tombstone)
-		}
-		return nil
-	})
+	keys := []string{s.bucketKey(ref.ClientID, ref.Bucket), s.revokedKey(ref)}
+	if !s.cluster {
+		keys = append(keys, s.feedKey())
+	}
+	jti := ref.JTI()
+	n, err := revokeToken.Run(ctx, s.rdb, keys, field(ref), tombstone.Milliseconds(), s.opts.MaxFeed, ref.ClientID, jti).Int()
 	if err != nil {
 		return false, s.wrap(err)
 	}
-	return del.Val() > 0, nil
+	if n > 0 && s.cluster {
+		s.feedAfter(ctx, store.FeedTokenRevoked, ref.ClientID, jti)
+	}
+	return n > 0, nil
 }
+
+// revokeToken deletes a record (KEYS[1], field ARGV[1]), sets the
+// tombstone KEYS[2] for ARGV[2] ms when that is positive and, when a
+// record was deleted and KEYS[3] (the feed) is given, adds the event.
+var revokeToken = goredis.NewScript(`
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
+if n > 0 and KEYS[3] then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'token.revoked', 'client_id', ARGV[4], 'jti', ARGV[5])
+end
+return n
+`)
 
 // liveBuckets returns the application's buckets that have not expired,
 // soonest first, then the bucket of generation gen's tokens that never
