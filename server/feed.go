@@ -33,6 +33,10 @@ const DefaultFeedHeartbeat = 5 * time.Second
 // read for this long is disconnected.
 const feedWriteTimeout = 10 * time.Second
 
+// feedPacedTimeout bounds a live event's write (sendPaced), which holds
+// the replica's one write slot.
+const feedPacedTimeout = 250 * time.Millisecond
+
 // feedEvent is an event's data line.
 type feedEvent struct {
 	Kind     string `json:"kind"`
@@ -109,8 +113,9 @@ func (s *Server) handleFeed(c echo.Context) error {
 	log := reqLog(c)
 	sent := 0
 	var buf []byte
+	timeout := feedWriteTimeout
 	send := func(b []byte) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(timeout))
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
@@ -192,9 +197,26 @@ func (s *Server) handleFeed(c echo.Context) error {
 				return nil
 			}
 		}
-		if err := send(buf); err != nil {
+		// A live event is written paced, with a short deadline: a
+		// subscriber that cannot take ~150 bytes within it is not reading,
+		// and must not hold the others up; it reconnects and resumes.
+		timeout = feedPacedTimeout
+		err := s.sendPaced(send, buf)
+		timeout = feedWriteTimeout
+		if err != nil {
 			log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 			return nil
 		}
 	}
+}
+
+// sendPaced sends with at most one feed write in flight on this replica.
+// Every subscriber wakes for the same event at once; written all together,
+// a thousand deliveries take both cores for a few milliseconds and the
+// token endpoint's requests queue behind them. One at a time, the burst is
+// spread over one core and the other stays free (issue 11, item 4).
+func (s *Server) sendPaced(send func([]byte) error, b []byte) error {
+	s.feedSends <- struct{}{}
+	defer func() { <-s.feedSends }()
+	return send(b)
 }

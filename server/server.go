@@ -89,12 +89,14 @@ type Config struct {
 
 // Server serves the public OAuth 2.0 endpoints.
 type Server struct {
-	cfg      Config
-	limited  bool
-	metadata []byte
-	store    Store
-	issuer   *oauthIssuer
-	echo     *echo.Echo
+	cfg     Config
+	limited bool
+	// feedSends admits one feed write at a time (sendPaced).
+	feedSends chan struct{}
+	metadata  []byte
+	store     Store
+	issuer    *oauthIssuer
+	echo      *echo.Echo
 	// lastFrame is the feed event last encoded (feed.go).
 	lastFrame atomic.Pointer[frame]
 }
@@ -130,7 +132,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, store: st, issuer: newOAuthIssuer(st, jwt), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, issuer: newOAuthIssuer(st, jwt), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
