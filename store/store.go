@@ -454,7 +454,8 @@ type FeedEvent struct {
 	JTI string
 }
 
-// FeedIDLess orders feed ids ("<ms>-<seq>", Redis stream ids).
+// FeedIDLess orders feed ids and audit event ids ("<ms>-<seq>", Redis
+// stream ids): by time, then sequence.
 func FeedIDLess(a, b string) bool {
 	am, as, _ := strings.Cut(a, "-")
 	bm, bs, _ := strings.Cut(b, "-")

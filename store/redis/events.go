@@ -76,7 +76,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, cursor stri
 			if err != nil {
 				return nil, "", err
 			}
-			if m != nil && (next == nil || streamIDLess(next.head().ID, m.ID)) {
+			if m != nil && (next == nil || store.FeedIDLess(next.head().ID, m.ID)) {
 				next = r
 			}
 		}
@@ -137,22 +137,6 @@ func (r *eventReader) pop() *goredis.XMessage {
 	m := &r.buf[0]
 	r.buf = r.buf[1:]
 	return m
-}
-
-// streamIDLess orders stream ids ("ms-seq") by time, then sequence.
-func streamIDLess(a, b string) bool {
-	am, as, _ := strings.Cut(a, "-")
-	bm, bs, _ := strings.Cut(b, "-")
-	if len(am) != len(bm) {
-		return len(am) < len(bm)
-	}
-	if am != bm {
-		return am < bm
-	}
-	if len(as) != len(bs) {
-		return len(as) < len(bs)
-	}
-	return as < bs
 }
 
 // validStreamID accepts what Redis takes as an exclusive end: two uint64s
