@@ -106,45 +106,38 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 		return nil, err
 	}
 
-	smsAddr, err := freeAddr()
-	if err != nil {
+	// The same cache for both, so every measured request is a cache hit:
+	// the middleware's own cost is what is measured.
+	if r.smsURL, err = r.startSMSAPI(ctx, ps, bin, "sms-api", "SMSAPI_CACHE_TTL=5m"); err != nil {
 		return nil, err
 	}
-	r.smsURL = "http://" + smsAddr
-	sms := exec.Command(filepath.Join(bin, "sms-api"))
-	// The secret goes in the environment, not argv, where ps would show it.
-	sms.Env = childEnv(
-		"SMSAPI_HTTP_ADDR="+smsAddr,
-		"SMSAPI_ISSUER="+r.oauthdURL,
-		"SMSAPI_CLIENT_ID="+r.resourceServer.ID,
-		"SMSAPI_CLIENT_SECRET="+r.resourceServer.Secret,
-		// The longest cache allowed, so every measured request is a cache
-		// hit: the middleware's own cost is what is measured.
-		"SMSAPI_CACHE_TTL=5m",
-		"SMSAPI_LOG_FORMAT=json",
-	)
-	if _, _, err := ps.start(ctx, "sms-api", sms, logged("sms-api listening")); err != nil {
-		return nil, err
-	}
-	jwtAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	r.smsJWTURL = "http://" + jwtAddr
-	smsJWT := exec.Command(filepath.Join(bin, "sms-api"))
-	smsJWT.Env = childEnv(
-		"SMSAPI_HTTP_ADDR="+jwtAddr,
-		"SMSAPI_ISSUER="+r.oauthdURL,
-		"SMSAPI_CLIENT_ID="+r.resourceServer.ID,
-		"SMSAPI_CLIENT_SECRET="+r.resourceServer.Secret,
-		// Every request's JWT is checked here: signature, claims, scopes.
-		"SMSAPI_JWT_LOCAL=true",
-		"SMSAPI_LOG_FORMAT=json",
-	)
-	if _, _, err := ps.start(ctx, "sms-api-jwt", smsJWT, logged("sms-api listening")); err != nil {
+	// The second checks JWTs itself: signature, claims, scopes.
+	if r.smsJWTURL, err = r.startSMSAPI(ctx, ps, bin, "sms-api-jwt", "SMSAPI_CACHE_TTL=5m", "SMSAPI_JWT_LOCAL=true"); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// startSMSAPI starts an sms-api on a free port with the resource server's
+// credentials and the extra settings, and returns its URL.
+func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extra ...string) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(filepath.Join(bin, "sms-api"))
+	// The secret goes in the environment, not argv, where ps would show it.
+	cmd.Env = childEnv(append([]string{
+		"SMSAPI_HTTP_ADDR=" + addr,
+		"SMSAPI_ISSUER=" + r.oauthdURL,
+		"SMSAPI_CLIENT_ID=" + r.resourceServer.ID,
+		"SMSAPI_CLIENT_SECRET=" + r.resourceServer.Secret,
+		"SMSAPI_LOG_FORMAT=json",
+	}, extra...)...)
+	if _, _, err := ps.start(ctx, name, cmd, logged("sms-api listening")); err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
 }
 
 // logged accepts the JSON log line whose msg is msg: oauthd, sms-api and
