@@ -78,7 +78,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if !form.Has("token") {
 		return WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
 	}
-	if err := s.takeQuota(c, s.cfg.Limits.TakeIntrospect, caller.ClientID, "introspection.limited"); err != nil {
+	if err := s.takeQuota(c, caller.ClientID, introspectQuota); err != nil {
 		return WriteError(c, err)
 	}
 	// token_type_hint needs no handling: oauthd has one kind of token, and

@@ -70,22 +70,36 @@ func (s *Server) lockAddr(c echo.Context) netip.Addr {
 	return clientAddr(c)
 }
 
-// takeQuota takes one permit with take for clientID and answers 429 when
-// the budget is spent, recording it (aggregated) in the audit log as kind.
-// Redis failing to answer refuses the request (503): a limit that cannot
-// be checked is not skipped.
-func (s *Server) takeQuota(c echo.Context, take func(context.Context, string) (time.Duration, error), clientID, kind string) error {
-	wait, err := take(c.Request().Context(), clientID)
+// Budgets takeQuota takes from.
+const (
+	issueQuota      = "token.quota_exceeded"
+	introspectQuota = "introspection.limited"
+)
+
+// takeQuota takes one permit of clientID's budget (issueQuota or
+// introspectQuota, also the audit kind of a refusal) and answers 429 when
+// it is spent, recording it (aggregated) in the audit log. Redis failing
+// to answer refuses the request (503): a limit that cannot be checked is
+// not skipped.
+func (s *Server) takeQuota(c echo.Context, clientID, budget string) error {
+	ctx := c.Request().Context()
+	var wait time.Duration
+	var err error
+	if budget == issueQuota {
+		wait, err = s.cfg.Limits.TakeIssue(ctx, clientID)
+	} else {
+		wait, err = s.cfg.Limits.TakeIntrospect(ctx, clientID)
+	}
 	if err != nil {
 		return err
 	}
 	if wait <= 0 {
 		return nil
 	}
-	s.security(c, store.SecurityEvent{Kind: kind, ClientID: clientID, Known: true})
+	s.security(c, store.SecurityEvent{Kind: budget, ClientID: clientID, Known: true})
 	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + retryAfter(wait) + "s"
-	if kind != "token.quota_exceeded" {
+	if budget != issueQuota {
 		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + retryAfter(wait) + "s"
 	}
-	return &Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: kind, RetryAfter: wait}
+	return &Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: budget, RetryAfter: wait}
 }

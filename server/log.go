@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,11 @@ type requestLog struct {
 	clientID string
 	// gone is set when the client hung up: nothing was answered.
 	gone bool
+	// remote and addr are the client's address as NewEcho's extractor
+	// decided it, worked out once per request (see clientAddr).
+	remote   string
+	addr     netip.Addr
+	addrDone bool
 	// buf backs attrs: a request adds a handful, so the line is built
 	// without growing a slice.
 	buf [12]slog.Attr
@@ -38,6 +44,16 @@ func reqLog(c echo.Context) *requestLog {
 		return l
 	}
 	return &requestLog{} // outside the middleware (unit tests): discard
+}
+
+// client is the request's client address as text, extracted once.
+func (l *requestLog) client(c echo.Context) string {
+	if !l.addrDone {
+		l.remote = c.RealIP()
+		l.addr, _ = netip.ParseAddr(l.remote)
+		l.addrDone = true
+	}
+	return l.remote
 }
 
 func (l *requestLog) add(attrs ...slog.Attr) {
@@ -115,7 +131,7 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			// Milliseconds with microsecond precision: slog.Duration
 			// prints integer nanoseconds in JSON, which nobody reads.
 			l.attrs[3] = slog.Float64("duration_ms", float64(took.Microseconds())/1000)
-			l.attrs[4] = slog.String("remote", c.RealIP())
+			l.attrs[4] = slog.String("remote", l.client(c))
 			level := l.level
 			if isProbe(c.Path()) && level <= slog.LevelInfo {
 				// Orchestrators probe every few seconds: at info level

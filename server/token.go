@@ -75,7 +75,7 @@ func (s *Server) handleToken(c echo.Context) error {
 		}
 		granted = requested
 	}
-	if err := s.takeQuota(c, s.cfg.Limits.TakeIssue, app.ClientID, "token.quota_exceeded"); err != nil {
+	if err := s.takeQuota(c, app.ClientID, issueQuota); err != nil {
 		return WriteError(c, err)
 	}
 	aud, err := audiences(&app, form["resource"])
@@ -247,8 +247,9 @@ func checkClient(c echo.Context, app *store.Application, secret string, now time
 // clientAddr is the caller's address as NewEcho's extractor decided it:
 // the socket peer, or the client a trusted proxy names.
 func clientAddr(c echo.Context) netip.Addr {
-	a, _ := netip.ParseAddr(c.RealIP())
-	return a
+	l := reqLog(c)
+	l.client(c)
+	return l.addr
 }
 
 // Auditor records security events, aggregated (see server/apps).
