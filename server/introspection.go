@@ -40,12 +40,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err != nil {
 		return s.authError(c, err)
 	}
-	ref, wellFormed := credential.Parse(form.Get("token"))
-	if !wellFormed && looksLikeJWT(form.Get("token")) {
-		// A JWT access token is checked by its signature, then exactly as
-		// an opaque one by the record its jti names.
-		ref, wellFormed = s.jwtRef(form.Get("token"))
-	}
+	ref, wellFormed := s.TokenRef(form.Get("token"))
 	var lookup store.TokenLookup
 	if wellFormed {
 		lookup, err = s.store.LookupTokenFor(ctx, ref, store.Caller{ClientID: id, Addr: s.lockAddr(c)})

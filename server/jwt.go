@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 )
@@ -34,11 +35,16 @@ func looksLikeJWT(token string) bool {
 	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
 }
 
-// jwtRef verifies a JWT access token and returns the reference of its
-// record, named by its jti. A token that does not verify is simply not a
-// token of this server.
-func (s *Server) jwtRef(token string) (store.TokenRef, bool) {
-	if s.cfg.Signer == nil || len(token) > 4096 {
+// TokenRef returns the reference of the record behind a presented token:
+// an opaque token or API key by its shape, a JWT access token by the jti
+// it carries once its signature and issuer check out; a JWT is then
+// decided exactly as an opaque token is. Introspection, revocation and
+// the admin API (admin.Config.TokenRef) all read tokens through it.
+func (s *Server) TokenRef(token string) (store.TokenRef, bool) {
+	if ref, ok := credential.Parse(token); ok {
+		return ref, true
+	}
+	if !looksLikeJWT(token) || s.cfg.Signer == nil || len(token) > 4096 {
 		return store.TokenRef{}, false
 	}
 	c, err := s.cfg.Signer.Verify(token)

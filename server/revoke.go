@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/oauthd/oauthd/server/credential"
 )
 
 // handleRevoke is POST /oauth/revoke (RFC 7009). The application that owns
@@ -41,10 +39,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	log := reqLog(c)
 	revoked := false
-	ref, ok := credential.Parse(form.Get("token"))
-	if !ok && looksLikeJWT(form.Get("token")) {
-		ref, ok = s.jwtRef(form.Get("token"))
-	}
+	ref, ok := s.TokenRef(form.Get("token"))
 	if ok && ref.ClientID == app.ClientID {
 		var tombstone time.Duration
 		if s.cfg.InactiveReason {

@@ -332,7 +332,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	adm := admin.New(admin.Config{
 		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
-		TrustedProxies: cfg.trustedProxies, Limits: limits,
+		TrustedProxies: cfg.trustedProxies, Limits: limits, TokenRef: srv.TokenRef,
 	}, appSvc, st)
 
 	// The dashboard lives beside the admin API: on the admin listener, or

@@ -46,6 +46,9 @@ type Config struct {
 	// Limits counts failed authentications per address and locks an
 	// address out (shared by every replica); nil limits nothing.
 	Limits Limiter
+	// TokenRef reads a presented access token (server.Server.TokenRef, so
+	// a JWT works as an opaque token does); nil reads opaque tokens only.
+	TokenRef func(string) (store.TokenRef, bool)
 	// TrustedProxies: as server.Config.TrustedProxies.
 	TrustedProxies []netip.Prefix
 	// Metrics, when set, is served at /metrics.
@@ -98,6 +101,9 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	}
 	if cfg.Limits == nil {
 		cfg.Limits = noLimits{}
+	}
+	if cfg.TokenRef == nil {
+		cfg.TokenRef = credential.Parse
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
 	a.routes()
@@ -197,7 +203,7 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		var actor apps.Actor
-		switch ref, isToken := credential.Parse(cred); {
+		switch ref, isToken := a.cfg.TokenRef(cred); {
 		case matched >= 0:
 			actor = apps.Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
 		case isToken:

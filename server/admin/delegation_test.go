@@ -1,10 +1,16 @@
 package admin
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
 // Delegated administration: a token holding the applications scope
@@ -91,5 +97,33 @@ func TestDelegatedAdministration(t *testing.T) {
 	}
 	if n := len(list["applications"].([]any)); n != 3 {
 		t.Errorf("a delegate lists %d applications, want its owner's 3", n)
+	}
+}
+
+// A delegated administrator whose application gets JWT access tokens uses
+// the admin API with its JWT as with an opaque token.
+func TestDelegatedAdministrationWithJWT(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, err := redis.NewClient(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	ring, err := signing.NewRing(redis.New(rdb, redis.Options{Prefix: "keys"}), signing.SealWith(make([]byte, 32)), signing.EdDSA, nil)
+	if err != nil || ring.Ensure(context.Background()) != nil {
+		t.Fatal(err)
+	}
+	env := newAdminEnv(t, func(c *server.Config) { c.Signer = ring })
+	env.admin = New(Config{KeyDigests: []store.Digest{store.Sum(adminKey)}, Now: env.clk.now, TokenRef: env.srv.TokenRef}, env.apps, env.store)
+	mgr := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}, Owner: "acct_1", TokenLifetime: "1h", TokenFormat: "jwt"})
+	_, tok := env.tokenFor(mgr.ClientID, mgr.Secret, "")
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	if code, body := env.call(tok, "GET", "/applications", nil); code != 200 {
+		t.Fatalf("the admin API with a JWT: %d %v", code, body)
+	}
+	if code, _ := env.call(tok[:len(tok)-4]+"AAAA", "GET", "/applications", nil); code != 401 {
+		t.Fatalf("a tampered JWT at the admin API: %d", code)
 	}
 }
