@@ -212,7 +212,12 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	defer closeRedis()
 	mx := metrics.New(metrics.Build{Version: build.Version, Revision: build.Revision, GoVersion: build.GoVersion})
 	mx.InstrumentRedis(rdb)
-	go waitForRedis(ctx, cfg, rdb, log)
+	// The wait ends with serve: a serve that fails to start must not go on
+	// logging after it has returned (and closed the embedded store).
+	waitCtx, stopWait := context.WithCancel(ctx)
+	waitDone := make(chan struct{})
+	go func() { defer close(waitDone); waitForRedis(waitCtx, cfg, rdb, log) }()
+	defer func() { stopWait(); <-waitDone }()
 	st := redis.New(rdb, storeOptions(cfg, log))
 	mx.InstrumentAppCache(func() metrics.CacheStats {
 		s := st.CacheStats()
