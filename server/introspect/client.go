@@ -181,6 +181,8 @@ type Client struct {
 	// testHookWait, when set, runs once a caller has joined a lookup and is
 	// about to wait for it; tests use it to know every caller is waiting.
 	testHookWait func()
+	// testHookVerify, when set, runs before each JWT signature check.
+	testHookVerify func()
 }
 
 // entry is a cached answer, the instant it stops being usable, and when
@@ -356,6 +358,15 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 		key := cacheKey(token, netip.Addr{})
 		if r, ok := c.cached(key); ok {
 			return r, nil
+		}
+		// A JWT left to oauthd (issued before the feed's last word on its
+		// application, or while the feed is down) has oauthd's answer
+		// cached under its address: look there before paying for a
+		// signature check again on every request.
+		if from.IsValid() {
+			if r, ok := c.cached(cacheKey(token, from)); ok {
+				return r, nil
+			}
 		}
 		epoch := c.epoch.Load()
 		r, local, err := c.validateJWT(ctx, token, from)

@@ -80,6 +80,9 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr)
 		return &Response{}, true, nil
 	}
 	var cl accessClaims
+	if c.testHookVerify != nil {
+		c.testHookVerify()
+	}
 	if err := t.Claims(key.Key, &cl); err != nil {
 		return &Response{}, true, nil
 	}

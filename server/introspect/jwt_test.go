@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +115,59 @@ func TestLocalJWTFollowsFeedMarks(t *testing.T) {
 	m.markAll(t0.Add(2 * time.Minute))
 	if m.since("a") != t0.Add(2*time.Minute) {
 		t.Fatal("a reset must hold every application")
+	}
+}
+
+// A JWT left to oauthd (here: the feed is followed but not live, so
+// nothing is decided locally) is verified and introspected once; the
+// requests after it are answered from the cache, without checking its
+// signature again (which costs more than the rest of the request).
+func TestDeferredJWTVerifiedOnce(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "introspection_endpoint": srv.URL + "/oauth/introspect", "jwks_uri": srv.URL + "/jwks"})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
+	})
+	var introspected atomic.Int32
+	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+		introspected.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"active":true,"client_id":"a","scope":"sms","token_type":"Bearer","jti":"a.1.b"}`))
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := New(Config{Issuer: srv.URL, ClientID: "rs", ClientSecret: "s", LocalJWT: true, FollowFeed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verified atomic.Int32
+	c.testHookVerify = func() { verified.Add(1) }
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	token, err := jwt.Signed(s).Claims(map[string]any{"iss": srv.URL, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
+		"jti": "a.1.b", "client_id": "a", "sub": "a", "scope": "sms"}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []netip.Addr{netip.MustParseAddr("192.0.2.7"), {}} {
+		verified.Store(0)
+		introspected.Store(0)
+		for range 10 {
+			r, err := c.IntrospectFrom(context.Background(), token, from)
+			if err != nil || !r.Active {
+				t.Fatalf("from %v: %+v, %v; want oauthd's active answer", from, r, err)
+			}
+		}
+		if v, n := verified.Load(), introspected.Load(); v != 1 || n != 1 {
+			t.Errorf("from %v: 10 requests verified the signature %d times and asked oauthd %d times; want 1 and 1", from, v, n)
+		}
 	}
 }
