@@ -46,7 +46,7 @@ type authServer struct {
 	close  func()
 }
 
-func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
+func startAuthServer(t testing.TB, kind redistest.Kind) *authServer {
 	t.Helper()
 	rs := redistest.Start(t, kind)
 	rdb, err := redis.NewClient(rs.URL)
@@ -83,7 +83,7 @@ func startAuthServer(t *testing.T, kind redistest.Kind) *authServer {
 	return a
 }
 
-func (a *authServer) create(t *testing.T, scopeList, lifetime string) credentials {
+func (a *authServer) create(t testing.TB, scopeList, lifetime string) credentials {
 	t.Helper()
 	app, secret, err := a.apps.Create(context.Background(), apps.NewApplication{
 		Name: "e2e", Scopes: []string{scopeList}, TokenLifetime: lifetime,
@@ -94,7 +94,7 @@ func (a *authServer) create(t *testing.T, scopeList, lifetime string) credential
 	return credentials{app.ClientID, secret}
 }
 
-func (a *authServer) token(t *testing.T, c credentials, scopeList ...string) string {
+func (a *authServer) token(t testing.TB, c credentials, scopeList ...string) string {
 	t.Helper()
 	cfg := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: a.issuer + "/oauth/token", Scopes: scopeList}
 	tok, err := cfg.Token(context.Background())

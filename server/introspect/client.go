@@ -348,34 +348,46 @@ func (c *Client) IntrospectFrom(ctx context.Context, token string, from netip.Ad
 }
 
 func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Addr) (*Response, error) {
+	if token == "" || len(token) > MaxTokenLen {
+		return &Response{}, nil
+	}
+	// A verified JWT is cached like an introspection answer (never past
+	// its exp), under the token alone since its check does not depend on
+	// the caller's address: a token presented again costs a digest and a
+	// lookup, not a signature check.
+	jwt := c.localJWT && looksLikeJWT(token)
+	var key [sha256.Size]byte
+	if jwt {
+		key = cacheKey(token, netip.Addr{})
+	} else {
+		key = cacheKey(token, from)
+	}
+	if r, ok := c.cached(key); ok {
+		// Only well-formed tokens are ever cached: a hit needs no scan
+		// of the token's bytes.
+		return r, nil
+	}
 	if !wellFormed(token) {
 		return &Response{}, nil
 	}
-	if c.localJWT && looksLikeJWT(token) {
-		// A verified JWT is cached like an introspection answer (never
-		// past its exp), so a token presented again costs a digest and a
-		// lookup, not a signature check.
-		key := cacheKey(token, netip.Addr{})
-		if r, ok := c.cached(key); ok {
+	if !jwt {
+		return c.join(ctx, key, token, from)
+	}
+	// A JWT left to oauthd (issued before the feed's last word on its
+	// application, or while the feed is down) has oauthd's answer cached
+	// under its address: look there before paying for a signature check
+	// again on every request.
+	if from.IsValid() {
+		if r, ok := c.cached(cacheKey(token, from)); ok {
 			return r, nil
 		}
-		// A JWT left to oauthd (issued before the feed's last word on its
-		// application, or while the feed is down) has oauthd's answer
-		// cached under its address: look there before paying for a
-		// signature check again on every request.
-		if from.IsValid() {
-			if r, ok := c.cached(cacheKey(token, from)); ok {
-				return r, nil
-			}
-		}
-		epoch := c.epoch.Load()
-		r, local, err := c.validateJWT(ctx, token, from)
-		if err == nil && local {
-			c.store(key, r, epoch)
-		}
-		return r, err
 	}
-	return c.introspectRemote(ctx, token, from)
+	epoch := c.epoch.Load()
+	r, local, err := c.validateJWT(ctx, token, from)
+	if err == nil && local {
+		c.store(key, r, epoch)
+	}
+	return r, err
 }
 
 // cacheKey is the cache's key for token presented from from: a digest,
