@@ -117,7 +117,8 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			if l.gone {
 				status = statusClientClosedRequest
 			}
-			took := time.Since(start)
+			end := time.Now()
+			took := end.Sub(start)
 			if obs != nil {
 				observe(obs, c, l, status, took)
 			}
@@ -143,7 +144,15 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			if l.level > slog.LevelInfo {
 				out = log
 			}
-			out.LogAttrs(context.Background(), level, "http request", l.attrs...)
+			// The record is built here, not by LogAttrs, which would read
+			// the clock again and walk the stack for a source position
+			// this log never prints.
+			ctx := context.Background()
+			if out.Enabled(ctx, level) {
+				rec := slog.NewRecord(end, level, "http request", 0)
+				rec.AddAttrs(l.attrs...)
+				_ = out.Handler().Handle(ctx, rec)
+			}
 			if l.gone && !c.Response().Committed {
 				// Nothing may reach the connection, not even the empty
 				// 200 net/http would send for a handler that wrote
