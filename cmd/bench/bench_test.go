@@ -274,14 +274,25 @@ func TestLogged(t *testing.T) {
 }
 
 func TestTailBuffer(t *testing.T) {
-	b := newTailBuffer(2)
-	if b.String() != "  (no output)" {
-		t.Errorf("empty: %q", b.String())
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{"nothing", nil, "  (no output)"},
+		{"the last two lines", []string{"a\nb\n", "c\n"}, "  b\n  c"},
+		{"lines split across writes", []string{"al", "pha\nbe", "ta\ngam", "ma\n"}, "  beta\n  gamma"},
+		// 10 bytes kept at least: "line-4\nline-5\n" is trimmed to its
+		// last 10 bytes and beyond, and a cut line is not shown.
+		{"trimmed, cut line left out", []string{"line-1\n", "line-2\n", "line-3\n", "line-4\n", "line-5\n"}, "  line-5"},
 	}
-	for _, l := range []string{"a", "b", "c"} {
-		b.add(l)
-	}
-	if got := b.String(); got != "  b\n  c" {
-		t.Errorf("got %q, want the last two lines", got)
+	for _, tt := range tests {
+		b := newTailBuffer(10, 2)
+		for _, w := range tt.writes {
+			b.Write([]byte(w))
+		}
+		if got := b.String(); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,24 +61,29 @@ func (g *procs) start(ctx context.Context, name string, cmd *exec.Cmd, ready fun
 		return nil, "", fmt.Errorf("starting %s: %w", name, err)
 	}
 	w.Close() // the child holds its own copy; EOF comes when it exits
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), out: newTailBuffer(40)}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), out: newTailBuffer(16<<10, 40)}
 	g.list = append(g.list, p)
 
 	readyLine := make(chan string, 1)
 	go func() {
 		defer r.Close()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		waiting := true
-		for sc.Scan() {
-			line := sc.Text()
-			p.out.add(line)
-			if waiting && ready(line) {
-				waiting = false
-				readyLine <- line
+		br := bufio.NewReaderSize(r, 64<<10)
+		// Line by line until the ready line...
+		for {
+			line, err := br.ReadString('\n')
+			_, _ = p.out.Write([]byte(line))
+			if ready(strings.TrimSuffix(line, "\n")) {
+				readyLine <- strings.TrimSuffix(line, "\n")
+				break
+			}
+			if err != nil {
+				return
 			}
 		}
-		_, _ = io.Copy(io.Discard, r) // a line over 1 MiB stops the scanner; keep draining
+		// ...then in bulk. The harness shares the machine it measures: a
+		// line-by-line scan of the servers' access lines (tens of
+		// thousands a second) would take CPU from them under load.
+		_, _ = io.Copy(p.out, br)
 	}()
 	go func() {
 		p.err = cmd.Wait()
@@ -135,31 +141,44 @@ func (g *procs) stop() error {
 	return errors.Join(errs...)
 }
 
-// tailBuffer keeps the last n lines written to it.
+// tailBuffer keeps the last bytes written to it (at least n), for the
+// last lines of a process's output. It is safe for concurrent use.
 type tailBuffer struct {
 	mu    sync.Mutex
-	lines []string
+	buf   []byte
 	n     int
+	lines int // shown by String
 }
 
-func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+func newTailBuffer(n, lines int) *tailBuffer { return &tailBuffer{n: n, lines: lines} }
 
-func (t *tailBuffer) add(line string) {
+func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.lines) == t.n {
-		t.lines = append(t.lines[:0], t.lines[1:]...)
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.n {
+		// Trimmed once per n bytes, not on every write, to a line's start.
+		tail := t.buf[len(t.buf)-t.n:]
+		if i := bytes.IndexByte(tail, '\n'); i >= 0 {
+			tail = tail[i+1:]
+		}
+		t.buf = append(t.buf[:0], tail...)
 	}
-	t.lines = append(t.lines, line)
+	return len(p), nil
 }
 
+// String is the last lines, indented.
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.lines) == 0 {
+	lines := strings.Split(strings.TrimRight(string(t.buf), "\n"), "\n")
+	if len(lines) > t.lines {
+		lines = lines[len(lines)-t.lines:]
+	}
+	if len(lines) == 0 || len(lines) == 1 && lines[0] == "" {
 		return "  (no output)"
 	}
-	return "  " + strings.Join(t.lines, "\n  ")
+	return "  " + strings.Join(lines, "\n  ")
 }
 
 // freeAddr returns a loopback address with a port free right now. The
