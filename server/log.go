@@ -129,9 +129,10 @@ func logRequests(log, access *slog.Logger, sampleOK int, obs Observer) echo.Midd
 			l.attrs[0] = slog.String("method", r.Method)
 			l.attrs[1] = slog.String("route", routeOf(c))
 			l.attrs[2] = slog.Int("status", status)
-			// Milliseconds with microsecond precision: slog.Duration
-			// prints integer nanoseconds in JSON, which nobody reads.
-			l.attrs[3] = slog.Float64("duration_ms", float64(took.Microseconds())/1000)
+			// Whole microseconds: slog.Duration prints nanoseconds, finer
+			// than anyone reads, and a float (milliseconds) costs slog's
+			// JSON handler a json.Marshal, a third of the line's cost.
+			l.attrs[3] = slog.Int64("duration_us", took.Microseconds())
 			l.attrs[4] = slog.String("remote", l.client(c))
 			level := l.level
 			if isProbe(c.Path()) && level <= slog.LevelInfo {

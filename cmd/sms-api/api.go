@@ -188,7 +188,9 @@ func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
 				// anything in a path, a pasted token included.
 				slog.String("route", route(c)),
 				slog.Int("status", status),
-				slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
+				// Whole microseconds, as oauthd logs them: a float would
+				// cost slog's JSON handler a json.Marshal.
+				slog.Int64("duration_us", end.Sub(start).Microseconds()),
 			)
 			_ = out.Handler().Handle(ctx, r)
 			return nil
