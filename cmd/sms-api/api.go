@@ -31,14 +31,16 @@ func newAPI(g guard, log, access *slog.Logger, now func() time.Time) *echo.Echo 
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = apiErrorHandler
-	e.Use(requestLog(log, access))
 	box := newOutbox()
 
+	// Each route's token check wraps its handler once, here: given to
+	// echo as route middleware, it would be applied anew on every request.
 	v1 := e.Group("/v1")
-	v1.POST("/sms", sendSMS(box, g, now), g.Require("sms"))
-	v1.GET("/sms/:id", getSMS(box, g), g.Require("reports"))
-	v1.GET("/groups", listGroups(), g.Require("groups"))
+	v1.POST("/sms", g.Require("sms")(sendSMS(box, g, now)))
+	v1.GET("/sms/:id", g.Require("reports")(getSMS(box, g)))
+	v1.GET("/groups", g.Require("groups")(listGroups()))
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.Use(requestLog(log, access, e.Routes()))
 	return e
 }
 
@@ -160,7 +162,16 @@ func apiErrorHandler(err error, c echo.Context) {
 // requestLog writes one structured line per request; never the
 // Authorization header, nor the raw path. 5xx lines go to log, the rest to
 // access (which may be batched).
-func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
+func requestLog(log, access *slog.Logger, routes []*echo.Route) echo.MiddlewareFunc {
+	// Each route's method and pattern are encoded once, by slog's With,
+	// rather than on each of its requests.
+	type key struct{ method, route string }
+	type outs struct{ access, log slog.Handler }
+	known := make(map[key]outs, len(routes))
+	for _, r := range routes {
+		attrs := []any{"method", r.Method, "route", r.Path}
+		known[key{r.Method, r.Path}] = outs{access.With(attrs...).Handler(), log.With(attrs...).Handler()}
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -168,31 +179,39 @@ func requestLog(log, access *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			status := c.Response().Status
-			out := access
-			if status >= 500 {
-				out = log
-			}
 			ctx := context.Background()
-			if !out.Enabled(ctx, slog.LevelInfo) {
-				return nil
-			}
 			// The record is built here, not by LogAttrs, which would read
 			// the clock a third time and walk the stack for a source
 			// position this log never prints: on a cached token check,
 			// the line would otherwise cost more than the check.
 			end := time.Now()
 			r := slog.NewRecord(end, slog.LevelInfo, "http request", 0)
-			r.AddAttrs(
-				slog.String("method", c.Request().Method),
+			method, pattern := c.Request().Method, route(c)
+			var h slog.Handler
+			if o, ok := known[key{method, pattern}]; ok {
+				h = o.access
+				if status >= 500 {
+					h = o.log
+				}
+			} else {
+				h = access.Handler()
+				if status >= 500 {
+					h = log.Handler()
+				}
 				// The route pattern, never the raw path: a caller can put
 				// anything in a path, a pasted token included.
-				slog.String("route", route(c)),
+				r.AddAttrs(slog.String("method", method), slog.String("route", pattern))
+			}
+			if !h.Enabled(ctx, slog.LevelInfo) {
+				return nil
+			}
+			r.AddAttrs(
 				slog.Int("status", status),
 				// Whole microseconds, as oauthd logs them: a float would
 				// cost slog's JSON handler a json.Marshal.
 				slog.Int64("duration_us", end.Sub(start).Microseconds()),
 			)
-			_ = out.Handler().Handle(ctx, r)
+			_ = h.Handle(ctx, r)
 			return nil
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -87,17 +88,50 @@ func TestOutbox(t *testing.T) {
 }
 
 // The request log names the route, never the raw path: a token pasted
-// into a URL stays out of the log.
+// into a URL stays out of the log. Each line has the method, route, status
+// and duration, whether the route's attributes were encoded ahead (a
+// registered method and route) or not; 5xx lines go to log, the rest to
+// access.
 func TestRequestLogRoute(t *testing.T) {
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	var accessBuf, logBuf bytes.Buffer
+	access := slog.New(slog.NewJSONHandler(&accessBuf, nil))
+	log := slog.New(slog.NewJSONHandler(&logBuf, nil))
 	e := echo.New()
-	e.Use(requestLog(log, log))
 	e.GET("/v1/sms/:id", func(c echo.Context) error { return c.NoContent(404) })
-	for _, path := range []string{"/v1/sms/oat_secretish_1_abc", "/nope/oat_pasted"} {
-		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	e.GET("/boom", func(c echo.Context) error { return c.NoContent(500) })
+	e.Use(requestLog(log, access, e.Routes()))
+	type line struct {
+		Msg, Method, Route string
+		Status             int
+		Duration           *int64 `json:"duration_us"`
 	}
-	if strings.Contains(buf.String(), "oat_") || !strings.Contains(buf.String(), `"route":"/v1/sms/:id"`) || !strings.Contains(buf.String(), `"route":"unmatched"`) {
-		t.Fatalf("request log:\n%s", buf.String())
+	tests := []struct {
+		method, path string
+		want         line
+		toLog        bool
+	}{
+		{"GET", "/v1/sms/oat_secretish_1_abc", line{Method: "GET", Route: "/v1/sms/:id", Status: 404}, false},
+		{"DELETE", "/v1/sms/oat_secretish_2_abc", line{Method: "DELETE", Route: "/v1/sms/:id", Status: 405}, false},
+		{"GET", "/nope/oat_pasted", line{Method: "GET", Route: "unmatched", Status: 404}, false},
+		{"GET", "/boom", line{Method: "GET", Route: "/boom", Status: 500}, true},
+	}
+	for _, tt := range tests {
+		accessBuf.Reset()
+		logBuf.Reset()
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.method, tt.path, nil))
+		out, other := &accessBuf, &logBuf
+		if tt.toLog {
+			out, other = other, out
+		}
+		var got line
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || other.Len() != 0 {
+			t.Fatalf("%s %s: line %q (%v), other output %q", tt.method, tt.path, out, err, other)
+		}
+		if got.Duration == nil || got.Msg != "http request" || got.Method != tt.want.Method || got.Route != tt.want.Route || got.Status != tt.want.Status {
+			t.Errorf("%s %s: logged %s", tt.method, tt.path, out)
+		}
+		if strings.Contains(out.String(), "oat_") {
+			t.Errorf("%s %s: the raw path reached the log: %s", tt.method, tt.path, out)
+		}
 	}
 }
