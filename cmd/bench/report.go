@@ -9,8 +9,14 @@ import (
 // report prints the medians, the targets of issue 9 with PASS or MISS, and
 // Redis's cost per token.
 func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
+	// Columns as wide as their longest entry.
+	cw, tw := len("comparison"), len("Redis bytes per live token")
+	for _, c := range cmps {
+		cw = max(cw, len(c.name))
+		tw = max(tw, len(fmt.Sprintf("%s p99 / %s p99", c.name, c.baseName)))
+	}
 	fmt.Fprintf(w, "\nresults: median of %d runs per target\n", opts.Repeat)
-	fmt.Fprintf(w, "  %-14s %-36s %9s %10s %10s %9s\n", "comparison", "target", "req/s", "p50", "p99", "non-2xx")
+	fmt.Fprintf(w, "  %-*s %-36s %9s %10s %10s %9s\n", cw, "comparison", "target", "req/s", "p50", "p99", "non-2xx")
 	var non2xx, sockErr int64
 	for _, c := range cmps {
 		for i, s := range []struct {
@@ -21,7 +27,7 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 			if i > 0 {
 				label = ""
 			}
-			fmt.Fprintf(w, "  %-14s %-36s %9.0f %10s %10s %9d\n", label, s.t.name, s.r.rps(), ms(s.r.p50()), ms(s.r.p99()), s.r.non2xx())
+			fmt.Fprintf(w, "  %-*s %-36s %9.0f %10s %10s %9d\n", cw, label, s.t.name, s.r.rps(), ms(s.r.p50()), ms(s.r.p99()), s.r.non2xx())
 			non2xx += s.r.non2xx()
 			sockErr += s.r.socketErrors()
 		}
@@ -38,7 +44,7 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 				met++
 			}
 		}
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-36s %8s   %-12s %-4s  %s", name, value, want, verdict, note), " "))
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-*s %8s   %-12s %-4s  %s", tw, name, value, want, verdict, note), " "))
 	}
 	for _, c := range cmps {
 		rps, _ := pairRatios(c.baseRuns, c.subjectRuns)

@@ -57,10 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	m := describeMachine(ctx)
 	fmt.Fprintf(stdout, "oauthd load benchmark (make bench; docs/benchmarks.md explains each line)\n\n")
-	runs := 5 * 2 * opts.Repeat
+	runs := 6 * 2 * opts.Repeat
 	fmt.Fprintf(stdout, "load:     wrk -t%d -c%d (keep-alive), %s runs, pairs per comparison: %d, warm-up per target: %s (about %s of load)\n",
 		opts.Threads, opts.Connections, opts.Duration, opts.Repeat, opts.Warmup,
-		time.Duration(runs)*opts.Duration+5*opts.Warmup)
+		time.Duration(runs)*opts.Duration+8*opts.Warmup) // 8 distinct targets
 
 	bin := filepath.Join(dir, "bin")
 	start := time.Now()
