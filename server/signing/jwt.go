@@ -3,6 +3,7 @@ package signing
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -29,9 +30,11 @@ type Claims struct {
 // been reached. It is a store outage to the caller (503, retry).
 var ErrNoKey = fmt.Errorf("%w: the JWT signing keys are not loaded yet", store.ErrUnavailable)
 
-// Sign makes a compact JWT of c with the current key.
+// Sign makes a compact JWT of c with the current key, unless that key
+// retires before c's exp: then with the next key, which is published
+// already (see signerFor).
 func (r *Ring) Sign(c Claims) (string, error) {
-	k, ok := r.Current()
+	k, ok := r.signerFor(time.Unix(c.Expiry, 0))
 	if !ok {
 		return "", ErrNoKey
 	}

@@ -235,6 +235,42 @@ func (r *Ring) Current() (Key, bool) {
 	return Key{}, false
 }
 
+// signerFor is the key to sign a token expiring at exp: the current key,
+// unless it retires before exp. A rotation retires the current key after
+// the longest JWT lifetime it saw; an application given a longer lifetime
+// (or switched to JWTs) before the next key starts signing would otherwise
+// get tokens that outlive their key, refused everywhere once it retires.
+// Such a token is signed by the next key instead: it is published already,
+// if for less than the publish delay, and a verifier that has not fetched
+// it yet refetches the JWKS or asks oauthd (the resource-server package
+// does both), so the token is never refused. A key never signs a token
+// that outlives it, while a later one could.
+func (r *Ring) signerFor(exp time.Time) (Key, bool) {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	cur := -1
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		if !now.Before(r.keys[i].ActiveAt) {
+			cur = i
+			break
+		}
+	}
+	if cur < 0 {
+		return Key{}, false
+	}
+	outlives := func(k Key) bool { return !k.RetireAt.IsZero() && exp.After(k.RetireAt) }
+	if !outlives(r.keys[cur]) {
+		return r.keys[cur], true
+	}
+	for _, k := range r.keys[cur+1:] {
+		if !outlives(k) {
+			return k, true
+		}
+	}
+	return r.keys[cur], true
+}
+
 // Published lists the keys a verifier must know: every key not yet
 // retired, the next one included.
 func (r *Ring) Published() []Key {

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -125,5 +126,65 @@ func TestRotate(t *testing.T) {
 	}
 	if _, err := r.Verify(old); err == nil {
 		t.Fatal("a retired key still verifies")
+	}
+}
+
+// A rotation retires the current key after the longest lifetime it was
+// told of. A token that would outlive it (an application's lifetime was
+// raised after the rotation, before the next key signs) is signed by the
+// next key, published already, and verifies for its whole life; tokens
+// that fit are still signed by the current key.
+func TestKeyNeverSignsPastItsRetirement(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, _ := redis.NewClient(rs.URL)
+	st := redis.New(rdb, redis.Options{Prefix: "t"})
+	clk := &clock{}
+	r := newRing(t, st, EdDSA, clk, 1)
+	ctx := context.Background()
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.Current()
+	next, err := r.Rotate(ctx, 10*time.Minute, time.Hour) // first retires at +1h10m
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := func(token string) string {
+		t.Helper()
+		var h struct{ Kid string }
+		b, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+		if err != nil || json.Unmarshal(b, &h) != nil {
+			t.Fatalf("header of %q: %v", token, err)
+		}
+		return h.Kid
+	}
+	now := clk.now()
+	tests := []struct {
+		name string
+		life time.Duration
+		want string
+	}{
+		{"fits before the current key retires", time.Hour, first.ID},
+		{"ends exactly at its retirement", time.Hour + 10*time.Minute, first.ID},
+		{"would outlive it", 24 * time.Hour, next.ID},
+	}
+	tokens := map[string]string{}
+	for _, tt := range tests {
+		tok, err := r.Sign(Claims{ID: tt.name, Expiry: now.Add(tt.life).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kid(tok); got != tt.want {
+			t.Errorf("%s: signed by %s, want %s", tt.name, got, tt.want)
+		}
+		tokens[tt.name] = tok
+	}
+	// Past the first key's retirement, the long token still verifies.
+	clk.advance(2 * time.Hour)
+	if _, err := r.Verify(tokens["would outlive it"]); err != nil {
+		t.Fatalf("the token that would have outlived its key: %v", err)
+	}
+	if _, err := r.Verify(tokens["fits before the current key retires"]); err == nil {
+		t.Fatal("the retired key still verifies")
 	}
 }
