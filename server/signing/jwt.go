@@ -59,6 +59,10 @@ func (r *Ring) Verify(token string) (Claims, error) {
 		return Claims{}, fmt.Errorf("signing: typ %q, want %s", typ, Type)
 	}
 	k, ok := r.byID(h.KeyID)
+	if !ok {
+		r.reloadForUnknown()
+		k, ok = r.byID(h.KeyID)
+	}
 	if !ok || string(k.Alg) != h.Algorithm {
 		return Claims{}, fmt.Errorf("signing: unknown key %q", h.KeyID)
 	}

@@ -61,6 +61,29 @@ type Ring struct {
 	mu   sync.RWMutex
 	aead cipher.AEAD // set by the first Load that reaches the store
 	keys []Key       // by ActiveAt, oldest first
+
+	missMu   sync.Mutex
+	lastMiss time.Time // the last reload for a kid this ring did not know
+}
+
+// missReloadEvery bounds the reloads that tokens of unknown kids cause, so
+// made-up kids cannot turn into a read of the store per request.
+const missReloadEvery = time.Second
+
+// reloadForUnknown reloads the ring for a kid it does not know: another
+// replica may have rotated (or signed with a next key, see signerFor)
+// before this one's periodic reload. At most once per missReloadEvery;
+// callers look the kid up again either way, since a concurrent caller may
+// have reloaded meanwhile.
+func (r *Ring) reloadForUnknown() {
+	r.missMu.Lock()
+	defer r.missMu.Unlock()
+	if now := r.now(); now.Sub(r.lastMiss) >= missReloadEvery {
+		r.lastMiss = now
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = r.Load(ctx) // a failure leaves the ring as it was: the kid stays unknown
+	}
 }
 
 // SealWith is a fixed sealing key, for NewRing.

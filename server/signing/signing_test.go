@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
@@ -187,4 +188,53 @@ func TestKeyNeverSignsPastItsRetirement(t *testing.T) {
 	if _, err := r.Verify(tokens["fits before the current key retires"]); err == nil {
 		t.Fatal("the retired key still verifies")
 	}
+}
+
+// A replica verifies a token of a key another replica added since its
+// last reload (a rotation, or a next key signing a long token): an unknown
+// kid reloads the ring, at most once a second, so made-up kids do not
+// cost a store read each.
+func TestVerifyReloadsForUnknownKid(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, _ := redis.NewClient(rs.URL)
+	st := &countingStore{KeyStore: redis.New(rdb, redis.Options{Prefix: "t"})}
+	clk := &clock{}
+	a, b := newRing(t, st, EdDSA, clk, 1), newRing(t, st, EdDSA, clk, 1)
+	ctx := context.Background()
+	if err := a.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Rotate(ctx, 10*time.Minute, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	long, err := a.Sign(Claims{ID: "long", Expiry: clk.now().Add(48 * time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(long); err != nil {
+		t.Fatalf("the other replica refuses a token of the key added since it loaded: %v", err)
+	}
+	before := st.lists.Load()
+	forged := "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vc3VjaGtpZCIsInR5cCI6ImF0K2p3dCJ9.e30.AAAA"
+	for range 100 {
+		if _, err := b.Verify(forged); err == nil {
+			t.Fatal("a token of a made-up kid verified")
+		}
+	}
+	if n := st.lists.Load() - before; n > 1 {
+		t.Errorf("100 tokens of a made-up kid read the keys %d times within a second, want at most 1", n)
+	}
+}
+
+type countingStore struct {
+	KeyStore
+	lists atomic.Int64
+}
+
+func (s *countingStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	s.lists.Add(1)
+	return s.KeyStore.ListSigningKeys(ctx)
 }
