@@ -377,13 +377,15 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 	// application, or while the feed is down) has oauthd's answer cached
 	// under its address: look there before paying for a signature check
 	// again on every request.
+	remote := key
 	if from.IsValid() {
-		if r, ok := c.cached(cacheKey(token, from)); ok {
+		remote = cacheKey(token, from)
+		if r, ok := c.cached(remote); ok {
 			return r, nil
 		}
 	}
 	epoch := c.epoch.Load()
-	r, local, err := c.validateJWT(ctx, token, from)
+	r, local, err := c.validateJWT(ctx, token, from, remote)
 	if err == nil && local {
 		c.store(key, r, epoch)
 	}
@@ -402,15 +404,6 @@ func cacheKey(token string, from netip.Addr) [sha256.Size]byte {
 		b = append(append(b, 0), a[:]...)
 	}
 	return sha256.Sum256(b)
-}
-
-// introspectRemote asks oauthd, through the cache.
-func (c *Client) introspectRemote(ctx context.Context, token string, from netip.Addr) (*Response, error) {
-	key := cacheKey(token, from)
-	if r, ok := c.cached(key); ok {
-		return r, nil
-	}
-	return c.join(ctx, key, token, from)
 }
 
 // join waits for the one lookup of token, starting it if need be. It is

@@ -2,6 +2,7 @@ package introspect
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -58,8 +59,10 @@ type accessClaims struct {
 // here only while the feed is live and only if it was issued after the
 // last event about its application (or the last reset): an older one may
 // be the one revoked, disabled or narrowed, so oauthd decides it. The
-// second result reports a local decision (which the caller caches).
-func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr) (*Response, bool, error) {
+// second result reports a local decision (which the caller caches);
+// oauthd's answers are cached under remote, the cache key of the token
+// and the caller's address, which the caller has just looked up.
+func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr, remote [sha256.Size]byte) (*Response, bool, error) {
 	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(t.Headers) != 1 {
 		return &Response{}, true, nil
@@ -73,7 +76,7 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr)
 		return nil, false, err
 	}
 	if key == nil {
-		r, err := c.introspectRemote(ctx, token, from)
+		r, err := c.join(ctx, remote, token, from)
 		return r, false, err
 	}
 	if key.Algorithm != h.Algorithm {
@@ -99,7 +102,7 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr)
 	if c.follow {
 		issued := time.Unix(iat(cl.IssuedAt), 0)
 		if !c.live.Load() || !issued.After(c.jwtMarks.since(cl.ClientID).Add(markSkew)) {
-			r, err := c.introspectRemote(ctx, token, from)
+			r, err := c.join(ctx, remote, token, from)
 			return r, false, err
 		}
 	}
