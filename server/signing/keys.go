@@ -247,15 +247,23 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration, onError func(err
 
 // Current is the key that signs now: the newest whose ActiveAt has come.
 func (r *Ring) Current() (Key, bool) {
-	now := r.now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for i := len(r.keys) - 1; i >= 0; i-- {
-		if k := r.keys[i]; !now.Before(k.ActiveAt) {
-			return k, true
-		}
+	if i := r.currentLocked(r.now()); i >= 0 {
+		return r.keys[i], true
 	}
 	return Key{}, false
+}
+
+// currentLocked is the index of the key that signs at now, or -1; r.mu
+// is held.
+func (r *Ring) currentLocked(now time.Time) int {
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		if !now.Before(r.keys[i].ActiveAt) {
+			return i
+		}
+	}
+	return -1
 }
 
 // signerFor is the key to sign a token expiring at exp: the current key,
@@ -269,16 +277,9 @@ func (r *Ring) Current() (Key, bool) {
 // does both), so the token is never refused. A key never signs a token
 // that outlives it, while a later one could.
 func (r *Ring) signerFor(exp time.Time) (Key, bool) {
-	now := r.now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	cur := -1
-	for i := len(r.keys) - 1; i >= 0; i-- {
-		if !now.Before(r.keys[i].ActiveAt) {
-			cur = i
-			break
-		}
-	}
+	cur := r.currentLocked(r.now())
 	if cur < 0 {
 		return Key{}, false
 	}

@@ -22,6 +22,17 @@ func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func sealKey(b byte) []byte { k := make([]byte, 32); k[0] = b; return k }
 
+// newStore is a key store on a fresh miniredis.
+func newStore(t *testing.T) KeyStore {
+	t.Helper()
+	rs := redistest.Start(t, redistest.Mini)
+	rdb, err := redis.NewClient(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return redis.New(rdb, redis.Options{Prefix: "t"})
+}
+
 func newRing(t *testing.T, st KeyStore, alg string, clk *clock, seal byte) *Ring {
 	t.Helper()
 	r, err := NewRing(st, SealWith(sealKey(seal)), alg, clk.now)
@@ -36,9 +47,7 @@ func newRing(t *testing.T, st KeyStore, alg string, clk *clock, seal byte) *Ring
 func TestSignVerify(t *testing.T) {
 	for _, alg := range []string{EdDSA, ES256, RS256} {
 		t.Run(alg, func(t *testing.T) {
-			rs := redistest.Start(t, redistest.Mini)
-			rdb, _ := redis.NewClient(rs.URL)
-			st := redis.New(rdb, redis.Options{Prefix: "t"})
+			st := newStore(t)
 			clk := &clock{}
 			r := newRing(t, st, alg, clk, 1)
 			ctx := context.Background()
@@ -60,7 +69,7 @@ func TestSignVerify(t *testing.T) {
 			if _, err := r.Verify(tampered); err == nil {
 				t.Fatal("a tampered token verifies")
 			}
-			other := newRing(t, redis.New(rdb, redis.Options{Prefix: "other"}), alg, clk, 1)
+			other := newRing(t, newStore(t), alg, clk, 1)
 			if err := other.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -86,9 +95,7 @@ func TestSignVerify(t *testing.T) {
 // Rotation publishes the new key before it signs and keeps the old one
 // published until every token it signed has expired.
 func TestRotate(t *testing.T) {
-	rs := redistest.Start(t, redistest.Mini)
-	rdb, _ := redis.NewClient(rs.URL)
-	st := redis.New(rdb, redis.Options{Prefix: "t"})
+	st := newStore(t)
 	clk := &clock{}
 	r := newRing(t, st, EdDSA, clk, 1)
 	ctx := context.Background()
@@ -136,9 +143,7 @@ func TestRotate(t *testing.T) {
 // next key, published already, and verifies for its whole life; tokens
 // that fit are still signed by the current key.
 func TestKeyNeverSignsPastItsRetirement(t *testing.T) {
-	rs := redistest.Start(t, redistest.Mini)
-	rdb, _ := redis.NewClient(rs.URL)
-	st := redis.New(rdb, redis.Options{Prefix: "t"})
+	st := newStore(t)
 	clk := &clock{}
 	r := newRing(t, st, EdDSA, clk, 1)
 	ctx := context.Background()
@@ -195,9 +200,7 @@ func TestKeyNeverSignsPastItsRetirement(t *testing.T) {
 // kid reloads the ring, at most once a second, so made-up kids do not
 // cost a store read each.
 func TestVerifyReloadsForUnknownKid(t *testing.T) {
-	rs := redistest.Start(t, redistest.Mini)
-	rdb, _ := redis.NewClient(rs.URL)
-	st := &countingStore{KeyStore: redis.New(rdb, redis.Options{Prefix: "t"})}
+	st := &countingStore{KeyStore: newStore(t)}
 	clk := &clock{}
 	a, b := newRing(t, st, EdDSA, clk, 1), newRing(t, st, EdDSA, clk, 1)
 	ctx := context.Background()
