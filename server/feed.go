@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -81,21 +82,21 @@ func (s *Server) handleFeed(c echo.Context) error {
 		return s.authError(c, err)
 	}
 	if s.limited {
-		locked, err := s.cfg.Limits.ClientLocked(ctx, app.ClientID, clientAddr(c))
+		locked, err := s.cfg.Limits.ClientLocked(ctx, app.ClientID, web.Addr(c))
 		if err != nil {
-			return WriteError(c, err)
+			return web.WriteError(c, err)
 		}
 		if locked > 0 {
-			return WriteError(c, errLockedOut(locked))
+			return web.WriteError(c, errLockedOut(locked))
 		}
 	}
 	if !slices.Contains(app.Scopes, scopes.Introspect) {
-		return WriteError(c, errNotPermitted(scopes.Introspect, "follow the revocation feed"))
+		return web.WriteError(c, errNotPermitted(scopes.Introspect, "follow the revocation feed"))
 	}
 	lastID := strings.TrimSpace(c.Request().Header.Get("Last-Event-ID"))
 	sub, err := s.cfg.Feed.Subscribe(ctx, lastID)
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	defer sub.Close()
 
@@ -108,9 +109,9 @@ func (s *Server) handleFeed(c echo.Context) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	NoStore(h)
+	web.NoStore(h)
 	w.WriteHeader(http.StatusOK)
-	log := reqLog(c)
+	log := web.Log(c)
 	sent := 0
 	var buf []byte
 	timeout := feedWriteTimeout
@@ -130,12 +131,12 @@ func (s *Server) handleFeed(c echo.Context) error {
 	last := lastID
 	reset, resumeAt := sub.Reset()
 	if reset {
-		log.add(slog.Bool("feed_reset", true))
+		log.Add(slog.Bool("feed_reset", true))
 		event(store.FeedEvent{ID: resumeAt, Kind: "reset"})
 		last = resumeAt
 	}
 	if err := send(buf); err != nil {
-		log.hungUp("feed subscriber gone")
+		log.HungUp("feed subscriber gone")
 		return nil
 	}
 	for {
@@ -143,7 +144,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 		if err != nil {
 			// Headers are sent: all that can be done is hang up; the
 			// subscriber resumes from the last id it got.
-			log.add(slog.String("feed_end", "backlog read failed: "+err.Error()))
+			log.Add(slog.String("feed_end", "backlog read failed: "+err.Error()))
 			return nil
 		}
 		if len(page) == 0 {
@@ -155,14 +156,14 @@ func (s *Server) handleFeed(c echo.Context) error {
 			last = ev.ID
 		}
 		if err := send(buf); err != nil {
-			log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
+			log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 			return nil
 		}
 	}
 	// "ready" (no id) says the backlog is over: from here on, events
 	// arrive as they happen, and a follower may trust its cache again.
 	if err := send(append(buf[:0], "event: ready\ndata: {}\n\n"...)); err != nil {
-		log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
+		log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 		return nil
 	}
 	hb := time.NewTicker(s.cfg.FeedHeartbeat)
@@ -170,7 +171,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
+			log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 			return nil
 		case <-hb.C:
 			buf = append(buf[:0], ": heartbeat\n\n"...)
@@ -178,7 +179,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 			if !ok {
 				// Too far behind, or oauthd is stopping: the subscriber
 				// reconnects and resumes from Redis.
-				log.add(slog.Int("feed_events", sent), slog.String("feed_end", "disconnected by the server"))
+				log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "disconnected by the server"))
 				return nil
 			}
 			if last != "" && !store.FeedIDLess(last, ev.ID) {
@@ -193,7 +194,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 				// again to go on, so it does not keep a feed it may no
 				// longer hold.
 				_ = send(buf)
-				log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber's application changed"))
+				log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber's application changed"))
 				return nil
 			}
 		}
@@ -204,7 +205,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 		err := s.sendPaced(send, buf)
 		timeout = feedWriteTimeout
 		if err != nil {
-			log.add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
+			log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 			return nil
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/web"
 )
 
 // The fuzz targets here drive the public endpoints through the real
@@ -129,7 +130,7 @@ func FuzzClientCredentials(f *testing.F) {
 			r.Header.Set("Authorization", auth)
 		}
 		id, secret, err := readClientCredentials(r, form)
-		var e *Error
+		var e *web.Error
 		switch {
 		case err == nil:
 			if id == "" || secret == "" {

@@ -11,12 +11,12 @@ import (
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/credential"
-	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
-func errNotPermitted(scope, what string) *Error {
-	return &Error{
+func errNotPermitted(scope, what string) *web.Error {
+	return &web.Error{
 		Code:        "insufficient_scope",
 		Description: "this application may not " + what + ": an operator must grant it the " + scope + " scope",
 		Status:      http.StatusForbidden,
@@ -24,8 +24,35 @@ func errNotPermitted(scope, what string) *Error {
 	}
 }
 
-// handleIntrospect is POST /oauth/introspect (RFC 7662). The answer's wire
-// type is the resource-server package's, so both ends share one definition. The caller is a
+// introspection is the answer of RFC 7662 §2.2, as oauthd sends it. The
+// resource-server package decodes it into its own introspection:
+// TestIntrospectionWireContract holds the two to the same fields, so the
+// OAuth endpoints need not import their client.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	// Exp is absent for a token that never expires.
+	Exp int64  `json:"exp,omitempty"`
+	Iat int64  `json:"iat,omitempty"`
+	Sub string `json:"sub,omitempty"`
+	Iss string `json:"iss,omitempty"`
+	Jti string `json:"jti,omitempty"`
+	// Owner (an oauthd extension) is the account the token's application
+	// belongs to.
+	Owner string   `json:"owner,omitempty"`
+	Aud   []string `json:"aud,omitempty"`
+	// InactiveReason (an oauthd extension, opt-in) is "expired" or
+	// "revoked", for inactive tokens only.
+	InactiveReason string `json:"inactive_reason,omitempty"`
+}
+
+// clientIPParam is the introspection request's extension parameter
+// carrying the address the token was presented from.
+const clientIPParam = "client_ip"
+
+// handleIntrospect is POST /oauth/introspect (RFC 7662). The caller is a
 // resource server authenticating with its own client credentials; its
 // application must hold tokens:introspect. The caller's application, the
 // token, the token's application and its revocation tombstone are all read
@@ -34,7 +61,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	ctx := c.Request().Context()
 	form, err := readForm(c)
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	id, secret, err := clientCredentials(c, form)
 	if err != nil {
@@ -51,60 +78,60 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		if err == nil {
 			lookup.Also = &app
 			if s.limited {
-				lookup.AlsoLocked, err = s.cfg.Limits.ClientLocked(ctx, id, clientAddr(c))
+				lookup.AlsoLocked, err = s.cfg.Limits.ClientLocked(ctx, id, web.Addr(c))
 			}
 		} else if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
 	}
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	caller := lookup.Also
 	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
 		return s.authError(c, err)
 	}
 	if lookup.AlsoLocked > 0 {
-		return WriteError(c, errLockedOut(lookup.AlsoLocked))
+		return web.WriteError(c, errLockedOut(lookup.AlsoLocked))
 	}
 	if !slices.Contains(caller.Scopes, scopes.Introspect) {
-		return WriteError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
+		return web.WriteError(c, errNotPermitted(scopes.Introspect, "introspect tokens"))
 	}
 	if !form.Has("token") {
-		return WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
+		return web.WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
 	}
 	if err := s.takeQuota(c, caller.ClientID, introspectQuota); err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	// token_type_hint needs no handling: oauthd has one kind of token, and
 	// RFC 7662 §2.1 says an unknown hint must not fail the request.
 
-	NoStore(c.Response().Header())
-	log := reqLog(c)
+	web.NoStore(c.Response().Header())
+	log := web.Log(c)
 	if !wellFormed {
-		log.add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
+		log.Add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
 		return s.writeInactive(c, credential.ReasonUnknown)
 	}
 	use := credential.Use{Now: s.cfg.Now(), AllowUnknownAddr: s.cfg.AllowUnknownClientIP}
-	if raw := form.Get(introspect.ClientIPParam); raw != "" {
+	if raw := form.Get(clientIPParam); raw != "" {
 		a, err := netip.ParseAddr(raw)
 		if err != nil || a.Zone() != "" {
-			return WriteError(c, errInvalidRequest("%s must be an IP address, the one the token was presented from", introspect.ClientIPParam))
+			return web.WriteError(c, errInvalidRequest("%s must be an IP address, the one the token was presented from", clientIPParam))
 		}
 		use.Addr = a.Unmap()
 	}
 	v := credential.State(lookup, use)
-	log.add(slog.String("token_client_id", ref.ClientID))
+	log.Add(slog.String("token_client_id", ref.ClientID))
 	if lookup.Token != nil {
-		log.add(slog.String("jti", lookup.Token.ID))
+		log.Add(slog.String("jti", lookup.Token.ID))
 	}
 	if v.Reason != "" {
-		log.add(slog.Bool("active", false), slog.String("inactive_reason", v.Reason))
+		log.Add(slog.Bool("active", false), slog.String("inactive_reason", v.Reason))
 		return s.writeInactive(c, v.Reason)
 	}
-	log.add(slog.Bool("active", true))
+	log.Add(slog.Bool("active", true))
 	t := lookup.Token
-	out := introspect.Response{
+	out := introspection{
 		Active:    true,
 		Scope:     scopes.Format(v.Scopes),
 		ClientID:  t.ClientID,
@@ -119,15 +146,15 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if !v.Expires.IsZero() {
 		out.Exp = v.Expires.Unix()
 	}
-	return WriteJSON(c, http.StatusOK, out)
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 // writeInactive answers {"active":false}, with the reason only when the
 // operator enabled it and it is one a resource server can act on.
 func (s *Server) writeInactive(c echo.Context, reason string) error {
-	var out introspect.Response
+	var out introspection
 	if s.cfg.InactiveReason && (reason == credential.ReasonExpired || reason == credential.ReasonRevoked) {
 		out.InactiveReason = reason
 	}
-	return WriteJSON(c, http.StatusOK, out)
+	return web.WriteJSON(c, http.StatusOK, out)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -22,7 +23,7 @@ type Signer interface {
 // jwks_uri).
 const JWKSPath = "/.well-known/jwks.json"
 
-var errJWTUnconfigured = &Error{
+var errJWTUnconfigured = &web.Error{
 	Code:        "server_error",
 	Description: "this application is set to get JWT access tokens, but the server has no signing key configured; an operator must set jwt.sealing_key_file",
 	Status:      http.StatusInternalServerError,
@@ -63,11 +64,11 @@ func (s *Server) TokenRef(token string) (store.TokenRef, bool) {
 // that long before it signs (jwt.publish_delay).
 func (s *Server) handleJWKS(c echo.Context) error {
 	if s.cfg.Signer == nil {
-		return WriteError(c, &Error{Code: "not_found", Description: "this server issues no JWT access tokens", Status: http.StatusNotFound})
+		return web.WriteError(c, &web.Error{Code: "not_found", Description: "this server issues no JWT access tokens", Status: http.StatusNotFound})
 	}
 	b, err := s.cfg.Signer.JWKS()
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "public, max-age=300")

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -41,19 +41,14 @@ func (noLimits) ClientLocked(context.Context, string, netip.Addr) (time.Duration
 func (noLimits) TakeIssue(context.Context, string) (time.Duration, error)      { return 0, nil }
 func (noLimits) TakeIntrospect(context.Context, string) (time.Duration, error) { return 0, nil }
 
-// retryAfter is a Retry-After value: whole seconds, at least one.
-func retryAfter(d time.Duration) string {
-	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
-}
-
 // errLockedOut answers a client locked out for too many failed
 // authentications. slow_down is the OAuth error registry's code for "back
 // off" (RFC 8628 §3.5); 429 and Retry-After say for how long.
-func errLockedOut(d time.Duration) *Error {
-	return &Error{
+func errLockedOut(d time.Duration) *web.Error {
+	return &web.Error{
 		Code: "slow_down",
 		Description: fmt.Sprintf("too many failed client authentications from this address: locked out for %ss; check the client_id and client_secret before retrying",
-			retryAfter(d)),
+			web.RetryAfter(d)),
 		Status:     http.StatusTooManyRequests,
 		Reason:     "locked out",
 		RetryAfter: d,
@@ -67,7 +62,7 @@ func (s *Server) lockAddr(c echo.Context) netip.Addr {
 	if !s.limited {
 		return netip.Addr{}
 	}
-	return clientAddr(c)
+	return web.Addr(c)
 }
 
 // Budgets takeQuota takes from.
@@ -97,9 +92,9 @@ func (s *Server) takeQuota(c echo.Context, clientID, budget string) error {
 		return nil
 	}
 	s.security(c, store.SecurityEvent{Kind: budget, ClientID: clientID, Known: true})
-	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + retryAfter(wait) + "s"
+	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + web.RetryAfter(wait) + "s"
 	if budget != issueQuota {
-		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + retryAfter(wait) + "s"
+		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + web.RetryAfter(wait) + "s"
 	}
-	return &Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: budget, RetryAfter: wait}
+	return &web.Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: budget, RetryAfter: wait}
 }

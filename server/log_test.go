@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/web"
 )
 
 // lockedBuffer is a log destination the handler and the test share.
@@ -111,9 +112,9 @@ func TestRequestLog(t *testing.T) {
 func TestRequestLogRoute(t *testing.T) {
 	var buf lockedBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	e := NewEcho(log, log, 1, nil, nil)
+	e := web.NewEcho(web.Config{Logger: log, NotFound: "no such admin endpoint"})
 	e.GET("/admin/v1/applications/:id", func(c echo.Context) error {
-		return WriteError(c, &Error{Code: "not_found", Description: "no such application", Status: http.StatusNotFound})
+		return web.WriteError(c, &web.Error{Code: "not_found", Description: "no such application", Status: http.StatusNotFound})
 	})
 	public := newTestServer(t, func(c *Config) { c.Logger = log })
 	tests := []struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -172,7 +173,7 @@ type generator struct{}
 func (generator) Token(ctx context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
 	is, ok := issueFrom(ctx)
 	if !ok {
-		return "", "", errServer
+		return "", "", web.ErrInternal
 	}
 	bucket := store.NeverBucket(is.app.Generation)
 	if life := data.TokenInfo.GetAccessExpiresIn(); life > 0 {
@@ -209,7 +210,7 @@ type tokenStore struct{ w TokenWriter }
 func (s tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 	is, ok := issueFrom(ctx)
 	if !ok {
-		return errServer
+		return web.ErrInternal
 	}
 	t := store.Token{
 		ID:            is.jti,

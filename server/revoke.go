@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/oauthd/oauthd/server/web"
 )
 
 // handleRevoke is POST /oauth/revoke (RFC 7009). The application that owns
@@ -19,25 +20,25 @@ import (
 func (s *Server) handleRevoke(c echo.Context) error {
 	form, err := readForm(c)
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
 		return s.authError(c, err)
 	}
 	if s.limited {
-		locked, err := s.cfg.Limits.ClientLocked(c.Request().Context(), app.ClientID, clientAddr(c))
+		locked, err := s.cfg.Limits.ClientLocked(c.Request().Context(), app.ClientID, web.Addr(c))
 		if err != nil {
-			return WriteError(c, err)
+			return web.WriteError(c, err)
 		}
 		if locked > 0 {
-			return WriteError(c, errLockedOut(locked))
+			return web.WriteError(c, errLockedOut(locked))
 		}
 	}
 	if !form.Has("token") {
-		return WriteError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))
+		return web.WriteError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))
 	}
-	log := reqLog(c)
+	log := web.Log(c)
 	revoked := false
 	ref, ok := s.TokenRef(form.Get("token"))
 	if ok && ref.ClientID == app.ClientID {
@@ -46,10 +47,10 @@ func (s *Server) handleRevoke(c echo.Context) error {
 			tombstone = s.cfg.Tombstone
 		}
 		if revoked, err = s.store.RevokeToken(c.Request().Context(), ref, tombstone); err != nil {
-			return WriteError(c, err)
+			return web.WriteError(c, err)
 		}
 	}
-	log.add(slog.String("event", "token revoked"), slog.Bool("revoked", revoked))
-	NoStore(c.Response().Header())
-	return WriteJSON(c, http.StatusOK, struct{}{})
+	log.Add(slog.String("event", "token revoked"), slog.Bool("revoked", revoked))
+	web.NoStore(c.Response().Header())
+	return web.WriteJSON(c, http.StatusOK, struct{}{})
 }

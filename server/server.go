@@ -1,10 +1,9 @@
-// Package server is oauthd's public HTTP side: the OAuth 2.0 endpoints
-// daemons and resource servers call (token, introspection, revocation,
-// metadata), and the HTTP plumbing the admin API and dashboard share with
-// them (one error map, one log line per request). It never reads files,
-// flags or the environment: cmd decodes and validates configuration and
-// hands it over as Config. The application service is server/apps, the
-// admin API server/admin.
+// Package server is oauthd's public OAuth 2.0 endpoints: token,
+// introspection, revocation, metadata, JWKS and the revocation feed, the
+// ones daemons and resource servers call. It never reads files, flags or
+// the environment: cmd decodes and validates configuration and hands it
+// over as Config. The HTTP kit it shares with the admin API and the
+// dashboard is server/web; the application service is server/apps.
 package server
 
 import (
@@ -19,8 +18,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
-	"github.com/oauthd/oauthd/server/health"
-	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/server/clientip"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -55,8 +54,6 @@ type Config struct {
 	ServiceDocumentation string
 	// Audit records failed client authentications; nil records nothing.
 	Audit Auditor
-	// Health answers the probes; nil checks the store with a 1s deadline.
-	Health *health.Checker
 	// Observer hears about every request (metrics); nil means nobody.
 	Observer Observer
 	// TrustedProxies are the networks of the proxies in front of oauthd:
@@ -115,9 +112,6 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Health == nil {
-		cfg.Health = health.New(health.Config{Ping: st.Ping, Logger: cfg.Logger})
-	}
 	var jwt *jwtIssue
 	if cfg.Signer != nil {
 		jwt = &jwtIssue{signer: cfg.Signer, issuer: cfg.Issuer}
@@ -132,33 +126,16 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, issuer: newOAuthIssuer(st, jwt), echo: NewEcho(cfg.Logger, cfg.AccessLogger, cfg.LogSampleOK, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, issuer: newOAuthIssuer(st, jwt)}
+	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
+		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound}
+	if cfg.Observer != nil {
+		wc.Observer, wc.Done = cfg.Observer, observe(cfg.Observer)
+	}
+	s.echo = web.NewEcho(wc)
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
-}
-
-// NewEcho is the echo instance the public endpoints, the admin API and the
-// dashboard use: JSON errors, one log line per request, and the client's
-// address (c.RealIP) taken from the socket, or from Forwarded /
-// X-Forwarded-For only when the peer is a trusted proxy (proxies; nil
-// trusts none): those headers are client-controlled and must not open an
-// IP allowlist or dodge a rate limit.
-func NewEcho(log, access *slog.Logger, sampleOK int, obs Observer, proxies *introspect.Proxies) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = httpErrorHandler
-	if proxies == nil {
-		proxies = introspect.NewProxies(nil)
-	}
-	e.IPExtractor = func(r *http.Request) string {
-		if a := proxies.ClientAddr(r); a.IsValid() {
-			return a.String()
-		}
-		return ""
-	}
-	e.Use(logRequests(log, access, sampleOK, obs))
-	return e
 }
 
 // Handler returns the HTTP handler for the public listener.

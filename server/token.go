@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -50,7 +49,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	r := c.Request()
 	form, err := readForm(c)
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	app, secretID, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
@@ -59,36 +58,36 @@ func (s *Server) handleToken(c echo.Context) error {
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
 	case "":
-		return WriteError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
+		return web.WriteError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
 	default:
-		return WriteError(c, errUnsupportedGrantType(gt))
+		return web.WriteError(c, errUnsupportedGrantType(gt))
 	}
 	requested, err := scopes.Parse(form.Get("scope"))
 	if err != nil {
-		return WriteError(c, errInvalidScope("%v", err))
+		return web.WriteError(c, errInvalidScope("%v", err))
 	}
 	granted := app.Scopes
 	if len(requested) > 0 {
 		if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
-			return WriteError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
+			return web.WriteError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
 				scopes.Format(missing), scopes.Format(app.Scopes)))
 		}
 		granted = requested
 	}
 	if err := s.takeQuota(c, app.ClientID, issueQuota); err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	aud, err := audiences(&app, form["resource"])
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
 	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted), s.lockAddr(c), aud)
 	if err != nil {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
-	reqLog(c).add(slog.String("event", "token issued"), slog.String("jti", g.jti))
-	NoStore(c.Response().Header())
-	return WriteJSON(c, http.StatusOK, tokenResponse{
+	web.Log(c).Add(slog.String("event", "token issued"), slog.String("jti", g.jti))
+	web.NoStore(c.Response().Header())
+	return web.WriteJSON(c, http.StatusOK, tokenResponse{
 		AccessToken: g.token,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(g.lifetime.Seconds()),
@@ -108,7 +107,7 @@ func readForm(c echo.Context) (url.Values, error) {
 	// and a read failure's text names socket addresses.
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxFormBytes))
 	if err != nil {
-		return nil, BodyReadError(err, "16 KiB")
+		return nil, web.BodyReadError(err, "16 KiB")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -219,9 +218,7 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 	if !credential.ValidClientID(id) || len(secret) > credential.MaxSecret {
 		return "", "", errInvalidClient("malformed client_id or secret")
 	}
-	l := reqLog(c)
-	l.add(slog.String("client_id", id))
-	l.clientID = id
+	web.Log(c).SetClientID(id)
 	return id, secret, nil
 }
 
@@ -238,18 +235,10 @@ func checkClient(c echo.Context, app *store.Application, secret string, now time
 		return "", errInvalidClient("wrong secret")
 	case !app.Enabled:
 		return "", errInvalidClient("application disabled")
-	case !app.Allows(clientAddr(c)):
+	case !app.Allows(web.Addr(c)):
 		return "", errInvalidClient("address not in the application's allowlist")
 	}
 	return secretID, nil
-}
-
-// clientAddr is the caller's address as NewEcho's extractor decided it:
-// the socket peer, or the client a trusted proxy names.
-func clientAddr(c echo.Context) netip.Addr {
-	l := reqLog(c)
-	l.client(c)
-	return l.addr
 }
 
 // Auditor records security events, aggregated (see server/apps).
@@ -261,7 +250,7 @@ func (s *Server) security(c echo.Context, e store.SecurityEvent) {
 	if s.cfg.Audit == nil {
 		return
 	}
-	e.Addr = clientAddr(c)
+	e.Addr = web.Addr(c)
 	s.cfg.Audit.Security(c.Request().Context(), e)
 }
 
@@ -271,27 +260,27 @@ func (s *Server) security(c echo.Context, e store.SecurityEvent) {
 // Redis cannot count the failure the answer is 503: authentication fails
 // closed.
 func (s *Server) authError(c echo.Context, err error) error {
-	var e *Error
+	var e *web.Error
 	if !errors.As(err, &e) || e.Code != "invalid_client" {
-		return WriteError(c, err)
+		return web.WriteError(c, err)
 	}
-	id := reqLog(c).clientID
+	id := web.Log(c).ClientID()
 	known := e.Reason != reasonUnknownClient && id != ""
 	if !known {
 		id = "" // an invented id must not key anything
 	}
-	s.security(c, store.SecurityEvent{Kind: "client.auth_failed", ClientID: reqLog(c).clientID, Known: known, Reason: e.Reason})
-	lo, lerr := s.cfg.Limits.Failed(c.Request().Context(), id, clientAddr(c))
+	s.security(c, store.SecurityEvent{Kind: "client.auth_failed", ClientID: web.Log(c).ClientID(), Known: known, Reason: e.Reason})
+	lo, lerr := s.cfg.Limits.Failed(c.Request().Context(), id, web.Addr(c))
 	switch {
 	case lerr != nil:
-		return WriteError(c, lerr)
+		return web.WriteError(c, lerr)
 	case lo.For > 0:
 		if lo.New {
 			s.security(c, store.SecurityEvent{Kind: "client.locked_out", ClientID: id, Known: known, Reason: lo.Scope, For: lo.For})
 		}
-		return WriteError(c, errLockedOut(lo.For))
+		return web.WriteError(c, errLockedOut(lo.For))
 	}
-	return WriteError(c, err)
+	return web.WriteError(c, err)
 }
 
 // reasonUnknownClient is errInvalidClient's reason for a client_id that
@@ -321,8 +310,4 @@ func audiences(app *store.Application, resources []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func errInvalidTarget(format string, args ...any) *Error {
-	return &Error{Code: "invalid_target", Description: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }

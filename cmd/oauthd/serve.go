@@ -17,11 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/dashboard"
 	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/server/web"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -308,7 +310,6 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Tombstone:            cfg.Introspection.TombstoneTTL,
 		ServiceDocumentation: cfg.ServiceDocumentation,
 		Audit:                appSvc,
-		Health:               probes,
 		Observer:             mx,
 		LogSampleOK:          cfg.Log.SampleOK,
 		TrustedProxies:       cfg.trustedProxies,
@@ -336,13 +337,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		log.Info("no admin keys configured (admin.key_sha256): the admin API accepts only access tokens with the applications scope")
 	}
 	adm := admin.New(admin.Config{
-		KeyDigests: keys, Logger: log, Health: probes, Observer: mx, Metrics: mx.Handler(), Pprof: cfg.Admin.Pprof,
+		KeyDigests: keys, Logger: log, Observer: mx,
 		TrustedProxies: cfg.trustedProxies, Limits: limits, TokenRef: srv.TokenRef,
 	}, appSvc, st)
 
-	// The dashboard lives beside the admin API: on the admin listener, or
-	// on the only one when there is no admin listener.
-	adminHandler := adm.Handler()
 	var dash http.Handler
 	if cfg.Dashboard.Enabled {
 		d, err := dashboard.New(dashboard.Config{
@@ -356,26 +354,11 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			return err
 		}
 		dash = d.Handler()
-		mux := http.NewServeMux()
-		mux.Handle(dashboard.Prefix, dash)
-		mux.Handle("/dashboard", dash)
-		mux.Handle("/", adm.Handler())
-		adminHandler = mux
 	}
-	public := srv.Handler()
-	if adminLn == nil {
-		mux := http.NewServeMux()
-		if dash != nil {
-			mux.Handle(dashboard.Prefix, dash)
-			mux.Handle("/dashboard", dash)
-		}
-		mux.Handle(admin.Prefix+"/", adm.Handler())
-		// With one listener the metrics are on it too; with admin.addr
-		// they stay on the private one.
-		mux.Handle(server.MetricsPath, adm.Handler())
-		mux.Handle("/", srv.Handler())
-		public = mux
-	}
+	public, adminHandler := mountRoutes(routeSet{
+		public: srv.Handler(), admin: adm.Handler(), dashboard: dash,
+		ops: opsHandler(probes, mx, cfg.Admin.Pprof, log), separateAdmin: adminLn != nil,
+	})
 	served := make(chan error, 2)
 	var servers []*http.Server
 	start := func(h http.Handler, l net.Listener, listener, msg string) {
@@ -415,6 +398,62 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		}
 	}
 	return nil
+}
+
+// routeSet is what the listeners serve: the OAuth endpoints, the admin
+// API, the dashboard (nil when disabled) and the ops routes (probes,
+// metrics, profiler).
+type routeSet struct {
+	public, admin, dashboard, ops http.Handler
+	separateAdmin                 bool
+}
+
+// mountRoutes lays the surfaces out on the listeners. The probes answer on
+// every listener, so an orchestrator can probe a port that is never
+// published. The admin API, the dashboard, the metrics and the profiler
+// live on the admin listener when there is one (admin.addr); without one,
+// all but the profiler share the public listener.
+func mountRoutes(rs routeSet) (public, adminListener http.Handler) {
+	ops := func(mux *http.ServeMux) {
+		for _, p := range web.HealthPaths {
+			mux.Handle(p, rs.ops)
+		}
+	}
+	withDashboard := func(mux *http.ServeMux) {
+		if rs.dashboard != nil {
+			mux.Handle(dashboard.Prefix, rs.dashboard)
+			mux.Handle("/dashboard", rs.dashboard)
+		}
+	}
+	pub := http.NewServeMux()
+	ops(pub)
+	if !rs.separateAdmin {
+		withDashboard(pub)
+		pub.Handle(admin.Prefix+"/", rs.admin)
+		pub.Handle(web.MetricsPath, rs.ops)
+		pub.Handle("/", rs.public)
+		return pub, nil
+	}
+	pub.Handle("/", rs.public)
+	adm := http.NewServeMux()
+	ops(adm)
+	adm.Handle(web.MetricsPath, rs.ops)
+	adm.Handle(web.PprofPrefix, rs.ops)
+	withDashboard(adm)
+	adm.Handle("/", rs.admin)
+	return pub, adm
+}
+
+// opsHandler serves the probes, the metrics and (with admin.pprof) Go's
+// profiler, with the request log every surface has.
+func opsHandler(probes *health.Checker, mx *metrics.Metrics, pprof bool, log *slog.Logger) http.Handler {
+	e := web.NewEcho(web.Config{Logger: log, Observer: mx})
+	web.AddHealth(e, probes)
+	e.GET(web.MetricsPath, echo.WrapHandler(mx.Handler()))
+	if pprof {
+		web.AddPprof(e)
+	}
+	return e
 }
 
 // newHTTPServer applies the http.* timeouts and limits; both listeners

@@ -28,7 +28,6 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
-	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
 )
@@ -111,7 +110,7 @@ func (c *config) validate() error {
 		}
 	}
 	var err error
-	if c.proxies, err = apps.ParseAllowlist([]string{c.HTTP.TrustedProxies}); err != nil {
+	if c.proxies, err = introspect.ParseTrustedProxies(c.HTTP.TrustedProxies); err != nil {
 		return fmt.Errorf("config http.trusted_proxies: %v", err)
 	}
 	return nil

@@ -19,12 +19,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/clientip"
 	"github.com/oauthd/oauthd/server/credential"
-	"github.com/oauthd/oauthd/server/health"
-	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -38,25 +37,17 @@ type Config struct {
 	KeyDigests []store.Digest
 	Logger     *slog.Logger
 	Now        func() time.Time
-	// Health, when set, answers the probes on the admin listener too, so
-	// an orchestrator can probe a port that is never published.
-	Health *health.Checker
 	// Observer hears about every admin request (metrics); nil means nobody.
-	Observer server.Observer
+	Observer web.Observer
 	// Limits counts failed authentications per address and locks an
 	// address out (shared by every replica); nil limits nothing.
 	Limits Limiter
-	// TokenRef reads a presented access token (server.Server.TokenRef, so
+	// TokenRef reads a presented access token (the OAuth server's TokenRef, so
 	// a JWT works as an opaque token does); nil reads opaque tokens only.
 	TokenRef func(string) (store.TokenRef, bool)
-	// TrustedProxies: as server.Config.TrustedProxies.
+	// TrustedProxies are the networks of the proxies in front of oauthd
+	// (see package clientip).
 	TrustedProxies []netip.Prefix
-	// Metrics, when set, is served at /metrics.
-	Metrics http.Handler
-	// Pprof serves Go's profiler at /debug/pprof/ (CPU, heap, goroutines).
-	// Only for an admin listener that is not published: a profile shows
-	// the process's internals and a CPU profile costs CPU.
-	Pprof bool
 }
 
 // Admin serves the admin API: JSON under /admin/v1, authenticated with an
@@ -105,7 +96,10 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	if cfg.TokenRef == nil {
 		cfg.TokenRef = credential.Parse
 	}
-	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: web.NewEcho(web.Config{
+		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
+		NotFound: "no such admin endpoint: see docs/openapi.yaml",
+	})}
 	a.routes()
 	return a
 }
@@ -159,21 +153,12 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "client_id", "kind")
 	add(http.MethodGet, "/signing-keys", a.listKeys)
 	add(http.MethodPost, "/signing-keys", a.rotateKey)
-	if a.cfg.Health != nil {
-		server.AddHealth(a.echo, a.cfg.Health)
-	}
-	if a.cfg.Metrics != nil {
-		a.echo.GET(server.MetricsPath, echo.WrapHandler(a.cfg.Metrics))
-	}
-	if a.cfg.Pprof {
-		server.AddPprof(a.echo)
-	}
 }
 
 const adminRealm = `Bearer realm="oauthd-admin"`
 
-func errAdminAuth(desc, reason string) *server.Error {
-	return &server.Error{Code: "unauthorized", Description: desc, Status: http.StatusUnauthorized, Reason: reason, Challenge: adminRealm}
+func errAdminAuth(desc, reason string) *web.Error {
+	return &web.Error{Code: "unauthorized", Description: desc, Status: http.StatusUnauthorized, Reason: reason, Challenge: adminRealm}
 }
 
 // authenticate accepts an admin key (compared by digest, in constant time,
@@ -218,14 +203,14 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return a.authFailed(c, addr, errAdminAuth("the access token is not active", "token "+v.Reason))
 			}
 			if !slices.Contains(v.Scopes, scopes.Admin) {
-				return writeError(c, &server.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
+				return writeError(c, &web.Error{Code: "insufficient_scope", Status: http.StatusForbidden,
 					Description: "the access token lacks the applications scope the admin API needs"})
 			}
 			actor = apps.Actor{Name: "client:" + ref.ClientID, IP: ip, Delegate: apps.DelegateOf(*l.App)}
 		default:
 			return a.authFailed(c, addr, errAdminAuth("unknown credential: use an admin key or an access token with the applications scope", "unknown credential"))
 		}
-		server.LogAttrs(c, slog.String("actor", actor.Name))
+		web.LogAttrs(c, slog.String("actor", actor.Name))
 		r := c.Request()
 		c.SetRequest(r.WithContext(apps.WithActor(r.Context(), actor)))
 		return next(c)
@@ -235,7 +220,7 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // authFailed answers a failed admin authentication: counted against the
 // caller's address (429 once it is locked out; 503 when Redis cannot
 // count it) and recorded in the security log, aggregated.
-func (a *Admin) authFailed(c echo.Context, addr netip.Addr, e *server.Error) error {
+func (a *Admin) authFailed(c echo.Context, addr netip.Addr, e *web.Error) error {
 	ctx := c.Request().Context()
 	a.apps.Security(ctx, store.SecurityEvent{Kind: "admin.auth_failed", Addr: addr, Reason: e.Reason})
 	lo, err := a.cfg.Limits.Failed(ctx, "", addr)
@@ -251,8 +236,8 @@ func (a *Admin) authFailed(c echo.Context, addr netip.Addr, e *server.Error) err
 	return writeError(c, e)
 }
 
-func lockedOut(d time.Duration) *server.Error {
-	return &server.Error{Code: "slow_down", Status: http.StatusTooManyRequests, RetryAfter: d, Reason: "locked out",
+func lockedOut(d time.Duration) *web.Error {
+	return &web.Error{Code: "slow_down", Status: http.StatusTooManyRequests, RetryAfter: d, Reason: "locked out",
 		Description: "too many failed authentications from this address: retry after the time Retry-After gives, with a valid credential"}
 }
 
@@ -319,7 +304,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		var syn *json.SyntaxError
 		switch {
 		case errors.As(err, &tooBig):
-			return &server.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
+			return &web.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
 		case errors.As(err, &typ):
 			return &apps.ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
 		case errors.As(err, &syn):
@@ -334,7 +319,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		}
 		// Not a JSON problem: reading the body failed (a timeout, the
 		// client gone); the answer must not carry the error's text.
-		return server.BodyReadError(err, "64 KiB")
+		return web.BodyReadError(err, "64 KiB")
 	}
 	if dec.More() {
 		return &apps.ValidationError{Field: "body", Reason: "one JSON object expected"}
@@ -378,9 +363,9 @@ func (a *Admin) createApp(c echo.Context) error {
 	}
 	out := apps.ApplicationDetail(app, store.Usage{})
 	out.ClientSecret = secret
-	server.NoStore(c.Response().Header())
+	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
-	return server.WriteJSON(c, http.StatusCreated, out)
+	return web.WriteJSON(c, http.StatusCreated, out)
 }
 
 // ApplicationList is a page of GET /applications.
@@ -402,7 +387,7 @@ func (a *Admin) listApps(c echo.Context) error {
 	if page == nil {
 		page = []apps.Application{}
 	}
-	return server.WriteJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
+	return web.WriteJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
 }
 
 func queryLimit(c echo.Context) (int, error) {
@@ -422,7 +407,7 @@ func (a *Admin) getApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return server.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
+	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
 }
 
 // ApplicationPatchRequest is the body of PATCH /applications/{id}:
@@ -454,7 +439,7 @@ func (a *Admin) updateApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return server.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
+	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {
@@ -495,8 +480,8 @@ func (a *Admin) resetSecret(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	server.NoStore(c.Response().Header())
-	return server.WriteJSON(c, http.StatusCreated, SecretReset{
+	web.NoStore(c.Response().Header())
+	return web.WriteJSON(c, http.StatusCreated, SecretReset{
 		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
 		Secrets: apps.ApplicationDetail(app, store.Usage{}).Secrets,
 	})
@@ -555,7 +540,7 @@ func (a *Admin) listTokens(c echo.Context) error {
 	for _, t := range list {
 		out.Tokens = append(out.Tokens, TokenJSONOf(t))
 	}
-	return server.WriteJSON(c, http.StatusOK, out)
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 func (a *Admin) revokeToken(c echo.Context) error {
@@ -587,8 +572,8 @@ func (a *Admin) createAPIKey(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	server.NoStore(c.Response().Header())
-	return server.WriteJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
+	web.NoStore(c.Response().Header())
+	return web.WriteJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
 }
 
 // EventJSON is one audit-log entry as the admin API shows it.
@@ -622,7 +607,7 @@ func (a *Admin) listEvents(c echo.Context) error {
 	for _, e := range ev {
 		out.Events = append(out.Events, EventJSON(e))
 	}
-	return server.WriteJSON(c, http.StatusOK, out)
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 // ImportApplicationRequest is the body of PUT /applications/{id}: an
@@ -647,9 +632,9 @@ func (a *Admin) importApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	server.NoStore(c.Response().Header())
+	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
-	return server.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
+	return web.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
 }
 
 // SigningKeyJSON describes a published JWT signing key (never its private
@@ -681,7 +666,7 @@ func (a *Admin) listKeys(c echo.Context) error {
 	for _, k := range keys {
 		out.Keys = append(out.Keys, SigningKeyJSONOf(k))
 	}
-	return server.WriteJSON(c, http.StatusOK, out)
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 // rotateKey answers POST /signing-keys: a new key, published now, signing
@@ -691,5 +676,5 @@ func (a *Admin) rotateKey(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return server.WriteJSON(c, http.StatusCreated, SigningKeyJSONOf(k))
+	return web.WriteJSON(c, http.StatusCreated, SigningKeyJSONOf(k))
 }

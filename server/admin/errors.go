@@ -6,17 +6,17 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
 // writeError answers err. The application service's errors become the
 // admin API's statuses here, in one place; everything else (a store
-// outage, an internal error) goes to server.WriteError, which answers 503
+// outage, an internal error) goes to web.WriteError, which answers 503
 // or a detail-free 500.
 func writeError(c echo.Context, err error) error {
-	return server.WriteError(c, toError(err))
+	return web.WriteError(c, toError(err))
 }
 
 func toError(err error) error {
@@ -27,19 +27,19 @@ func toError(err error) error {
 	)
 	switch {
 	case errors.As(err, &ve):
-		return &server.Error{Code: "invalid_request", Description: ve.Error(), Field: ve.Field, Status: http.StatusBadRequest}
+		return &web.Error{Code: "invalid_request", Description: ve.Error(), Field: ve.Field, Status: http.StatusBadRequest}
 	case errors.As(err, &fe):
-		return &server.Error{Code: "forbidden", Description: fe.Error(), Status: http.StatusForbidden, Reason: fe.Rule}
+		return &web.Error{Code: "forbidden", Description: fe.Error(), Status: http.StatusForbidden, Reason: fe.Rule}
 	case errors.As(err, &ce):
-		return &server.Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
+		return &web.Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
 	case errors.Is(err, apps.ErrNoKeyRing):
-		return &server.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
+		return &web.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
 	case errors.Is(err, store.ErrNotFound):
-		return &server.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
+		return &web.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
 	case errors.Is(err, store.ErrAlreadyExists):
-		return &server.Error{Code: "conflict", Description: err.Error(), Status: http.StatusConflict}
+		return &web.Error{Code: "conflict", Description: err.Error(), Status: http.StatusConflict}
 	case errors.Is(err, store.ErrConflict):
-		return &server.Error{Code: "conflict", Description: "the application changed concurrently; retry", Status: http.StatusConflict}
+		return &web.Error{Code: "conflict", Description: "the application changed concurrently; retry", Status: http.StatusConflict}
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/clientip"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
@@ -351,33 +352,12 @@ func FormatLifetime(d time.Duration) string {
 const maxAllowlist = 64
 
 // ParseAllowlist reads CIDRs ("10.0.0.0/8") and single addresses
-// ("203.0.113.7", "2001:db8::1") into prefixes, dropping duplicates.
+// ("203.0.113.7", "2001:db8::1") into prefixes, dropping duplicates, and
+// bounds their number.
 func ParseAllowlist(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, item := range list {
-		for _, s := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-			var p netip.Prefix
-			if strings.Contains(s, "/") {
-				var err error
-				if p, err = netip.ParsePrefix(s); err != nil {
-					return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s)
-				}
-				if p.Addr().Is4In6() {
-					return nil, fmt.Errorf("%q: write IPv4 ranges in IPv4 form", s)
-				}
-				p = p.Masked()
-			} else {
-				addr, err := netip.ParseAddr(s)
-				if err != nil || addr.Zone() != "" {
-					return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
-				}
-				addr = addr.Unmap()
-				p = netip.PrefixFrom(addr, addr.BitLen())
-			}
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-		}
+	out, err := clientip.ParsePrefixes(list)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) > maxAllowlist {
 		return nil, fmt.Errorf("at most %d entries; use wider CIDRs", maxAllowlist)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
-	"github.com/oauthd/oauthd/server/introspect"
+	"github.com/oauthd/oauthd/server/clientip"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -68,12 +68,12 @@ type Config struct {
 	// SecureCookies marks the cookies Secure even when the request did not
 	// arrive over TLS here (TLS terminated by a proxy in front).
 	SecureCookies bool
-	// TrustedProxies: as server.Config.TrustedProxies, for the address
+	// TrustedProxies are the networks of trusted proxies (package clientip), for the address
 	// sign-in failures are counted against.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
 	// Observer hears about every request (metrics); nil means nobody.
-	Observer server.Observer
+	Observer web.Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -113,7 +113,10 @@ func New(cfg Config, svc *apps.Service) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dashboard{cfg: cfg, apps: svc, pages: pages, echo: server.NewEcho(cfg.Logger, cfg.Logger, 1, cfg.Observer, introspect.NewProxies(cfg.TrustedProxies))}
+	d := &Dashboard{cfg: cfg, apps: svc, pages: pages, echo: web.NewEcho(web.Config{
+		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
+		NotFound: "no such page",
+	})}
 	d.echo.HTTPErrorHandler = d.httpError
 	d.routes()
 	return d, nil
@@ -168,7 +171,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if !strings.HasPrefix(c.Request().URL.Path, Prefix+"assets/") {
-			server.NoStore(h)
+			web.NoStore(h)
 		}
 		return next(c)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -84,7 +84,7 @@ func (d *Dashboard) render(c echo.Context, status int, name string, p page) erro
 	var buf bytes.Buffer
 	if err := d.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		d.cfg.Logger.Error("dashboard template failed", "page", name, "error", err.Error())
-		server.LogAttrs(c, slog.String("cause", err.Error()))
+		web.LogAttrs(c, slog.String("cause", err.Error()))
 		return c.HTML(http.StatusInternalServerError, "<!doctype html><title>Internal error</title><p>Internal error; the server log has the details.</p>")
 	}
 	return c.HTMLBlob(status, buf.Bytes())
@@ -102,7 +102,7 @@ func (d *Dashboard) renderStatus(c echo.Context, status int, heading, msg string
 }
 
 func (d *Dashboard) renderStatusRule(c echo.Context, status int, heading, msg, rule string) error {
-	server.LogAttrs(c, slog.String("error", http.StatusText(status)))
+	web.LogAttrs(c, slog.String("error", http.StatusText(status)))
 	return d.render(c, status, "status", page{Title: heading, Data: statusView{Status: status, Heading: heading, Message: msg, Rule: rule}})
 }
 
@@ -157,7 +157,7 @@ func capitalize(s string) string {
 func (d *Dashboard) renderError(c echo.Context, err error) error {
 	p := explain(err)
 	if p.Status >= 500 {
-		server.LogAttrs(c, slog.String("cause", err.Error()))
+		web.LogAttrs(c, slog.String("cause", err.Error()))
 		if p.Status == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "5")
 		}

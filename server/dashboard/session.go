@@ -17,8 +17,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -109,7 +109,7 @@ func (d *Dashboard) session(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, Prefix+"signin")
 		}
 		c.Set(signedInKey, s)
-		server.LogAttrs(c, slog.String("actor", s.actor.Name))
+		web.LogAttrs(c, slog.String("actor", s.actor.Name))
 		r := c.Request()
 		c.SetRequest(r.WithContext(apps.WithActor(r.Context(), s.actor)))
 		return next(c)
@@ -181,7 +181,7 @@ func (d *Dashboard) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := current(c)
 		if s == nil || !equalToken(c.FormValue(csrfField), s.CSRF) {
-			server.LogAttrs(c, slog.String("reason", "missing or wrong CSRF token"))
+			web.LogAttrs(c, slog.String("reason", "missing or wrong CSRF token"))
 			return d.renderStatus(c, http.StatusForbidden, "Request refused",
 				"The form did not carry this session's security token. Reload the page and try again.")
 		}
@@ -219,7 +219,7 @@ func (d *Dashboard) renderSignIn(c echo.Context, status int, v signInView) error
 func (d *Dashboard) signIn(c echo.Context) error {
 	ck, err := c.Cookie(preCookie)
 	if site := c.Request().Header.Get("Sec-Fetch-Site"); site == "cross-site" || err != nil || !equalToken(c.FormValue(csrfField), ck.Value) {
-		server.LogAttrs(c, slog.String("reason", "sign-in without its CSRF token"))
+		web.LogAttrs(c, slog.String("reason", "sign-in without its CSRF token"))
 		return d.renderStatus(c, http.StatusForbidden, "Request refused",
 			"The sign-in form did not carry its security token (cookies must be enabled). Reload the sign-in page and try again.")
 	}
@@ -233,7 +233,7 @@ func (d *Dashboard) signIn(c echo.Context) error {
 		if wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			server.LogAttrs(c, slog.String("reason", "sign-in blocked after repeated failures"))
+			web.LogAttrs(c, slog.String("reason", "sign-in blocked after repeated failures"))
 			return d.renderStatus(c, http.StatusTooManyRequests, "Too many attempts",
 				fmt.Sprintf("Too many failed sign-ins from your address. Wait %d seconds, then try again.", secs))
 		}
@@ -271,7 +271,7 @@ func (d *Dashboard) signIn(c echo.Context) error {
 	if err := d.cfg.Sessions.CreateSession(ctx, store.Sum(id), raw, d.cfg.SessionIdle); err != nil {
 		return d.renderError(c, err)
 	}
-	server.LogAttrs(c, slog.String("actor", actor), slog.String("event", "dashboard sign-in"))
+	web.LogAttrs(c, slog.String("actor", actor), slog.String("event", "dashboard sign-in"))
 	d.setCookie(c, sessionCookie, id, d.cfg.SessionMax)
 	d.setCookie(c, preCookie, "", 0)
 	return c.Redirect(http.StatusSeeOther, Prefix+"applications")
@@ -295,7 +295,7 @@ func (d *Dashboard) matchKey(key string) int {
 
 func (d *Dashboard) failSignIn(c echo.Context, v signInView) error {
 	ctx := c.Request().Context()
-	server.LogAttrs(c, slog.String("reason", "dashboard sign-in failed"))
+	web.LogAttrs(c, slog.String("reason", "dashboard sign-in failed"))
 	if d.cfg.Guard != nil {
 		if err := d.cfg.Guard.Failed(ctx, peerAddr(c).String()); err != nil {
 			return d.renderError(c, err)

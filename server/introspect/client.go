@@ -19,6 +19,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/oauthd/oauthd/server/clientip"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -103,7 +104,7 @@ type Config struct {
 	// TrustedProxies are the networks of the proxies in front of this
 	// resource server. The middleware takes its caller's address from
 	// the socket, or from Forwarded / X-Forwarded-For when the peer is one
-	// of these (see Proxies), and sends it to oauthd, which answers
+	// of these (see package clientip), and sends it to oauthd, which answers
 	// inactive when it is outside the token's application's IP allowlist.
 	TrustedProxies []netip.Prefix
 	// Audience is this resource server's identifier (a URI or name, as
@@ -153,7 +154,7 @@ type Client struct {
 	localJWT    bool
 	jwtMarks    jwtMarks
 	jwks        jwksCache
-	proxies     *Proxies
+	proxies     *clientip.Proxies
 	omitAddr    bool
 	log         *slog.Logger
 	now         func() time.Time
@@ -205,7 +206,7 @@ func New(cfg Config) (*Client, error) {
 		audience:    cfg.Audience,
 		localJWT:    cfg.LocalJWT,
 		jwks:        jwksCache{leeway: orDefault(cfg.JWTLeeway, 10*time.Second), floor: orDefault(cfg.JWKSRefreshFloor, 10*time.Second)},
-		proxies:     NewProxies(slices.Clone(cfg.TrustedProxies)),
+		proxies:     clientip.NewProxies(slices.Clone(cfg.TrustedProxies)),
 		omitAddr:    cfg.OmitClientIP,
 		log:         cfg.Logger,
 		now:         cfg.Now,
@@ -693,4 +694,10 @@ func (e *unavailableError) Unwrap() []error {
 		return []error{ErrUnavailable}
 	}
 	return []error{ErrUnavailable, e.cause}
+}
+
+// ParseTrustedProxies reads Config.TrustedProxies from text: CIDRs and
+// single addresses separated by commas or spaces ("10.0.0.0/8, fd00::/8").
+func ParseTrustedProxies(list ...string) ([]netip.Prefix, error) {
+	return clientip.ParsePrefixes(list)
 }

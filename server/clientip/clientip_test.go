@@ -1,4 +1,4 @@
-package introspect
+package clientip
 
 import (
 	"net/http/httptest"

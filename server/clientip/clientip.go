@@ -1,9 +1,17 @@
-package introspect
+// Package clientip decides which address a request came from: the socket
+// peer, or the client a trusted proxy names. oauthd (allowlists, lock-outs,
+// the admin API and the dashboard) and the resource-server package
+// (server/introspect) apply the same rule, so it lives here, on the
+// standard library alone.
+package clientip
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // Proxies finds the address a request came from. It is the socket's peer
@@ -11,7 +19,6 @@ import (
 // header (RFC 7239), or X-Forwarded-For when there is none, is read from
 // the right, skipping trusted hops, and the first untrusted hop is the
 // client. The leftmost entries are never believed: a client writes them.
-// oauthd and the resource-server package use the same rules.
 type Proxies struct {
 	trusted []netip.Prefix
 }
@@ -124,4 +131,38 @@ func forwardedFor(elem string) (netip.Addr, bool) {
 		return plainAddr(v)
 	}
 	return netip.Addr{}, false
+}
+
+// ParsePrefixes reads CIDRs ("10.0.0.0/8") and single addresses
+// ("192.0.2.7", stored as a /32 or /128), separated by commas or spaces,
+// in any of list's items. Duplicates are dropped. It is the one parser of
+// address lists: IP allowlists and trusted proxies alike.
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range list {
+		for _, s := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			var p netip.Prefix
+			if strings.Contains(s, "/") {
+				var err error
+				if p, err = netip.ParsePrefix(s); err != nil {
+					return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s)
+				}
+				if p.Addr().Is4In6() {
+					return nil, fmt.Errorf("%q: write IPv4 ranges in IPv4 form", s)
+				}
+				p = p.Masked()
+			} else {
+				addr, err := netip.ParseAddr(s)
+				if err != nil || addr.Zone() != "" {
+					return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
+				}
+				addr = addr.Unmap()
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
