@@ -15,6 +15,9 @@ import (
 func jsonNames(t reflect.Type) []string {
 	var out []string
 	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		out = append(out, name)
 	}

@@ -30,6 +30,9 @@ const (
 	DefaultInactiveCacheTTL = 1 * time.Second
 	DefaultCacheSize        = 10000
 	DefaultRealm            = "oauthd"
+	// DefaultJWTMaxLifetime covers oauthd's usual lifetimes (a day, a
+	// week); a JWT meant to live longer is checked with oauthd.
+	DefaultJWTMaxLifetime = 7*24*time.Hour + time.Minute
 )
 
 // MaxTokenLen is the longest token sent to oauthd. Anything longer is
@@ -114,13 +117,23 @@ type Config struct {
 	Audience string
 	// LocalJWT validates JWT access tokens here, without asking oauthd:
 	// signature (keys from oauthd's JWKS, refetched on an unknown kid at
-	// most every JWKSRefreshFloor), typ, iss, exp (with JWTLeeway), aud and
-	// scopes. Revocation then reaches this server only through the
-	// revocation feed, and applications' IP allowlists are not checked:
-	// off, JWTs are introspected like opaque tokens.
+	// most every JWKSRefreshFloor), typ, iss, exp, nbf and iat (with
+	// JWTLeeway), aud, scopes, and the application's IP allowlist, which
+	// oauthd writes into the token (ip_allowlist) and which is checked
+	// against the caller's address as oauthd checks it at introspection.
+	// Revocation, and a changed allowlist, then reach this server through
+	// the revocation feed (FollowFeed); without it a JWT is trusted as
+	// signed until it expires. Off, JWTs are introspected like opaque
+	// tokens.
 	LocalJWT bool
-	// JWTLeeway tolerates clock skew on exp and iat. Default 10s.
+	// JWTLeeway tolerates clock skew on exp, nbf and iat. Default 10s.
 	JWTLeeway time.Duration
+	// JWTMaxLifetime is the longest exp - iat a JWT is trusted for on its
+	// signature alone; a longer-lived one (or one without iat) is decided
+	// by oauthd, from its record of the token, so a token minted with a
+	// stolen signing key and a far exp is refused. Default
+	// DefaultJWTMaxLifetime.
+	JWTMaxLifetime time.Duration
 	// JWKSRefreshFloor is the shortest time between two JWKS fetches.
 	// Default 10s.
 	JWKSRefreshFloor time.Duration
@@ -152,6 +165,7 @@ type Client struct {
 	realm       string
 	audience    string
 	localJWT    bool
+	jwtMaxLife  time.Duration
 	jwtMarks    jwtMarks
 	jwks        jwksCache
 	proxies     *clientip.Proxies
@@ -205,6 +219,7 @@ func New(cfg Config) (*Client, error) {
 		realm:       cfg.Realm,
 		audience:    cfg.Audience,
 		localJWT:    cfg.LocalJWT,
+		jwtMaxLife:  orDefault(cfg.JWTMaxLifetime, DefaultJWTMaxLifetime),
 		jwks:        jwksCache{leeway: orDefault(cfg.JWTLeeway, 10*time.Second), floor: orDefault(cfg.JWKSRefreshFloor, 10*time.Second)},
 		proxies:     clientip.NewProxies(slices.Clone(cfg.TrustedProxies)),
 		omitAddr:    cfg.OmitClientIP,
@@ -366,6 +381,9 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 	if r, ok := c.cached(key); ok {
 		// Only well-formed tokens are ever cached: a hit needs no scan
 		// of the token's bytes.
+		if jwt {
+			return allowedFrom(r, from), nil
+		}
 		return r, nil
 	}
 	if !wellFormed(token) {
@@ -389,6 +407,7 @@ func (c *Client) introspectFrom(ctx context.Context, token string, from netip.Ad
 	r, local, err := c.validateJWT(ctx, token, from, remote)
 	if err == nil && local {
 		c.store(key, r, epoch)
+		r = allowedFrom(r, from)
 	}
 	return r, err
 }

@@ -36,16 +36,20 @@ type jwksCache struct {
 	fetched time.Time // last fetch attempt
 }
 
-// accessClaims are RFC 9068 §2.2's claims.
+// accessClaims are RFC 9068 §2.2's claims, and oauthd's ip_allowlist.
 type accessClaims struct {
-	Issuer   string           `json:"iss"`
-	Expiry   *jwt.NumericDate `json:"exp"`
-	IssuedAt *jwt.NumericDate `json:"iat"`
-	ID       string           `json:"jti"`
-	ClientID string           `json:"client_id"`
-	Subject  string           `json:"sub"`
-	Scope    string           `json:"scope"`
-	Audience jwt.Audience     `json:"aud"`
+	Issuer    string           `json:"iss"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	ID        string           `json:"jti"`
+	ClientID  string           `json:"client_id"`
+	Subject   string           `json:"sub"`
+	Scope     string           `json:"scope"`
+	Audience  jwt.Audience     `json:"aud"`
+	// IPAllowlist is the token's application's IP allowlist when it has
+	// one (CIDRs): the addresses this token may be presented from.
+	IPAllowlist []string `json:"ip_allowlist"`
 }
 
 // validateJWT checks a JWT access token here (Config.LocalJWT). A token
@@ -96,8 +100,20 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr,
 	now := c.now()
 	leeway := c.jwks.leeway
 	if cl.Issuer != issuer || cl.Expiry == nil || !now.Before(cl.Expiry.Time().Add(leeway)) ||
-		(cl.IssuedAt != nil && cl.IssuedAt.Time().After(now.Add(leeway))) || cl.ClientID == "" || cl.ID == "" {
+		(cl.IssuedAt != nil && cl.IssuedAt.Time().After(now.Add(leeway))) ||
+		(cl.NotBefore != nil && cl.NotBefore.Time().After(now.Add(leeway))) || cl.ClientID == "" || cl.ID == "" {
 		return &Response{}, true, nil
+	}
+	allow, ok := parseAllowlist(cl.IPAllowlist)
+	if !ok {
+		return &Response{}, true, nil
+	}
+	if cl.IssuedAt == nil || cl.Expiry.Time().Sub(cl.IssuedAt.Time()) > c.jwtMaxLife {
+		// Longer-lived than this server trusts a signature alone for
+		// (or of unknown age): oauthd decides, from its own record of
+		// the token, which a token made with a stolen key does not have.
+		r, err := c.join(ctx, remote, token, from)
+		return r, false, err
 	}
 	if c.follow {
 		issued := time.Unix(iat(cl.IssuedAt), 0)
@@ -109,8 +125,47 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr,
 	return &Response{
 		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer",
 		Exp: cl.Expiry.Time().Unix(), Iat: iat(cl.IssuedAt), Sub: cl.Subject, Iss: cl.Issuer, Jti: cl.ID,
-		Aud: []string(cl.Audience),
+		Aud: []string(cl.Audience), allow: allow,
 	}, true, nil
+}
+
+// maxAllowlist bounds the ip_allowlist claim as oauthd bounds allowlists.
+const maxAllowlist = 64
+
+// parseAllowlist reads the ip_allowlist claim; false for one oauthd would
+// never write.
+func parseAllowlist(list []string) ([]netip.Prefix, bool) {
+	if len(list) == 0 {
+		return nil, true
+	}
+	if len(list) > maxAllowlist {
+		return nil, false
+	}
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, p)
+	}
+	return out, true
+}
+
+// allowedFrom holds a locally validated JWT to its application's IP
+// allowlist, as oauthd holds every token at introspection: from outside
+// it (or from an unknown address) the token is inactive.
+func allowedFrom(r *Response, from netip.Addr) *Response {
+	if len(r.allow) == 0 || !r.Active {
+		return r
+	}
+	from = from.Unmap()
+	for _, p := range r.allow {
+		if p.Contains(from) {
+			return r
+		}
+	}
+	return &Response{}
 }
 
 // markSkew covers iat's whole seconds and the clocks of oauthd and this

@@ -62,26 +62,43 @@ func TestValidateJWT(t *testing.T) {
 	}
 	with := func(k string, v any) map[string]any { m := base(); m[k] = v; return m }
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	fenced := sign("k1", "at+jwt", with("ip_allowlist", []string{"192.0.2.0/24", "2001:db8::/64"}), priv)
+	inside, outside := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("198.51.100.1")
 	tests := []struct {
 		name   string
 		token  string
 		active bool
+		from   netip.Addr
 	}{
-		{"good", sign("k1", "at+jwt", base(), priv), true},
-		{"for this audience", sign("k1", "at+jwt", with("aud", "https://sms.example"), priv), true},
-		{"for another audience", sign("k1", "at+jwt", with("aud", []string{"https://voice.example"}), priv), false},
-		{"wrong typ", sign("k1", "JWT", base(), priv), false},
-		{"wrong issuer", sign("k1", "at+jwt", with("iss", "https://evil.example"), priv), false},
-		{"expired beyond leeway", sign("k1", "at+jwt", with("exp", now.Add(-6*time.Second).Unix()), priv), false},
-		{"expired within leeway", sign("k1", "at+jwt", with("exp", now.Add(-3*time.Second).Unix()), priv), true},
-		{"no exp", sign("k1", "at+jwt", with("exp", nil), priv), false},
-		{"issued in the future", sign("k1", "at+jwt", with("iat", now.Add(time.Minute).Unix()), priv), false},
-		{"another key under our kid", sign("k1", "at+jwt", base(), otherKey), false},
-		{"unknown kid: asks oauthd", sign("k9", "at+jwt", base(), otherKey), false},
-		{"not a JWT", "eyJ.x.y", false},
+		{"good", sign("k1", "at+jwt", base(), priv), true, netip.Addr{}},
+		{"for this audience", sign("k1", "at+jwt", with("aud", "https://sms.example"), priv), true, netip.Addr{}},
+		{"for another audience", sign("k1", "at+jwt", with("aud", []string{"https://voice.example"}), priv), false, netip.Addr{}},
+		{"wrong typ", sign("k1", "JWT", base(), priv), false, netip.Addr{}},
+		{"wrong issuer", sign("k1", "at+jwt", with("iss", "https://evil.example"), priv), false, netip.Addr{}},
+		{"expired beyond leeway", sign("k1", "at+jwt", with("exp", now.Add(-6*time.Second).Unix()), priv), false, netip.Addr{}},
+		{"expired within leeway", sign("k1", "at+jwt", with("exp", now.Add(-3*time.Second).Unix()), priv), true, netip.Addr{}},
+		{"no exp", sign("k1", "at+jwt", with("exp", nil), priv), false, netip.Addr{}},
+		{"issued in the future", sign("k1", "at+jwt", with("iat", now.Add(time.Minute).Unix()), priv), false, netip.Addr{}},
+		{"another key under our kid", sign("k1", "at+jwt", base(), otherKey), false, netip.Addr{}},
+		{"unknown kid: asks oauthd", sign("k9", "at+jwt", base(), otherKey), false, netip.Addr{}},
+		{"not a JWT", "eyJ.x.y", false, netip.Addr{}},
+		{"not yet valid (nbf)", sign("k1", "at+jwt", with("nbf", now.Add(time.Minute).Unix()), priv), false, netip.Addr{}},
+		{"nbf within leeway", sign("k1", "at+jwt", with("nbf", now.Add(3*time.Second).Unix()), priv), true, netip.Addr{}},
+		// A forged token's far exp does not buy it a local decision:
+		// oauthd decides, from a record such a token does not have.
+		{"longer-lived than trusted: asks oauthd", sign("k1", "at+jwt", with("exp", now.Add(100*365*24*time.Hour).Unix()), priv), false, netip.Addr{}},
+		{"no iat: asks oauthd", sign("k1", "at+jwt", with("iat", nil), priv), false, netip.Addr{}},
+		// The allowlist holds for a JWT checked here as at oauthd, and
+		// after the answer is cached.
+		{"allowlisted, from inside", fenced, true, inside},
+		{"allowlisted, from outside (cached)", fenced, false, outside},
+		{"allowlisted, from no address", fenced, false, netip.Addr{}},
+		{"allowlisted, IPv6 inside", fenced, true, netip.MustParseAddr("2001:db8::9")},
+		{"allowlisted, mapped IPv4 inside", fenced, true, netip.MustParseAddr("::ffff:192.0.2.8")},
+		{"malformed allowlist", sign("k1", "at+jwt", with("ip_allowlist", []string{"nonsense"}), priv), false, inside},
 	}
 	for _, tt := range tests {
-		r, err := c.Introspect(context.Background(), tt.token)
+		r, err := c.IntrospectFrom(context.Background(), tt.token, tt.from)
 		if err != nil || r.Active != tt.active {
 			t.Errorf("%s: active %v, %v; want %v", tt.name, r != nil && r.Active, err, tt.active)
 		}
@@ -89,8 +106,8 @@ func TestValidateJWT(t *testing.T) {
 			t.Errorf("%s: answer %+v", tt.name, r)
 		}
 	}
-	if introspected != 1 {
-		t.Errorf("%d introspections; only the token of an unknown key should be sent to oauthd", introspected)
+	if introspected != 3 {
+		t.Errorf("%d introspections; only the tokens of an unknown key, of no iat and of a too long life should be sent to oauthd", introspected)
 	}
 	// Unknown kids do not make the client fetch the JWKS on every token.
 	if jwksHits > 2 {

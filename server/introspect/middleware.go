@@ -66,9 +66,13 @@ func (c *Client) Gate(required ...string) *Gate {
 // returns false.
 func (g *Gate) Check(w http.ResponseWriter, r *http.Request) (context.Context, bool) {
 	rs := g.rs
-	token, ok := credential(r)
-	if !ok {
+	token, found := credential(r)
+	switch found {
+	case noCredential:
 		rs.noToken.write(w)
+		return nil, false
+	case twoCredentials:
+		rs.twoTokens.write(w)
 		return nil, false
 	}
 	var from netip.Addr
@@ -101,23 +105,50 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request) (context.Context, b
 	return NewContext(r.Context(), resp), true
 }
 
+// What credential found.
+const (
+	noCredential = iota
+	oneCredential
+	// twoCredentials: the request repeats the Authorization header (or
+	// the API key's), which RFC 6750 §3.1 answers with invalid_request.
+	// Taking either one would let a proxy and this server disagree on
+	// which credential the request carried.
+	twoCredentials
+)
+
 // credential returns the token a request presents, if any.
-func credential(r *http.Request) (string, bool) {
+func credential(r *http.Request) (string, int) {
 	if h := r.Header.Values("Authorization"); len(h) > 0 {
+		if len(h) > 1 {
+			return "", twoCredentials
+		}
 		// RFC 6750 §2.1: "Bearer" 1*SP b64token; the scheme is
 		// case-insensitive (RFC 9110 §11.1). Any other scheme presents no
 		// bearer token.
 		scheme, token, _ := strings.Cut(h[0], " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			return "", false
+			return "", noCredential
 		}
 		token = strings.TrimLeft(token, " ")
-		return token, token != ""
+		return token, presence(token)
 	}
 	// An API key is only looked at without an Authorization header, so a
 	// request never carries two credentials that could disagree.
-	key := r.Header.Get("X-Api-Key")
-	return key, key != ""
+	keys := r.Header.Values("X-Api-Key")
+	switch len(keys) {
+	case 0:
+		return "", noCredential
+	case 1:
+		return keys[0], presence(keys[0])
+	}
+	return "", twoCredentials
+}
+
+func presence(token string) int {
+	if token == "" {
+		return noCredential
+	}
+	return oneCredential
 }
 
 func (c *Client) logUnavailable(r *http.Request, err error) {
@@ -136,7 +167,7 @@ func (c *Client) logUnavailable(r *http.Request, err error) {
 // replies are the middleware's refusals, rendered once per Require call
 // since they depend only on the realm and the scopes.
 type replies struct {
-	noToken, invalid, expired, revoked, insufficient, unavailable reply
+	noToken, twoTokens, invalid, expired, revoked, insufficient, unavailable reply
 }
 
 type reply struct {
@@ -160,6 +191,7 @@ func newReplies(realm string, scopes []string) *replies {
 			challenge: "Bearer realm=" + quote(realm),
 			body:      mustJSON(errorBody{Description: "a bearer token is required in the Authorization header"}),
 		},
+		twoTokens:    newReply(http.StatusBadRequest, realm, "invalid_request", "send one Authorization header (or one X-API-Key), not several", ""),
 		invalid:      invalid("invalid token"),
 		expired:      invalid("token expired"),
 		revoked:      invalid("token revoked"),

@@ -268,3 +268,34 @@ func TestContext(t *testing.T) {
 		t.Errorf("FromContext = %v, %v", got, ok)
 	}
 }
+
+// A request repeating its credential is refused with invalid_request (RFC
+// 6750 §3.1) before anything is introspected: a proxy that read the first
+// header and this server must never disagree on which token it carried.
+func TestRepeatedCredential(t *testing.T) {
+	f := newFake(t)
+	f.set("tok-a", activeAnswer("sms", 0))
+	f.set("tok-b", activeAnswer("sms", 0))
+	c := newClient(t, f.config())
+	h := c.Require("sms")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, hdr := range []string{"Authorization", "X-Api-Key"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		prefix := ""
+		if hdr == "Authorization" {
+			prefix = "Bearer "
+		}
+		r.Header.Add(hdr, prefix+"tok-a")
+		r.Header.Add(hdr, prefix+"tok-b")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]string
+		json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusBadRequest || body["error"] != "invalid_request" ||
+			!strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_request"`) {
+			t.Errorf("two %s headers: %d %v %q", hdr, w.Code, body, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if n := f.introspections.Load(); n != 0 {
+		t.Errorf("%d introspections for refused requests", n)
+	}
+}

@@ -2,6 +2,7 @@ package introspect
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -33,6 +34,11 @@ type Response struct {
 	// InactiveReason is an oauthd extension: "expired" or "revoked", sent
 	// only for inactive tokens and only when the operator opted in.
 	InactiveReason string `json:"inactive_reason,omitempty"`
+
+	// allow is a locally validated JWT's ip_allowlist claim: the answer
+	// is cached for the token alone, and the caller's address checked
+	// against it on every use.
+	allow []netip.Prefix
 }
 
 // ClientIPParam is the introspection request's extension parameter
