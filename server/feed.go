@@ -93,6 +93,11 @@ func (s *Server) handleFeed(c echo.Context) error {
 	if !slices.Contains(app.Scopes, scopes.Introspect) {
 		return web.WriteError(c, errNotPermitted(scopes.Introspect, "follow the revocation feed"))
 	}
+	release, full := s.feedSlots.take(app.ClientID)
+	if full != nil {
+		return web.WriteError(c, full)
+	}
+	defer release()
 	lastID := strings.TrimSpace(c.Request().Header.Get("Last-Event-ID"))
 	sub, err := s.cfg.Feed.Subscribe(ctx, lastID)
 	if err != nil {

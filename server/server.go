@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -80,6 +81,9 @@ type Config struct {
 	// FeedHeartbeat is how often an idle feed connection carries a
 	// comment; 0 means DefaultFeedHeartbeat.
 	FeedHeartbeat time.Duration
+	// FeedMaxSubscribers caps this replica's feed connections, and
+	// FeedMaxPerClient those of one credential; 0 means the defaults.
+	FeedMaxSubscribers, FeedMaxPerClient int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -96,6 +100,7 @@ type Server struct {
 	echo      *echo.Echo
 	// lastFrame is the feed event last encoded (feed.go).
 	lastFrame atomic.Pointer[frame]
+	feedSlots feedSlots
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -133,6 +138,7 @@ func New(cfg Config, st Store) (*Server, error) {
 		wc.Observer, wc.Done = cfg.Observer, observe(cfg.Observer)
 	}
 	s.echo = web.NewEcho(wc)
+	s.feedSlots = feedSlots{max: cmp.Or(cfg.FeedMaxSubscribers, DefaultFeedMaxSubscribers), perClient: cmp.Or(cfg.FeedMaxPerClient, DefaultFeedMaxPerClient)}
 	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil

@@ -472,17 +472,20 @@ func FeedIDLess(a, b string) bool {
 }
 
 // ValidFeedID reports whether id has the form of a feed id, "<ms>-<seq>",
-// both decimal without leading zeros (bar "0").
+// both decimal without leading zeros (bar "0") and within 64 bits, as
+// Redis stream ids are: Redis refuses a larger one with an error, which
+// must not become a 503 for the subscriber that sent it.
 func ValidFeedID(id string) bool {
 	ms, seq, ok := strings.Cut(id, "-")
 	return ok && decimal(ms) && decimal(seq)
 }
 
 func decimal(s string) bool {
-	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
+	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') || strings.Trim(s, "0123456789") != "" {
 		return false
 	}
-	return strings.Trim(s, "0123456789") == ""
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
 }
 
 // FeedAppEvent returns the feed event kind an application update from old

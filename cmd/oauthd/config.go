@@ -101,6 +101,8 @@ func serveSettings() []setting {
 		{Key: "feed.max_events", Default: 100000, Usage: "how many events the revocation feed's Redis stream keeps (approximately): a resource server away for longer than they cover drops its cache when it reconnects"},
 		{Key: "feed.heartbeat", Default: 5 * time.Second, Usage: "how often an idle revocation feed connection carries a heartbeat comment, so both ends notice a dead connection"},
 		{Key: "feed.buffer", Default: 1024, Usage: "how many events a feed subscriber may be behind before it is disconnected (it reconnects and resumes from Redis)"},
+		{Key: "feed.max_subscribers", Default: 1000, Usage: "how many revocation feed connections one replica serves (each costs about 170 KB); past it a new one gets 503 with Retry-After"},
+		{Key: "feed.max_subscribers_per_client", Default: 16, Usage: "how many revocation feed connections one resource server credential may hold on one replica; past it a new one gets 429 with Retry-After"},
 		{Key: "dashboard.enabled", Default: true, Usage: "serve the web dashboard at /dashboard/ on the admin listener (on http.addr when admin.addr is empty)"},
 		{Key: "dashboard.session_idle", Default: 30 * time.Minute, Usage: "a dashboard session unused this long ends"},
 		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
@@ -196,6 +198,9 @@ type Config struct {
 		MaxEvents int64         `mapstructure:"max_events"`
 		Heartbeat time.Duration `mapstructure:"heartbeat"`
 		Buffer    int           `mapstructure:"buffer"`
+		// MaxSubscribers and MaxPerClient cap the feed's connections.
+		MaxSubscribers int `mapstructure:"max_subscribers"`
+		MaxPerClient   int `mapstructure:"max_subscribers_per_client"`
 	} `mapstructure:"feed"`
 	Dashboard struct {
 		Enabled       bool          `mapstructure:"enabled"`
@@ -506,6 +511,18 @@ func (c *Config) validate(list []setting) error {
 		{"feed.heartbeat", func() error {
 			if c.Feed.Heartbeat < 100*time.Millisecond || c.Feed.Heartbeat > time.Minute {
 				return fmt.Errorf("%v: use between 100ms and 1m", c.Feed.Heartbeat)
+			}
+			return nil
+		}},
+		{"feed.max_subscribers", func() error {
+			if c.Feed.MaxSubscribers < 1 || c.Feed.MaxSubscribers > 1_000_000 {
+				return fmt.Errorf("%d: use between 1 and 1000000", c.Feed.MaxSubscribers)
+			}
+			return nil
+		}},
+		{"feed.max_subscribers_per_client", func() error {
+			if c.Feed.MaxPerClient < 1 || c.Feed.MaxPerClient > c.Feed.MaxSubscribers {
+				return fmt.Errorf("%d: use between 1 and feed.max_subscribers (%d)", c.Feed.MaxPerClient, c.Feed.MaxSubscribers)
 			}
 			return nil
 		}},

@@ -302,6 +302,8 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	srv, err := server.New(server.Config{
 		Feed:                 feed,
 		FeedHeartbeat:        cfg.Feed.Heartbeat,
+		FeedMaxSubscribers:   cfg.Feed.MaxSubscribers,
+		FeedMaxPerClient:     cfg.Feed.MaxPerClient,
 		Issuer:               issuer,
 		Catalogue:            cfg.catalogue,
 		Logger:               log,

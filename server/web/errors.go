@@ -165,7 +165,11 @@ func WriteError(c echo.Context, err error) error {
 			h.Set("WWW-Authenticate", e.Challenge)
 		}
 	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", "1")
+		if e.RetryAfter > 0 {
+			h.Set("Retry-After", RetryAfter(e.RetryAfter))
+		} else {
+			h.Set("Retry-After", "1")
+		}
 	case http.StatusTooManyRequests:
 		h.Set("Retry-After", RetryAfter(e.RetryAfter))
 	}
