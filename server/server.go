@@ -92,7 +92,7 @@ type Server struct {
 	feedSends chan struct{}
 	metadata  []byte
 	store     Store
-	issuer    *oauthIssuer
+	grants    grantPolicy
 	echo      *echo.Echo
 	// lastFrame is the feed event last encoded (feed.go).
 	lastFrame atomic.Pointer[frame]
@@ -112,10 +112,6 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	var jwt *jwtIssue
-	if cfg.Signer != nil {
-		jwt = &jwtIssue{signer: cfg.Signer, issuer: cfg.Issuer}
-	}
 	if cfg.FeedHeartbeat <= 0 {
 		cfg.FeedHeartbeat = DefaultFeedHeartbeat
 	}
@@ -126,7 +122,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, issuer: newOAuthIssuer(st, jwt)}
+	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy()}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
 		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound}
 	if cfg.Observer != nil {
