@@ -82,8 +82,8 @@ func benchPostBody(b *testing.B, url, auth, body string) {
 }
 
 // BenchmarkTokenIssue is POST /oauth/token end to end: parse, authenticate
-// (the application from the cache), issue through go-oauth2, store (one
-// script call: one round trip), answer.
+// (the application from the cache), issue, store (one script call: one
+// round trip), answer.
 func BenchmarkTokenIssue(b *testing.B) { benchTokenIssue(b, nil) }
 
 // benchTokenIssue measures token issue; setup, when set, changes the

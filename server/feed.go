@@ -165,8 +165,9 @@ func (s *Server) handleFeed(c echo.Context) error {
 			return nil
 		}
 	}
-	// "ready" (no id) says the backlog is over: from here on, events
-	// arrive as they happen, and a follower may trust its cache again.
+	// "ready" (no id) says the backlog is over: the follower is up to date
+	// and may trust its cache again (store.FeedSubscription); from here
+	// on, events arrive as they happen.
 	if err := send(append(buf[:0], "event: ready\ndata: {}\n\n"...)); err != nil {
 		log.Add(slog.Int("feed_events", sent), slog.String("feed_end", "subscriber gone"))
 		return nil

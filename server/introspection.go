@@ -67,7 +67,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err != nil {
 		return s.authError(c, err)
 	}
-	ref, wellFormed := s.TokenRef(form.Get("token"))
+	ref, wellFormed := s.TokenRef(ctx, form.Get("token"))
 	var lookup store.TokenLookup
 	if wellFormed {
 		lookup, err = s.store.LookupTokenFor(ctx, ref, store.Caller{ClientID: id, Addr: s.lockAddr(c)})

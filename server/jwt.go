@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // Signer signs and verifies JWT access tokens (server/signing's Ring).
 type Signer interface {
 	Sign(signing.Claims) (string, error)
-	Verify(token string) (signing.Claims, error)
+	Verify(ctx context.Context, token string) (signing.Claims, error)
 	JWKS() ([]byte, error)
 }
 
@@ -40,15 +41,16 @@ func looksLikeJWT(token string) bool {
 // an opaque token or API key by its shape, a JWT access token by the jti
 // it carries once its signature and issuer check out; a JWT is then
 // decided exactly as an opaque token is. Introspection, revocation and
-// the admin API (admin.Config.TokenRef) all read tokens through it.
-func (s *Server) TokenRef(token string) (store.TokenRef, bool) {
+// the admin API (admin.Config.TokenRef) all read tokens through it. ctx
+// bounds the wait for a key reload that a JWT of an unknown kid causes.
+func (s *Server) TokenRef(ctx context.Context, token string) (store.TokenRef, bool) {
 	if ref, ok := credential.Parse(token); ok {
 		return ref, true
 	}
 	if !looksLikeJWT(token) || s.cfg.Signer == nil || len(token) > 4096 {
 		return store.TokenRef{}, false
 	}
-	c, err := s.cfg.Signer.Verify(token)
+	c, err := s.cfg.Signer.Verify(ctx, token)
 	if err != nil || c.Issuer != s.cfg.Issuer {
 		return store.TokenRef{}, false
 	}

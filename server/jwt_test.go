@@ -95,7 +95,7 @@ func TestJWTAccessTokens(t *testing.T) {
 	if c["exp"].(float64)-c["iat"].(float64) != 3600 || c["jti"] == nil || len(c) != 8 {
 		t.Errorf("claims %v: want exactly iss exp iat jti client_id sub scope aud", c)
 	}
-	if _, err := ring.Verify(tok); err != nil {
+	if _, err := ring.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("the ring does not verify its token: %v", err)
 	}
 

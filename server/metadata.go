@@ -46,7 +46,7 @@ func (s *Server) metadataDocument() []byte {
 		TokenEndpoint:         s.cfg.Issuer + "/oauth/token",
 		IntrospectionEndpoint: s.cfg.Issuer + "/oauth/introspect",
 		RevocationEndpoint:    s.cfg.Issuer + "/oauth/revoke",
-		GrantTypesSupported:   []string{"client_credentials"},
+		GrantTypesSupported:   s.grants.supported(),
 		// RFC 8414 makes this field required; oauthd has no authorization
 		// endpoint, so it supports no response type.
 		ResponseTypesSupported:                    []string{},

@@ -40,7 +40,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	log := web.Log(c)
 	revoked := false
-	ref, ok := s.TokenRef(form.Get("token"))
+	ref, ok := s.TokenRef(c.Request().Context(), form.Get("token"))
 	if ok && ref.ClientID == app.ClientID {
 		var tombstone time.Duration
 		if s.cfg.InactiveReason {

@@ -96,7 +96,7 @@ type Server struct {
 	feedSends chan struct{}
 	metadata  []byte
 	store     Store
-	issuer    *oauthIssuer
+	grants    grantPolicy
 	echo      *echo.Echo
 	// lastFrame is the feed event last encoded (feed.go).
 	lastFrame atomic.Pointer[frame]
@@ -117,10 +117,6 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	var jwt *jwtIssue
-	if cfg.Signer != nil {
-		jwt = &jwtIssue{signer: cfg.Signer, issuer: cfg.Issuer}
-	}
 	if cfg.FeedHeartbeat <= 0 {
 		cfg.FeedHeartbeat = DefaultFeedHeartbeat
 	}
@@ -131,7 +127,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, issuer: newOAuthIssuer(st, jwt)}
+	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy()}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
 		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound}
 	if cfg.Observer != nil {

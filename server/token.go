@@ -46,7 +46,6 @@ type tokenResponse struct {
 // and scope errors, so an unauthenticated caller learns nothing about an
 // application.
 func (s *Server) handleToken(c echo.Context) error {
-	r := c.Request()
 	form, err := readForm(c)
 	if err != nil {
 		return web.WriteError(c, err)
@@ -55,11 +54,10 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return s.authError(c, err)
 	}
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
-	case "":
+	switch gt := form.Get("grant_type"); {
+	case gt == "":
 		return web.WriteError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
-	default:
+	case !s.grants.allows(gt):
 		return web.WriteError(c, errUnsupportedGrantType(gt))
 	}
 	requested, err := scopes.Parse(form.Get("scope"))
@@ -81,7 +79,8 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return web.WriteError(c, err)
 	}
-	g, err := s.issuer.Issue(r, &app, secretID, granted, scopes.Format(granted), s.lockAddr(c), aud)
+	scope := scopes.Format(granted)
+	g, err := s.issueToken(c.Request().Context(), &app, secretID, granted, scope, s.lockAddr(c), aud)
 	if err != nil {
 		return web.WriteError(c, err)
 	}
@@ -91,7 +90,7 @@ func (s *Server) handleToken(c echo.Context) error {
 		AccessToken: g.token,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(g.lifetime.Seconds()),
-		Scope:       scopes.Format(g.scopes),
+		Scope:       scope,
 	})
 }
 
@@ -113,7 +112,7 @@ func readForm(c echo.Context) (url.Values, error) {
 	if err != nil {
 		return nil, errInvalidRequest("malformed form body: %v", truncate(err.Error(), 80))
 	}
-	r.PostForm, r.Form = form, form // the library reads FormValue: keep it to the body too
+	r.PostForm, r.Form = form, form // the body is read: FormValue, if anything calls it, sees it and only it
 	for _, k := range []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
 		if len(r.PostForm[k]) > 1 {
 			return nil, errInvalidRequest("parameter %s is repeated: send it once", k)

@@ -508,10 +508,16 @@ func FeedAppEvent(old, next Application) string {
 // FeedSubscription is one subscriber's view of the revocation feed: either
 // a reset (it cannot resume, and must drop its whole cache), or the events
 // it missed (the backlog, read page by page) followed by live ones.
+//
+// The backlog ends at the feed's newest event when the subscription began,
+// so once NextBacklog returns none the subscriber is up to date (the feed
+// endpoint's "ready"): Events carries only later events, and repeats of
+// backlog events.
 type FeedSubscription interface {
 	// Reset reports that the subscriber could not resume (no id, an id
 	// the feed no longer holds, a malformed one) and the id it resumes
-	// from after dropping its cache.
+	// from after dropping its cache: the feed's newest event when the
+	// subscription began.
 	Reset() (reset bool, id string)
 	// NextBacklog returns the next page of missed events, none once the
 	// backlog is read.

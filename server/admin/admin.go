@@ -44,7 +44,7 @@ type Config struct {
 	Limits Limiter
 	// TokenRef reads a presented access token (the OAuth server's TokenRef, so
 	// a JWT works as an opaque token does); nil reads opaque tokens only.
-	TokenRef func(string) (store.TokenRef, bool)
+	TokenRef func(context.Context, string) (store.TokenRef, bool)
 	// TrustedProxies are the networks of the proxies in front of oauthd
 	// (see package clientip).
 	TrustedProxies []netip.Prefix
@@ -94,7 +94,7 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 		cfg.Limits = noLimits{}
 	}
 	if cfg.TokenRef == nil {
-		cfg.TokenRef = credential.Parse
+		cfg.TokenRef = func(_ context.Context, token string) (store.TokenRef, bool) { return credential.Parse(token) }
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: web.NewEcho(web.Config{
 		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
@@ -188,7 +188,7 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		var actor apps.Actor
-		switch ref, isToken := a.cfg.TokenRef(cred); {
+		switch ref, isToken := a.cfg.TokenRef(c.Request().Context(), cred); {
 		case matched >= 0:
 			actor = apps.Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
 		case isToken:

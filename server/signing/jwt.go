@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -48,8 +49,9 @@ func (r *Ring) Sign(c Claims) (string, error) {
 
 // Verify checks a JWT's signature against the published keys and its typ
 // header, and returns its claims. Expiry and the rest are the caller's:
-// introspection decides them with the token's record.
-func (r *Ring) Verify(token string) (Claims, error) {
+// introspection decides them with the token's record. A kid the ring does
+// not know reloads it (reloadForUnknown), waited for as long as ctx allows.
+func (r *Ring) Verify(ctx context.Context, token string) (Claims, error) {
 	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(t.Headers) != 1 {
 		return Claims{}, fmt.Errorf("signing: not a compact JWS: %w", err)
@@ -60,8 +62,11 @@ func (r *Ring) Verify(token string) (Claims, error) {
 	}
 	k, ok := r.byID(h.KeyID)
 	if !ok {
-		r.reloadForUnknown()
+		r.reloadForUnknown(ctx)
 		k, ok = r.byID(h.KeyID)
+	}
+	if !ok && ctx.Err() != nil {
+		return Claims{}, fmt.Errorf("signing: unknown key %q, reload not awaited: %w", h.KeyID, ctx.Err())
 	}
 	if !ok || string(k.Alg) != h.Algorithm {
 		return Claims{}, fmt.Errorf("signing: unknown key %q", h.KeyID)

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -62,27 +64,40 @@ type Ring struct {
 	aead cipher.AEAD // set by the first Load that reaches the store
 	keys []Key       // by ActiveAt, oldest first
 
-	missMu   sync.Mutex
-	lastMiss time.Time // the last reload for a kid this ring did not know
+	// misses runs the reloads for unknown kids one at a time, each shared
+	// by the verifications that ask meanwhile.
+	misses   singleflight.Group
+	lastMiss time.Time // the last such reload; touched only inside misses
 }
 
 // missReloadEvery bounds the reloads that tokens of unknown kids cause, so
 // made-up kids cannot turn into a read of the store per request.
 const missReloadEvery = time.Second
 
+// missReloadTimeout bounds one reload for an unknown kid. The reload is
+// shared, so no single caller's context may end it.
+const missReloadTimeout = 2 * time.Second
+
 // reloadForUnknown reloads the ring for a kid it does not know: another
 // replica may have rotated (or signed with a next key, see signerFor)
-// before this one's periodic reload. At most once per missReloadEvery;
-// callers look the kid up again either way, since a concurrent caller may
-// have reloaded meanwhile.
-func (r *Ring) reloadForUnknown() {
-	r.missMu.Lock()
-	defer r.missMu.Unlock()
-	if now := r.now(); now.Sub(r.lastMiss) >= missReloadEvery {
+// before this one's periodic reload. Concurrent callers share one reload,
+// and one is made at most once per missReloadEvery; each caller waits for
+// it only as long as its ctx allows. Callers look the kid up again either
+// way, since the shared reload may have been another caller's.
+func (r *Ring) reloadForUnknown(ctx context.Context) {
+	done := r.misses.DoChan("", func() (any, error) {
+		now := r.now()
+		if now.Sub(r.lastMiss) < missReloadEvery {
+			return nil, nil
+		}
 		r.lastMiss = now
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lctx, cancel := context.WithTimeout(context.Background(), missReloadTimeout)
 		defer cancel()
-		_ = r.Load(ctx) // a failure leaves the ring as it was: the kid stays unknown
+		return nil, r.Load(lctx) // a failure leaves the ring as it was: the kid stays unknown
+	})
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 

@@ -60,20 +60,20 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := r.Verify(tok)
+			got, err := r.Verify(ctx, tok)
 			if err != nil || got.ID != c.ID || got.Scope != "sms" || len(got.Audience) != 1 {
 				t.Fatalf("Verify = %+v, %v", got, err)
 			}
 			parts := strings.Split(tok, ".")
 			tampered := parts[0] + "." + parts[1][:len(parts[1])-2] + "xx." + parts[2]
-			if _, err := r.Verify(tampered); err == nil {
+			if _, err := r.Verify(ctx, tampered); err == nil {
 				t.Fatal("a tampered token verifies")
 			}
 			other := newRing(t, newStore(t), alg, clk, 1)
 			if err := other.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := other.Verify(tok); err == nil {
+			if _, err := other.Verify(ctx, tok); err == nil {
 				t.Fatal("another ring's key verifies the token")
 			}
 			// A second replica on the same store loads the same key.
@@ -81,7 +81,7 @@ func TestSignVerify(t *testing.T) {
 			if err := twin.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := twin.Verify(tok); err != nil {
+			if _, err := twin.Verify(ctx, tok); err != nil {
 				t.Fatalf("a replica cannot verify: %v", err)
 			}
 			// A wrong sealing key is an error naming the problem.
@@ -125,14 +125,14 @@ func TestRotate(t *testing.T) {
 	if cur, _ := r.Current(); cur.ID != next.ID {
 		t.Fatalf("after the publish delay the new key must sign")
 	}
-	if _, err := r.Verify(old); err != nil {
+	if _, err := r.Verify(ctx, old); err != nil {
 		t.Fatalf("a token of the old key no longer verifies while it may be live: %v", err)
 	}
 	clk.advance(time.Hour)
 	if ks := kids(); len(ks) != 1 || ks[0] != next.ID {
 		t.Fatalf("after the old key's tokens expired: published %v, want only %s", ks, next.ID)
 	}
-	if _, err := r.Verify(old); err == nil {
+	if _, err := r.Verify(ctx, old); err == nil {
 		t.Fatal("a retired key still verifies")
 	}
 }
@@ -187,10 +187,10 @@ func TestKeyNeverSignsPastItsRetirement(t *testing.T) {
 	}
 	// Past the first key's retirement, the long token still verifies.
 	clk.advance(2 * time.Hour)
-	if _, err := r.Verify(tokens["would outlive it"]); err != nil {
+	if _, err := r.Verify(ctx, tokens["would outlive it"]); err != nil {
 		t.Fatalf("the token that would have outlived its key: %v", err)
 	}
-	if _, err := r.Verify(tokens["fits before the current key retires"]); err == nil {
+	if _, err := r.Verify(ctx, tokens["fits before the current key retires"]); err == nil {
 		t.Fatal("the retired key still verifies")
 	}
 }
@@ -217,13 +217,13 @@ func TestVerifyReloadsForUnknownKid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Verify(long); err != nil {
+	if _, err := b.Verify(ctx, long); err != nil {
 		t.Fatalf("the other replica refuses a token of the key added since it loaded: %v", err)
 	}
 	before := st.lists.Load()
 	forged := "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vc3VjaGtpZCIsInR5cCI6ImF0K2p3dCJ9.e30.AAAA"
 	for range 100 {
-		if _, err := b.Verify(forged); err == nil {
+		if _, err := b.Verify(ctx, forged); err == nil {
 			t.Fatal("a token of a made-up kid verified")
 		}
 	}
@@ -239,5 +239,78 @@ type countingStore struct {
 
 func (s *countingStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	s.lists.Add(1)
+	return s.KeyStore.ListSigningKeys(ctx)
+}
+
+// A verification waits for the reload an unknown kid causes only as long
+// as its context allows: while the store hangs, a second verification
+// joins the reload in flight (it starts none of its own, though the rate
+// limit would allow one) and returns as soon as its context ends.
+func TestVerifyGivesUpWithItsContext(t *testing.T) {
+	st := &stuckStore{KeyStore: newStore(t), listing: make(chan struct{}, 1), release: make(chan struct{})}
+	clk := &clock{}
+	r := newRing(t, st, EdDSA, clk, 1)
+	ctx := context.Background()
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.stuck.Store(true)
+	forged := "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vc3VjaGtpZCIsInR5cCI6ImF0K2p3dCJ9.e30.AAAA"
+	first := make(chan error, 1)
+	go func() { _, err := r.Verify(ctx, forged); first <- err }()
+	select {
+	case <-st.listing:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload for an unknown kid within 5s")
+	}
+
+	clk.advance(2 * missReloadEvery)
+	short, cancel := context.WithCancel(ctx)
+	second := make(chan error, 1)
+	go func() { _, err := r.Verify(short, forged); second <- err }()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Verify with its context cancelled = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Verify whose context ended still waits for the stuck reload after 5s")
+	}
+	if n := st.lists.Load(); n != 1 {
+		t.Errorf("the store was read %d times, want once: the second Verify must share the reload in flight", n)
+	}
+
+	close(st.release)
+	select {
+	case err := <-first:
+		if err == nil || errors.Is(err, context.Canceled) {
+			t.Errorf("the first Verify = %v, want an unknown key", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first Verify did not return within 5s of the store answering")
+	}
+}
+
+// stuckStore's ListSigningKeys, once stuck is set, counts the call, says
+// so on listing and hangs until release is closed, as a Redis that stopped
+// answering would (the reload's own timeout aside).
+type stuckStore struct {
+	KeyStore
+	stuck   atomic.Bool
+	lists   atomic.Int64
+	listing chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	if s.stuck.Load() {
+		s.lists.Add(1)
+		select {
+		case s.listing <- struct{}{}:
+		default:
+		}
+		<-s.release
+	}
 	return s.KeyStore.ListSigningKeys(ctx)
 }

@@ -277,6 +277,20 @@ func (f *Feed) Subscribe(ctx context.Context, from string) (store.FeedSubscripti
 	sub.end = f.last
 	f.subs[sub] = struct{}{}
 	f.mu.Unlock()
+	// The backlog ends at the stream's newest entry, read only now that
+	// the subscriber is registered: the reader may not have reached it
+	// yet (f.last lags the stream by up to a read), and whatever it fans
+	// out from here on reaches this subscriber, so between the backlog
+	// and the live events nothing is missed; what both carry is skipped
+	// by the subscriber (store.FeedSubscription).
+	top, err := f.top(ctx)
+	if err != nil {
+		sub.Close()
+		return nil, f.s.wrap(err)
+	}
+	if store.FeedIDLess(sub.end, top) {
+		sub.end = top
+	}
 	if reset {
 		sub.cursor = ""
 	}
@@ -288,7 +302,7 @@ type feedSub struct {
 	ch     chan store.FeedEvent
 	reset  bool
 	cursor string // the last backlog id read; "" when the backlog is done
-	end    string // the backlog's last id: live events start after it
+	end    string // the backlog's last id, the stream's newest at Subscribe
 }
 
 func (s *feedSub) Reset() (bool, string) { return s.reset, s.end }

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/signing"
+	"github.com/oauthd/oauthd/store"
+)
+
+// TokenWriter stores issued tokens.
+type TokenWriter interface {
+	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
+}
+
+// grant is an issued access token.
+type grant struct {
+	token    string
+	jti      string
+	lifetime time.Duration // 0: it never expires
+}
+
+// issueToken makes an access token for an application handleToken has
+// authenticated and whose request, scopes (granted, scope as the response
+// and a JWT write them) and audiences it has checked, and stores its
+// record. from is where the request came from: its lock-out is checked
+// with the write.
+func (s *Server) issueToken(ctx context.Context, app *store.Application, secretID string, granted []string, scope string, from netip.Addr, aud []string) (grant, error) {
+	jwt := app.TokenFormat == store.TokenJWT
+	if jwt && s.cfg.Signer == nil {
+		return grant{}, errJWTUnconfigured
+	}
+	// The wall clock, as go-oauth2's manager read it when it ran token
+	// issue, not cfg.Now, which authentication and introspection use.
+	now := time.Now()
+	life := max(app.TokenLifetime, 0)
+	bucket := store.NeverBucket(app.Generation)
+	if life > 0 {
+		bucket = store.ExpiryBucket(now.Add(life), life)
+	}
+	var raw, jti string
+	var ref store.TokenRef
+	if jwt {
+		// A JWT's record is filed under a random reference, the same way
+		// an opaque token's is: its jti names the record, so revocation,
+		// revoke-all, disabling and deletion reach it as they reach any
+		// token.
+		ref = credential.NewJWTRef(app.ClientID, bucket)
+		jti = ref.JTI()
+		var err error
+		raw, err = s.cfg.Signer.Sign(signing.Claims{
+			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
+			ID: jti, ClientID: app.ClientID, Subject: app.ClientID,
+			Scope: scope, Audience: aud,
+		})
+		if err != nil {
+			return grant{}, err
+		}
+	} else {
+		raw, ref = credential.NewToken(app.ClientID, bucket)
+		jti = ref.JTI()
+	}
+	t := store.Token{
+		ID:            jti,
+		ClientID:      app.ClientID,
+		Scopes:        granted,
+		IssuedAt:      now,
+		Generation:    app.Generation,
+		SecretID:      secretID,
+		RequestedFrom: from,
+		Audiences:     aud,
+	}
+	if life > 0 {
+		t.ExpiresAt = now.Add(life)
+	}
+	err := s.store.CreateToken(ctx, ref, t)
+	var locked *store.LockedError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return grant{}, errInvalidClient("application deleted while the token was issued")
+	case errors.As(err, &locked):
+		return grant{}, errLockedOut(locked.For)
+	case err != nil:
+		return grant{}, err
+	}
+	return grant{token: raw, jti: jti, lifetime: life}, nil
+}
