@@ -100,7 +100,7 @@ func parseGrace(s string) (time.Duration, error) {
 	}
 	g, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"}
+		return 0, apps.Invalid("grace_period", "a duration such as 1h or 30m")
 	}
 	return g, nil
 }

@@ -253,7 +253,7 @@ func checkQuery(allowed []string) echo.MiddlewareFunc {
 			}
 			q, err := url.ParseQuery(raw)
 			if err != nil {
-				return writeError(c, &apps.ValidationError{Field: "query", Reason: "malformed query string: use name=value pairs joined by '&', percent-encoded"})
+				return writeError(c, apps.Invalid("query", "malformed query string: use name=value pairs joined by '&', percent-encoded"))
 			}
 			for name, values := range q {
 				if !slices.Contains(allowed, name) {
@@ -263,10 +263,10 @@ func checkQuery(allowed []string) echo.MiddlewareFunc {
 					} else {
 						reason += "; this endpoint reads none"
 					}
-					return writeError(c, &apps.ValidationError{Field: truncate(name, 40), Reason: reason})
+					return writeError(c, apps.Invalid(truncate(name, 40), reason))
 				}
 				if len(values) > 1 {
-					return writeError(c, &apps.ValidationError{Field: name, Reason: "given more than once"})
+					return writeError(c, apps.Invalid(name, "given more than once"))
 				}
 			}
 			return next(c)
@@ -294,7 +294,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/json" {
-		return &apps.ValidationError{Field: "body", Reason: "send Content-Type: application/json"}
+		return apps.Invalid("body", "send Content-Type: application/json")
 	}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -306,23 +306,23 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		case errors.As(err, &tooBig):
 			return &web.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
 		case errors.As(err, &typ):
-			return &apps.ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
+			return apps.Invalid(typ.Field, "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
-			return &apps.ValidationError{Field: "body", Reason: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+			return apps.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &apps.ValidationError{Field: f, Reason: "unknown or read-only field"}
+			return apps.Invalid(f, "unknown or read-only field")
 		case errors.Is(err, io.EOF):
-			return &apps.ValidationError{Field: "body", Reason: "empty: send a JSON object"}
+			return apps.Invalid("body", "empty: send a JSON object")
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return &apps.ValidationError{Field: "body", Reason: "malformed JSON: it ends early"}
+			return apps.Invalid("body", "malformed JSON: it ends early")
 		}
 		// Not a JSON problem: reading the body failed (a timeout, the
 		// client gone); the answer must not carry the error's text.
 		return web.BodyReadError(err, "64 KiB")
 	}
 	if dec.More() {
-		return &apps.ValidationError{Field: "body", Reason: "one JSON object expected"}
+		return apps.Invalid("body", "one JSON object expected")
 	}
 	return nil
 }
@@ -397,7 +397,7 @@ func queryLimit(c echo.Context) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > apps.MaxPage {
-		return 0, &apps.ValidationError{Field: "limit", Reason: fmt.Sprintf("a whole number from 1 to %d", apps.MaxPage)}
+		return 0, apps.Invalid("limit", fmt.Sprintf("a whole number from 1 to %d", apps.MaxPage))
 	}
 	return n, nil
 }
@@ -473,7 +473,7 @@ func (a *Admin) resetSecret(c echo.Context) error {
 	if req.GracePeriod != "" {
 		var err error
 		if grace, err = time.ParseDuration(req.GracePeriod); err != nil {
-			return writeError(c, &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"})
+			return writeError(c, apps.Invalid("grace_period", "a duration such as 1h or 30m"))
 		}
 	}
 	app, secret, sid, err := a.apps.ResetSecret(c.Request().Context(), c.Param("id"), grace)

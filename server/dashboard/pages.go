@@ -430,7 +430,7 @@ func (d *Dashboard) resetSecret(c echo.Context) error {
 	if graceText != "" {
 		var err error
 		if grace, err = time.ParseDuration(graceText); err != nil {
-			return d.actionFailed(c, "secrets", &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h, 30m or 24h (empty: the old secrets stop at once)"}, nil)
+			return d.actionFailed(c, "secrets", apps.Invalid("grace_period", "a duration such as 1h, 30m or 24h (empty: the old secrets stop at once)"), nil)
 		}
 	}
 	warning := "The old secrets stop working at once: daemons still using them can get no new tokens."
@@ -458,7 +458,7 @@ func (d *Dashboard) deleteSecret(c echo.Context) error {
 	if _, err := d.apps.DeleteSecret(c.Request().Context(), c.Param("id"), sid); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
-				return d.actionFailed(c, "secrets", &apps.ConflictError{Reason: "That secret no longer exists."}, nil)
+				return d.actionFailed(c, "secrets", apps.Conflict("That secret no longer exists."), nil)
 			}
 		}
 		return d.actionFailed(c, "secrets", err, nil)
@@ -487,7 +487,7 @@ func (d *Dashboard) revokeToken(c echo.Context) error {
 	jti := c.FormValue("jti")
 	// The token must be this application's: the page's URL names it.
 	if ref, ok := store.ParseJTI(jti); !ok || ref.ClientID != c.Param("id") {
-		return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token is not one of this application's."}, nil)
+		return d.actionFailed(c, "tokens", apps.Conflict("That token is not one of this application's."), nil)
 	}
 	if ok, err := d.confirmed(c, "Revoke a token of %s?", "Token "+truncate(jti, 80)+" stops working at once.", "Revoke"); !ok {
 		return err
@@ -495,7 +495,7 @@ func (d *Dashboard) revokeToken(c echo.Context) error {
 	if err := d.apps.RevokeToken(c.Request().Context(), jti); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
-				return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token has expired or was revoked already."}, nil)
+				return d.actionFailed(c, "tokens", apps.Conflict("That token has expired or was revoked already."), nil)
 			}
 		}
 		return d.actionFailed(c, "tokens", err, nil)
