@@ -35,8 +35,16 @@ type Config struct {
 	// KeyDigests are the SHA-256 digests of the admin keys. The keys
 	// themselves are never configured or stored.
 	KeyDigests []store.Digest
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// NamedKeys are admin keys, by digest, whose changes the audit log
+	// records under a name of their own rather than admin-key:<digest
+	// prefix>; they are accepted as KeyDigests are. The CLI's direct mode
+	// mints one for its in-process handler and names it "cli".
+	NamedKeys map[store.Digest]string
+	// Logger receives the lines of failed requests (5xx); AccessLogger
+	// the rest (nil: Logger).
+	Logger       *slog.Logger
+	AccessLogger *slog.Logger
+	Now          func() time.Time
 	// Observer hears about every admin request (metrics); nil means nobody.
 	Observer web.Observer
 	// Limits counts failed authentications per address and locks an
@@ -56,9 +64,16 @@ type Config struct {
 // listener when admin.addr is set, or beside the public routes.
 type Admin struct {
 	cfg    Config
+	keys   []namedKey
 	apps   *apps.Service
 	tokens TokenReader
 	echo   *echo.Echo
+}
+
+// namedKey is an accepted admin key's digest and the actor it acts as.
+type namedKey struct {
+	digest store.Digest
+	actor  string
 }
 
 // Limiter is what the admin API needs of the abuse limits
@@ -97,9 +112,15 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 		cfg.TokenRef = credential.Parse
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: web.NewEcho(web.Config{
-		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
+		Logger: cfg.Logger, Access: cfg.AccessLogger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
 		NotFound: "no such admin endpoint: see docs/openapi.yaml",
 	})}
+	for _, d := range cfg.KeyDigests {
+		a.keys = append(a.keys, namedKey{d, fmt.Sprintf("admin-key:%x", d[:4])})
+	}
+	for d, name := range cfg.NamedKeys {
+		a.keys = append(a.keys, namedKey{d, name})
+	}
 	a.routes()
 	return a
 }
@@ -181,16 +202,16 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return writeError(c, lockedOut(lo.For))
 		}
 		d := store.Sum(cred)
-		matched := -1
-		for i, k := range a.cfg.KeyDigests {
-			if d.Equal(k) {
-				matched = i
+		key := ""
+		for _, k := range a.keys {
+			if d.Equal(k.digest) {
+				key = k.actor
 			}
 		}
 		var actor apps.Actor
 		switch ref, isToken := a.cfg.TokenRef(cred); {
-		case matched >= 0:
-			actor = apps.Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
+		case key != "":
+			actor = apps.Actor{Name: key, IP: ip}
 		case isToken:
 			l, err := a.tokens.LookupToken(c.Request().Context(), ref, "")
 			if err != nil {
