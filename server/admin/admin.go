@@ -405,10 +405,11 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	if page == nil {
-		page = []apps.Application{}
+	out := ApplicationList{Applications: make([]apps.Application, 0, len(page)), NextCursor: next}
+	for _, l := range page {
+		out.Applications = append(out.Applications, apps.ApplicationDetail(l.Application, l.Usage))
 	}
-	return web.WriteJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 func queryLimit(c echo.Context) (int, error) {

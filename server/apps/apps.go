@@ -161,7 +161,7 @@ func (s *Service) add(ctx context.Context, event, id, secret string, in NewAppli
 	}
 	s.audit(ctx, event, a.ClientID, map[string]any{
 		"name": a.Name, "owner": a.Owner, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
-		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
+		"ip_allowlist": FormatAllowlist(a.IPAllowlist),
 	})
 	return a, nil
 }
@@ -363,6 +363,21 @@ func ParseAllowlist(list []string) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("at most %d entries; use wider CIDRs", maxAllowlist)
 	}
 	return out, nil
+}
+
+// FormatAllowlist is ParseAllowlist's inverse: a single address without
+// its /32 or /128, a network as a CIDR. It is never nil, so an empty
+// allowlist reads as [] wherever it is shown.
+func FormatAllowlist(list []netip.Prefix) []string {
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	return out
 }
 
 // Catalogue is the scope catalogue applications are checked against.

@@ -78,10 +78,16 @@ type ListFilter struct {
 	Owner string
 }
 
-// List returns a page of applications in creation order, rendered with
-// their usage, keeping those f matches; a filtered page may hold fewer
-// than limit even when more follow.
-func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Application, string, error) {
+// Listed is an application in a listing, with its usage.
+type Listed struct {
+	store.Application
+	Usage store.Usage
+}
+
+// List returns a page of applications in creation order, with their
+// usage, keeping those f matches; a filtered page may hold fewer than
+// limit even when more follow.
+func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Listed, string, error) {
 	if d := delegateFrom(ctx); d != nil {
 		if err := d.mayChangeOwner(f.Owner); f.Owner != "" && err != nil {
 			return nil, "", Forbidden("owner", fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner))
@@ -116,9 +122,9 @@ func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilt
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]Application, len(page))
+	out := make([]Listed, len(page))
 	for i, a := range page {
-		out[i] = ApplicationDetail(a, usage[a.ClientID])
+		out[i] = Listed{a, usage[a.ClientID]}
 	}
 	return out, next, nil
 }
@@ -174,7 +180,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if next.IPAllowlist, err = ParseAllowlist(*p.IPAllowlist); err != nil {
 			return store.Application{}, Invalid("ip_allowlist", err.Error())
 		}
-		changes["ip_allowlist"] = ApplicationJSON(next).IPAllowlist
+		changes["ip_allowlist"] = FormatAllowlist(next.IPAllowlist)
 	}
 	if p.Enabled != nil {
 		changes["enabled"] = *p.Enabled

@@ -80,18 +80,11 @@ func ApplicationJSON(a store.Application) Application {
 		Audiences:     a.Audiences,
 		Scopes:        a.Scopes,
 		TokenLifetime: FormatLifetime(a.TokenLifetime),
-		IPAllowlist:   make([]string, 0, len(a.IPAllowlist)),
+		IPAllowlist:   FormatAllowlist(a.IPAllowlist),
 		Secrets:       []SecretJSON{},
 		Enabled:       a.Enabled,
 		CreatedAt:     a.CreatedAt,
 		UpdatedAt:     a.UpdatedAt,
-	}
-	for _, p := range a.IPAllowlist {
-		if p.IsSingleIP() {
-			out.IPAllowlist = append(out.IPAllowlist, p.Addr().String())
-		} else {
-			out.IPAllowlist = append(out.IPAllowlist, p.String())
-		}
 	}
 	if out.Audiences == nil {
 		out.Audiences = []string{}

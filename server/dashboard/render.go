@@ -34,20 +34,12 @@ type page struct {
 var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events"}
 
 var funcs = template.FuncMap{
-	"when": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v == nil || v.IsZero() {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
+	// when is a time as the pages show it; the zero time is "never".
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
 		}
-		return ""
+		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"join": strings.Join,
 	"contains": func(list []string, s string) bool {
