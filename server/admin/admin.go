@@ -19,16 +19,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/admin/adminapi"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/clientip"
 	"github.com/oauthd/oauthd/server/credential"
-	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
 // Prefix is where the admin API lives.
-const Prefix = "/admin/v1"
+const Prefix = adminapi.Prefix
 
 // Config configures the admin API.
 type Config struct {
@@ -360,21 +360,8 @@ func jsonType(goType string) string {
 	return "a string"
 }
 
-// NewApplicationRequest is the body of POST /applications.
-type NewApplicationRequest struct {
-	Name          string            `json:"name"`
-	Description   string            `json:"description"`
-	Scopes        []string          `json:"scopes"`
-	Owner         string            `json:"owner"`
-	Metadata      map[string]string `json:"metadata"`
-	TokenLifetime string            `json:"token_lifetime"`
-	IPAllowlist   []string          `json:"ip_allowlist"`
-	TokenFormat   string            `json:"token_format"`
-	Audiences     []string          `json:"audiences"`
-}
-
 func (a *Admin) createApp(c echo.Context) error {
-	var req NewApplicationRequest
+	var req adminapi.NewApplicationRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -382,17 +369,11 @@ func (a *Admin) createApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := apps.ApplicationDetail(app, store.Usage{})
+	out := applicationOf(app, store.Usage{})
 	out.ClientSecret = secret
 	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
 	return web.WriteJSON(c, http.StatusCreated, out)
-}
-
-// ApplicationList is a page of GET /applications.
-type ApplicationList struct {
-	Applications []apps.Application `json:"applications"`
-	NextCursor   string             `json:"next_cursor,omitempty"`
 }
 
 func (a *Admin) listApps(c echo.Context) error {
@@ -405,9 +386,9 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := ApplicationList{Applications: make([]apps.Application, 0, len(page)), NextCursor: next}
+	out := adminapi.ApplicationList{Applications: make([]adminapi.Application, 0, len(page)), NextCursor: next}
 	for _, l := range page {
-		out.Applications = append(out.Applications, apps.ApplicationDetail(l.Application, l.Usage))
+		out.Applications = append(out.Applications, applicationOf(l.Application, l.Usage))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
 }
@@ -429,26 +410,11 @@ func (a *Admin) getApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
-}
-
-// ApplicationPatchRequest is the body of PATCH /applications/{id}:
-// fields left out are not changed.
-type ApplicationPatchRequest struct {
-	Name          *string            `json:"name"`
-	Description   *string            `json:"description"`
-	Scopes        *[]string          `json:"scopes"`
-	TokenLifetime *string            `json:"token_lifetime"`
-	IPAllowlist   *[]string          `json:"ip_allowlist"`
-	Enabled       *bool              `json:"enabled"`
-	Owner         *string            `json:"owner"`
-	Metadata      *map[string]string `json:"metadata"`
-	TokenFormat   *string            `json:"token_format"`
-	Audiences     *[]string          `json:"audiences"`
+	return web.WriteJSON(c, http.StatusOK, applicationOf(app, usage))
 }
 
 func (a *Admin) updateApp(c echo.Context) error {
-	var req ApplicationPatchRequest
+	var req adminapi.ApplicationPatchRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -461,7 +427,7 @@ func (a *Admin) updateApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
+	return web.WriteJSON(c, http.StatusOK, applicationOf(app, usage))
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {
@@ -471,23 +437,8 @@ func (a *Admin) deleteApp(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// SecretResetRequest is the (optional) body of POST /applications/{id}/secrets.
-type SecretResetRequest struct {
-	// GracePeriod keeps the old secrets working this long ("1h"); empty
-	// or "0s" stops them at once.
-	GracePeriod string `json:"grace_period"`
-}
-
-// SecretReset answers a secret reset; ClientSecret is shown this once.
-type SecretReset struct {
-	ClientID     string            `json:"client_id"`
-	ClientSecret string            `json:"client_secret"`
-	SecretID     string            `json:"secret_id"`
-	Secrets      []apps.SecretJSON `json:"secrets"`
-}
-
 func (a *Admin) resetSecret(c echo.Context) error {
-	var req SecretResetRequest
+	var req adminapi.SecretResetRequest
 	if err := decodeJSON(c, &req, true); err != nil {
 		return writeError(c, err)
 	}
@@ -503,9 +454,8 @@ func (a *Admin) resetSecret(c echo.Context) error {
 		return writeError(c, err)
 	}
 	web.NoStore(c.Response().Header())
-	return web.WriteJSON(c, http.StatusCreated, SecretReset{
-		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
-		Secrets: apps.ApplicationDetail(app, store.Usage{}).Secrets,
+	return web.WriteJSON(c, http.StatusCreated, adminapi.SecretReset{
+		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid, Secrets: secretsOf(app, store.Usage{}),
 	})
 }
 
@@ -523,32 +473,6 @@ func (a *Admin) revokeTokens(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// TokenJSON describes a live token or API key, never the credential.
-type TokenJSON struct {
-	JTI       string     `json:"jti"`
-	Kind      string     `json:"kind"` // access_token or api_key
-	Name      string     `json:"name,omitempty"`
-	Scopes    []string   `json:"scopes"`
-	IssuedAt  time.Time  `json:"issued_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-}
-
-// TokenJSONOf renders a token record.
-func TokenJSONOf(t store.Token) TokenJSON {
-	kind := t.Kind
-	if kind == "" {
-		kind = "access_token"
-	}
-	return TokenJSON{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: t.Scopes, IssuedAt: t.IssuedAt, ExpiresAt: apps.TimePtr(t.ExpiresAt)}
-}
-
-// TokenList answers GET /applications/{id}/tokens.
-type TokenList struct {
-	Tokens []TokenJSON `json:"tokens"`
-	// More says the list was cut at limit.
-	More bool `json:"more"`
-}
-
 func (a *Admin) listTokens(c echo.Context) error {
 	limit, err := queryLimit(c)
 	if err != nil {
@@ -558,9 +482,9 @@ func (a *Admin) listTokens(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := TokenList{Tokens: make([]TokenJSON, 0, len(list)), More: more}
+	out := adminapi.TokenList{Tokens: make([]adminapi.Token, 0, len(list)), More: more}
 	for _, t := range list {
-		out.Tokens = append(out.Tokens, TokenJSONOf(t))
+		out.Tokens = append(out.Tokens, tokenOf(t))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
 }
@@ -572,21 +496,8 @@ func (a *Admin) revokeToken(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// NewAPIKeyRequest is the body of POST /applications/{id}/api-keys.
-type NewAPIKeyRequest struct {
-	Name      string   `json:"name"`
-	Scopes    []string `json:"scopes"`
-	ExpiresIn string   `json:"expires_in"`
-}
-
-// APIKey answers the creation of an API key; Key is shown this once.
-type APIKey struct {
-	TokenJSON
-	Key string `json:"api_key"`
-}
-
 func (a *Admin) createAPIKey(c echo.Context) error {
-	var req NewAPIKeyRequest
+	var req adminapi.NewAPIKeyRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -595,24 +506,7 @@ func (a *Admin) createAPIKey(c echo.Context) error {
 		return writeError(c, err)
 	}
 	web.NoStore(c.Response().Header())
-	return web.WriteJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
-}
-
-// EventJSON is one audit-log entry as the admin API shows it.
-type EventJSON struct {
-	ID       string         `json:"id"`
-	Time     time.Time      `json:"time"`
-	Kind     string         `json:"kind"`
-	Actor    string         `json:"actor"`
-	ClientID string         `json:"client_id,omitempty"`
-	IP       string         `json:"ip,omitempty"`
-	Detail   map[string]any `json:"detail,omitempty"`
-}
-
-// EventList is a page of GET /events.
-type EventList struct {
-	Events     []EventJSON `json:"events"`
-	NextCursor string      `json:"next_cursor,omitempty"`
+	return web.WriteJSON(c, http.StatusCreated, adminapi.APIKey{Token: tokenOf(t), Key: key})
 }
 
 func (a *Admin) listEvents(c echo.Context) error {
@@ -625,24 +519,17 @@ func (a *Admin) listEvents(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := EventList{Events: make([]EventJSON, 0, len(ev)), NextCursor: next}
+	out := adminapi.EventList{Events: make([]adminapi.Event, 0, len(ev)), NextCursor: next}
 	for _, e := range ev {
-		out.Events = append(out.Events, EventJSON(e))
+		out.Events = append(out.Events, eventOf(e))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
-}
-
-// ImportApplicationRequest is the body of PUT /applications/{id}: an
-// application with the secret its clients already use.
-type ImportApplicationRequest struct {
-	NewApplicationRequest
-	ClientSecret string `json:"client_secret"`
 }
 
 // importApp answers PUT /applications/{id}: 201 with the application
 // (never the secret), 409 if the id is taken.
 func (a *Admin) importApp(c echo.Context) error {
-	var req ImportApplicationRequest
+	var req adminapi.ImportApplicationRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -656,27 +543,7 @@ func (a *Admin) importApp(c echo.Context) error {
 	}
 	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
-	return web.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
-}
-
-// SigningKeyJSON describes a published JWT signing key (never its private
-// part).
-type SigningKeyJSON struct {
-	KID       string     `json:"kid"`
-	Alg       string     `json:"alg"`
-	CreatedAt time.Time  `json:"created_at"`
-	SignsFrom time.Time  `json:"signs_from"`
-	RetiresAt *time.Time `json:"retires_at"`
-}
-
-// SigningKeyList answers GET /signing-keys.
-type SigningKeyList struct {
-	Keys []SigningKeyJSON `json:"keys"`
-}
-
-// SigningKeyJSONOf renders a key (the CLI prints the same shape).
-func SigningKeyJSONOf(k signing.Key) SigningKeyJSON {
-	return SigningKeyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignsFrom: k.ActiveAt, RetiresAt: apps.TimePtr(k.RetireAt)}
+	return web.WriteJSON(c, http.StatusCreated, applicationOf(app, store.Usage{}))
 }
 
 func (a *Admin) listKeys(c echo.Context) error {
@@ -684,9 +551,9 @@ func (a *Admin) listKeys(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := SigningKeyList{Keys: []SigningKeyJSON{}}
+	out := adminapi.SigningKeyList{Keys: make([]adminapi.SigningKey, 0, len(keys))}
 	for _, k := range keys {
-		out.Keys = append(out.Keys, SigningKeyJSONOf(k))
+		out.Keys = append(out.Keys, signingKeyOf(k))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
 }
@@ -698,5 +565,5 @@ func (a *Admin) rotateKey(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusCreated, SigningKeyJSONOf(k))
+	return web.WriteJSON(c, http.StatusCreated, signingKeyOf(k))
 }

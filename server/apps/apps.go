@@ -41,9 +41,9 @@ type Store interface {
 	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
 }
 
-// Apps is the application service: the one place that validates and
+// Service is the application service: the one place that validates and
 // changes applications and records each change in the audit log, used by
-// the admin API and by the CLI alike.
+// the admin API and the dashboard alike.
 type Service struct {
 	store     Store
 	catalogue *scopes.Catalogue
