@@ -129,7 +129,7 @@ func TestOpenAPISchemas(t *testing.T) {
 			continue
 		}
 		if got := jsonFields(reflect.TypeOf(v)); !slices.Equal(got, documented) {
-			t.Errorf("schema %s has the fields %v; adminapi.%T has %v", name, documented, v, got)
+			t.Errorf("schema %s has the fields %v; %T has %v", name, documented, v, got)
 		}
 	}
 	for name := range types {
