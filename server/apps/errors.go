@@ -92,18 +92,16 @@ const errRetry = "the application changed concurrently; retry"
 // sentence that holds no detail.
 func ErrorMessage(err error) string {
 	var e *Error
-	switch {
-	case err == nil:
+	switch code := ErrorCode(err); {
+	case code == "":
 		return ""
 	case errors.As(err, &e):
 		return e.Error()
 	case errors.Is(err, store.ErrConflict):
 		return errRetry
-	}
-	switch ErrorCode(err) {
-	case CodeUnavailable:
+	case code == CodeUnavailable:
 		return "the store is unavailable; retry shortly"
-	case CodeInternal:
+	case code == CodeInternal:
 		return "internal error"
 	}
 	return err.Error()
