@@ -23,7 +23,7 @@ func TestLayout(t *testing.T) {
 		// The admin API and the dashboard use the kit and the service,
 		// never the OAuth endpoints, nor each other.
 		{"server/admin", []string{"server", "server/dashboard", "server/introspect"}},
-		{"server/dashboard", []string{"server", "server/admin", "server/introspect"}},
+		{"server/dashboard", []string{"server", "server/admin", "server/admin/adminapi", "server/introspect"}},
 		// The OAuth endpoints do not use their own client.
 		{"server", []string{"server/introspect", "server/admin", "server/dashboard", "server/apps"}},
 		// The kit knows none of its users.
@@ -33,7 +33,7 @@ func TestLayout(t *testing.T) {
 		{"server/introspect", []string{"server", "server/apps", "store", "store/redis", "server/web",
 			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
 		{"server/clientip", []string{"server", "server/web", "store"}},
-		{"server/apps", []string{"server", "server/web", "server/admin", "server/dashboard"}},
+		{"server/apps", []string{"server", "server/web", "server/admin", "server/admin/adminapi", "server/dashboard"}},
 		{"store", []string{"server", "server/apps", "scopes"}},
 	}
 	for _, r := range rules {
@@ -50,6 +50,17 @@ func TestLayout(t *testing.T) {
 			if slices.Contains(deps, full) {
 				t.Errorf("%s depends on %s", r.pkg, f)
 			}
+		}
+	}
+	// The admin API's wire contract and client is importable by any Go
+	// program: the standard library only.
+	for _, pkg := range []string{"server/admin/adminapi"} {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		if deps := strings.Fields(string(out)); !slices.Equal(deps, []string{mod + pkg}) {
+			t.Errorf("%s imports more than the standard library: %v", pkg, deps)
 		}
 	}
 	// Nothing outside cmd imports cmd.

@@ -10,12 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/oauthd/oauthd/server/admin"
-	"github.com/oauthd/oauthd/server/apps"
-
 	"github.com/spf13/cobra"
 
-	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/server/admin/adminapi"
 )
 
 // cliSettings are the admin verbs': Redis for the direct path, endpoint for
@@ -31,52 +28,6 @@ type cli struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
 	json           bool
-}
-
-// open returns the admin API the flags point at and a function to release
-// it.
-func (c *cli) open(cmd *cobra.Command) (adminAPI, func(), error) {
-	cfg, err := loadConfig(cmd.Flags(), cliSettings(), c.getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Endpoint != "" {
-		api, err := newRemoteAPI(cfg.Endpoint, c.getenv("OAUTHD_ADMIN_KEY"))
-		return api, func() {}, err
-	}
-	if cfg.embeddedRedis() {
-		return nil, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL, or the Sentinel or Cluster settings) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
-	}
-	log := newLogger(cfg, c.stderr)
-	rdb, _, closeRedis, err := openRedis(cfg, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := pingRedis(cmd.Context(), cfg, rdb); err != nil {
-		closeRedis()
-		return nil, nil, err
-	}
-	st := redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix})
-	ring, err := newKeyRing(cfg, st)
-	if err != nil {
-		closeRedis()
-		return nil, nil, err
-	}
-	apps := apps.New(st, cfg.catalogue,
-		apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Keys: ring, KeyPublishDelay: cfg.JWT.PublishDelay})
-	return directAPI{apps}, closeRedis, nil
-}
-
-// verb wraps a command's work with opening and closing the admin API.
-func (c *cli) verb(run func(ctx context.Context, api adminAPI, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		api, closeAPI, err := c.open(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAPI()
-		return run(cmd.Context(), api, args)
-	}
 }
 
 func (c *cli) command(cmd *cobra.Command) *cobra.Command {
@@ -143,7 +94,7 @@ the same way and write the same audit events.`,
 }
 
 func (c *cli) createCommand() *cobra.Command {
-	var in admin.NewApplicationRequest
+	var in adminapi.NewApplicationRequest
 	cmd := &cobra.Command{
 		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]...`,
 		Short: "Create an application and print it with its secret (shown this once)",
@@ -151,11 +102,11 @@ func (c *cli) createCommand() *cobra.Command {
 --json). The secret is shown this once: only its SHA-256 digest is stored.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		if err := checkScopeList("scopes", in.Scopes); err != nil {
 			return err
 		}
-		app, err := api.Create(ctx, in)
+		app, err := api.CreateApplication(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -179,12 +130,12 @@ func (c *cli) createCommand() *cobra.Command {
 }
 
 func (c *cli) listCommand() *cobra.Command {
-	var filter apps.ListFilter
+	var filter adminapi.ApplicationFilter
 	var cursor string
 	var limit int
 	cmd := &cobra.Command{Use: "list [--name TEXT] [--owner ACCOUNT]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
-		page, err := api.List(ctx, filter, limit, cursor)
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
+		page, err := api.ListApplications(ctx, filter, limit, cursor)
 		if err != nil {
 			return err
 		}
@@ -209,7 +160,7 @@ func (c *cli) listCommand() *cobra.Command {
 	return c.command(cmd)
 }
 
-func (c *cli) printApp(a apps.Application) error {
+func (c *cli) printApp(a adminapi.Application) error {
 	if c.json {
 		return c.printJSON(a)
 	}
@@ -245,8 +196,8 @@ func timeOrNever(t *time.Time) string {
 
 func (c *cli) getCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an application, its secrets and when they were last used", Args: cobra.ExactArgs(1)}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
-		a, err := api.Get(ctx, args[0])
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
+		a, err := api.GetApplication(ctx, args[0])
 		if err != nil {
 			return err
 		}
@@ -267,8 +218,8 @@ func (c *cli) updateCommand() *cobra.Command {
 		Short: "Change an application; narrowed scopes and disabling reach issued tokens at once",
 		Args:  cobra.ExactArgs(1),
 	}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
-		var p admin.ApplicationPatchRequest
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
+		var p adminapi.ApplicationPatchRequest
 		f := cmd.Flags()
 		if f.Changed("name") {
 			p.Name = &name
@@ -321,10 +272,10 @@ func (c *cli) updateCommand() *cobra.Command {
 		case enable, disable:
 			p.Enabled = &enable
 		}
-		if p == (admin.ApplicationPatchRequest{}) {
+		if p == (adminapi.ApplicationPatchRequest{}) {
 			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
 		}
-		a, err := api.Update(ctx, args[0], p)
+		a, err := api.UpdateApplication(ctx, args[0], p)
 		if err != nil {
 			return err
 		}
@@ -350,8 +301,8 @@ func (c *cli) updateCommand() *cobra.Command {
 
 func (c *cli) deleteCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete CLIENT_ID", Short: "Delete an application; its tokens stop working at once", Args: cobra.ExactArgs(1)}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
-		if err := api.Delete(ctx, args[0]); err != nil {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
+		if err := api.DeleteApplication(ctx, args[0]); err != nil {
 			return err
 		}
 		return c.done("deleted", args[0], "deleted "+args[0])
@@ -366,8 +317,8 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 		Short: "Issue a new secret (shown once); the old one stops at once or after --grace",
 		Args:  cobra.ExactArgs(1),
 	}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
-		r, err := api.ResetSecret(ctx, args[0], grace)
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
+		r, err := api.ResetSecret(ctx, args[0], adminapi.SecretResetRequest{GracePeriod: grace})
 		if err != nil {
 			return err
 		}
@@ -390,7 +341,7 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 
 func (c *cli) deleteSecretCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete-secret CLIENT_ID SECRET_ID", Short: "Drop one secret at once (ids are in 'apps get')", Args: cobra.ExactArgs(2)}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.DeleteSecret(ctx, args[0], args[1]); err != nil {
 			return err
 		}
@@ -401,7 +352,7 @@ func (c *cli) deleteSecretCommand() *cobra.Command {
 
 func (c *cli) revokeTokensCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "revoke-tokens CLIENT_ID", Short: "Revoke every token of the application at once", Args: cobra.ExactArgs(1)}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.RevokeTokens(ctx, args[0]); err != nil {
 			return err
 		}
@@ -415,8 +366,8 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	var clientID, kind, cursor string
 	var limit int
 	cmd := &cobra.Command{Use: "events [--client-id ID] [--kind KIND]", Short: "Show the audit log, newest first", Args: cobra.NoArgs}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
-		page, err := api.Events(ctx, clientID, kind, limit, cursor)
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
+		page, err := api.ListEvents(ctx, adminapi.EventFilter{ClientID: clientID, Kind: kind}, limit, cursor)
 		if err != nil {
 			return err
 		}
@@ -449,7 +400,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	cmd := &cobra.Command{Use: "tokens", Short: "List and revoke access tokens and API keys"}
 	var limit int
 	list := &cobra.Command{Use: "list CLIENT_ID", Short: "List an application's live tokens and API keys (never the credentials)", Args: cobra.ExactArgs(1)}
-	list.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	list.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		l, err := api.ListTokens(ctx, args[0], limit)
 		if err != nil {
 			return err
@@ -470,7 +421,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	})
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1 to 500), soonest to expire first")
 	revoke := &cobra.Command{Use: "revoke JTI", Short: "Revoke one token or API key by its jti", Args: cobra.ExactArgs(1)}
-	revoke.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	revoke.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.RevokeToken(ctx, args[0]); err != nil {
 			return err
 		}
@@ -483,13 +434,13 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{Use: "api-keys", Short: "Manage API keys (long-lived, revocable credentials for X-API-Key)"}
-	var in admin.NewAPIKeyRequest
+	var in adminapi.NewAPIKeyRequest
 	create := &cobra.Command{
 		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never] [--json]",
 		Short: "Create an API key for an application and print it (shown this once)",
 		Args:  cobra.ExactArgs(1),
 	}
-	create.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	create.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := checkScopeList("scopes", in.Scopes); err != nil {
 			return err
 		}
@@ -519,7 +470,7 @@ func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Co
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{Use: "keys", Short: "List and rotate the JWT signing keys (for applications whose token_format is jwt)"}
 	list := &cobra.Command{Use: "list", Short: "List the published signing keys (never their private parts)", Args: cobra.NoArgs}
-	list.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+	list.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		l, err := api.SigningKeys(ctx)
 		if err != nil {
 			return err
@@ -539,7 +490,7 @@ func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Co
 		Short: "Make a new signing key: published now, signing after jwt.publish_delay; the current one retires when its tokens have expired",
 		Args:  cobra.NoArgs,
 	}
-	rotate.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+	rotate.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		k, err := api.RotateSigningKey(ctx)
 		if err != nil {
 			return err

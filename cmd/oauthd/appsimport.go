@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/oauthd/oauthd/server/admin"
-	"github.com/oauthd/oauthd/server/apps"
-
 	"github.com/spf13/cobra"
+
+	"github.com/oauthd/oauthd/server/admin/adminapi"
 )
 
 // migrationFile is what `apps export` writes and `apps import --file`
@@ -26,7 +26,7 @@ type migrationFile struct {
 
 type migrationApp struct {
 	ClientID string `json:"client_id"`
-	admin.ImportApplicationRequest
+	adminapi.ImportApplicationRequest
 }
 
 // importResult is one line of `apps import`'s report.
@@ -38,7 +38,7 @@ type importResult struct {
 
 func (c *cli) importCommand() *cobra.Command {
 	var file, secretFile string
-	var in admin.ImportApplicationRequest
+	var in adminapi.ImportApplicationRequest
 	cmd := &cobra.Command{
 		Use:   "import (CLIENT_ID --name NAME --scopes S --secret-file FILE | --file APPS.json)",
 		Short: "Create applications with client IDs and secrets brought from another server",
@@ -55,7 +55,7 @@ Many: --file holds {"applications": [{"client_id", "client_secret", "name",
 existing client ID is reported and left alone. The command fails if any did.`,
 		Args: cobra.MaximumNArgs(1),
 	}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, args []string) error {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		var apps []migrationApp
 		switch {
 		case file != "" && len(args) == 0:
@@ -89,19 +89,21 @@ existing client ID is reported and left alone. The command fails if any did.`,
 	return c.command(cmd)
 }
 
-func (c *cli) importAll(ctx context.Context, api adminAPI, apps []migrationApp) error {
+func (c *cli) importAll(ctx context.Context, api adminConn, apps []migrationApp) error {
 	var results []importResult
 	failed := 0
 	for _, a := range apps {
 		r := importResult{ClientID: a.ClientID, Result: "imported"}
 		err := checkScopeList("scopes", a.Scopes)
 		if err == nil {
-			_, err = api.Import(ctx, a.ClientID, a.ImportApplicationRequest)
+			_, err = api.ImportApplication(ctx, a.ClientID, a.ImportApplicationRequest)
 		}
 		if err != nil {
 			failed++
-			r.Result, r.Error = "invalid", err.Error()
-			if strings.Contains(err.Error(), "already exists") {
+			r.Result, r.Error = "invalid", api.explain(err).Error()
+			// Import never overwrites: a conflict is the id taken.
+			var e *adminapi.Error
+			if errors.As(err, &e) && e.Status == http.StatusConflict {
 				r.Result = "exists"
 			}
 		}
@@ -166,17 +168,17 @@ func (c *cli) exportCommand() *cobra.Command {
 		Short: "Print every application as JSON, without secrets, in the shape 'apps import --file' reads",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = c.verb(func(ctx context.Context, api adminAPI, _ []string) error {
+	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		var out migrationFile
 		out.Applications = []migrationApp{}
 		for cursor := ""; ; {
-			page, err := api.List(ctx, apps.ListFilter{}, 500, cursor)
+			page, err := api.ListApplications(ctx, adminapi.ApplicationFilter{}, 500, cursor)
 			if err != nil {
 				return err
 			}
 			for _, a := range page.Applications {
 				out.Applications = append(out.Applications, migrationApp{ClientID: a.ClientID,
-					ImportApplicationRequest: admin.ImportApplicationRequest{NewApplicationRequest: admin.NewApplicationRequest{
+					ImportApplicationRequest: adminapi.ImportApplicationRequest{NewApplicationRequest: adminapi.NewApplicationRequest{
 						Name: a.Name, Description: a.Description, Scopes: a.Scopes, TokenLifetime: a.TokenLifetime, IPAllowlist: a.IPAllowlist,
 					}}})
 			}

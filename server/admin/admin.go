@@ -19,24 +19,32 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/admin/adminapi"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/clientip"
 	"github.com/oauthd/oauthd/server/credential"
-	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
 // Prefix is where the admin API lives.
-const Prefix = "/admin/v1"
+const Prefix = adminapi.Prefix
 
 // Config configures the admin API.
 type Config struct {
 	// KeyDigests are the SHA-256 digests of the admin keys. The keys
 	// themselves are never configured or stored.
 	KeyDigests []store.Digest
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// NamedKeys are admin keys, by digest, whose changes the audit log
+	// records under a name of their own rather than admin-key:<digest
+	// prefix>; they are accepted as KeyDigests are. The CLI's direct mode
+	// mints one for its in-process handler and names it "cli".
+	NamedKeys map[store.Digest]string
+	// Logger receives the lines of failed requests (5xx); AccessLogger
+	// the rest (nil: Logger).
+	Logger       *slog.Logger
+	AccessLogger *slog.Logger
+	Now          func() time.Time
 	// Observer hears about every admin request (metrics); nil means nobody.
 	Observer web.Observer
 	// Limits counts failed authentications per address and locks an
@@ -56,9 +64,16 @@ type Config struct {
 // listener when admin.addr is set, or beside the public routes.
 type Admin struct {
 	cfg    Config
+	keys   []namedKey
 	apps   *apps.Service
 	tokens TokenReader
 	echo   *echo.Echo
+}
+
+// namedKey is an accepted admin key's digest and the actor it acts as.
+type namedKey struct {
+	digest store.Digest
+	actor  string
 }
 
 // Limiter is what the admin API needs of the abuse limits
@@ -97,9 +112,15 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 		cfg.TokenRef = func(_ context.Context, token string) (store.TokenRef, bool) { return credential.Parse(token) }
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: web.NewEcho(web.Config{
-		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
+		Logger: cfg.Logger, Access: cfg.AccessLogger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
 		NotFound: "no such admin endpoint: see docs/openapi.yaml",
 	})}
+	for _, d := range cfg.KeyDigests {
+		a.keys = append(a.keys, namedKey{d, fmt.Sprintf("admin-key:%x", d[:4])})
+	}
+	for d, name := range cfg.NamedKeys {
+		a.keys = append(a.keys, namedKey{d, name})
+	}
 	a.routes()
 	return a
 }
@@ -181,16 +202,16 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return writeError(c, lockedOut(lo.For))
 		}
 		d := store.Sum(cred)
-		matched := -1
-		for i, k := range a.cfg.KeyDigests {
-			if d.Equal(k) {
-				matched = i
+		key := ""
+		for _, k := range a.keys {
+			if d.Equal(k.digest) {
+				key = k.actor
 			}
 		}
 		var actor apps.Actor
 		switch ref, isToken := a.cfg.TokenRef(c.Request().Context(), cred); {
-		case matched >= 0:
-			actor = apps.Actor{Name: fmt.Sprintf("admin-key:%x", a.cfg.KeyDigests[matched][:4]), IP: ip}
+		case key != "":
+			actor = apps.Actor{Name: key, IP: ip}
 		case isToken:
 			l, err := a.tokens.LookupToken(c.Request().Context(), ref, "")
 			if err != nil {
@@ -253,7 +274,7 @@ func checkQuery(allowed []string) echo.MiddlewareFunc {
 			}
 			q, err := url.ParseQuery(raw)
 			if err != nil {
-				return writeError(c, &apps.ValidationError{Field: "query", Reason: "malformed query string: use name=value pairs joined by '&', percent-encoded"})
+				return writeError(c, apps.Invalid("query", "malformed query string: use name=value pairs joined by '&', percent-encoded"))
 			}
 			for name, values := range q {
 				if !slices.Contains(allowed, name) {
@@ -263,10 +284,10 @@ func checkQuery(allowed []string) echo.MiddlewareFunc {
 					} else {
 						reason += "; this endpoint reads none"
 					}
-					return writeError(c, &apps.ValidationError{Field: truncate(name, 40), Reason: reason})
+					return writeError(c, apps.Invalid(truncate(name, 40), reason))
 				}
 				if len(values) > 1 {
-					return writeError(c, &apps.ValidationError{Field: name, Reason: "given more than once"})
+					return writeError(c, apps.Invalid(name, "given more than once"))
 				}
 			}
 			return next(c)
@@ -294,7 +315,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/json" {
-		return &apps.ValidationError{Field: "body", Reason: "send Content-Type: application/json"}
+		return apps.Invalid("body", "send Content-Type: application/json")
 	}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -306,23 +327,23 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		case errors.As(err, &tooBig):
 			return &web.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
 		case errors.As(err, &typ):
-			return &apps.ValidationError{Field: typ.Field, Reason: "must be " + jsonType(typ.Type.String())}
+			return apps.Invalid(typ.Field, "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
-			return &apps.ValidationError{Field: "body", Reason: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+			return apps.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &apps.ValidationError{Field: f, Reason: "unknown or read-only field"}
+			return apps.Invalid(f, "unknown or read-only field")
 		case errors.Is(err, io.EOF):
-			return &apps.ValidationError{Field: "body", Reason: "empty: send a JSON object"}
+			return apps.Invalid("body", "empty: send a JSON object")
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return &apps.ValidationError{Field: "body", Reason: "malformed JSON: it ends early"}
+			return apps.Invalid("body", "malformed JSON: it ends early")
 		}
 		// Not a JSON problem: reading the body failed (a timeout, the
 		// client gone); the answer must not carry the error's text.
 		return web.BodyReadError(err, "64 KiB")
 	}
 	if dec.More() {
-		return &apps.ValidationError{Field: "body", Reason: "one JSON object expected"}
+		return apps.Invalid("body", "one JSON object expected")
 	}
 	return nil
 }
@@ -339,21 +360,8 @@ func jsonType(goType string) string {
 	return "a string"
 }
 
-// NewApplicationRequest is the body of POST /applications.
-type NewApplicationRequest struct {
-	Name          string            `json:"name"`
-	Description   string            `json:"description"`
-	Scopes        []string          `json:"scopes"`
-	Owner         string            `json:"owner"`
-	Metadata      map[string]string `json:"metadata"`
-	TokenLifetime string            `json:"token_lifetime"`
-	IPAllowlist   []string          `json:"ip_allowlist"`
-	TokenFormat   string            `json:"token_format"`
-	Audiences     []string          `json:"audiences"`
-}
-
 func (a *Admin) createApp(c echo.Context) error {
-	var req NewApplicationRequest
+	var req adminapi.NewApplicationRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -361,17 +369,11 @@ func (a *Admin) createApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := apps.ApplicationDetail(app, store.Usage{})
+	out := applicationOf(app, store.Usage{})
 	out.ClientSecret = secret
 	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
 	return web.WriteJSON(c, http.StatusCreated, out)
-}
-
-// ApplicationList is a page of GET /applications.
-type ApplicationList struct {
-	Applications []apps.Application `json:"applications"`
-	NextCursor   string             `json:"next_cursor,omitempty"`
 }
 
 func (a *Admin) listApps(c echo.Context) error {
@@ -384,10 +386,11 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	if page == nil {
-		page = []apps.Application{}
+	out := adminapi.ApplicationList{Applications: make([]adminapi.Application, 0, len(page)), NextCursor: next}
+	for _, l := range page {
+		out.Applications = append(out.Applications, applicationOf(l.Application, l.Usage))
 	}
-	return web.WriteJSON(c, http.StatusOK, ApplicationList{Applications: page, NextCursor: next})
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 func queryLimit(c echo.Context) (int, error) {
@@ -397,7 +400,7 @@ func queryLimit(c echo.Context) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > apps.MaxPage {
-		return 0, &apps.ValidationError{Field: "limit", Reason: fmt.Sprintf("a whole number from 1 to %d", apps.MaxPage)}
+		return 0, apps.Invalid("limit", fmt.Sprintf("a whole number from 1 to %d", apps.MaxPage))
 	}
 	return n, nil
 }
@@ -407,26 +410,11 @@ func (a *Admin) getApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
-}
-
-// ApplicationPatchRequest is the body of PATCH /applications/{id}:
-// fields left out are not changed.
-type ApplicationPatchRequest struct {
-	Name          *string            `json:"name"`
-	Description   *string            `json:"description"`
-	Scopes        *[]string          `json:"scopes"`
-	TokenLifetime *string            `json:"token_lifetime"`
-	IPAllowlist   *[]string          `json:"ip_allowlist"`
-	Enabled       *bool              `json:"enabled"`
-	Owner         *string            `json:"owner"`
-	Metadata      *map[string]string `json:"metadata"`
-	TokenFormat   *string            `json:"token_format"`
-	Audiences     *[]string          `json:"audiences"`
+	return web.WriteJSON(c, http.StatusOK, applicationOf(app, usage))
 }
 
 func (a *Admin) updateApp(c echo.Context) error {
-	var req ApplicationPatchRequest
+	var req adminapi.ApplicationPatchRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -439,7 +427,7 @@ func (a *Admin) updateApp(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusOK, apps.ApplicationDetail(app, usage))
+	return web.WriteJSON(c, http.StatusOK, applicationOf(app, usage))
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {
@@ -449,23 +437,8 @@ func (a *Admin) deleteApp(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// SecretResetRequest is the (optional) body of POST /applications/{id}/secrets.
-type SecretResetRequest struct {
-	// GracePeriod keeps the old secrets working this long ("1h"); empty
-	// or "0s" stops them at once.
-	GracePeriod string `json:"grace_period"`
-}
-
-// SecretReset answers a secret reset; ClientSecret is shown this once.
-type SecretReset struct {
-	ClientID     string            `json:"client_id"`
-	ClientSecret string            `json:"client_secret"`
-	SecretID     string            `json:"secret_id"`
-	Secrets      []apps.SecretJSON `json:"secrets"`
-}
-
 func (a *Admin) resetSecret(c echo.Context) error {
-	var req SecretResetRequest
+	var req adminapi.SecretResetRequest
 	if err := decodeJSON(c, &req, true); err != nil {
 		return writeError(c, err)
 	}
@@ -473,7 +446,7 @@ func (a *Admin) resetSecret(c echo.Context) error {
 	if req.GracePeriod != "" {
 		var err error
 		if grace, err = time.ParseDuration(req.GracePeriod); err != nil {
-			return writeError(c, &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h or 30m"})
+			return writeError(c, apps.Invalid("grace_period", "a duration such as 1h or 30m"))
 		}
 	}
 	app, secret, sid, err := a.apps.ResetSecret(c.Request().Context(), c.Param("id"), grace)
@@ -481,9 +454,8 @@ func (a *Admin) resetSecret(c echo.Context) error {
 		return writeError(c, err)
 	}
 	web.NoStore(c.Response().Header())
-	return web.WriteJSON(c, http.StatusCreated, SecretReset{
-		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid,
-		Secrets: apps.ApplicationDetail(app, store.Usage{}).Secrets,
+	return web.WriteJSON(c, http.StatusCreated, adminapi.SecretReset{
+		ClientID: app.ClientID, ClientSecret: secret, SecretID: sid, Secrets: secretsOf(app, store.Usage{}),
 	})
 }
 
@@ -501,32 +473,6 @@ func (a *Admin) revokeTokens(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// TokenJSON describes a live token or API key, never the credential.
-type TokenJSON struct {
-	JTI       string     `json:"jti"`
-	Kind      string     `json:"kind"` // access_token or api_key
-	Name      string     `json:"name,omitempty"`
-	Scopes    []string   `json:"scopes"`
-	IssuedAt  time.Time  `json:"issued_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-}
-
-// TokenJSONOf renders a token record.
-func TokenJSONOf(t store.Token) TokenJSON {
-	kind := t.Kind
-	if kind == "" {
-		kind = "access_token"
-	}
-	return TokenJSON{JTI: t.ID, Kind: kind, Name: t.Name, Scopes: t.Scopes, IssuedAt: t.IssuedAt, ExpiresAt: apps.TimePtr(t.ExpiresAt)}
-}
-
-// TokenList answers GET /applications/{id}/tokens.
-type TokenList struct {
-	Tokens []TokenJSON `json:"tokens"`
-	// More says the list was cut at limit.
-	More bool `json:"more"`
-}
-
 func (a *Admin) listTokens(c echo.Context) error {
 	limit, err := queryLimit(c)
 	if err != nil {
@@ -536,9 +482,9 @@ func (a *Admin) listTokens(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := TokenList{Tokens: make([]TokenJSON, 0, len(list)), More: more}
+	out := adminapi.TokenList{Tokens: make([]adminapi.Token, 0, len(list)), More: more}
 	for _, t := range list {
-		out.Tokens = append(out.Tokens, TokenJSONOf(t))
+		out.Tokens = append(out.Tokens, tokenOf(t))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
 }
@@ -550,21 +496,8 @@ func (a *Admin) revokeToken(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// NewAPIKeyRequest is the body of POST /applications/{id}/api-keys.
-type NewAPIKeyRequest struct {
-	Name      string   `json:"name"`
-	Scopes    []string `json:"scopes"`
-	ExpiresIn string   `json:"expires_in"`
-}
-
-// APIKey answers the creation of an API key; Key is shown this once.
-type APIKey struct {
-	TokenJSON
-	Key string `json:"api_key"`
-}
-
 func (a *Admin) createAPIKey(c echo.Context) error {
-	var req NewAPIKeyRequest
+	var req adminapi.NewAPIKeyRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -573,24 +506,7 @@ func (a *Admin) createAPIKey(c echo.Context) error {
 		return writeError(c, err)
 	}
 	web.NoStore(c.Response().Header())
-	return web.WriteJSON(c, http.StatusCreated, APIKey{TokenJSON: TokenJSONOf(t), Key: key})
-}
-
-// EventJSON is one audit-log entry as the admin API shows it.
-type EventJSON struct {
-	ID       string         `json:"id"`
-	Time     time.Time      `json:"time"`
-	Kind     string         `json:"kind"`
-	Actor    string         `json:"actor"`
-	ClientID string         `json:"client_id,omitempty"`
-	IP       string         `json:"ip,omitempty"`
-	Detail   map[string]any `json:"detail,omitempty"`
-}
-
-// EventList is a page of GET /events.
-type EventList struct {
-	Events     []EventJSON `json:"events"`
-	NextCursor string      `json:"next_cursor,omitempty"`
+	return web.WriteJSON(c, http.StatusCreated, adminapi.APIKey{Token: tokenOf(t), Key: key})
 }
 
 func (a *Admin) listEvents(c echo.Context) error {
@@ -603,24 +519,17 @@ func (a *Admin) listEvents(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := EventList{Events: make([]EventJSON, 0, len(ev)), NextCursor: next}
+	out := adminapi.EventList{Events: make([]adminapi.Event, 0, len(ev)), NextCursor: next}
 	for _, e := range ev {
-		out.Events = append(out.Events, EventJSON(e))
+		out.Events = append(out.Events, eventOf(e))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
-}
-
-// ImportApplicationRequest is the body of PUT /applications/{id}: an
-// application with the secret its clients already use.
-type ImportApplicationRequest struct {
-	NewApplicationRequest
-	ClientSecret string `json:"client_secret"`
 }
 
 // importApp answers PUT /applications/{id}: 201 with the application
 // (never the secret), 409 if the id is taken.
 func (a *Admin) importApp(c echo.Context) error {
-	var req ImportApplicationRequest
+	var req adminapi.ImportApplicationRequest
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
@@ -634,27 +543,7 @@ func (a *Admin) importApp(c echo.Context) error {
 	}
 	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
-	return web.WriteJSON(c, http.StatusCreated, apps.ApplicationDetail(app, store.Usage{}))
-}
-
-// SigningKeyJSON describes a published JWT signing key (never its private
-// part).
-type SigningKeyJSON struct {
-	KID       string     `json:"kid"`
-	Alg       string     `json:"alg"`
-	CreatedAt time.Time  `json:"created_at"`
-	SignsFrom time.Time  `json:"signs_from"`
-	RetiresAt *time.Time `json:"retires_at"`
-}
-
-// SigningKeyList answers GET /signing-keys.
-type SigningKeyList struct {
-	Keys []SigningKeyJSON `json:"keys"`
-}
-
-// SigningKeyJSONOf renders a key (the CLI prints the same shape).
-func SigningKeyJSONOf(k signing.Key) SigningKeyJSON {
-	return SigningKeyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignsFrom: k.ActiveAt, RetiresAt: apps.TimePtr(k.RetireAt)}
+	return web.WriteJSON(c, http.StatusCreated, applicationOf(app, store.Usage{}))
 }
 
 func (a *Admin) listKeys(c echo.Context) error {
@@ -662,9 +551,9 @@ func (a *Admin) listKeys(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := SigningKeyList{Keys: []SigningKeyJSON{}}
+	out := adminapi.SigningKeyList{Keys: make([]adminapi.SigningKey, 0, len(keys))}
 	for _, k := range keys {
-		out.Keys = append(out.Keys, SigningKeyJSONOf(k))
+		out.Keys = append(out.Keys, signingKeyOf(k))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)
 }
@@ -676,5 +565,5 @@ func (a *Admin) rotateKey(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusCreated, SigningKeyJSONOf(k))
+	return web.WriteJSON(c, http.StatusCreated, signingKeyOf(k))
 }

@@ -8,38 +8,39 @@ import (
 
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/web"
-	"github.com/oauthd/oauthd/store"
 )
 
-// writeError answers err. The application service's errors become the
-// admin API's statuses here, in one place; everything else (a store
-// outage, an internal error) goes to web.WriteError, which answers 503
-// or a detail-free 500.
+// answers is how the admin API answers each code of the service's errors
+// (apps.ErrorCode): the HTTP status and the wire error code. The codes it
+// lacks (unavailable, internal) are web.WriteError's: 503, or a 500 that
+// holds no detail.
+var answers = map[string]struct {
+	status int
+	code   string
+}{
+	apps.CodeInvalid:   {http.StatusBadRequest, "invalid_request"},
+	apps.CodeForbidden: {http.StatusForbidden, "forbidden"},
+	apps.CodeConflict:  {http.StatusConflict, "conflict"},
+	apps.CodeNotFound:  {http.StatusNotFound, "not_found"},
+}
+
+// writeError answers err: the service's errors through answers, in one
+// place; anything else (the admin API's own web.Errors, a store outage, an
+// internal error) as web.WriteError decides.
 func writeError(c echo.Context, err error) error {
 	return web.WriteError(c, toError(err))
 }
 
 func toError(err error) error {
-	var (
-		ve *apps.ValidationError
-		ce *apps.ConflictError
-		fe *apps.ForbiddenError
-	)
-	switch {
-	case errors.As(err, &ve):
-		return &web.Error{Code: "invalid_request", Description: ve.Error(), Field: ve.Field, Status: http.StatusBadRequest}
-	case errors.As(err, &fe):
-		return &web.Error{Code: "forbidden", Description: fe.Error(), Status: http.StatusForbidden, Reason: fe.Rule}
-	case errors.As(err, &ce):
-		return &web.Error{Code: "conflict", Description: ce.Reason, Status: http.StatusConflict}
-	case errors.Is(err, apps.ErrNoKeyRing):
-		return &web.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
-	case errors.Is(err, store.ErrNotFound):
-		return &web.Error{Code: "not_found", Description: err.Error(), Status: http.StatusNotFound}
-	case errors.Is(err, store.ErrAlreadyExists):
-		return &web.Error{Code: "conflict", Description: err.Error(), Status: http.StatusConflict}
-	case errors.Is(err, store.ErrConflict):
-		return &web.Error{Code: "conflict", Description: "the application changed concurrently; retry", Status: http.StatusConflict}
+	a, ok := answers[apps.ErrorCode(err)]
+	if !ok {
+		return err
 	}
-	return err
+	out := &web.Error{Code: a.code, Status: a.status, Description: apps.ErrorMessage(err)}
+	var e *apps.Error
+	if errors.As(err, &e) {
+		// The rule a refusal broke is for the log, not the caller.
+		out.Field, out.Reason = e.Field, e.Rule
+	}
+	return out
 }

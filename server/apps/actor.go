@@ -76,10 +76,10 @@ func (d *Delegate) mayManage(a store.Application) error {
 		return nil
 	}
 	if d.Owner == "" {
-		return &ForbiddenError{Rule: "owner", Reason: fmt.Sprintf("application %s has no owner, so it may administer no applications; an operator can give it one", d.ClientID)}
+		return Forbidden("owner", fmt.Sprintf("application %s has no owner, so it may administer no applications; an operator can give it one", d.ClientID))
 	}
 	if a.Owner != d.Owner {
-		return &ForbiddenError{Rule: "owner", Reason: fmt.Sprintf("application %s belongs to another owner; delegated administration reaches only applications of owner %q", a.ClientID, d.Owner)}
+		return Forbidden("owner", fmt.Sprintf("application %s belongs to another owner; delegated administration reaches only applications of owner %q", a.ClientID, d.Owner))
 	}
 	return nil
 }
@@ -91,11 +91,11 @@ func (d *Delegate) mayGrant(granted []string) error {
 	}
 	for _, s := range granted {
 		if slices.Contains(Reserved, s) {
-			return &ForbiddenError{Rule: "reserved_scope", Reason: fmt.Sprintf("scope %q is reserved: only an admin key can grant it", s)}
+			return Forbidden("reserved_scope", fmt.Sprintf("scope %q is reserved: only an admin key can grant it", s))
 		}
 	}
 	if missing := scopes.Missing(granted, d.Scopes); len(missing) > 0 {
-		return &ForbiddenError{Rule: "scope", Reason: "delegated administration can grant only scopes its own application holds; it lacks " + scopes.Format(missing)}
+		return Forbidden("scope", "delegated administration can grant only scopes its own application holds; it lacks "+scopes.Format(missing))
 	}
 	return nil
 }
@@ -106,8 +106,8 @@ func (d *Delegate) mayLast(field string, lifetime time.Duration) error {
 	if d == nil || d.Lifetime == 0 || (lifetime > 0 && lifetime <= d.Lifetime) {
 		return nil
 	}
-	return &ForbiddenError{Rule: "lifetime", Reason: fmt.Sprintf("%s %s would outlive the delegating application's own tokens (%s); choose %s or less",
-		field, FormatLifetime(lifetime), FormatLifetime(d.Lifetime), FormatLifetime(d.Lifetime))}
+	return Forbidden("lifetime", fmt.Sprintf("%s %s would outlive the delegating application's own tokens (%s); choose %s or less",
+		field, FormatLifetime(lifetime), FormatLifetime(d.Lifetime), FormatLifetime(d.Lifetime)))
 }
 
 // mayChangeOwner refuses a delegate moving an application to another owner.
@@ -115,5 +115,5 @@ func (d *Delegate) mayChangeOwner(owner string) error {
 	if d == nil || owner == d.Owner {
 		return nil
 	}
-	return &ForbiddenError{Rule: "owner", Reason: fmt.Sprintf("delegated administration cannot set owner %q: its applications belong to owner %q", owner, d.Owner)}
+	return Forbidden("owner", fmt.Sprintf("delegated administration cannot set owner %q: its applications belong to owner %q", owner, d.Owner))
 }

@@ -41,9 +41,9 @@ type Store interface {
 	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
 }
 
-// Apps is the application service: the one place that validates and
+// Service is the application service: the one place that validates and
 // changes applications and records each change in the audit log, used by
-// the admin API and by the CLI alike.
+// the admin API and the dashboard alike.
 type Service struct {
 	store     Store
 	catalogue *scopes.Catalogue
@@ -161,7 +161,7 @@ func (s *Service) add(ctx context.Context, event, id, secret string, in NewAppli
 	}
 	s.audit(ctx, event, a.ClientID, map[string]any{
 		"name": a.Name, "owner": a.Owner, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
-		"ip_allowlist": ApplicationJSON(a).IPAllowlist,
+		"ip_allowlist": FormatAllowlist(a.IPAllowlist),
 	})
 	return a, nil
 }
@@ -197,10 +197,10 @@ func (s *Service) validateNew(id string, in NewApplication) (store.Application, 
 		lifetime = FormatLifetime(DefaultLifetime)
 	}
 	if a.TokenLifetime, err = ParseLifetime(lifetime); err != nil {
-		return store.Application{}, &ValidationError{Field: "token_lifetime", Reason: err.Error()}
+		return store.Application{}, Invalid("token_lifetime", err.Error())
 	}
 	if a.IPAllowlist, err = ParseAllowlist(in.IPAllowlist); err != nil {
-		return store.Application{}, &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
+		return store.Application{}, Invalid("ip_allowlist", err.Error())
 	}
 	if a.TokenFormat, err = checkTokenFormat(in.TokenFormat, a.TokenLifetime); err != nil {
 		return store.Application{}, err
@@ -219,11 +219,11 @@ func checkTokenFormat(f string, lifetime time.Duration) (string, error) {
 		return "", nil
 	case store.TokenJWT:
 		if lifetime == 0 {
-			return "", &ValidationError{Field: "token_format", Reason: "jwt tokens must expire (RFC 9068 requires exp): give the application a finite token_lifetime"}
+			return "", Invalid("token_format", "jwt tokens must expire (RFC 9068 requires exp): give the application a finite token_lifetime")
 		}
 		return store.TokenJWT, nil
 	}
-	return "", &ValidationError{Field: "token_format", Reason: fmt.Sprintf("%q: use opaque or jwt", truncate(f, 20))}
+	return "", Invalid("token_format", fmt.Sprintf("%q: use opaque or jwt", truncate(f, 20)))
 }
 
 // maxAudiences bounds an application's audiences: each is in every token.
@@ -236,7 +236,7 @@ func checkAudiences(list []string) ([]string, error) {
 	for _, item := range list {
 		for _, a := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 			if len(a) > 200 || strings.ContainsFunc(a, func(r rune) bool { return r < '!' || r > '~' || r == '"' || r == '\\' }) {
-				return nil, &ValidationError{Field: "audiences", Reason: fmt.Sprintf("%q: an audience is a URI or name of printable ASCII, at most 200 bytes, such as https://sms.example.com", truncate(a, 40))}
+				return nil, Invalid("audiences", fmt.Sprintf("%q: an audience is a URI or name of printable ASCII, at most 200 bytes, such as https://sms.example.com", truncate(a, 40)))
 			}
 			if !slices.Contains(out, a) {
 				out = append(out, a)
@@ -244,7 +244,7 @@ func checkAudiences(list []string) ([]string, error) {
 		}
 	}
 	if len(out) > maxAudiences {
-		return nil, &ValidationError{Field: "audiences", Reason: fmt.Sprintf("at most %d", maxAudiences)}
+		return nil, Invalid("audiences", fmt.Sprintf("at most %d", maxAudiences))
 	}
 	return out, nil
 }
@@ -252,7 +252,7 @@ func checkAudiences(list []string) ([]string, error) {
 func checkName(name string) (string, error) {
 	name, err := checkText("name", name, 100)
 	if err == nil && name == "" {
-		err = &ValidationError{Field: "name", Reason: "required: give the application a name operators will recognise"}
+		err = Invalid("name", "required: give the application a name operators will recognise")
 	}
 	return name, err
 }
@@ -260,11 +260,11 @@ func checkName(name string) (string, error) {
 func checkText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > max {
-		return "", &ValidationError{Field: field, Reason: fmt.Sprintf("at most %d bytes", max)}
+		return "", Invalid(field, fmt.Sprintf("at most %d bytes", max))
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return "", &ValidationError{Field: field, Reason: "must be printable text without control characters"}
+			return "", Invalid(field, "must be printable text without control characters")
 		}
 	}
 	return s, nil
@@ -277,7 +277,7 @@ func (s *Service) checkScopes(list []string) ([]string, error) {
 		// --scopes "sms groups" and JSON arrays end up here alike.
 		parsed, err := scopes.Parse(item)
 		if err != nil {
-			return nil, &ValidationError{Field: "scopes", Reason: err.Error()}
+			return nil, Invalid("scopes", err.Error())
 		}
 		for _, p := range parsed {
 			if !slices.Contains(out, p) {
@@ -286,10 +286,10 @@ func (s *Service) checkScopes(list []string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, &ValidationError{Field: "scopes", Reason: "at least one scope is required; the catalogue has " + scopes.Format(s.catalogue.Names())}
+		return nil, Invalid("scopes", "at least one scope is required; the catalogue has "+scopes.Format(s.catalogue.Names()))
 	}
 	if err := s.catalogue.Check(out); err != nil {
-		return nil, &ValidationError{Field: "scopes", Reason: err.Error()}
+		return nil, Invalid("scopes", err.Error())
 	}
 	return out, nil
 }
@@ -365,6 +365,21 @@ func ParseAllowlist(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// FormatAllowlist is ParseAllowlist's inverse: a single address without
+// its /32 or /128, a network as a CIDR. It is never nil, so an empty
+// allowlist reads as [] wherever it is shown.
+func FormatAllowlist(list []netip.Prefix) []string {
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	return out
+}
+
 // Catalogue is the scope catalogue applications are checked against.
 func (s *Service) Catalogue() *scopes.Catalogue { return s.catalogue }
 
@@ -376,11 +391,11 @@ const maxOwner = 128
 func checkOwner(owner string) (string, error) {
 	owner = strings.TrimSpace(owner)
 	if len(owner) > maxOwner {
-		return "", &ValidationError{Field: "owner", Reason: fmt.Sprintf("at most %d bytes", maxOwner)}
+		return "", Invalid("owner", fmt.Sprintf("at most %d bytes", maxOwner))
 	}
 	for i := 0; i < len(owner); i++ {
 		if c := owner[i]; c <= ' ' || c > '~' {
-			return "", &ValidationError{Field: "owner", Reason: "an account id of printable ASCII without spaces, such as acct_1234"}
+			return "", Invalid("owner", "an account id of printable ASCII without spaces, such as acct_1234")
 		}
 	}
 	return owner, nil
@@ -399,18 +414,18 @@ func checkMetadata(m map[string]string) (map[string]string, error) {
 		return nil, nil
 	}
 	if len(m) > maxMetadataPairs {
-		return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("at most %d keys", maxMetadataPairs)}
+		return nil, Invalid("metadata", fmt.Sprintf("at most %d keys", maxMetadataPairs))
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		if k == "" || len(k) > maxMetadataKey || strings.IndexFunc(k, func(r rune) bool {
 			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
 		}) >= 0 {
-			return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("key %q: 1 to %d letters, digits, '_', '-' or '.'", truncate(k, 70), maxMetadataKey)}
+			return nil, Invalid("metadata", fmt.Sprintf("key %q: 1 to %d letters, digits, '_', '-' or '.'", truncate(k, 70), maxMetadataKey))
 		}
 		v, err := checkText("metadata", v, maxMetadataValue)
 		if err != nil {
-			return nil, &ValidationError{Field: "metadata", Reason: fmt.Sprintf("value of %q: %s", k, err.(*ValidationError).Reason)}
+			return nil, Invalid("metadata", fmt.Sprintf("value of %q: %s", k, err.(*Error).Message))
 		}
 		out[k] = v
 	}

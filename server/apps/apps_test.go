@@ -143,9 +143,9 @@ func TestAppsCreate(t *testing.T) {
 	}
 	for _, tt := range bad {
 		_, _, err := env.apps.Create(context.Background(), tt.in)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("Create(%+v) = %v, want a ValidationError on %s", tt.in, err, tt.field)
+		var ve *Error
+		if !errors.As(err, &ve) || ve.Code != CodeInvalid || ve.Field != tt.field {
+			t.Errorf("Create(%+v) = %v, want an invalid Error on %s", tt.in, err, tt.field)
 		}
 	}
 }

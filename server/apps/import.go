@@ -32,8 +32,7 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 	// The id travels inside every token (oat_<client_id>_...), so it is
 	// held to the alphabet the token endpoint accepts.
 	if !credential.ValidClientID(in.ClientID) {
-		return store.Application{}, &ValidationError{Field: "client_id",
-			Reason: fmt.Sprintf("use 1 to %d letters, digits, '-', '.' or '~' (no '_': it separates the parts of a token)", credential.MaxClientID)}
+		return store.Application{}, Invalid("client_id", fmt.Sprintf("use 1 to %d letters, digits, '-', '.' or '~' (no '_': it separates the parts of a token)", credential.MaxClientID))
 	}
 	if err := checkImportedSecret(in.ClientSecret); err != nil {
 		return store.Application{}, err
@@ -43,11 +42,11 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 
 func checkImportedSecret(secret string) error {
 	if len(secret) < MinImportedSecret || len(secret) > credential.MaxSecret {
-		return &ValidationError{Field: "client_secret", Reason: fmt.Sprintf("must be %d to %d bytes; reset a shorter secret instead of importing it", MinImportedSecret, credential.MaxSecret)}
+		return Invalid("client_secret", fmt.Sprintf("must be %d to %d bytes; reset a shorter secret instead of importing it", MinImportedSecret, credential.MaxSecret))
 	}
 	for _, r := range secret {
 		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' {
-			return &ValidationError{Field: "client_secret", Reason: "printable ASCII without spaces only"}
+			return Invalid("client_secret", "printable ASCII without spaces only")
 		}
 	}
 	return nil

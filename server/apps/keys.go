@@ -2,7 +2,6 @@ package apps
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/oauthd/oauthd/server/signing"
@@ -16,8 +15,9 @@ type KeyRing interface {
 	Published() []signing.Key
 }
 
-// ErrNoKeyRing is a key operation on a service configured without one.
-var ErrNoKeyRing = errors.New("this server signs no JWT access tokens: it has no signing keys")
+// ErrNoKeyRing is a key operation on a service configured without one:
+// there are no keys to list or rotate.
+var ErrNoKeyRing = &Error{Code: CodeNotFound, Message: "this server signs no JWT access tokens: it has no signing keys"}
 
 // minKeyRetirement is the shortest an old key stays published after the
 // new one starts signing, whatever the applications' lifetimes: tokens
@@ -46,7 +46,7 @@ func (s *Service) RotateSigningKey(ctx context.Context) (signing.Key, error) {
 		return signing.Key{}, ErrNoKeyRing
 	}
 	if delegateFrom(ctx) != nil {
-		return signing.Key{}, &ForbiddenError{Rule: "keys", Reason: "only an admin key may rotate the signing keys"}
+		return signing.Key{}, Forbidden("keys", "only an admin key may rotate the signing keys")
 	}
 	longest := minKeyRetirement
 	cursor := ""

@@ -78,13 +78,19 @@ type ListFilter struct {
 	Owner string
 }
 
-// List returns a page of applications in creation order, rendered with
-// their usage, keeping those f matches; a filtered page may hold fewer
-// than limit even when more follow.
-func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Application, string, error) {
+// Listed is an application in a listing, with its usage.
+type Listed struct {
+	store.Application
+	Usage store.Usage
+}
+
+// List returns a page of applications in creation order, with their
+// usage, keeping those f matches; a filtered page may hold fewer than
+// limit even when more follow.
+func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Listed, string, error) {
 	if d := delegateFrom(ctx); d != nil {
 		if err := d.mayChangeOwner(f.Owner); f.Owner != "" && err != nil {
-			return nil, "", &ForbiddenError{Rule: "owner", Reason: fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner)}
+			return nil, "", Forbidden("owner", fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner))
 		}
 		if d.Owner == "" {
 			return nil, "", d.mayManage(store.Application{})
@@ -93,11 +99,11 @@ func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilt
 	}
 	name := f.Name
 	if limit <= 0 || limit > MaxPage {
-		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+		return nil, "", Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
 	}
 	page, next, err := s.store.ListApplications(ctx, cursor, limit)
 	if errors.Is(err, store.ErrInvalid) {
-		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
+		return nil, "", Invalid("cursor", "not a cursor this server handed out; start again without one")
 	}
 	if err != nil {
 		return nil, "", err
@@ -116,9 +122,9 @@ func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilt
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]Application, len(page))
+	out := make([]Listed, len(page))
 	for i, a := range page {
-		out[i] = ApplicationDetail(a, usage[a.ClientID])
+		out[i] = Listed{a, usage[a.ClientID]}
 	}
 	return out, next, nil
 }
@@ -166,15 +172,15 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	}
 	if p.TokenLifetime != nil {
 		if next.TokenLifetime, err = ParseLifetime(*p.TokenLifetime); err != nil {
-			return store.Application{}, &ValidationError{Field: "token_lifetime", Reason: err.Error()}
+			return store.Application{}, Invalid("token_lifetime", err.Error())
 		}
 		changes["token_lifetime"] = FormatLifetime(next.TokenLifetime)
 	}
 	if p.IPAllowlist != nil {
 		if next.IPAllowlist, err = ParseAllowlist(*p.IPAllowlist); err != nil {
-			return store.Application{}, &ValidationError{Field: "ip_allowlist", Reason: err.Error()}
+			return store.Application{}, Invalid("ip_allowlist", err.Error())
 		}
-		changes["ip_allowlist"] = ApplicationJSON(next).IPAllowlist
+		changes["ip_allowlist"] = FormatAllowlist(next.IPAllowlist)
 	}
 	if p.Enabled != nil {
 		changes["enabled"] = *p.Enabled
@@ -297,8 +303,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 // returns the application, the new secret (shown this once) and its id.
 func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duration) (store.Application, string, string, error) {
 	if grace < 0 || grace > s.opts.MaxGrace {
-		return store.Application{}, "", "", &ValidationError{Field: "grace_period",
-			Reason: fmt.Sprintf("between 0s and %s (the configured maximum)", FormatLifetime(s.opts.MaxGrace))}
+		return store.Application{}, "", "", Invalid("grace_period", fmt.Sprintf("between 0s and %s (the configured maximum)", FormatLifetime(s.opts.MaxGrace)))
 	}
 	if !credential.ValidClientID(id) {
 		return store.Application{}, "", "", notFound(id)
@@ -323,7 +328,7 @@ func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duratio
 			kept = append(kept, old)
 		}
 		if len(kept)+1 > MaxSecrets {
-			return a, &ConflictError{Reason: fmt.Sprintf("the application already holds %d secrets in their grace period; delete one or wait for it to expire", len(kept))}
+			return a, Conflict(fmt.Sprintf("the application already holds %d secrets in their grace period; delete one or wait for it to expire", len(kept)))
 		}
 		a.Secrets = append(kept, store.Secret{ID: sid, Digest: store.Sum(secret), CreatedAt: now})
 		a.UpdatedAt = now
@@ -398,13 +403,13 @@ func (s *Service) RevokeTokens(ctx context.Context, id string) error {
 // Events pages through the audit log, newest first.
 func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
 	if limit <= 0 || limit > MaxPage {
-		return nil, "", &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+		return nil, "", Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
 	}
 	if d := delegateFrom(ctx); d != nil {
 		// The log has no owner index: a delegate reads one application's
 		// events at a time, and only its own owner's.
 		if f.ClientID == "" {
-			return nil, "", &ForbiddenError{Rule: "owner", Reason: "delegated administration reads the audit log of one application at a time: pass client_id"}
+			return nil, "", Forbidden("owner", "delegated administration reads the audit log of one application at a time: pass client_id")
 		}
 		if err := s.delegatedAccess(ctx, f.ClientID); err != nil {
 			return nil, "", err
@@ -412,7 +417,7 @@ func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string
 	}
 	ev, next, err := s.store.ListEvents(ctx, f, cursor, limit)
 	if errors.Is(err, store.ErrInvalid) {
-		return nil, "", &ValidationError{Field: "cursor", Reason: "not a cursor this server handed out; start again without one"}
+		return nil, "", Invalid("cursor", "not a cursor this server handed out; start again without one")
 	}
 	return ev, next, err
 }
@@ -422,7 +427,7 @@ func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string
 // more.
 func (s *Service) ListTokens(ctx context.Context, id string, limit int) ([]store.Token, bool, error) {
 	if limit <= 0 || limit > MaxPage {
-		return nil, false, &ValidationError{Field: "limit", Reason: fmt.Sprintf("between 1 and %d", MaxPage)}
+		return nil, false, Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
 	}
 	if !credential.ValidClientID(id) {
 		return nil, false, notFound(id)
@@ -480,7 +485,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (st
 	var lifetime time.Duration
 	if in.ExpiresIn != "" {
 		if lifetime, err = ParseLifetime(in.ExpiresIn); err != nil {
-			return store.Token{}, "", &ValidationError{Field: "expires_in", Reason: err.Error()}
+			return store.Token{}, "", Invalid("expires_in", err.Error())
 		}
 	}
 	if !credential.ValidClientID(id) {
@@ -503,8 +508,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (st
 			return store.Token{}, "", err
 		}
 		if missing := scopes.Missing(granted, app.Scopes); len(missing) > 0 {
-			return store.Token{}, "", &ValidationError{Field: "scopes",
-				Reason: "not held by the application: " + scopes.Format(missing) + " (it holds " + scopes.Format(app.Scopes) + ")"}
+			return store.Token{}, "", Invalid("scopes", "not held by the application: "+scopes.Format(missing)+" (it holds "+scopes.Format(app.Scopes)+")")
 		}
 	}
 	if err := errors.Join(d.mayGrant(granted), d.mayLast("expires_in", lifetime)); err != nil {

@@ -66,9 +66,8 @@ func TestIssuedPerHourBoundByDelegate(t *testing.T) {
 		t.Fatalf("IssuedPerHour = %v, %v; want 24 zeros", hours, err)
 	}
 	other := WithActor(ctx, Actor{Name: "client:x", Delegate: &Delegate{ClientID: "x", Owner: "acct_1", Lifetime: time.Hour}})
-	var fe *ForbiddenError
-	if _, err := env.apps.IssuedPerHour(other, a.ClientID, 24); !errors.As(err, &fe) {
-		t.Errorf("another owner's delegate: error %v, want ForbiddenError", err)
+	if _, err := env.apps.IssuedPerHour(other, a.ClientID, 24); ErrorCode(err) != CodeForbidden {
+		t.Errorf("another owner's delegate: error %v, want a forbidden Error", err)
 	}
 }
 

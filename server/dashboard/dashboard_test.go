@@ -331,7 +331,7 @@ func TestFormErrorsByField(t *testing.T) {
 	}
 	mustContain(t, "created page", a.body, "will not be shown again", "grant_type=client_credentials "+env.url+"/oauth/token", `id="client-secret"`)
 	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "good"})
-	if err != nil || len(list) != 1 || list[0].TokenLifetime != "168h" || list[0].Metadata["env"] != "prod" || list[0].Owner != "acct_9" {
+	if err != nil || len(list) != 1 || list[0].TokenLifetime != 168*time.Hour || list[0].Metadata["env"] != "prod" || list[0].Owner != "acct_9" {
 		t.Fatalf("created %+v, %v", list, err)
 	}
 }

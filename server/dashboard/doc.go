@@ -12,7 +12,8 @@
 // carries the session's CSRF token; every answer carries a strict
 // Content-Security-Policy. See docs/security.md.
 //
-// The package uses server's HTTP plumbing (NewEcho, LogAttrs) and never
-// imports server/admin: the dashboard and the admin API are two faces of
-// one service.
+// The package uses the HTTP kit (server/web) and never imports
+// server/admin or its wire contract (server/admin/adminapi): the
+// dashboard and the admin API are two faces of one service, each with its
+// own view of its records.
 package dashboard

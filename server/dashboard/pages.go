@@ -23,7 +23,7 @@ type appsView struct {
 	Name, Owner string
 	// Cursor is this page's, Next the following page's ("" at the end).
 	Cursor, Next string
-	Apps         []apps.Application
+	Apps         []application
 	Error        string
 	ErrorField   string
 	Filtered     bool
@@ -46,7 +46,10 @@ func (d *Dashboard) listApps(c echo.Context) error {
 		}
 		status, v.Error, v.ErrorField = p.Status, p.Message, p.Field
 	}
-	v.Apps, v.Next = list, next
+	for _, l := range list {
+		v.Apps = append(v.Apps, applicationOf(l.Application, l.Usage))
+	}
+	v.Next = next
 	return d.render(c, status, "apps", page{Title: "Applications", Nav: "apps", Data: v})
 }
 
@@ -75,7 +78,7 @@ func (d *Dashboard) blankForm() appForm {
 	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: d.apps.Catalogue().Scopes(), Errors: map[string]string{}}
 }
 
-func (d *Dashboard) formOf(a apps.Application) appForm {
+func (d *Dashboard) formOf(a application) appForm {
 	f := d.blankForm()
 	f.Name, f.Description, f.Owner, f.Scopes = a.Name, a.Description, a.Owner, a.Scopes
 	f.Allowlist = strings.Join(a.IPAllowlist, "\n")
@@ -168,7 +171,7 @@ func (d *Dashboard) newAppPage(c echo.Context) error {
 }
 
 type createdView struct {
-	App    apps.Application
+	App    application
 	Secret string
 	Curl   string
 }
@@ -185,7 +188,7 @@ func (d *Dashboard) createApp(c echo.Context) error {
 			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
 		})
 		if err == nil {
-			v := createdView{App: apps.ApplicationJSON(a), Secret: secret, Curl: d.curl(a.ClientID, secret)}
+			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret, Curl: d.curl(a.ClientID, secret)}
 			return d.render(c, http.StatusCreated, "created", page{Title: "Application created", Nav: "new", Data: v})
 		}
 	}
@@ -205,7 +208,7 @@ func (d *Dashboard) curl(id, secret string) string {
 // appView is the application page: its details, the edit form, every
 // action and what each last reported.
 type appView struct {
-	App        apps.Application
+	App        application
 	Form       appForm
 	Tokens     []tokenRow
 	MoreTokens bool
@@ -264,7 +267,7 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 	if err != nil {
 		return appView{}, err
 	}
-	v := appView{App: apps.ApplicationDetail(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
+	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
 	v.Form = d.formOf(v.App)
 	toks, more, err := d.apps.ListTokens(ctx, id, 100)
 	if err != nil {
@@ -354,7 +357,7 @@ func (d *Dashboard) updateApp(c echo.Context) error {
 
 // confirmView asks before a destructive action, naming the application.
 type confirmView struct {
-	App     apps.Application
+	App     application
 	Action  string
 	Heading string
 	Warning string
@@ -373,7 +376,7 @@ func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (
 	if err != nil {
 		return false, d.renderError(c, err)
 	}
-	v := confirmView{App: apps.ApplicationJSON(a), Action: c.Request().URL.Path, Button: button,
+	v := confirmView{App: applicationOf(a, store.Usage{}), Action: c.Request().URL.Path, Button: button,
 		Heading: fmt.Sprintf(heading, a.Name), Warning: warning}
 	if fv, err := c.FormParams(); err == nil {
 		for k, vals := range fv {
@@ -416,7 +419,7 @@ func (d *Dashboard) deleteApp(c echo.Context) error {
 
 // secretView shows a credential once: a new secret or API key.
 type secretView struct {
-	App     apps.Application
+	App     application
 	Heading string
 	Label   string
 	Value   string
@@ -430,7 +433,7 @@ func (d *Dashboard) resetSecret(c echo.Context) error {
 	if graceText != "" {
 		var err error
 		if grace, err = time.ParseDuration(graceText); err != nil {
-			return d.actionFailed(c, "secrets", &apps.ValidationError{Field: "grace_period", Reason: "a duration such as 1h, 30m or 24h (empty: the old secrets stop at once)"}, nil)
+			return d.actionFailed(c, "secrets", apps.Invalid("grace_period", "a duration such as 1h, 30m or 24h (empty: the old secrets stop at once)"), nil)
 		}
 	}
 	warning := "The old secrets stop working at once: daemons still using them can get no new tokens."
@@ -445,7 +448,7 @@ func (d *Dashboard) resetSecret(c echo.Context) error {
 		return d.actionFailed(c, "secrets", err, nil)
 	}
 	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: secretView{
-		App: apps.ApplicationJSON(a), Heading: "New client secret", Label: "Client secret", Value: secret,
+		App: applicationOf(a, store.Usage{}), Heading: "New client secret", Label: "Client secret", Value: secret,
 		Curl: d.curl(a.ClientID, secret), Note: warning,
 	}})
 }
@@ -458,7 +461,7 @@ func (d *Dashboard) deleteSecret(c echo.Context) error {
 	if _, err := d.apps.DeleteSecret(c.Request().Context(), c.Param("id"), sid); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
-				return d.actionFailed(c, "secrets", &apps.ConflictError{Reason: "That secret no longer exists."}, nil)
+				return d.actionFailed(c, "secrets", apps.Conflict("That secret no longer exists."), nil)
 			}
 		}
 		return d.actionFailed(c, "secrets", err, nil)
@@ -487,7 +490,7 @@ func (d *Dashboard) revokeToken(c echo.Context) error {
 	jti := c.FormValue("jti")
 	// The token must be this application's: the page's URL names it.
 	if ref, ok := store.ParseJTI(jti); !ok || ref.ClientID != c.Param("id") {
-		return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token is not one of this application's."}, nil)
+		return d.actionFailed(c, "tokens", apps.Conflict("That token is not one of this application's."), nil)
 	}
 	if ok, err := d.confirmed(c, "Revoke a token of %s?", "Token "+truncate(jti, 80)+" stops working at once.", "Revoke"); !ok {
 		return err
@@ -495,7 +498,7 @@ func (d *Dashboard) revokeToken(c echo.Context) error {
 	if err := d.apps.RevokeToken(c.Request().Context(), jti); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			if _, _, gerr := d.apps.Get(c.Request().Context(), c.Param("id")); gerr == nil {
-				return d.actionFailed(c, "tokens", &apps.ConflictError{Reason: "That token has expired or was revoked already."}, nil)
+				return d.actionFailed(c, "tokens", apps.Conflict("That token has expired or was revoked already."), nil)
 			}
 		}
 		return d.actionFailed(c, "tokens", err, nil)
@@ -521,7 +524,7 @@ func (d *Dashboard) createAPIKey(c echo.Context) error {
 		note = "It expires " + t.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + "."
 	}
 	return d.render(c, http.StatusCreated, "secret", page{Title: "New API key", Nav: "apps", Data: secretView{
-		App: apps.ApplicationJSON(a), Heading: "New API key " + t.Name, Label: "API key", Value: key, Note: note,
+		App: applicationOf(a, store.Usage{}), Heading: "New API key " + t.Name, Label: "API key", Value: key, Note: note,
 	}})
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/web"
-	"github.com/oauthd/oauthd/store"
 )
 
 // page is what every template gets: the layout's parts and the page's own
@@ -35,20 +34,12 @@ type page struct {
 var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events"}
 
 var funcs = template.FuncMap{
-	"when": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v == nil || v.IsZero() {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
+	// when is a time as the pages show it; the zero time is "never".
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
 		}
-		return ""
+		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"join": strings.Join,
 	"contains": func(list []string, s string) bool {
@@ -116,33 +107,39 @@ type problem struct {
 	Rule    string
 }
 
+// shown is how the pages show each code of the service's errors
+// (apps.ErrorCode): a status and a heading, and for the codes whose
+// error text is not the operator's business a fixed message instead.
+// Unknown errors say nothing of their cause, which may hold internals;
+// it is logged.
+var shown = map[string]struct {
+	status           int
+	heading, message string
+}{
+	apps.CodeInvalid:   {http.StatusBadRequest, "Check the form", ""},
+	apps.CodeForbidden: {http.StatusForbidden, "Not allowed", ""},
+	apps.CodeConflict:  {http.StatusConflict, "Conflict", ""},
+	apps.CodeNotFound:  {http.StatusNotFound, "Not found", ""},
+	apps.CodeUnavailable: {http.StatusServiceUnavailable, "Store unavailable",
+		"The store (Redis) cannot be reached right now, so nothing was read or changed. Try again in a moment."},
+	apps.CodeInternal: {http.StatusInternalServerError, "Internal error", "Something went wrong on the server; its log has the details."},
+}
+
 // explain maps the service's errors to what the pages show, in one place
-// (the admin API's writeError does the same for JSON). Unknown errors say
-// nothing of their cause, which may hold internals; it is logged.
+// (the admin API does the same for JSON): through shown, with a
+// validation error's field apart from its message, and a refusal's rule.
 func explain(err error) problem {
-	var (
-		ve *apps.ValidationError
-		fe *apps.ForbiddenError
-		ce *apps.ConflictError
-	)
+	s := shown[apps.ErrorCode(err)]
+	p := problem{Status: s.status, Heading: s.heading, Message: s.message}
+	var e *apps.Error
 	switch {
-	case errors.As(err, &ve):
-		return problem{Status: http.StatusBadRequest, Heading: "Check the form", Message: ve.Reason, Field: ve.Field}
-	case errors.As(err, &fe):
-		return problem{Status: http.StatusForbidden, Heading: "Not allowed", Message: fe.Reason, Rule: fe.Rule}
-	case errors.As(err, &ce):
-		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: ce.Reason}
-	case errors.Is(err, store.ErrNotFound):
-		return problem{Status: http.StatusNotFound, Heading: "Not found", Message: capitalize(err.Error())}
-	case errors.Is(err, store.ErrAlreadyExists):
-		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: capitalize(err.Error())}
-	case errors.Is(err, store.ErrConflict):
-		return problem{Status: http.StatusConflict, Heading: "Conflict", Message: "The application changed at the same time; try again."}
-	case errors.Is(err, store.ErrUnavailable):
-		return problem{Status: http.StatusServiceUnavailable, Heading: "Store unavailable",
-			Message: "The store (Redis) cannot be reached right now, so nothing was read or changed. Try again in a moment."}
+	case p.Message != "":
+	case errors.As(err, &e):
+		p.Message, p.Field, p.Rule = e.Message, e.Field, e.Rule
+	default:
+		p.Message = capitalize(apps.ErrorMessage(err))
 	}
-	return problem{Status: http.StatusInternalServerError, Heading: "Internal error", Message: "Something went wrong on the server; its log has the details."}
+	return p
 }
 
 func capitalize(s string) string {
@@ -216,11 +213,11 @@ func parseMetadata(s string) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, &apps.ValidationError{Field: "metadata", Reason: fmt.Sprintf("line %d: write key=value", i+1)}
+			return nil, apps.Invalid("metadata", fmt.Sprintf("line %d: write key=value", i+1))
 		}
 		k = strings.TrimSpace(k)
 		if _, dup := out[k]; dup {
-			return nil, &apps.ValidationError{Field: "metadata", Reason: fmt.Sprintf("line %d: key %q given twice", i+1, k)}
+			return nil, apps.Invalid("metadata", fmt.Sprintf("line %d: key %q given twice", i+1, k))
 		}
 		out[k] = strings.TrimSpace(v)
 	}

@@ -1,0 +1,193 @@
+package adminapi
+
+import "time"
+
+// Prefix is where the admin API lives on a server.
+const Prefix = "/admin/v1"
+
+// NewApplicationRequest is the body of POST /applications.
+type NewApplicationRequest struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Scopes      []string `json:"scopes"`
+	// Owner is the account it belongs to; a delegated administrator's own
+	// owner when left empty by one.
+	Owner    string            `json:"owner"`
+	Metadata map[string]string `json:"metadata"`
+	// TokenLifetime is a duration ("24h"), days or weeks ("7d", "1w"), or
+	// "never"; empty means a day.
+	TokenLifetime string `json:"token_lifetime"`
+	// IPAllowlist holds CIDRs or single addresses; empty allows any.
+	IPAllowlist []string `json:"ip_allowlist"`
+	// TokenFormat is opaque (the default) or jwt.
+	TokenFormat string `json:"token_format"`
+	// Audiences name the resource servers its tokens are for.
+	Audiences []string `json:"audiences"`
+}
+
+// ImportApplicationRequest is the body of PUT /applications/{id}: an
+// application with the secret its clients already use.
+type ImportApplicationRequest struct {
+	NewApplicationRequest
+	ClientSecret string `json:"client_secret"`
+}
+
+// ApplicationPatchRequest is the body of PATCH /applications/{id}: fields
+// left nil are not changed.
+type ApplicationPatchRequest struct {
+	Name          *string            `json:"name"`
+	Description   *string            `json:"description"`
+	Scopes        *[]string          `json:"scopes"`
+	TokenLifetime *string            `json:"token_lifetime"`
+	IPAllowlist   *[]string          `json:"ip_allowlist"`
+	Enabled       *bool              `json:"enabled"`
+	Owner         *string            `json:"owner"`
+	Metadata      *map[string]string `json:"metadata"`
+	TokenFormat   *string            `json:"token_format"`
+	Audiences     *[]string          `json:"audiences"`
+}
+
+// Application is an application as the admin API shows it. ClientSecret
+// is set only in the answer that creates it: it is shown once.
+type Application struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	// Owner is the account the application belongs to ("" for none).
+	Owner    string            `json:"owner"`
+	Metadata map[string]string `json:"metadata"`
+	// TokenFormat is opaque or jwt.
+	TokenFormat string `json:"token_format"`
+	// Audiences name the resource servers its tokens are for.
+	Audiences     []string  `json:"audiences"`
+	Scopes        []string  `json:"scopes"`
+	TokenLifetime string    `json:"token_lifetime"`
+	IPAllowlist   []string  `json:"ip_allowlist"`
+	Enabled       bool      `json:"enabled"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	// LastUsedAt is when the application last got a token (to the minute),
+	// nil if never.
+	LastUsedAt *time.Time `json:"last_used_at"`
+	// TokensIssued counts the tokens the application has been issued.
+	TokensIssued int64 `json:"tokens_issued"`
+	// Secrets describes the application's secrets, never their values.
+	Secrets []Secret `json:"secrets"`
+}
+
+// Secret describes one client secret, never its value.
+type Secret struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt ends a grace period; nil for a secret that does not expire.
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+// ApplicationFilter narrows GET /applications; zero fields match every
+// application.
+type ApplicationFilter struct {
+	// Name keeps applications whose name contains it, case-insensitively.
+	Name string
+	// Owner keeps the applications of one owner.
+	Owner string
+}
+
+// ApplicationList is a page of GET /applications.
+type ApplicationList struct {
+	Applications []Application `json:"applications"`
+	// NextCursor fetches the next page; "" on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// SecretResetRequest is the (optional) body of POST
+// /applications/{id}/secrets.
+type SecretResetRequest struct {
+	// GracePeriod keeps the old secrets working this long ("1h"); empty
+	// or "0s" stops them at once.
+	GracePeriod string `json:"grace_period"`
+}
+
+// SecretReset answers a secret reset; ClientSecret is shown this once.
+type SecretReset struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	SecretID     string   `json:"secret_id"`
+	Secrets      []Secret `json:"secrets"`
+}
+
+// Token describes a live access token or API key, never the credential.
+type Token struct {
+	JTI string `json:"jti"`
+	// Kind is access_token or api_key.
+	Kind      string     `json:"kind"`
+	Name      string     `json:"name,omitempty"`
+	Scopes    []string   `json:"scopes"`
+	IssuedAt  time.Time  `json:"issued_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// TokenList answers GET /applications/{id}/tokens.
+type TokenList struct {
+	Tokens []Token `json:"tokens"`
+	// More says the list was cut at limit.
+	More bool `json:"more"`
+}
+
+// NewAPIKeyRequest is the body of POST /applications/{id}/api-keys.
+type NewAPIKeyRequest struct {
+	Name string `json:"name"`
+	// Scopes are a subset of the application's; empty means all of them.
+	Scopes []string `json:"scopes"`
+	// ExpiresIn is a lifetime as for tokens ("720h", "30d"), or empty or
+	// "never" for a key that does not expire.
+	ExpiresIn string `json:"expires_in"`
+}
+
+// APIKey answers the creation of an API key; Key is shown this once.
+type APIKey struct {
+	Token
+	Key string `json:"api_key"`
+}
+
+// Event is one audit-log entry.
+type Event struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	// Actor is "admin-key:<digest prefix>", "client:<client_id>" or "cli".
+	Actor    string         `json:"actor"`
+	ClientID string         `json:"client_id,omitempty"`
+	IP       string         `json:"ip,omitempty"`
+	Detail   map[string]any `json:"detail,omitempty"`
+}
+
+// EventFilter narrows GET /events; zero fields match every event.
+type EventFilter struct {
+	ClientID string
+	Kind     string
+}
+
+// EventList is a page of GET /events, newest first.
+type EventList struct {
+	Events []Event `json:"events"`
+	// NextCursor fetches the next page; "" on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// SigningKey describes a published JWT signing key, never its private
+// part.
+type SigningKey struct {
+	KID       string    `json:"kid"`
+	Alg       string    `json:"alg"`
+	CreatedAt time.Time `json:"created_at"`
+	SignsFrom time.Time `json:"signs_from"`
+	// RetiresAt is when it stops being published; nil while it may sign.
+	RetiresAt *time.Time `json:"retires_at"`
+}
+
+// SigningKeyList answers GET /signing-keys.
+type SigningKeyList struct {
+	Keys []SigningKey `json:"keys"`
+}
