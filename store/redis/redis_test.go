@@ -17,14 +17,40 @@ import (
 	"github.com/oauthd/oauthd/store/storetest"
 )
 
-var _ storetest.Store = (*redis.Store)(nil)
+// backend is the storage contract on one Redis: the store, the limits and
+// the feed, on one key prefix.
+type backend struct {
+	*redis.Store
+	*redis.Limits
+	*redis.Feed
+}
 
+var _ store.Backend = backend{}
+
+// The conformance suite on miniredis and on a real redis-server, through
+// the client serve uses (tightened timeouts: an outage shows quickly).
 func TestConformance(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			storetest.RunTests(t, func(t *testing.T) storetest.Store {
+			storetest.RunTests(t, func(t *testing.T, limits store.LimitsConfig) storetest.Backend {
 				srv := redistest.Start(t, kind)
-				return redis.New(srv.Client(t), redis.Options{Prefix: "test", KeepExpired: time.Hour})
+				rdb, err := redis.NewClient(srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rdb.Close() })
+				const prefix = "test"
+				s := redis.New(rdb, redis.Options{Prefix: prefix, KeepExpired: time.Hour})
+				f := s.NewFeed(redis.FeedOptions{Block: 50 * time.Millisecond})
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); f.Run(ctx) }()
+				t.Cleanup(func() { cancel(); <-done })
+				return storetest.Backend{
+					Backend:     backend{s, redis.NewLimits(rdb, prefix, limits), f},
+					FastForward: srv.FastForward,
+					Stop:        srv.Stop,
+				}
 			})
 		})
 	}

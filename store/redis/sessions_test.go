@@ -44,22 +44,15 @@ func TestSessions(t *testing.T) {
 				t.Fatalf("unknown session: %v, want ErrNotFound", err)
 			}
 			// Idle expiry: reading restarts the TTL; not reading lets it lapse.
-			wait := func(d time.Duration) {
-				if srv.Mini != nil {
-					srv.Mini.FastForward(d)
-				} else {
-					time.Sleep(d)
-				}
-			}
-			wait(ttl * 3 / 4)
+			srv.FastForward(ttl * 3 / 4)
 			if _, err := a.GetSession(ctx, id, ttl); err != nil {
 				t.Fatalf("session read within its idle TTL: %v", err)
 			}
-			wait(ttl * 3 / 4)
+			srv.FastForward(ttl * 3 / 4)
 			if _, err := a.GetSession(ctx, id, ttl); err != nil {
 				t.Fatalf("session read within its refreshed idle TTL: %v", err)
 			}
-			wait(ttl + 100*time.Millisecond)
+			srv.FastForward(ttl + 100*time.Millisecond)
 			if _, err := a.GetSession(ctx, id, ttl); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("idle session: %v, want ErrNotFound", err)
 			}
