@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every oauthd storage backend
-// must pass: it exercises the whole contract, store.Backend. A backend's
-// test calls RunTests with a constructor that returns a fresh, empty
-// backend.
+// must pass: it exercises the whole contract, store.Backend, and checks
+// that it did. A backend's test calls RunTests with a constructor that
+// returns a fresh, empty backend.
 package storetest
 
 import (
@@ -47,6 +47,11 @@ var limits = store.LimitsConfig{
 // RunTests runs the suite. newBackend must return a fresh, empty backend
 // each call, whose Limits enforce limits, and which keeps the reasons a
 // token stopped working (revocation tombstones) for an hour or more.
+//
+// Every case but Outage runs on a backend that counts the calls made to
+// it; Coverage then fails naming any method of store.Backend or
+// store.FeedSubscription that no case called, so the contract cannot grow
+// past the suite unnoticed.
 func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsConfig) Backend) {
 	tests := []struct {
 		name string
@@ -85,9 +90,23 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"FeedPublishes", testFeedPublishes},
 		{"FeedResumes", testFeedResumes},
 	}
+	seen := newCalls()
+	ran := 0
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newBackend(t, limits)) })
+		t.Run(tt.name, func(t *testing.T) {
+			ran++
+			s := newBackend(t, limits)
+			s.Backend = seen.record(s.Backend)
+			tt.run(t, s)
+		})
 	}
+	t.Run("Outage", func(t *testing.T) { testOutage(t, newBackend(t, limits)) })
+	t.Run("Coverage", func(t *testing.T) {
+		if ran < len(tests) {
+			t.Skipf("%d of %d cases ran: coverage is judged on the whole suite", ran, len(tests))
+		}
+		seen.check(t, "no case calls", false)
+	})
 }
 
 func testPing(t *testing.T, s Backend) {
