@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// The storage contract: what a backend must do, in small groups. A backend
-// implements Backend (store/redis does, with a Store, its Limits and its
-// Feed); a consumer declares the part it needs as its own interface, where
-// it is used, made of these groups or of methods listed exactly as here,
-// and its tests check that it stays a subset of Backend. The conformance
-// suite, store/storetest, exercises every method on every backend.
+// Backend is the whole storage contract, in small groups: what a new
+// backend must implement (store/redis does, with a Store, its Limits and
+// its Feed), and what store/storetest checks, every method on every
+// backend. A consumer declares the part it needs as its own interface,
+// where it is used, made of these groups or of methods listed exactly as
+// here; its tests check that it stays a subset of Backend.
 //
 // Unless a method's doc says otherwise:
 //   - A backend that cannot be reached, or does not answer in time, gives
@@ -20,6 +20,18 @@ import (
 //     out". Callers answer it with 503 and refuse what they were asked.
 //   - A cancelled ctx gives ctx's error.
 //   - Sentinels may be wrapped: test them with errors.Is.
+type Backend interface {
+	Applications
+	Tokens
+	UsageCounts
+	Events
+	Sessions
+	SigningKeys
+	Limits
+	Feed
+	// Ping reports whether the backend answers: nil, or ErrUnavailable.
+	Ping(ctx context.Context) error
+}
 
 // Applications keeps the applications (OAuth clients), keyed by client_id.
 //
@@ -82,8 +94,9 @@ type Applications interface {
 // reasons a token stopped working (store/redis with KeepExpired set).
 //
 // ListTokens returns up to limit live tokens of an application (not
-// expired at now, of its current generation), soonest to expire first,
-// never-expiring ones last, and whether there are more. ErrNotFound when
+// expired at now, of its current generation), soonest to expire first (to
+// within a bucket's width, ExpiryBucket), never-expiring ones last, and
+// whether there are more. ErrNotFound when
 // the application does not exist.
 //
 // A new Generation (UpdateApplication) retires the old generation's
@@ -232,19 +245,4 @@ type LimitsConfig struct {
 // resume and cannot be, or the feed is not running.
 type Feed interface {
 	Subscribe(ctx context.Context, lastID string) (FeedSubscription, error)
-}
-
-// Backend is the whole storage contract: what a new backend must
-// implement, and what store/storetest checks.
-type Backend interface {
-	Applications
-	Tokens
-	UsageCounts
-	Events
-	Sessions
-	SigningKeys
-	Limits
-	Feed
-	// Ping reports whether the backend answers: nil, or ErrUnavailable.
-	Ping(ctx context.Context) error
 }
