@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -21,9 +20,10 @@ import (
 // revocation_feed_endpoint.
 const FeedPath = "/oauth/revocation-feed"
 
-// Feed is where the revocation feed's events come from (store/redis.Feed).
+// Feed is where the revocation feed's events come from (store.Feed says
+// how; store/redis.Feed implements it).
 type Feed interface {
-	Subscribe(ctx context.Context, lastID string) (store.FeedSubscription, error)
+	store.Feed
 }
 
 // DefaultFeedHeartbeat is how often an idle feed connection carries a

@@ -1,7 +1,9 @@
 // Package store holds oauthd's domain records (applications, their secrets
-// and access tokens) and the errors every storage backend returns. Backends
-// live in sub-packages (store/redis); the behaviour they share is pinned down
-// by the conformance suite in store/storetest.
+// and access tokens), the errors every storage backend returns, and the
+// storage contract: Backend, made of small groups (Applications, Tokens,
+// ...) that consumers pick from. Backends live in sub-packages
+// (store/redis); the conformance suite in store/storetest checks the whole
+// contract on each.
 //
 // Nothing here holds a secret or a token in the clear: secrets and tokens are
 // kept as SHA-256 digests, so a copy of the database cannot be replayed.

@@ -18,27 +18,15 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// AppStore is what the application service needs from storage.
+// Store is what the application service needs from storage: a part of
+// the storage contract (store.Backend), which says what each method does.
 type Store interface {
-	CreateApplication(ctx context.Context, a store.Application) error
-	GetApplication(ctx context.Context, id string) (store.Application, error)
-	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
-	DeleteApplication(ctx context.Context, id string) error
-	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
-	GetUsage(ctx context.Context, id string) (store.Usage, error)
-	GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error)
+	store.Applications
+	store.UsageCounts
+	store.Events
 	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)
-	AppendEvent(ctx context.Context, e store.Event) error
-	// AppendSecurityEvent adds an event to the security log, capped apart
-	// from the admin changes AppendEvent records, so that nothing an
-	// unauthenticated caller triggers can push a change out.
-	AppendSecurityEvent(ctx context.Context, e store.Event) error
-	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
-	// IssuedPerHour counts the tokens issued in each of the last hours
-	// hours up to now's, oldest first (the dashboard's chart).
-	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
 }
 
 // Service is the application service: the one place that validates and

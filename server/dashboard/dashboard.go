@@ -30,16 +30,10 @@ const (
 )
 
 // SessionStore keeps sessions server-side, keyed by the SHA-256 of the
-// session id, so every replica agrees on who is signed in. store/redis
-// implements it.
+// session id, so every replica agrees on who is signed in (store.Sessions
+// says how; store/redis implements it).
 type SessionStore interface {
-	// CreateSession stores value under id for ttl.
-	CreateSession(ctx context.Context, id store.Digest, value []byte, ttl time.Duration) error
-	// GetSession returns the value and restarts its TTL at ttl (the idle
-	// timeout); store.ErrNotFound when it expired or was deleted.
-	GetSession(ctx context.Context, id store.Digest, ttl time.Duration) ([]byte, error)
-	// DeleteSession ends it for every replica.
-	DeleteSession(ctx context.Context, id store.Digest) error
+	store.Sessions
 }
 
 // Guard slows repeated sign-in failures from one address. Blocked says

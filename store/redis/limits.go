@@ -12,35 +12,16 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Rate is a limit: N events per Per. The zero Rate means no limit.
-type Rate struct {
-	N   int
-	Per time.Duration
-}
+// Rate and LimitsConfig are the store's: the limits' configuration is part
+// of the storage contract (store.Limits).
+type (
+	Rate         = store.Rate
+	LimitsConfig = store.LimitsConfig
+)
 
-// Off reports whether r limits nothing.
-func (r Rate) Off() bool { return r.N <= 0 || r.Per <= 0 }
-
-func (r Rate) limit() redis_rate.Limit {
+// limitOf is r as redis_rate counts it.
+func limitOf(r Rate) redis_rate.Limit {
 	return redis_rate.Limit{Rate: r.N, Burst: r.N, Period: r.Per}
-}
-
-// LimitsConfig sets the abuse limits.
-type LimitsConfig struct {
-	// ClientFailures bounds failed authentications per (client_id, source
-	// address); past it the pair is locked out.
-	ClientFailures Rate
-	// AddrFailures bounds failed authentications per source address,
-	// whatever client_id they name; past it the address's failures are
-	// refused without being checked.
-	AddrFailures Rate
-	// Lockout is the first lock-out; each further one within LockoutMemory
-	// doubles it, up to MaxLockout.
-	Lockout, MaxLockout, LockoutMemory time.Duration
-	// Issue is each application's token quota.
-	Issue Rate
-	// Introspect bounds each resource server's introspection requests.
-	Introspect Rate
 }
 
 // Limits keeps the abuse limits every replica shares. The counting is
@@ -120,7 +101,7 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 	}
 	a := addr.String()
 	if clientID != "" && !l.cfg.ClientFailures.Off() {
-		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, l.cfg.ClientFailures.limit())
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, limitOf(l.cfg.ClientFailures))
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
@@ -129,7 +110,7 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 		}
 	}
 	if !l.cfg.AddrFailures.Off() {
-		res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", l.cfg.AddrFailures.limit())
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", limitOf(l.cfg.AddrFailures))
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
@@ -231,7 +212,7 @@ func (l *Limits) take(ctx context.Context, key string, r Rate) (time.Duration, e
 		return 0, nil
 	}
 	batch := max(1, min(r.N/20, 100))
-	res, err := l.rl.AllowAtMost(ctx, l.prefix+":quota:"+key, r.limit(), batch)
+	res, err := l.rl.AllowAtMost(ctx, l.prefix+":quota:"+key, limitOf(r), batch)
 	if err != nil {
 		return 0, wrapErr(err)
 	}

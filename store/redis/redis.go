@@ -38,6 +38,21 @@ import (
 // means something is hammering the record.
 const casRetries = 16
 
+// The storage contract, store.Backend, is a Store, the Limits and the Feed
+// on the same Redis and key prefix, together (the conformance test joins
+// them). Run, NewFeed, FlushUsage, CacheStats and Stats are this backend's
+// own: how cmd runs it, not part of the contract.
+var (
+	_ store.Applications = (*Store)(nil)
+	_ store.Tokens       = (*Store)(nil)
+	_ store.UsageCounts  = (*Store)(nil)
+	_ store.Events       = (*Store)(nil)
+	_ store.Sessions     = (*Store)(nil)
+	_ store.SigningKeys  = (*Store)(nil)
+	_ store.Limits       = (*Limits)(nil)
+	_ store.Feed         = (*Feed)(nil)
+)
+
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
 	rdb goredis.UniversalClient

@@ -12,10 +12,9 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
-// Sessions are keyed by the digest of their id under the prefix, expire
-// after the idle TTL unless read, and are gone for every reader once
-// deleted. On a real server the TTL runs on the wall clock, so the test
-// uses a short one there.
+// Sessions are keyed by the digest of their id under the prefix, and are
+// seen, and ended, by every replica at once. (The rest of the contract,
+// idle expiry included, is the conformance suite's.)
 func TestSessions(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -25,7 +24,7 @@ func TestSessions(t *testing.T) {
 			a := redis.New(rdb, redis.Options{Prefix: "sess"})
 			b := redis.New(srv.Client(t), redis.Options{Prefix: "sess"}) // another replica
 			id := store.Sum("the-session-id")
-			ttl := 400 * time.Millisecond
+			ttl := time.Hour
 			if err := a.CreateSession(ctx, id, []byte(`{"who":"x"}`), ttl); err != nil {
 				t.Fatal(err)
 			}
@@ -43,41 +42,12 @@ func TestSessions(t *testing.T) {
 			if _, err := b.GetSession(ctx, store.Sum("other"), ttl); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("unknown session: %v, want ErrNotFound", err)
 			}
-			// Idle expiry: reading restarts the TTL; not reading lets it lapse.
-			wait := func(d time.Duration) {
-				if srv.Mini != nil {
-					srv.Mini.FastForward(d)
-				} else {
-					time.Sleep(d)
-				}
-			}
-			wait(ttl * 3 / 4)
-			if _, err := a.GetSession(ctx, id, ttl); err != nil {
-				t.Fatalf("session read within its idle TTL: %v", err)
-			}
-			wait(ttl * 3 / 4)
-			if _, err := a.GetSession(ctx, id, ttl); err != nil {
-				t.Fatalf("session read within its refreshed idle TTL: %v", err)
-			}
-			wait(ttl + 100*time.Millisecond)
-			if _, err := a.GetSession(ctx, id, ttl); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("idle session: %v, want ErrNotFound", err)
-			}
 			// Delete ends it for every replica.
-			if err := a.CreateSession(ctx, id, []byte(`{}`), time.Hour); err != nil {
-				t.Fatal(err)
-			}
 			if err := a.DeleteSession(ctx, id); err != nil {
 				t.Fatal(err)
-			}
-			if err := a.DeleteSession(ctx, id); err != nil {
-				t.Fatalf("deleting twice: %v", err)
 			}
 			if _, err := b.GetSession(ctx, id, time.Hour); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("deleted session on another replica: %v, want ErrNotFound", err)
-			}
-			if err := a.CreateSession(ctx, id, nil, 0); err == nil {
-				t.Fatal("a session without TTL was accepted")
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite every oauthd storage backend
-// must pass. A backend's test calls RunTests with a constructor that returns
-// a fresh, empty store.
+// must pass: it exercises the whole contract, store.Backend, and checks
+// that it did. A backend's test calls RunTests with a constructor that
+// returns a fresh, empty backend.
 package storetest
 
 import (
@@ -18,28 +19,45 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// Store is the behaviour under test: the methods a backend provides.
-type Store interface {
-	CreateApplication(ctx context.Context, a store.Application) error
-	GetApplication(ctx context.Context, id string) (store.Application, error)
-	UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error)
-	DeleteApplication(ctx context.Context, id string) error
-	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
-	LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error)
-	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
-	GetUsage(ctx context.Context, id string) (store.Usage, error)
-	ListApplications(ctx context.Context, cursor string, limit int) ([]store.Application, string, error)
-	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]store.Token, bool, error)
-	AppendEvent(ctx context.Context, e store.Event) error
-	ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error)
+// Backend is one backend under test: the contract, and the two things the
+// suite cannot do through it.
+type Backend struct {
+	store.Backend
+	// FastForward lets d pass for what the backend expires (sessions,
+	// lock-outs): a backend on a clock of its own moves it, one on the wall
+	// clock waits. The suite asks for well under a second at a time.
+	FastForward func(d time.Duration)
+	// Stop takes the backend away for good, as an outage does.
+	Stop func()
 }
 
-// RunTests runs the suite; newStore must return an empty store each call.
-func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
+// limits are the abuse limits the suite expects a backend to enforce. The
+// failure and quota rates refill so slowly that no case sees a refill;
+// lock-outs are short, so a real clock waits little for one to end.
+var limits = store.LimitsConfig{
+	ClientFailures: store.Rate{N: 3, Per: time.Hour},
+	AddrFailures:   store.Rate{N: 5, Per: time.Hour},
+	Lockout:        150 * time.Millisecond,
+	MaxLockout:     400 * time.Millisecond,
+	LockoutMemory:  time.Hour,
+	Issue:          store.Rate{N: 2, Per: time.Hour},
+	Introspect:     store.Rate{N: 2, Per: time.Hour},
+}
+
+// RunTests runs the suite. newBackend must return a fresh, empty backend
+// each call, whose Limits enforce limits, and which keeps the reasons a
+// token stopped working (revocation tombstones) for an hour or more.
+//
+// Every case but Outage runs on a backend that counts the calls made to
+// it; Coverage then fails naming any method of store.Backend or
+// store.FeedSubscription that no case called, so the contract cannot grow
+// past the suite unnoticed.
+func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsConfig) Backend) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s Store)
+		run  func(t *testing.T, s Backend)
 	}{
+		{"Ping", testPing},
 		{"ApplicationRoundTrip", testApplicationRoundTrip},
 		{"ApplicationNeverAndEmpty", testApplicationNeverAndEmpty},
 		{"ApplicationDuplicate", testApplicationDuplicate},
@@ -53,15 +71,50 @@ func RunTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"RevokeToken", testRevokeToken},
 		{"LookupAlso", testLookupAlso},
 		{"Usage", testUsage},
+		{"UsageOfSeveral", testUsageOfSeveral},
+		{"IssuedPerHour", testIssuedPerHour},
 		{"ListApplications", testListApplications},
 		{"Events", testEvents},
+		{"SecurityEvents", testSecurityEvents},
 		{"ListTokens", testListTokens},
 		{"TokenByJTI", testTokenByJTI},
 		{"TokenOfMissingApplication", testTokenOfMissingApplication},
 		{"RevokeAllRetiresRecords", testRevokeAllRetiresRecords},
+		{"Sessions", testSessions},
+		{"SessionIdleExpiry", testSessionIdleExpiry},
+		{"SigningKeys", testSigningKeys},
+		{"SharedSealingKey", testSharedSealingKey},
+		{"ClientLockout", testClientLockout},
+		{"AddressLockout", testAddressLockout},
+		{"Quotas", testQuotas},
+		{"FeedPublishes", testFeedPublishes},
+		{"FeedResumes", testFeedResumes},
 	}
+	seen := newCalls()
+	ran, failed := 0, false
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+		failed = !t.Run(tt.name, func(t *testing.T) {
+			ran++
+			s := newBackend(t, limits)
+			s.Backend = seen.record(s.Backend)
+			tt.run(t, s)
+		}) || failed
+	}
+	t.Run("Outage", func(t *testing.T) { testOutage(t, newBackend(t, limits)) })
+	t.Run("Coverage", func(t *testing.T) {
+		switch {
+		case ran < len(tests):
+			t.Skipf("%d of %d cases ran: coverage is judged on the whole suite", ran, len(tests))
+		case failed:
+			t.Skip("a case failed, perhaps before its calls: coverage is judged on a passing run")
+		}
+		seen.check(t, "no case calls", false)
+	})
+}
+
+func testPing(t *testing.T, s Backend) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping = %v", err)
 	}
 }
 
@@ -86,14 +139,14 @@ func newApp(t *testing.T) store.Application {
 	}
 }
 
-func mustCreate(t *testing.T, s Store, a store.Application) {
+func mustCreate(t *testing.T, s store.Applications, a store.Application) {
 	t.Helper()
 	if err := s.CreateApplication(context.Background(), a); err != nil {
 		t.Fatalf("CreateApplication: %v", err)
 	}
 }
 
-func testApplicationRoundTrip(t *testing.T, s Store) {
+func testApplicationRoundTrip(t *testing.T, s Backend) {
 	a := newApp(t)
 	mustCreate(t, s, a)
 	got, err := s.GetApplication(context.Background(), a.ClientID)
@@ -111,7 +164,7 @@ func testApplicationRoundTrip(t *testing.T, s Store) {
 	}
 }
 
-func testApplicationNeverAndEmpty(t *testing.T, s Store) {
+func testApplicationNeverAndEmpty(t *testing.T, s Backend) {
 	a := newApp(t)
 	a.TokenLifetime = 0
 	a.IPAllowlist = nil
@@ -127,7 +180,7 @@ func testApplicationNeverAndEmpty(t *testing.T, s Store) {
 	}
 }
 
-func testApplicationDuplicate(t *testing.T, s Store) {
+func testApplicationDuplicate(t *testing.T, s Backend) {
 	a := newApp(t)
 	mustCreate(t, s, a)
 	b := a
@@ -141,7 +194,7 @@ func testApplicationDuplicate(t *testing.T, s Store) {
 	}
 }
 
-func testApplicationNotFound(t *testing.T, s Store) {
+func testApplicationNotFound(t *testing.T, s Backend) {
 	if _, err := s.GetApplication(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
 	}
@@ -151,7 +204,7 @@ func testApplicationNotFound(t *testing.T, s Store) {
 	}
 }
 
-func testUpdateApplication(t *testing.T, s Store) {
+func testUpdateApplication(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -192,7 +245,7 @@ func testUpdateApplication(t *testing.T, s Store) {
 
 // Concurrent read-modify-write must not lose updates: this is what makes
 // "revoke every token" (Generation++) safe while an operator edits scopes.
-func testUpdateApplicationConcurrent(t *testing.T, s Store) {
+func testUpdateApplicationConcurrent(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	a.Generation = 0
@@ -224,7 +277,7 @@ func testUpdateApplicationConcurrent(t *testing.T, s Store) {
 	}
 }
 
-func testDeleteApplication(t *testing.T, s Store) {
+func testDeleteApplication(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -263,7 +316,7 @@ func refOf(tok store.Token, name string) store.TokenRef {
 // put stores a new token called name and returns its reference and the
 // token as a lookup returns it: the jti is the reference's, and the secret
 // that got it is not part of the record.
-func put(t *testing.T, s Store, a store.Application, name string, lifetime time.Duration) (store.TokenRef, store.Token) {
+func put(t *testing.T, s store.Tokens, a store.Application, name string, lifetime time.Duration) (store.TokenRef, store.Token) {
 	t.Helper()
 	tok := newToken(a, lifetime)
 	ref := refOf(tok, name)
@@ -275,7 +328,7 @@ func put(t *testing.T, s Store, a store.Application, name string, lifetime time.
 	return ref, tok
 }
 
-func lookup(t *testing.T, s Store, ref store.TokenRef) store.TokenLookup {
+func lookup(t *testing.T, s store.Tokens, ref store.TokenRef) store.TokenLookup {
 	t.Helper()
 	l, err := s.LookupToken(context.Background(), ref, "")
 	if err != nil {
@@ -284,7 +337,7 @@ func lookup(t *testing.T, s Store, ref store.TokenRef) store.TokenLookup {
 	return l
 }
 
-func testTokenRoundTrip(t *testing.T, s Store) {
+func testTokenRoundTrip(t *testing.T, s Backend) {
 	a := newApp(t)
 	mustCreate(t, s, a)
 	for _, lifetime := range []time.Duration{time.Hour, 0, 90 * 24 * time.Hour} {
@@ -313,7 +366,7 @@ func testTokenRoundTrip(t *testing.T, s Store) {
 	}
 }
 
-func testTokenLookupIsExact(t *testing.T, s Store) {
+func testTokenLookupIsExact(t *testing.T, s Backend) {
 	a, b := newApp(t), newApp(t)
 	mustCreate(t, s, a)
 	mustCreate(t, s, b)
@@ -330,7 +383,7 @@ func testTokenLookupIsExact(t *testing.T, s Store) {
 	}
 }
 
-func testTokenOfDeletedApplication(t *testing.T, s Store) {
+func testTokenOfDeletedApplication(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -350,7 +403,7 @@ func testTokenOfDeletedApplication(t *testing.T, s Store) {
 
 // A token cannot be stored for an application that does not exist (say,
 // deleted while the token was being issued): nothing would ever remove it.
-func testTokenOfMissingApplication(t *testing.T, s Store) {
+func testTokenOfMissingApplication(t *testing.T, s Backend) {
 	a := newApp(t)
 	tok := newToken(a, 0)
 	ref := refOf(tok, "orphan")
@@ -374,7 +427,7 @@ func testTokenOfMissingApplication(t *testing.T, s Store) {
 // expiring ones included: none is ever presented as of the current
 // generation again. (Whether they go at once or are kept a while to say
 // "revoked" is the backend's option.)
-func testRevokeAllRetiresRecords(t *testing.T, s Store) {
+func testRevokeAllRetiresRecords(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -402,7 +455,7 @@ func testRevokeAllRetiresRecords(t *testing.T, s Store) {
 	}
 }
 
-func testRevokeToken(t *testing.T, s Store) {
+func testRevokeToken(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -421,7 +474,7 @@ func testRevokeToken(t *testing.T, s Store) {
 	}
 }
 
-func testLookupAlso(t *testing.T, s Store) {
+func testLookupAlso(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a, caller := newApp(t), newApp(t)
 	mustCreate(t, s, a)
@@ -437,7 +490,7 @@ func testLookupAlso(t *testing.T, s Store) {
 	}
 }
 
-func testUsage(t *testing.T, s Store) {
+func testUsage(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -456,7 +509,7 @@ func testUsage(t *testing.T, s Store) {
 	}
 }
 
-func testListApplications(t *testing.T, s Store) {
+func testListApplications(t *testing.T, s Backend) {
 	ctx := context.Background()
 	var want []string
 	base := time.Now().UTC().Truncate(time.Millisecond)
@@ -505,7 +558,7 @@ func testListApplications(t *testing.T, s Store) {
 	}
 }
 
-func testEvents(t *testing.T, s Store) {
+func testEvents(t *testing.T, s Backend) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	kinds := []string{"application.created", "secret.reset", "application.created", "tokens.revoked", "secret.reset"}
@@ -555,7 +608,7 @@ func testEvents(t *testing.T, s Store) {
 	}
 }
 
-func testListTokens(t *testing.T, s Store) {
+func testListTokens(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)
@@ -604,7 +657,7 @@ func testListTokens(t *testing.T, s Store) {
 }
 
 // A token can be found and revoked from its jti alone.
-func testTokenByJTI(t *testing.T, s Store) {
+func testTokenByJTI(t *testing.T, s Backend) {
 	ctx := context.Background()
 	a := newApp(t)
 	mustCreate(t, s, a)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -41,6 +42,17 @@ func (s *Server) Client(t testing.TB) goredis.UniversalClient {
 	c := goredis.NewClient(&goredis.Options{Addr: s.Addr})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// FastForward lets d pass for the server's TTLs: miniredis's clock is
+// moved at once; a real server's is the wall clock, so it waits. (Neither
+// moves the TIME command's clock: miniredis needs SetTime for that.)
+func (s *Server) FastForward(d time.Duration) {
+	if s.Mini != nil {
+		s.Mini.FastForward(d)
+		return
+	}
+	time.Sleep(d)
 }
 
 // Kinds lists the implementations to run a suite against.

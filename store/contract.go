@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Backend is the whole storage contract, in small groups: what a new
+// backend must implement (store/redis does, with a Store, its Limits and
+// its Feed), and what store/storetest checks, every method on every
+// backend. A consumer declares the part it needs as its own interface,
+// where it is used, made of these groups or of methods listed exactly as
+// here; its tests check that it stays a subset of Backend.
+//
+// Unless a method's doc says otherwise:
+//   - A backend that cannot be reached, or does not answer in time, gives
+//     ErrUnavailable (possibly wrapped), never ErrNotFound or a zero
+//     answer: an outage must not read as "no such token" or "not locked
+//     out". Callers answer it with 503 and refuse what they were asked.
+//   - A cancelled ctx gives ctx's error.
+//   - Sentinels may be wrapped: test them with errors.Is.
+type Backend interface {
+	Applications
+	Tokens
+	UsageCounts
+	Events
+	Sessions
+	SigningKeys
+	Limits
+	Feed
+	// Ping reports whether the backend answers: nil, or ErrUnavailable.
+	Ping(ctx context.Context) error
+}
+
+// Applications keeps the applications (OAuth clients), keyed by client_id.
+//
+// CreateApplication fails with ErrAlreadyExists when the client_id is taken,
+// and leaves that application as it was. GetApplication, UpdateApplication
+// and DeleteApplication give ErrNotFound for a client_id no application has.
+//
+// UpdateApplication is a compare-and-swap: it calls update with the current
+// record and writes what update returns only if nobody changed the record
+// in between; when somebody did, it reads the record again and calls update
+// again. So no concurrent update is ever lost, and update must have no side
+// effects. After a bounded number of lost races it gives up with
+// ErrConflict. An error from update aborts, nothing is written, and the
+// error is returned as is. The client_id cannot change: a ClientID set by
+// update is ignored. A new Generation revokes every token of the old one
+// (see Tokens), and a change a resource server may have cached is
+// published on the Feed.
+//
+// DeleteApplication removes the application and everything it owns: its
+// tokens stop working at once and leave no record behind, and its usage
+// goes with it.
+//
+// ListApplications returns up to limit applications in creation order
+// (ties broken by client_id), starting after cursor ("" for the first
+// page), and the cursor of the next page ("" after the last). The cursor is
+// opaque; a malformed one gives ErrInvalid.
+//
+// Records returned may share their slices and maps with a cache: callers
+// must not modify them.
+type Applications interface {
+	CreateApplication(ctx context.Context, a Application) error
+	GetApplication(ctx context.Context, id string) (Application, error)
+	UpdateApplication(ctx context.Context, id string, update func(Application) (Application, error)) (Application, error)
+	DeleteApplication(ctx context.Context, id string) error
+	ListApplications(ctx context.Context, cursor string, limit int) ([]Application, string, error)
+}
+
+// Tokens keeps the records of opaque access tokens and API keys, found by
+// TokenRef (never by the token itself, which is not stored).
+//
+// CreateToken stores t under ref. ref.Bucket must be t.Bucket(): a
+// reference filed elsewhere is a programming error and is refused. It gives
+// ErrNotFound when the application does not exist (nothing would ever
+// remove the record), and *LockedError, storing nothing, while
+// t.RequestedFrom is set and that (client, address) pair is locked out (see
+// Limits), checked in the same step as the write. An access token (Kind
+// "") counts in the application's usage at once (UsageCounts).
+//
+// LookupTokenFor reads, in one step, the token, its application, whether it
+// was revoked, and the caller's application and lock-out from caller.Addr
+// (when both are set). Nothing missing is an error: an unknown, expired and
+// forgotten, or revoked token, or a deleted application, is a nil field of
+// TokenLookup. Whether the token is still good is the caller's decision.
+// LookupToken(ref, also) is LookupTokenFor with Caller{ClientID: also}: no
+// lock-out is read.
+//
+// RevokeToken deletes a token's record and reports whether there was one;
+// when there was, it publishes FeedTokenRevoked. With tombstone > 0 later
+// lookups report Revoked for that long, on a backend that keeps the
+// reasons a token stopped working (store/redis with KeepExpired set).
+//
+// ListTokens returns up to limit live tokens of an application (not
+// expired at now, of its current generation), soonest to expire first (to
+// within a bucket's width, ExpiryBucket), never-expiring ones last, and
+// whether there are more. ErrNotFound when
+// the application does not exist.
+//
+// A new Generation (UpdateApplication) retires the old generation's
+// records: none is ever presented as of the new generation, and listing
+// leaves them out.
+type Tokens interface {
+	CreateToken(ctx context.Context, ref TokenRef, t Token) error
+	LookupToken(ctx context.Context, ref TokenRef, also string) (TokenLookup, error)
+	LookupTokenFor(ctx context.Context, ref TokenRef, caller Caller) (TokenLookup, error)
+	RevokeToken(ctx context.Context, ref TokenRef, tombstone time.Duration) (bool, error)
+	ListTokens(ctx context.Context, id string, limit int, now time.Time) ([]Token, bool, error)
+}
+
+// UsageCounts reports how applications use their credentials, as CreateToken
+// counts it (access tokens only, not API keys): when each application and
+// each secret last got a token, how many it got in all and per hour. A
+// backend may write its counts lazily, but reports those it made itself at
+// once; counts made by another replica may show late. Usage is advisory:
+// an application without any, or that does not exist, has zero usage, not
+// ErrNotFound.
+//
+// GetUsages returns an entry for every id asked, in one step.
+// IssuedPerHour returns hours counts, oldest first, the last one for now's
+// hour; hours is held between 1 and 48 (a backend keeps two days).
+type UsageCounts interface {
+	GetUsage(ctx context.Context, id string) (Usage, error)
+	GetUsages(ctx context.Context, ids []string) (map[string]Usage, error)
+	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
+}
+
+// Events is the audit log. Changes made by authenticated actors
+// (AppendEvent) and what unauthenticated or misbehaving callers caused
+// (AppendSecurityEvent) are kept and capped apart, so that no flood of the
+// second kind can push a change out; ListEvents lists both together. The
+// backend assigns the ids, increasing with time (FeedIDLess orders them);
+// the oldest events go once a log is full.
+//
+// ListEvents returns up to limit events older than cursor ("" for the
+// newest), newest first, matching the filter's non-empty fields, and the
+// cursor of the next page ("" at the end). A backend may bound how much it
+// reads for one page, so a page may be short, even empty, with a cursor to
+// go on from. A malformed cursor gives ErrInvalid.
+type Events interface {
+	AppendEvent(ctx context.Context, e Event) error
+	AppendSecurityEvent(ctx context.Context, e Event) error
+	ListEvents(ctx context.Context, f EventFilter, cursor string, limit int) ([]Event, string, error)
+}
+
+// Sessions keeps the dashboard's sessions, keyed by the digest of the
+// session id (a copy of the store hands out no session), so every replica
+// agrees on who is signed in. The value is the consumer's own encoding.
+//
+// CreateSession stores a new session for ttl, which must be positive;
+// ErrAlreadyExists when the digest is taken. GetSession returns the value
+// and, in the same step, restarts the expiry at ttl from now (an idle
+// timeout); ErrNotFound once it expired or was deleted. DeleteSession ends
+// it for every replica; deleting a session that is gone is not an error.
+type Sessions interface {
+	CreateSession(ctx context.Context, id Digest, value []byte, ttl time.Duration) error
+	GetSession(ctx context.Context, id Digest, ttl time.Duration) ([]byte, error)
+	DeleteSession(ctx context.Context, id Digest) error
+}
+
+// SigningKeys keeps the JWT signing keys every replica shares, sealed by
+// the signing package (the backend never sees a private key in the clear).
+//
+// ListSigningKeys returns every key, in no order; none is not an error.
+// AddSigningKey stores k and sets the RetireAt of the keys named in retire,
+// in one step, and drops the keys retired more than a day before.
+// SharedSealingKey returns the 32-byte sealing key kept in the backend
+// itself, making it on first use; every caller, on every replica, gets the
+// same key. It serves deployments that configure no sealing key: their
+// signing keys are then only as safe as the backend.
+type SigningKeys interface {
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	AddSigningKey(ctx context.Context, k SigningKey, retire map[string]time.Time) error
+	SharedSealingKey(ctx context.Context) ([]byte, error)
+}
+
+// Limits are the abuse limits every replica shares, set by a LimitsConfig.
+// On an error (ErrUnavailable) the caller must refuse: limits fail closed.
+//
+// Failed counts a failed client authentication from addr naming clientID
+// ("" when none could be read). Past ClientFailures for the (clientID,
+// addr) pair, the pair is locked out; past AddrFailures for addr, whatever
+// the client_id, the address is. A new lock-out (New) lasts Lockout,
+// doubling with each further one within LockoutMemory, up to MaxLockout.
+// While a lock-out stands, failures are not counted: Failed reports the
+// standing lock (not New).
+//
+// Blocked reports a standing lock-out of the pair or of the address,
+// without counting anything. ClientLocked reports a lock-out of the pair
+// only: the one a client that authenticates correctly is held to (by
+// CreateToken and LookupTokenFor too), so that an attacker behind the same
+// address (a NAT) cannot lock a daemon out.
+//
+// TakeIssue and TakeIntrospect take one permit of an application's token
+// quota (Issue) or a resource server's introspection budget (Introspect),
+// kept apart per client_id. They return how long to wait when it is spent,
+// 0 to go ahead. A Rate that is Off refuses nothing.
+type Limits interface {
+	Failed(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
+	Blocked(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
+	ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error)
+	TakeIssue(ctx context.Context, clientID string) (time.Duration, error)
+	TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error)
+}
+
+// Rate is a limit: N events per Per. The zero Rate means no limit.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Off reports whether r limits nothing.
+func (r Rate) Off() bool { return r.N <= 0 || r.Per <= 0 }
+
+// LimitsConfig sets the abuse limits (Limits).
+type LimitsConfig struct {
+	// ClientFailures bounds failed authentications per (client_id, source
+	// address); past it the pair is locked out.
+	ClientFailures Rate
+	// AddrFailures bounds failed authentications per source address,
+	// whatever client_id they name; past it the address's failures are
+	// refused without being checked.
+	AddrFailures Rate
+	// Lockout is the first lock-out; each further one within LockoutMemory
+	// doubles it, up to MaxLockout.
+	Lockout, MaxLockout, LockoutMemory time.Duration
+	// Issue is each application's token quota.
+	Issue Rate
+	// Introspect bounds each resource server's introspection requests.
+	Introspect Rate
+}
+
+// Feed is the revocation feed: the changes that can make an answer a
+// resource server cached wrong, in the order they were made. The writes
+// publish them: RevokeToken (FeedTokenRevoked, when a record was deleted),
+// UpdateApplication (FeedAppEvent's kind for the change; none when it is
+// "") and DeleteApplication (FeedAppDeleted). An event is never visible
+// before its change is.
+//
+// Subscribe starts a subscription resuming after lastID, the id of the last
+// event the subscriber handled ("" for none); FeedSubscription says what it
+// delivers. It gives ErrUnavailable when the backend must be read to
+// resume and cannot be, or the feed is not running.
+type Feed interface {
+	Subscribe(ctx context.Context, lastID string) (FeedSubscription, error)
+}

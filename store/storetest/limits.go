@@ -1,0 +1,151 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/oauthd/oauthd/store"
+)
+
+// failed calls Failed and fails the test on an error.
+func failed(t *testing.T, s store.Limits, clientID string, addr netip.Addr) store.Lockout {
+	t.Helper()
+	lo, err := s.Failed(context.Background(), clientID, addr)
+	if err != nil {
+		t.Fatalf("Failed(%q, %v): %v", clientID, addr, err)
+	}
+	return lo
+}
+
+// Failures of one client from one address lock that pair out: a correct
+// secret from there is refused too (CreateToken, LookupTokenFor), another
+// address is not held. Each further lock-out lasts twice as long, up to
+// the maximum.
+func testClientLockout(t *testing.T, s Backend) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	attacker, daemon := netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::9")
+	for i := range limits.ClientFailures.N {
+		if lo := failed(t, s, a.ClientID, attacker); lo != (store.Lockout{}) {
+			t.Fatalf("failure %d of %d: %+v, want no lock-out yet", i+1, limits.ClientFailures.N, lo)
+		}
+	}
+	want := store.Lockout{For: limits.Lockout, New: true, Scope: "client"}
+	if lo := failed(t, s, a.ClientID, attacker); lo != want {
+		t.Fatalf("failure past the limit: %+v, want %+v", lo, want)
+	}
+	if lo := failed(t, s, a.ClientID, attacker); lo.New || lo.For <= 0 || lo.For > limits.Lockout {
+		t.Fatalf("a failure during the lock-out: %+v, want the standing lock", lo)
+	}
+	if lo, err := s.Blocked(ctx, a.ClientID, attacker); err != nil || lo.New || lo.Scope != "client" || lo.For <= 0 {
+		t.Fatalf("Blocked(pair) = %+v, %v", lo, err)
+	}
+	if lo, err := s.Blocked(ctx, a.ClientID, daemon); err != nil || lo != (store.Lockout{}) {
+		t.Fatalf("Blocked(another address) = %+v, %v; want none", lo, err)
+	}
+	if d, err := s.ClientLocked(ctx, a.ClientID, attacker); err != nil || d <= 0 || d > limits.Lockout {
+		t.Fatalf("ClientLocked(pair) = %v, %v", d, err)
+	}
+	if d, err := s.ClientLocked(ctx, a.ClientID, daemon); err != nil || d != 0 {
+		t.Fatalf("ClientLocked(another address) = %v, %v; want 0", d, err)
+	}
+
+	// The right secret from the locked address gets no token, and nothing
+	// is stored; from elsewhere it does.
+	tok := newToken(a, time.Hour)
+	tok.RequestedFrom = attacker
+	ref := refOf(tok, "locked")
+	var locked *store.LockedError
+	if err := s.CreateToken(ctx, ref, tok); !errors.As(err, &locked) || locked.For <= 0 || locked.For > limits.Lockout {
+		t.Fatalf("CreateToken from a locked-out pair = %v, want *LockedError", err)
+	}
+	if l := lookup(t, s, ref); l.Token != nil {
+		t.Fatal("a token refused for a lock-out was stored")
+	}
+	tok.RequestedFrom = daemon
+	if err := s.CreateToken(ctx, ref, tok); err != nil {
+		t.Fatalf("CreateToken from another address: %v", err)
+	}
+	// Introspection by the locked client reads its lock-out alongside.
+	for addr, isLocked := range map[netip.Addr]bool{attacker: true, daemon: false} {
+		l, err := s.LookupTokenFor(ctx, ref, store.Caller{ClientID: a.ClientID, Addr: addr})
+		if err != nil || l.Token == nil || l.Also == nil || (l.AlsoLocked > 0) != isLocked || l.AlsoLocked > limits.Lockout {
+			t.Fatalf("LookupTokenFor(caller from %v) = %+v, %v; want locked %v", addr, l, err, isLocked)
+		}
+	}
+
+	lock := limits.Lockout
+	for _, next := range []time.Duration{2 * limits.Lockout, limits.MaxLockout} {
+		s.FastForward(lock + 50*time.Millisecond)
+		if d, err := s.ClientLocked(ctx, a.ClientID, attacker); err != nil || d != 0 {
+			t.Fatalf("ClientLocked after the lock-out = %v, %v; want 0", d, err)
+		}
+		want := store.Lockout{For: next, New: true, Scope: "client"}
+		if lo := failed(t, s, a.ClientID, attacker); lo != want {
+			t.Fatalf("the next failure: %+v, want %+v", lo, want)
+		}
+		lock = next
+	}
+}
+
+// Failures from one address naming any client, or none, lock the address
+// out: every failure from it is held, but a client that authenticates
+// correctly is not.
+func testAddressLockout(t *testing.T, s Backend) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	nat := netip.MustParseAddr("192.0.2.44")
+	for i := range limits.AddrFailures.N {
+		id := fmt.Sprint("guess-", i)
+		if i == 0 {
+			id = "" // no client_id could be read (the dashboard's sign-in)
+		}
+		if lo := failed(t, s, id, nat); lo != (store.Lockout{}) {
+			t.Fatalf("failure %d from the address: %+v, want none yet", i+1, lo)
+		}
+	}
+	want := store.Lockout{For: limits.Lockout, New: true, Scope: "address"}
+	if lo := failed(t, s, "guess-last", nat); lo != want {
+		t.Fatalf("failure past the address limit: %+v, want %+v", lo, want)
+	}
+	for _, id := range []string{"", a.ClientID, "anyone"} {
+		if lo, err := s.Blocked(ctx, id, nat); err != nil || lo.Scope != "address" || lo.For <= 0 || lo.New {
+			t.Fatalf("Blocked(%q, the address) = %+v, %v; want the address lock-out", id, lo, err)
+		}
+	}
+	if d, err := s.ClientLocked(ctx, a.ClientID, nat); err != nil || d != 0 {
+		t.Fatalf("ClientLocked under an address lock-out = %v, %v; want 0", d, err)
+	}
+	tok := newToken(a, time.Hour)
+	tok.RequestedFrom = nat
+	if err := s.CreateToken(ctx, refOf(tok, "from-nat"), tok); err != nil {
+		t.Fatalf("CreateToken under an address lock-out: %v", err)
+	}
+}
+
+// Each application's token quota and each resource server's introspection
+// budget are counted apart: the client that spent one has the other whole.
+func testQuotas(t *testing.T, s Backend) {
+	ctx := context.Background()
+	for name, take := range map[string]func(context.Context, string) (time.Duration, error){
+		"TakeIssue": s.TakeIssue, "TakeIntrospect": s.TakeIntrospect,
+	} {
+		for i := range 2 {
+			if wait, err := take(ctx, "spender"); err != nil || wait != 0 {
+				t.Fatalf("%s %d of 2: wait %v, %v", name, i+1, wait, err)
+			}
+		}
+		if wait, err := take(ctx, "spender"); err != nil || wait <= 0 || wait > time.Hour {
+			t.Fatalf("%s past the quota: wait %v, %v; want up to an hour", name, wait, err)
+		}
+		if wait, err := take(ctx, "other"); err != nil || wait != 0 {
+			t.Fatalf("%s of another client: wait %v, %v", name, wait, err)
+		}
+	}
+}
