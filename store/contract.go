@@ -241,8 +241,9 @@ type LimitsConfig struct {
 //
 // Subscribe starts a subscription resuming after lastID, the id of the last
 // event the subscriber handled ("" for none); FeedSubscription says what it
-// delivers. It gives ErrUnavailable when the backend must be read to
-// resume and cannot be, or the feed is not running.
+// delivers. It reads the backend to find where the backlog ends (even for
+// lastID ""), and gives ErrUnavailable when it cannot, or the feed is not
+// running.
 type Feed interface {
 	Subscribe(ctx context.Context, lastID string) (FeedSubscription, error)
 }
