@@ -48,8 +48,11 @@ func benchStoreOn(b *testing.B, rdb goredis.UniversalClient) *redis.Store {
 	done := make(chan struct{})
 	go func() { defer close(done); st.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
-	for !st.CacheStats().Up { // the subscription is confirmed within a round trip
-		time.Sleep(time.Millisecond)
+	// The subscription is confirmed within a round trip: a bounded poll.
+	for deadline := time.Now().Add(5 * time.Second); !st.CacheStats().Up; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the application cache did not come up within 5s")
+		}
 	}
 	return st
 }

@@ -43,6 +43,9 @@ var leaks = &leakScan{}
 func TestMain(m *testing.M) {
 	http.DefaultClient.Transport = harvestTransport{next: http.DefaultTransport, into: &leaks.answers}
 	code := m.Run()
+	for _, dir := range builtDirs {
+		os.RemoveAll(dir)
+	}
 	findings, stats := leaks.scan()
 	for _, f := range findings {
 		fmt.Fprintln(os.Stderr, "LEAK:", f)

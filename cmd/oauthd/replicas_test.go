@@ -20,16 +20,34 @@ import (
 )
 
 // buildOAuthd compiles this program once per test binary run, for tests
-// that need real, separate oauthd processes.
+// that need real, separate oauthd processes (a link is seconds on a
+// loaded machine; each test linking its own was most of their time).
 func buildOAuthd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "oauthd")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := builtOAuthd()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
+
+// builtOAuthd is the binary buildOAuthd shares; TestMain removes its
+// directory.
+var builtOAuthd = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "oauthd-test-bin-")
+	if err != nil {
+		return "", err
+	}
+	builtDirs = append(builtDirs, dir)
+	bin := filepath.Join(dir, "oauthd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// builtDirs are the directories of binaries built for the tests.
+var builtDirs []string
 
 // replica is one oauthd process.
 type replica struct {

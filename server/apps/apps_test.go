@@ -173,7 +173,9 @@ func testRevokeAllConstantTime(t *testing.T, reasons bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs := make([]store.TokenRef, 10000)
+	// A few hundred tokens prove the call count (ten thousand proved
+	// nothing more, for seconds of the suite's time).
+	refs := make([]store.TokenRef, 300)
 	for i := range refs {
 		_, ref := credential.NewToken(app.ClientID, store.NeverBucket(a.Generation))
 		refs[i] = ref
@@ -190,7 +192,7 @@ func testRevokeAllConstantTime(t *testing.T, reasons bool) {
 	if counting.updates != 1 || counting.other != 0 {
 		t.Fatalf("revoke-all made %d updates and %d other store calls; want exactly one update", counting.updates, counting.other)
 	}
-	for _, i := range []int{0, 4999, 9999} {
+	for _, i := range []int{0, 149, 299} {
 		l, err := env.store.LookupToken(ctx, refs[i], "")
 		if err != nil {
 			t.Fatal(err)

@@ -207,8 +207,12 @@ func TestFeedEvictionRace(t *testing.T) {
 	fake.hold(gate)
 	done := make(chan struct{})
 	go func() { defer close(done); _, _ = c.Introspect(context.Background(), "A") }()
-	for fake.introspections.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	// The fake holds the request at its gate; wait, bounded, until it
+	// has arrived there.
+	for deadline := time.Now().Add(5 * time.Second); fake.introspections.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the introspection did not reach oauthd within 5s")
+		}
 	}
 	c.evict(jtiName("ja"))
 	close(gate)
