@@ -54,7 +54,7 @@ func (s *Server) issueToken(ctx context.Context, app *store.Application, secretI
 		raw, err = s.cfg.Signer.Sign(signing.Claims{
 			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
 			ID: jti, ClientID: app.ClientID, Subject: app.ClientID,
-			Scope: scope, Audience: aud,
+			Scope: scope, Audience: aud, IPAllowlist: allowlistClaim(app.IPAllowlist),
 		})
 		if err != nil {
 			return grant{}, err
@@ -87,4 +87,17 @@ func (s *Server) issueToken(ctx context.Context, app *store.Application, secretI
 		return grant{}, err
 	}
 	return grant{token: raw, jti: jti, lifetime: life}, nil
+}
+
+// allowlistClaim is a JWT's ip_allowlist: the application's allowlist as
+// CIDRs (a single address as /32 or /128), nil when it has none.
+func allowlistClaim(list []netip.Prefix) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, p := range list {
+		out[i] = p.String()
+	}
+	return out
 }

@@ -66,9 +66,15 @@ func startAuthServer(t testing.TB, kind redistest.Kind) *authServer {
 	if err := a.ring.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The revocation feed runs, for resource servers that follow it.
+	feed := st.NewFeed(redis.FeedOptions{Block: 50 * time.Millisecond})
+	fctx, stopFeed := context.WithCancel(context.Background())
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); feed.Run(fctx) }()
+	t.Cleanup(func() { stopFeed(); <-feedDone })
 	srv, err := server.New(server.Config{
 		Issuer: a.issuer, Catalogue: scopes.Default(), Signer: a.ring,
-		InactiveReason: true, Tombstone: time.Hour, Now: a.clk.now,
+		InactiveReason: true, Tombstone: time.Hour, Now: a.clk.now, Feed: feed,
 	}, st)
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +83,10 @@ func startAuthServer(t testing.TB, kind redistest.Kind) *authServer {
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()
-	t.Cleanup(hs.Close)
-	a.close = hs.Close
+	// A resource server following the feed holds a request open: cut the
+	// connections, or Close waits for that request forever.
+	a.close = func() { hs.CloseClientConnections(); hs.Close() }
+	t.Cleanup(a.close)
 	a.apps = apps.New(st, scopes.Default(), apps.Options{Keys: a.ring, KeyPublishDelay: time.Minute, Now: a.clk.now})
 	return a
 }

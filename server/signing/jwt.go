@@ -25,6 +25,10 @@ type Claims struct {
 	Subject  string       `json:"sub"`
 	Scope    string       `json:"scope,omitempty"`
 	Audience jwt.Audience `json:"aud,omitempty"`
+	// IPAllowlist is the application's IP allowlist (CIDRs) when it has
+	// one, so a resource server validating the token itself holds it to
+	// the addresses oauthd would (the resource-server package does).
+	IPAllowlist []string `json:"ip_allowlist,omitempty"`
 }
 
 // ErrNoKey is a ring with no key that may sign yet: its store has not
