@@ -930,3 +930,47 @@ func TestChartPrometheusRule(t *testing.T) {
 		t.Errorf("the chart's PrometheusRule and %s differ; copy the file to %s/files/\nchart:\n%s\nfile:\n%s", rulesFile, chartDir, c, p)
 	}
 }
+
+// TestChartValuesDocumented holds values.yaml's promise: every value is in
+// docs/operations.md's "Deploying with Helm" table. Free-form maps (labels,
+// annotations, security contexts, config) are one value each.
+func TestChartValuesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Deploying with Helm\n")
+	if !ok {
+		t.Fatal(`docs/operations.md has no "## Deploying with Helm"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	vals, err := common.ReadValuesFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeForm := map[string]bool{
+		"config": true, "podAnnotations": true, "podLabels": true, "podSecurityContext": true, "securityContext": true,
+		"resources": true, "nodeSelector": true, "affinity": true, "admin.allowedPods": true, "admin.allowedNamespaces": true,
+		"service.annotations": true, "serviceMonitor.labels": true, "serviceMonitor.tlsConfig": true, "prometheusRule.labels": true,
+		"smsApi.config": true, "smsApi.resources": true,
+	}
+	var walk func(prefix string, m map[string]any)
+	n := 0
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			key := prefix + k
+			if sub, ok := v.(map[string]any); ok && !freeForm[key] {
+				walk(key+".", sub)
+				continue
+			}
+			n++
+			if !strings.Contains(section, "`"+key+"`") {
+				t.Errorf("value %s is not in the table", key)
+			}
+		}
+	}
+	walk("", vals.AsMap())
+	if n < 40 {
+		t.Fatalf("only %d values found", n)
+	}
+}
