@@ -29,7 +29,10 @@ type manifests struct {
 	pdbs        []policyv1.PodDisruptionBudget
 	policies    []networkingv1.NetworkPolicy
 	resources   []string // kustomization.yaml's list
+	images      []kustomizeImage
 }
+
+type kustomizeImage struct{ Name, NewName, NewTag string }
 
 func strict[T any](t *testing.T, file string, doc []byte) T {
 	t.Helper()
@@ -76,9 +79,9 @@ func loadManifests(t *testing.T) (manifests, []string) {
 					Kind       string `json:"kind"`
 					Namespace  string `json:"namespace"`
 					Resources  []string
-					Images     []struct{ Name, NewName, NewTag string } `json:"images"`
+					Images     []kustomizeImage `json:"images"`
 				}](t, f, doc)
-				m.resources = k.Resources
+				m.resources, m.images = k.Resources, k.Images
 			default:
 				t.Fatalf("%s: unexpected %s %s", f, head.APIVersion, head.Kind)
 			}

@@ -32,6 +32,8 @@ type Metrics struct {
 	introspections *prometheus.CounterVec
 	redisDuration  *prometheus.HistogramVec
 	redisErrors    *prometheus.CounterVec
+	lockouts       *prometheus.CounterVec
+	refusals       *prometheus.CounterVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime's
@@ -72,6 +74,7 @@ func New(b Build) *Metrics {
 			Help: "Redis commands that failed (not counting a missing key), by command.",
 		}, []string{"command"}),
 	}
+	m.lockouts, m.refusals = newLimitCounters()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "oauthd_build_info",
 		Help:        "Always 1; the labels say which oauthd is running.",
@@ -79,7 +82,7 @@ func New(b Build) *Metrics {
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.tokensIssued, m.authFailures, m.introspections,
-		m.redisDuration, m.redisErrors, build,
+		m.redisDuration, m.redisErrors, m.lockouts, m.refusals, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

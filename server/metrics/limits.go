@@ -1,0 +1,65 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Lock-out scopes: who a lock-out holds back. LockScopeClient and
+// LockScopeAddress are store.Lockout.Scope's values.
+const (
+	LockScopeClient  = "client"  // one client_id from one address
+	LockScopeAddress = "address" // every client_id from one address
+	LockScopeAdmin   = "admin"   // admin key or dashboard sign-in attempts from one address
+)
+
+// Budgets a quota refusal was for.
+const (
+	BudgetIssue      = "issue"      // an application's token quota (limits.issue)
+	BudgetIntrospect = "introspect" // a resource server's introspection budget (limits.introspect)
+)
+
+// other stands for a label value outside the fixed set, so a caller's
+// mistake adds one series, not one per mistake.
+const other = "other"
+
+func newLimitCounters() (lockouts, refusals *prometheus.CounterVec) {
+	lockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauthd_lockouts_total",
+		Help: "Lock-outs started for too many failed authentications, by scope: client (a client_id from one address), address (every client_id from one address), admin (admin key or dashboard sign-in).",
+	}, []string{"scope"})
+	refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauthd_quota_refusals_total",
+		Help: "Requests refused (429) because a budget was spent, by budget: issue (an application's token quota) or introspect (a resource server's introspection budget).",
+	}, []string{"budget"})
+	// Every known series exists from the start at 0: rate() and
+	// increase() then see the first lock-out, which they would miss on a
+	// series that appeared with it.
+	for _, s := range []string{LockScopeClient, LockScopeAddress, LockScopeAdmin} {
+		lockouts.WithLabelValues(s)
+	}
+	for _, b := range []string{BudgetIssue, BudgetIntrospect} {
+		refusals.WithLabelValues(b)
+	}
+	return lockouts, refusals
+}
+
+// LockedOut counts one lock-out that started (store.Lockout.New), by its
+// scope: LockScopeClient, LockScopeAddress or LockScopeAdmin. Any other
+// value is counted as "other".
+func (m *Metrics) LockedOut(scope string) {
+	switch scope {
+	case LockScopeClient, LockScopeAddress, LockScopeAdmin:
+	default:
+		scope = other
+	}
+	m.lockouts.WithLabelValues(scope).Inc()
+}
+
+// QuotaRefused counts one request refused because budget (BudgetIssue or
+// BudgetIntrospect) was spent. Any other value is counted as "other".
+func (m *Metrics) QuotaRefused(budget string) {
+	switch budget {
+	case BudgetIssue, BudgetIntrospect:
+	default:
+		budget = other
+	}
+	m.refusals.WithLabelValues(budget).Inc()
+}
