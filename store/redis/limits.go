@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -92,11 +94,16 @@ func (l *Limits) addrLockKey(addr netip.Addr) string {
 	return l.prefix + ":{" + addr.String() + "}:lock"
 }
 
+// A lock-out key holds the Unix millisecond its lock-out ends, and
+// expires then: reading the value tells whether the lock still holds and
+// for how long, so the token script can check several locks with one
+// MGET (locked reports it). Its TTL only tidies up.
+
 // lockOut sets a lock with a duration that doubles with each lock-out the
 // key has had within the memory window.
 //
-// KEYS: lock, lock-out count. ARGV: first (ms), max (ms), memory (ms).
-// Returns the lock's duration in ms.
+// KEYS: lock, lock-out count. ARGV: first (ms), max (ms), memory (ms), now
+// (Unix ms). Returns when the lock ends (Unix ms).
 var lockOut = goredis.NewScript(`
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
@@ -105,9 +112,21 @@ for i = 2, n do
   d = d * 2
   if d >= tonumber(ARGV[2]) then d = tonumber(ARGV[2]) break end
 end
-redis.call('SET', KEYS[1], n, 'PX', d)
-return d
+local untilMS = tonumber(ARGV[4]) + d
+redis.call('SET', KEYS[1], untilMS, 'PX', d)
+return untilMS
 `)
+
+// locked is how long a lock-out key's value (when it ends, in Unix ms;
+// "" when there is none) still holds at now: 0 when it does not.
+func locked(v any, now time.Time) time.Duration {
+	s, _ := v.(string)
+	end, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return max(time.UnixMilli(end).Sub(now), 0)
+}
 
 // Failed counts a failed client authentication from addr naming clientID
 // ("" when none could be read) and reports whether the caller is now
@@ -141,34 +160,37 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 }
 
 func (l *Limits) lock(ctx context.Context, key, countKey, scope string) (store.Lockout, error) {
-	ms, err := lockOut.Run(ctx, l.rdb, []string{key, countKey},
-		l.cfg.Lockout.Milliseconds(), l.cfg.MaxLockout.Milliseconds(), l.cfg.LockoutMemory.Milliseconds()).Int64()
+	now := l.now()
+	end, err := lockOut.Run(ctx, l.rdb, []string{key, countKey},
+		l.cfg.Lockout.Milliseconds(), l.cfg.MaxLockout.Milliseconds(), l.cfg.LockoutMemory.Milliseconds(), now.UnixMilli()).Int64()
 	if err != nil {
 		return store.Lockout{}, wrapErr(err)
 	}
-	return store.Lockout{For: time.Duration(ms) * time.Millisecond, New: true, Scope: scope}, nil
+	return store.Lockout{For: time.UnixMilli(end).Sub(now), New: true, Scope: scope}, nil
 }
 
 // Blocked reports a lock-out standing for (clientID, addr) or for addr
 // alone, without counting anything.
 func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
-	var pair *goredis.DurationCmd
-	var whole *goredis.DurationCmd
+	var pair, whole *goredis.StringCmd
 	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		if clientID != "" {
-			pair = p.PTTL(ctx, LockKey(l.prefix, clientID, addr))
+			pair = p.Get(ctx, LockKey(l.prefix, clientID, addr))
 		}
-		whole = p.PTTL(ctx, l.addrLockKey(addr))
+		whole = p.Get(ctx, l.addrLockKey(addr))
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.Lockout{}, wrapErr(err)
 	}
-	if pair != nil && pair.Val() > 0 {
-		return store.Lockout{For: pair.Val(), Scope: "client"}, nil
+	now := l.now()
+	if pair != nil {
+		if d := locked(pair.Val(), now); d > 0 {
+			return store.Lockout{For: d, Scope: "client"}, nil
+		}
 	}
-	if whole.Val() > 0 {
-		return store.Lockout{For: whole.Val(), Scope: "address"}, nil
+	if d := locked(whole.Val(), now); d > 0 {
+		return store.Lockout{For: d, Scope: "address"}, nil
 	}
 	return store.Lockout{}, nil
 }
@@ -178,11 +200,11 @@ func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) 
 // address is not, so an attacker sharing a daemon's address (a NAT) and
 // guessing other clients' secrets cannot lock the daemon out.
 func (l *Limits) ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error) {
-	d, err := l.rdb.PTTL(ctx, LockKey(l.prefix, clientID, addr)).Result()
-	if err != nil {
+	v, err := l.rdb.Get(ctx, LockKey(l.prefix, clientID, addr)).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return 0, wrapErr(err)
 	}
-	return max(d, 0), nil
+	return locked(v, l.now()), nil
 }
 
 // TakeIssue takes one token of clientID's issue quota. It answers how long

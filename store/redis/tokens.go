@@ -45,15 +45,16 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // its bucket in the index.
 //
 // KEYS: bucket, bucket index, application, and optionally the client's
-// lock-out key for the address it asked from.
+// lock-out key for the address it asked from (its value is when the
+// lock-out ends, see limits.go).
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now (Unix ms).
 // Returns 0 when the application does not exist, minus the lock's
 // remaining milliseconds while the client is locked out.
 var createToken = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if KEYS[4] then
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl > 0 then return -ttl end
+  local left = (tonumber(redis.call('GET', KEYS[4])) or 0) - tonumber(ARGV[5])
+  if left > 0 then return -left end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local at = tonumber(ARGV[3])
@@ -134,7 +135,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	epoch := s.apps.begin()
 	var tok, appCmd, otherCmd *goredis.StringCmd
 	var revoked *goredis.IntCmd
-	var lock *goredis.DurationCmd
+	var lock *goredis.StringCmd
 	var err error
 	if appCached && otherCached && s.opts.KeepExpired <= 0 && !checkLock {
 		// The common case: only the record to read, no pipeline needed.
@@ -153,7 +154,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 				otherCmd = p.Get(ctx, s.appKey(also))
 			}
 			if checkLock {
-				lock = p.PTTL(ctx, LockKey(s.opts.Prefix, also, caller.Addr))
+				lock = p.Get(ctx, LockKey(s.opts.Prefix, also, caller.Addr))
 			}
 			return nil
 		})
@@ -164,8 +165,8 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	if revoked != nil {
 		out.Revoked = revoked.Val() > 0
 	}
-	if lock != nil && lock.Val() > 0 {
-		out.AlsoLocked = lock.Val()
+	if lock != nil {
+		out.AlsoLocked = locked(lock.Val(), time.Now())
 	}
 	if b, err := tok.Bytes(); err == nil {
 		t, err := decodeToken(ref, b)
