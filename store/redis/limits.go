@@ -128,39 +128,104 @@ func locked(v any, now time.Time) time.Duration {
 	return max(time.UnixMilli(end).Sub(now), 0)
 }
 
+// extendLock makes a lock-out end no earlier than ARGV[1] (Unix ms);
+// ARGV[2] is now. It counts as no further lock-out (nothing doubles).
+// Returns when the lock ends.
+var extendLock = goredis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1])) or 0
+local e = tonumber(ARGV[1])
+if cur >= e then return cur end
+redis.call('SET', KEYS[1], e, 'PX', e - tonumber(ARGV[2]))
+return e
+`)
+
 // Failed counts a failed client authentication from addr naming clientID
-// ("" when none could be read) and reports whether the caller is now
-// locked out. While a lock holds, failures are not counted again: the
-// lock simply stands. An error means Redis could not be asked; the caller
-// must then refuse (fail closed).
+// ("" when none could be read, or it names no application) and reports
+// whether the caller is now locked out. An error means Redis could not be
+// asked; the caller must then refuse (fail closed).
+//
+// A failure naming a known client is counted on the (client, address)
+// pair whatever lock-out stands, and its answer is the pair's lock-out:
+// the one the right secret meets too (the token script, ClientLocked). So
+// when the address is locked out, the pair is locked for at least as
+// long: otherwise wrong secrets would get 429 and the right one 200, an
+// oracle at any rate. A failure meeting a lock-out is not counted on the
+// address again.
 func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
-	if locked, err := l.Blocked(ctx, clientID, addr); err != nil || locked.For > 0 {
-		return locked, err
+	now := l.now()
+	pairKey := LockKey(l.prefix, clientID, addr)
+	var pairCmd, wholeCmd *goredis.StringCmd
+	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		if clientID != "" {
+			pairCmd = p.Get(ctx, pairKey)
+		}
+		wholeCmd = p.Get(ctx, l.addrLockKey(addr))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return store.Lockout{}, wrapErr(err)
 	}
-	a := addr.String()
-	if clientID != "" && !l.cfg.ClientFailures.Off() {
+	whole := locked(wholeCmd.Val(), now)
+	if clientID == "" {
+		if whole > 0 {
+			return store.Lockout{For: whole, Scope: "address"}, nil
+		}
+		return l.addrFailed(ctx, addr, now)
+	}
+	var lo store.Lockout
+	if pair := locked(pairCmd.Val(), now); pair > 0 {
+		lo = store.Lockout{For: pair, Scope: "client"}
+	}
+	if !l.cfg.ClientFailures.Off() {
+		a := addr.String()
 		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, l.cfg.ClientFailures.limit())
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
-		if res.Allowed == 0 {
-			return l.lock(ctx, LockKey(l.prefix, clientID, addr), l.prefix+":{"+clientID+"}:lockouts:"+a, "client")
+		if res.Allowed == 0 && lo.For == 0 {
+			if lo, err = l.lock(ctx, pairKey, l.prefix+":{"+clientID+"}:lockouts:"+a, "client", now); err != nil {
+				return store.Lockout{}, err
+			}
 		}
 	}
-	if !l.cfg.AddrFailures.Off() {
-		res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", l.cfg.AddrFailures.limit())
+	if lo.For == 0 && whole == 0 {
+		alo, err := l.addrFailed(ctx, addr, now)
+		if err != nil {
+			return store.Lockout{}, err
+		}
+		lo, whole = alo, alo.For
+	}
+	if whole > lo.For {
+		end, err := extendLock.Run(ctx, l.rdb, []string{pairKey}, now.Add(whole).UnixMilli(), now.UnixMilli()).Int64()
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
-		if res.Allowed == 0 {
-			return l.lock(ctx, l.addrLockKey(addr), l.prefix+":{"+a+"}:lockouts", "address")
+		lo.For = time.UnixMilli(end).Sub(now)
+		if lo.Scope == "" {
+			lo.Scope = "address"
 		}
 	}
-	return store.Lockout{}, nil
+	return lo, nil
 }
 
-func (l *Limits) lock(ctx context.Context, key, countKey, scope string) (store.Lockout, error) {
-	now := l.now()
+// addrFailed counts a failure on addr, whatever client it named, and
+// locks the address out past limits.address_failures.
+func (l *Limits) addrFailed(ctx context.Context, addr netip.Addr, now time.Time) (store.Lockout, error) {
+	if l.cfg.AddrFailures.Off() {
+		return store.Lockout{}, nil
+	}
+	a := addr.String()
+	res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", l.cfg.AddrFailures.limit())
+	if err != nil {
+		return store.Lockout{}, wrapErr(err)
+	}
+	if res.Allowed > 0 {
+		return store.Lockout{}, nil
+	}
+	return l.lock(ctx, l.addrLockKey(addr), l.prefix+":{"+a+"}:lockouts", "address", now)
+}
+
+func (l *Limits) lock(ctx context.Context, key, countKey, scope string, now time.Time) (store.Lockout, error) {
 	end, err := lockOut.Run(ctx, l.rdb, []string{key, countKey},
 		l.cfg.Lockout.Milliseconds(), l.cfg.MaxLockout.Milliseconds(), l.cfg.LockoutMemory.Milliseconds(), now.UnixMilli()).Int64()
 	if err != nil {
