@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,77 @@ func TestAddressLockIsNoOracle(t *testing.T) {
 				env.authAt(FeedPath, rs.ClientID, rs.Secret, attacker))
 			if a := env.authAt("/oauth/token", app.ClientID, app.Secret, daemon); a.status != http.StatusOK {
 				t.Fatalf("the daemon from its own address: %+v, want 200", a)
+			}
+		})
+	}
+}
+
+// auditLog records security events.
+type auditLog struct {
+	mu     sync.Mutex
+	events []store.SecurityEvent
+}
+
+func (a *auditLog) Security(_ context.Context, e store.SecurityEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+}
+
+func (a *auditLog) count(kind, clientID, reason string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, e := range a.events {
+		if e.Kind == kind && e.ClientID == clientID && e.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// The attack of issue 17, item 1 (2), replayed end to end: 30 addresses ×
+// 10 wrong guesses against one client, each address within
+// limits.client_failures. With the default ceiling (300 an hour) the
+// 300 are answered, and then the client is locked out from every
+// address (a siege, in the audit log): a wrong guess and the right secret
+// from a new address get the same 429, at every endpoint that
+// authenticates clients. A client with an IP allowlist is besieged the
+// same way, but not inside its allowlist.
+func TestDistributedGuessingCeiling(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			limits := defaultLimits
+			limits.ClientCeiling = redis.Rate{N: 300, Per: time.Hour}
+			audit := &auditLog{}
+			env := newTestServerOn(t, kind, &limits, func(c *Config) { c.Feed, c.Audit = stubFeed{}, audit })
+			app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
+			fenced := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, IPAllowlist: []string{"10.0.0.0/8"}})
+			for _, target := range []testApp{app, fenced} {
+				for a := range 30 {
+					for i := range 10 {
+						if got := env.authAt("/oauth/token", target.ClientID, fmt.Sprintf("ocs_guess%d", i), fmt.Sprintf("198.51.100.%d", a)); got.status != http.StatusUnauthorized {
+							t.Fatalf("address %d, guess %d: %+v, want 401", a, i+1, got)
+						}
+					}
+				}
+			}
+			for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect", FeedPath} {
+				sameAnswer(t, path, env.authAt(path, app.ClientID, "ocs_wrong", "192.0.2.1"), env.authAt(path, app.ClientID, app.Secret, "192.0.2.2"))
+			}
+			if n := audit.count("client.locked_out", app.ClientID, "siege"); n != 1 {
+				t.Fatalf("%d client.locked_out events with reason siege, want 1", n)
+			}
+
+			sameAnswer(t, "outside the allowlist", env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "192.0.2.1"),
+				env.authAt("/oauth/token", fenced.ClientID, fenced.Secret, "192.0.2.2"))
+			if a := env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "10.1.2.3"); a.status != http.StatusUnauthorized {
+				t.Fatalf("a wrong secret inside the allowlist during the siege: %+v, want 401", a)
+			}
+			for _, path := range []string{"/oauth/token", "/oauth/revoke"} {
+				if a := env.authAt(path, fenced.ClientID, fenced.Secret, "10.1.2.4"); a.status != http.StatusOK {
+					t.Fatalf("%s: the right secret inside the allowlist during the siege: %+v, want 200", path, a)
+				}
 			}
 		})
 	}

@@ -36,6 +36,15 @@ type LimitsConfig struct {
 	// whatever client_id they name; past it the address's failures are
 	// refused without being checked.
 	AddrFailures Rate
+	// ClientCeiling bounds failed authentications naming one client from
+	// every address together, so guessing from many addresses is bounded
+	// too; past it the client is locked out from every address outside
+	// its IP allowlist (a siege), for Lockout doubling up to MaxLockout.
+	// Only failures that were answered count (those meeting no lock-out),
+	// so one address cannot bring a siege about alone. The price: an
+	// attacker with many addresses who knows a client_id keeps it from
+	// getting new tokens while the attack lasts.
+	ClientCeiling Rate
 	// Lockout is the first lock-out; each further one within LockoutMemory
 	// doubles it, up to MaxLockout.
 	Lockout, MaxLockout, LockoutMemory time.Duration
@@ -88,6 +97,11 @@ func LockKey(prefix, clientID string, addr netip.Addr) string {
 	return prefix + ":{" + clientID + "}:lock:" + addr.String()
 }
 
+// SiegeKey is where a lock-out of the whole client lives (past
+// LimitsConfig.ClientCeiling): in the client's hash slot, beside its pair
+// lock-outs, so the token script reads both with one MGET.
+func SiegeKey(prefix, clientID string) string { return prefix + ":{" + clientID + "}:siege" }
+
 // An address's keys share a hash tag, {<address>}, so the lock-out script
 // that touches its lock and its lock-out count runs on Redis Cluster too.
 func (l *Limits) addrLockKey(addr netip.Addr) string {
@@ -139,25 +153,34 @@ redis.call('SET', KEYS[1], e, 'PX', e - tonumber(ARGV[2]))
 return e
 `)
 
-// Failed counts a failed client authentication from addr naming clientID
-// ("" when none could be read, or it names no application) and reports
-// whether the caller is now locked out. An error means Redis could not be
-// asked; the caller must then refuse (fail closed).
+// Failed is ClientFailed for a caller outside any allowlist: the admin
+// API and the dashboard's sign-in, which name no client, use it.
+func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
+	return l.ClientFailed(ctx, clientID, addr, false)
+}
+
+// ClientFailed counts a failed client authentication from addr naming
+// clientID ("" when none could be read, or it names no application) and
+// reports whether the caller is now locked out; allowlisted says addr is
+// in the client's IP allowlist (store.Application.InAllowlist), which a
+// siege does not hold. An error means Redis could not be asked; the
+// caller must then refuse (fail closed).
 //
 // A failure naming a known client is counted on the (client, address)
-// pair whatever lock-out stands, and its answer is the pair's lock-out:
-// the one the right secret meets too (the token script, ClientLocked). So
-// when the address is locked out, the pair is locked for at least as
-// long: otherwise wrong secrets would get 429 and the right one 200, an
-// oracle at any rate. A failure meeting a lock-out is not counted on the
-// address again.
-func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {
+// pair whatever lock-out stands, and its answer is the lock-out the right
+// secret would meet too: the pair's, or the siege (the token script,
+// ClientLocked). So when the address is locked out, the pair is locked
+// for at least as long: otherwise wrong secrets would get 429 and the
+// right one 200, an oracle at any rate. A failure meeting a lock-out is
+// counted neither on the address nor on the client's ceiling.
+func (l *Limits) ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (store.Lockout, error) {
 	now := l.now()
-	pairKey := LockKey(l.prefix, clientID, addr)
-	var pairCmd, wholeCmd *goredis.StringCmd
+	pairKey, siegeKey := LockKey(l.prefix, clientID, addr), SiegeKey(l.prefix, clientID)
+	var pairCmd *goredis.SliceCmd
+	var wholeCmd *goredis.StringCmd
 	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		if clientID != "" {
-			pairCmd = p.Get(ctx, pairKey)
+			pairCmd = p.MGet(ctx, pairKey, siegeKey)
 		}
 		wholeCmd = p.Get(ctx, l.addrLockKey(addr))
 		return nil
@@ -173,9 +196,10 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 		return l.addrFailed(ctx, addr, now)
 	}
 	var lo store.Lockout
-	if pair := locked(pairCmd.Val(), now); pair > 0 {
+	if pair := locked(pairCmd.Val()[0], now); pair > 0 {
 		lo = store.Lockout{For: pair, Scope: "client"}
 	}
+	siege := locked(pairCmd.Val()[1], now)
 	if !l.cfg.ClientFailures.Off() {
 		a := addr.String()
 		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, l.cfg.ClientFailures.limit())
@@ -203,6 +227,28 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 		lo.For = time.UnixMilli(end).Sub(now)
 		if lo.Scope == "" {
 			lo.Scope = "address"
+		}
+	}
+	if lo.For == 0 && siege == 0 && !l.cfg.ClientCeiling.Off() {
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:ceiling", l.cfg.ClientCeiling.limit())
+		if err != nil {
+			return store.Lockout{}, wrapErr(err)
+		}
+		if res.Allowed == 0 {
+			if lo, err = l.lock(ctx, siegeKey, l.prefix+":{"+clientID+"}:sieges", "siege", now); err != nil {
+				return store.Lockout{}, err
+			}
+			siege = lo.For
+		}
+	}
+	if allowlisted {
+		if lo.Scope == "siege" {
+			lo.For = 0 // started, for the audit log, but not holding this caller
+		}
+	} else if siege > lo.For {
+		lo.For = siege
+		if !lo.New {
+			lo.Scope = "siege"
 		}
 	}
 	return lo, nil
@@ -260,16 +306,31 @@ func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) 
 	return store.Lockout{}, nil
 }
 
-// ClientLocked reports a lock-out of (clientID, addr) only: the one a
-// request that authenticates correctly is held to. A lock of the whole
-// address is not, so an attacker sharing a daemon's address (a NAT) and
-// guessing other clients' secrets cannot lock the daemon out.
-func (l *Limits) ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error) {
-	v, err := l.rdb.Get(ctx, LockKey(l.prefix, clientID, addr)).Result()
-	if err != nil && !errors.Is(err, goredis.Nil) {
+// ClientLocked reports the lock-out a request that authenticates
+// correctly as clientID from addr is held to: its pair's, or the siege
+// unless addr is allowlisted (in the client's IP allowlist). A lock of
+// the whole address is not one, so an attacker sharing a daemon's address
+// (a NAT) and guessing other clients' secrets cannot lock the daemon out.
+func (l *Limits) ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error) {
+	keys := []string{LockKey(l.prefix, clientID, addr), SiegeKey(l.prefix, clientID)}
+	if allowlisted {
+		keys = keys[:1]
+	}
+	v, err := l.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
 		return 0, wrapErr(err)
 	}
-	return locked(v, l.now()), nil
+	return lockedAny(v, l.now()), nil
+}
+
+// lockedAny is how long the longest of several lock-out keys' values
+// still holds.
+func lockedAny(vs []any, now time.Time) time.Duration {
+	var d time.Duration
+	for _, v := range vs {
+		d = max(d, locked(v, now))
+	}
+	return d
 }
 
 // TakeIssue takes one token of clientID's issue quota. It answers how long

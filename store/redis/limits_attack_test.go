@@ -12,9 +12,8 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
-// limitsEnv is a store and its limits on one test Redis, with a clock the
-// limits read that follows the test's (miniredis's time, or the wall
-// clock on a real server).
+// limitsEnv is a store and its limits on one test Redis; now is the
+// clock advance moves (miniredis's, for redis_rate).
 type limitsEnv struct {
 	rs  *redistest.Server
 	st  *Store
@@ -31,17 +30,18 @@ func newLimitsEnv(t *testing.T, kind redistest.Kind, cfg LimitsConfig) *limitsEn
 	rdb := e.rs.Client(t)
 	e.st = New(rdb, Options{Prefix: "test"})
 	e.l = NewLimits(rdb, "test", cfg)
-	if e.rs.Mini != nil {
-		e.l.now = func() time.Time { return e.now }
-	}
 	return e
 }
 
-// app creates an application to guess the secret of.
-func (e *limitsEnv) app(t *testing.T, id string) {
+// app creates an application to guess the secret of, with an IP
+// allowlist when any is given.
+func (e *limitsEnv) app(t *testing.T, id string, allow ...string) {
 	t.Helper()
 	now := time.Now()
 	a := store.Application{ClientID: id, Name: id, Scopes: []string{"sms"}, Enabled: true, TokenLifetime: time.Hour, CreatedAt: now, UpdatedAt: now}
+	for _, p := range allow {
+		a.IPAllowlist = append(a.IPAllowlist, netip.MustParsePrefix(p))
+	}
 	if err := e.st.CreateApplication(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +50,28 @@ func (e *limitsEnv) app(t *testing.T, id string) {
 // issue is what the token endpoint does once a client has authenticated
 // from addr: the token script, which refuses it while a lock holds.
 func (e *limitsEnv) issue(id string, from netip.Addr) error {
+	ctx := context.Background()
+	app, err := e.st.GetApplication(ctx, id)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
-	t := store.Token{ClientID: id, Scopes: []string{"sms"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour), RequestedFrom: from}
+	t := store.Token{ClientID: id, Scopes: []string{"sms"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+		RequestedFrom: from, Allowlisted: app.InAllowlist(from)}
 	ref := store.TokenRef{ClientID: id, Bucket: t.Bucket(), Digest: store.Sum(fmt.Sprint("t", now.UnixNano()))}
-	return e.st.CreateToken(context.Background(), ref, t)
+	return e.st.CreateToken(ctx, ref, t)
+}
+
+// callerLocked is the caller's lock-out as introspection reads it, with
+// the token lookup.
+func (e *limitsEnv) callerLocked(t *testing.T, id string, from netip.Addr) time.Duration {
+	t.Helper()
+	ref := store.TokenRef{ClientID: "nobody", Bucket: 1, Digest: store.Sum("no token")}
+	l, err := e.st.LookupTokenFor(context.Background(), ref, store.Caller{ClientID: id, Addr: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.AlsoLocked
 }
 
 // lockedFor is how long issue was refused for; 0 when it was not.
@@ -113,7 +131,7 @@ func TestLimitsAddressLockIsNoOracle(t *testing.T) {
 			if d := lo.For - right; d < -time.Second || d > time.Second {
 				t.Fatalf("the right secret is refused for %v, a wrong one for %v: the answers differ", right, lo.For)
 			}
-			if d, _ := e.l.ClientLocked(ctx, "daemon", attacker); d <= 0 {
+			if d, _ := e.l.ClientLocked(ctx, "daemon", attacker, false); d <= 0 {
 				t.Fatal("introspection and revocation would let the right secret through")
 			}
 			// The guesses were counted: once the address's lock-out is
@@ -126,6 +144,85 @@ func TestLimitsAddressLockIsNoOracle(t *testing.T) {
 			// A daemon elsewhere is not held by any of it.
 			if err := e.issue("daemon", netip.MustParseAddr("203.0.113.5")); err != nil {
 				t.Fatalf("the daemon from its own address: %v", err)
+			}
+		})
+	}
+}
+
+// The attack of issue 17, item 1 (2), replayed: 30 addresses guessing 10
+// times each against one client, 300 guesses in a moment, each address
+// within its own limit. The client-wide ceiling (limits.client_ceiling)
+// then locks the client out from every address (a siege): a guess from
+// a new address is refused, and so is the right secret, at the token
+// script, ClientLocked and LookupTokenFor alike. Addresses in the
+// client's allowlist are exempt. One address alone cannot bring a siege
+// about: failures meeting its pair's lock-out do not count.
+func TestLimitsCeiling(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newLimitsEnv(t, kind, LimitsConfig{
+				ClientFailures: Rate{N: 10, Per: time.Minute},
+				AddrFailures:   Rate{N: 100, Per: time.Minute},
+				ClientCeiling:  Rate{N: 300, Per: time.Hour},
+				Lockout:        time.Minute, MaxLockout: time.Hour,
+			})
+			ctx := context.Background()
+			e.app(t, "daemon")
+			e.app(t, "fenced", "10.0.0.0/8")
+			for _, id := range []string{"daemon", "fenced"} {
+				for a := range 30 {
+					addr := netip.AddrFrom4([4]byte{198, 51, 100, byte(a)})
+					for i := range 10 {
+						if lo, err := e.l.Failed(ctx, id, addr); err != nil || lo.For > 0 {
+							t.Fatalf("%s, address %d, guess %d: %+v %v, want it answered (within both limits)", id, a, i+1, lo, err)
+						}
+					}
+				}
+			}
+			fresh, inside := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("10.1.2.3")
+			lo, err := e.l.Failed(ctx, "daemon", fresh)
+			if err != nil || lo.For <= 0 || lo.For > time.Minute || !lo.New || lo.Scope != "siege" {
+				t.Fatalf("a guess from a new address after 300 from 30: %+v %v, want a new siege of a minute", lo, err)
+			}
+			right := lockedFor(t, e.issue("daemon", netip.MustParseAddr("192.0.2.2")))
+			if d := lo.For - right; right <= 0 || d < -time.Second || d > time.Second {
+				t.Fatalf("the right secret from a new address during the siege: refused for %v, a wrong one for %v", right, lo.For)
+			}
+			if d, _ := e.l.ClientLocked(ctx, "daemon", netip.MustParseAddr("192.0.2.3"), false); d <= 0 {
+				t.Fatal("revocation and the feed would let the right secret through during the siege")
+			}
+			if d := e.callerLocked(t, "daemon", netip.MustParseAddr("192.0.2.3")); d <= 0 {
+				t.Fatal("introspection would let the right secret through during the siege")
+			}
+
+			// The fenced client is besieged from outside its allowlist,
+			// and not inside it.
+			if lo, err := e.l.ClientFailed(ctx, "fenced", fresh, false); err != nil || lo.For <= 0 {
+				t.Fatalf("fenced, a guess from outside: %+v %v, want the siege", lo, err)
+			}
+			if lo, err := e.l.ClientFailed(ctx, "fenced", inside, true); err != nil || lo.For != 0 {
+				t.Fatalf("fenced, a wrong secret from inside its allowlist: %+v %v, want it answered", lo, err)
+			}
+			if err := e.issue("fenced", inside); err != nil {
+				t.Fatalf("fenced, the right secret from inside its allowlist: %v", err)
+			}
+			if d, _ := e.l.ClientLocked(ctx, "fenced", inside, true); d != 0 {
+				t.Fatalf("fenced, ClientLocked inside its allowlist: %v", d)
+			}
+			if d := e.callerLocked(t, "fenced", inside); d != 0 {
+				t.Fatalf("fenced, introspecting from inside its allowlist: locked for %v", d)
+			}
+
+			// One address, 1000 guesses: its pair is locked, nothing else.
+			e.app(t, "alone")
+			attacker := netip.MustParseAddr("203.0.113.66")
+			for range 1000 {
+				if _, err := e.l.Failed(ctx, "alone", attacker); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.issue("alone", netip.MustParseAddr("203.0.113.5")); err != nil {
+				t.Fatalf("after 1000 guesses from one address, the daemon elsewhere: %v (one address brought a siege about)", err)
 			}
 		})
 	}

@@ -61,10 +61,10 @@ func TestLimitsLockout(t *testing.T) {
 			if err != nil || lo.For <= 0 || lo.For > unit || !lo.New || lo.Scope != "client" {
 				t.Fatalf("4th failure: %+v %v, want a new client lock-out of %v", lo, err, unit)
 			}
-			if d, _ := l.ClientLocked(ctx, "app", attacker); d <= 0 {
+			if d, _ := l.ClientLocked(ctx, "app", attacker, false); d <= 0 {
 				t.Fatal("the pair is not locked")
 			}
-			if d, _ := l.ClientLocked(ctx, "app", daemon); d != 0 {
+			if d, _ := l.ClientLocked(ctx, "app", daemon, false); d != 0 {
 				t.Fatalf("the daemon's address is locked out (%v) by failures from elsewhere", d)
 			}
 			if lo, _ := l.Failed(ctx, "app", attacker); lo.New || lo.For <= 0 {
@@ -91,7 +91,7 @@ func TestLimitsLockout(t *testing.T) {
 			if last.For <= 0 || last.Scope != "address" {
 				t.Fatalf("11 failures from one address naming 11 clients: %+v, want an address lock-out", last)
 			}
-			if d, _ := l.ClientLocked(ctx, "cz", other); d != 0 {
+			if d, _ := l.ClientLocked(ctx, "cz", other, false); d != 0 {
 				t.Fatal("an address lock-out holds a client that authenticates correctly")
 			}
 			if b, _ := l.Blocked(ctx, "", other); b.For <= 0 {
