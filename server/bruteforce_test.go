@@ -190,3 +190,27 @@ func TestDistributedGuessingCeiling(t *testing.T) {
 		})
 	}
 }
+
+// The attack of issue 17, item 1 (3), replayed end to end: a host with a
+// /64 guesses from a new IPv6 address every time. Its addresses share one
+// budget: the 11th guess is locked out, the right secret from yet another
+// of its addresses gets the same 429, and the next /64 is not held.
+func TestIPv6PrefixSharesOneBudget(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			env := newTestServerOn(t, kind, &defaultLimits)
+			app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
+			from := func(net string, h int) string { return fmt.Sprintf("[%s::%x]", net, h) }
+			for h := range 10 {
+				if a := env.authAt("/oauth/token", app.ClientID, fmt.Sprintf("ocs_guess%d", h), from("2001:db8:1:2", h+1)); a.status != http.StatusUnauthorized {
+					t.Fatalf("guess %d: %+v, want 401", h+1, a)
+				}
+			}
+			sameAnswer(t, "the same /64", env.authAt("/oauth/token", app.ClientID, "ocs_wrong", from("2001:db8:1:2", 0xbeef)),
+				env.authAt("/oauth/token", app.ClientID, app.Secret, from("2001:db8:1:2", 0xcafe)))
+			if a := env.authAt("/oauth/token", app.ClientID, app.Secret, from("2001:db8:1:3", 1)); a.status != http.StatusOK {
+				t.Fatalf("the next /64: %+v, want 200", a)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,20 @@ func TestConfigLimits(t *testing.T) {
 	}
 	if c, err = parse(t, []string{"--limits-client-ceiling", "0"}, nil); err != nil || !c.limits.ClientCeiling.Off() {
 		t.Fatalf("limits.client_ceiling 0: %+v %v, want no ceiling", c.limits.ClientCeiling, err)
+	}
+	// One setting keys the lock-outs for the limits and for the store
+	// that checks them.
+	for _, bits := range []string{"64", "56"} {
+		c, err := parse(t, []string{"--limits-ipv6-prefix", bits}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts := storeOptions(c, nil); fmt.Sprint(c.limits.IPv6Prefix) != bits || opts.IPv6Prefix != c.limits.IPv6Prefix {
+			t.Fatalf("limits.ipv6_prefix %s: limits %d, store %d", bits, c.limits.IPv6Prefix, opts.IPv6Prefix)
+		}
+	}
+	if _, err := parse(t, []string{"--limits-ipv6-prefix", "16"}, nil); err == nil || !strings.Contains(err.Error(), "config limits.ipv6_prefix: 16: use between 32 and 128") {
+		t.Fatalf("limits.ipv6_prefix 16: %v", err)
 	}
 }
 

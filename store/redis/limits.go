@@ -45,6 +45,10 @@ type LimitsConfig struct {
 	// attacker with many addresses who knows a client_id keeps it from
 	// getting new tokens while the attack lasts.
 	ClientCeiling Rate
+	// IPv6Prefix is how many leading bits of an IPv6 address name its
+	// source (see Source); 0 means DefaultIPv6Prefix. Options.IPv6Prefix
+	// must be the same.
+	IPv6Prefix int
 	// Lockout is the first lock-out; each further one within LockoutMemory
 	// doubles it, up to MaxLockout.
 	Lockout, MaxLockout, LockoutMemory time.Duration
@@ -91,10 +95,36 @@ func NewLimits(rdb goredis.UniversalClient, prefix string, cfg LimitsConfig) *Li
 	return &Limits{rdb: rdb, rl: redis_rate.NewLimiter(rdb), prefix: prefix, cfg: cfg, now: time.Now, leases: map[string]*lease{}}
 }
 
-// LockKey is where a (client, address) lock-out lives: in the client's
-// hash slot, beside its application record.
-func LockKey(prefix, clientID string, addr netip.Addr) string {
-	return prefix + ":{" + clientID + "}:lock:" + addr.String()
+// DefaultIPv6Prefix is the IPv6 network counted as one source by
+// default: a /64, the smallest a host is commonly given (SLAAC, and most
+// hosting providers' allocations; RFC 7421).
+const DefaultIPv6Prefix = 64
+
+// Source names where a request came from in the abuse limits' keys: an
+// IPv4 address itself, an IPv6 address by its network of ipv6Bits
+// leading bits (DefaultIPv6Prefix when 0). A host holding a /64 could
+// otherwise ask from a new address each time, with a new budget each
+// time. The Store and the Limits both key lock-outs with it, and must be
+// given the same bits (cmd's limits.ipv6_prefix feeds both).
+func Source(addr netip.Addr, ipv6Bits int) string {
+	addr = addr.Unmap().WithZone("")
+	if !addr.Is6() {
+		return addr.String()
+	}
+	if ipv6Bits <= 0 {
+		ipv6Bits = DefaultIPv6Prefix
+	}
+	if ipv6Bits >= 128 {
+		return addr.String()
+	}
+	p, _ := addr.Prefix(ipv6Bits)
+	return p.String()
+}
+
+// LockKey is where a (client, source) lock-out lives: in the client's
+// hash slot, beside its application record. source is Source's.
+func LockKey(prefix, clientID, source string) string {
+	return prefix + ":{" + clientID + "}:lock:" + source
 }
 
 // SiegeKey is where a lock-out of the whole client lives (past
@@ -104,9 +134,11 @@ func SiegeKey(prefix, clientID string) string { return prefix + ":{" + clientID 
 
 // An address's keys share a hash tag, {<address>}, so the lock-out script
 // that touches its lock and its lock-out count runs on Redis Cluster too.
-func (l *Limits) addrLockKey(addr netip.Addr) string {
-	return l.prefix + ":{" + addr.String() + "}:lock"
+func (l *Limits) addrLockKey(src string) string {
+	return l.prefix + ":{" + src + "}:lock"
 }
+
+func (l *Limits) source(addr netip.Addr) string { return Source(addr, l.cfg.IPv6Prefix) }
 
 // A lock-out key holds the Unix millisecond its lock-out ends, and
 // expires then: reading the value tells whether the lock still holds and
@@ -175,14 +207,15 @@ func (l *Limits) Failed(ctx context.Context, clientID string, addr netip.Addr) (
 // counted neither on the address nor on the client's ceiling.
 func (l *Limits) ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (store.Lockout, error) {
 	now := l.now()
-	pairKey, siegeKey := LockKey(l.prefix, clientID, addr), SiegeKey(l.prefix, clientID)
+	src := l.source(addr)
+	pairKey, siegeKey := LockKey(l.prefix, clientID, src), SiegeKey(l.prefix, clientID)
 	var pairCmd *goredis.SliceCmd
 	var wholeCmd *goredis.StringCmd
 	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		if clientID != "" {
 			pairCmd = p.MGet(ctx, pairKey, siegeKey)
 		}
-		wholeCmd = p.Get(ctx, l.addrLockKey(addr))
+		wholeCmd = p.Get(ctx, l.addrLockKey(src))
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
@@ -193,7 +226,7 @@ func (l *Limits) ClientFailed(ctx context.Context, clientID string, addr netip.A
 		if whole > 0 {
 			return store.Lockout{For: whole, Scope: "address"}, nil
 		}
-		return l.addrFailed(ctx, addr, now)
+		return l.addrFailed(ctx, src, now)
 	}
 	var lo store.Lockout
 	if pair := locked(pairCmd.Val()[0], now); pair > 0 {
@@ -201,19 +234,18 @@ func (l *Limits) ClientFailed(ctx context.Context, clientID string, addr netip.A
 	}
 	siege := locked(pairCmd.Val()[1], now)
 	if !l.cfg.ClientFailures.Off() {
-		a := addr.String()
-		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+a, l.cfg.ClientFailures.limit())
+		res, err := l.rl.Allow(ctx, l.prefix+":{"+clientID+"}:fail:"+src, l.cfg.ClientFailures.limit())
 		if err != nil {
 			return store.Lockout{}, wrapErr(err)
 		}
 		if res.Allowed == 0 && lo.For == 0 {
-			if lo, err = l.lock(ctx, pairKey, l.prefix+":{"+clientID+"}:lockouts:"+a, "client", now); err != nil {
+			if lo, err = l.lock(ctx, pairKey, l.prefix+":{"+clientID+"}:lockouts:"+src, "client", now); err != nil {
 				return store.Lockout{}, err
 			}
 		}
 	}
 	if lo.For == 0 && whole == 0 {
-		alo, err := l.addrFailed(ctx, addr, now)
+		alo, err := l.addrFailed(ctx, src, now)
 		if err != nil {
 			return store.Lockout{}, err
 		}
@@ -254,21 +286,20 @@ func (l *Limits) ClientFailed(ctx context.Context, clientID string, addr netip.A
 	return lo, nil
 }
 
-// addrFailed counts a failure on addr, whatever client it named, and
-// locks the address out past limits.address_failures.
-func (l *Limits) addrFailed(ctx context.Context, addr netip.Addr, now time.Time) (store.Lockout, error) {
+// addrFailed counts a failure from source src, whatever client it named,
+// and locks the source out past limits.address_failures.
+func (l *Limits) addrFailed(ctx context.Context, src string, now time.Time) (store.Lockout, error) {
 	if l.cfg.AddrFailures.Off() {
 		return store.Lockout{}, nil
 	}
-	a := addr.String()
-	res, err := l.rl.Allow(ctx, l.prefix+":{"+a+"}:fail", l.cfg.AddrFailures.limit())
+	res, err := l.rl.Allow(ctx, l.prefix+":{"+src+"}:fail", l.cfg.AddrFailures.limit())
 	if err != nil {
 		return store.Lockout{}, wrapErr(err)
 	}
 	if res.Allowed > 0 {
 		return store.Lockout{}, nil
 	}
-	return l.lock(ctx, l.addrLockKey(addr), l.prefix+":{"+a+"}:lockouts", "address", now)
+	return l.lock(ctx, l.addrLockKey(src), l.prefix+":{"+src+"}:lockouts", "address", now)
 }
 
 func (l *Limits) lock(ctx context.Context, key, countKey, scope string, now time.Time) (store.Lockout, error) {
@@ -286,9 +317,9 @@ func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) 
 	var pair, whole *goredis.StringCmd
 	_, err := l.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		if clientID != "" {
-			pair = p.Get(ctx, LockKey(l.prefix, clientID, addr))
+			pair = p.Get(ctx, LockKey(l.prefix, clientID, l.source(addr)))
 		}
-		whole = p.Get(ctx, l.addrLockKey(addr))
+		whole = p.Get(ctx, l.addrLockKey(l.source(addr)))
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
@@ -312,7 +343,7 @@ func (l *Limits) Blocked(ctx context.Context, clientID string, addr netip.Addr) 
 // the whole address is not one, so an attacker sharing a daemon's address
 // (a NAT) and guessing other clients' secrets cannot lock the daemon out.
 func (l *Limits) ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error) {
-	keys := []string{LockKey(l.prefix, clientID, addr), SiegeKey(l.prefix, clientID)}
+	keys := []string{LockKey(l.prefix, clientID, l.source(addr)), SiegeKey(l.prefix, clientID)}
 	if allowlisted {
 		keys = keys[:1]
 	}

@@ -227,3 +227,75 @@ func TestLimitsCeiling(t *testing.T) {
 		})
 	}
 }
+
+// inNet is the address of host h in the IPv6 network of the given prefix
+// (a /64's first four groups).
+func inNet(prefix string, h int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("%s:%x:%x:%x:%x", prefix, h>>16, h&0xffff, h*7&0xffff, h*13&0xffff))
+}
+
+// The attack of issue 17, item 1 (3), replayed: lock-outs were keyed by
+// the full IPv6 address, and one host holds a whole /64, so it had a
+// fresh budget for every guess. Now an IPv6 address counts as its /64
+// (limits.ipv6_prefix): guesses from anywhere in one /64 share one
+// budget, for the pair, the address and the token script's check alike;
+// another /64 has its own, and IPv4 addresses are counted one by one.
+func TestLimitsIPv6Prefix(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newLimitsEnv(t, kind, LimitsConfig{
+				ClientFailures: Rate{N: 10, Per: time.Minute},
+				AddrFailures:   Rate{N: 100, Per: time.Minute},
+				Lockout:        time.Minute, MaxLockout: time.Hour,
+			})
+			ctx := context.Background()
+			e.app(t, "daemon")
+			const attacker, neighbour = "2001:db8:1:2", "2001:db8:1:3"
+			var lo store.Lockout
+			var err error
+			for h := range 11 {
+				if lo, err = e.l.Failed(ctx, "daemon", inNet(attacker, h)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if lo.For <= 0 || lo.Scope != "client" {
+				t.Fatalf("11 guesses from 11 addresses of one /64: %+v, want the pair locked out", lo)
+			}
+			if d := lockedFor(t, e.issue("daemon", inNet(attacker, 500))); d <= 0 {
+				t.Fatal("the right secret from another address of the locked /64 got a token")
+			}
+			if d := e.callerLocked(t, "daemon", inNet(attacker, 501)); d <= 0 {
+				t.Fatal("introspection from another address of the locked /64 is not held")
+			}
+			if err := e.issue("daemon", inNet(neighbour, 1)); err != nil {
+				t.Fatalf("the next /64: %v, want a token", err)
+			}
+
+			// The address limit: invented ids from 101 addresses of one /64.
+			for h := range 101 {
+				if lo, err = e.l.Failed(ctx, "", inNet(neighbour, 1000+h)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if lo.For <= 0 || lo.Scope != "address" {
+				t.Fatalf("101 invented ids from 101 addresses of one /64: %+v, want the /64 locked out", lo)
+			}
+			if b, _ := e.l.Blocked(ctx, "", inNet(neighbour, 7)); b.For <= 0 {
+				t.Fatal("Blocked misses the /64's lock-out")
+			}
+			if b, _ := e.l.Blocked(ctx, "", inNet("2001:db8:1:4", 7)); b.For != 0 {
+				t.Fatal("a /64's lock-out holds the next one")
+			}
+
+			// IPv4 addresses are their own.
+			for range 11 {
+				if _, err := e.l.Failed(ctx, "daemon", netip.MustParseAddr("192.0.2.1")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.issue("daemon", netip.MustParseAddr("192.0.2.2")); err != nil {
+				t.Fatalf("the IPv4 address next to a locked one: %v", err)
+			}
+		})
+	}
+}

@@ -148,3 +148,25 @@ func TestLimitsQuota(t *testing.T) {
 		t.Fatal("an unset limit refused")
 	}
 }
+
+// Source counts an IPv4 address as itself and an IPv6 one as its network.
+func TestSource(t *testing.T) {
+	tests := []struct {
+		addr string
+		bits int
+		want string
+	}{
+		{"192.0.2.7", 64, "192.0.2.7"},
+		{"::ffff:192.0.2.7", 64, "192.0.2.7"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 0, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 48, "2001:db8:1::/48"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 128, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"},
+		{"fe80::1%eth0", 64, "fe80::/64"},
+	}
+	for _, tt := range tests {
+		if got := Source(netip.MustParseAddr(tt.addr), tt.bits); got != tt.want {
+			t.Errorf("Source(%s, %d) = %s, want %s", tt.addr, tt.bits, got, tt.want)
+		}
+	}
+}

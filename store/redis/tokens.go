@@ -96,7 +96,7 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 	}
 	keys := []string{s.bucketKey(ref.ClientID, ref.Bucket), s.bucketIndexKey(ref.ClientID), s.appKey(ref.ClientID)}
 	if t.RequestedFrom.IsValid() {
-		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, t.RequestedFrom))
+		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, Source(t.RequestedFrom, s.opts.IPv6Prefix)))
 		if !t.Allowlisted {
 			keys = append(keys, SiegeKey(s.opts.Prefix, ref.ClientID))
 		}
@@ -162,7 +162,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 				otherCmd = p.Get(ctx, s.appKey(also))
 			}
 			if checkLock {
-				locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, caller.Addr), SiegeKey(s.opts.Prefix, also))
+				locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
 			}
 			return nil
 		})
