@@ -45,11 +45,13 @@ func (noLimits) TakeIntrospect(context.Context, string) (time.Duration, error) {
 
 // errLockedOut answers a client locked out for too many failed
 // authentications. slow_down is the OAuth error registry's code for "back
-// off" (RFC 8628 §3.5); 429 and Retry-After say for how long.
+// off" (RFC 8628 §3.5); 429 and Retry-After say for how long. The answer
+// does not say which lock-out holds: a wrong secret and the right one
+// must read the same.
 func errLockedOut(d time.Duration) *web.Error {
 	return &web.Error{
 		Code: "slow_down",
-		Description: fmt.Sprintf("too many failed client authentications from this address: locked out for %ss; check the client_id and client_secret before retrying",
+		Description: fmt.Sprintf("too many failed client authentications from this address, or naming this client from many: locked out for %ss; check the client_id and client_secret before retrying",
 			web.RetryAfter(d)),
 		Status:     http.StatusTooManyRequests,
 		Reason:     "locked out",
