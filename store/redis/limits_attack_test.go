@@ -12,6 +12,14 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
+// defaultLimits are oauthd's default failure limits (cmd/oauthd's
+// limits.*), without the ceiling.
+var defaultLimits = LimitsConfig{
+	ClientFailures: Rate{N: 10, Per: time.Minute},
+	AddrFailures:   Rate{N: 100, Per: time.Minute},
+	Lockout:        time.Minute, MaxLockout: time.Hour,
+}
+
 // limitsEnv is a store and its limits on one test Redis; now is the
 // clock advance moves (miniredis's, for redis_rate).
 type limitsEnv struct {
@@ -98,11 +106,9 @@ func TestLimitsAddressLockIsNoOracle(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			unit := 3 * time.Second
-			e := newLimitsEnv(t, kind, LimitsConfig{
-				ClientFailures: Rate{N: 10, Per: time.Minute},
-				AddrFailures:   Rate{N: 100, Per: time.Minute},
-				Lockout:        unit, MaxLockout: time.Hour,
-			})
+			cfg := defaultLimits
+			cfg.Lockout = unit
+			e := newLimitsEnv(t, kind, cfg)
 			ctx := context.Background()
 			e.app(t, "daemon")
 			attacker := netip.MustParseAddr("198.51.100.66")
@@ -160,12 +166,9 @@ func TestLimitsAddressLockIsNoOracle(t *testing.T) {
 func TestLimitsCeiling(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			e := newLimitsEnv(t, kind, LimitsConfig{
-				ClientFailures: Rate{N: 10, Per: time.Minute},
-				AddrFailures:   Rate{N: 100, Per: time.Minute},
-				ClientCeiling:  Rate{N: 300, Per: time.Hour},
-				Lockout:        time.Minute, MaxLockout: time.Hour,
-			})
+			cfg := defaultLimits
+			cfg.ClientCeiling = Rate{N: 300, Per: time.Hour}
+			e := newLimitsEnv(t, kind, cfg)
 			ctx := context.Background()
 			e.app(t, "daemon")
 			e.app(t, "fenced", "10.0.0.0/8")
@@ -243,11 +246,7 @@ func inNet(prefix string, h int) netip.Addr {
 func TestLimitsIPv6Prefix(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			e := newLimitsEnv(t, kind, LimitsConfig{
-				ClientFailures: Rate{N: 10, Per: time.Minute},
-				AddrFailures:   Rate{N: 100, Per: time.Minute},
-				Lockout:        time.Minute, MaxLockout: time.Hour,
-			})
+			e := newLimitsEnv(t, kind, defaultLimits)
 			ctx := context.Background()
 			e.app(t, "daemon")
 			const attacker, neighbour = "2001:db8:1:2", "2001:db8:1:3"
