@@ -38,7 +38,8 @@ var seconds = regexp.MustCompile(`[0-9]+s`)
 
 // authAt sends id and secret from addr to an endpoint that authenticates
 // clients: /oauth/token, /oauth/introspect, /oauth/revoke or the feed.
-func (e *testEnv) authAt(path, id, secret, addr string) answer {
+// Introspection and revocation send token, or a malformed one.
+func (e *testEnv) authAt(path, id, secret, addr string, token ...string) answer {
 	e.t.Helper()
 	var r *http.Request
 	switch path {
@@ -47,7 +48,7 @@ func (e *testEnv) authAt(path, id, secret, addr string) answer {
 	case FeedPath:
 		r = getRequest(path)
 	default:
-		r = formRequest(path, url.Values{"token": {"oat_x_1_x"}})
+		r = formRequest(path, url.Values{"token": append(token, "oat_x_1_x")[:1]})
 	}
 	r.Header.Set("Authorization", basic(id, secret))
 	r.RemoteAddr = addr + ":40000"
@@ -93,6 +94,7 @@ func TestAddressLockIsNoOracle(t *testing.T) {
 			app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
 			rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
 			const attacker, daemon = "198.51.100.66", "203.0.113.5"
+			_, tok := env.issueFrom(app, daemon)
 			var a answer
 			for i := range 110 {
 				a = env.authAt("/oauth/token", fmt.Sprintf("invented%d", i), "ocs_guess", attacker)
@@ -111,6 +113,8 @@ func TestAddressLockIsNoOracle(t *testing.T) {
 				env.authAt("/oauth/revoke", app.ClientID, app.Secret, attacker))
 			sameAnswer(t, "introspection", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker),
 				env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker))
+			sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker, tok),
+				env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker, tok))
 			sameAnswer(t, "feed", env.authAt(FeedPath, rs.ClientID, "ocs_wrong", attacker),
 				env.authAt(FeedPath, rs.ClientID, rs.Secret, attacker))
 			if a := env.authAt("/oauth/token", app.ClientID, app.Secret, daemon); a.status != http.StatusOK {
@@ -159,8 +163,9 @@ func TestDistributedGuessingCeiling(t *testing.T) {
 			limits.ClientCeiling = redis.Rate{N: 300, Per: time.Hour}
 			audit := &auditLog{}
 			env := newTestServerOn(t, kind, &limits, func(c *Config) { c.Feed, c.Audit = stubFeed{}, audit })
-			app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
+			app := env.createApp(apps.NewApplication{Scopes: []string{"sms", "tokens:introspect"}})
 			fenced := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, IPAllowlist: []string{"10.0.0.0/8"}})
+			_, tok := env.issueFrom(app, "203.0.113.5")
 			for _, target := range []testApp{app, fenced} {
 				for a := range 30 {
 					for i := range 10 {
@@ -173,6 +178,8 @@ func TestDistributedGuessingCeiling(t *testing.T) {
 			for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect", FeedPath} {
 				sameAnswer(t, path, env.authAt(path, app.ClientID, "ocs_wrong", "192.0.2.1"), env.authAt(path, app.ClientID, app.Secret, "192.0.2.2"))
 			}
+			sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", app.ClientID, "ocs_wrong", "192.0.2.1", tok),
+				env.authAt("/oauth/introspect", app.ClientID, app.Secret, "192.0.2.2", tok))
 			if n := audit.count("client.locked_out", app.ClientID, "siege"); n != 1 {
 				t.Fatalf("%d client.locked_out events with reason siege, want 1", n)
 			}

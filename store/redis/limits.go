@@ -59,9 +59,11 @@ type LimitsConfig struct {
 }
 
 // Limits keeps the abuse limits every replica shares. The counting is
-// redis_rate's (GCRA, one script call per event); lock-outs are keys with
-// a TTL, kept in the locked application's hash slot so the token script
-// can check one in the same round trip as it writes the token. Quotas on
+// redis_rate's (GCRA, one script call per count; a failure naming a known
+// client is counted on its pair, its source and the client's ceiling);
+// lock-outs are keys holding when they end, kept in the locked
+// application's hash slot so the token script can check them in the same
+// round trip as it writes the token. Quotas on
 // the hot paths (issue, introspection) are taken from Redis in leases of
 // several permits, so most requests cost no Redis call at all; a replica
 // may hold up to a lease of unused permits, which are then lost.
