@@ -79,16 +79,10 @@ func (s *Server) handleFeed(c echo.Context) error {
 	ctx := c.Request().Context()
 	app, _, err := authenticateClient(c, s.store, url.Values{}, s.cfg.Now)
 	if err != nil {
-		return s.authError(c, err)
+		return s.authError(c, &app, err)
 	}
-	if s.limited {
-		locked, err := s.cfg.Limits.ClientLocked(ctx, app.ClientID, web.Addr(c))
-		if err != nil {
-			return web.WriteError(c, err)
-		}
-		if locked > 0 {
-			return web.WriteError(c, errLockedOut(locked))
-		}
+	if err := s.clientLocked(c, &app); err != nil {
+		return web.WriteError(c, err)
 	}
 	if !slices.Contains(app.Scopes, scopes.Introspect) {
 		return web.WriteError(c, errNotPermitted(scopes.Introspect, "follow the revocation feed"))

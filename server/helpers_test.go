@@ -33,7 +33,14 @@ type testEnv struct {
 // config before the server is built.
 func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 	t.Helper()
-	rs := redistest.Start(t, redistest.Mini)
+	return newTestServerOn(t, redistest.Mini, nil, edit...)
+}
+
+// newTestServerOn is newTestServer on a Redis of the given kind and, when
+// limits is not nil, with those abuse limits on it.
+func newTestServerOn(t testing.TB, kind redistest.Kind, limits *redis.LimitsConfig, edit ...func(*Config)) *testEnv {
+	t.Helper()
+	rs := redistest.Start(t, kind)
 	rdb, err := redis.NewClient(rs.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +55,9 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testEnv {
 		keep = cfg.Tombstone
 	}
 	st := redis.New(rdb, redis.Options{Prefix: "test", KeepExpired: keep})
+	if limits != nil {
+		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
+	}
 	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)

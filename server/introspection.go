@@ -65,7 +65,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	id, secret, err := clientCredentials(c, form)
 	if err != nil {
-		return s.authError(c, err)
+		return s.authError(c, nil, err)
 	}
 	ref, wellFormed := s.TokenRef(ctx, form.Get("token"))
 	var lookup store.TokenLookup
@@ -78,7 +78,8 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		if err == nil {
 			lookup.Also = &app
 			if s.limited {
-				lookup.AlsoLocked, err = s.cfg.Limits.ClientLocked(ctx, id, web.Addr(c))
+				addr := web.Addr(c)
+				lookup.AlsoLocked, err = s.cfg.Limits.ClientLocked(ctx, id, addr, app.InAllowlist(addr))
 			}
 		} else if errors.Is(err, store.ErrNotFound) {
 			err = nil
@@ -89,7 +90,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	caller := lookup.Also
 	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
-		return s.authError(c, err)
+		return s.authError(c, caller, err)
 	}
 	if lookup.AlsoLocked > 0 {
 		return web.WriteError(c, errLockedOut(lookup.AlsoLocked))

@@ -71,6 +71,7 @@ func (s *Server) issueToken(ctx context.Context, app *store.Application, secretI
 		Generation:    app.Generation,
 		SecretID:      secretID,
 		RequestedFrom: from,
+		Allowlisted:   app.InAllowlist(from),
 		Audiences:     aud,
 	}
 	if life > 0 {

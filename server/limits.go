@@ -16,12 +16,14 @@ import (
 // Limiter enforces the abuse limits every replica shares (store/redis's
 // Limits). A nil Limiter limits nothing.
 type Limiter interface {
-	// Failed counts a failed client authentication and reports whether
-	// the caller is now locked out.
-	Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error)
-	// ClientLocked reports a lock-out of (clientID, addr), the one a
-	// correct secret is held to too.
-	ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error)
+	// ClientFailed counts a failed client authentication naming clientID
+	// ("" for none, or one naming no application) from addr, and reports
+	// whether the caller is now locked out; allowlisted says addr is in
+	// the client's IP allowlist (store.Application.InAllowlist).
+	ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (store.Lockout, error)
+	// ClientLocked reports the lock-out a correct secret from addr is
+	// held to: the one a wrong secret would be answered with.
+	ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error)
 	// TakeIssue and TakeIntrospect take one permit of an application's
 	// token quota or a resource server's introspection budget; a positive
 	// duration says how long to wait.
@@ -32,10 +34,10 @@ type Limiter interface {
 // noLimits is the Limiter of a server configured without one.
 type noLimits struct{}
 
-func (noLimits) Failed(context.Context, string, netip.Addr) (store.Lockout, error) {
+func (noLimits) ClientFailed(context.Context, string, netip.Addr, bool) (store.Lockout, error) {
 	return store.Lockout{}, nil
 }
-func (noLimits) ClientLocked(context.Context, string, netip.Addr) (time.Duration, error) {
+func (noLimits) ClientLocked(context.Context, string, netip.Addr, bool) (time.Duration, error) {
 	return 0, nil
 }
 func (noLimits) TakeIssue(context.Context, string) (time.Duration, error)      { return 0, nil }
@@ -43,16 +45,35 @@ func (noLimits) TakeIntrospect(context.Context, string) (time.Duration, error) {
 
 // errLockedOut answers a client locked out for too many failed
 // authentications. slow_down is the OAuth error registry's code for "back
-// off" (RFC 8628 §3.5); 429 and Retry-After say for how long.
+// off" (RFC 8628 §3.5); 429 and Retry-After say for how long. The answer
+// does not say which lock-out holds: a wrong secret and the right one
+// must read the same.
 func errLockedOut(d time.Duration) *web.Error {
 	return &web.Error{
 		Code: "slow_down",
-		Description: fmt.Sprintf("too many failed client authentications from this address: locked out for %ss; check the client_id and client_secret before retrying",
+		Description: fmt.Sprintf("too many failed client authentications from this address, or naming this client from many: locked out for %ss; check the client_id and client_secret before retrying",
 			web.RetryAfter(d)),
 		Status:     http.StatusTooManyRequests,
 		Reason:     "locked out",
 		RetryAfter: d,
 	}
+}
+
+// clientLocked answers a client that authenticated as app with 429 while
+// a lock-out holds it from the request's address (nil when none does).
+func (s *Server) clientLocked(c echo.Context, app *store.Application) error {
+	if !s.limited {
+		return nil
+	}
+	addr := web.Addr(c)
+	locked, err := s.cfg.Limits.ClientLocked(c.Request().Context(), app.ClientID, addr, app.InAllowlist(addr))
+	if err != nil {
+		return err
+	}
+	if locked > 0 {
+		return errLockedOut(locked)
+	}
+	return nil
 }
 
 // lockAddr is the address whose lock-out a request is held to: the

@@ -24,16 +24,10 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
-		return s.authError(c, err)
+		return s.authError(c, &app, err)
 	}
-	if s.limited {
-		locked, err := s.cfg.Limits.ClientLocked(c.Request().Context(), app.ClientID, web.Addr(c))
-		if err != nil {
-			return web.WriteError(c, err)
-		}
-		if locked > 0 {
-			return web.WriteError(c, errLockedOut(locked))
-		}
+	if err := s.clientLocked(c, &app); err != nil {
+		return web.WriteError(c, err)
 	}
 	if !form.Has("token") {
 		return web.WriteError(c, errInvalidRequest("token is required (RFC 7009 §2.1)"))

@@ -52,7 +52,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	app, secretID, err := authenticateClient(c, s.store, form, s.cfg.Now)
 	if err != nil {
-		return s.authError(c, err)
+		return s.authError(c, &app, err)
 	}
 	switch gt := form.Get("grant_type"); {
 	case gt == "":
@@ -255,10 +255,11 @@ func (s *Server) security(c echo.Context, e store.SecurityEvent) {
 
 // authError answers a failed client authentication: it counts the failure
 // against the caller's address (and the client_id it named), records it
-// in the audit log, and answers 429 once the caller is locked out. When
+// in the audit log, and answers 429 once the caller is locked out. app is
+// the application the client_id named (nil or empty when none). When
 // Redis cannot count the failure the answer is 503: authentication fails
 // closed.
-func (s *Server) authError(c echo.Context, err error) error {
+func (s *Server) authError(c echo.Context, app *store.Application, err error) error {
 	var e *web.Error
 	if !errors.As(err, &e) || e.Code != "invalid_client" {
 		return web.WriteError(c, err)
@@ -269,14 +270,16 @@ func (s *Server) authError(c echo.Context, err error) error {
 		id = "" // an invented id must not key anything
 	}
 	s.security(c, store.SecurityEvent{Kind: "client.auth_failed", ClientID: web.Log(c).ClientID(), Known: known, Reason: e.Reason})
-	lo, lerr := s.cfg.Limits.Failed(c.Request().Context(), id, web.Addr(c))
-	switch {
-	case lerr != nil:
+	addr := web.Addr(c)
+	allowlisted := known && app != nil && app.InAllowlist(addr)
+	lo, lerr := s.cfg.Limits.ClientFailed(c.Request().Context(), id, addr, allowlisted)
+	if lerr != nil {
 		return web.WriteError(c, lerr)
-	case lo.For > 0:
-		if lo.New {
-			s.security(c, store.SecurityEvent{Kind: "client.locked_out", ClientID: id, Known: known, Reason: lo.Scope, For: lo.For})
-		}
+	}
+	if lo.New {
+		s.security(c, store.SecurityEvent{Kind: "client.locked_out", ClientID: id, Known: known, Reason: lo.Scope, For: lo.For})
+	}
+	if lo.For > 0 {
 		return web.WriteError(c, errLockedOut(lo.For))
 	}
 	return web.WriteError(c, err)

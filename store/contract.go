@@ -179,19 +179,28 @@ type SigningKeys interface {
 // Limits are the abuse limits every replica shares, set by a LimitsConfig.
 // On an error (ErrUnavailable) the caller must refuse: limits fail closed.
 //
-// Failed counts a failed client authentication from addr naming clientID
-// ("" when none could be read). Past ClientFailures for the (clientID,
-// addr) pair, the pair is locked out; past AddrFailures for addr, whatever
-// the client_id, the address is. A new lock-out (New) lasts Lockout,
-// doubling with each further one within LockoutMemory, up to MaxLockout.
-// While a lock-out stands, failures are not counted: Failed reports the
-// standing lock (not New).
+// ClientFailed counts a failed client authentication from addr naming
+// clientID ("" when none could be read, or it names no application);
+// allowlisted says addr is in the client's IP allowlist
+// (Application.InAllowlist). IPv6 addresses count per IPv6Prefix. Past
+// ClientFailures for the (clientID, addr) pair the pair is locked out; past
+// AddrFailures for addr, whatever the client_id, the address is; past
+// ClientCeiling for the client from every address together, the client is
+// locked out from every address outside its allowlist (a siege). A new
+// lock-out (New) lasts Lockout, doubling with each further one within
+// LockoutMemory, up to MaxLockout. A failure naming a known client is
+// counted on its pair whatever lock-out stands, and its answer is the
+// lock-out the right secret would meet too: while the address is locked,
+// the pair is locked at least as long, so a locked address answers right
+// and wrong secrets alike. Failed is ClientFailed outside any allowlist
+// (the admin API and the dashboard, which name no client).
 //
 // Blocked reports a standing lock-out of the pair or of the address,
-// without counting anything. ClientLocked reports a lock-out of the pair
-// only: the one a client that authenticates correctly is held to (by
-// CreateToken and LookupTokenFor too), so that an attacker behind the same
-// address (a NAT) cannot lock a daemon out.
+// without counting anything. ClientLocked reports the lock-out a client
+// that authenticates correctly is held to (by CreateToken and
+// LookupTokenFor too): the pair's, or a siege outside its allowlist; never
+// the address's alone, so that an attacker behind the same address (a
+// NAT) guessing other clients cannot lock a daemon out.
 //
 // TakeIssue and TakeIntrospect take one permit of an application's token
 // quota (Issue) or a resource server's introspection budget (Introspect),
@@ -199,8 +208,9 @@ type SigningKeys interface {
 // 0 to go ahead. A Rate that is Off refuses nothing.
 type Limits interface {
 	Failed(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
+	ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (Lockout, error)
 	Blocked(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
-	ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error)
+	ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error)
 	TakeIssue(ctx context.Context, clientID string) (time.Duration, error)
 	TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error)
 }
@@ -223,6 +233,19 @@ type LimitsConfig struct {
 	// whatever client_id they name; past it the address's failures are
 	// refused without being checked.
 	AddrFailures Rate
+	// ClientCeiling bounds failed authentications naming one client from
+	// every address together, so guessing from many addresses is bounded
+	// too; past it the client is locked out from every address outside
+	// its IP allowlist (a siege), for Lockout doubling up to MaxLockout.
+	// Only failures that were answered count (those meeting no lock-out),
+	// so one address cannot bring a siege about alone. The price: an
+	// attacker with many addresses who knows a client_id keeps it from
+	// getting new tokens while the attack lasts.
+	ClientCeiling Rate
+	// IPv6Prefix is how many leading bits of an IPv6 address name its
+	// source; 0 means the backend's default (64). The backend's token
+	// writes must use the same.
+	IPv6Prefix int
 	// Lockout is the first lock-out; each further one within LockoutMemory
 	// doubles it, up to MaxLockout.
 	Lockout, MaxLockout, LockoutMemory time.Duration

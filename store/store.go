@@ -150,6 +150,14 @@ func (a *Application) Allows(addr netip.Addr) bool {
 	return false
 }
 
+// InAllowlist reports whether addr is inside the application's IP
+// allowlist: false when it has none. A lock-out of the whole client (a
+// siege, past limits.client_ceiling) does not hold such an address, so
+// attackers elsewhere cannot keep a fenced daemon from its tokens.
+func (a *Application) InAllowlist(addr netip.Addr) bool {
+	return len(a.IPAllowlist) > 0 && a.Allows(addr)
+}
+
 // SecurityEvent is something an unauthenticated or misbehaving caller
 // did: a failed authentication, a lock-out, a spent quota.
 type SecurityEvent struct {
@@ -169,15 +177,17 @@ type SecurityEvent struct {
 type Lockout struct {
 	// For is how long the caller is locked out; 0 when it is not.
 	For time.Duration
-	// New reports a lock-out this failure started (for the audit log).
+	// New reports a lock-out this failure started (for the audit log);
+	// it may be one that does not hold this caller (For 0).
 	New bool
-	// Scope is "client" (the client_id from this address) or "address"
-	// (every client_id from this address).
+	// Scope is "client" (the client_id from this address), "address"
+	// (every client_id from this address) or "siege" (the client_id from
+	// every address outside its allowlist).
 	Scope string
 }
 
 // LockedError refuses a token to a client locked out, for too many failed
-// authentications, from the address it asked from.
+// authentications, from the address it asked from (or from everywhere).
 type LockedError struct{ For time.Duration }
 
 func (e *LockedError) Error() string {
@@ -216,9 +226,13 @@ type Token struct {
 	Audiences []string
 	// RequestedFrom is the address the token was requested from, when it
 	// was. It is not stored: CreateToken refuses the token with
-	// *LockedError while that (client, address) pair is locked out,
-	// checked in the same step as the write.
+	// *LockedError while that (client, address) pair is locked out, or
+	// the whole client is unless Allowlisted, checked in the same step as
+	// the write.
 	RequestedFrom netip.Addr
+	// Allowlisted: RequestedFrom is in the application's IP allowlist
+	// (Application.InAllowlist). Not stored.
+	Allowlisted bool
 	// Name labels an API key for operators.
 	Name string
 }

@@ -90,6 +90,8 @@ func serveSettings() []setting {
 		{Key: "admin.pprof", Default: false, Usage: "serve Go's profiler at /debug/pprof/ on the admin listener (needs admin.addr)"},
 		{Key: "limits.client_failures", Default: "10/1m", Usage: "failed client authentications allowed per (client_id, source address) before that pair is locked out: N/duration, 0 for no limit"},
 		{Key: "limits.address_failures", Default: "100/1m", Usage: "failed authentications allowed per source address, whatever client_id they name, before the address's failures are locked out: N/duration, 0 for no limit"},
+		{Key: "limits.client_ceiling", Default: "300/1h", Usage: "failed authentications allowed per client_id from all addresses together before that client is locked out from every address outside its IP allowlist (a siege; guessing from many addresses): N/duration, 0 for no ceiling. An attacker with many addresses who knows a client_id can then keep it from new tokens while the attack lasts"},
+		{Key: "limits.ipv6_prefix", Default: 64, Usage: "an IPv6 address is counted by its network of this many leading bits (IPv4 addresses one by one): a host holding a /64 gets one budget, not one per address. 128 counts each address"},
 		{Key: "limits.lockout", Default: time.Minute, Usage: "the first lock-out; each further one within a day doubles it"},
 		{Key: "limits.max_lockout", Default: time.Hour, Usage: "the longest lock-out"},
 		{Key: "limits.issue", Default: "3600/1h", Usage: "tokens each application may get: N/duration, 0 for no quota; a daemon past it is told to cache its token"},
@@ -178,6 +180,8 @@ type Config struct {
 	Limits struct {
 		ClientFailures  string        `mapstructure:"client_failures"`
 		AddressFailures string        `mapstructure:"address_failures"`
+		ClientCeiling   string        `mapstructure:"client_ceiling"`
+		IPv6Prefix      int           `mapstructure:"ipv6_prefix"`
 		Lockout         time.Duration `mapstructure:"lockout"`
 		MaxLockout      time.Duration `mapstructure:"max_lockout"`
 		Issue           string        `mapstructure:"issue"`
@@ -480,6 +484,14 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"limits.client_failures", rateCheck(c.Limits.ClientFailures, &c.limits.ClientFailures)},
 		{"limits.address_failures", rateCheck(c.Limits.AddressFailures, &c.limits.AddrFailures)},
+		{"limits.client_ceiling", rateCheck(c.Limits.ClientCeiling, &c.limits.ClientCeiling)},
+		{"limits.ipv6_prefix", func() error {
+			if c.Limits.IPv6Prefix < 32 || c.Limits.IPv6Prefix > 128 {
+				return fmt.Errorf("%d: use between 32 and 128 (64 counts each /64 as one source)", c.Limits.IPv6Prefix)
+			}
+			c.limits.IPv6Prefix = c.Limits.IPv6Prefix
+			return nil
+		}},
 		{"limits.issue", rateCheck(c.Limits.Issue, &c.limits.Issue)},
 		{"limits.introspect", rateCheck(c.Limits.Introspect, &c.limits.Introspect)},
 		{"limits.lockout", func() error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/store/redis"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) (*Config, error) {
@@ -105,6 +107,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"missing client_ip choice", []string{"--introspection-missing-client-ip", "maybe"}, nil, "", "config introspection.missing_client_ip"},
 		{"limit without period", []string{"--limits-client-failures", "10"}, nil, "", "config limits.client_failures: \"10\": use N/duration"},
 		{"limit period too short", nil, map[string]string{"OAUTHD_LIMITS_ISSUE": "10/1ms"}, "", "config limits.issue"},
+		{"ceiling without period", []string{"--limits-client-ceiling", "300"}, nil, "", "config limits.client_ceiling: \"300\": use N/duration"},
 		{"negative limit", []string{"--limits-introspect", "-5/1s"}, nil, "", "config limits.introspect"},
 		{"lock-out longer than its maximum", []string{"--limits-lockout", "2h", "--limits-max-lockout", "1h"}, nil, "", "config limits.max_lockout"},
 		{"tiny audit log", []string{"--audit-max-events", "10"}, nil, "", "config audit.max_events"},
@@ -121,6 +124,34 @@ func TestConfigInvalid(t *testing.T) {
 				t.Fatalf("error %v, want one naming %s", err, tt.wantKey)
 			}
 		})
+	}
+}
+
+// The abuse limits' defaults reach redis.LimitsConfig.
+func TestConfigLimits(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (redis.Rate{N: 300, Per: time.Hour}); c.limits.ClientCeiling != want {
+		t.Fatalf("limits.client_ceiling by default: %+v, want %+v", c.limits.ClientCeiling, want)
+	}
+	if c, err = parse(t, []string{"--limits-client-ceiling", "0"}, nil); err != nil || !c.limits.ClientCeiling.Off() {
+		t.Fatalf("limits.client_ceiling 0: %+v %v, want no ceiling", c.limits.ClientCeiling, err)
+	}
+	// One setting keys the lock-outs for the limits and for the store
+	// that checks them.
+	for _, bits := range []string{"64", "56"} {
+		c, err := parse(t, []string{"--limits-ipv6-prefix", bits}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts := storeOptions(c, nil); fmt.Sprint(c.limits.IPv6Prefix) != bits || opts.IPv6Prefix != c.limits.IPv6Prefix {
+			t.Fatalf("limits.ipv6_prefix %s: limits %d, store %d", bits, c.limits.IPv6Prefix, opts.IPv6Prefix)
+		}
+	}
+	if _, err := parse(t, []string{"--limits-ipv6-prefix", "16"}, nil); err == nil || !strings.Contains(err.Error(), "config limits.ipv6_prefix: 16: use between 32 and 128") {
+		t.Fatalf("limits.ipv6_prefix 16: %v", err)
 	}
 }
 

@@ -168,10 +168,12 @@ func redactURL(u string) string {
 
 // storeOptions maps the configuration onto the Redis store's options.
 // With inactive_reason on, expired token records are kept for the
-// tombstone time so introspection can say "expired".
+// tombstone time so introspection can say "expired". The store keys the
+// lock-outs it checks as the limits do: by limits.ipv6_prefix.
 func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
 	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log,
-		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents, MaxFeed: cfg.Feed.MaxEvents}
+		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents, MaxFeed: cfg.Feed.MaxEvents,
+		IPv6Prefix: cfg.limits.IPv6Prefix}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}

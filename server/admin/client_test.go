@@ -121,7 +121,7 @@ func TestClientRoundTrips(t *testing.T) {
 		{"revoke token", func() error { return c.RevokeToken(ctx, key.JTI) }, nil},
 		{"revoke tokens", func() error { return c.RevokeTokens(ctx, app.ClientID) }, nil},
 		{"import", func() error {
-			in := adminapi.ImportApplicationRequest{ClientSecret: "hydra-secret-0123456789abcdef",
+			in := adminapi.ImportApplicationRequest{ClientSecret: "V4kq-Xz9mT_bL2.pWn7cR~e5Hs-hydra",
 				NewApplicationRequest: adminapi.NewApplicationRequest{Name: "from hydra", Scopes: []string{"groups"}}}
 			got, err := c.ImportApplication(ctx, "hydra-1", in)
 			if err == nil && (got.ClientID != "hydra-1" || got.ClientSecret != "") {
@@ -198,7 +198,7 @@ func TestClientErrors(t *testing.T) {
 			}, 400, "invalid_request", "limit", "limit: a whole number"},
 			{"not found", func() error { _, err := c.GetApplication(ctx, "nosuch"); return err }, 404, "not_found", "", `application "nosuch": not found`},
 			{"exists", func() error {
-				_, err := c.ImportApplication(ctx, app.ClientID, adminapi.ImportApplicationRequest{ClientSecret: "0123456789abcdef0123",
+				_, err := c.ImportApplication(ctx, app.ClientID, adminapi.ImportApplicationRequest{ClientSecret: "h7GkP2qZxW9mB4vT1nR8sLc3YdJ6fQ0a",
 					NewApplicationRequest: adminapi.NewApplicationRequest{Name: "again", Scopes: []string{"sms"}}})
 				return err
 			}, 409, "conflict", "", "already exists"},

@@ -3,17 +3,28 @@ package apps
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"unicode"
 
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/store"
 )
 
-// MinImportedSecret is the shortest secret Import accepts. Generated
-// secrets from Hydra and Keycloak are 26 to 32 characters or more; a
-// shorter one is most likely a hand-typed password that should be reset,
-// not carried over.
-const MinImportedSecret = 16
+// An imported secret is held to a floor, since nobody can tell how it was
+// made: at least MinImportedSecret characters and MinImportedBits by
+// secretBits. Generated secrets pass: Hydra's (26 of 66 characters,
+// about 157 bits), Keycloak's (32 letters and digits), 32 hex digits or
+// more, oauthd's own. A hand-typed password should be reset, not carried
+// over.
+const (
+	// MinImportedSecret is the shortest secret Import accepts: Hydra's
+	// generated ones, the shortest we know of, are 26 characters.
+	MinImportedSecret = 26
+	// MinImportedBits is the least estimated strength Import accepts:
+	// what 32 random hex digits (128 bits) score.
+	MinImportedBits = 128
+)
 
 // ImportedApplication is an application brought over from another
 // authorization server with the credentials its daemons already hold.
@@ -40,14 +51,98 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 	return s.add(ctx, "application.imported", in.ClientID, in.ClientSecret, in.NewApplication)
 }
 
+// importAdvice ends every refusal of an imported secret.
+const importAdvice = "import a randomly generated secret instead (e.g. 32 random letters and digits, or 40 hex digits; reset it at the old server first), or create the application here and let oauthd generate its secret"
+
 func checkImportedSecret(secret string) error {
 	if len(secret) < MinImportedSecret || len(secret) > credential.MaxSecret {
-		return Invalid("client_secret", fmt.Sprintf("must be %d to %d bytes; reset a shorter secret instead of importing it", MinImportedSecret, credential.MaxSecret))
+		return Invalid("client_secret", fmt.Sprintf("must be %d to %d characters: %s", MinImportedSecret, credential.MaxSecret, importAdvice))
 	}
 	for _, r := range secret {
 		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' {
 			return Invalid("client_secret", "printable ASCII without spaces only")
 		}
 	}
+	if bits := secretBits(secret); bits < MinImportedBits {
+		return Invalid("client_secret", fmt.Sprintf(
+			"too easy to guess: an estimated %d bits, at least %d needed (runs such as 12345 or aaaaa, repeated stretches and few distinct characters count for little); %s",
+			int(bits), MinImportedBits, importAdvice))
+	}
 	return nil
+}
+
+// secretBits estimates, from the secret alone, how many bits an attacker
+// must guess: each character that neither continues a run nor repeats an
+// earlier stretch counts as a pick from the secret's alphabet. A run is
+// the fifth character on of a step of 0 or ±1 (aaaaa, 12345, edcba); a
+// stretch is five or more characters seen before (passwordpassword).
+// (Shorter ones occur by chance in random secrets.) The
+// alphabet is what the character classes used span (hex digits 16;
+// lower, upper case 26 each; digits 10; other symbols 32), but no more
+// than twice the distinct characters the secret shows: a random string
+// shows about as many as its alphabet has, up to its length, so few
+// distinct characters mean a small alphabet, whatever the classes.
+// Dictionary words are not recognised: this is a floor, not a meter.
+func secretBits(secret string) float64 {
+	n := len(secret)
+	guessed := make([]bool, n) // continues a run or repeats a stretch
+	for i := 4; i < n; i++ {
+		d := int(secret[i]) - int(secret[i-1])
+		guessed[i] = d >= -1 && d <= 1
+		for k := i - 1; k > i-4; k-- {
+			guessed[i] = guessed[i] && int(secret[k])-int(secret[k-1]) == d
+		}
+	}
+	for i := 1; i < n; {
+		longest := 0
+		for j := range i {
+			l := 0
+			for i+l < n && secret[j+l] == secret[i+l] {
+				l++
+			}
+			longest = max(longest, l)
+		}
+		if longest < 5 {
+			i++
+			continue
+		}
+		for k := i; k < i+longest; k++ {
+			guessed[k] = true
+		}
+		i += longest
+	}
+	var lower, upper, digit, other bool
+	seen := map[byte]bool{}
+	picks := 0
+	for i := range n {
+		c := secret[i]
+		seen[c] = true
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= '0' && c <= '9':
+			digit = true
+		default:
+			other = true
+		}
+		if !guessed[i] {
+			picks++
+		}
+	}
+	alphabet := 0
+	for _, class := range []struct {
+		used bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 32}} {
+		if class.used {
+			alphabet += class.size
+		}
+	}
+	if strings.Trim(secret, "0123456789abcdef") == "" || strings.Trim(secret, "0123456789ABCDEF") == "" {
+		alphabet = min(alphabet, 16)
+	}
+	alphabet = min(alphabet, 2*len(seen))
+	return float64(picks) * math.Log2(float64(alphabet))
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -11,6 +12,28 @@ import (
 // Lock-outs and quotas as the contract has them are checked by the
 // conformance suite (store/storetest); what is left here is this backend's
 // own: permits taken from Redis in leases.
+
+// advance moves a test Redis's clock: miniredis by setting its time (for
+// redis_rate's TIME) and its TTLs; a real server by waiting until the
+// given key's TTL has run out, polled with a deadline.
+func advance(t *testing.T, rs *redistest.Server, now *time.Time, d time.Duration) {
+	t.Helper()
+	if rs.Mini != nil {
+		*now = now.Add(d)
+		rs.Mini.SetTime(*now)
+		rs.Mini.FastForward(d)
+		return
+	}
+	deadline := time.Now().Add(d + 5*time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(d / 10) // waiting for real time to pass is the point here
+		if time.Now().After(now.Add(d)) {
+			*now = time.Now()
+			return
+		}
+	}
+	t.Fatal("time did not pass")
+}
 
 // Quotas are taken in leases: most takes cost no Redis call, and the
 // shared count still refuses past the rate, on every replica.
@@ -51,5 +74,27 @@ func TestLimitsQuota(t *testing.T) {
 	}
 	if wait, _ := a.TakeIntrospect(ctx, "rs"); wait != 0 {
 		t.Fatal("an unset limit refused")
+	}
+}
+
+// Source counts an IPv4 address as itself and an IPv6 one as its network.
+func TestSource(t *testing.T) {
+	tests := []struct {
+		addr string
+		bits int
+		want string
+	}{
+		{"192.0.2.7", 64, "192.0.2.7"},
+		{"::ffff:192.0.2.7", 64, "192.0.2.7"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 0, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 48, "2001:db8:1::/48"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 128, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"},
+		{"fe80::1%eth0", 64, "fe80::/64"},
+	}
+	for _, tt := range tests {
+		if got := Source(netip.MustParseAddr(tt.addr), tt.bits); got != tt.want {
+			t.Errorf("Source(%s, %d) = %s, want %s", tt.addr, tt.bits, got, tt.want)
+		}
 	}
 }

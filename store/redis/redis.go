@@ -84,6 +84,11 @@ type Options struct {
 	// check the tombstones RevokeToken leaves. 0 turns all of it off:
 	// records go as soon as possible and lookups cost one command less.
 	KeepExpired time.Duration
+	// IPv6Prefix is how many leading bits of an IPv6 address name the
+	// source whose lock-out a token request or introspection is held to
+	// (see Source); 0 means DefaultIPv6Prefix. It must be the Limits'
+	// LimitsConfig.IPv6Prefix.
+	IPv6Prefix int
 	// AppCacheSize bounds the application cache; 0 means
 	// DefaultAppCacheSize.
 	AppCacheSize int

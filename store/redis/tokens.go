@@ -44,16 +44,21 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // token issued during a delete cannot leave a record behind, and registers
 // its bucket in the index.
 //
-// KEYS: bucket, bucket index, application, and optionally the client's
-// lock-out key for the address it asked from.
+// KEYS: bucket, bucket index, application, and optionally the lock-out
+// keys that hold the request (each one's value is when it ends, see
+// limits.go): the client's from the address it asked from and, unless
+// that address is in its allowlist, the siege.
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now (Unix ms).
-// Returns 0 when the application does not exist, minus the lock's
+// Returns 0 when the application does not exist, minus the longest lock's
 // remaining milliseconds while the client is locked out.
 var createToken = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if KEYS[4] then
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl > 0 then return -ttl end
+  local left = 0
+  for _, v in ipairs(redis.call('MGET', unpack(KEYS, 4))) do
+    left = math.max(left, (tonumber(v) or 0) - tonumber(ARGV[5]))
+  end
+  if left > 0 then return -left end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local at = tonumber(ARGV[3])
@@ -91,7 +96,10 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 	}
 	keys := []string{s.bucketKey(ref.ClientID, ref.Bucket), s.bucketIndexKey(ref.ClientID), s.appKey(ref.ClientID)}
 	if t.RequestedFrom.IsValid() {
-		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, t.RequestedFrom))
+		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, Source(t.RequestedFrom, s.opts.IPv6Prefix)))
+		if !t.Allowlisted {
+			keys = append(keys, SiegeKey(s.opts.Prefix, ref.ClientID))
+		}
 	}
 	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, store.FormatBucket(ref.Bucket), time.Now().UnixMilli()).Int()
 	if err != nil {
@@ -120,7 +128,8 @@ func (s *Store) LookupToken(ctx context.Context, ref store.TokenRef, also string
 }
 
 // LookupTokenFor is LookupToken for a caller whose lock-out from
-// caller.Addr is read in the same round trip.
+// caller.Addr is read in the same round trip: its pair's, or the siege
+// unless caller.Addr is in its allowlist (Limits.ClientLocked's rule).
 func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller store.Caller) (store.TokenLookup, error) {
 	also := caller.ClientID
 	checkLock := also != "" && caller.Addr.IsValid()
@@ -134,7 +143,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	epoch := s.apps.begin()
 	var tok, appCmd, otherCmd *goredis.StringCmd
 	var revoked *goredis.IntCmd
-	var lock *goredis.DurationCmd
+	var locks *goredis.SliceCmd
 	var err error
 	if appCached && otherCached && s.opts.KeepExpired <= 0 && !checkLock {
 		// The common case: only the record to read, no pipeline needed.
@@ -153,7 +162,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 				otherCmd = p.Get(ctx, s.appKey(also))
 			}
 			if checkLock {
-				lock = p.PTTL(ctx, LockKey(s.opts.Prefix, also, caller.Addr))
+				locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
 			}
 			return nil
 		})
@@ -163,9 +172,6 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	}
 	if revoked != nil {
 		out.Revoked = revoked.Val() > 0
-	}
-	if lock != nil && lock.Val() > 0 {
-		out.AlsoLocked = lock.Val()
 	}
 	if b, err := tok.Bytes(); err == nil {
 		t, err := decodeToken(ref, b)
@@ -187,6 +193,13 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		if out.Also, err = s.optionalApp(also, otherCmd, epoch); err != nil {
 			return store.TokenLookup{}, err
 		}
+	}
+	if locks != nil {
+		held := locks.Val()
+		if out.Also != nil && out.Also.InAllowlist(caller.Addr) {
+			held = held[:1]
+		}
+		out.AlsoLocked = lockedAny(held, time.Now())
 	}
 	return out, nil
 }

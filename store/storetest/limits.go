@@ -48,10 +48,10 @@ func testClientLockout(t *testing.T, s Backend) {
 	if lo, err := s.Blocked(ctx, a.ClientID, daemon); err != nil || lo != (store.Lockout{}) {
 		t.Fatalf("Blocked(another address) = %+v, %v; want none", lo, err)
 	}
-	if d, err := s.ClientLocked(ctx, a.ClientID, attacker); err != nil || d <= 0 || d > limits.Lockout {
+	if d, err := s.ClientLocked(ctx, a.ClientID, attacker, false); err != nil || d <= 0 || d > limits.Lockout {
 		t.Fatalf("ClientLocked(pair) = %v, %v", d, err)
 	}
-	if d, err := s.ClientLocked(ctx, a.ClientID, daemon); err != nil || d != 0 {
+	if d, err := s.ClientLocked(ctx, a.ClientID, daemon, false); err != nil || d != 0 {
 		t.Fatalf("ClientLocked(another address) = %v, %v; want 0", d, err)
 	}
 
@@ -82,7 +82,7 @@ func testClientLockout(t *testing.T, s Backend) {
 	lock := limits.Lockout
 	for _, next := range []time.Duration{2 * limits.Lockout, limits.MaxLockout} {
 		s.FastForward(lock + 50*time.Millisecond)
-		if d, err := s.ClientLocked(ctx, a.ClientID, attacker); err != nil || d != 0 {
+		if d, err := s.ClientLocked(ctx, a.ClientID, attacker, false); err != nil || d != 0 {
 			t.Fatalf("ClientLocked after the lock-out = %v, %v; want 0", d, err)
 		}
 		want := store.Lockout{For: next, New: true, Scope: "client"}
@@ -119,13 +119,30 @@ func testAddressLockout(t *testing.T, s Backend) {
 			t.Fatalf("Blocked(%q, the address) = %+v, %v; want the address lock-out", id, lo, err)
 		}
 	}
-	if d, err := s.ClientLocked(ctx, a.ClientID, nat); err != nil || d != 0 {
+	if d, err := s.ClientLocked(ctx, a.ClientID, nat, false); err != nil || d != 0 {
 		t.Fatalf("ClientLocked under an address lock-out = %v, %v; want 0", d, err)
 	}
 	tok := newToken(a, time.Hour)
 	tok.RequestedFrom = nat
 	if err := s.CreateToken(ctx, refOf(tok, "from-nat"), tok); err != nil {
 		t.Fatalf("CreateToken under an address lock-out: %v", err)
+	}
+	// A failure naming the client from the locked address is counted on
+	// the pair and locks it at least as long as the address: from now on
+	// the right secret meets the same lock-out as a wrong one (no 429/200
+	// oracle).
+	lo, err := s.ClientFailed(ctx, a.ClientID, nat, false)
+	if err != nil || lo.For <= 0 {
+		t.Fatalf("ClientFailed naming the client from the locked address = %+v, %v; want a lock-out", lo, err)
+	}
+	if d, err := s.ClientLocked(ctx, a.ClientID, nat, false); err != nil || d <= 0 {
+		t.Fatalf("ClientLocked after a failure from the locked address = %v, %v; want the pair held", d, err)
+	}
+	tok = newToken(a, time.Hour)
+	tok.RequestedFrom = nat
+	var locked *store.LockedError
+	if err := s.CreateToken(ctx, refOf(tok, "right-secret"), tok); !errors.As(err, &locked) {
+		t.Fatalf("CreateToken for the right secret after a failure from the locked address: %v, want a LockedError", err)
 	}
 }
 

@@ -202,9 +202,14 @@ func (r *recorder) Blocked(ctx context.Context, clientID string, addr netip.Addr
 	return r.b.Blocked(ctx, clientID, addr)
 }
 
-func (r *recorder) ClientLocked(ctx context.Context, clientID string, addr netip.Addr) (time.Duration, error) {
+func (r *recorder) ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (store.Lockout, error) {
 	r.calls.note()
-	return r.b.ClientLocked(ctx, clientID, addr)
+	return r.b.ClientFailed(ctx, clientID, addr, allowlisted)
+}
+
+func (r *recorder) ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error) {
+	r.calls.note()
+	return r.b.ClientLocked(ctx, clientID, addr, allowlisted)
 }
 
 func (r *recorder) TakeIssue(ctx context.Context, clientID string) (time.Duration, error) {
