@@ -251,6 +251,11 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 			a.TokenLifetime = next.TokenLifetime
 		}
 		if p.IPAllowlist != nil {
+			// Checked against the allowlist as it is now, inside the
+			// compare-and-swap: a concurrent change cannot slip past it.
+			if err := d.mayNarrow(a.IPAllowlist, next.IPAllowlist); err != nil {
+				return a, err
+			}
 			a.IPAllowlist = next.IPAllowlist
 		}
 		if p.Enabled != nil {

@@ -147,6 +147,8 @@ func fieldOf(p problem) string {
 		return "token_lifetime"
 	case "owner":
 		return "owner"
+	case "allowlist":
+		return "ip_allowlist"
 	}
 	return ""
 }
