@@ -243,18 +243,6 @@ func TestAdminSecretRotation(t *testing.T) {
 func TestAdminErrors(t *testing.T) {
 	env := newAdminEnv(t)
 	app := env.createApp(apps.NewApplication{})
-	raw := func(method, path, ct, body string) (int, map[string]any) {
-		r := httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
-		if ct != "" {
-			r.Header.Set("Content-Type", ct)
-		}
-		r.Header.Set("Authorization", "Bearer "+adminKey)
-		w := httptest.NewRecorder()
-		env.admin.Handler().ServeHTTP(w, r)
-		var m map[string]any
-		_ = json.Unmarshal(w.Body.Bytes(), &m)
-		return w.Code, m
-	}
 	tests := []struct {
 		name, method, path, ct, body string
 		status                       int
@@ -281,7 +269,7 @@ func TestAdminErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := raw(tt.method, tt.path, tt.ct, tt.body)
+			code, body := env.raw(tt.method, tt.path, tt.ct, tt.body)
 			if code != tt.status || body["error"] == nil || body["error_description"] == "" {
 				t.Fatalf("got %d %v, want %d", code, body, tt.status)
 			}
