@@ -335,6 +335,8 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		var typ *json.UnmarshalTypeError
 		var syn *json.SyntaxError
 		switch {
+		case errors.As(err, &typ) && typ.Field == "":
+			return apps.Invalid("body", "must be a JSON object")
 		case errors.As(err, &typ):
 			return apps.Invalid(typ.Field, "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
@@ -625,8 +627,13 @@ func (a *Admin) listKeys(c echo.Context) error {
 }
 
 // rotateKey answers POST /signing-keys: a new key, published now, signing
-// from signs_from.
+// from signs_from. The body, empty or {}, says nothing, but is read: a
+// request carrying something else was not meant for this route, and must
+// not rotate the key.
 func (a *Admin) rotateKey(c echo.Context) error {
+	if err := decodeJSON(c, &struct{}{}, true); err != nil {
+		return writeError(c, err)
+	}
 	k, err := a.apps.RotateSigningKey(c.Request().Context())
 	if err != nil {
 		return writeError(c, err)

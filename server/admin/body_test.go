@@ -68,3 +68,35 @@ func TestDuplicateJSONKeys(t *testing.T) {
 		t.Errorf("name at the top and in metadata: %d %v", code, body)
 	}
 }
+
+// Issue 17, item 5, replayed: POST /signing-keys with the body "garbage"
+// rotated the key, as it read no body at all. It takes an empty body or
+// {} only; anything else is 400 and no key is made.
+func TestRotateKeyBody(t *testing.T) {
+	env, _, _ := newClientEnv(t)
+	keys := func() int {
+		_, l := env.call(adminKey, "GET", "/signing-keys", nil)
+		return len(l["keys"].([]any))
+	}
+	before := keys()
+	for _, tt := range []struct{ ct, body string }{
+		{"application/json", "garbage"}, // the attack
+		{"", "garbage"},
+		{"text/plain", "{}"},
+		{"application/json", `{"alg":"none"}`},
+		{"application/json", `[]`},
+		{"application/json", `{}{}`},
+	} {
+		if code, body := env.raw("POST", "/signing-keys", tt.ct, tt.body); code != 400 || body["error"] != "invalid_request" {
+			t.Errorf("POST /signing-keys %q (%s): %d %v, want 400", tt.body, tt.ct, code, body)
+		}
+	}
+	if n := keys(); n != before {
+		t.Fatalf("refused bodies rotated the key: %d keys, were %d", n, before)
+	}
+	for _, tt := range []struct{ ct, body string }{{"", ""}, {"application/json", "{}"}, {"application/json", " { } "}} {
+		if code, body := env.raw("POST", "/signing-keys", tt.ct, tt.body); code != 201 {
+			t.Errorf("POST /signing-keys %q: %d %v, want 201", tt.body, code, body)
+		}
+	}
+}
