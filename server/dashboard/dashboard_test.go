@@ -414,3 +414,40 @@ func TestFormTokenFormatAndAudiences(t *testing.T) {
 	page := b.get("/dashboard/applications/" + list[0].ClientID)
 	mustContain(t, "application page", page.body, `id="fmt-jwt" name="token_format" value="jwt" checked`, "https://voice.example")
 }
+
+// Issue 17, item 5, replayed: enabled=maybe (anything but "true") disabled
+// an application. A form's booleans take only the values the form sends;
+// anything else, missing or repeated is 400 with a message naming the
+// field, and nothing changes.
+func TestStrictBooleans(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, _ := env.createApp(apps.NewApplication{Name: "steady"})
+	b := env.signedIn()
+	b.get("/dashboard/applications/" + app.ClientID)
+	path := "/dashboard/applications/" + app.ClientID + "/enabled"
+	for _, form := range []url.Values{
+		{"enabled": {"maybe"}, "confirm": {"yes"}}, // the attack
+		{"enabled": {"maybe"}},
+		{"enabled": {"FALSE"}, "confirm": {"yes"}},
+		{"confirm": {"yes"}},
+		{"enabled": {"false", "true"}, "confirm": {"yes"}},
+		{"enabled": {"false"}, "confirm": {"maybe"}},
+		{"enabled": {"false"}, "confirm": {"yes", "no"}},
+	} {
+		a := b.post(path, form)
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, "which sends") {
+			t.Errorf("POST %s %v = %d, want 400 saying what the form sends", path, form, a.status)
+		}
+		if got, _, err := env.apps.Get(context.Background(), app.ClientID); err != nil || !got.Enabled {
+			t.Fatalf("POST %s %v disabled the application (%v)", path, form, err)
+		}
+	}
+	if a := b.post(path, url.Values{"enabled": {"false"}}); a.status != 200 || !strings.Contains(a.body, "Disable steady?") {
+		t.Fatalf("enabled=false: %d, want the confirmation", a.status)
+	}
+	for _, v := range []string{"false", "true"} {
+		if a := b.post(path, url.Values{"enabled": {v}, "confirm": {"yes"}}); a.status != http.StatusSeeOther {
+			t.Fatalf("enabled=%s confirmed: %d", v, a.status)
+		}
+	}
+}

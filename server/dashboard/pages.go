@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -371,7 +373,11 @@ type confirmView struct {
 // confirmed reports whether the form carries the confirmation; if not,
 // it renders the confirmation page and the caller returns its error.
 func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (bool, error) {
-	if c.FormValue("confirm") == "yes" {
+	confirm, err := formChoice(c, "confirm", "yes", "")
+	if err != nil {
+		return false, d.renderError(c, err)
+	}
+	if confirm == "yes" {
 		return true, nil
 	}
 	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
@@ -393,8 +399,41 @@ func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (
 	return false, d.render(c, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "apps", Data: v})
 }
 
+// formChoice reads a field that holds, once, one of the values the form
+// sends ("" for the field left out). Anything else is refused rather than
+// read as one of them: enabled=maybe used to mean false and disable an
+// application.
+func formChoice(c echo.Context, field string, sent ...string) (string, error) {
+	fv, err := c.FormParams()
+	if err != nil {
+		return "", apps.Invalid(field, "the form could not be read; reload the page and try again")
+	}
+	got := fv[field]
+	if len(got) == 1 && slices.Contains(sent, got[0]) || len(got) == 0 && slices.Contains(sent, "") {
+		return strings.Join(got, ""), nil
+	}
+	var want []string
+	for _, v := range sent {
+		if v == "" {
+			v = "nothing"
+		} else {
+			v = strconv.Quote(v)
+		}
+		want = append(want, v)
+	}
+	what := "nothing"
+	if len(got) > 0 {
+		what = strconv.Quote(truncate(strings.Join(got, ","), 20))
+	}
+	return "", apps.Invalid(field, fmt.Sprintf("%s is not a value of this form, which sends %s; reload the page and use its buttons", what, strings.Join(want, " or ")))
+}
+
 func (d *Dashboard) setEnabled(c echo.Context) error {
-	enable := c.FormValue("enabled") == "true"
+	v, err := formChoice(c, "enabled", "true", "false")
+	if err != nil {
+		return d.actionFailed(c, "enabled", err, nil)
+	}
+	enable := v == "true"
 	if !enable {
 		if ok, err := d.confirmed(c, "Disable %s?", "It will get no new tokens, and its tokens and API keys stop working until it is enabled again.", "Disable"); !ok {
 			return err
