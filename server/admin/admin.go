@@ -172,7 +172,7 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/applications/:id/tokens", a.listTokens, "limit")
 	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
-	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "client_id", "kind")
+	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "log", "client_id", "kind")
 	add(http.MethodGet, "/signing-keys", a.listKeys)
 	add(http.MethodPost, "/signing-keys", a.rotateKey)
 }
@@ -582,7 +582,7 @@ func (a *Admin) listEvents(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	f := store.EventFilter{ClientID: c.QueryParam("client_id"), Kind: c.QueryParam("kind")}
+	f := store.EventFilter{Log: c.QueryParam("log"), ClientID: c.QueryParam("client_id"), Kind: c.QueryParam("kind")}
 	ev, next, err := a.apps.Events(c.Request().Context(), f, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return writeError(c, err)

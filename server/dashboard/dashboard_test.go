@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/dashboard"
+	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -516,4 +518,35 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 			t.Errorf("same-origin post with %v = %d, want 303", h, a.status)
 		}
 	}
+}
+
+// The events page shows the changes by default and the security events on
+// a tab of their own: security events from 60 sources, newer than the
+// change, leave it on the first page of 50 (issue 17, item 5: the merged
+// listing had shown none).
+func TestEventsTabs(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, _ := env.createApp(apps.NewApplication{Name: "precious"})
+	for i := range 60 {
+		env.apps.Security(context.Background(), store.SecurityEvent{Kind: "client.auth_failed", Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), Reason: "unknown client"})
+	}
+	b := env.signedIn()
+	a := b.get("/dashboard/events")
+	if a.status != 200 || !strings.Contains(a.body, app.ClientID) || strings.Contains(a.body, "client.auth_failed</code>") {
+		t.Fatalf("events page: %d, want the change and no security event\n%s", a.status, a.body)
+	}
+	mustContain(t, "the events page", a.body, `aria-current="page">Changes</a>`, `href="/dashboard/events?log=security"`)
+	a = b.get("/dashboard/events?log=security")
+	if a.status != 200 || strings.Count(a.body, "client.auth_failed</code>") != 50 || strings.Contains(a.body, "application.created</code>") {
+		t.Fatalf("security tab: %d, want a page of 50 failures and no change", a.status)
+	}
+	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, "log=security&amp;client_id=&amp;kind=&amp;cursor=")
+	if a := b.get("/dashboard/events?kind=client.auth_failed"); a.status != 200 || !strings.Contains(a.body, `aria-current="page">Security events</a>`) {
+		t.Fatalf("a security kind without log: %d, want the security tab", a.status)
+	}
+	if a := b.get("/dashboard/events?log=admin&kind=client.auth_failed"); a.status != 400 || !strings.Contains(a.body, "not the admin log") {
+		t.Fatalf("a security kind on the changes tab: %d, want 400 saying so", a.status)
+	}
+	a = b.get("/dashboard/applications/" + app.ClientID)
+	mustContain(t, "the application page", a.body, "Recent changes", "application.created", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
 }

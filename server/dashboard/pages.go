@@ -569,7 +569,10 @@ func (d *Dashboard) createAPIKey(c echo.Context) error {
 	}})
 }
 
+// eventsView is the events page: one of the audit log's two logs (the
+// changes, or the security events, a tab each), filtered.
 type eventsView struct {
+	Log            string
 	ClientID, Kind string
 	Cursor, Next   string
 	Events         []eventRow
@@ -578,15 +581,31 @@ type eventsView struct {
 	Kinds          []string
 }
 
+// Security reports whether the page shows the security log.
+func (v eventsView) Security() bool { return v.Log == store.LogSecurity }
+
 func (d *Dashboard) events(c echo.Context) error {
-	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: apps.EventKinds}
+	f := store.EventFilter{Log: c.QueryParam("log"), ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind"))}
+	v := eventsView{Log: store.LogAdmin, ClientID: f.ClientID, Kind: f.Kind, Cursor: c.QueryParam("cursor")}
+	log, err := apps.EventLog(f)
+	if err == nil {
+		v.Log, f.Log = log, log
+	}
+	v.Kinds = apps.AdminEventKinds
+	if v.Security() {
+		v.Kinds = apps.SecurityEventKinds
+	}
 	if current(c).actor.Delegate != nil && v.ClientID == "" {
 		// The log has no owner index, so a delegate reads it one
 		// application at a time: ask which, rather than answer 403.
 		v.Note = "Enter the client ID of one of your applications (or open its page): delegated administration reads the audit log one application at a time."
 		return d.render(c, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: v})
 	}
-	ev, next, err := d.apps.Events(c.Request().Context(), store.EventFilter{ClientID: v.ClientID, Kind: v.Kind}, v.Cursor, 50)
+	var ev []store.Event
+	var next string
+	if err == nil {
+		ev, next, err = d.apps.Events(c.Request().Context(), f, v.Cursor, 50)
+	}
 	status := http.StatusOK
 	if err != nil {
 		p := explain(err)
