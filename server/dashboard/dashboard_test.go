@@ -120,11 +120,7 @@ func TestCSRFRefused(t *testing.T) {
 		t.Errorf("sign-in without the sign-in cookie = %d, want 403", a.status)
 	}
 	anon.get("/dashboard/signin")
-	form := url.Values{"csrf": {anon.csrf}, "admin_key": {env.key}}
-	req, _ := http.NewRequest(http.MethodPost, env.url+"/dashboard/signin", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if a := anon.do(req); a.status != http.StatusForbidden {
+	if a := anon.postWith("/dashboard/signin", url.Values{"admin_key": {env.key}}, "Sec-Fetch-Site", "cross-site"); a.status != http.StatusForbidden {
 		t.Errorf("cross-site sign-in = %d, want 403", a.status)
 	}
 }
@@ -423,9 +419,7 @@ func TestFormTokenFormatAndAudiences(t *testing.T) {
 // field, and nothing changes.
 func TestStrictBooleans(t *testing.T) {
 	env := newTestEnv(t, redistest.Mini)
-	app, _ := env.createApp(apps.NewApplication{Name: "steady"})
-	b := env.signedIn()
-	b.get("/dashboard/applications/" + app.ClientID)
+	app, b := env.appPage("steady")
 	path := "/dashboard/applications/" + app.ClientID + "/enabled"
 	for _, form := range []url.Values{
 		{"enabled": {"maybe"}, "confirm": {"yes"}}, // the attack
@@ -440,8 +434,8 @@ func TestStrictBooleans(t *testing.T) {
 		if a.status != http.StatusBadRequest || !strings.Contains(a.body, "which sends") {
 			t.Errorf("POST %s %v = %d, want 400 saying what the form sends", path, form, a.status)
 		}
-		if got, _, err := env.apps.Get(context.Background(), app.ClientID); err != nil || !got.Enabled {
-			t.Fatalf("POST %s %v disabled the application (%v)", path, form, err)
+		if !env.enabled(app.ClientID) {
+			t.Fatalf("POST %s %v disabled the application", path, form)
 		}
 	}
 	if a := b.post(path, url.Values{"enabled": {"false"}}); a.status != 200 || !strings.Contains(a.body, "Disable steady?") {
@@ -463,18 +457,7 @@ func TestStrictBooleans(t *testing.T) {
 // (an old browser, curl) still rests on the CSRF token.
 func TestCrossOriginPostsRefused(t *testing.T) {
 	env := newTestEnv(t, redistest.Mini)
-	app, _ := env.createApp(apps.NewApplication{Name: "victim"})
-	b := env.signedIn()
-	b.get("/dashboard/applications/" + app.ClientID)
-	send := func(path string, form url.Values, headers ...string) answer {
-		form.Set("csrf", b.csrf)
-		req, _ := http.NewRequest(http.MethodPost, env.url+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		return b.do(req)
-	}
+	app, b := env.appPage("victim")
 	disable := "/dashboard/applications/" + app.ClientID + "/enabled"
 	for _, h := range [][]string{
 		{"Origin", "https://evil.example"}, // the attack
@@ -485,25 +468,21 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 		{"Sec-Fetch-Site", "none"},
 		{"Sec-Fetch-Site", "cross-site", "Origin", env.url},
 	} {
-		a := send(disable, url.Values{"enabled": {"false"}, "confirm": {"yes"}}, h...)
+		a := b.postWith(disable, url.Values{"enabled": {"false"}, "confirm": {"yes"}}, h...)
 		if a.status != http.StatusForbidden || !strings.Contains(a.body, "another site") {
 			t.Errorf("POST with %v and a valid CSRF token = %d, want 403 saying why", h, a.status)
 		}
 	}
-	if got, _, err := env.apps.Get(context.Background(), app.ClientID); err != nil || !got.Enabled {
-		t.Fatalf("a cross-origin post disabled the application (%v)", err)
+	if !env.enabled(app.ClientID) {
+		t.Fatal("a cross-origin post disabled the application")
 	}
 	// Sign-in and sign-out are posts too.
 	anon := env.browser()
 	anon.get("/dashboard/signin")
-	form := url.Values{"csrf": {anon.csrf}, "admin_key": {env.key}}
-	req, _ := http.NewRequest(http.MethodPost, env.url+"/dashboard/signin", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "https://evil.example")
-	if a := anon.do(req); a.status != http.StatusForbidden {
+	if a := anon.postWith("/dashboard/signin", url.Values{"admin_key": {env.key}}, "Origin", "https://evil.example"); a.status != http.StatusForbidden {
 		t.Errorf("sign-in from Origin https://evil.example = %d, want 403", a.status)
 	}
-	if a := send("/dashboard/signout", url.Values{}, "Origin", "https://evil.example"); a.status != http.StatusForbidden {
+	if a := b.postWith("/dashboard/signout", nil, "Origin", "https://evil.example"); a.status != http.StatusForbidden {
 		t.Errorf("sign-out from Origin https://evil.example = %d, want 403", a.status)
 	}
 	// What the dashboard's own pages send passes, and so does a post
@@ -514,7 +493,7 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 		{"Sec-Fetch-Site", "same-origin"},
 		{},
 	} {
-		if a := send(disable, url.Values{"enabled": {"true"}}, h...); a.status != http.StatusSeeOther {
+		if a := b.postWith(disable, url.Values{"enabled": {"true"}}, h...); a.status != http.StatusSeeOther {
 			t.Errorf("same-origin post with %v = %d, want 303", h, a.status)
 		}
 	}
