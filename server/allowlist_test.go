@@ -2,8 +2,14 @@ package server
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/netip"
 	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +178,134 @@ func TestIntrospectOwner(t *testing.T) {
 	if strings.Contains(body, `"owner"`) {
 		t.Fatalf("token of an application without owner: %s", body)
 	}
+}
+
+// Issue 17, item 5, replayed: client_ip given twice in an introspection
+// request was read first-wins, so a caller who could put one in front of
+// the resource server's (client_ip=<an allowed address>&client_ip=<the
+// real one>) made a stolen token active from anywhere. Every repeated
+// parameter on the token, introspection and revocation endpoints is now
+// 400 invalid_request naming it; only resource may repeat (RFC 8707 §2).
+func TestRepeatedParametersRefused(t *testing.T) {
+	env := newTestServer(t)
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, IPAllowlist: []string{"127.0.0.2"},
+		Audiences: []string{"https://sms.example", "https://voice.example"}})
+	_, tok := env.issueFrom(app, "127.0.0.2")
+
+	code, body := env.introspect(rs, url.Values{"token": {tok}, "client_ip": {"127.0.0.2", "127.0.0.3"}})
+	if code != 400 || !strings.Contains(body, `"invalid_request"`) || !strings.Contains(body, "client_ip") {
+		t.Fatalf("introspection with client_ip=127.0.0.2&client_ip=127.0.0.3: %d %s, want 400 invalid_request naming client_ip", code, body)
+	}
+
+	send := func(path string, form url.Values, cred testApp) (int, string) {
+		r := formRequest(path, form)
+		r.Header.Set("Authorization", basic(cred.ClientID, cred.Secret))
+		r.RemoteAddr = "127.0.0.2:40000"
+		w := env.do(r)
+		return w.Code, w.Body.String()
+	}
+	tests := []struct {
+		path, param string
+		form        url.Values
+		cred        testApp
+	}{
+		{"/oauth/introspect", "token", url.Values{"token": {tok, "x"}}, rs},
+		{"/oauth/introspect", "token_type_hint", url.Values{"token": {tok}, "token_type_hint": {"access_token", "refresh_token"}}, rs},
+		{"/oauth/revoke", "token", url.Values{"token": {"x", tok}}, app},
+		{"/oauth/token", "grant_type", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, app},
+		{"/oauth/token", "client_id", url.Values{"grant_type": {"client_credentials"}, "client_id": {app.ClientID, app.ClientID}}, app},
+	}
+	for _, tt := range tests {
+		if code, body := send(tt.path, tt.form, tt.cred); code != 400 || !strings.Contains(body, `"invalid_request"`) || !strings.Contains(body, tt.param) {
+			t.Errorf("%s with %s repeated: %d %s, want 400 invalid_request naming it", tt.path, tt.param, code, body)
+		}
+	}
+	if env.active(rs, tok, "127.0.0.3") {
+		t.Error("the token is active from 127.0.0.3")
+	}
+	// RFC 8707 §2 lets resource repeat; RFC 6749 §3.2 says to ignore a
+	// parameter the server does not know, repeated or not.
+	form := url.Values{"grant_type": {"client_credentials"}, "resource": {"https://sms.example", "https://voice.example"}, "unknown": {"a", "b"}}
+	if code, body := send("/oauth/token", form, app); code != 200 {
+		t.Errorf("resource and an unknown parameter given twice: %d %s", code, body)
+	}
+}
+
+// TestFormParamsListed: every parameter the endpoints read from a form
+// (form.Get, form.Has, form[...], here or in any file of the package) is
+// in formParams, whose repeats readForm refuses, or is resource. A
+// parameter read and not listed is how client_ip came to be read
+// first-wins.
+func TestFormParamsListed(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]string{}
+	var read []ast.Expr
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				for i, id := range n.Names {
+					if i < len(n.Values) {
+						if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							consts[id.Name], _ = strconv.Unquote(lit.Value)
+						}
+					}
+				}
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && isForm(sel.X) && (sel.Sel.Name == "Get" || sel.Sel.Name == "Has") && len(n.Args) == 1 {
+					read = append(read, n.Args[0])
+				}
+			case *ast.IndexExpr:
+				if isForm(n.X) {
+					read = append(read, n.Index)
+				}
+			}
+			return true
+		})
+	}
+	if len(read) < 5 {
+		t.Fatalf("found only %d form reads: the scan is broken", len(read))
+	}
+	for _, e := range read {
+		var param string
+		switch e := e.(type) {
+		case *ast.BasicLit:
+			param, _ = strconv.Unquote(e.Value)
+		case *ast.Ident:
+			param = consts[e.Name]
+		}
+		if param == "" {
+			if id, ok := e.(*ast.Ident); ok && id.Name == "k" {
+				continue // readForm's own loop over formParams
+			}
+			t.Errorf("%s: a form parameter this test cannot name", fset.Position(e.Pos()))
+			continue
+		}
+		if param != "resource" && !slices.Contains(formParams, param) {
+			t.Errorf("%s reads %q, which formParams lacks: a repeat of it would be read first-wins", fset.Position(e.Pos()), param)
+		}
+	}
+}
+
+// isForm: the expression is a variable named form, or r.PostForm.
+func isForm(e ast.Expr) bool {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name == "form"
+	case *ast.SelectorExpr:
+		return e.Sel.Name == "PostForm"
+	}
+	return false
 }

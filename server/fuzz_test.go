@@ -151,7 +151,7 @@ func FuzzClientCredentials(f *testing.F) {
 		w := env.do(r)
 		out := checkAnswer(t, w, 200, 400, 401, 413)
 		repeated := false
-		for _, k := range []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
+		for _, k := range formParams {
 			repeated = repeated || len(form[k]) > 1
 		}
 		if e != nil && formErr == nil && !repeated && len(body) <= maxFormBytes && out["error"] != e.Code {

@@ -113,7 +113,7 @@ func readForm(c echo.Context) (url.Values, error) {
 		return nil, errInvalidRequest("malformed form body: %v", truncate(err.Error(), 80))
 	}
 	r.PostForm, r.Form = form, form // the body is read: FormValue, if anything calls it, sees it and only it
-	for _, k := range []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
+	for _, k := range formParams {
 		if len(r.PostForm[k]) > 1 {
 			return nil, errInvalidRequest("parameter %s is repeated: send it once", k)
 		}
@@ -123,6 +123,14 @@ func readForm(c echo.Context) (url.Values, error) {
 	}
 	return r.PostForm, nil
 }
+
+// formParams are the parameters the token, introspection and revocation
+// endpoints read, each of which must come once (RFC 6749 §3.2): read
+// first-wins, a repeated client_ip let whoever put an allowed address
+// first decide where a token is used. resource is not here, as RFC 8707 §2
+// lets it repeat; unknown parameters are not either, as RFC 6749 §3.2
+// says to ignore them. TestFormParamsListed keeps this list complete.
+var formParams = []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint", clientIPParam}
 
 // isFormContentType reports whether a Content-Type header names
 // application/x-www-form-urlencoded, with or without parameters (a charset,

@@ -127,18 +127,20 @@ type UsageCounts interface {
 	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
 }
 
-// Events is the audit log. Changes made by authenticated actors
-// (AppendEvent) and what unauthenticated or misbehaving callers caused
-// (AppendSecurityEvent) are kept and capped apart, so that no flood of the
-// second kind can push a change out; ListEvents lists both together. The
-// backend assigns the ids, increasing with time (FeedIDLess orders them);
-// the oldest events go once a log is full.
+// Events is the audit log: two logs. Changes made by authenticated actors
+// (AppendEvent, LogAdmin) and what unauthenticated or misbehaving callers
+// caused (AppendSecurityEvent, LogSecurity) are kept and capped apart, so
+// that no flood of the second kind can push a change out, and listed
+// apart, so that no flood can push one off a page either. The backend
+// assigns the ids, increasing with time (FeedIDLess orders them); the
+// oldest events go once a log is full.
 //
-// ListEvents returns up to limit events older than cursor ("" for the
-// newest), newest first, matching the filter's non-empty fields, and the
-// cursor of the next page ("" at the end). A backend may bound how much it
-// reads for one page, so a page may be short, even empty, with a cursor to
-// go on from. A malformed cursor gives ErrInvalid.
+// ListEvents returns up to limit events of the filter's log (LogAdmin when
+// it is "") older than cursor ("" for the newest), newest first, matching
+// the filter's other non-empty fields, and the cursor of the next page (""
+// at the end). A backend may bound how much it reads for one page, so a
+// page may be short, even empty, with a cursor to go on from. A malformed
+// cursor, or a log that is neither, gives ErrInvalid.
 type Events interface {
 	AppendEvent(ctx context.Context, e Event) error
 	AppendSecurityEvent(ctx context.Context, e Event) error

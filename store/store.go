@@ -417,11 +417,23 @@ type Event struct {
 	Detail map[string]any
 }
 
-// EventFilter selects events; empty fields match everything.
+// EventFilter selects events: those of one log, matching its other
+// non-empty fields.
 type EventFilter struct {
+	// Log is the log to list: LogAdmin (also "") or LogSecurity.
+	Log      string
 	ClientID string
 	Kind     string
 }
+
+// The two logs of the audit log (Events).
+const (
+	// LogAdmin holds the changes authenticated actors made.
+	LogAdmin = "admin"
+	// LogSecurity holds what unauthenticated or misbehaving callers
+	// caused: failed authentications, lock-outs, spent quotas.
+	LogSecurity = "security"
+)
 
 // SigningKey is a JWT signing key as stored: its private part sealed
 // (encrypted) by the signing package, never in the clear.

@@ -365,9 +365,14 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	var clientID, kind, cursor string
 	var limit int
-	cmd := &cobra.Command{Use: "events [--client-id ID] [--kind KIND]", Short: "Show the audit log, newest first", Args: cobra.NoArgs}
+	var security bool
+	cmd := &cobra.Command{Use: "events [--security] [--client-id ID] [--kind KIND]", Short: "Show the audit log's changes (or, with --security, its security events), newest first", Args: cobra.NoArgs}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
-		page, err := api.ListEvents(ctx, adminapi.EventFilter{ClientID: clientID, Kind: kind}, limit, cursor)
+		f := adminapi.EventFilter{ClientID: clientID, Kind: kind}
+		if security {
+			f.Log = adminapi.LogSecurity
+		}
+		page, err := api.ListEvents(ctx, f, limit, cursor)
 		if err != nil {
 			return err
 		}
@@ -389,7 +394,8 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 		return w.Flush()
 	})
 	cmd.Flags().StringVar(&clientID, "client-id", "", "only events of this application")
-	cmd.Flags().StringVar(&kind, "kind", "", "only events of this kind, e.g. secret.reset or client.auth_failed")
+	cmd.Flags().BoolVar(&security, "security", false, "list the security events (failed authentications, lock-outs, spent quotas) instead of the changes")
+	cmd.Flags().StringVar(&kind, "kind", "", "only events of this kind, e.g. secret.reset, or with --security client.auth_failed")
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
 	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
 	return c.command(cmd)

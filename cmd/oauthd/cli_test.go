@@ -115,6 +115,10 @@ func TestCLIVerbs(t *testing.T) {
 			if !strings.Contains(events, wantActor) || strings.Contains(events, created.ClientSecret) || strings.Contains(events, reset.ClientSecret) {
 				t.Fatalf("events actor or secrecy:\n%s", events)
 			}
+			// --security lists the other log, which holds no change.
+			if out := cli("events", "--security", "--client-id", id); strings.Contains(out, "application.created") || !strings.Contains(out, "KIND") {
+				t.Fatalf("events --security lists changes:\n%s", out)
+			}
 			cli("apps", "delete", id)
 
 			// Errors print the server's message and fail.
@@ -127,6 +131,7 @@ func TestCLIVerbs(t *testing.T) {
 				{[]string{"apps", "update", "whatever"}, "nothing to change"},
 				{[]string{"apps", "reset-secret", "nosuch", "--grace", "9999h"}, "grace_period"},
 				{[]string{"events", "--limit", "0"}, "limit"},
+				{[]string{"events", "--security", "--kind", "secret.reset"}, "not the security log"},
 			} {
 				if _, err := runCLI(t, env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("oauthd %v: error %v, want %q", tt.args, err, tt.want)

@@ -47,8 +47,9 @@ func TestAuditLogSurvivesFlood(t *testing.T) {
 	env.apps.Flush(context.Background())
 
 	_, list := env.call(adminKey, "GET", "/events?limit=500", nil)
+	_, security := env.call(adminKey, "GET", "/events?log=security&limit=500", nil)
 	var created_, failures, counted int
-	for _, e := range list["events"].([]any) {
+	for _, e := range append(list["events"].([]any), security["events"].([]any)...) {
 		ev := e.(map[string]any)
 		switch ev["kind"] {
 		case "application.created":
@@ -137,7 +138,7 @@ func TestBruteForceAndQuota(t *testing.T) {
 
 	env.clk.advance(2 * apps.DefaultSecurityEvery)
 	env.apps.Flush(context.Background())
-	_, list := env.call(adminKey, "GET", "/events?limit=500", nil)
+	_, list := env.call(adminKey, "GET", "/events?log=security&limit=500", nil)
 	kinds := map[string]int{}
 	for _, e := range list["events"].([]any) {
 		kinds[e.(map[string]any)["kind"].(string)]++
@@ -152,5 +153,61 @@ func TestBruteForceAndQuota(t *testing.T) {
 	env.redis.Stop()
 	if code, _, errCode := env.tokenFrom(app.ClientID, "ocs_guess7", "192.0.2.77"); code != 503 || errCode != "temporarily_unavailable" {
 		t.Fatalf("a wrong secret with Redis down: %d %s, want 503", code, errCode)
+	}
+}
+
+// Issue 17, item 5, replayed: after failed authentications from 600
+// addresses (each a source of its own, so aggregation keeps 600 events),
+// the default GET /events?limit=500 listed the two logs merged and held
+// none of the admin changes. The listing now shows admin changes by
+// default, and security events with log=security (or a security kind).
+func TestEventsListAdminChangesByDefault(t *testing.T) {
+	env := newAdminEnv(t)
+	code, created := env.call(adminKey, "POST", "/applications", map[string]any{"name": "precious", "scopes": []string{"sms"}})
+	if code != 201 {
+		t.Fatal(code)
+	}
+	const sources = 600
+	for i := range sources {
+		env.tokenFrom("invented", "ocs_guess", fmt.Sprintf("198.51.%d.%d", i/250, i%250))
+	}
+	kinds := func(query string) (map[string]int, map[string]any) {
+		t.Helper()
+		code, list := env.call(adminKey, "GET", "/events"+query, nil)
+		if code != 200 {
+			t.Fatalf("GET /events%s: %d %v", query, code, list)
+		}
+		n := map[string]int{}
+		for _, e := range list["events"].([]any) {
+			n[e.(map[string]any)["kind"].(string)]++
+		}
+		return n, list
+	}
+	n, _ := kinds("?limit=500")
+	if n["application.created"] != 1 || n["client.auth_failed"] != 0 {
+		t.Fatalf("GET /events?limit=500 after the flood: %v; want the admin change and no security event", n)
+	}
+	n, list := kinds("?log=security&limit=500")
+	if n["client.auth_failed"] != 500 || len(n) != 1 || list["next_cursor"] == nil {
+		t.Fatalf("GET /events?log=security&limit=500: %v, next %v; want 500 failures and more", n, list["next_cursor"])
+	}
+	if n, _ := kinds("?log=admin"); n["application.created"] != 1 || len(n) != 1 {
+		t.Fatalf("GET /events?log=admin: %v", n)
+	}
+	// A kind names its log: asking for a security kind lists that log.
+	if n, _ := kinds("?kind=client.auth_failed&limit=10"); n["client.auth_failed"] != 10 {
+		t.Fatalf("GET /events?kind=client.auth_failed: %v", n)
+	}
+	if n, _ := kinds("?kind=application.created&client_id=" + created["client_id"].(string)); n["application.created"] != 1 {
+		t.Fatalf("GET /events?kind=application.created&client_id=...: %v", n)
+	}
+	for _, q := range []struct{ query, field string }{
+		{"?log=audit", "log"},
+		{"?log=admin&kind=client.auth_failed", "kind"},
+		{"?log=security&kind=secret.reset", "kind"},
+	} {
+		if code, body := env.call(adminKey, "GET", "/events"+q.query, nil); code != 400 || body["field"] != q.field {
+			t.Errorf("GET /events%s: %d %v, want 400 on %s", q.query, code, body, q.field)
+		}
 	}
 }

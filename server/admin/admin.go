@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,7 +172,7 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/applications/:id/tokens", a.listTokens, "limit")
 	add(http.MethodPost, "/applications/:id/api-keys", a.createAPIKey)
 	add(http.MethodDelete, "/tokens/:jti", a.revokeToken)
-	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "client_id", "kind")
+	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "log", "client_id", "kind")
 	add(http.MethodGet, "/signing-keys", a.listKeys)
 	add(http.MethodPost, "/signing-keys", a.rotateKey)
 }
@@ -305,27 +306,37 @@ func truncate(s string, n int) string {
 // maxAdminBody bounds admin request bodies.
 const maxAdminBody = 64 << 10
 
-// decodeJSON reads one JSON object into v, rejecting unknown fields: a
-// misspelt field must not be silently ignored. An empty body is allowed
-// when optional.
+// decodeJSON reads one JSON object into v, rejecting unknown fields (a
+// misspelt field must not be silently ignored) and keys given twice. An
+// empty body is allowed when optional.
 func decodeJSON(c echo.Context, v any, optional bool) error {
 	r := c.Request()
-	body := http.MaxBytesReader(c.Response(), r.Body, maxAdminBody)
-	if optional && r.ContentLength == 0 {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxAdminBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &web.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
+	case err != nil:
+		// Reading the body failed (a timeout, the client gone); the
+		// answer must not carry the error's text.
+		return web.BodyReadError(err, "64 KiB")
+	case optional && len(body) == 0:
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/json" {
 		return apps.Invalid("body", "send Content-Type: application/json")
 	}
-	dec := json.NewDecoder(body)
+	if err := repeatedKey(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		var typ *json.UnmarshalTypeError
 		var syn *json.SyntaxError
 		switch {
-		case errors.As(err, &tooBig):
-			return &web.Error{Code: "invalid_request", Description: "request body exceeds 64 KiB", Status: http.StatusRequestEntityTooLarge}
+		case errors.As(err, &typ) && typ.Field == "":
+			return apps.Invalid("body", "must be a JSON object")
 		case errors.As(err, &typ):
 			return apps.Invalid(typ.Field, "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
@@ -338,14 +349,71 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return apps.Invalid("body", "malformed JSON: it ends early")
 		}
-		// Not a JSON problem: reading the body failed (a timeout, the
-		// client gone); the answer must not carry the error's text.
-		return web.BodyReadError(err, "64 KiB")
+		return apps.Invalid("body", "malformed JSON")
 	}
 	if dec.More() {
 		return apps.Invalid("body", "one JSON object expected")
 	}
 	return nil
+}
+
+// repeatedKey refuses a key given twice in one object of the body's first
+// JSON value, naming it: encoding/json would keep the last, so what a
+// reviewer or a filtering proxy reads as the body would not be what is
+// applied. Keys are compared unescaped, and at the top level, where they
+// name struct fields, case-folded as encoding/json matches them ("name"
+// and "Name" set one field); a nested object's (metadata's) are exact, as
+// they are map keys. A repeat in a nested object is reported on its
+// top-level field. Malformed JSON is left to the decoder, which says where.
+func repeatedKey(body []byte) error {
+	type object struct {
+		seen    map[string]bool
+		wantKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []*object // the open objects and arrays (nil entries)
+	field := ""         // the top-level field being read
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.wantKey {
+			k := key
+			if len(stack) == 1 {
+				k, field = strings.ToLower(strings.ToUpper(key)), key
+			}
+			if top.seen[k] {
+				if len(stack) == 1 {
+					return apps.Invalid(key, "given more than once: send each field once")
+				}
+				return apps.Invalid(field, fmt.Sprintf("key %q given more than once", truncate(key, 70)))
+			}
+			top.seen[k], top.wantKey = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &object{seen: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, nil)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) == 0 {
+			return nil // the first value is read; the decoder refuses more
+		}
+		// A value ended: its object, if it is in one, wants a key next.
+		if top := stack[len(stack)-1]; top != nil {
+			top.wantKey = true
+		}
+	}
 }
 
 func jsonType(goType string) string {
@@ -514,7 +582,7 @@ func (a *Admin) listEvents(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	f := store.EventFilter{ClientID: c.QueryParam("client_id"), Kind: c.QueryParam("kind")}
+	f := store.EventFilter{Log: c.QueryParam("log"), ClientID: c.QueryParam("client_id"), Kind: c.QueryParam("kind")}
 	ev, next, err := a.apps.Events(c.Request().Context(), f, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return writeError(c, err)
@@ -559,8 +627,13 @@ func (a *Admin) listKeys(c echo.Context) error {
 }
 
 // rotateKey answers POST /signing-keys: a new key, published now, signing
-// from signs_from.
+// from signs_from. The body, empty or {}, says nothing, but is read: a
+// request carrying something else was not meant for this route, and must
+// not rotate the key.
 func (a *Admin) rotateKey(c echo.Context) error {
+	if err := decodeJSON(c, &struct{}{}, true); err != nil {
+		return writeError(c, err)
+	}
 	k, err := a.apps.RotateSigningKey(c.Request().Context())
 	if err != nil {
 		return writeError(c, err)

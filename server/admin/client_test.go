@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -140,6 +141,15 @@ func TestClientRoundTrips(t *testing.T) {
 					return errors.New("no " + k + " event in " + strings.Join(kinds, " "))
 				}
 			}
+			return err
+		}, nil},
+		{"security events", func() error {
+			// The client sends the log: a kind of the other log is refused.
+			_, err := c.ListEvents(ctx, adminapi.EventFilter{Log: adminapi.LogSecurity, Kind: "secret.reset"}, 50, "")
+			if e := (*adminapi.Error)(nil); !errors.As(err, &e) || e.Field != "kind" {
+				return fmt.Errorf("security events of an admin kind: %v, want 400 on kind", err)
+			}
+			_, err = c.ListEvents(ctx, adminapi.EventFilter{Log: adminapi.LogSecurity, ClientID: app.ClientID}, 50, "")
 			return err
 		}, nil},
 		{"rotate signing key", func() (err error) { rotated, err = c.RotateSigningKey(ctx); return err },

@@ -127,3 +127,51 @@ func TestDelegatedAdministrationWithJWT(t *testing.T) {
 		t.Fatalf("a tampered JWT at the admin API: %d", code)
 	}
 }
+
+// Issue 17, item 4, replayed: a delegated administrator lifted the
+// allowlist an operator set on its own application with
+// PATCH /applications/<own id> {"ip_allowlist":[]} (200), and its secret
+// then got tokens from anywhere. Now that PATCH is 403 naming the rule and
+// the secret still works only from the allowed network; narrowing stays
+// allowed, on its own application and on an allowlist an admin key set on
+// another of its owner's.
+func TestDelegateCannotLiftItsAllowlist(t *testing.T) {
+	env := newAdminEnv(t)
+	// httptest's requests come from 192.0.2.1.
+	mgr := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}, Owner: "acct_1", TokenLifetime: "1h", IPAllowlist: []string{"192.0.2.0/24"}})
+	sibling := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_1", IPAllowlist: []string{"10.0.0.0/8"}})
+	_, tok := env.tokenFor(mgr.ClientID, mgr.Secret, "")
+	if tok == "" {
+		t.Fatal("no token from an allowed address")
+	}
+
+	code, body := env.call(tok, "PATCH", "/applications/"+mgr.ClientID, map[string]any{"ip_allowlist": []string{}})
+	if desc, _ := body["error_description"].(string); code != 403 || body["error"] != "forbidden" || !strings.Contains(desc, "allowlist") {
+		t.Fatalf(`PATCH {"ip_allowlist":[]} on its own application: %d %v, want 403 naming the allowlist rule`, code, body)
+	}
+	if code, _, _ := env.tokenFrom(mgr.ClientID, mgr.Secret, "198.51.100.7"); code == 200 {
+		t.Fatal("after the refused PATCH its secret gets a token from outside its allowlist")
+	}
+
+	tests := []struct {
+		name   string
+		id     string
+		allow  []string
+		status int
+	}{
+		{"widen its own", mgr.ClientID, []string{"192.0.2.0/24", "198.51.100.0/24"}, 403},
+		{"widen an admin key's", sibling.ClientID, []string{"10.0.0.0/7"}, 403},
+		{"lift an admin key's", sibling.ClientID, []string{}, 403},
+		{"narrow an admin key's", sibling.ClientID, []string{"10.1.0.0/16"}, 200},
+		{"narrow its own", mgr.ClientID, []string{"192.0.2.1"}, 200},
+	}
+	for _, tt := range tests {
+		code, body := env.call(tok, "PATCH", "/applications/"+tt.id, map[string]any{"ip_allowlist": tt.allow})
+		if code != tt.status {
+			t.Errorf("%s: %d %v, want %d", tt.name, code, body, tt.status)
+		}
+	}
+	if code, body := env.call(adminKey, "PATCH", "/applications/"+mgr.ClientID, map[string]any{"ip_allowlist": []string{}}); code != 200 {
+		t.Fatalf("an admin key lifting the allowlist: %d %v", code, body)
+	}
+}

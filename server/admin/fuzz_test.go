@@ -52,6 +52,9 @@ func FuzzAdmin(f *testing.F) {
 		{0, "applications/" + fuzzAppID + "/tokens", "limit=5", ""},
 		{0, "events", "kind=application.created&client_id=" + fuzzAppID, ""},
 		{0, "events", "cursor=1-0", ""},
+		{0, "events", "log=security&kind=client.auth_failed", ""},
+		{0, "events", "log=admin&kind=client.auth_failed", ""},
+		{0, "events", "log=all", ""},
 		{0, "events", "cursor=not-a-cursor", ""},
 		{0, "events", "cursor=99999999999999999999-0", ""}, // past uint64: Redis refuses it
 		{0, "events", "cursor=0-0", ""},                    // a real Redis refuses "(0-0" as an end
@@ -64,6 +67,10 @@ func FuzzAdmin(f *testing.F) {
 		{1, "applications", "", `{"name":"n","scopes":["sms"],"ip_allowlist":["fe80::1%eth0"]}`},
 		{1, "applications", "", `{"name":"n","scopes":["sms"],"token_lifetime":"-1h"}`},
 		{1, "applications", "", `[`},
+		{1, "applications", "", `{"name":"a","name":"b","scopes":["sms"]}`},
+		{1, "applications", "", `{"name":"a","NAME":"b","metadata":{"k":"1","k":"2"},"scopes":[["sms"],{"x":1,"x":2}]}`},
+		{1, "applications", "", `"name"`},
+		{1, "applications", "", `1`},
 		{1, "applications", "", ``},
 		{1, "applications/" + fuzzAppID + "/secrets", "", `{"grace_period":"1h"}`},
 		{1, "applications/" + fuzzAppID + "/secrets", "", `{"grace_period":"forever"}`},

@@ -3,7 +3,9 @@ package apps
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oauthd/oauthd/scopes"
@@ -25,9 +27,10 @@ type Actor struct {
 // scope: an SMS platform's customer managing its own daemons. It manages
 // only applications of its own Owner; it never grants a scope its own
 // application does not hold, nor a reserved scope (applications,
-// tokens:introspect); and nothing it creates outlives its own
-// application's tokens. These rules are why the applications scope can be
-// an ordinary scope a customer ticks.
+// tokens:introspect); nothing it creates outlives its own application's
+// tokens; and it only ever narrows an IP allowlist (mayNarrow). These
+// rules are why the applications scope can be an ordinary scope a
+// customer ticks.
 type Delegate struct {
 	ClientID string
 	Owner    string
@@ -116,4 +119,32 @@ func (d *Delegate) mayChangeOwner(owner string) error {
 		return nil
 	}
 	return Forbidden("owner", fmt.Sprintf("delegated administration cannot set owner %q: its applications belong to owner %q", owner, d.Owner))
+}
+
+// mayNarrow refuses a delegate an allowlist wider than the one the
+// application has: each new entry must lie inside an old one, and since
+// an empty allowlist means "from anywhere", empty to non-empty narrows and
+// non-empty to empty widens.
+//
+// The rule does not ask who set the old allowlist. "An allowlist an admin
+// key set" would need a record of the last setter, and that record is no
+// bound: a delegate could narrow an operator's allowlist a little, become
+// its last setter, then lift it. Only narrowing, whoever set it, bounds
+// every path; what a delegate gives up is widening an allowlist it set
+// itself, for which it asks an operator (or creates a new application,
+// whose allowlist it chooses freely).
+func (d *Delegate) mayNarrow(old, next []netip.Prefix) error {
+	if d == nil || len(old) == 0 {
+		return nil
+	}
+	if len(next) == 0 {
+		return Forbidden("allowlist", "delegated administration can only narrow an IP allowlist: an empty one would allow every address; only an admin key can lift it")
+	}
+	for _, p := range next {
+		if !slices.ContainsFunc(old, func(o netip.Prefix) bool { return o.Bits() <= p.Bits() && o.Contains(p.Addr()) }) {
+			return Forbidden("allowlist", fmt.Sprintf("delegated administration can only narrow an IP allowlist: %s is outside %s; only an admin key can widen it",
+				FormatAllowlist([]netip.Prefix{p})[0], strings.Join(FormatAllowlist(old), ", ")))
+		}
+	}
+	return nil
 }

@@ -225,3 +225,30 @@ func (c *countingStore) DeleteApplication(ctx context.Context, id string) error 
 	c.other++
 	return c.Store.DeleteApplication(ctx, id)
 }
+
+// EventLog: the log asked for, else the kind's, else the changes; a kind
+// of the other log, or a log that is neither, is refused on its field.
+func TestEventLog(t *testing.T) {
+	tests := []struct {
+		f     store.EventFilter
+		want  string
+		field string
+	}{
+		{store.EventFilter{}, store.LogAdmin, ""},
+		{store.EventFilter{Log: store.LogSecurity}, store.LogSecurity, ""},
+		{store.EventFilter{Kind: "secret.reset"}, store.LogAdmin, ""},
+		{store.EventFilter{Kind: "admin.locked_out"}, store.LogSecurity, ""},
+		{store.EventFilter{Kind: "no.such_kind"}, store.LogAdmin, ""},
+		{store.EventFilter{Log: store.LogSecurity, Kind: "dashboard.auth_failed"}, store.LogSecurity, ""},
+		{store.EventFilter{Log: store.LogAdmin, Kind: "client.locked_out"}, "", "kind"},
+		{store.EventFilter{Log: store.LogSecurity, Kind: "application.created"}, "", "kind"},
+		{store.EventFilter{Log: "all"}, "", "log"},
+	}
+	for _, tt := range tests {
+		got, err := EventLog(tt.f)
+		var e *Error
+		if got != tt.want || (tt.field != "") != errors.As(err, &e) || (e != nil && e.Field != tt.field) {
+			t.Errorf("EventLog(%+v) = %q, %v; want %q, error on %q", tt.f, got, err, tt.want, tt.field)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -251,6 +252,11 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 			a.TokenLifetime = next.TokenLifetime
 		}
 		if p.IPAllowlist != nil {
+			// Checked against the allowlist as it is now, inside the
+			// compare-and-swap: a concurrent change cannot slip past it.
+			if err := d.mayNarrow(a.IPAllowlist, next.IPAllowlist); err != nil {
+				return a, err
+			}
 			a.IPAllowlist = next.IPAllowlist
 		}
 		if p.Enabled != nil {
@@ -400,10 +406,16 @@ func (s *Service) RevokeTokens(ctx context.Context, id string) error {
 	return nil
 }
 
-// Events pages through the audit log, newest first.
+// Events pages through one log of the audit log, newest first: f.Log's,
+// or when it is "" the log of f.Kind, or the admin log (changes, not the
+// security events a flood can fill pages with).
 func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, "", Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
+	}
+	var err error
+	if f.Log, err = EventLog(f); err != nil {
+		return nil, "", err
 	}
 	if d := delegateFrom(ctx); d != nil {
 		// The log has no owner index: a delegate reads one application's
@@ -420,6 +432,29 @@ func (s *Service) Events(ctx context.Context, f store.EventFilter, cursor string
 		return nil, "", Invalid("cursor", "not a cursor this server handed out; start again without one")
 	}
 	return ev, next, err
+}
+
+// EventLog is the log f lists: f.Log when it is one, else the log f.Kind
+// is in, else the admin log. A kind of the other log is refused: it would
+// list nothing, silently.
+func EventLog(f store.EventFilter) (string, error) {
+	kindLog := ""
+	switch {
+	case slices.Contains(SecurityEventKinds, f.Kind):
+		kindLog = store.LogSecurity
+	case slices.Contains(AdminEventKinds, f.Kind):
+		kindLog = store.LogAdmin
+	}
+	switch {
+	case f.Log != "" && f.Log != store.LogAdmin && f.Log != store.LogSecurity:
+		return "", Invalid("log", fmt.Sprintf("%q: use %s (changes, the default) or %s (failed authentications, lock-outs, spent quotas)",
+			truncate(f.Log, 20), store.LogAdmin, store.LogSecurity))
+	case f.Log == "":
+		return cmp.Or(kindLog, store.LogAdmin), nil
+	case kindLog != "" && kindLog != f.Log:
+		return "", Invalid("kind", fmt.Sprintf("%s is in the %s log, not the %s log: ask for log %s", f.Kind, kindLog, f.Log, kindLog))
+	}
+	return f.Log, nil
 }
 
 // ListTokens returns up to limit live tokens and API keys of an

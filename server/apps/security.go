@@ -3,6 +3,7 @@ package apps
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,12 +163,20 @@ func (l *securityLog) drain(now time.Time, every time.Duration) []pending {
 	return out
 }
 
-// EventKinds lists every kind of audit event: the changes authenticated
-// actors make, then the security events. The dashboard offers them as
-// filters; a test keeps docs/openapi.yaml's list equal to it.
-var EventKinds = []string{
-	"application.created", "application.imported", "application.updated", "application.deleted",
-	"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
-	"client.auth_failed", "client.locked_out", "token.quota_exceeded", "introspection.limited",
-	"admin.auth_failed", "admin.locked_out", "dashboard.auth_failed", "dashboard.locked_out",
-}
+// AdminEventKinds are the kinds of the changes authenticated actors make
+// (the admin log, store.LogAdmin); SecurityEventKinds those of the
+// security log (store.LogSecurity). The dashboard offers them as filters.
+var (
+	AdminEventKinds = []string{
+		"application.created", "application.imported", "application.updated", "application.deleted",
+		"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
+	}
+	SecurityEventKinds = []string{
+		"client.auth_failed", "client.locked_out", "token.quota_exceeded", "introspection.limited",
+		"admin.auth_failed", "admin.locked_out", "dashboard.auth_failed", "dashboard.locked_out",
+	}
+)
+
+// EventKinds lists every kind of audit event, the admin log's then the
+// security log's; a test keeps docs/openapi.yaml's list equal to it.
+var EventKinds = slices.Concat(AdminEventKinds, SecurityEventKinds)

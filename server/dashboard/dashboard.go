@@ -120,10 +120,11 @@ func New(cfg Config, svc *apps.Service) (*Dashboard, error) {
 func (d *Dashboard) Handler() http.Handler { return d.echo }
 
 // routes registers every dashboard route in one place. Pages that need a
-// session get d.session; every POST also gets d.csrf.
+// session get d.session; every POST also gets d.csrf, and d.sameOrigin
+// refuses any POST the browser marks as sent from another site.
 func (d *Dashboard) routes() {
 	e := d.echo
-	e.Use(securityHeaders, limitBody)
+	e.Use(securityHeaders, limitBody, d.sameOrigin)
 	assets, _ := fs.Sub(assetFS, "assets")
 	e.GET(Prefix+"assets/*", echo.WrapHandler(http.StripPrefix(Prefix+"assets/", assetHandler(assets))))
 	e.GET(strings.TrimSuffix(Prefix, "/"), func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix) })

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/dashboard"
+	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -118,11 +120,7 @@ func TestCSRFRefused(t *testing.T) {
 		t.Errorf("sign-in without the sign-in cookie = %d, want 403", a.status)
 	}
 	anon.get("/dashboard/signin")
-	form := url.Values{"csrf": {anon.csrf}, "admin_key": {env.key}}
-	req, _ := http.NewRequest(http.MethodPost, env.url+"/dashboard/signin", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if a := anon.do(req); a.status != http.StatusForbidden {
+	if a := anon.postWith("/dashboard/signin", url.Values{"admin_key": {env.key}}, "Sec-Fetch-Site", "cross-site"); a.status != http.StatusForbidden {
 		t.Errorf("cross-site sign-in = %d, want 403", a.status)
 	}
 }
@@ -413,4 +411,121 @@ func TestFormTokenFormatAndAudiences(t *testing.T) {
 	}
 	page := b.get("/dashboard/applications/" + list[0].ClientID)
 	mustContain(t, "application page", page.body, `id="fmt-jwt" name="token_format" value="jwt" checked`, "https://voice.example")
+}
+
+// Issue 17, item 5, replayed: enabled=maybe (anything but "true") disabled
+// an application. A form's booleans take only the values the form sends;
+// anything else, missing or repeated is 400 with a message naming the
+// field, and nothing changes.
+func TestStrictBooleans(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, b := env.appPage("steady")
+	path := "/dashboard/applications/" + app.ClientID + "/enabled"
+	for _, form := range []url.Values{
+		{"enabled": {"maybe"}, "confirm": {"yes"}}, // the attack
+		{"enabled": {"maybe"}},
+		{"enabled": {"FALSE"}, "confirm": {"yes"}},
+		{"confirm": {"yes"}},
+		{"enabled": {"false", "true"}, "confirm": {"yes"}},
+		{"enabled": {"false"}, "confirm": {"maybe"}},
+		{"enabled": {"false"}, "confirm": {"yes", "no"}},
+	} {
+		a := b.post(path, form)
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, "which sends") {
+			t.Errorf("POST %s %v = %d, want 400 saying what the form sends", path, form, a.status)
+		}
+		if !env.enabled(app.ClientID) {
+			t.Fatalf("POST %s %v disabled the application", path, form)
+		}
+	}
+	if a := b.post(path, url.Values{"enabled": {"false"}}); a.status != 200 || !strings.Contains(a.body, "Disable steady?") {
+		t.Fatalf("enabled=false: %d, want the confirmation", a.status)
+	}
+	for _, v := range []string{"false", "true"} {
+		if a := b.post(path, url.Values{"enabled": {v}, "confirm": {"yes"}}); a.status != http.StatusSeeOther {
+			t.Fatalf("enabled=%s confirmed: %d", v, a.status)
+		}
+	}
+}
+
+// Issue 17, item 5, replayed: a post carrying the session's CSRF token but
+// sent from Origin: https://evil.example was accepted (only sign-in looked
+// at Sec-Fetch-Site). Every dashboard post now refuses, with 403 and a
+// log line, what the browser marks as from elsewhere: Sec-Fetch-Site
+// other than same-origin, or, from a browser that sends no Sec-Fetch-Site,
+// an Origin other than the dashboard's own. A request with neither header
+// (an old browser, curl) still rests on the CSRF token.
+func TestCrossOriginPostsRefused(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, b := env.appPage("victim")
+	disable := "/dashboard/applications/" + app.ClientID + "/enabled"
+	for _, h := range [][]string{
+		{"Origin", "https://evil.example"}, // the attack
+		{"Origin", "null"},
+		{"Origin", "https://" + strings.TrimPrefix(env.url, "http://")}, // another scheme
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Sec-Fetch-Site", "none"},
+		{"Sec-Fetch-Site", "cross-site", "Origin", env.url},
+	} {
+		a := b.postWith(disable, url.Values{"enabled": {"false"}, "confirm": {"yes"}}, h...)
+		if a.status != http.StatusForbidden || !strings.Contains(a.body, "another site") {
+			t.Errorf("POST with %v and a valid CSRF token = %d, want 403 saying why", h, a.status)
+		}
+	}
+	if !env.enabled(app.ClientID) {
+		t.Fatal("a cross-origin post disabled the application")
+	}
+	// Sign-in and sign-out are posts too.
+	anon := env.browser()
+	anon.get("/dashboard/signin")
+	if a := anon.postWith("/dashboard/signin", url.Values{"admin_key": {env.key}}, "Origin", "https://evil.example"); a.status != http.StatusForbidden {
+		t.Errorf("sign-in from Origin https://evil.example = %d, want 403", a.status)
+	}
+	if a := b.postWith("/dashboard/signout", nil, "Origin", "https://evil.example"); a.status != http.StatusForbidden {
+		t.Errorf("sign-out from Origin https://evil.example = %d, want 403", a.status)
+	}
+	// What the dashboard's own pages send passes, and so does a post
+	// without either header.
+	for _, h := range [][]string{
+		{"Origin", env.url, "Sec-Fetch-Site", "same-origin"},
+		{"Origin", env.url},
+		{"Sec-Fetch-Site", "same-origin"},
+		{},
+	} {
+		if a := b.postWith(disable, url.Values{"enabled": {"true"}}, h...); a.status != http.StatusSeeOther {
+			t.Errorf("same-origin post with %v = %d, want 303", h, a.status)
+		}
+	}
+}
+
+// The events page shows the changes by default and the security events on
+// a tab of their own: security events from 60 sources, newer than the
+// change, leave it on the first page of 50 (issue 17, item 5: the merged
+// listing had shown none).
+func TestEventsTabs(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, _ := env.createApp(apps.NewApplication{Name: "precious"})
+	for i := range 60 {
+		env.apps.Security(context.Background(), store.SecurityEvent{Kind: "client.auth_failed", Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), Reason: "unknown client"})
+	}
+	b := env.signedIn()
+	a := b.get("/dashboard/events")
+	if a.status != 200 || !strings.Contains(a.body, app.ClientID) || strings.Contains(a.body, "client.auth_failed</code>") {
+		t.Fatalf("events page: %d, want the change and no security event\n%s", a.status, a.body)
+	}
+	mustContain(t, "the events page", a.body, `aria-current="page">Changes</a>`, `href="/dashboard/events?log=security"`)
+	a = b.get("/dashboard/events?log=security")
+	if a.status != 200 || strings.Count(a.body, "client.auth_failed</code>") != 50 || strings.Contains(a.body, "application.created</code>") {
+		t.Fatalf("security tab: %d, want a page of 50 failures and no change", a.status)
+	}
+	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, "log=security&amp;client_id=&amp;kind=&amp;cursor=")
+	if a := b.get("/dashboard/events?kind=client.auth_failed"); a.status != 200 || !strings.Contains(a.body, `aria-current="page">Security events</a>`) {
+		t.Fatalf("a security kind without log: %d, want the security tab", a.status)
+	}
+	if a := b.get("/dashboard/events?log=admin&kind=client.auth_failed"); a.status != 400 || !strings.Contains(a.body, "not the admin log") {
+		t.Fatalf("a security kind on the changes tab: %d, want 400 saying so", a.status)
+	}
+	a = b.get("/dashboard/applications/" + app.ClientID)
+	mustContain(t, "the application page", a.body, "Recent changes", "application.created", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
 }

@@ -145,6 +145,12 @@ func (b *browser) get(path string) answer {
 // (set it to "" to leave it out).
 func (b *browser) post(path string, form url.Values) answer {
 	b.t.Helper()
+	return b.postWith(path, form)
+}
+
+// postWith is post with request headers, given as name, value pairs.
+func (b *browser) postWith(path string, form url.Values, headers ...string) answer {
+	b.t.Helper()
 	if form == nil {
 		form = url.Values{}
 	}
@@ -155,6 +161,9 @@ func (b *browser) post(path string, form url.Values) answer {
 	}
 	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	return b.do(req)
 }
 
@@ -187,6 +196,27 @@ func (env *testEnv) createApp(in apps.NewApplication) (store.Application, string
 		env.t.Fatal(err)
 	}
 	return a, secret
+}
+
+// appPage creates an application named name and opens its page in a
+// signed-in browser.
+func (env *testEnv) appPage(name string) (store.Application, *browser) {
+	env.t.Helper()
+	app, _ := env.createApp(apps.NewApplication{Name: name})
+	b := env.signedIn()
+	b.get("/dashboard/applications/" + app.ClientID)
+	return app, b
+}
+
+// enabled reports whether application id is enabled, failing the test if
+// it cannot be read.
+func (env *testEnv) enabled(id string) bool {
+	env.t.Helper()
+	a, _, err := env.apps.Get(context.Background(), id)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return a.Enabled
 }
 
 func mustContain(t *testing.T, what, body string, want ...string) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +149,8 @@ func fieldOf(p problem) string {
 		return "token_lifetime"
 	case "owner":
 		return "owner"
+	case "allowlist":
+		return "ip_allowlist"
 	}
 	return ""
 }
@@ -369,7 +373,11 @@ type confirmView struct {
 // confirmed reports whether the form carries the confirmation; if not,
 // it renders the confirmation page and the caller returns its error.
 func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (bool, error) {
-	if c.FormValue("confirm") == "yes" {
+	confirm, err := formChoice(c, "confirm", "yes", "")
+	if err != nil {
+		return false, d.renderError(c, err)
+	}
+	if confirm == "yes" {
 		return true, nil
 	}
 	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
@@ -391,8 +399,41 @@ func (d *Dashboard) confirmed(c echo.Context, heading, warning, button string) (
 	return false, d.render(c, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "apps", Data: v})
 }
 
+// formChoice reads a field that holds, once, one of the values the form
+// sends ("" for the field left out). Anything else is refused rather than
+// read as one of them: enabled=maybe used to mean false and disable an
+// application.
+func formChoice(c echo.Context, field string, sent ...string) (string, error) {
+	fv, err := c.FormParams()
+	if err != nil {
+		return "", apps.Invalid(field, "the form could not be read; reload the page and try again")
+	}
+	got := fv[field]
+	if len(got) == 1 && slices.Contains(sent, got[0]) || len(got) == 0 && slices.Contains(sent, "") {
+		return strings.Join(got, ""), nil
+	}
+	var want []string
+	for _, v := range sent {
+		if v == "" {
+			v = "nothing"
+		} else {
+			v = strconv.Quote(v)
+		}
+		want = append(want, v)
+	}
+	what := "nothing"
+	if len(got) > 0 {
+		what = strconv.Quote(truncate(strings.Join(got, ","), 20))
+	}
+	return "", apps.Invalid(field, fmt.Sprintf("%s is not a value of this form, which sends %s; reload the page and use its buttons", what, strings.Join(want, " or ")))
+}
+
 func (d *Dashboard) setEnabled(c echo.Context) error {
-	enable := c.FormValue("enabled") == "true"
+	v, err := formChoice(c, "enabled", "true", "false")
+	if err != nil {
+		return d.actionFailed(c, "enabled", err, nil)
+	}
+	enable := v == "true"
 	if !enable {
 		if ok, err := d.confirmed(c, "Disable %s?", "It will get no new tokens, and its tokens and API keys stop working until it is enabled again.", "Disable"); !ok {
 			return err
@@ -528,7 +569,10 @@ func (d *Dashboard) createAPIKey(c echo.Context) error {
 	}})
 }
 
+// eventsView is the events page: one of the audit log's two logs (the
+// changes, or the security events, a tab each), filtered.
 type eventsView struct {
+	Log            string
 	ClientID, Kind string
 	Cursor, Next   string
 	Events         []eventRow
@@ -537,15 +581,31 @@ type eventsView struct {
 	Kinds          []string
 }
 
+// Security reports whether the page shows the security log.
+func (v eventsView) Security() bool { return v.Log == store.LogSecurity }
+
 func (d *Dashboard) events(c echo.Context) error {
-	v := eventsView{ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind")), Cursor: c.QueryParam("cursor"), Kinds: apps.EventKinds}
+	f := store.EventFilter{Log: c.QueryParam("log"), ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind"))}
+	v := eventsView{Log: store.LogAdmin, ClientID: f.ClientID, Kind: f.Kind, Cursor: c.QueryParam("cursor")}
+	log, err := apps.EventLog(f)
+	if err == nil {
+		v.Log, f.Log = log, log
+	}
+	v.Kinds = apps.AdminEventKinds
+	if v.Security() {
+		v.Kinds = apps.SecurityEventKinds
+	}
 	if current(c).actor.Delegate != nil && v.ClientID == "" {
 		// The log has no owner index, so a delegate reads it one
 		// application at a time: ask which, rather than answer 403.
 		v.Note = "Enter the client ID of one of your applications (or open its page): delegated administration reads the audit log one application at a time."
 		return d.render(c, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: v})
 	}
-	ev, next, err := d.apps.Events(c.Request().Context(), store.EventFilter{ClientID: v.ClientID, Kind: v.Kind}, v.Cursor, 50)
+	var ev []store.Event
+	var next string
+	if err == nil {
+		ev, next, err = d.apps.Events(c.Request().Context(), f, v.Cursor, 50)
+	}
 	status := http.StatusOK
 	if err != nil {
 		p := explain(err)

@@ -175,8 +175,10 @@ func (d *Dashboard) keyIndex(prefix string) int {
 
 // csrf refuses a state-changing request whose form does not carry the
 // session's CSRF token, with 403 and a page that says so. SameSite=Strict
-// already keeps the cookie off cross-site posts; the token is the second,
-// independent defence (and covers browsers that ignore SameSite).
+// already keeps the cookie off cross-site posts, and sameOrigin refuses
+// what the browser marks as from another site; the token is the
+// independent defence that holds without either (and covers browsers that
+// send neither Sec-Fetch-Site nor Origin).
 func (d *Dashboard) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := current(c)
@@ -201,8 +203,9 @@ type signInView struct {
 // account) is an attack too, so it uses a double-submit token: a random
 // value both in a SameSite=Strict cookie scoped to the dashboard and in
 // the form. A cross-site page can neither read the cookie nor make the
-// browser send it, so it cannot produce a matching pair. signIn also
-// refuses requests the browser marks as cross-site (Sec-Fetch-Site).
+// browser send it, so it cannot produce a matching pair. Like every post,
+// it is refused first when the browser marks it as from another site
+// (sameOrigin).
 func (d *Dashboard) signInPage(c echo.Context) error {
 	if s, err := d.loadSession(c); err == nil && s != nil {
 		return c.Redirect(http.StatusSeeOther, Prefix+"applications")
@@ -218,7 +221,7 @@ func (d *Dashboard) renderSignIn(c echo.Context, status int, v signInView) error
 
 func (d *Dashboard) signIn(c echo.Context) error {
 	ck, err := c.Cookie(preCookie)
-	if site := c.Request().Header.Get("Sec-Fetch-Site"); site == "cross-site" || err != nil || !equalToken(c.FormValue(csrfField), ck.Value) {
+	if err != nil || !equalToken(c.FormValue(csrfField), ck.Value) {
 		web.LogAttrs(c, slog.String("reason", "sign-in without its CSRF token"))
 		return d.renderStatus(c, http.StatusForbidden, "Request refused",
 			"The sign-in form did not carry its security token (cookies must be enabled). Reload the sign-in page and try again.")

@@ -16,9 +16,9 @@ import (
 // actors (admin keys, delegated administrators, the CLI) go to one; what
 // unauthenticated or misbehaving callers cause (failed authentications,
 // lock-outs, spent quotas) goes to the other, capped apart, so no flood
-// of the second kind can push a change out of the first. Listing merges
-// them, newest first. XADD trims approximately (~), which Redis does in
-// whole macro-nodes, cheaply.
+// of the second kind can push a change out of the first, and listed apart,
+// so none can push one off a page. XADD trims approximately (~), which
+// Redis does in whole macro-nodes, cheaply.
 
 // Default caps of the two streams (Options.MaxEvents, MaxSecurityEvents).
 const (
@@ -56,34 +56,34 @@ func (s *Store) appendEvent(ctx context.Context, stream string, maxLen int64, e 
 	}).Err())
 }
 
-// ListEvents returns up to limit events of both streams, newest first,
-// older than cursor ("" for the newest), matching the filter's non-empty
-// fields, and the cursor of the next page ("" at the end). It reads the
-// streams in batches, so a narrow filter over a long log costs a few
-// round trips. Stream ids are times, so one cursor serves both streams.
+// ListEvents returns up to limit events of the filter's log, newest
+// first, older than cursor ("" for the newest), matching the filter's
+// other non-empty fields, and the cursor of the next page ("" at the end).
+// It reads the stream in batches, so a narrow filter over a long log costs
+// a few round trips, and at most maxScanned events for one page.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, cursor string, limit int) ([]store.Event, string, error) {
 	if cursor != "" && !validStreamID(cursor) {
 		return nil, "", fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
 	}
-	streams := []*eventReader{{s: s, key: s.eventsKey(), end: cursor}, {s: s, key: s.securityEventsKey(), end: cursor}}
+	r := &eventReader{s: s, end: cursor}
+	switch f.Log {
+	case "", store.LogAdmin:
+		r.key = s.eventsKey()
+	case store.LogSecurity:
+		r.key = s.securityEventsKey()
+	default:
+		return nil, "", fmt.Errorf("%w: no log %q", store.ErrInvalid, f.Log)
+	}
 	var out []store.Event
 	const maxScanned = 20 * eventBatch
 	for scanned := 0; scanned < maxScanned; scanned++ {
-		// The newest head of the two streams is the next event.
-		var next *eventReader
-		for _, r := range streams {
-			m, err := r.peek(ctx)
-			if err != nil {
-				return nil, "", err
-			}
-			if m != nil && (next == nil || store.FeedIDLess(next.head().ID, m.ID)) {
-				next = r
-			}
+		m, err := r.next(ctx)
+		if err != nil {
+			return nil, "", err
 		}
-		if next == nil {
+		if m == nil {
 			return out, "", nil
 		}
-		m := next.pop()
 		e := decodeEvent(*m)
 		if (f.ClientID == "" || e.ClientID == f.ClientID) && (f.Kind == "" || e.Kind == f.Kind) {
 			out = append(out, e)
@@ -108,11 +108,8 @@ type eventReader struct {
 	done bool
 }
 
-func (r *eventReader) head() *goredis.XMessage { return &r.buf[0] }
-
-// peek returns the stream's next (older) event without taking it, nil at
-// the stream's start.
-func (r *eventReader) peek(ctx context.Context) (*goredis.XMessage, error) {
+// next takes the stream's next (older) event, nil at the stream's start.
+func (r *eventReader) next(ctx context.Context) (*goredis.XMessage, error) {
 	if len(r.buf) == 0 && !r.done {
 		end := "+"
 		if r.end != "" {
@@ -130,13 +127,9 @@ func (r *eventReader) peek(ctx context.Context) (*goredis.XMessage, error) {
 	if len(r.buf) == 0 {
 		return nil, nil
 	}
-	return &r.buf[0], nil
-}
-
-func (r *eventReader) pop() *goredis.XMessage {
 	m := &r.buf[0]
 	r.buf = r.buf[1:]
-	return m
+	return m, nil
 }
 
 // validStreamID accepts what Redis takes as an exclusive end: two uint64s

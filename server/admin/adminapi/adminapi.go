@@ -163,11 +163,22 @@ type Event struct {
 	Detail   map[string]any `json:"detail,omitempty"`
 }
 
-// EventFilter narrows GET /events; zero fields match every event.
+// EventFilter narrows GET /events to one log and, within it, to the
+// events its other non-empty fields match.
 type EventFilter struct {
+	// Log is LogAdmin or LogSecurity; "" is Kind's log, or else LogAdmin.
+	Log      string
 	ClientID string
 	Kind     string
 }
+
+// The logs of GET /events: the changes authenticated actors made, and the
+// security events (failed authentications, lock-outs, spent quotas), kept
+// and listed apart.
+const (
+	LogAdmin    = "admin"
+	LogSecurity = "security"
+)
 
 // EventList is a page of GET /events, newest first.
 type EventList struct {

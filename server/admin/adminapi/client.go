@@ -194,11 +194,11 @@ func (c *Client) RevokeToken(ctx context.Context, jti string) error {
 	return c.do(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(jti), nil, nil)
 }
 
-// ListEvents is GET /events: a page of limit (1 to 500) audit-log entries
-// from cursor ("" for the newest) that f matches.
+// ListEvents is GET /events: a page of limit (1 to 500) entries of one
+// audit log from cursor ("" for the newest) that f matches.
 func (c *Client) ListEvents(ctx context.Context, f EventFilter, limit int, cursor string) (EventList, error) {
 	var out EventList
-	return out, c.do(ctx, http.MethodGet, "/events"+page(limit, "client_id", f.ClientID, "kind", f.Kind, "cursor", cursor), nil, &out)
+	return out, c.do(ctx, http.MethodGet, "/events"+page(limit, "log", f.Log, "client_id", f.ClientID, "kind", f.Kind, "cursor", cursor), nil, &out)
 }
 
 // SigningKeys is GET /signing-keys: the published JWT signing keys.
