@@ -63,7 +63,9 @@ func (s *Server) TokenRef(ctx context.Context, token string) (store.TokenRef, bo
 
 // handleJWKS is GET /.well-known/jwks.json: the keys that sign and will
 // sign. Verifiers may cache it five minutes; a key is published at least
-// that long before it signs (jwt.publish_delay).
+// that long before it signs (jwt.publish_delay). Until the ring has loaded
+// its keys the set is unknown: a 503 nobody caches (web.WriteError), never
+// an empty set cached for five minutes.
 func (s *Server) handleJWKS(c echo.Context) error {
 	if s.cfg.Signer == nil {
 		return web.WriteError(c, &web.Error{Code: "not_found", Description: "this server issues no JWT access tokens", Status: http.StatusNotFound})
