@@ -629,7 +629,7 @@ func (g signInGuard) Failed(ctx context.Context, ip string) error {
 // newKeyRing is the JWT signing key ring: sealed with jwt.sealing_key_file
 // or, without one, with a key kept in Redis.
 func newKeyRing(cfg *Config, st *redis.Store) (*signing.Ring, error) {
-	seal := st.SharedSealingKey
+	seal := func(ctx context.Context) ([]byte, error) { return st.SharedSealingKey(ctx, true) }
 	if cfg.sealingKey != nil {
 		seal = signing.SealWith(cfg.sealingKey)
 	}
