@@ -26,7 +26,7 @@ const JWKSPath = "/.well-known/jwks.json"
 
 var errJWTUnconfigured = &web.Error{
 	Code:        "server_error",
-	Description: "this application is set to get JWT access tokens, but the server has no signing key configured; an operator must set jwt.sealing_key_file",
+	Description: "this application is set to get JWT access tokens, but the server has no JWT sealing key configured; an operator must set jwt.sealing_key_file or jwt.sealing_key (OAUTHD_JWT_SEALING_KEY)",
 	Status:      http.StatusInternalServerError,
 	Reason:      "jwt application without a configured signer",
 }
