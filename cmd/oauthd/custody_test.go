@@ -92,10 +92,7 @@ func TestRedisCopyCannotForgeJWTs(t *testing.T) {
 				rs := startScannedRedis(t, kind)
 				p := startOAuthd(t, map[string]string{"OAUTHD_JWT_SEALING_KEY": newSealingKey(t)}, "--redis-url", rs.URL)
 				a := createJWTApp(t, rs.URL)
-				tok := issueJWT(t, p, a)
-				var set jose.JSONWebKeySet
-				fetchJSON(t, p.URL+"/.well-known/jwks.json", &set)
-				verifyJWT(t, tok, set)
+				verifyJWT(t, issueJWT(t, p, a), jwksOf(t, p))
 				copied := copyRedis(t, rs.Addr)
 				if len(copied.sealed) == 0 {
 					t.Fatalf("no sealed signing key in Redis: %v", copied.keys)
@@ -123,9 +120,7 @@ func TestRedisCopyCannotForgeJWTs(t *testing.T) {
 				}
 				t.Logf("with the insecure setting, a copy of Redis opens signing key %s with %s", kid, from)
 				forged := forgeJWT(t, copyRedis(t, rs.Addr), p.URL)
-				var set jose.JSONWebKeySet
-				fetchJSON(t, p.URL+"/.well-known/jwks.json", &set)
-				if _, claims := verifyJWT(t, forged, set); claims["client_id"] != "forged" {
+				if _, claims := verifyJWT(t, forged, jwksOf(t, p)); claims["client_id"] != "forged" {
 					t.Fatalf("forged claims %v", claims)
 				}
 
@@ -148,14 +143,8 @@ func TestRedisCopyCannotForgeJWTs(t *testing.T) {
 // made in memory: `make run` gives JWTs without any setting.
 func TestEmbeddedSignsJWTs(t *testing.T) {
 	p := startOAuthd(t, nil)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		code, body := httpGet(t, p.URL+"/.well-known/jwks.json")
-		if code == http.StatusOK && contains(body, `"kid"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the embedded store's JWKS: %d %s", code, body)
-		}
+	if set := jwksOf(t, p); len(set.Keys) != 1 {
+		t.Fatalf("the embedded store's JWKS holds %d keys, want 1", len(set.Keys))
 	}
 	if contains(p.Logs.String(), "JWT signing is off") || contains(p.Logs.String(), "insecure") {
 		t.Fatalf("the embedded store warns about JWT custody:\n%s", p.Logs)
@@ -201,6 +190,24 @@ func issueJWT(t *testing.T, p *program, a app) string {
 		t.Fatalf("a JWT application's token: %d %v", code, body)
 	}
 	return tok
+}
+
+// jwksOf is p's JWKS, once it has loaded its keys (503 until then).
+func jwksOf(t *testing.T, p *program) jose.JSONWebKeySet {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, body := httpGet(t, p.URL+"/.well-known/jwks.json")
+		if code == http.StatusOK {
+			var set jose.JSONWebKeySet
+			if err := json.Unmarshal([]byte(body), &set); err != nil {
+				t.Fatalf("jwks: %v", err)
+			}
+			return set
+		}
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("jwks: %d %s", code, body)
+		}
+	}
 }
 
 func waitForLog(t *testing.T, p *program, want string) {
