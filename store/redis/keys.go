@@ -130,24 +130,10 @@ func (s *Store) ResealSigningKeys(ctx context.Context, reseal func([]store.Signi
 		})
 		return err
 	}
-	for range casRetries {
-		err := s.rdb.Watch(ctx, txf, key)
-		var pe passErr
-		switch {
-		case err == nil:
-			if s.cluster {
-				return s.wrap(s.rdb.Del(ctx, s.sharedSealingKeyKey()).Err())
-			}
-			return nil
-		case errors.Is(err, goredis.TxFailedErr):
-			continue
-		case errors.As(err, &pe):
-			return pe.err
-		default:
-			return s.wrap(err)
-		}
+	if err := s.watch(ctx, "signing keys", txf, key); err != nil || !s.cluster {
+		return err
 	}
-	return fmt.Errorf("signing keys: %w", store.ErrConflict)
+	return s.wrap(s.rdb.Del(ctx, s.sharedSealingKeyKey()).Err())
 }
 
 // SharedSealingKey returns the sealing key kept in Redis itself; with
