@@ -13,7 +13,7 @@ import (
 
 // TestChartMatchesManifests holds the chart and the plain manifests of
 // kubernetes/ to one deployment: the chart rendered with its default
-// values, given the two secrets kubernetes/secret.yaml carries, must run
+// values, given the three secrets kubernetes/secret.yaml carries, must run
 // the same container (arguments, ports, probes, variables and their
 // values, mounts, resources, security) behind the same Services, budget
 // and network policy. Both are written by hand, so a change to one that
@@ -25,6 +25,7 @@ func TestChartMatchesManifests(t *testing.T) {
 	r, err := renderChart(t, map[string]any{
 		"admin": map[string]any{"keySha256": sec.StringData["OAUTHD_ADMIN_KEY_SHA256"]},
 		"redis": map[string]any{"password": sec.StringData["redis-password"]},
+		"jwt":   map[string]any{"sealingKey": sec.StringData["jwt-sealing-key"]},
 	})
 	if err != nil {
 		t.Fatal(err)

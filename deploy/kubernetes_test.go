@@ -175,15 +175,36 @@ func TestKubernetesManifests(t *testing.T) {
 		if _, ok := cm.Data["OAUTHD_ADMIN_KEY_SHA256"]; ok {
 			t.Error("the admin key digest is in the ConfigMap")
 		}
-		pwFile := cm.Data["OAUTHD_REDIS_PASSWORD_FILE"]
-		var mounted bool
-		for _, vm := range c.VolumeMounts {
-			if strings.HasPrefix(pwFile, vm.MountPath+"/") {
-				mounted = true
+		// The secrets given as files (the Redis password, the JWT sealing
+		// key) are on a mounted volume of the Secret, under a key it has.
+		for _, setting := range []string{"OAUTHD_REDIS_PASSWORD_FILE", "OAUTHD_JWT_SEALING_KEY_FILE"} {
+			file := cm.Data[setting]
+			if file == "" {
+				t.Errorf("the ConfigMap sets no %s", setting)
+				continue
+			}
+			var found bool
+			for _, vm := range c.VolumeMounts {
+				if !strings.HasPrefix(file, vm.MountPath+"/") {
+					continue
+				}
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != sec.Name {
+						continue
+					}
+					for _, item := range v.Secret.Items {
+						if vm.MountPath+"/"+item.Path == file && sec.StringData[item.Key] != "" {
+							found = true
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s (%s) is no key of Secret %s mounted there", setting, file, sec.Name)
 			}
 		}
-		if pwFile != "" && !mounted {
-			t.Errorf("redis password file %s is on no mounted volume", pwFile)
+		if _, ok := cm.Data["OAUTHD_JWT_SEALING_KEY"]; ok {
+			t.Error("the JWT sealing key is in the ConfigMap")
 		}
 	})
 

@@ -26,7 +26,7 @@ const JWKSPath = "/.well-known/jwks.json"
 
 var errJWTUnconfigured = &web.Error{
 	Code:        "server_error",
-	Description: "this application is set to get JWT access tokens, but the server has no signing key configured; an operator must set jwt.sealing_key_file",
+	Description: "this application is set to get JWT access tokens, but the server has no JWT sealing key configured; an operator must set jwt.sealing_key_file or jwt.sealing_key (OAUTHD_JWT_SEALING_KEY)",
 	Status:      http.StatusInternalServerError,
 	Reason:      "jwt application without a configured signer",
 }
@@ -63,7 +63,9 @@ func (s *Server) TokenRef(ctx context.Context, token string) (store.TokenRef, bo
 
 // handleJWKS is GET /.well-known/jwks.json: the keys that sign and will
 // sign. Verifiers may cache it five minutes; a key is published at least
-// that long before it signs (jwt.publish_delay).
+// that long before it signs (jwt.publish_delay). Until the ring has loaded
+// its keys the set is unknown: a 503 nobody caches (web.WriteError), never
+// an empty set cached for five minutes.
 func (s *Server) handleJWKS(c echo.Context) error {
 	if s.cfg.Signer == nil {
 		return web.WriteError(c, &web.Error{Code: "not_found", Description: "this server issues no JWT access tokens", Status: http.StatusNotFound})

@@ -186,3 +186,23 @@ func TestJWTFormatValidation(t *testing.T) {
 		t.Errorf("switching to opaque and never together: %v", err)
 	}
 }
+
+// While the signing keys are not loaded (Redis down at start, keys that do
+// not open), the JWKS is unknown, not empty: an empty set cached for five
+// minutes would make every verifier refuse every token meanwhile. It is a
+// 503 that nobody may cache, with Retry-After.
+func TestJWKSUnknownWhileKeysAreNot(t *testing.T) {
+	ring, err := signing.NewRing(nil, signing.SealWith(make([]byte, 32)), signing.EdDSA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newTestServer(t, func(c *Config) { c.Signer = ring })
+	w := env.do(getRequest(JWKSPath))
+	body := decode[map[string]any](t, w.Body)
+	if w.Code != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
+		t.Fatalf("jwks with no key loaded: %d %v", w.Code, body)
+	}
+	if h := w.Header(); h.Get("Cache-Control") != "no-store" || h.Get("Retry-After") == "" {
+		t.Fatalf("jwks with no key loaded: Cache-Control %q, Retry-After %q", h.Get("Cache-Control"), h.Get("Retry-After"))
+	}
+}

@@ -168,14 +168,30 @@ type Sessions interface {
 // ListSigningKeys returns every key, in no order; none is not an error.
 // AddSigningKey stores k and sets the RetireAt of the keys named in retire,
 // in one step, and drops the keys retired more than a day before.
+//
 // SharedSealingKey returns the 32-byte sealing key kept in the backend
-// itself, making it on first use; every caller, on every replica, gets the
-// same key. It serves deployments that configure no sealing key: their
-// signing keys are then only as safe as the backend.
+// itself, beside the keys it seals. With create it makes one when there is
+// none, so every caller, on every replica, gets the same key; without, none
+// is nil (not an error). Only the explicitly insecure custody seals with it
+// (jwt.insecure_sealing_key_in_redis: whoever reads the backend can then
+// forge tokens); the others look for it only to find what that custody left.
+//
+// ResealSigningKeys is a compare-and-swap over every key, the way
+// UpdateApplication is over one application: it calls reseal with the
+// stored keys and writes each key reseal returns over the stored key of
+// its ID (RetireAt included), in one step, only if no key changed in
+// between; when one did, it reads them again and calls reseal again (so
+// reseal must have no side effects), up to a bound, then ErrConflict. An
+// error from reseal aborts, nothing written. The shared sealing key is
+// deleted in the same step (or, where the backend cannot span both in one
+// step, right after: it opens none of the keys written). It moves the keys
+// to a sealing key kept outside the backend: once it returns, nothing in
+// the backend opens them.
 type SigningKeys interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	AddSigningKey(ctx context.Context, k SigningKey, retire map[string]time.Time) error
-	SharedSealingKey(ctx context.Context) ([]byte, error)
+	SharedSealingKey(ctx context.Context, create bool) ([]byte, error)
+	ResealSigningKeys(ctx context.Context, reseal func([]SigningKey) ([]SigningKey, error)) error
 }
 
 // Limits are the abuse limits every replica shares, set by a LimitsConfig.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -90,7 +92,11 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 		// they can: far past the default quotas, which would turn the
 		// measurement into one of 429s.
 		"--limits-issue", "0", "--limits-introspect", "0")
-	oauthd.Env = childEnv()
+	// The JWT scenarios need a sealing key: a fresh one, from the
+	// environment, as a deployment gives it.
+	var seal [32]byte
+	_, _ = rand.Read(seal[:])
+	oauthd.Env = childEnv("OAUTHD_JWT_SEALING_KEY=" + base64.StdEncoding.EncodeToString(seal[:]))
 	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
 		return nil, err
 	}

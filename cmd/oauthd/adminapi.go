@@ -77,13 +77,18 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 		return adminConn{}, nil, err
 	}
 	st := redis.New(rdb, redis.Options{Prefix: cfg.Redis.Prefix})
-	ring, err := newKeyRing(cfg, st)
+	// The same custody as serve's: without a sealing key there is no ring,
+	// and the keys verbs say what is missing.
+	ring, err := newKeyRing(cfg, st, false)
 	if err != nil {
 		closeRedis()
 		return adminConn{}, nil, err
 	}
-	svc := apps.New(st, cfg.catalogue,
-		apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Keys: ring, KeyPublishDelay: cfg.JWT.PublishDelay})
+	opts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, KeyPublishDelay: cfg.JWT.PublishDelay}
+	if ring != nil {
+		opts.Keys = ring
+	}
+	svc := apps.New(st, cfg.catalogue, opts)
 	// The handler accepts one key, minted for this process and never shown:
 	// the audit log names its changes' actor "cli". Only failures (a 5xx,
 	// with its cause) reach the log; the answers are the verbs' to print.

@@ -474,7 +474,7 @@ func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 
 func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
-	cmd := &cobra.Command{Use: "keys", Short: "List and rotate the JWT signing keys (for applications whose token_format is jwt)"}
+	cmd := &cobra.Command{Use: "keys", Short: "List, rotate and reseal the JWT signing keys (for applications whose token_format is jwt)"}
 	list := &cobra.Command{Use: "list", Short: "List the published signing keys (never their private parts)", Args: cobra.NoArgs}
 	list.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		l, err := api.SigningKeys(ctx)
@@ -507,5 +507,6 @@ func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Co
 		return c.printRows([][2]string{{"kid", k.KID}, {"alg", k.Alg}, {"signs_from", k.SignsFrom.Format(time.RFC3339)}})
 	})
 	cmd.AddCommand(c.command(list), c.command(rotate))
+	cmd.AddCommand(resealCommand(c))
 	return cmd
 }

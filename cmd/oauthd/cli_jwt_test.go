@@ -26,7 +26,8 @@ import (
 func TestCLIJWT(t *testing.T) {
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
-	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
+	seal := newSealingKey(t)
+	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest, "OAUTHD_JWT_SEALING_KEY": seal}, "--redis-url", rs.URL)
 	ctx := context.Background()
 
 	var meta struct {
@@ -48,7 +49,7 @@ func TestCLIJWT(t *testing.T) {
 		env  map[string]string
 	}{
 		{"remote", map[string]string{"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": key}},
-		{"direct", map[string]string{"OAUTHD_REDIS_URL": rs.URL}},
+		{"direct", map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_JWT_SEALING_KEY": seal}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			cli := func(args ...string) string {

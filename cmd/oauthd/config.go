@@ -117,7 +117,9 @@ func serveSettings() []setting {
 func jwtSettings() []setting {
 	return []setting{
 		{Key: "jwt.algorithm", Default: "EdDSA", Usage: "the algorithm of new JWT signing keys: EdDSA (Ed25519), ES256 or RS256"},
-		{Key: "jwt.sealing_key_file", Default: "", Usage: "file holding the 32-byte key (raw, base64 or hex) that seals the JWT signing keys in Redis; empty keeps one in Redis itself (keys are then only as safe as Redis)"},
+		{Key: "jwt.sealing_key_file", Default: "", Usage: "file holding the 32-byte key (raw, base64 or hex) that seals the JWT signing keys in Redis, such as a mounted Kubernetes Secret; or set jwt.sealing_key. With neither, serve signs no JWTs (on the embedded store it makes a key in memory)"},
+		{Key: "jwt.sealing_key", Default: "", Usage: "the sealing key itself, 32 bytes as base64 or hex, for the environment (OAUTHD_JWT_SEALING_KEY from a secret store; a flag would show it in the process list); not with jwt.sealing_key_file"},
+		{Key: "jwt.insecure_sealing_key_in_redis", Default: false, Usage: "INSECURE: keep the sealing key in Redis beside the keys it seals, as earlier versions did: whoever reads Redis (a replica, a backup) can forge JWTs. Warned about on every start; move off it with 'oauthd keys reseal'"},
 		{Key: "jwt.publish_delay", Default: 10 * time.Minute, Usage: "how long a new signing key is published before it signs (longer than verifiers cache the JWKS: 5m)"},
 	}
 }
@@ -193,9 +195,11 @@ type Config struct {
 		SecurityEvery     time.Duration `mapstructure:"security_every"`
 	} `mapstructure:"audit"`
 	JWT struct {
-		Algorithm      string        `mapstructure:"algorithm"`
-		SealingKeyFile string        `mapstructure:"sealing_key_file"`
-		PublishDelay   time.Duration `mapstructure:"publish_delay"`
+		Algorithm                 string        `mapstructure:"algorithm"`
+		SealingKeyFile            string        `mapstructure:"sealing_key_file"`
+		SealingKey                string        `mapstructure:"sealing_key"`
+		InsecureSealingKeyInRedis bool          `mapstructure:"insecure_sealing_key_in_redis"`
+		PublishDelay              time.Duration `mapstructure:"publish_delay"`
 	} `mapstructure:"jwt"`
 	Feed struct {
 		Enabled   bool          `mapstructure:"enabled"`
@@ -222,7 +226,7 @@ type Config struct {
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
 	trustedProxies []netip.Prefix
-	sealingKey     []byte // nil: kept in Redis
+	sealingKey     []byte // from jwt.sealing_key_file or jwt.sealing_key; nil: none
 	limits         redis.LimitsConfig
 	catalogue      *scopes.Catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
@@ -567,9 +571,32 @@ func (c *Config) validate(list []setting) error {
 			if c.JWT.SealingKeyFile == "" {
 				return nil
 			}
+			b, err := os.ReadFile(c.JWT.SealingKeyFile)
+			if err != nil {
+				return err
+			}
+			c.sealingKey, err = parseSealingKey(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.JWT.SealingKeyFile, err)
+			}
+			return nil
+		}},
+		{"jwt.sealing_key", func() error {
+			if c.JWT.SealingKey == "" {
+				return nil
+			}
+			if c.JWT.SealingKeyFile != "" {
+				return errors.New("jwt.sealing_key_file is set too: keep one")
+			}
 			var err error
-			c.sealingKey, err = readSealingKey(c.JWT.SealingKeyFile)
+			c.sealingKey, err = parseSealingKey([]byte(c.JWT.SealingKey))
 			return err
+		}},
+		{"jwt.insecure_sealing_key_in_redis", func() error {
+			if c.JWT.InsecureSealingKeyInRedis && c.sealingKey != nil {
+				return errors.New("a sealing key is configured (jwt.sealing_key_file or jwt.sealing_key): drop this setting, which would keep another in Redis")
+			}
+			return nil
 		}},
 		{"jwt.publish_delay", func() error {
 			if c.JWT.PublishDelay < time.Second || c.JWT.PublishDelay > 24*time.Hour {
@@ -735,13 +762,10 @@ func rateCheck(s string, dst *redis.Rate) func() error {
 	}
 }
 
-// readSealingKey reads a 32-byte key: raw, base64 (standard or URL-safe,
-// padded or not) or hex, surrounding space ignored.
-func readSealingKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// parseSealingKey reads a 32-byte key: raw, base64 (standard or URL-safe,
+// padded or not) or hex, surrounding space ignored. Its error never holds
+// the key.
+func parseSealingKey(b []byte) ([]byte, error) {
 	if len(b) == 32 {
 		return b, nil
 	}
@@ -754,5 +778,5 @@ func readSealingKey(path string) ([]byte, error) {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: not a 32-byte key (raw, base64 or hex); make one with: head -c32 /dev/urandom | base64", path)
+	return nil, errors.New("not a 32-byte key (raw, base64 or hex); make one with: head -c32 /dev/urandom | base64")
 }

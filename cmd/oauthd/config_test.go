@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -152,6 +155,49 @@ func TestConfigLimits(t *testing.T) {
 	}
 	if _, err := parse(t, []string{"--limits-ipv6-prefix", "16"}, nil); err == nil || !strings.Contains(err.Error(), "config limits.ipv6_prefix: 16: use between 32 and 128") {
 		t.Fatalf("limits.ipv6_prefix 16: %v", err)
+	}
+}
+
+// The sealing key comes from a file or the environment, never both, and
+// not with the insecure custody; a bad one is refused without being
+// echoed.
+func TestConfigSealingKey(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, 32)
+	b64, hexKey := base64.StdEncoding.EncodeToString(key), hex.EncodeToString(key)
+	file := filepath.Join(t.TempDir(), "sealing.key")
+	if err := os.WriteFile(file, []byte(b64+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "": the key is read
+	}{
+		{"base64 from the environment", map[string]string{"OAUTHD_JWT_SEALING_KEY": b64}, ""},
+		{"hex from the environment", map[string]string{"OAUTHD_JWT_SEALING_KEY": hexKey}, ""},
+		{"file", map[string]string{"OAUTHD_JWT_SEALING_KEY_FILE": file}, ""},
+		{"file and environment", map[string]string{"OAUTHD_JWT_SEALING_KEY_FILE": file, "OAUTHD_JWT_SEALING_KEY": b64},
+			"config jwt.sealing_key: jwt.sealing_key_file is set too"},
+		{"too short", map[string]string{"OAUTHD_JWT_SEALING_KEY": "c2VjcmV0LXNlY3JldA=="}, "config jwt.sealing_key: not a 32-byte key"},
+		{"key and insecure custody", map[string]string{"OAUTHD_JWT_SEALING_KEY": b64, "OAUTHD_JWT_INSECURE_SEALING_KEY_IN_REDIS": "true"},
+			"config jwt.insecure_sealing_key_in_redis: a sealing key is configured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, nil, tt.env)
+			if tt.wantErr == "" {
+				if err != nil || !bytes.Equal(c.sealingKey, key) {
+					t.Fatalf("sealing key %x, %v", c.sealingKey, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+			if v := tt.env["OAUTHD_JWT_SEALING_KEY"]; v != "" && strings.Contains(err.Error(), v) {
+				t.Fatalf("the error shows the key: %v", err)
+			}
+		})
 	}
 }
 

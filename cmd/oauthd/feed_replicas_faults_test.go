@@ -208,6 +208,8 @@ func TestFaultFeedAcrossReplicas(t *testing.T) {
 		"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest, "OAUTHD_ISSUER": issuer,
 		"OAUTHD_LIMITS_ISSUE": "0", "OAUTHD_LIMITS_INTROSPECT": "0",
 		"OAUTHD_FEED_HEARTBEAT": "1s",
+		// The replicas sign JWTs with one sealing key, kept out of Redis.
+		"OAUTHD_JWT_SEALING_KEY": newSealingKey(t),
 	}
 	a, b := startReplica(t, oauthdBin, env), startReplica(t, oauthdBin, env)
 	lb.set(strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(b.url, "http://"))

@@ -261,20 +261,37 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		tombstone = cfg.Introspection.TombstoneTTL
 	}
 	probes := health.New(health.Config{Ping: st.Ping, Timeout: cfg.Health.Timeout, Logger: log})
-	ring, err := newKeyRing(cfg, st)
+	ring, err := newKeyRing(cfg, st, embedded)
 	if err != nil {
 		return err
 	}
-	if cfg.sealingKey == nil && !embedded {
-		log.Warn("jwt.sealing_key_file is not set: JWT signing keys are sealed with a key kept in Redis, so they are only as safe as Redis; set it to a 32-byte key file (head -c32 /dev/urandom | base64)")
+	// With a ring, JWT applications get tokens and the keys can be
+	// rotated; without one, neither (a nil *Ring in the interfaces would
+	// not be nil).
+	var signer server.Signer
+	var keyRing apps.KeyRing
+	if ring != nil {
+		signer, keyRing = ring, ring
+	}
+	if cfg.JWT.InsecureSealingKeyInRedis {
+		log.Warn(insecureCustodyLine)
 	}
 	// The ring makes its first key once Redis answers, and reloads so that
 	// a key another replica (or the CLI) adds is known before it signs.
+	// Without a ring, the same goroutine says once why JWT signing is off.
 	ringCtx, stopRing := context.WithCancel(ctx)
-	defer stopRing()
-	go runKeyRing(ringCtx, ring, log)
+	ringDone := make(chan struct{})
+	go func() {
+		defer close(ringDone)
+		if ring == nil {
+			reportSigningOff(ringCtx, st, log)
+			return
+		}
+		runKeyRing(ringCtx, ring, log)
+	}()
+	defer func() { stopRing(); <-ringDone }()
 	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery, Keys: ring, KeyPublishDelay: cfg.JWT.PublishDelay})
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay})
 	// The service writes the security log's aggregated counts every
 	// period, and once more after the HTTP servers have drained.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
@@ -319,7 +336,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		TrustedProxies:       cfg.trustedProxies,
 		AllowUnknownClientIP: cfg.Introspection.MissingClientIP == "active",
 		Limits:               limits,
-		Signer:               ring,
+		Signer:               signer,
 	}, st)
 	if err != nil {
 		return err
@@ -628,16 +645,6 @@ func (g signInGuard) Failed(ctx context.Context, ip string) error {
 	return err
 }
 
-// newKeyRing is the JWT signing key ring: sealed with jwt.sealing_key_file
-// or, without one, with a key kept in Redis.
-func newKeyRing(cfg *Config, st *redis.Store) (*signing.Ring, error) {
-	seal := st.SharedSealingKey
-	if cfg.sealingKey != nil {
-		seal = signing.SealWith(cfg.sealingKey)
-	}
-	return signing.NewRing(st, seal, cfg.JWT.Algorithm, nil)
-}
-
 // keyRingReload is how often each replica rereads the signing keys: well
 // under jwt.publish_delay, so a new key is known everywhere before it signs.
 const keyRingReload = 30 * time.Second
@@ -654,7 +661,7 @@ func runKeyRing(ctx context.Context, ring *signing.Ring, log *slog.Logger) {
 			return
 		}
 		if errors.Is(err, signing.ErrSealed) {
-			log.Error("JWT signing keys cannot be opened: JWT applications get 503 until jwt.sealing_key_file holds the key they were sealed with", "error", err.Error())
+			log.Error("JWT signing keys cannot be opened: JWT applications get 503 until jwt.sealing_key_file or jwt.sealing_key holds the key they were sealed with (the same on every replica)", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

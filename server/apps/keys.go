@@ -16,8 +16,9 @@ type KeyRing interface {
 }
 
 // ErrNoKeyRing is a key operation on a service configured without one:
-// there are no keys to list or rotate.
-var ErrNoKeyRing = &Error{Code: CodeNotFound, Message: "this server signs no JWT access tokens: it has no signing keys"}
+// there are no keys to list or rotate. oauthd has none exactly when no
+// sealing key is configured.
+var ErrNoKeyRing = &Error{Code: CodeNotFound, Message: "this server signs no JWT access tokens: no JWT sealing key is configured (set jwt.sealing_key_file or jwt.sealing_key, OAUTHD_JWT_SEALING_KEY)"}
 
 // minKeyRetirement is the shortest an old key stays published after the
 // new one starts signing, whatever the applications' lifetimes: tokens

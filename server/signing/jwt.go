@@ -82,14 +82,17 @@ func (r *Ring) Verify(ctx context.Context, token string) (Claims, error) {
 	return c, nil
 }
 
-// JWKS is the published keys as a JSON Web Key Set (RFC 7517).
+// JWKS is the published keys as a JSON Web Key Set (RFC 7517). A ring
+// that publishes none has not loaded its keys (its store has not been
+// reached, or they do not open): that is ErrNoKey, not an empty set, which
+// verifiers would cache and refuse every token with meanwhile.
 func (r *Ring) JWKS() ([]byte, error) {
 	var set jose.JSONWebKeySet
 	for _, k := range r.Published() {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Private.Public(), KeyID: k.ID, Algorithm: k.Alg, Use: "sig"})
 	}
 	if set.Keys == nil {
-		set.Keys = []jose.JSONWebKey{}
+		return nil, ErrNoKey
 	}
 	return json.Marshal(set)
 }

@@ -131,6 +131,17 @@ func (r *Ring) cipher(ctx context.Context) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
+	if aead, err = sealer(key); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.aead = aead
+	r.mu.Unlock()
+	return aead, nil
+}
+
+// sealer is AES-256-GCM under a 32-byte sealing key.
+func sealer(key []byte) (cipher.AEAD, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("signing: the sealing key must be 32 bytes, got %d", len(key))
 	}
@@ -138,13 +149,36 @@ func (r *Ring) cipher(ctx context.Context) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	if aead, err = cipher.NewGCM(block); err != nil {
-		return nil, err
+	return cipher.NewGCM(block)
+}
+
+// Reseal opens every key with the sealing key from and seals it with to,
+// keeping all else (id, algorithm, times): the store's ResealSigningKeys
+// writes the result, moving the keys to a new sealing key. A key that does
+// not open with from is an error naming it, and nothing is resealed: a
+// partial move would lose that key.
+func Reseal(keys []store.SigningKey, from, to []byte) ([]store.SigningKey, error) {
+	open, err := sealer(from)
+	if err != nil {
+		return nil, fmt.Errorf("the current sealing key: %w", err)
 	}
-	r.mu.Lock()
-	r.aead = aead
-	r.mu.Unlock()
-	return aead, nil
+	shut, err := sealer(to)
+	if err != nil {
+		return nil, fmt.Errorf("the new sealing key: %w", err)
+	}
+	out := make([]store.SigningKey, 0, len(keys))
+	for _, s := range keys {
+		k, err := unseal(open, s)
+		if err != nil {
+			return nil, err
+		}
+		resealed, err := seal(shut, k)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %q: %w", s.ID, err)
+		}
+		out = append(out, resealed)
+	}
+	return out, nil
 }
 
 // Load reads the keys from the store. A key that does not unseal (sealed
@@ -350,7 +384,7 @@ func seal(aead cipher.AEAD, k Key) (store.SigningKey, error) {
 }
 
 // ErrSealed is a key sealed under another sealing key.
-var ErrSealed = errors.New("signing key does not open with the configured sealing key (jwt.sealing_key): was it changed?")
+var ErrSealed = errors.New("signing key does not open with this sealing key (jwt.sealing_key_file or jwt.sealing_key): is it the one the keys were sealed with?")
 
 func unseal(aead cipher.AEAD, s store.SigningKey) (Key, error) {
 	n := aead.NonceSize()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,11 +26,21 @@ type keyRecord struct {
 	Sealed    []byte `json:"sealed"`
 }
 
+// sharedSealingKeyKey holds the sealing key that
+// jwt.insecure_sealing_key_in_redis keeps beside the keys it seals.
+func (s *Store) sharedSealingKeyKey() string { return s.opts.Prefix + ":jwt:seal" }
+
 // ListSigningKeys returns every stored key.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	all, err := s.rdb.HGetAll(ctx, s.signingKeysKey()).Result()
+	return listSigningKeys(ctx, s.rdb, s.signingKeysKey())
+}
+
+// listSigningKeys reads the hash at key through c: the client, or a
+// transaction watching it.
+func listSigningKeys(ctx context.Context, c goredis.Cmdable, key string) ([]store.SigningKey, error) {
+	all, err := c.HGetAll(ctx, key).Result()
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, wrapErr(err)
 	}
 	var out []store.SigningKey
 	for kid, v := range all {
@@ -51,6 +62,10 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	return out, nil
 }
 
+func encodeSigningKey(k store.SigningKey) ([]byte, error) {
+	return json.Marshal(keyRecord{Alg: k.Alg, CreatedMS: ms(k.CreatedAt), ActiveMS: ms(k.ActiveAt), Sealed: k.Sealed})
+}
+
 // AddSigningKey stores k and the retirement times in retire, in one
 // transaction, and drops keys retired more than a day ago.
 func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey, retire map[string]time.Time) error {
@@ -58,7 +73,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey, retire ma
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(keyRecord{Alg: k.Alg, CreatedMS: ms(k.CreatedAt), ActiveMS: ms(k.ActiveAt), Sealed: k.Sealed})
+	b, err := encodeSigningKey(k)
 	if err != nil {
 		return err
 	}
@@ -77,22 +92,69 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey, retire ma
 	return s.wrap(err)
 }
 
-// SharedSealingKey returns the sealing key kept in Redis itself, making
-// one when there is none (SET NX, so replicas starting together agree).
-// It is for deployments that configure no sealing key file: signing keys
-// are then only as safe as Redis.
-func (s *Store) SharedSealingKey(ctx context.Context) ([]byte, error) {
-	var k [32]byte
-	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails (Go 1.24+)
-	key := s.opts.Prefix + ":jwt:seal"
-	if err := s.rdb.SetNX(ctx, key, k[:], 0).Err(); err != nil {
-		return nil, s.wrap(err)
+// ResealSigningKeys rewrites the keys reseal returns in a transaction
+// watching the keys' hash, and deletes the shared sealing key in it. On a
+// Cluster the two keys live in different slots, which no transaction spans:
+// the shared key is deleted right after the keys are written, which is
+// safe in that order (it opens none of them any more).
+func (s *Store) ResealSigningKeys(ctx context.Context, reseal func([]store.SigningKey) ([]store.SigningKey, error)) error {
+	key := s.signingKeysKey()
+	txf := func(tx *goredis.Tx) error {
+		old, err := listSigningKeys(ctx, tx, key)
+		if err != nil {
+			return passErr{err}
+		}
+		next, err := reseal(old)
+		if err != nil {
+			return passErr{err}
+		}
+		records := make(map[string][]byte, len(next))
+		for _, k := range next {
+			if records[k.ID], err = encodeSigningKey(k); err != nil {
+				return passErr{err}
+			}
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, k := range next {
+				p.HSet(ctx, key, k.ID, records[k.ID])
+				if k.RetireAt.IsZero() {
+					p.HDel(ctx, key, "retire:"+k.ID)
+				} else {
+					p.HSet(ctx, key, "retire:"+k.ID, ms(k.RetireAt))
+				}
+			}
+			if !s.cluster {
+				p.Del(ctx, s.sharedSealingKeyKey())
+			}
+			return nil
+		})
+		return err
+	}
+	if err := s.watch(ctx, "signing keys", txf, key); err != nil || !s.cluster {
+		return err
+	}
+	return s.wrap(s.rdb.Del(ctx, s.sharedSealingKeyKey()).Err())
+}
+
+// SharedSealingKey returns the sealing key kept in Redis itself; with
+// create it makes one when there is none (SET NX, so replicas starting
+// together agree).
+func (s *Store) SharedSealingKey(ctx context.Context, create bool) ([]byte, error) {
+	key := s.sharedSealingKeyKey()
+	if create {
+		var k [32]byte
+		_, _ = rand.Read(k[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if err := s.rdb.SetNX(ctx, key, k[:], 0).Err(); err != nil {
+			return nil, s.wrap(err)
+		}
 	}
 	b, err := s.rdb.Get(ctx, key).Bytes()
-	if err != nil {
+	switch {
+	case errors.Is(err, goredis.Nil) && !create:
+		return nil, nil
+	case err != nil:
 		return nil, s.wrap(err)
-	}
-	if len(b) != 32 {
+	case len(b) != 32:
 		return nil, fmt.Errorf("%s holds %d bytes, not a 32-byte sealing key", key, len(b))
 	}
 	return b, nil

@@ -33,10 +33,30 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// casRetries bounds UpdateApplication's optimistic-locking loop. Admin
-// changes to one application are rare; losing this many races in a row
-// means something is hammering the record.
+// casRetries bounds the optimistic-locking loops (watch). Admin changes
+// to one application, and rewrites of the signing keys, are rare; losing
+// this many races in a row means something is hammering the record.
 const casRetries = 16
+
+// watch runs txf in a transaction watching keys until it commits: a race
+// lost to another client that wrote a key first runs it again, up to
+// casRetries times, and then it is ErrConflict on what. An error txf
+// returns as passErr comes back as it is; a Redis error is classified
+// (wrapErr).
+func (s *Store) watch(ctx context.Context, what string, txf func(*goredis.Tx) error, keys ...string) error {
+	for range casRetries {
+		err := s.rdb.Watch(ctx, txf, keys...)
+		var pe passErr
+		switch {
+		case errors.Is(err, goredis.TxFailedErr):
+			continue
+		case errors.As(err, &pe):
+			return pe.err
+		}
+		return s.wrap(err)
+	}
+	return fmt.Errorf("%s: %w", what, store.ErrConflict)
+}
 
 // The storage contract, store.Backend, is a Store, the Limits and the Feed
 // on the same Redis and key prefix, together (the conformance test joins
@@ -206,6 +226,9 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 	var feedKind string
 	txf := func(tx *goredis.Tx) error {
 		b, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, goredis.Nil) {
+			return passErr{fmt.Errorf("application %q: %w", id, store.ErrNotFound)}
+		}
 		if err != nil {
 			return err
 		}
@@ -237,27 +260,14 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 		out = next
 		return err
 	}
-	for range casRetries {
-		err := s.rdb.Watch(ctx, txf, key)
-		var pe passErr
-		switch {
-		case err == nil:
-			s.apps.invalidate(id) // read-your-writes here, before the message arrives
-			if feedKind != "" && s.cluster {
-				s.feedAfter(ctx, feedKind, id, "")
-			}
-			return out, nil
-		case errors.Is(err, goredis.TxFailedErr):
-			continue
-		case errors.As(err, &pe):
-			return store.Application{}, pe.err
-		case errors.Is(err, goredis.Nil):
-			return store.Application{}, fmt.Errorf("application %q: %w", id, store.ErrNotFound)
-		default:
-			return store.Application{}, s.wrap(err)
-		}
+	if err := s.watch(ctx, fmt.Sprintf("application %q", id), txf, key); err != nil {
+		return store.Application{}, err
 	}
-	return store.Application{}, fmt.Errorf("application %q: %w", id, store.ErrConflict)
+	s.apps.invalidate(id) // read-your-writes here, before the message arrives
+	if feedKind != "" && s.cluster {
+		s.feedAfter(ctx, feedKind, id, "")
+	}
+	return out, nil
 }
 
 // retireGeneration queues, in a transaction, what revoking every token of

@@ -187,9 +187,14 @@ func (r *recorder) AddSigningKey(ctx context.Context, k store.SigningKey, retire
 	return r.b.AddSigningKey(ctx, k, retire)
 }
 
-func (r *recorder) SharedSealingKey(ctx context.Context) ([]byte, error) {
+func (r *recorder) SharedSealingKey(ctx context.Context, create bool) ([]byte, error) {
 	r.calls.note()
-	return r.b.SharedSealingKey(ctx)
+	return r.b.SharedSealingKey(ctx, create)
+}
+
+func (r *recorder) ResealSigningKeys(ctx context.Context, reseal func([]store.SigningKey) ([]store.SigningKey, error)) error {
+	r.calls.note()
+	return r.b.ResealSigningKeys(ctx, reseal)
 }
 
 func (r *recorder) Failed(ctx context.Context, clientID string, addr netip.Addr) (store.Lockout, error) {

@@ -84,6 +84,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"SessionIdleExpiry", testSessionIdleExpiry},
 		{"SigningKeys", testSigningKeys},
 		{"SharedSealingKey", testSharedSealingKey},
+		{"ResealSigningKeys", testResealSigningKeys},
 		{"ClientLockout", testClientLockout},
 		{"AddressLockout", testAddressLockout},
 		{"Quotas", testQuotas},
