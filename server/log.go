@@ -17,6 +17,13 @@ type Observer interface {
 	ClientAuthFailed(reason string)
 	// Introspected reports "active" or the inactive reason.
 	Introspected(result string)
+	// LockedOut reports a lock-out a failed authentication started, by
+	// its scope (store.Lockout.Scope).
+	LockedOut(scope string)
+	// QuotaRefused reports a request refused because a budget was spent:
+	// "issue" (an application's token quota) or "introspect" (a resource
+	// server's introspection budget).
+	QuotaRefused(budget string)
 }
 
 // observe tells obs what the request log learned. Everything comes from
@@ -24,8 +31,19 @@ type Observer interface {
 // nothing of metrics.
 func observe(obs Observer) func(c echo.Context, l *web.RequestLog, status int) {
 	return func(c echo.Context, l *web.RequestLog, status int) {
-		if l.Code() == "invalid_client" {
+		switch l.Code() {
+		case "invalid_client":
 			obs.ClientAuthFailed(l.Reason())
+		case "slow_down":
+			switch l.Reason() {
+			case issueQuota:
+				obs.QuotaRefused("issue")
+			case introspectQuota:
+				obs.QuotaRefused("introspect")
+			}
+		}
+		if scope := l.Attr("lockout"); scope != "" {
+			obs.LockedOut(scope)
 		}
 		switch web.Route(c) {
 		case "/oauth/token":

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sync"
@@ -9,12 +11,24 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
 )
 
 // recorder is an Observer that keeps what it heard.
 type recorder struct {
-	mu                              sync.Mutex
-	requests, auth, introspect, iss []string
+	mu                                               sync.Mutex
+	requests, auth, introspect, iss, locks, refusals []string
+}
+
+func (r *recorder) LockedOut(scope string) {
+	r.mu.Lock()
+	r.locks = append(r.locks, scope)
+	r.mu.Unlock()
+}
+func (r *recorder) QuotaRefused(budget string) {
+	r.mu.Lock()
+	r.refusals = append(r.refusals, budget)
+	r.mu.Unlock()
 }
 
 func (r *recorder) Request(route, method string, status int, _ time.Duration) {
@@ -68,5 +82,42 @@ func TestObserver(t *testing.T) {
 	}
 	if len(rec.introspect) != 3 || rec.introspect[0] != "active" || rec.introspect[2] != "malformed" || rec.introspect[1] == "active" || rec.introspect[1] == "" {
 		t.Errorf("introspections %q", rec.introspect)
+	}
+}
+
+// scriptedLimits locks out on the first failure and has spent every
+// quota: what the metrics must hear about.
+type scriptedLimits struct{ noLimits }
+
+func (scriptedLimits) ClientFailed(context.Context, string, netip.Addr, bool) (store.Lockout, error) {
+	return store.Lockout{For: time.Minute, New: true, Scope: "client"}, nil
+}
+func (scriptedLimits) TakeIssue(context.Context, string) (time.Duration, error) {
+	return time.Second, nil
+}
+func (scriptedLimits) TakeIntrospect(context.Context, string) (time.Duration, error) {
+	return time.Second, nil
+}
+
+// Lock-outs and spent quotas reach the observer (oauthd_lockouts_total,
+// oauthd_quota_refusals_total) from what the handlers logged.
+func TestObserverLimits(t *testing.T) {
+	rec := &recorder{}
+	env := newTestServer(t, func(c *Config) { c.Observer = rec; c.Limits = scriptedLimits{} })
+	app := env.createApp(apps.NewApplication{})
+	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+	bad := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+	bad.Header.Set("Authorization", basic(app.ClientID, "ocs_wrong"))
+	if w := env.do(bad); w.Code != 429 {
+		t.Fatalf("wrong secret under a scripted lock-out: %d", w.Code)
+	}
+	good := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+	good.Header.Set("Authorization", basic(app.ClientID, app.Secret))
+	if w := env.do(good); w.Code != 429 {
+		t.Fatalf("token with the quota spent: %d", w.Code)
+	}
+	env.introspect(rs, url.Values{"token": {"garbage"}})
+	if !slices.Equal(rec.locks, []string{"client"}) || !slices.Equal(rec.refusals, []string{"issue", "introspect"}) {
+		t.Errorf("lock-outs %q, quota refusals %q", rec.locks, rec.refusals)
 	}
 }

@@ -286,6 +286,7 @@ func (s *Server) authError(c echo.Context, app *store.Application, err error) er
 	}
 	if lo.New {
 		s.security(c, store.SecurityEvent{Kind: "client.locked_out", ClientID: id, Known: known, Reason: lo.Scope, For: lo.For})
+		web.LogAttrs(c, slog.String("lockout", lo.Scope))
 	}
 	if lo.For > 0 {
 		return web.WriteError(c, errLockedOut(lo.For))

@@ -369,7 +369,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			SessionIdle: cfg.Dashboard.SessionIdle, SessionMax: cfg.Dashboard.SessionMax,
 			SecureCookies: cfg.Dashboard.SecureCookies, Logger: log, Observer: mx,
 			TrustedProxies: cfg.trustedProxies,
-			Guard:          signInGuard{limits: limits, audit: appSvc},
+			Guard:          signInGuard{limits: limits, audit: appSvc, metrics: mx},
 		}, appSvc)
 		if err != nil {
 			return err
@@ -625,8 +625,9 @@ func dashboardURL(issuer string, adminLn net.Listener, tls bool) string {
 // admin API (limits.address_failures), shared by every replica, and
 // records each failure in the security log, aggregated.
 type signInGuard struct {
-	limits *redis.Limits
-	audit  *apps.Service
+	limits  *redis.Limits
+	audit   *apps.Service
+	metrics *metrics.Metrics
 }
 
 func (g signInGuard) Blocked(ctx context.Context, ip string) (time.Duration, error) {
@@ -641,6 +642,7 @@ func (g signInGuard) Failed(ctx context.Context, ip string) error {
 	lo, err := g.limits.Failed(ctx, "", addr)
 	if lo.New {
 		g.audit.Security(ctx, store.SecurityEvent{Kind: "dashboard.locked_out", Addr: addr, Reason: lo.Scope, For: lo.For})
+		g.metrics.LockedOut(metrics.LockScopeAdmin)
 	}
 	return err
 }

@@ -239,6 +239,10 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// lockoutObserver is the part of an Observer (the metrics) that counts
+// lock-outs; an Observer without it counts none.
+type lockoutObserver interface{ LockedOut(scope string) }
+
 // authFailed answers a failed admin authentication: counted against the
 // caller's address (429 once it is locked out; 503 when Redis cannot
 // count it) and recorded in the security log, aggregated.
@@ -252,6 +256,9 @@ func (a *Admin) authFailed(c echo.Context, addr netip.Addr, e *web.Error) error 
 	case lo.For > 0:
 		if lo.New {
 			a.apps.Security(ctx, store.SecurityEvent{Kind: "admin.locked_out", Addr: addr, Reason: lo.Scope, For: lo.For})
+			if m, ok := a.cfg.Observer.(lockoutObserver); ok {
+				m.LockedOut("admin")
+			}
 		}
 		return writeError(c, lockedOut(lo.For))
 	}

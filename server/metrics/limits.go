@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 const (
 	LockScopeClient  = "client"  // one client_id from one address
 	LockScopeAddress = "address" // every client_id from one address
+	LockScopeSiege   = "siege"   // one client_id from every address outside its allowlist (limits.client_ceiling)
 	LockScopeAdmin   = "admin"   // admin key or dashboard sign-in attempts from one address
 )
 
@@ -23,7 +24,7 @@ const other = "other"
 func newLimitCounters() (lockouts, refusals *prometheus.CounterVec) {
 	lockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauthd_lockouts_total",
-		Help: "Lock-outs started for too many failed authentications, by scope: client (a client_id from one address), address (every client_id from one address), admin (admin key or dashboard sign-in).",
+		Help: "Lock-outs started for too many failed authentications, by scope: client (a client_id from one address), address (every client_id from one address), siege (a client_id from every address, past limits.client_ceiling), admin (admin key or dashboard sign-in).",
 	}, []string{"scope"})
 	refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauthd_quota_refusals_total",
@@ -32,7 +33,7 @@ func newLimitCounters() (lockouts, refusals *prometheus.CounterVec) {
 	// Every known series exists from the start at 0: rate() and
 	// increase() then see the first lock-out, which they would miss on a
 	// series that appeared with it.
-	for _, s := range []string{LockScopeClient, LockScopeAddress, LockScopeAdmin} {
+	for _, s := range []string{LockScopeClient, LockScopeAddress, LockScopeSiege, LockScopeAdmin} {
 		lockouts.WithLabelValues(s)
 	}
 	for _, b := range []string{BudgetIssue, BudgetIntrospect} {
@@ -42,11 +43,11 @@ func newLimitCounters() (lockouts, refusals *prometheus.CounterVec) {
 }
 
 // LockedOut counts one lock-out that started (store.Lockout.New), by its
-// scope: LockScopeClient, LockScopeAddress or LockScopeAdmin. Any other
-// value is counted as "other".
+// scope: LockScopeClient, LockScopeAddress, LockScopeSiege or
+// LockScopeAdmin. Any other value is counted as "other".
 func (m *Metrics) LockedOut(scope string) {
 	switch scope {
-	case LockScopeClient, LockScopeAddress, LockScopeAdmin:
+	case LockScopeClient, LockScopeAddress, LockScopeSiege, LockScopeAdmin:
 	default:
 		scope = other
 	}
