@@ -35,8 +35,9 @@ type RequestLog struct {
 	// header's value, so answering it allocates nothing.
 	requestID [1]string
 	// buf backs attrs: a request adds a handful, so the line is built
-	// without growing a slice.
-	buf [14]slog.Attr
+	// without growing a slice (a traced request's ids may grow it: they
+	// cost allocations anyway).
+	buf [12]slog.Attr
 }
 
 const logKey = "oauthd.log"

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 	"strconv"
@@ -86,11 +87,11 @@ func validRequestID(id string) bool {
 // server's traffic), not be secret.
 func newRequestID() string {
 	var b [16]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
-	}
-	return hex.EncodeToString(b[:])
+	var h [32]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	hex.Encode(h[:], b[:])
+	return string(h[:]) // the one allocation: hex.EncodeToString makes two
 }
 
 // requestID sets the request's id (the caller's when well-formed, else a
