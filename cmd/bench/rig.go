@@ -23,6 +23,7 @@ type rig struct {
 	// smsJWTURL is a second sms-api validating JWTs locally (jwt_local).
 	smsJWTURL string
 	oauthdPID int
+	traceEnv  []string // the OTEL_* settings of oauthd and sms-api
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
@@ -38,8 +39,11 @@ const clientConns = 16
 // startRig starts redis-server, the baseline, oauthd (with a daemon and a
 // resource-server application) and sms-api, each on its own loopback port,
 // and returns once each has said it is ready.
-func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*rig, error) {
-	r := &rig{http: httpClient(clientConns)}
+//
+// traceEnv, when set, turns OpenTelemetry tracing on in oauthd and sms-api
+// (-trace-sample).
+func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, traceEnv []string) (*rig, error) {
+	r := &rig{http: httpClient(clientConns), traceEnv: traceEnv}
 	var err error
 	if r.redisAddr, err = freeAddr(); err != nil {
 		return nil, err
@@ -90,7 +94,7 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 		// they can: far past the default quotas, which would turn the
 		// measurement into one of 429s.
 		"--limits-issue", "0", "--limits-introspect", "0")
-	oauthd.Env = childEnv()
+	oauthd.Env = childEnv(r.traceEnv...)
 	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
 		return nil, err
 	}
@@ -133,7 +137,7 @@ func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extr
 		"SMSAPI_CLIENT_ID=" + r.resourceServer.ID,
 		"SMSAPI_CLIENT_SECRET=" + r.resourceServer.Secret,
 		"SMSAPI_LOG_FORMAT=json",
-	}, extra...)...)
+	}, append(extra, r.traceEnv...)...)...)
 	if _, _, err := ps.start(ctx, name, cmd, logged("sms-api listening")); err != nil {
 		return "", err
 	}
