@@ -3,13 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,46 +22,16 @@ type smsAPI struct {
 	logs           *runtest.Buffer
 }
 
-// buildSMSAPI builds the example resource server once per test binary;
-// TestMain removes its directory.
-func buildSMSAPI(t *testing.T) string {
-	t.Helper()
-	bin, err := builtSMSAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+// buildSMSAPI builds the example resource server once per test binary.
+func buildSMSAPI(t *testing.T) string { return mustBuild(t, builtSMSAPI) }
 
-var builtSMSAPI = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sms-api-test-bin-")
-	if err != nil {
-		return "", err
-	}
-	builtDirs = append(builtDirs, dir)
-	bin := filepath.Join(dir, "sms-api")
-	if out, err := exec.Command("go", "build", "-o", bin, "../sms-api").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build sms-api: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+var builtSMSAPI = buildOnce("sms-api", "../sms-api")
 
 // startSMSAPI runs the sms-api binary with env added to the process's and
 // returns once it listens. Its log lines join the leak scan.
 func startSMSAPI(t *testing.T, bin string, env map[string]string) *smsAPI {
 	t.Helper()
-	cmd := exec.Command(bin, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startBinary(t, bin, env, "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
 	s := &smsAPI{followed: make(chan struct{}, 16), lost: make(chan struct{}, 16),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}, logs: &runtest.Buffer{}}
