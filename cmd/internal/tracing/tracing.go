@@ -227,12 +227,17 @@ func tracesURL(endpoint string, specific bool) (string, error) {
 	return u.String(), nil
 }
 
-// redactURL drops a password from a URL before it is shown.
+// redactURL drops a password, and a query (where a collector's key might
+// ride), from a URL before it is shown.
 func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
 	}
-	return "(unparsable URL)"
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.Redacted()
 }
 
 // keyValues reads the specification's "k1=v1,k2=v2" lists (headers,

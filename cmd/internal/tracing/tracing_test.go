@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -86,6 +87,20 @@ func TestRead(t *testing.T) {
 	}
 	if res["service.name"] != "auth-eu" || res["service.version"] != "v1" || res["deployment.environment"] != "prod" {
 		t.Errorf("resource %v", res)
+	}
+}
+
+// The start-up line shows where spans go, never with what credentials.
+func TestLogAttrs(t *testing.T) {
+	tr, err := New(env(map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://u:s3cret@c/v1/traces?key=s3cret",
+		"OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cret"}), "oauthd", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(time.Second)
+	got := fmt.Sprint(tr.LogAttrs()...)
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "https://u:xxxxx@c/v1/traces") || !strings.Contains(got, "parentbased_always_on") {
+		t.Errorf("LogAttrs %s", got)
 	}
 }
 
