@@ -251,6 +251,24 @@ func settingNames(t *testing.T, file, prefix string) map[string]bool {
 	return names
 }
 
+// otelNames are the OTEL_* variables oauthd and sms-api read
+// (cmd/internal/tracing), from its source.
+func otelNames(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile("../cmd/internal/tracing/tracing.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, n := range regexp.MustCompile(`"(OTEL_[A-Z_]+)"`).FindAllStringSubmatch(string(b), -1) {
+		names[n[1]] = true
+	}
+	if !names["OTEL_EXPORTER_OTLP_ENDPOINT"] || !names["OTEL_TRACES_SAMPLER_ARG"] {
+		t.Fatalf("the OTEL_* variables were not found in cmd/internal/tracing: %v", names)
+	}
+	return names
+}
+
 // valueSet is one of the value sets the chart is rendered with, and what
 // its render must show.
 type valueSet struct {
@@ -332,6 +350,9 @@ func TestChartLint(t *testing.T) {
 func TestChart(t *testing.T) {
 	oauthdEnv := settingNames(t, "../cmd/oauthd/config.go", "OAUTHD")
 	smsEnv := settingNames(t, "../cmd/sms-api/main.go", "SMSAPI")
+	for name := range otelNames(t) {
+		oauthdEnv[name], smsEnv[name] = true, true
+	}
 	smsRoutes, err := os.ReadFile("../cmd/sms-api/api.go")
 	if err != nil {
 		t.Fatal(err)
@@ -845,6 +866,38 @@ func TestChartValues(t *testing.T) {
 			if env[k] != want {
 				t.Errorf("%s = %q, want %q", k, env[k], want)
 			}
+		}
+	})
+	t.Run("otel turns tracing on in both programs, off by default", func(t *testing.T) {
+		vals := map[string]any{"smsApi": map[string]any{"enabled": true, "clientId": "rs", "clientSecret": "s"}}
+		r, err := renderChart(t, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"oauthd", "sms-api"} {
+			for k := range r.env(t, r.deployment(t, name).Spec.Template.Spec.Containers[0]) {
+				if strings.HasPrefix(k, "OTEL_") {
+					t.Errorf("%s: %s set by default: tracing must be off unless asked for", name, k)
+				}
+			}
+		}
+		vals["otel"] = map[string]any{"endpoint": "http://otel-collector.monitoring:4318", "resourceAttributes": "deployment.environment=prod"}
+		if r, err = renderChart(t, vals); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.monitoring:4318",
+			"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01",
+			"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod"}
+		for _, name := range []string{"oauthd", "sms-api"} {
+			env := r.env(t, r.deployment(t, name).Spec.Template.Spec.Containers[0])
+			for k, v := range want {
+				if env[k] != v {
+					t.Errorf("%s: %s = %q, want %q", name, k, env[k], v)
+				}
+			}
+		}
+		if _, err := renderChart(t, map[string]any{"otel": map[string]any{"endpoint": "otel-collector:4318"}}); err == nil || !strings.Contains(err.Error(), "/otel/endpoint") {
+			t.Errorf("an endpoint without a scheme: error %v, want one naming /otel/endpoint", err)
 		}
 	})
 	t.Run("a digest pins the image", func(t *testing.T) {

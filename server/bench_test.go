@@ -16,9 +16,14 @@ import (
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store/redis"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
@@ -178,5 +183,25 @@ func BenchmarkTokenIssueLogged(b *testing.B) {
 	defer f.Close()
 	benchTokenIssue(b, func(cfg *Config, _ goredis.UniversalClient) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(f, nil))
+	})
+}
+
+// BenchmarkTokenIssueTraced is BenchmarkTokenIssue with tracing on as a
+// production deployment would run it: a server span per request, the
+// Redis commands below it (go-redis's hook, without their arguments),
+// one request in a hundred sampled and exported in batches to an
+// exporter that drops them. The difference from BenchmarkTokenIssue is
+// what tracing costs when on.
+func BenchmarkTokenIssueTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))),
+		sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	benchTokenIssue(b, func(cfg *Config, rdb goredis.UniversalClient) {
+		cfg.Tracing = web.Tracing{Provider: tp, Propagator: propagation.TraceContext{}}
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+			b.Fatal(err)
+		}
 	})
 }

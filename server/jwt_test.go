@@ -18,7 +18,7 @@ import (
 )
 
 // newJWTServer is newTestServer with a signing key ring on the same store.
-func newJWTServer(t *testing.T) (*testEnv, *signing.Ring) {
+func newJWTServer(t *testing.T, edit ...func(*Config)) (*testEnv, *signing.Ring) {
 	t.Helper()
 	rs := redistest.Start(t, redistest.Mini)
 	rdb, err := redis.NewClient(rs.URL)
@@ -35,6 +35,9 @@ func newJWTServer(t *testing.T) (*testEnv, *signing.Ring) {
 		t.Fatal(err)
 	}
 	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default(), Signer: ring}
+	for _, f := range edit {
+		f(&cfg)
+	}
 	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/clientip"
@@ -84,6 +85,10 @@ type Config struct {
 	// FeedMaxSubscribers caps this replica's feed connections, and
 	// FeedMaxPerClient those of one credential; 0 means the defaults.
 	FeedMaxSubscribers, FeedMaxPerClient int
+	// Tracing, when set, traces every request (a server span, its Redis
+	// commands below it when the client is instrumented, and the JWT
+	// signing and verification); the zero value traces nothing.
+	Tracing web.Tracing
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -101,6 +106,8 @@ type Server struct {
 	// lastFrame is the feed event last encoded (feed.go).
 	lastFrame atomic.Pointer[frame]
 	feedSlots feedSlots
+	// tracer makes the signature spans; nil when tracing is off.
+	tracer trace.Tracer
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -127,9 +134,10 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy()}
+	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy(),
+		tracer: cfg.Tracing.Tracer()}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
-		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound}
+		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound, Tracing: cfg.Tracing}
 	if cfg.Observer != nil {
 		wc.Observer, wc.Done = cfg.Observer, observe(cfg.Observer)
 	}

@@ -21,6 +21,10 @@ type options struct {
 	Quick            bool
 	Feed             int // feed subscribers: runs the fan-out comparison instead of the others
 	FeedRate         int // feed events published per second during it
+	// TraceSample, above 0, runs oauthd and sms-api with OpenTelemetry
+	// tracing on, this fraction of traces sampled and exported to a
+	// receiver in the harness that drops them.
+	TraceSample float64
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -42,6 +46,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
 	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
 	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
+	fs.Float64Var(&o.TraceSample, "trace-sample", 0, "run oauthd and sms-api with OpenTelemetry tracing on, sampling this fraction of traces (e.g. 0.01) to an OTLP receiver in the harness that drops them; 0: tracing off")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: 1s runs, one pair each, few tokens (flags given explicitly still win)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -88,6 +93,7 @@ func (o options) validate() error {
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
 		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
+		{o.TraceSample >= 0 && o.TraceSample <= 1, "-trace-sample: a fraction between 0 (tracing off) and 1"},
 	}
 	for _, c := range checks {
 		if !c.ok {

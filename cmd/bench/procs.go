@@ -196,11 +196,12 @@ func freeAddr() (string, error) {
 
 // childEnv is the harness's environment without oauthd's and sms-api's
 // settings, so a developer's OAUTHD_CONFIG or SMSAPI_CACHE_TTL cannot
-// change what is measured; extra is added.
+// change what is measured, nor an OTEL_EXPORTER_OTLP_ENDPOINT turn tracing
+// on; extra is added.
 func childEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OAUTHD_") || strings.HasPrefix(kv, "SMSAPI_") {
+		if strings.HasPrefix(kv, "OAUTHD_") || strings.HasPrefix(kv, "SMSAPI_") || strings.HasPrefix(kv, "OTEL_") {
 			continue
 		}
 		env = append(env, kv)

@@ -25,6 +25,7 @@ type rig struct {
 	// smsJWTURL is a second sms-api validating JWTs locally (jwt_local).
 	smsJWTURL string
 	oauthdPID int
+	traceEnv  []string // the OTEL_* settings of oauthd and sms-api
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
@@ -40,8 +41,11 @@ const clientConns = 16
 // startRig starts redis-server, the baseline, oauthd (with a daemon and a
 // resource-server application) and sms-api, each on its own loopback port,
 // and returns once each has said it is ready.
-func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*rig, error) {
-	r := &rig{http: httpClient(clientConns)}
+//
+// traceEnv, when set, turns OpenTelemetry tracing on in oauthd and sms-api
+// (-trace-sample).
+func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, traceEnv []string) (*rig, error) {
+	r := &rig{http: httpClient(clientConns), traceEnv: traceEnv}
 	var err error
 	if r.redisAddr, err = freeAddr(); err != nil {
 		return nil, err
@@ -96,7 +100,7 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options) (*r
 	// environment, as a deployment gives it.
 	var seal [32]byte
 	_, _ = rand.Read(seal[:])
-	oauthd.Env = childEnv("OAUTHD_JWT_SEALING_KEY=" + base64.StdEncoding.EncodeToString(seal[:]))
+	oauthd.Env = childEnv(append(r.traceEnv, "OAUTHD_JWT_SEALING_KEY="+base64.StdEncoding.EncodeToString(seal[:]))...)
 	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
 		return nil, err
 	}
@@ -139,7 +143,7 @@ func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extr
 		"SMSAPI_CLIENT_ID=" + r.resourceServer.ID,
 		"SMSAPI_CLIENT_SECRET=" + r.resourceServer.Secret,
 		"SMSAPI_LOG_FORMAT=json",
-	}, extra...)...)
+	}, append(extra, r.traceEnv...)...)...)
 	if _, _, err := ps.start(ctx, name, cmd, logged("sms-api listening")); err != nil {
 		return "", err
 	}

@@ -48,6 +48,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// Stopped after the processes (deferred before them): their last
+	// spans reach it.
+	sink, err := startOTLPSink(opts.TraceSample)
+	if err != nil {
+		return err
+	}
+	defer sink.close()
 	var ps procs
 	defer func() {
 		if serr := ps.stop(); serr != nil {
@@ -69,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
 
-	r, err := startRig(ctx, &ps, dir, bin, opts)
+	r, err := startRig(ctx, &ps, dir, bin, opts, sink.env())
 	if err != nil {
 		return err
 	}
@@ -78,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fmt.Fprintln(stdout, m)
 	fmt.Fprintf(stdout, "servers:  redis-server %s (no persistence), baseline %s, oauthd %s, sms-api %s (introspection cache 5m); all log at info\n\n",
 		r.redisAddr, r.baselineURL, r.oauthdURL, r.smsURL)
+	fmt.Fprintf(stdout, "%s\n\n", sink)
 
 	if opts.Feed > 0 {
 		return r.feedBench(ctx, &ps, dir, opts, stdout)
@@ -98,6 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	report(stdout, opts, cmps, cost)
+	if sink != nil {
+		fmt.Fprintf(stdout, "\n%s\n", sink)
+	}
 	return nil
 }
 

@@ -3,15 +3,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,72 +21,6 @@ import (
 // on any replica is refused by every resource server following the feed
 // within this long, at the 99th percentile.
 const feedBound = 100 * time.Millisecond
-
-// smsAPI is one sms-api process.
-type smsAPI struct {
-	url string
-	// followed and lost receive a value each time its introspection
-	// client starts or stops following the revocation feed.
-	followed, lost chan struct{}
-	client         *http.Client
-}
-
-func buildSMSAPI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sms-api")
-	if out, err := exec.Command("go", "build", "-o", bin, "../sms-api").CombinedOutput(); err != nil {
-		t.Fatalf("go build sms-api: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func startSMSAPI(t *testing.T, bin string, env map[string]string) *smsAPI {
-	t.Helper()
-	cmd := exec.Command(bin, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
-	s := &smsAPI{followed: make(chan struct{}, 16), lost: make(chan struct{}, 16),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
-				continue
-			}
-			switch {
-			case rec.Msg == "sms-api listening":
-				listening <- rec.Addr
-			case strings.HasPrefix(rec.Msg, "revocation feed followed"):
-				s.followed <- struct{}{}
-			case strings.HasPrefix(rec.Msg, "revocation feed lost"):
-				s.lost <- struct{}{}
-			}
-		}
-		close(listening)
-	}()
-	select {
-	case addr, ok := <-listening:
-		if !ok {
-			t.Fatal("sms-api exited before listening")
-		}
-		s.url = "http://" + addr
-	case <-time.After(30 * time.Second):
-		t.Fatal("sms-api did not listen within 30s")
-	}
-	return s
-}
 
 func waitSignal(t *testing.T, ch chan struct{}, what string) {
 	t.Helper()

@@ -22,29 +22,57 @@ import (
 // buildOAuthd compiles this program once per test binary run, for tests
 // that need real, separate oauthd processes (a link is seconds on a
 // loaded machine; each test linking its own was most of their time).
-func buildOAuthd(t *testing.T) string {
+func buildOAuthd(t *testing.T) string { return mustBuild(t, builtOAuthd) }
+
+// mustBuild is the binary build makes, or the test's end.
+func mustBuild(t *testing.T, build func() (string, error)) string {
 	t.Helper()
-	bin, err := builtOAuthd()
+	bin, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return bin
 }
 
-// builtOAuthd is the binary buildOAuthd shares; TestMain removes its
-// directory.
-var builtOAuthd = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "oauthd-test-bin-")
+// builtOAuthd is the binary buildOAuthd shares.
+var builtOAuthd = buildOnce("oauthd", ".")
+
+// buildOnce returns a function that builds the program pkg (a path from
+// this directory) the first time it is called, into a directory TestMain
+// removes, and then returns that binary.
+func buildOnce(name, pkg string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", name+"-test-bin-")
+		if err != nil {
+			return "", err
+		}
+		builtDirs = append(builtDirs, dir)
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return bin, nil
+	})
+}
+
+// startBinary starts bin with args and env added to the test's
+// environment, and returns its standard error to read the log from.
+func startBinary(t *testing.T, bin string, env map[string]string, args ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	builtDirs = append(builtDirs, dir)
-	bin := filepath.Join(dir, "oauthd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return bin, nil
-})
+	return cmd, stderr
+}
 
 // builtDirs are the directories of binaries built for the tests.
 var builtDirs []string
@@ -65,18 +93,7 @@ type replica struct {
 // timer) until it listens and its application cache follows invalidations.
 func startReplica(t *testing.T, bin string, env map[string]string) *replica {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startBinary(t, bin, env, "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
+	"github.com/oauthd/oauthd/cmd/internal/tracing"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/health"
@@ -61,7 +62,13 @@ application and prints a curl command that gets a token. Nothing persists.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, build, newServeLogs(cfg, stderr), stdout)
+			logs := newServeLogs(cfg, stderr)
+			tr, err := tracing.New(getenv, "oauthd", build.Version, logs.main)
+			if err != nil {
+				return err
+			}
+			logs.main, logs.access = tr.Logger(logs.main), tr.Logger(logs.access)
+			return serve(cmd.Context(), cfg, build, logs, stdout, tr)
 		},
 	}
 	addFlags(cmd.Flags(), serveSettings())
@@ -199,7 +206,7 @@ func newServeLogs(cfg *Config, w io.Writer) serveLogs {
 	return l
 }
 
-func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, stdout io.Writer, tr *tracing.Tracing) error {
 	log := logs.main
 	if logs.every > 0 {
 		// Stopped last (deferred first), so the final flush has every line.
@@ -208,12 +215,20 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		go func() { defer close(batchDone); logs.batch.Run(bctx, logs.every) }()
 		defer func() { stopBatch(); <-batchDone }()
 	}
+	// Flushed once the servers have drained: their last spans go too.
+	defer closeTracing(tr, log)
+	if tr.On() {
+		log.Info("OpenTelemetry tracing on", tr.LogAttrs()...)
+	}
 	redis.SetLibraryLogger(log)
 	rdb, embedded, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
+	if err := traceRedis(rdb, tr); err != nil {
+		return err
+	}
 	mx := metrics.New(metrics.Build{Version: build.Version, Revision: build.Revision, GoVersion: build.GoVersion})
 	mx.InstrumentRedis(rdb)
 	// The wait ends with serve: a serve that fails to start must not go on
@@ -337,6 +352,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		AllowUnknownClientIP: cfg.Introspection.MissingClientIP == "active",
 		Limits:               limits,
 		Signer:               signer,
+		Tracing:              webTracing(tr),
 	}, st)
 	if err != nil {
 		return err
@@ -360,6 +376,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	adm := admin.New(admin.Config{
 		KeyDigests: keys, Logger: log, Observer: mx,
 		TrustedProxies: cfg.trustedProxies, Limits: limits, TokenRef: srv.TokenRef,
+		Tracing: webTracing(tr),
 	}, appSvc, st)
 
 	var dash http.Handler
@@ -370,6 +387,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			SecureCookies: cfg.Dashboard.SecureCookies, Logger: log, Observer: mx,
 			TrustedProxies: cfg.trustedProxies,
 			Guard:          signInGuard{limits: limits, audit: appSvc, metrics: mx},
+			Tracing:        webTracing(tr),
 		}, appSvc)
 		if err != nil {
 			return err
@@ -378,7 +396,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	public, adminHandler := mountRoutes(routeSet{
 		public: srv.Handler(), admin: adm.Handler(), dashboard: dash,
-		ops: opsHandler(probes, mx, cfg.Admin.Pprof, log), separateAdmin: adminLn != nil,
+		ops: opsHandler(probes, mx, cfg.Admin.Pprof, log, webTracing(tr)), separateAdmin: adminLn != nil,
 	})
 	served := make(chan error, 2)
 	var servers []*http.Server
@@ -467,8 +485,8 @@ func mountRoutes(rs routeSet) (public, adminListener http.Handler) {
 
 // opsHandler serves the probes, the metrics and (with admin.pprof) Go's
 // profiler, with the request log every surface has.
-func opsHandler(probes *health.Checker, mx *metrics.Metrics, pprof bool, log *slog.Logger) http.Handler {
-	e := web.NewEcho(web.Config{Logger: log, Observer: mx})
+func opsHandler(probes *health.Checker, mx *metrics.Metrics, pprof bool, log *slog.Logger, tr web.Tracing) http.Handler {
+	e := web.NewEcho(web.Config{Logger: log, Observer: mx, Tracing: tr})
 	web.AddHealth(e, probes)
 	e.GET(web.MetricsPath, echo.WrapHandler(mx.Handler()))
 	if pprof {

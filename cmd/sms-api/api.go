@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -179,7 +178,9 @@ func requestLog(log, access *slog.Logger, routes []*echo.Route) echo.MiddlewareF
 				c.Error(err)
 			}
 			status := c.Response().Status
-			ctx := context.Background()
+			// The request's context: with tracing on, the logger adds its
+			// trace and span ids to the line.
+			ctx := c.Request().Context()
 			// The record is built here, not by LogAttrs, which would read
 			// the clock a third time and walk the stack for a source
 			// position this log never prints: on a cached token check,

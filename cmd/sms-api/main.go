@@ -28,6 +28,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/cmd/internal/tracing"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
 )
@@ -152,7 +153,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				go func() { defer close(done); b.Run(ctx, cfg.Log.Buffer) }()
 				defer func() { stop(); <-done }()
 			}
-			return serve(cmd.Context(), &cfg, log, access)
+			tr, err := tracing.New(getenv, "sms-api", "", log)
+			if err != nil {
+				return err
+			}
+			// Flushed once the server has drained: its last spans go too.
+			defer func() {
+				if err := tr.Close(5 * time.Second); err != nil {
+					log.Warn("OpenTelemetry: flushing the last spans failed", "error", err.Error())
+				}
+			}()
+			return serve(cmd.Context(), &cfg, tr.Logger(log), tr.Logger(access), tr)
 		},
 	}
 	set.AddFlags(cmd.Flags())
@@ -184,7 +195,7 @@ func (g tokenGuard) Caller(c echo.Context) (clientID, account string) {
 	return "", ""
 }
 
-func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
+func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *tracing.Tracing) error {
 	// The package reads 0 as "default"; an operator's 0s means "no cache".
 	noZero := func(d time.Duration) time.Duration {
 		if d == 0 {
@@ -216,6 +227,10 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 		TrustedProxies: cfg.proxies,
 		Realm:          "sms-api",
 		Logger:         log,
+		// With tracing on, each request to oauthd is a span below the
+		// API request's and carries its traceparent.
+		TracerProvider: tr.Provider,
+		Propagator:     tr.Propagator,
 	})
 	if err != nil {
 		return err
@@ -224,8 +239,14 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config http.addr: %w", err)
 	}
+	g := tokenGuard{client}
+	api := newAPI(g, log, access, time.Now)
+	if tr.On() {
+		log.Info("OpenTelemetry tracing on", tr.LogAttrs()...)
+		api.Use(traceRequests(tr.Provider, tr.Propagator, g))
+	}
 	hs := &http.Server{
-		Handler:           newAPI(tokenGuard{client}, log, access, time.Now),
+		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -57,6 +57,8 @@ type Config struct {
 	// TrustedProxies are the networks of the proxies in front of oauthd
 	// (see package clientip).
 	TrustedProxies []netip.Prefix
+	// Tracing traces every request; the zero value traces nothing.
+	Tracing web.Tracing
 }
 
 // Admin serves the admin API: JSON under /admin/v1, authenticated with an
@@ -114,7 +116,7 @@ func New(cfg Config, apps *apps.Service, tokens TokenReader) *Admin {
 	}
 	a := &Admin{cfg: cfg, apps: apps, tokens: tokens, echo: web.NewEcho(web.Config{
 		Logger: cfg.Logger, Access: cfg.AccessLogger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
-		NotFound: "no such admin endpoint: see docs/openapi.yaml",
+		NotFound: "no such admin endpoint: see docs/openapi.yaml", Tracing: cfg.Tracing,
 	})}
 	for _, d := range cfg.KeyDigests {
 		a.keys = append(a.keys, namedKey{d, fmt.Sprintf("admin-key:%x", d[:4])})

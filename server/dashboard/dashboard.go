@@ -68,6 +68,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer hears about every request (metrics); nil means nobody.
 	Observer web.Observer
+	// Tracing traces every request; the zero value traces nothing.
+	Tracing web.Tracing
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,7 +111,7 @@ func New(cfg Config, svc *apps.Service) (*Dashboard, error) {
 	}
 	d := &Dashboard{cfg: cfg, apps: svc, pages: pages, echo: web.NewEcho(web.Config{
 		Logger: cfg.Logger, Observer: cfg.Observer, Proxies: clientip.NewProxies(cfg.TrustedProxies),
-		NotFound: "no such page",
+		NotFound: "no such page", Tracing: cfg.Tracing,
 	})}
 	d.echo.HTTPErrorHandler = d.httpError
 	d.routes()

@@ -20,6 +20,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/oauthd/oauthd/server/clientip"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -142,6 +144,17 @@ type Config struct {
 	// introspection.require_client_ip setting says (by default: inactive).
 	OmitClientIP bool
 
+	// TracerProvider, when set, makes a client span of each request to
+	// oauthd (discovery, introspection, the JWKS) and a span of each local
+	// JWT signature check, below the span of the context passed in (the
+	// resource server's own request); nil makes none. The revocation
+	// feed, one request that lasts for hours, is not traced.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the trace context of the context passed in (W3C
+	// traceparent) into each request to oauthd, so that oauthd's spans
+	// join the resource server's trace; nil sends none.
+	Propagator propagation.TextMapPropagator
+
 	// Realm is the realm of the middleware's WWW-Authenticate challenges.
 	// Default DefaultRealm.
 	Realm string
@@ -172,6 +185,8 @@ type Client struct {
 	omitAddr    bool
 	log         *slog.Logger
 	now         func() time.Time
+	tracer      trace.Tracer // nil: tracing off
+	prop        propagation.TextMapPropagator
 
 	cache *lru.Cache[[sha256.Size]byte, entry]
 
@@ -225,6 +240,7 @@ func New(cfg Config) (*Client, error) {
 		omitAddr:    cfg.OmitClientIP,
 		log:         cfg.Logger,
 		now:         cfg.Now,
+		prop:        cfg.Propagator,
 		follow:      cfg.FollowFeed,
 		feedURL:     cfg.FeedEndpoint,
 		fallbackTTL: orDefault(cfg.FallbackCacheTTL, DefaultFallbackCacheTTL),
@@ -282,6 +298,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.timeout)
+	}
+	if cfg.TracerProvider != nil {
+		c.tracer = cfg.TracerProvider.Tracer(instrumentation)
 	}
 	c.feedHTTP = c.http
 	if c.now == nil {
@@ -560,7 +579,10 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 		return "", unavailable(err, "cannot build the metadata request for %s: %v", c.metadataURL, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	req, span := c.traceRequest(req, "introspect.discovery")
+	defer span.End()
 	res, err := c.http.Do(req)
+	answered(span, res, err)
 	if err != nil {
 		return "", unavailable(err, "cannot fetch oauthd's metadata: %v: check Issuer and that oauthd is reachable", err)
 	}
@@ -618,7 +640,10 @@ func (c *Client) post(ctx context.Context, endpoint, token string, from netip.Ad
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", c.basic)
+	req, span := c.traceRequest(req, "introspect")
+	defer span.End()
 	res, err := c.http.Do(req)
+	answered(span, res, err)
 	if err != nil {
 		return nil, unavailable(err, "cannot reach oauthd: %v: check that it is running and reachable from here", err)
 	}

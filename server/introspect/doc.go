@@ -1,9 +1,10 @@
 // Package introspect lets a Go resource server accept oauthd access tokens.
 // It asks oauthd about each token by RFC 7662 introspection, authenticated
 // with the resource server's own client credentials, and caches the answers
-// briefly. It imports only the standard library, golang.org/x/sync and
-// hashicorp/golang-lru, so it brings neither Redis nor echo along; the echo
-// adapter is in the introspectecho sub-package.
+// briefly. It imports only the standard library, golang.org/x/sync,
+// hashicorp/golang-lru, go-jose and OpenTelemetry's API (no SDK), so it
+// brings neither Redis nor echo along; the echo adapter is in the
+// introspectecho sub-package.
 //
 // Wiring, for a service whose oauthd application holds tokens:introspect:
 //
@@ -44,4 +45,10 @@
 // kept for Config.InactiveCacheTTL. Errors are never cached. Concurrent
 // requests with the same token share one request to oauthd. Tokens are
 // cached under their SHA-256, never in the clear.
+//
+// Tracing: with Config.TracerProvider each request to oauthd is a client
+// span below the span of the context the caller passed, and with
+// Config.Propagator it carries that trace (W3C traceparent), so oauthd's
+// spans join the resource server's trace. Both nil (the default) trace
+// and send nothing.
 package introspect

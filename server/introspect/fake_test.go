@@ -55,6 +55,7 @@ type fakeOAuthd struct {
 	lastAuth   string
 	lastType   string
 	lastForm   url.Values
+	lastTrace  string // the traceparent header
 
 	metadataHits   atomic.Int64
 	introspections atomic.Int64
@@ -116,6 +117,7 @@ func (f *fakeOAuthd) introspect(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	f.mu.Lock()
 	f.lastAuth, f.lastType, f.lastForm = r.Header.Get("Authorization"), r.Header.Get("Content-Type"), r.PostForm
+	f.lastTrace = r.Header.Get("traceparent")
 	gate := f.gate
 	f.mu.Unlock()
 	if gate != nil {

@@ -90,7 +90,10 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr,
 	if c.testHookVerify != nil {
 		c.testHookVerify()
 	}
-	if err := t.Claims(key.Key, &cl); err != nil {
+	span := c.startSpan(ctx, "jwt.verify")
+	err = t.Claims(key.Key, &cl)
+	span.End()
+	if err != nil {
 		return &Response{}, true, nil
 	}
 	issuer := c.issuer
@@ -255,7 +258,10 @@ func (c *Client) jwksKey(ctx context.Context, kid string) (*jose.JSONWebKey, err
 	if err != nil {
 		return nil, unavailable(err, "cannot build the JWKS request: %v", err)
 	}
+	req, span := c.traceRequest(req, "introspect.jwks")
+	defer span.End()
 	res, err := c.http.Do(req)
+	answered(span, res, err)
 	if err != nil {
 		return nil, unavailable(err, "cannot fetch oauthd's JWKS: %v", err)
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	Proxies *clientip.Proxies
 	// NotFound is the error_description of a path no route matches.
 	NotFound string
+	// Tracing, when set, makes a server span of every request (see
+	// Tracing); the zero value traces nothing.
+	Tracing Tracing
 }
 
 // NewEcho is an echo instance with the kit's behaviour: JSON errors, one

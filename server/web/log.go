@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestLog collects what a handler learns (the client_id, the error and
@@ -30,8 +31,12 @@ type RequestLog struct {
 	remote   string
 	addr     netip.Addr
 	addrDone bool
+	// requestID is the request's id; the array backs the X-Request-Id
+	// header's value, so answering it allocates nothing.
+	requestID [1]string
 	// buf backs attrs: a request adds a handful, so the line is built
-	// without growing a slice.
+	// without growing a slice (a traced request's ids may grow it: they
+	// cost allocations anyway).
 	buf [12]slog.Attr
 }
 
@@ -128,20 +133,30 @@ func (l *RequestLog) HungUp(reason string) {
 
 // logRequests writes one line per request: method, route (the pattern
 // matched, never the raw path or query, which a careless client may fill
-// with credentials), status, duration, remote address and whatever the
-// handler added. Lines at info level go to cfg.Access (which cmd may
+// with credentials), status, duration, remote address, request id, the
+// trace and span ids when the request is traced, and whatever the handler
+// added. Lines at info level go to cfg.Access (which cmd may
 // batch), louder ones (5xx) to cfg.Logger at once. With SampleOK > 1 only
 // one in SampleOK successful requests is written; failures always are.
 // The observer and Done hear about every request, sampled or not.
 func logRequests(cfg Config) echo.MiddlewareFunc {
 	var ok atomic.Uint64
 	log, access, sampleOK, obs, done := cfg.Logger, cfg.Access, cfg.SampleOK, cfg.Observer, cfg.Done
+	var spans *serverSpan
+	if tracer := cfg.Tracing.Tracer(); tracer != nil {
+		spans = &serverSpan{tracer: tracer, prop: cfg.Tracing.Propagator}
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			l := &RequestLog{level: slog.LevelInfo}
-			l.attrs = l.buf[:5] // method, route, status, duration, remote: set below
+			l.attrs = l.buf[:6] // method, route, status, duration, remote, request_id: set below
 			c.Set(logKey, l)
+			requestID(c, l)
+			var span trace.Span
+			if spans != nil {
+				span = spans.start(c, l)
+			}
 			err := next(c)
 			if err != nil {
 				c.Error(err)
@@ -158,6 +173,9 @@ func logRequests(cfg Config) echo.MiddlewareFunc {
 			if done != nil {
 				done(c, l, status)
 			}
+			if span != nil {
+				spans.end(c, span, l, status)
+			}
 			if sampleOK > 1 && status < 400 && l.level <= slog.LevelInfo && ok.Add(1)%uint64(sampleOK) != 1 {
 				return nil
 			}
@@ -170,6 +188,12 @@ func logRequests(cfg Config) echo.MiddlewareFunc {
 			// JSON handler a json.Marshal, a third of the line's cost.
 			l.attrs[3] = slog.Int64("duration_us", took.Microseconds())
 			l.attrs[4] = slog.String("remote", l.client(c))
+			l.attrs[5] = slog.String("request_id", l.requestID[0])
+			if span != nil {
+				if sc := span.SpanContext(); sc.IsValid() {
+					l.attrs = append(l.attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+				}
+			}
 			level := l.level
 			if isProbe(c.Path()) && level <= slog.LevelInfo {
 				// Orchestrators probe every few seconds: at info level

@@ -115,7 +115,23 @@ put in the chart's Secret. Each yields "name key" or nothing.
 {{- end -}}
 
 {{/*
-The ConfigMap's data: every OAUTHD_* variable that is not a secret. Keys are
+The OTEL_* variables that turn OpenTelemetry tracing on (cmd/internal/tracing
+reads them), for oauthd and the SMS API alike; none while otel.endpoint is
+empty.
+*/}}
+{{- define "oauthd.otelEnv" -}}
+{{- $o := .Values.otel -}}
+{{- if $o.endpoint -}}
+{{- $env := dict "OTEL_EXPORTER_OTLP_ENDPOINT" $o.endpoint "OTEL_TRACES_SAMPLER" $o.sampler -}}
+{{- with $o.samplerArg }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" . }}{{ end -}}
+{{- with $o.resourceAttributes }}{{ $_ := set $env "OTEL_RESOURCE_ATTRIBUTES" . }}{{ end -}}
+{{- toYaml $env -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The ConfigMap's data: every OAUTHD_* variable that is not a secret, and the
+OTEL_* ones. Keys are
 oauthd's settings (cmd/oauthd/config.go); the environment variable is
 OAUTHD_ and the key upper-cased with '.' as '_'.
 */}}
@@ -175,6 +191,7 @@ OAUTHD_ and the key upper-cased with '.' as '_'.
 {{- $_ := set $env "OAUTHD_ADMIN_ADDR" (printf ":%d" (int .Values.admin.port)) -}}
 {{- $_ := set $env "OAUTHD_LOG_FORMAT" .Values.log.format -}}
 {{- $_ := set $env "OAUTHD_SHUTDOWN_TIMEOUT" .Values.shutdownTimeout -}}
+{{- $env = merge $env (include "oauthd.otelEnv" . | fromYaml) -}}
 {{- range $key, $value := .Values.config -}}
 {{- $name := printf "OAUTHD_%s" ($key | replace "." "_" | replace "-" "_" | upper) -}}
 {{- if or (hasKey $env $name) (has $key (list "admin.key_sha256" "redis.password" "redis.sentinel.password" "redis.url" "redis.sentinel.master" "redis.sentinel.addrs" "redis.cluster.addrs" "tls.cert_file" "tls.key_file" "jwt.sealing_key_file" "redis.password_file" "admin.addr" "http.addr")) -}}
