@@ -54,6 +54,13 @@ func (p *Proxies) ClientAddr(r *http.Request) netip.Addr {
 	return peer
 }
 
+// TrustsPeer reports whether r comes straight from one of the trusted
+// proxies, whose forwarded headers (the client's address, its TLS
+// certificate) may then be believed.
+func (p *Proxies) TrustsPeer(r *http.Request) bool {
+	return p.isTrusted(PeerAddr(r))
+}
+
 // PeerAddr is the socket peer's address, IPv4-mapped addresses unmapped.
 func PeerAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)

@@ -68,3 +68,22 @@ func TestClientAddrLongChain(t *testing.T) {
 		t.Fatalf("a chain past maxHops answered %s, want the peer", got)
 	}
 }
+
+func TestTrustsPeer(t *testing.T) {
+	proxies := NewProxies([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	for peer, want := range map[string]bool{
+		"10.0.0.2:1":          true,
+		"[::ffff:10.0.0.2]:1": true, // mapped: the rule unmaps
+		"203.0.113.7:1":       false,
+		"not an address":      false,
+		"10.0.0.2":            false, // no port: not a socket peer
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		// What the peer claims about others never matters here.
+		r.Header.Set("X-Forwarded-For", "10.0.0.3")
+		if got := proxies.TrustsPeer(r); got != want {
+			t.Errorf("TrustsPeer from %q = %v, want %v", peer, got, want)
+		}
+	}
+}
