@@ -50,6 +50,9 @@ type accessClaims struct {
 	// IPAllowlist is the token's application's IP allowlist when it has
 	// one (CIDRs): the addresses this token may be presented from.
 	IPAllowlist []string `json:"ip_allowlist"`
+	// Cnf binds a sender-constrained token to a key (RFC 9449 §6.1) or
+	// a certificate (RFC 8705 §3.1).
+	Cnf Confirmation `json:"cnf"`
 }
 
 // validateJWT checks a JWT access token here (Config.LocalJWT). A token
@@ -125,10 +128,14 @@ func (c *Client) validateJWT(ctx context.Context, token string, from netip.Addr,
 			return r, false, err
 		}
 	}
+	typ := "Bearer"
+	if cl.Cnf.JKT != "" {
+		typ = "DPoP"
+	}
 	return &Response{
-		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer",
+		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: typ,
 		Exp: cl.Expiry.Time().Unix(), Iat: iat(cl.IssuedAt), Sub: cl.Subject, Iss: cl.Issuer, Jti: cl.ID,
-		Aud: []string(cl.Audience), allow: allow,
+		Aud: []string(cl.Audience), Cnf: cl.Cnf, allow: allow,
 	}, true, nil
 }
 

@@ -34,11 +34,33 @@ type Response struct {
 	// InactiveReason is an oauthd extension: "expired" or "revoked", sent
 	// only for inactive tokens and only when the operator opted in.
 	InactiveReason string `json:"inactive_reason,omitempty"`
+	// Cnf is the key or certificate the token is bound to, if any: the
+	// middleware then accepts it only from a client proving possession.
+	Cnf Confirmation `json:"cnf,omitzero"`
 
 	// allow is a locally validated JWT's ip_allowlist claim: the answer
 	// is cached for the token alone, and the caller's address checked
 	// against it on every use.
 	allow []netip.Prefix
+}
+
+// Confirmation is the cnf member (RFC 7800 §3.1) of a sender-constrained
+// token's introspection answer or JWT claims.
+type Confirmation struct {
+	// JKT is the base64url SHA-256 JWK thumbprint (RFC 7638) of the key
+	// a DPoP-bound token is bound to (RFC 9449 §6).
+	JKT string `json:"jkt,omitempty"`
+	// X5tS256 is the base64url SHA-256 of the DER client certificate a
+	// certificate-bound token is bound to (RFC 8705 §3.1).
+	X5tS256 string `json:"x5t#S256,omitempty"`
+}
+
+// DPoPBound reports whether the token must be presented with a DPoP proof:
+// it names a key (cnf.jkt), or its token_type says DPoP (RFC 9449 §6.2),
+// in which case an answer without a key binds it to no key and it is
+// refused either way.
+func (r *Response) DPoPBound() bool {
+	return r.Cnf.JKT != "" || strings.EqualFold(r.TokenType, "DPoP")
 }
 
 // ClientIPParam is the introspection request's extension parameter
