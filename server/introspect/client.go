@@ -144,6 +144,51 @@ type Config struct {
 	// introspection.require_client_ip setting says (by default: inactive).
 	OmitClientIP bool
 
+	// Sender-constrained tokens (dpop.go, certbind.go). A token bound to
+	// a key (cnf.jkt in oauthd's answer or the JWT) is accepted only as
+	// "Authorization: DPoP" with a DPoP proof of that key (RFC 9449),
+	// and one bound to a certificate (cnf x5t#S256) only from a client
+	// that presented it (RFC 8705), whatever these settings say: they
+	// tune the checks.
+
+	// RequireDPoP accepts DPoP-bound tokens only: a bearer token or an
+	// API key is answered as no token at all, with a DPoP challenge.
+	RequireDPoP bool
+	// DPoPAlgorithms narrows the proof algorithms accepted; default (and
+	// at most) DPoPAlgorithms(): ES256, EdDSA, RS256, PS256.
+	DPoPAlgorithms []string
+	// DPoPWindow is how far a proof's iat may be from this server's
+	// clock, either way. Default DefaultDPoPWindow.
+	DPoPWindow time.Duration
+	// DPoPReplay remembers accepted proofs, each accepted once. Default:
+	// NewMemoryReplayCache(0), which protects this process alone;
+	// replicas behind one URL share one (introspectredis.New).
+	DPoPReplay ReplayCache
+	// DPoPNonce makes proofs carry a nonce this server issued (RFC 9449
+	// §9): a proof without the current one is answered 401
+	// use_dpop_nonce with a DPoP-Nonce header, and every answer to a
+	// DPoP request carries the nonce to use next.
+	DPoPNonce bool
+	// DPoPNonceKey makes the nonces: replicas that share it accept each
+	// other's. At least 32 bytes; default: random, for this process.
+	DPoPNonceKey []byte
+	// DPoPNonceLifetime is how long each nonce is handed out; it is
+	// accepted for twice as long. Default DefaultDPoPNonceLifetime.
+	DPoPNonceLifetime time.Duration
+	// PublicURL is this resource server's URL as its clients reach it
+	// ("https://sms.example.com", or with a path prefix a proxy strips:
+	// "https://api.example.com/sms"), which their proofs' htu name.
+	// Default: the scheme of the connection and the Host header, which
+	// clients choose: set it in production, and behind a proxy always.
+	PublicURL string
+	// ClientCertHeader names the header in which the TLS-terminating
+	// proxies among TrustedProxies forward the client's certificate, for
+	// certificate-bound tokens: RFC 9440's Client-Cert (":base64 DER:")
+	// or a URL-encoded PEM (nginx's $ssl_client_escaped_cert). From any
+	// other peer it is ignored and the connection's own certificate
+	// counts. Empty: only the connection's.
+	ClientCertHeader string
+
 	// TracerProvider, when set, makes a client span of each request to
 	// oauthd (discovery, introspection, the JWKS) and a span of each local
 	// JWT signature check, below the span of the context passed in (the
@@ -207,6 +252,17 @@ type Client struct {
 	flights        singleflight.Group // one lookup per token digest
 	discovery      singleflight.Group // one metadata fetch at a time
 	endpoint       atomic.Pointer[string]
+
+	// Sender-constrained tokens.
+	requireDPoP bool
+	dpopAlgs    []string
+	dpopWindow  time.Duration
+	replay      ReplayCache
+	nonces      *nonces // nil: no nonce required
+	heads       *lru.Cache[string, *proofHead]
+	public      origin
+	hasPublic   bool
+	certHeader  string
 
 	// testHookWait, when set, runs once a caller has joined a lookup and is
 	// about to wait for it; tests use it to know every caller is waiting.
@@ -305,6 +361,9 @@ func New(cfg Config) (*Client, error) {
 	c.feedHTTP = c.http
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if err := c.configureDPoP(&cfg); err != nil {
+		return nil, err
 	}
 	size := cfg.CacheSize
 	if size == 0 {

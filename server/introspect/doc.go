@@ -26,12 +26,35 @@
 //
 // What the middleware answers:
 //
-//   - no bearer token: 401, "WWW-Authenticate: Bearer realm=..." (RFC 6750 §3.1)
+//   - no token: 401, "WWW-Authenticate: Bearer realm=..." (RFC 6750 §3.1)
+//     and a second challenge, "DPoP realm=..., algs=..." (RFC 9449 §7.1)
 //   - inactive token: 401 with error="invalid_token"
 //   - a required scope missing: 403 with error="insufficient_scope"
 //   - oauthd unreachable, failing or refusing this service: 503 with
 //     Retry-After; the reason is logged. A request is never let through
 //     when oauthd has not said yes.
+//
+// Sender-constrained tokens: a token bound to a key (cnf.jkt in oauthd's
+// answer, or in a JWT validated with LocalJWT) is accepted only as
+// "Authorization: DPoP <token>" with a DPoP proof of that key (RFC 9449;
+// dpop.go, dpopcheck.go), and refused as a bearer token; a token bound to
+// a client certificate (cnf x5t#S256) only from a client that presented
+// it on the connection, or through a trusted proxy's ClientCertHeader
+// (RFC 8705; certbind.go). The refusals then:
+//
+//   - a bad proof (syntax, typ, alg, key, htm, htu, iat, ath, signature,
+//     or a replay): 401 invalid_dpop_proof, in a DPoP challenge
+//     with algs naming the algorithms accepted
+//   - a token not bound, or bound to another key or certificate: 401
+//     invalid_token
+//   - with Config.DPoPNonce, a proof without the current nonce: 401
+//     use_dpop_nonce and a DPoP-Nonce header (RFC 9449 §9)
+//
+// Every 401 names both schemes, unless Config.RequireDPoP leaves DPoP
+// alone. Each proof is accepted once: Config.DPoPReplay remembers them,
+// in memory by default; replicas of one service share one on Redis
+// (introspectredis). Behind a proxy, Config.PublicURL says what URL
+// clients use, which their proofs name (htu).
 //
 // Caching trades revocation latency for load: an active answer is reused
 // for Config.CacheTTL (5s by default, never past the token's exp), so a
