@@ -32,6 +32,14 @@ func TestLayout(t *testing.T) {
 		// the store, Redis or echo.
 		{"server/introspect", []string{"server", "server/apps", "store", "store/redis", "server/web",
 			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
+		// Its Redis replay cache brings Redis, and nothing of the service.
+		{"server/introspect/introspectredis", []string{"server", "server/apps", "store", "store/redis", "server/web",
+			"github.com/labstack/echo/v4"}},
+		// The daemons' client knows only the wire: none of oauthd's
+		// packages, no Redis, no echo.
+		{"server/oauthclient", []string{"server", "server/apps", "server/web", "server/admin", "server/introspect",
+			"server/credential", "server/signing", "store", "store/redis", "scopes",
+			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
 		{"server/clientip", []string{"server", "server/web", "store"}},
 		{"server/apps", []string{"server", "server/web", "server/admin", "server/admin/adminapi", "server/dashboard"}},
 		{"store", []string{"server", "server/apps", "scopes"}},
