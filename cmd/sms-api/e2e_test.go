@@ -333,6 +333,25 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"SMSAPI_ISSUER": "http://a", "SMSAPI_CLIENT_ID": "x", "SMSAPI_CLIENT_SECRET": "y", "SMSAPI_CACHE_TTL": "1h"}, "config cache_ttl"},
 		{map[string]string{"SMSAPI_ISSUER": "localhost:8080", "SMSAPI_CLIENT_ID": "x", "SMSAPI_CLIENT_SECRET": "y"}, "config issuer"},
 	}
+	base := func(k, v string) map[string]string {
+		return map[string]string{"SMSAPI_ISSUER": "http://a", "SMSAPI_CLIENT_ID": "x", "SMSAPI_CLIENT_SECRET": "y", k: v}
+	}
+	for _, tt := range []struct{ key, value, want string }{
+		{"SMSAPI_PUBLIC_URL", "https://sms.example/?q", "config public_url"},
+		{"SMSAPI_PUBLIC_URL", "sms.example", "config public_url"},
+		{"SMSAPI_DPOP_WINDOW", "1h", "config dpop.window"},
+		{"SMSAPI_DPOP_NONCE_KEY", "c2hvcnQ=", "config dpop.nonce_key"},
+		{"SMSAPI_DPOP_REPLAY_REDIS_URL", "localhost:6379", "config dpop.replay_redis_url"},
+		{"SMSAPI_HTTP_CLIENT_CERT_HEADER", "Client-Cert", "config http.client_cert_header"},
+		{"SMSAPI_TLS_ADDR", ":8443", "config tls.cert_file"},
+		{"SMSAPI_TLS_CERT_FILE", "/nonexistent", "config tls.cert_file"},
+		{"SMSAPI_TLS_CLIENT_CA_FILE", "/nonexistent", "config tls.client_ca_file"},
+	} {
+		tests = append(tests, struct {
+			env  map[string]string
+			want string
+		}{base(tt.key, tt.value), tt.want})
+	}
 	for _, tt := range tests {
 		err := run(context.Background(), nil, runtest.Env(tt.env), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

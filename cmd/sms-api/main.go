@@ -10,6 +10,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,9 +32,11 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
+	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/cmd/internal/tracing"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
+	"github.com/oauthd/oauthd/server/introspect/introspectredis"
 )
 
 func main() {
@@ -56,6 +62,17 @@ func settingSet() settings.Set {
 		{Key: "feed_url", Default: "", Usage: "the revocation feed's URL (default: revocation_feed_endpoint of oauthd's metadata)"},
 		{Key: "cache_ttl", Default: 10 * time.Minute, Usage: "longest time an introspection answer is cached while the revocation feed is followed (0s: no cache); never past the token's exp"},
 		{Key: "fallback_cache_ttl", Default: 5 * time.Second, Usage: "longest time an introspection answer is cached while the feed is not followed (feed off, connecting, catching up); a revoked token may be accepted for up to this long then"},
+		{Key: "public_url", Default: "", Usage: "this API's URL as clients reach it (https://sms.example.com; with a path prefix a proxy strips, https://api.example.com/sms): DPoP proofs must name it. Default: the connection's scheme and the Host header, which clients choose; set it in production"},
+		{Key: "dpop.required", Default: false, Usage: "accept DPoP-bound tokens only (RFC 9449): bearer tokens and API keys are refused. DPoP-bound tokens are always accepted with their proof, and refused as bearer tokens"},
+		{Key: "dpop.window", Default: introspect.DefaultDPoPWindow, Usage: "how far a DPoP proof's iat may be from this server's clock, either way; each proof is remembered this long to refuse replays"},
+		{Key: "dpop.nonce", Default: false, Usage: "require DPoP proofs to carry a nonce this API issued (RFC 9449 §9): first requests are answered 401 use_dpop_nonce with a DPoP-Nonce header"},
+		{Key: "dpop.nonce_key", Default: "", Usage: "base64 key (32 bytes or more: head -c32 /dev/urandom | base64) making the nonces; replicas sharing it accept each other's. Default: random per process"},
+		{Key: "dpop.replay_redis_url", Default: "", Usage: "Redis (redis://host:6379/0, rediss:// for TLS) where replicas share the DPoP proofs they accepted, so a proof is accepted once among them. Default: in memory, which protects one process only"},
+		{Key: "http.client_cert_header", Default: "", Usage: "header in which the TLS-terminating proxies of http.trusted_proxies forward the client certificate (RFC 9440 Client-Cert, or nginx's $ssl_client_escaped_cert), for certificate-bound tokens (RFC 8705)"},
+		{Key: "tls.addr", Default: "", Usage: "address of an HTTPS listener that asks clients for a certificate (not required), for certificate-bound tokens; needs tls.cert_file and tls.key_file"},
+		{Key: "tls.cert_file", Default: "", Usage: "PEM certificate (with its chain) of the HTTPS listener; reloaded when the file changes"},
+		{Key: "tls.key_file", Default: "", Usage: "PEM private key of tls.cert_file"},
+		{Key: "tls.client_ca_file", Default: "", Usage: "PEM CAs that client certificates must chain to. Default: any certificate is taken, self-signed ones too (RFC 8705 §2.2): a certificate-bound token names its certificate by hash"},
 		{Key: "log.level", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Key: "log.format", Default: "text", Usage: "log format: text or json"},
 		{Key: "log.buffer", Default: 100 * time.Millisecond, Usage: "write the lines of requests that went well in batches, at most this long after the request (0s: each at once)"},
@@ -65,9 +82,24 @@ func settingSet() settings.Set {
 // config is sms-api's configuration.
 type config struct {
 	HTTP struct {
-		Addr           string `mapstructure:"addr"`
-		TrustedProxies string `mapstructure:"trusted_proxies"`
+		Addr             string `mapstructure:"addr"`
+		TrustedProxies   string `mapstructure:"trusted_proxies"`
+		ClientCertHeader string `mapstructure:"client_cert_header"`
 	} `mapstructure:"http"`
+	PublicURL string `mapstructure:"public_url"`
+	DPoP      struct {
+		Required       bool          `mapstructure:"required"`
+		Window         time.Duration `mapstructure:"window"`
+		Nonce          bool          `mapstructure:"nonce"`
+		NonceKey       string        `mapstructure:"nonce_key"`
+		ReplayRedisURL string        `mapstructure:"replay_redis_url"`
+	} `mapstructure:"dpop"`
+	TLS struct {
+		Addr         string `mapstructure:"addr"`
+		CertFile     string `mapstructure:"cert_file"`
+		KeyFile      string `mapstructure:"key_file"`
+		ClientCAFile string `mapstructure:"client_ca_file"`
+	} `mapstructure:"tls"`
 	Issuer       string        `mapstructure:"issuer"`
 	ClientID     string        `mapstructure:"client_id"`
 	ClientSecret string        `mapstructure:"client_secret"`
@@ -83,8 +115,11 @@ type config struct {
 		Format string        `mapstructure:"format"`
 		Buffer time.Duration `mapstructure:"buffer"`
 	} `mapstructure:"log"`
-	level   slog.Level
-	proxies []netip.Prefix
+	level    slog.Level
+	proxies  []netip.Prefix
+	nonceKey []byte
+	tls      *tlsreload.Reloader // nil: no HTTPS listener
+	caPool   *x509.CertPool      // nil: any client certificate
 }
 
 func (c *config) validate() error {
@@ -114,7 +149,71 @@ func (c *config) validate() error {
 	if c.proxies, err = introspect.ParseTrustedProxies(c.HTTP.TrustedProxies); err != nil {
 		return fmt.Errorf("config http.trusted_proxies: %v", err)
 	}
+	return c.validateBinding()
+}
+
+// validateBinding checks the settings of sender-constrained tokens (DPoP,
+// certificates) and loads the files they name.
+func (c *config) validateBinding() error {
+	checks := []struct {
+		key string
+		ok  bool
+		fix string
+	}{
+		{"public_url", c.PublicURL == "" || validURL(c.PublicURL) && !strings.ContainsAny(c.PublicURL, "?#"), "use the URL clients reach this API at, without query or fragment, e.g. https://sms.example.com"},
+		{"dpop.window", c.DPoP.Window >= time.Second && c.DPoP.Window <= 10*time.Minute, "use between 1s and 10m"},
+		{"dpop.replay_redis_url", c.DPoP.ReplayRedisURL == "" || strings.HasPrefix(c.DPoP.ReplayRedisURL, "redis://") || strings.HasPrefix(c.DPoP.ReplayRedisURL, "rediss://"), "use redis://host:6379/0 (rediss:// for TLS)"},
+		{"http.client_cert_header", c.HTTP.ClientCertHeader == "" || len(c.proxies) > 0, "set http.trusted_proxies too: the header is believed only from those proxies"},
+		{"tls.addr", c.TLS.Addr == "" || validAddr(c.TLS.Addr), "use host:port, e.g. :8443"},
+		{"tls.cert_file", (c.TLS.Addr == "") == (c.TLS.CertFile == "" && c.TLS.KeyFile == ""), "set tls.addr, tls.cert_file and tls.key_file together (or none)"},
+		{"tls.client_ca_file", c.TLS.ClientCAFile == "" || c.TLS.Addr != "", "set tls.addr too: client certificates come through the HTTPS listener"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return fmt.Errorf("config %s: %s", ch.key, ch.fix)
+		}
+	}
+	if c.DPoP.NonceKey != "" {
+		k, err := base64.StdEncoding.DecodeString(c.DPoP.NonceKey)
+		if err != nil || len(k) < 32 {
+			return errors.New("config dpop.nonce_key: use 32 bytes or more, base64: head -c32 /dev/urandom | base64")
+		}
+		c.nonceKey = k
+	}
+	if c.TLS.Addr == "" {
+		return nil
+	}
+	var err error
+	if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+		return errors.New("config tls.cert_file: the HTTPS listener needs tls.cert_file and tls.key_file")
+	}
+	if c.tls, err = tlsreload.New(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
+		return fmt.Errorf("config tls.cert_file: %v", err)
+	}
+	if c.TLS.ClientCAFile != "" {
+		pemBytes, err := os.ReadFile(c.TLS.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("config tls.client_ca_file: %v", err)
+		}
+		c.caPool = x509.NewCertPool()
+		if !c.caPool.AppendCertsFromPEM(pemBytes) {
+			return fmt.Errorf("config tls.client_ca_file: %s holds no PEM certificate", c.TLS.ClientCAFile)
+		}
+	}
 	return nil
+}
+
+// tlsConfig is the HTTPS listener's: it asks every client for a
+// certificate and requires none, since only certificate-bound tokens need
+// one (the middleware checks them); with tls.client_ca_file a certificate
+// given must chain to those CAs.
+func (c *config) tlsConfig() *tls.Config {
+	tc := c.tls.Config()
+	tc.ClientAuth = tls.RequestClientCert
+	if c.caPool != nil {
+		tc.ClientAuth, tc.ClientCAs = tls.VerifyClientCertIfGiven, c.caPool
+	}
+	return tc
 }
 
 func validAddr(a string) bool {
@@ -211,6 +310,22 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *traci
 	if fallback == 0 {
 		fallback = time.Nanosecond // answers never outlive a feed outage
 	}
+	var replay introspect.ReplayCache // nil: in memory
+	replayWhere := "memory"
+	if cfg.DPoP.ReplayRedisURL != "" {
+		r, err := introspectredis.Open(cfg.DPoP.ReplayRedisURL, "sms-api:")
+		if err != nil {
+			return fmt.Errorf("config dpop.replay_redis_url: %w", err)
+		}
+		defer r.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := r.Ping(pctx); err != nil {
+			// Not fatal: DPoP requests are answered 503 until it answers.
+			log.Warn("the DPoP replay cache's Redis does not answer yet; DPoP requests are refused (503) until it does", "error", err.Error())
+		}
+		cancel()
+		replay, replayWhere = r, "redis"
+	}
 	client, err := introspect.New(introspect.Config{
 		Issuer:           cfg.Issuer,
 		ClientID:         cfg.ClientID,
@@ -225,8 +340,16 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *traci
 		// The caller's address goes to oauthd, which refuses a token used
 		// outside its application's IP allowlist.
 		TrustedProxies: cfg.proxies,
-		Realm:          "sms-api",
-		Logger:         log,
+		// Sender-constrained tokens.
+		PublicURL:        cfg.PublicURL,
+		RequireDPoP:      cfg.DPoP.Required,
+		DPoPWindow:       cfg.DPoP.Window,
+		DPoPReplay:       replay,
+		DPoPNonce:        cfg.DPoP.Nonce,
+		DPoPNonceKey:     cfg.nonceKey,
+		ClientCertHeader: cfg.HTTP.ClientCertHeader,
+		Realm:            "sms-api",
+		Logger:           log,
 		// With tracing on, each request to oauthd is a span below the
 		// API request's and carries its traceparent.
 		TracerProvider: tr.Provider,
@@ -259,10 +382,35 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *traci
 		go func() { defer close(feedDone); _ = client.Run(fctx) }()
 		defer func() { stopFeed(); <-feedDone }()
 	}
-	served := make(chan error, 1)
+	servers := []*http.Server{hs}
+	served := make(chan error, 2)
+	if cfg.tls != nil {
+		tln, err := net.Listen("tcp", cfg.TLS.Addr)
+		if err != nil {
+			return fmt.Errorf("config tls.addr: %w", err)
+		}
+		hss := &http.Server{
+			Handler:           api,
+			TLSConfig:         cfg.tlsConfig(),
+			ReadHeaderTimeout: hs.ReadHeaderTimeout,
+			ReadTimeout:       hs.ReadTimeout,
+			WriteTimeout:      hs.WriteTimeout,
+			IdleTimeout:       hs.IdleTimeout,
+			ErrorLog:          hs.ErrorLog,
+		}
+		servers = append(servers, hss)
+		wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		watched := make(chan struct{})
+		go func() { defer close(watched); cfg.tls.Watch(wctx, 2*time.Second, nil, log) }()
+		defer func() { stopWatch(); <-watched }()
+		go func() { served <- hss.ServeTLS(tln, "", "") }()
+		log.Info("sms-api TLS listening", "addr", tln.Addr().String(), "client_ca_file", cfg.TLS.ClientCAFile)
+	}
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "feed", cfg.Feed,
-		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL)
+		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL,
+		"public_url", cfg.PublicURL, "dpop_required", cfg.DPoP.Required, "dpop_nonce", cfg.DPoP.Nonce,
+		"dpop_replay", replayWhere)
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
@@ -270,11 +418,15 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *traci
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return err
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
 }
