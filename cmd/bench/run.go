@@ -106,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	report(stdout, opts, cmps, cost)
+	fmt.Fprintf(stdout, "\n%s\n", r.dpopStatus(ctx))
 	if sink != nil {
 		fmt.Fprintf(stdout, "\n%s\n", sink)
 	}
