@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -141,15 +140,8 @@ func send(t *testing.T, hc *http.Client, method, url, body string, header map[st
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return res.StatusCode, m, res.Header.Values("WWW-Authenticate")
+	code, m := doWith(t, hc, req)
+	return code, m, m["_www_all"].([]string)
 }
 
 // The two halves of issue 19 that exist, together: a daemon on the

@@ -140,6 +140,7 @@ func doWith(t *testing.T, hc *http.Client, req *http.Request) (int, map[string]a
 		t.Fatalf("%s %s answered non-JSON %q", req.Method, req.URL, b)
 	}
 	m["_www"] = resp.Header.Get("WWW-Authenticate")
+	m["_www_all"] = resp.Header.Values("WWW-Authenticate")
 	return resp.StatusCode, m
 }
 

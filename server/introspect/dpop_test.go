@@ -32,6 +32,20 @@ func boundAnswer(scope string, cnf Confirmation) answer {
 	return answer{http.StatusOK, string(b)}
 }
 
+// dpopSetup is a fake oauthd on which "tok" is bound to a new key of alg
+// (scope sms), and the config of a client of it on a test clock, for
+// https://sms.example, with realm "test".
+func dpopSetup(t *testing.T, alg string) (*clock, *proofKey, *fakeOAuthd, Config) {
+	t.Helper()
+	clk := newClock()
+	key := newProofKey(t, alg)
+	f := newFake(t)
+	f.set("tok", boundAnswer("sms", Confirmation{JKT: key.jkt(t)}))
+	cfg := f.config()
+	cfg.Realm, cfg.Now, cfg.PublicURL = "test", clk.Now, "https://sms.example"
+	return clk, key, f, cfg
+}
+
 // dpopChallenge is the challenge of a refused DPoP request.
 func dpopChallenge(code, desc string) string {
 	return `DPoP realm="test", error="` + code + `", error_description="` + desc + `", ` + allAlgs
@@ -262,12 +276,9 @@ func TestDPoPAlgorithms(t *testing.T) {
 // proof of another key acceptable: the binding is in the answer, the proof
 // is checked on every request.
 func TestDPoPReplayAndCache(t *testing.T) {
-	clk := newClock()
-	key, thief := newProofKey(t, algEdDSA), newProofKey(t, algEdDSA)
-	f := newFake(t)
-	f.set("tok", boundAnswer("sms", Confirmation{JKT: key.jkt(t)}))
-	cfg := f.config()
-	cfg.Realm, cfg.Now, cfg.PublicURL, cfg.CacheTTL = "test", clk.Now, "https://sms.example", time.Hour
+	clk, key, f, cfg := dpopSetup(t, algEdDSA)
+	thief := newProofKey(t, algEdDSA)
+	cfg.CacheTTL = time.Hour
 	h := newClient(t, cfg).Require("sms")(okHandler())
 	serve := func(r *http.Request) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -301,13 +312,8 @@ func (failingReplay) Seen(context.Context, string, time.Time) (bool, error) {
 // A replay cache that cannot answer refuses the request (503): a proof
 // is never accepted without knowing it is fresh.
 func TestDPoPReplayCacheDown(t *testing.T) {
-	clk := newClock()
-	key := newProofKey(t, algES256)
-	f := newFake(t)
-	f.set("tok", boundAnswer("sms", Confirmation{JKT: key.jkt(t)}))
-	cfg := f.config()
-	cfg.Now, cfg.PublicURL, cfg.DPoPReplay = clk.Now, "https://sms.example", failingReplay{}
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	clk, key, _, cfg := dpopSetup(t, algES256)
+	cfg.DPoPReplay, cfg.Logger = failingReplay{}, slog.New(slog.DiscardHandler)
 	rec := httptest.NewRecorder()
 	newClient(t, cfg).Require("sms")(okHandler()).ServeHTTP(rec, dpopRequest("GET", "DPoP", "tok", key.proofFor(t, "GET", rsURL, "tok", clk.Now(), nil)))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
@@ -317,13 +323,9 @@ func TestDPoPReplayCacheDown(t *testing.T) {
 
 // RequireDPoP: only DPoP-bound tokens, and only DPoP in the challenges.
 func TestRequireDPoP(t *testing.T) {
-	clk := newClock()
-	key := newProofKey(t, algES256)
-	f := newFake(t)
-	f.set("tok", boundAnswer("sms", Confirmation{JKT: key.jkt(t)}))
+	clk, key, f, cfg := dpopSetup(t, algES256)
 	f.set("plain", activeAnswer("sms", 0))
-	cfg := f.config()
-	cfg.Realm, cfg.Now, cfg.PublicURL, cfg.RequireDPoP = "test", clk.Now, "https://sms.example", true
+	cfg.RequireDPoP = true
 	h := newClient(t, cfg).Require("sms")(okHandler())
 	for _, tt := range []struct {
 		name       string
@@ -353,12 +355,7 @@ func TestRequireDPoP(t *testing.T) {
 // nonce to use next; a nonce lives one to two lifetimes; replicas sharing
 // the key accept each other's nonces.
 func TestDPoPNonce(t *testing.T) {
-	clk := newClock()
-	key := newProofKey(t, algES256)
-	f := newFake(t)
-	f.set("tok", boundAnswer("sms", Confirmation{JKT: key.jkt(t)}))
-	cfg := f.config()
-	cfg.Realm, cfg.Now, cfg.PublicURL = "test", clk.Now, "https://sms.example"
+	clk, key, _, cfg := dpopSetup(t, algES256)
 	cfg.DPoPNonce, cfg.DPoPNonceKey, cfg.DPoPNonceLifetime = true, []byte(strings.Repeat("k", 32)), time.Minute
 	a := newClient(t, cfg).Require("sms")(okHandler())
 	b := newClient(t, cfg).Require("sms")(okHandler())

@@ -141,22 +141,12 @@ func TestLocalJWTFollowsFeedMarks(t *testing.T) {
 // signature again (which costs more than the rest of the request).
 func TestDeferredJWTVerifiedOnce(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	var srv *httptest.Server
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "introspection_endpoint": srv.URL + "/oauth/introspect", "jwks_uri": srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
-	})
 	var introspected atomic.Int32
-	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+	srv := newJWTIssuer(t, pub, func(w http.ResponseWriter, r *http.Request) {
 		introspected.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"active":true,"client_id":"a","scope":"sms","token_type":"Bearer","jti":"a.1.b"}`))
 	})
-	srv = httptest.NewServer(mux)
-	defer srv.Close()
 	c, err := New(Config{Issuer: srv.URL, ClientID: "rs", ClientSecret: "s", LocalJWT: true, FollowFeed: true})
 	if err != nil {
 		t.Fatal(err)
@@ -187,4 +177,22 @@ func TestDeferredJWTVerifiedOnce(t *testing.T) {
 			t.Errorf("from %v: 10 requests verified the signature %d times and asked oauthd %d times; want 1 and 1", from, v, n)
 		}
 	}
+}
+
+// newJWTIssuer is an oauthd publishing metadata and one EdDSA key, k1, in
+// its JWKS, whose introspection endpoint is introspect.
+func newJWTIssuer(t *testing.T, pub ed25519.PublicKey, introspect http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "introspection_endpoint": srv.URL + "/oauth/introspect", "jwks_uri": srv.URL + "/jwks"})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
+	})
+	mux.HandleFunc("POST /oauth/introspect", introspect)
+	srv = httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -80,19 +79,9 @@ func TestMemoryReplayCache(t *testing.T) {
 // bearer token.
 func TestLocalJWTBound(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	var srv *httptest.Server
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "introspection_endpoint": srv.URL + "/oauth/introspect", "jwks_uri": srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}})
-	})
-	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+	srv := newJWTIssuer(t, pub, func(w http.ResponseWriter, r *http.Request) {
 		t.Error("a JWT valid here was sent to oauthd")
 	})
-	srv = httptest.NewServer(mux)
-	defer srv.Close()
 	clk := newClock()
 	c := newClient(t, Config{Issuer: srv.URL, ClientID: "rs", ClientSecret: "s", LocalJWT: true, Realm: "test",
 		Now: clk.Now, PublicURL: "https://sms.example"})

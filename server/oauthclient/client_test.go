@@ -212,24 +212,25 @@ func TestTokenCache(t *testing.T) {
 	if toks[0].Extra("scope") != "" || toks[0].Type() != "Bearer" {
 		t.Errorf("token %+v", toks[0])
 	}
-	mu.Lock()
-	now = now.Add(45 * time.Second)
-	mu.Unlock()
-	c.Token(context.Background())
-	if f.tokenCalls != 1 {
-		t.Fatal("renewed 15s before expiry; want the cached token")
-	}
-	mu.Lock()
-	now = now.Add(6 * time.Second)
-	mu.Unlock()
-	c.Token(context.Background())
-	if f.tokenCalls != 2 {
-		t.Fatal("not renewed 9s before expiry")
-	}
-	c.Forget()
-	c.Token(context.Background())
-	if f.tokenCalls != 3 {
-		t.Fatal("Forget kept the token")
+	for _, step := range []struct {
+		advance time.Duration
+		forget  bool
+		calls   int
+		why     string
+	}{
+		{45 * time.Second, false, 1, "renewed 15s before expiry; want the cached token"},
+		{6 * time.Second, false, 2, "not renewed 9s before expiry"},
+		{0, true, 3, "Forget kept the token"},
+	} {
+		mu.Lock()
+		now = now.Add(step.advance)
+		mu.Unlock()
+		if step.forget {
+			c.Forget()
+		}
+		if _, err := c.Token(context.Background()); err != nil || f.tokenCalls != step.calls {
+			t.Fatalf("%s (%d token requests, %v)", step.why, f.tokenCalls, err)
+		}
 	}
 }
 
