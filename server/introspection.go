@@ -46,6 +46,16 @@ type introspection struct {
 	// InactiveReason (an oauthd extension, opt-in) is "expired" or
 	// "revoked", for inactive tokens only.
 	InactiveReason string `json:"inactive_reason,omitempty"`
+	// Cnf is the key or certificate a sender-constrained token is bound
+	// to (RFC 9449 §6, RFC 8705 §3.1).
+	Cnf *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is a token's binding: a DPoP key's thumbprint or a client
+// certificate's hash.
+type confirmation struct {
+	JKT     string `json:"jkt,omitempty"`
+	X5tS256 string `json:"x5t#S256,omitempty"`
 }
 
 // clientIPParam is the introspection request's extension parameter

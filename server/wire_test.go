@@ -35,7 +35,8 @@ func TestIntrospectionWireContract(t *testing.T) {
 		t.Fatalf("members differ:\n oauthd  %v\n package %v", ours, theirs)
 	}
 	sent := introspection{Active: true, Scope: "sms groups", ClientID: "c1", TokenType: "Bearer", Exp: 2, Iat: 1,
-		Sub: "c1", Iss: "https://auth.example", Jti: "c1.x.y", Owner: "acct", Aud: []string{"https://sms.example"}, InactiveReason: "revoked"}
+		Sub: "c1", Iss: "https://auth.example", Jti: "c1.x.y", Owner: "acct", Aud: []string{"https://sms.example"}, InactiveReason: "revoked",
+		Cnf: &confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", X5tS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}
 	b, _ := json.Marshal(sent)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
