@@ -34,12 +34,12 @@ func newJWTServer(t *testing.T) (*testEnv, *signing.Ring) {
 	if err := ring.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default(), Signer: ring}
-	srv, err := New(cfg, st)
+	svc := apps.New(st, scopes.Default(), apps.Options{})
+	srv, err := New(Config{Issuer: "http://oauthd.test", Catalogue: svc, Signer: ring}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, store: st, apps: apps.New(st, cfg.Catalogue, apps.Options{}), redis: rs}, ring
+	return &testEnv{t: t, srv: srv, store: st, apps: svc, redis: rs}, ring
 }
 
 func (e *testEnv) tokenWith(app testApp, form url.Values) (int, map[string]any) {

@@ -324,7 +324,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		FeedMaxSubscribers:   cfg.Feed.MaxSubscribers,
 		FeedMaxPerClient:     cfg.Feed.MaxPerClient,
 		Issuer:               issuer,
-		Catalogue:            cfg.catalogue,
+		Catalogue:            appSvc,
 		Logger:               log,
 		AccessLogger:         logs.access,
 		InactiveReason:       cfg.Introspection.InactiveReason,
@@ -567,13 +567,14 @@ func defaultIssuer(addr net.Addr, tls bool) string {
 func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey, dashURL string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
-	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
-		return s == scopes.Admin || s == scopes.Introspect
-	})
+	cat, err := svc.Catalogue(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the scope catalogue: %w", err)
+	}
 	app, secret, err := svc.Create(ctx, apps.NewApplication{
 		Name:          "demo",
 		Description:   "created by oauthd serve on the embedded store",
-		Scopes:        names,
+		Scopes:        slices.DeleteFunc(cat.Names(), scopes.Reserved),
 		TokenLifetime: "24h",
 	})
 	if err != nil {
