@@ -22,7 +22,7 @@ func (e *testEnv) withActions(names ...string) {
 	e.t.Helper()
 	ctx := apps.WithActor(context.Background(), apps.Actor{Name: "admin-key:test"})
 	for _, n := range names {
-		if _, err := e.apps.SetScope(ctx, n, ""); err != nil {
+		if _, _, err := e.apps.SetScope(ctx, n, ""); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestMetadataFollowsTheCatalogue(t *testing.T) {
 		t.Fatalf("scopes_supported before the change: %s", s)
 	}
 	ctx := apps.WithActor(context.Background(), apps.Actor{Name: "cli"})
-	if _, err := other.SetScope(ctx, "messages:send", "Send any message"); err != nil {
+	if _, _, err := other.SetScope(ctx, "messages:send", "Send any message"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.DeleteScope(ctx, "viber", false); err != nil {

@@ -40,32 +40,32 @@ func checkScopeName(name string) error {
 }
 
 // SetScope adds a scope to the catalogue, or sets the description of a
-// catalogued one, and reports whether it added. Every replica sees the
-// change within moments (the store publishes it).
-func (s *Service) SetScope(ctx context.Context, name, description string) (bool, error) {
+// catalogued one; it returns the scope as stored and whether it added it.
+// Every replica sees the change within moments (the store publishes it).
+func (s *Service) SetScope(ctx context.Context, name, description string) (scopes.Scope, bool, error) {
 	if err := mayChangeCatalogue(ctx); err != nil {
-		return false, err
+		return scopes.Scope{}, false, err
 	}
 	if err := checkScopeName(name); err != nil {
-		return false, err
+		return scopes.Scope{}, false, err
 	}
 	description, err := checkText("description", description, maxScopeDescription)
 	if err != nil {
-		return false, err
+		return scopes.Scope{}, false, err
 	}
 	if _, err := s.Catalogue(ctx); err != nil { // seeds an empty store first
-		return false, err
+		return scopes.Scope{}, false, err
 	}
 	added, err := s.store.PutScope(ctx, store.Scope{Name: name, Description: description})
 	if err != nil {
-		return false, err
+		return scopes.Scope{}, false, err
 	}
 	kind := "scope.updated"
 	if added {
 		kind = "scope.created"
 	}
 	s.audit(ctx, kind, "", map[string]any{"scope": name, "description": description})
-	return added, nil
+	return scopes.Scope{Name: name, Description: description}, added, nil
 }
 
 // DeleteScope removes a scope from the catalogue. While applications hold

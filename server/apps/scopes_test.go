@@ -58,11 +58,11 @@ func TestCatalogueIsTheStores(t *testing.T) {
 func TestSetScope(t *testing.T) {
 	env := newTestEnv(t, Options{})
 	ctx := WithActor(context.Background(), Actor{Name: "admin-key:test"})
-	added, err := env.apps.SetScope(ctx, "messages:send", " Send any message ")
-	if err != nil || !added {
-		t.Fatalf("SetScope(new) = %v, %v", added, err)
+	sc, added, err := env.apps.SetScope(ctx, "messages:send", " Send any message ")
+	if err != nil || !added || sc.Description != "Send any message" {
+		t.Fatalf("SetScope(new) = %v, %v, %v", sc, added, err)
 	}
-	if added, err := env.apps.SetScope(ctx, "sms", "Send SMS"); err != nil || added {
+	if _, added, err := env.apps.SetScope(ctx, "sms", "Send SMS"); err != nil || added {
 		t.Fatalf("SetScope(known) = %v, %v; want updated", added, err)
 	}
 	cat, _ := env.apps.Catalogue(ctx)
@@ -72,11 +72,11 @@ func TestSetScope(t *testing.T) {
 	}
 	for _, name := range []string{"all:any", "sms:*", "Bad", "a:b:c", ""} {
 		var e *Error
-		if _, err := env.apps.SetScope(ctx, name, ""); !errors.As(err, &e) || e.Field != "name" {
+		if _, _, err := env.apps.SetScope(ctx, name, ""); !errors.As(err, &e) || e.Field != "name" {
 			t.Errorf("SetScope(%q) = %v, want invalid name", name, err)
 		}
 	}
-	if _, err := env.apps.SetScope(ctx, "x", strings.Repeat("d", 201)); err == nil {
+	if _, _, err := env.apps.SetScope(ctx, "x", strings.Repeat("d", 201)); err == nil {
 		t.Error("a 201-byte description was accepted")
 	}
 	for _, kind := range []string{"scope.created", "scope.updated"} {
@@ -159,7 +159,7 @@ func TestDelegateAndTheCatalogue(t *testing.T) {
 	group, all := delegate("sms:*"), delegate(scopes.All)
 
 	for _, op := range []func() error{
-		func() error { _, err := env.apps.SetScope(group, "x", ""); return err },
+		func() error { _, _, err := env.apps.SetScope(group, "x", ""); return err },
 		func() error { _, err := env.apps.DeleteScope(all, "reports", true); return err },
 		func() error { _, err := env.apps.ScopeHolders(all, "reports"); return err },
 	} {
