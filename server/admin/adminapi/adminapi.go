@@ -1,6 +1,10 @@
 package adminapi
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Prefix is where the admin API lives on a server.
 const Prefix = "/admin/v1"
@@ -230,4 +234,16 @@ type ErrorDetail struct {
 	// 20 of them; HoldersTotal counts them all.
 	Holders      []string `json:"holders,omitempty"`
 	HoldersTotal int      `json:"holders_total,omitempty"`
+}
+
+// String words the detail for a person: "held by a, b and 3 more".
+func (d *ErrorDetail) String() string {
+	if d == nil || d.HoldersTotal == 0 {
+		return ""
+	}
+	s := "held by " + strings.Join(d.Holders, ", ")
+	if more := d.HoldersTotal - len(d.Holders); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }

@@ -28,6 +28,9 @@ func (e *Error) Error() string {
 	if e.Field != "" && !strings.HasPrefix(e.Description, e.Field+":") {
 		msg += " (field " + e.Field + ")"
 	}
+	if e.Detail != nil && e.Detail.HoldersTotal > 0 {
+		msg += "; " + e.Detail.String()
+	}
 	return msg
 }
 
