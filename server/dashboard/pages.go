@@ -296,6 +296,10 @@ var notices = map[string]string{
 	"revoked-all": "Every token and API key of the application is revoked.",
 	"revoked":     "Revoked.",
 	"deleted":     "Application deleted.",
+
+	"scope-added":     "Scope added: every replica offers it within moments.",
+	"scope-described": "Description saved.",
+	"scope-deleted":   "Scope deleted.",
 }
 
 const eventsOnAppPage = 10
