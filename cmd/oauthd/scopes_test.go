@@ -123,23 +123,10 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 // The scopes verbs, through a running server's admin API and directly on
 // its Redis, alike: a held scope's deletion names its holders.
 func TestScopesVerbs(t *testing.T) {
-	rs := startScannedRedis(t, redistest.Mini)
-	key, digest := newAdminKey(t)
-	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
-	modes := map[string]map[string]string{
-		"remote": {"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": key},
-		"direct": {"OAUTHD_REDIS_URL": rs.URL},
-	}
+	modes := adminModes(t, startScannedRedis(t, redistest.Mini))
 	for name, env := range modes {
 		t.Run(name, func(t *testing.T) {
-			cli := func(args ...string) string {
-				t.Helper()
-				out, err := runCLI(t, env, args...)
-				if err != nil {
-					t.Fatalf("oauthd %s: %v", strings.Join(args, " "), err)
-				}
-				return out
-			}
+			cli := cliOK(t, env)
 			scope := "messages-" + name + ":send"
 			if out := cli("scopes", "set", scope, "--description", "Send any message"); !strings.Contains(out, "added scope "+scope) {
 				t.Fatalf("scopes set: %s", out)
