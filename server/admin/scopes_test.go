@@ -1,10 +1,15 @@
 package admin
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
 )
 
 // The catalogue routes: GET lists it with the forms; PUT adds (201) or
@@ -68,6 +73,14 @@ func TestScopeRoutes(t *testing.T) {
 	_, ev := env.call(adminKey, "GET", "/events?client_id="+holder.ClientID+"&kind=application.updated", nil)
 	if n := len(ev["events"].([]any)); n != 1 {
 		t.Fatalf("the holder's application.updated events: %v", ev)
+	}
+	// Resource servers hear of it: a cached answer listing the scope is
+	// wrong now.
+	feed, err := env.redis.Client(t).XRange(context.Background(), "test:feed", "-", "+").Result()
+	if err != nil || !slices.ContainsFunc(feed, func(m goredis.XMessage) bool {
+		return m.Values["kind"] == store.FeedAppUpdated && m.Values["client_id"] == holder.ClientID
+	}) {
+		t.Fatalf("no %s feed event for the holder: %v, %v", store.FeedAppUpdated, feed, err)
 	}
 	if code, _ := env.call(adminKey, "DELETE", "/scopes/messages:send", nil); code != 404 {
 		t.Fatalf("DELETE a deleted scope: %d", code)
