@@ -1,5 +1,8 @@
 // Package scopes parses, formats and checks OAuth 2.0 scopes (RFC 6749 §3.3)
 // and holds the catalogue of scopes an operator may grant to applications.
+// An application may also hold forms that stand for several catalogued
+// scopes (all:any, sms:*); tokens carry the concrete scopes they expand
+// to, so resource servers never meet a form.
 //
 // Every function here is pure: no I/O, no globals. The token endpoint, the
 // admin API and the resource-server middleware all use the same rules.

@@ -100,16 +100,18 @@ func BenchmarkTokenIssue(b *testing.B) { benchTokenIssue(b, nil) }
 func benchTokenIssue(b *testing.B, setup func(*Config, goredis.UniversalClient)) {
 	rdb, _ := redis.NewClient(benchRedis(b).URL)
 	b.Cleanup(func() { rdb.Close() })
-	cfg := Config{Catalogue: scopes.Default()}
+	var cfg Config
 	if setup != nil {
 		setup(&cfg, rdb)
 	}
 	st := benchStoreOn(b, rdb)
+	svc := apps.New(st, scopes.Default(), apps.Options{})
+	cfg.Catalogue = svc
 	srv, err := New(cfg, st)
 	if err != nil {
 		b.Fatal(err)
 	}
-	app, secret, err := apps.New(st, scopes.Default(), apps.Options{}).Create(context.Background(), apps.NewApplication{Name: "bench", Scopes: []string{"sms"}})
+	app, secret, err := svc.Create(context.Background(), apps.NewApplication{Name: "bench", Scopes: []string{"sms"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,11 +152,11 @@ func BenchmarkBareGetSet(b *testing.B) {
 // round trip.
 func BenchmarkIntrospect(b *testing.B) {
 	st := benchStore(b, benchRedis(b))
-	srv, err := New(Config{Issuer: "http://bench", Catalogue: scopes.Default()}, st)
+	svc := apps.New(st, scopes.Default(), apps.Options{})
+	srv, err := New(Config{Issuer: "http://bench", Catalogue: svc}, st)
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := apps.New(st, scopes.Default(), apps.Options{})
 	ctx := context.Background()
 	app, secret, _ := svc.Create(ctx, apps.NewApplication{Name: "daemon", Scopes: []string{"sms"}})
 	caller, callerSecret, _ := svc.Create(ctx, apps.NewApplication{Name: "rs", Scopes: []string{scopes.Introspect}})

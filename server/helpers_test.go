@@ -46,7 +46,7 @@ func newTestServerOn(t testing.TB, kind redistest.Kind, limits *redis.LimitsConf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default()}
+	cfg := Config{Issuer: "http://oauthd.test"}
 	for _, f := range edit {
 		f(&cfg)
 	}
@@ -58,11 +58,13 @@ func newTestServerOn(t testing.TB, kind redistest.Kind, limits *redis.LimitsConf
 	if limits != nil {
 		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
 	}
+	svc := apps.New(st, scopes.Default(), apps.Options{})
+	cfg.Catalogue = svc
 	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, store: st, apps: apps.New(st, cfg.Catalogue, apps.Options{}), redis: rs}
+	return &testEnv{t: t, srv: srv, store: st, apps: svc, redis: rs}
 }
 
 type testApp struct {

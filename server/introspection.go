@@ -123,7 +123,11 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		log.Add(slog.Bool("active", false), slog.String("inactive_reason", "malformed"))
 		return s.writeInactive(c, credential.ReasonUnknown)
 	}
-	use := credential.Use{Now: s.cfg.Now(), AllowUnknownAddr: s.cfg.AllowUnknownClientIP}
+	cat, err := s.cfg.Catalogue.Catalogue(ctx)
+	if err != nil {
+		return web.WriteError(c, err)
+	}
+	use := credential.Use{Now: s.cfg.Now(), AllowUnknownAddr: s.cfg.AllowUnknownClientIP, Catalogue: cat}
 	if raw := form.Get(clientIPParam); raw != "" {
 		a, err := netip.ParseAddr(raw)
 		if err != nil || a.Zone() != "" {

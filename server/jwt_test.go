@@ -34,7 +34,8 @@ func newJWTServer(t *testing.T, edit ...func(*Config)) (*testEnv, *signing.Ring)
 	if err := ring.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default(), Signer: ring}
+	svc := apps.New(st, scopes.Default(), apps.Options{})
+	cfg := Config{Issuer: "http://oauthd.test", Catalogue: svc, Signer: ring}
 	for _, f := range edit {
 		f(&cfg)
 	}
@@ -42,7 +43,7 @@ func newJWTServer(t *testing.T, edit ...func(*Config)) (*testEnv, *signing.Ring)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, store: st, apps: apps.New(st, cfg.Catalogue, apps.Options{}), redis: rs}, ring
+	return &testEnv{t: t, srv: srv, store: st, apps: svc, redis: rs}, ring
 }
 
 func (e *testEnv) tokenWith(app testApp, form url.Values) (int, map[string]any) {

@@ -5,6 +5,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/web"
 )
 
 // metadata is the RFC 8414 authorization server metadata document.
@@ -28,9 +31,16 @@ type metadata struct {
 	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
 }
 
-// metadataDocument renders the document once: it changes only with the
-// configuration.
-func (s *Server) metadataDocument() []byte {
+// metadataDoc is a rendered metadata document and the catalogue it lists:
+// Server.metadata holds the last one rendered.
+type metadataDoc struct {
+	cat  *scopes.Catalogue
+	body []byte
+}
+
+// metadataDocument renders the document for the catalogue in force: it
+// changes only with the configuration and the catalogue.
+func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 	auth := []string{"client_secret_basic", "client_secret_post"}
 	var jwks string
 	if s.cfg.Signer != nil {
@@ -53,7 +63,7 @@ func (s *Server) metadataDocument() []byte {
 		TokenEndpointAuthMethodsSupported:         auth,
 		IntrospectionEndpointAuthMethodsSupported: auth,
 		RevocationEndpointAuthMethodsSupported:    auth,
-		ScopesSupported:                           s.cfg.Catalogue.Names(),
+		ScopesSupported:                           cat.Names(),
 		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
 		RevocationFeedEndpoint:                    feed,
 	})
@@ -61,8 +71,20 @@ func (s *Server) metadataDocument() []byte {
 }
 
 // handleMetadata is GET /.well-known/oauth-authorization-server (RFC 8414).
+// The document is rendered again only when the catalogue changed (on any
+// replica, or through the CLI); while the store cannot be read, the last
+// one rendered is served.
 func (s *Server) handleMetadata(c echo.Context) error {
+	doc := s.metadata.Load()
+	cat, err := s.cfg.Catalogue.Catalogue(c.Request().Context())
+	switch {
+	case err != nil && doc == nil:
+		return web.WriteError(c, err)
+	case err == nil && (doc == nil || doc.cat != cat):
+		doc = &metadataDoc{cat: cat, body: s.metadataDocument(cat)}
+		s.metadata.Store(doc)
+	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "public, max-age=300")
-	return c.Blob(http.StatusOK, "application/json", s.metadata)
+	return c.Blob(http.StatusOK, "application/json", doc.body)
 }

@@ -34,11 +34,20 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Catalogue gives the scope catalogue in force, which tokens' scopes,
+// introspection answers and the metadata's scopes_supported come from:
+// the one every replica shares (server/apps.Service reads it from the
+// store, cached in process). It is read on every token request, so it
+// must answer from memory.
+type Catalogue interface {
+	Catalogue(ctx context.Context) (*scopes.Catalogue, error)
+}
+
 // Config is the server's validated configuration.
 type Config struct {
 	// Issuer is the server's public base URL, exactly as clients see it.
 	Issuer    string
-	Catalogue *scopes.Catalogue
+	Catalogue Catalogue
 	Logger    *slog.Logger
 	// AccessLogger receives the per-request lines of requests that
 	// succeeded (or failed at info level: 4xx), which cmd may batch; nil
@@ -99,7 +108,7 @@ type Server struct {
 	limited bool
 	// feedSends admits one feed write at a time (sendPaced).
 	feedSends chan struct{}
-	metadata  []byte
+	metadata  atomic.Pointer[metadataDoc]
 	store     Store
 	grants    grantPolicy
 	echo      *echo.Echo
@@ -143,7 +152,6 @@ func New(cfg Config, st Store) (*Server, error) {
 	}
 	s.echo = web.NewEcho(wc)
 	s.feedSlots = feedSlots{max: cmp.Or(cfg.FeedMaxSubscribers, DefaultFeedMaxSubscribers), perClient: cmp.Or(cfg.FeedMaxPerClient, DefaultFeedMaxPerClient)}
-	s.metadata = s.metadataDocument()
 	s.routes()
 	return s, nil
 }

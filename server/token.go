@@ -64,13 +64,9 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return web.WriteError(c, errInvalidScope("%v", err))
 	}
-	granted := app.Scopes
-	if len(requested) > 0 {
-		if missing := scopes.Missing(requested, app.Scopes); len(missing) > 0 {
-			return web.WriteError(c, errInvalidScope("scope not allowed for this application: %s (it may request %s)",
-				scopes.Format(missing), scopes.Format(app.Scopes)))
-		}
-		granted = requested
+	granted, err := s.grantScopes(c.Request().Context(), app.Scopes, requested)
+	if err != nil {
+		return web.WriteError(c, err)
 	}
 	if err := s.takeQuota(c, app.ClientID, issueQuota); err != nil {
 		return web.WriteError(c, err)

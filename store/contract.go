@@ -22,6 +22,7 @@ import (
 //   - Sentinels may be wrapped: test them with errors.Is.
 type Backend interface {
 	Applications
+	Scopes
 	Tokens
 	UsageCounts
 	Events
@@ -67,6 +68,32 @@ type Applications interface {
 	UpdateApplication(ctx context.Context, id string, update func(Application) (Application, error)) (Application, error)
 	DeleteApplication(ctx context.Context, id string) error
 	ListApplications(ctx context.Context, cursor string, limit int) ([]Application, string, error)
+}
+
+// Scopes keeps the scope catalogue: the scopes applications may hold, one
+// catalogue for every replica and the CLI.
+//
+// ListScopes returns the catalogue, its scopes in order, and its version;
+// ErrNotFound when none was ever stored (a stored catalogue may be
+// empty). The version increases with every change, so a consumer may
+// keep what it derived from the list until the version moves. The list
+// may come from an in-process cache that every writer's changes
+// invalidate, and be shared with it: callers must not modify it.
+//
+// CreateScopes stores list as the catalogue when none is stored, and
+// gives ErrAlreadyExists, changing nothing, when one is: of several
+// processes seeding at once, one wins and all read its catalogue.
+// PutScope adds s at the end of the catalogue, or, when a scope of its
+// name is catalogued, sets its description in place; it reports whether
+// it added. DeleteScope removes the named scope. Both give ErrNotFound
+// when no catalogue is stored, DeleteScope also for a name it lacks.
+// None of them looks at applications: which may hold a scope is the
+// caller's rule.
+type Scopes interface {
+	ListScopes(ctx context.Context) (ScopeList, error)
+	CreateScopes(ctx context.Context, list []Scope) error
+	PutScope(ctx context.Context, s Scope) (bool, error)
+	DeleteScope(ctx context.Context, name string) error
 }
 
 // Tokens keeps the records of opaque access tokens and API keys, found by

@@ -95,6 +95,20 @@ type Application struct {
 	UpdatedAt  time.Time
 }
 
+// Scope is one entry of the scope catalogue: a scope's name and what it
+// grants, in the operator's words.
+type Scope struct {
+	Name        string
+	Description string
+}
+
+// ScopeList is the scope catalogue as stored: its scopes in order, and
+// its version, which increases with every change.
+type ScopeList struct {
+	Scopes  []Scope
+	Version uint64
+}
+
 // Secret is one client secret of an application. An application may hold a
 // few at once while a daemon rolls over from the old one to the new one.
 type Secret struct {

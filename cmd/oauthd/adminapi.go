@@ -26,6 +26,8 @@ type adminConn struct {
 	*adminapi.Client
 	// remote is set for a running server's API.
 	remote bool
+	// cfg is the configuration the flags gave.
+	cfg *Config
 }
 
 // explain words an error answer for the operator: a running server's as
@@ -46,7 +48,12 @@ func (a adminConn) explain(err error) error {
 // its description.
 type serviceError struct{ answer *adminapi.Error }
 
-func (e serviceError) Error() string { return e.answer.Description }
+func (e serviceError) Error() string {
+	if d := e.answer.Detail.String(); d != "" {
+		return e.answer.Description + "; " + d
+	}
+	return e.answer.Description
+}
 func (e serviceError) Unwrap() error { return e.answer }
 
 // open returns the admin API the flags point at and a function to release
@@ -62,7 +69,7 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 			return adminConn{}, nil, errors.New("--endpoint needs an admin credential in OAUTHD_ADMIN_KEY: an admin key, or an access token with the applications scope")
 		}
 		api := adminapi.NewClient(cfg.Endpoint, key, &http.Client{Timeout: 30 * time.Second})
-		return adminConn{Client: api, remote: true}, func() {}, nil
+		return adminConn{Client: api, remote: true, cfg: cfg}, func() {}, nil
 	}
 	if cfg.embeddedRedis() {
 		return adminConn{}, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL, or the Sentinel or Cluster settings) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
@@ -98,7 +105,7 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 		Logger:    log, AccessLogger: slog.New(slog.DiscardHandler),
 	}, svc, st).Handler()
 	api := adminapi.NewClient("http://in-process", key, &http.Client{Transport: adminapi.InProcess(h)})
-	return adminConn{Client: api}, closeRedis, nil
+	return adminConn{Client: api, cfg: cfg}, closeRedis, nil
 }
 
 // verb wraps a command's work with opening and closing the admin API, and

@@ -17,24 +17,10 @@ import (
 // admin API (--endpoint) and straight on its Redis (--redis-url). Both go
 // through the same service, so both must behave alike, audit included.
 func TestCLIVerbs(t *testing.T) {
-	rs := startScannedRedis(t, redistest.Real)
-	key, digest := newAdminKey(t)
-	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
-
-	modes := map[string]map[string]string{
-		"remote": {"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": key},
-		"direct": {"OAUTHD_REDIS_URL": rs.URL},
-	}
+	modes := adminModes(t, startScannedRedis(t, redistest.Real))
 	for name, env := range modes {
 		t.Run(name, func(t *testing.T) {
-			cli := func(args ...string) string {
-				t.Helper()
-				out, err := runCLI(t, env, args...)
-				if err != nil {
-					t.Fatalf("oauthd %s: %v", strings.Join(args, " "), err)
-				}
-				return out
-			}
+			cli := cliOK(t, env)
 			var created app
 			if err := json.Unmarshal([]byte(cli("apps", "create", "--json", "--name", "cli-"+name, "--scopes", "sms groups")), &created); err != nil || created.ClientSecret == "" {
 				t.Fatalf("create: %+v %v", created, err)
@@ -140,11 +126,12 @@ func TestCLIVerbs(t *testing.T) {
 		})
 	}
 	t.Run("remote without a key", func(t *testing.T) {
-		_, err := runCLI(t, map[string]string{"OAUTHD_ENDPOINT": p.URL}, "apps", "list")
+		url := modes["remote"]["OAUTHD_ENDPOINT"]
+		_, err := runCLI(t, map[string]string{"OAUTHD_ENDPOINT": url}, "apps", "list")
 		if err == nil || !strings.Contains(err.Error(), "OAUTHD_ADMIN_KEY") {
 			t.Fatalf("error %v", err)
 		}
-		_, err = runCLI(t, map[string]string{"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": "oadm_wrong"}, "apps", "list")
+		_, err = runCLI(t, map[string]string{"OAUTHD_ENDPOINT": url, "OAUTHD_ADMIN_KEY": "oadm_wrong"}, "apps", "list")
 		if err == nil || !strings.Contains(err.Error(), "401") {
 			t.Fatalf("wrong key: %v", err)
 		}
@@ -204,6 +191,32 @@ func TestSecretRotationWithGrace(t *testing.T) {
 }
 
 // newAdminKey runs `oauthd admin-key` and returns the key and its digest.
+// adminModes starts oauthd on rs with an admin key and returns the
+// environments of the CLI's two ways to it: through its admin API
+// ("remote") and straight on its Redis ("direct").
+func adminModes(t *testing.T, rs *redistest.Server) map[string]map[string]string {
+	t.Helper()
+	key, digest := newAdminKey(t)
+	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
+	return map[string]map[string]string{
+		"remote": {"OAUTHD_ENDPOINT": p.URL, "OAUTHD_ADMIN_KEY": key},
+		"direct": {"OAUTHD_REDIS_URL": rs.URL},
+	}
+}
+
+// cliOK returns a function that runs a command line in env and returns
+// its output, failing the test on an error.
+func cliOK(t *testing.T, env map[string]string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := runCLI(t, env, args...)
+		if err != nil {
+			t.Fatalf("oauthd %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+}
+
 func newAdminKey(t *testing.T) (key, digest string) {
 	t.Helper()
 	out, err := runCLI(t, nil, "admin-key")

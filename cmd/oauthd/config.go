@@ -221,14 +221,19 @@ type Config struct {
 		TombstoneTTL    time.Duration `mapstructure:"tombstone_ttl"`
 		MissingClientIP string        `mapstructure:"missing_client_ip"`
 	} `mapstructure:"introspection"`
-	// Scopes is the catalogue; only a config file can set it (a list of
-	// {name, description}). Empty means the built-in SMS catalogue.
+	// Scopes seeds the scope catalogue: stored in Redis when it holds
+	// none; the catalogue in force is Redis's, which 'oauthd scopes
+	// import' replaces with this one. Only a config file can set it (a
+	// list of {name, description}). Empty means the built-in SMS
+	// catalogue.
 	Scopes []scopes.Scope `mapstructure:"scopes"`
 
+	// file is the configuration file read, "" for none.
+	file           string
 	trustedProxies []netip.Prefix
 	sealingKey     []byte // from jwt.sealing_key_file or jwt.sealing_key; nil: none
 	limits         redis.LimitsConfig
-	catalogue      *scopes.Catalogue
+	catalogue      *scopes.Catalogue // the seed: Scopes, or the built-in catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
 	// HTTP.
 	tls       *tlsreload.Reloader
@@ -255,6 +260,7 @@ func loadConfig(fs *pflag.FlagSet, list []setting, getenv func(string) string) (
 	if err := settingSet(list).Load(fs, getenv, &c); err != nil {
 		return nil, err
 	}
+	c.file = settingSet(list).File(fs, getenv)
 	if err := c.validate(list); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@
 //
 //	oauthd serve                 run the server (embedded store unless --redis-url)
 //	oauthd apps create ...       create an application in the configured Redis
+//	oauthd scopes list|set|...   manage the scope catalogue in Redis
 //
 // main only wires the process to run, so tests run the whole program.
 package main
@@ -49,7 +50,8 @@ func run(ctx context.Context, build buildInfo, args []string, getenv func(string
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
-		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), adminKeyCommand(stdout), healthCommand(stdout))
+		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), scopesCommand(getenv, stdout, stderr),
+		adminKeyCommand(stdout), healthCommand(stdout))
 	requireSubcommand(root)
 	return root.ExecuteContext(ctx)
 }

@@ -48,7 +48,12 @@ func serveCommand(build buildInfo, getenv func(string) string, stdout, stderr io
 
 Configuration comes from flags, then environment variables (OAUTHD_ + the key
 upper-cased, '.' as '_'), then the YAML file given by --config, then defaults.
-The scope catalogue can only be set in the file:
+
+The scope catalogue lives in Redis, shared by every replica and the CLI. The
+file's scopes: (or, without one, the built-in SMS catalogue) seeds it when
+Redis holds none; afterwards Redis's is in force, changed with 'oauthd scopes'
+or the admin API, and 'oauthd scopes import --config FILE' replaces it with
+the file's:
 
   scopes:
     - {name: sms, description: Send SMS messages}
@@ -307,6 +312,12 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	defer func() { stopRing(); <-ringDone }()
 	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
 		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay})
+	// The scope catalogue is seeded, or compared with the file's, once
+	// Redis answers.
+	catCtx, stopCat := context.WithCancel(ctx)
+	catDone := make(chan struct{})
+	go func() { defer close(catDone); reportCatalogue(catCtx, appSvc, cfg, log) }()
+	defer func() { stopCat(); <-catDone }()
 	// The service writes the security log's aggregated counts every
 	// period, and once more after the HTTP servers have drained.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
@@ -339,7 +350,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		FeedMaxSubscribers:   cfg.Feed.MaxSubscribers,
 		FeedMaxPerClient:     cfg.Feed.MaxPerClient,
 		Issuer:               issuer,
-		Catalogue:            cfg.catalogue,
+		Catalogue:            appSvc,
 		Logger:               log,
 		AccessLogger:         logs.access,
 		InactiveReason:       cfg.Introspection.InactiveReason,
@@ -585,13 +596,14 @@ func defaultIssuer(addr net.Addr, tls bool) string {
 func printDemo(ctx context.Context, svc *apps.Service, issuer, adminKey, dashURL string, w io.Writer) error {
 	// The admin and introspection scopes stay out of the daemon's
 	// credential: it only sends messages.
-	names := slices.DeleteFunc(svc.Catalogue().Names(), func(s string) bool {
-		return s == scopes.Admin || s == scopes.Introspect
-	})
+	cat, err := svc.Catalogue(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the scope catalogue: %w", err)
+	}
 	app, secret, err := svc.Create(ctx, apps.NewApplication{
 		Name:          "demo",
 		Description:   "created by oauthd serve on the embedded store",
-		Scopes:        names,
+		Scopes:        slices.DeleteFunc(cat.Names(), scopes.Reserved),
 		TokenLifetime: "24h",
 	})
 	if err != nil {
@@ -663,6 +675,51 @@ func (g signInGuard) Failed(ctx context.Context, ip string) error {
 		g.metrics.LockedOut(metrics.LockScopeAdmin)
 	}
 	return err
+}
+
+// reportCatalogue makes sure Redis holds a scope catalogue, retrying
+// while Redis is unreachable: when it holds none, the configured one (the
+// file's scopes:, or the built-in catalogue) is stored. Then it says
+// which is in force. Redis's always is: when it differs from the file's,
+// the warning says how to import the file.
+func reportCatalogue(ctx context.Context, svc *apps.Service, cfg *Config, log *slog.Logger) {
+	ctx = apps.WithActor(ctx, apps.Actor{Name: "oauthd-serve"})
+	var stored []scopes.Scope
+	var seeded bool
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		if stored, seeded, err = svc.SeedCatalogue(ctx); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+	from := "the built-in catalogue (no scopes: in the configuration file)"
+	if len(cfg.Scopes) > 0 {
+		from = "scopes: of " + cfg.file
+	}
+	added, removed, changed := scopes.Diff(stored, cfg.catalogue.Scopes())
+	switch {
+	case seeded:
+		log.Info("scope catalogue stored in Redis, from "+from, "scopes", len(stored))
+	case len(cfg.Scopes) == 0 || added == nil && removed == nil && changed == nil:
+		log.Info("scope catalogue read from Redis", "scopes", len(stored))
+	default:
+		log.Warn("the scope catalogue in Redis differs from "+from+"; Redis's is in force (every replica and the CLI share it). "+
+			"To replace it with the file's, review the change with 'oauthd scopes import --config "+cfg.file+" --dry-run', then run it without --dry-run",
+			"only_in_file", names(added), "only_in_redis", names(removed), "described_differently", names(changed))
+	}
+}
+
+func names(list []scopes.Scope) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = s.Name
+	}
+	return out
 }
 
 // keyRingReload is how often each replica rereads the signing keys: well

@@ -72,8 +72,9 @@ func startAuthServer(t testing.TB, kind redistest.Kind) *authServer {
 	feedDone := make(chan struct{})
 	go func() { defer close(feedDone); feed.Run(fctx) }()
 	t.Cleanup(func() { stopFeed(); <-feedDone })
+	a.apps = apps.New(st, scopes.Default(), apps.Options{Keys: a.ring, KeyPublishDelay: time.Minute, Now: a.clk.now})
 	srv, err := server.New(server.Config{
-		Issuer: a.issuer, Catalogue: scopes.Default(), Signer: a.ring,
+		Issuer: a.issuer, Catalogue: a.apps, Signer: a.ring,
 		InactiveReason: true, Tombstone: time.Hour, Now: a.clk.now, Feed: feed,
 	}, st)
 	if err != nil {
@@ -87,7 +88,6 @@ func startAuthServer(t testing.TB, kind redistest.Kind) *authServer {
 	// connections, or Close waits for that request forever.
 	a.close = func() { hs.CloseClientConnections(); hs.Close() }
 	t.Cleanup(a.close)
-	a.apps = apps.New(st, scopes.Default(), apps.Options{Keys: a.ring, KeyPublishDelay: time.Minute, Now: a.clk.now})
 	return a
 }
 

@@ -177,6 +177,9 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/events", a.listEvents, "limit", "cursor", "log", "client_id", "kind")
 	add(http.MethodGet, "/signing-keys", a.listKeys)
 	add(http.MethodPost, "/signing-keys", a.rotateKey)
+	add(http.MethodGet, "/scopes", a.listScopes)
+	add(http.MethodPut, "/scopes/:name", a.putScope)
+	add(http.MethodDelete, "/scopes/:name", a.deleteScope, "force")
 }
 
 const adminRealm = `Bearer realm="oauthd-admin"`
@@ -648,4 +651,54 @@ func (a *Admin) rotateKey(c echo.Context) error {
 		return writeError(c, err)
 	}
 	return web.WriteJSON(c, http.StatusCreated, signingKeyOf(k))
+}
+
+// listScopes answers GET /scopes: the catalogue every replica shares,
+// which a delegated administrator may read too.
+func (a *Admin) listScopes(c echo.Context) error {
+	cat, err := a.apps.Catalogue(c.Request().Context())
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := adminapi.ScopeList{Scopes: []adminapi.Scope{}, Forms: cat.Forms()}
+	for _, s := range cat.Scopes() {
+		out.Scopes = append(out.Scopes, adminapi.Scope{Name: s.Name, Description: s.Description})
+	}
+	return web.WriteJSON(c, http.StatusOK, out)
+}
+
+// putScope answers PUT /scopes/{name}: 201 for a new scope, 200 for a new
+// description.
+func (a *Admin) putScope(c echo.Context) error {
+	var req adminapi.ScopeRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return writeError(c, err)
+	}
+	sc, added, err := a.apps.SetScope(c.Request().Context(), c.Param("name"), req.Description)
+	if err != nil {
+		return writeError(c, err)
+	}
+	status := http.StatusOK
+	if added {
+		status = http.StatusCreated
+		c.Response().Header().Set(echo.HeaderLocation, Prefix+"/scopes/"+sc.Name)
+	}
+	return web.WriteJSON(c, status, adminapi.Scope{Name: sc.Name, Description: sc.Description})
+}
+
+// deleteScope answers DELETE /scopes/{name}[?force=true]: 204, or 409 with
+// the applications holding it.
+func (a *Admin) deleteScope(c echo.Context) error {
+	var force bool
+	switch c.QueryParam("force") {
+	case "", "false":
+	case "true":
+		force = true
+	default:
+		return writeError(c, apps.Invalid("force", "true or false"))
+	}
+	if _, err := a.apps.DeleteScope(c.Request().Context(), c.Param("name"), force); err != nil {
+		return writeError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
 }

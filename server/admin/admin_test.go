@@ -19,6 +19,20 @@ import (
 // status and decoded body (nil for an empty one).
 func (e *adminEnv) call(cred, method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
+	w := e.recorded(cred, method, path, body)
+	if w.Body.Len() == 0 {
+		return w.Code, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		e.t.Fatalf("%s %s: non-JSON answer %q", method, path, w.Body)
+	}
+	return w.Code, m
+}
+
+// recorded is call's answer as it came, headers included.
+func (e *adminEnv) recorded(cred, method, path string, body any) *httptest.ResponseRecorder {
+	e.t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -35,14 +49,7 @@ func (e *adminEnv) call(cred, method, path string, body any) (int, map[string]an
 	}
 	w := httptest.NewRecorder()
 	e.admin.Handler().ServeHTTP(w, r)
-	if w.Body.Len() == 0 {
-		return w.Code, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
-		e.t.Fatalf("%s %s: non-JSON answer %q", method, path, w.Body)
-	}
-	return w.Code, m
+	return w
 }
 
 func (e *adminEnv) tokenFor(id, secret, scope string) (int, string) {

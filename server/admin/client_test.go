@@ -163,6 +163,35 @@ func TestClientRoundTrips(t *testing.T) {
 			}
 			return err
 		}, nil},
+		{"set scope", func() error {
+			sc, created, err := c.PutScope(ctx, "messages:send", adminapi.ScopeRequest{Description: "Send any message"})
+			if err == nil && (!created || sc.Description != "Send any message") {
+				return fmt.Errorf("put a new scope: %+v, created %v", sc, created)
+			}
+			if _, created, err = c.PutScope(ctx, "messages:send", adminapi.ScopeRequest{Description: "Send"}); err == nil && created {
+				return errors.New("describing a scope created it")
+			}
+			return err
+		}, nil},
+		{"list scopes", func() error {
+			l, err := c.ListScopes(ctx)
+			if err == nil && (!slices.Contains(l.Scopes, adminapi.Scope{Name: "messages:send", Description: "Send"}) || !slices.Equal(l.Forms, []string{"messages:*", "all:any"})) {
+				return fmt.Errorf("the catalogue: %+v", l)
+			}
+			return err
+		}, nil},
+		{"delete a held scope", func() error {
+			scopes := []string{"sms", "messages:send"}
+			if _, err := c.UpdateApplication(ctx, app.ClientID, adminapi.ApplicationPatchRequest{Scopes: &scopes}); err != nil {
+				return err
+			}
+			err := c.DeleteScope(ctx, "messages:send", false)
+			if e := (*adminapi.Error)(nil); !errors.As(err, &e) || e.Status != http.StatusConflict || e.Detail == nil ||
+				!slices.Equal(e.Detail.Holders, []string{app.ClientID}) || e.Detail.HoldersTotal != 1 {
+				return fmt.Errorf("deleting a held scope: %v, want 409 naming its holder", err)
+			}
+			return c.DeleteScope(ctx, "messages:send", true)
+		}, nil},
 		{"delete", func() error { return c.DeleteApplication(ctx, app.ClientID) }, nil},
 	}
 	for _, s := range steps {

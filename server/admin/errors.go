@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oauthd/oauthd/server/admin/adminapi"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/web"
 )
@@ -41,6 +42,9 @@ func toError(err error) error {
 	if errors.As(err, &e) {
 		// The rule a refusal broke is for the log, not the caller.
 		out.Field, out.Reason = e.Field, e.Rule
+		if e.HoldersTotal > 0 {
+			out.Detail = adminapi.ErrorDetail{Holders: e.Holders, HoldersTotal: e.HoldersTotal}
+		}
 	}
 	return out
 }

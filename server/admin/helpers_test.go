@@ -57,7 +57,7 @@ func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	cfg := server.Config{Issuer: "http://oauthd.test", Catalogue: scopes.Default(), Now: clk.now}
+	cfg := server.Config{Issuer: "http://oauthd.test", Now: clk.now}
 	for _, f := range edit {
 		f(&cfg)
 	}
@@ -70,8 +70,8 @@ func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfi
 	if limits != nil {
 		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
 	}
-	svc := apps.New(st, cfg.Catalogue, apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone})
-	cfg.Audit = svc
+	svc := apps.New(st, scopes.Default(), apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone})
+	cfg.Audit, cfg.Catalogue = svc, svc
 	srv, err := server.New(cfg, st)
 	if err != nil {
 		t.Fatal(err)

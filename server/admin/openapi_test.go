@@ -117,6 +117,10 @@ func TestOpenAPISchemas(t *testing.T) {
 		"EventList":           adminapi.EventList{},
 		"SigningKey":          adminapi.SigningKey{},
 		"SigningKeyList":      adminapi.SigningKeyList{},
+		"ErrorDetail":         adminapi.ErrorDetail{},
+		"Scope":               adminapi.Scope{},
+		"ScopeList":           adminapi.ScopeList{},
+		"ScopeRequest":        adminapi.ScopeRequest{},
 	}
 	for name, ref := range doc.Components.Schemas {
 		documented := schemaFields(ref.Value)

@@ -26,8 +26,10 @@ type Actor struct {
 // Delegate is an application administering others with the applications
 // scope: an SMS platform's customer managing its own daemons. It manages
 // only applications of its own Owner; it never grants a scope its own
-// application does not hold, nor a reserved scope (applications,
-// tokens:introspect); nothing it creates outlives its own application's
+// application does not hold (itself or through a form: holding sms:* it
+// may grant sms:send), nor a reserved scope (applications,
+// tokens:introspect); it never changes the scope catalogue; nothing it
+// creates outlives its own application's
 // tokens; and it only ever narrows an IP allowlist (mayNarrow). These
 // rules are why the applications scope can be an ordinary scope a
 // customer ticks.
@@ -44,11 +46,6 @@ type Delegate struct {
 func DelegateOf(a store.Application) *Delegate {
 	return &Delegate{ClientID: a.ClientID, Owner: a.Owner, Scopes: a.Scopes, Lifetime: a.TokenLifetime}
 }
-
-// Reserved scopes are never granted by delegated administration: with
-// either, a customer's daemon could read every token (tokens:introspect)
-// or escape its owner's bounds.
-var Reserved = []string{scopes.Admin, scopes.Introspect}
 
 type actorKey struct{}
 
@@ -87,17 +84,24 @@ func (d *Delegate) mayManage(a store.Application) error {
 	return nil
 }
 
-// mayGrant refuses scopes a delegate may not hand out.
+// mayGrant refuses scopes a delegate may not hand out: those its own
+// application does not hold, and the reserved scopes (scopes.Reserved),
+// which it may hold but never grant: with either, a customer's daemon
+// could read every token (tokens:introspect) or escape its owner's bounds.
 func (d *Delegate) mayGrant(granted []string) error {
 	if d == nil {
 		return nil
 	}
+	var missing []string
 	for _, s := range granted {
-		if slices.Contains(Reserved, s) {
+		if scopes.Reserved(s) {
 			return Forbidden("reserved_scope", fmt.Sprintf("scope %q is reserved: only an admin key can grant it", s))
 		}
+		if !scopes.Covers(d.Scopes, s) {
+			missing = append(missing, s)
+		}
 	}
-	if missing := scopes.Missing(granted, d.Scopes); len(missing) > 0 {
+	if len(missing) > 0 {
 		return Forbidden("scope", "delegated administration can grant only scopes its own application holds; it lacks "+scopes.Format(missing))
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -22,6 +23,7 @@ import (
 // the storage contract (store.Backend), which says what each method does.
 type Store interface {
 	store.Applications
+	store.Scopes
 	store.UsageCounts
 	store.Events
 	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
@@ -33,10 +35,12 @@ type Store interface {
 // changes applications and records each change in the audit log, used by
 // the admin API and the dashboard alike.
 type Service struct {
-	store     Store
-	catalogue *scopes.Catalogue
-	opts      Options
-	security  *securityLog
+	store Store
+	// seed is stored as the catalogue when the store holds none.
+	seed     *scopes.Catalogue
+	built    atomic.Pointer[built]
+	opts     Options
+	security *securityLog
 }
 
 // Options tune the service; the zero value is usable.
@@ -72,8 +76,10 @@ const DefaultMaxGrace = 7 * 24 * time.Hour
 // to roll over, few enough to keep every token request's comparison short.
 const MaxSecrets = 5
 
-// NewApps returns the service.
-func New(st Store, catalogue *scopes.Catalogue, opts Options) *Service {
+// New returns the service. seed is the scope catalogue it stores when the
+// store holds none (the first process to find none stores its own); the
+// catalogue in force is always the store's (Catalogue).
+func New(st Store, seed *scopes.Catalogue, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -89,7 +95,7 @@ func New(st Store, catalogue *scopes.Catalogue, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, catalogue: catalogue, opts: opts, security: newSecurityLog()}
+	return &Service{store: st, seed: seed, opts: opts, security: newSecurityLog()}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
@@ -131,7 +137,7 @@ func (s *Service) Create(ctx context.Context, in NewApplication) (store.Applicat
 // and secret (kept as its digest only) and audits it as event. Create and
 // Import differ only in where the id and secret come from.
 func (s *Service) add(ctx context.Context, event, id, secret string, in NewApplication) (store.Application, error) {
-	a, err := s.validateNew(id, in)
+	a, err := s.validateNew(ctx, id, in)
 	if err != nil {
 		return store.Application{}, err
 	}
@@ -156,7 +162,7 @@ func (s *Service) add(ctx context.Context, event, id, secret string, in NewAppli
 
 // validateNew checks in and returns the application it describes, without
 // secrets.
-func (s *Service) validateNew(id string, in NewApplication) (store.Application, error) {
+func (s *Service) validateNew(ctx context.Context, id string, in NewApplication) (store.Application, error) {
 	now := s.now()
 	a := store.Application{
 		ClientID:  id,
@@ -171,7 +177,7 @@ func (s *Service) validateNew(id string, in NewApplication) (store.Application, 
 	if a.Description, err = checkText("description", in.Description, 500); err != nil {
 		return store.Application{}, err
 	}
-	if a.Scopes, err = s.checkScopes(in.Scopes); err != nil {
+	if a.Scopes, err = s.checkScopes(ctx, in.Scopes); err != nil {
 		return store.Application{}, err
 	}
 	if a.Owner, err = checkOwner(in.Owner); err != nil {
@@ -258,7 +264,10 @@ func checkText(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-func (s *Service) checkScopes(list []string) ([]string, error) {
+// checkScopes reads a list of scopes (each item may hold several,
+// space-separated) and checks each against the catalogue in force: a
+// catalogued scope or a form (all:any, resource:*).
+func (s *Service) checkScopes(ctx context.Context, list []string) ([]string, error) {
 	var out []string
 	for _, item := range list {
 		// Accept ["sms groups"] as well as ["sms","groups"]: the CLI's
@@ -273,10 +282,14 @@ func (s *Service) checkScopes(list []string) ([]string, error) {
 			}
 		}
 	}
-	if len(out) == 0 {
-		return nil, Invalid("scopes", "at least one scope is required; the catalogue has "+scopes.Format(s.catalogue.Names()))
+	cat, err := s.Catalogue(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.catalogue.Check(out); err != nil {
+	if len(out) == 0 {
+		return nil, Invalid("scopes", "at least one scope is required; the catalogue has "+scopes.Format(cat.Names()))
+	}
+	if err := cat.Check(out); err != nil {
 		return nil, Invalid("scopes", err.Error())
 	}
 	return out, nil
@@ -367,9 +380,6 @@ func FormatAllowlist(list []netip.Prefix) []string {
 	}
 	return out
 }
-
-// Catalogue is the scope catalogue applications are checked against.
-func (s *Service) Catalogue() *scopes.Catalogue { return s.catalogue }
 
 // maxOwner bounds an owner id: an account id, not a document.
 const maxOwner = 128

@@ -36,6 +36,10 @@ type Error struct {
 	Message string
 	Field   string
 	Rule    string
+	// Holders are, for a refused deletion of a scope, the applications
+	// holding it (at most MaxHolders), and HoldersTotal how many do.
+	Holders      []string
+	HoldersTotal int
 }
 
 func (e *Error) Error() string {

@@ -50,21 +50,13 @@ func (s *Service) RotateSigningKey(ctx context.Context) (signing.Key, error) {
 		return signing.Key{}, Forbidden("keys", "only an admin key may rotate the signing keys")
 	}
 	longest := minKeyRetirement
-	cursor := ""
-	for {
-		page, next, err := s.store.ListApplications(ctx, cursor, MaxPage)
-		if err != nil {
-			return signing.Key{}, err
+	err := s.eachApplication(ctx, func(a store.Application) {
+		if a.TokenFormat == store.TokenJWT && a.TokenLifetime > longest {
+			longest = a.TokenLifetime
 		}
-		for _, a := range page {
-			if a.TokenFormat == store.TokenJWT && a.TokenLifetime > longest {
-				longest = a.TokenLifetime
-			}
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
+	})
+	if err != nil {
+		return signing.Key{}, err
 	}
 	k, err := s.opts.Keys.Rotate(ctx, s.opts.KeyPublishDelay, longest)
 	if err != nil {

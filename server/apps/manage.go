@@ -166,7 +166,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		changes["description"] = next.Description
 	}
 	if p.Scopes != nil {
-		if next.Scopes, err = s.checkScopes(*p.Scopes); err != nil {
+		if next.Scopes, err = s.checkScopes(ctx, *p.Scopes); err != nil {
 			return store.Application{}, err
 		}
 		changes["scopes"] = next.Scopes
@@ -537,14 +537,21 @@ func (s *Service) CreateAPIKey(ctx context.Context, id string, in NewAPIKey) (st
 	if err := d.mayManage(app); err != nil {
 		return store.Token{}, "", err
 	}
-	granted := app.Scopes
+	// A key carries catalogued scopes, as a token does: the forms the
+	// application holds (or the key asks for) expanded as they are now.
+	var requested []string
 	if len(in.Scopes) > 0 {
-		if granted, err = s.checkScopes(in.Scopes); err != nil {
+		if requested, err = s.checkScopes(ctx, in.Scopes); err != nil {
 			return store.Token{}, "", err
 		}
-		if missing := scopes.Missing(granted, app.Scopes); len(missing) > 0 {
-			return store.Token{}, "", Invalid("scopes", "not held by the application: "+scopes.Format(missing)+" (it holds "+scopes.Format(app.Scopes)+")")
-		}
+	}
+	cat, err := s.Catalogue(ctx)
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	granted, refused := cat.Grant(app.Scopes, requested)
+	if len(refused) > 0 {
+		return store.Token{}, "", Invalid("scopes", "not held by the application: "+scopes.Format(refused)+" (it holds "+scopes.Format(app.Scopes)+")")
 	}
 	if err := errors.Join(d.mayGrant(granted), d.mayLast("expires_in", lifetime)); err != nil {
 		return store.Token{}, "", firstError(err)

@@ -28,11 +28,15 @@ type Use struct {
 	// stolen token must not work merely because the resource server did
 	// not say where it came from.
 	AllowUnknownAddr bool
+	// Catalogue is the scope catalogue in force: a scope deleted from it
+	// since issue is granted no more. nil checks none.
+	Catalogue *scopes.Catalogue
 }
 
 // Verdict is what State decides.
 type Verdict struct {
-	// Scopes granted now: the token's, narrowed to its application's.
+	// Scopes granted now: the token's, narrowed to those its application
+	// still holds (itself or through a form) and the catalogue still has.
 	Scopes []string
 	// Expires is when the token stops being valid, the zero time for never:
 	// the earlier of its own expiry and its issue time plus its
@@ -51,7 +55,7 @@ const ReasonAddress = "address not allowed"
 // scopes until when. Everything that can end a token is checked here, in
 // one place: expiry, revocation (one token, or all of an application's by
 // a generation bump), a deleted or disabled application, scopes narrowed
-// since issue, a token lifetime shortened since issue, and the
+// (or deleted from the catalogue) since issue, a token lifetime shortened since issue, and the
 // application's IP allowlist at the time of use; each takes effect at once.
 func State(l store.TokenLookup, u Use) Verdict {
 	t, app := l.Token, l.App
@@ -83,7 +87,10 @@ func State(l store.TokenLookup, u Use) Verdict {
 			return Verdict{Reason: ReasonAddress}
 		}
 	}
-	granted := scopes.Intersect(t.Scopes, app.Scopes)
+	granted := scopes.Held(t.Scopes, app.Scopes)
+	if u.Catalogue != nil {
+		granted = u.Catalogue.Filter(granted)
+	}
 	if len(granted) == 0 && len(t.Scopes) > 0 {
 		return Verdict{Reason: ReasonRevoked} // every scope it had was taken away
 	}

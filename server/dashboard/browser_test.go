@@ -368,6 +368,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("events page lacks the changes: %q", body)
 	}
 	u.check("events")
+	scopesJourney(t, u, env)
 	u.do("a page that does not exist", chromedp.Navigate(env.url+"/dashboard/applications/no-such-app"), chromedp.WaitVisible(chromedp.CSS("p.error")))
 	if msg := u.text("p.error"); !strings.Contains(msg, "no-such-app") {
 		t.Errorf("not-found page says %q", msg)
@@ -398,6 +399,34 @@ func TestBrowser(t *testing.T) {
 	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")),
 		chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 	u.do("other replica after sign-out", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
+}
+
+// scopesJourney is the Scopes page in the browser: the catalogue, a scope
+// added with the form (offered at once by the application form), and a
+// held scope deleted through the confirmation that names its holder.
+func scopesJourney(t *testing.T, u *ui, env *testEnv) {
+	t.Helper()
+	u.do("scopes page", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/scopes"]`)), chromedp.WaitVisible(chromedp.CSS("#scope-name")))
+	u.check("scopes")
+	u.do("add a scope", chromedp.SendKeys(chromedp.CSS("#scope-name"), "reports:export"),
+		chromedp.SendKeys(chromedp.CSS("#scope-description"), "Export delivery reports"),
+		chromedp.Click(chromedp.CSS(`section[aria-labelledby="scope-form-h"] button.primary`)), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if row := u.text("#scopes tbody"); !strings.Contains(row, "reports:export") || !strings.Contains(row, "Export delivery reports") {
+		t.Fatalf("the catalogue after adding reports:export: %q", row)
+	}
+	u.do("the application form offers it", chromedp.Navigate(env.url+"/dashboard/applications/new"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=scopes][value="reports:export"]`)), chromedp.WaitVisible(chromedp.CSS(`input[name=scopes][value="reports:*"]`)))
+	holder, _ := env.createApp(apps.NewApplication{Name: "exporter", Scopes: []string{"sms reports:export"}})
+	u.do("delete it", chromedp.Navigate(env.url+"/dashboard/scopes"), chromedp.WaitVisible(chromedp.CSS("#scopes")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete reports:export"]`)), chromedp.WaitVisible(chromedp.CSS("#holders")))
+	if h := u.text("#holders"); !strings.Contains(h, holder.ClientID) {
+		t.Fatalf("the confirmation names %q, not the holder", h)
+	}
+	u.check("scope-delete")
+	u.do("confirm", chromedp.Click(chromedp.CSS("main form button.danger")), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if a, _, err := env.apps.Get(context.Background(), holder.ClientID); err != nil || strings.Join(a.Scopes, " ") != "sms" {
+		t.Fatalf("the holder after the deletion: %v, %v", a.Scopes, err)
+	}
 }
 
 // Without JavaScript every action still works as a plain form post; only

@@ -150,6 +150,9 @@ func (d *Dashboard) routes() {
 	post("applications/:id/tokens/revoke", d.revokeToken)
 	post("applications/:id/api-keys", d.createAPIKey)
 	get("events", d.events)
+	get("scopes", d.scopesPage)
+	post("scopes", d.setScope)
+	post("scopes/delete", d.deleteScope)
 }
 
 // csp allows the dashboard's own script and style files and nothing else:

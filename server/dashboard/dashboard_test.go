@@ -41,6 +41,8 @@ func TestHeadersOnEveryPage(t *testing.T) {
 		{b, "/dashboard/applications/no-such-app", 404, true},
 		{b, "/dashboard/events", 200, true},
 		{b, "/dashboard/events?client_id=" + app.ClientID, 200, true},
+		{b, "/dashboard/scopes", 200, true},
+		{b, "/dashboard/scopes?edit=sms", 200, true},
 		{b, "/dashboard/assets/dashboard.css", 200, false},
 		{b, "/dashboard/assets/dashboard.js", 200, false},
 	}

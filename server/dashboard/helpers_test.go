@@ -65,7 +65,7 @@ func newTestEnv(t *testing.T, kind redistest.Kind, edit ...func(*dashboard.Confi
 	env.apps = apps.New(st, scopes.Default(), apps.Options{})
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	pub, err := server.New(server.Config{Issuer: issuer, Catalogue: scopes.Default(), Audit: env.apps}, st)
+	pub, err := server.New(server.Config{Issuer: issuer, Catalogue: env.apps, Audit: env.apps}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

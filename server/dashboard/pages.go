@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,8 @@ type appForm struct {
 	// Format is opaque or jwt; Audiences one per line.
 	Format    string
 	Audiences string
+	// Catalogue is the scopes to pick from, the forms (all:any,
+	// resource:*) after them.
 	Catalogue []scopes.Scope
 	Errors    map[string]string
 	// Message is an error that belongs to no field.
@@ -76,12 +79,34 @@ type appForm struct {
 
 var lifetimeChoices = []string{"24h", "168h", "never"}
 
-func (d *Dashboard) blankForm() appForm {
-	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: d.apps.Catalogue().Scopes(), Errors: map[string]string{}}
+// blankForm is a new application's form, with the catalogue in force.
+func (d *Dashboard) blankForm(ctx context.Context) (appForm, error) {
+	cat, err := d.apps.Catalogue(ctx)
+	if err != nil {
+		return appForm{}, err
+	}
+	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{}}, nil
 }
 
-func (d *Dashboard) formOf(a application) appForm {
-	f := d.blankForm()
+// pickable is what the scope pickers offer: the catalogue, then the forms
+// with what each stands for.
+func pickable(cat *scopes.Catalogue) []scopes.Scope {
+	out := cat.Scopes()
+	for _, f := range cat.Forms() {
+		desc := "Every catalogued scope but " + scopes.Admin + " and " + scopes.Introspect + ", now and as the catalogue grows"
+		if f != scopes.All {
+			desc = "Every " + strings.TrimSuffix(f, "*") + "… scope, now and as the catalogue grows"
+		}
+		out = append(out, scopes.Scope{Name: f, Description: desc})
+	}
+	return out
+}
+
+func (d *Dashboard) formOf(ctx context.Context, a application) (appForm, error) {
+	f, err := d.blankForm(ctx)
+	if err != nil {
+		return f, err
+	}
 	f.Name, f.Description, f.Owner, f.Scopes = a.Name, a.Description, a.Owner, a.Scopes
 	f.Allowlist = strings.Join(a.IPAllowlist, "\n")
 	f.Metadata = formatMetadata(a.Metadata)
@@ -91,7 +116,7 @@ func (d *Dashboard) formOf(a application) appForm {
 	if !contains(lifetimeChoices, f.Lifetime) {
 		f.Lifetime, f.Custom = "custom", a.TokenLifetime
 	}
-	return f
+	return f, nil
 }
 
 func contains(list []string, s string) bool {
@@ -104,8 +129,11 @@ func contains(list []string, s string) bool {
 }
 
 // readForm reads a posted application form.
-func (d *Dashboard) readForm(c echo.Context) appForm {
-	f := d.blankForm()
+func (d *Dashboard) readForm(c echo.Context) (appForm, error) {
+	f, err := d.blankForm(c.Request().Context())
+	if err != nil {
+		return f, err
+	}
 	f.Name = c.FormValue("name")
 	f.Description = c.FormValue("description")
 	f.Owner = c.FormValue("owner")
@@ -118,7 +146,7 @@ func (d *Dashboard) readForm(c echo.Context) appForm {
 	f.Metadata = c.FormValue("metadata")
 	f.Format = c.FormValue("token_format")
 	f.Audiences = c.FormValue("audiences")
-	return f
+	return f, nil
 }
 
 // lifetime is the form's token lifetime as the service reads it.
@@ -171,7 +199,11 @@ func (f *appForm) formError(err error) (int, bool) {
 }
 
 func (d *Dashboard) newAppPage(c echo.Context) error {
-	return d.render(c, http.StatusOK, "new", page{Title: "New application", Nav: "new", Data: d.blankForm()})
+	f, err := d.blankForm(c.Request().Context())
+	if err != nil {
+		return d.renderError(c, err)
+	}
+	return d.render(c, http.StatusOK, "new", page{Title: "New application", Nav: "new", Data: f})
 }
 
 type createdView struct {
@@ -181,7 +213,10 @@ type createdView struct {
 }
 
 func (d *Dashboard) createApp(c echo.Context) error {
-	f := d.readForm(c)
+	f, err := d.readForm(c)
+	if err != nil {
+		return d.renderError(c, err)
+	}
 	md, err := parseMetadata(f.Metadata)
 	if err == nil {
 		var a store.Application
@@ -261,6 +296,10 @@ var notices = map[string]string{
 	"revoked-all": "Every token and API key of the application is revoked.",
 	"revoked":     "Revoked.",
 	"deleted":     "Application deleted.",
+
+	"scope-added":     "Scope added: every replica offers it within moments.",
+	"scope-described": "Description saved.",
+	"scope-deleted":   "Scope deleted.",
 }
 
 const eventsOnAppPage = 10
@@ -272,7 +311,9 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 		return appView{}, err
 	}
 	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
-	v.Form = d.formOf(v.App)
+	if v.Form, err = d.formOf(ctx, v.App); err != nil {
+		return appView{}, err
+	}
 	toks, more, err := d.apps.ListTokens(ctx, id, 100)
 	if err != nil {
 		return appView{}, err
@@ -337,7 +378,10 @@ func (d *Dashboard) done(c echo.Context, code string) error {
 }
 
 func (d *Dashboard) updateApp(c echo.Context) error {
-	f := d.readForm(c)
+	f, err := d.readForm(c)
+	if err != nil {
+		return d.renderError(c, err)
+	}
 	md, err := parseMetadata(f.Metadata)
 	if err == nil {
 		life, allow, aud := f.lifetime(), allowlistLines(f.Allowlist), allowlistLines(f.Audiences)

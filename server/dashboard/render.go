@@ -31,7 +31,7 @@ type page struct {
 	Data      any
 }
 
-var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events"}
+var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events", "scopes", "scopedelete"}
 
 var funcs = template.FuncMap{
 	// when is a time as the pages show it; the zero time is "never".

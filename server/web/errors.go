@@ -34,6 +34,10 @@ type Error struct {
 	Challenge string
 	// RetryAfter is sent as Retry-After (whole seconds) with a 429.
 	RetryAfter time.Duration
+	// Detail, when set, is sent as "detail": facts the description states
+	// in words, for a program to act on (the applications holding a
+	// scope). Like Description, never a secret or an internal.
+	Detail any
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -139,6 +143,7 @@ type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	Field       string `json:"field,omitempty"`
+	Detail      any    `json:"detail,omitempty"`
 }
 
 // WriteError is the one place errors become HTTP answers (the RFC 6749
@@ -174,7 +179,7 @@ func WriteError(c echo.Context, err error) error {
 		h.Set("Retry-After", RetryAfter(e.RetryAfter))
 	}
 	NoStore(h)
-	return WriteJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field})
+	return WriteJSON(c, e.Status, errorBody{Error: e.Code, Description: e.Description, Field: e.Field, Detail: e.Detail})
 }
 
 // RetryAfter is a Retry-After value: whole seconds, at least one.

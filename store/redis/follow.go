@@ -21,10 +21,11 @@ const (
 
 func (s *Store) changesChannel() string { return s.opts.Prefix + ":app-changes" }
 
-// Run keeps the application cache coherent with Redis and flushes buffered
-// usage counts, until ctx is done. Without Run the store still works: the
-// cache stays down and every read goes to Redis. Run returns after a last
-// usage flush (bounded by a few seconds).
+// Run keeps the application cache and the scope catalogue's coherent
+// with Redis and flushes buffered usage counts, until ctx is done.
+// Without Run the store still works: the caches stay down and every read
+// goes to Redis. Run returns after a last usage flush (bounded by a few
+// seconds).
 func (s *Store) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
@@ -58,6 +59,7 @@ func (s *Store) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := s.followOnce(ctx)
 		s.apps.setUp(false)
+		s.scopes.setUp(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -112,10 +114,15 @@ func (s *Store) followOnce(ctx context.Context) error {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" {
 				s.apps.setUp(true)
+				s.scopes.setUp(true)
 				s.opts.Logger.Info("application cache on: following invalidations", slog.String("channel", m.Channel))
 			}
 		case *goredis.Message:
-			s.apps.invalidate(m.Payload)
+			if m.Payload == scopesChanged {
+				s.scopes.invalidate()
+			} else {
+				s.apps.invalidate(m.Payload)
+			}
 		}
 	}
 }

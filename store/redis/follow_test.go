@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,6 +112,82 @@ func TestCacheCoherence(t *testing.T) {
 			}
 			// And it comes back by itself.
 			eventually(t, "b's cache back on", func() bool { return b.CacheStats().Up })
+		})
+	}
+}
+
+// getCounter counts the GETs of one key a client sends.
+type getCounter struct {
+	key string
+	n   atomic.Int64
+}
+
+func (g *getCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (g *getCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if args := cmd.Args(); len(args) == 2 && cmd.Name() == "get" && args[1] == g.key {
+			g.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (g *getCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// The scope catalogue on two replicas: each reads it from Redis once and
+// then from its cache (the token path reads it on every request), and a
+// change made through one is seen by the other within milliseconds.
+func TestScopeCacheCoherence(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.Start(t, kind)
+			a := redis.New(srv.Client(t), redis.Options{Prefix: "co"})
+			rdb := srv.Client(t)
+			gets := &getCounter{key: "co:scopes"}
+			rdb.AddHook(gets)
+			b := redis.New(rdb, redis.Options{Prefix: "co"})
+			running(t, a)
+			running(t, b)
+			if err := a.CreateScopes(ctx, []store.Scope{{Name: "sms"}}); err != nil {
+				t.Fatal(err)
+			}
+			names := func(s *redis.Store) string {
+				l, err := s.ListScopes(ctx)
+				if err != nil {
+					return err.Error()
+				}
+				var out []string
+				for _, sc := range l.Scopes {
+					out = append(out, sc.Name)
+				}
+				return strings.Join(out, " ")
+			}
+			for range 100 {
+				if got := names(b); got != "sms" {
+					t.Fatalf("b lists %q", got)
+				}
+			}
+			// Once, then from the cache; twice when a's message of the
+			// creation arrives after b's first read.
+			if n := gets.n.Load(); n > 2 {
+				t.Fatalf("b read the catalogue from Redis %d times for 100 reads; want once or twice, then its cache", n)
+			}
+			if _, err := a.PutScope(ctx, store.Scope{Name: "viber"}); err != nil {
+				t.Fatal(err)
+			}
+			if names(a) != "sms viber" {
+				t.Fatal("a serves its own stale copy after its own change")
+			}
+			d := eventually(t, "b sees the change", func() bool { return names(b) == "sms viber" })
+			t.Logf("%s: catalogue change seen by the other replica after %v", kind, d)
+			if err := a.DeleteScope(ctx, "sms"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "b sees the delete", func() bool { return names(b) == "viber" })
 		})
 	}
 }

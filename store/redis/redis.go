@@ -12,7 +12,8 @@
 //	<prefix>:{<client_id>}:revoked:<jti>     revocation tombstone (TTL = tombstone time)
 //	<prefix>:{<client_id>}:usage, :hourly:<day>   usage counts (see usage.go)
 //	<prefix>:apps                            sorted set of client_ids by creation time
-//	<prefix>:app-changes                     pub/sub channel: client_ids whose record changed
+//	<prefix>:scopes                          the scope catalogue (JSON; see scopes.go)
+//	<prefix>:app-changes                     pub/sub channel: client_ids whose record changed, ":scopes" for the catalogue
 //	<prefix>:feed                            revocation feed stream (capped; see feed.go)
 //
 // The apps index is the one key outside an application's slot; it is written
@@ -64,6 +65,7 @@ func (s *Store) watch(ctx context.Context, what string, txf func(*goredis.Tx) er
 // own: how cmd runs it, not part of the contract.
 var (
 	_ store.Applications = (*Store)(nil)
+	_ store.Scopes       = (*Store)(nil)
 	_ store.Tokens       = (*Store)(nil)
 	_ store.UsageCounts  = (*Store)(nil)
 	_ store.Events       = (*Store)(nil)
@@ -82,6 +84,7 @@ type Store struct {
 	opts    Options
 	usage   *usageBuffer
 	apps    *appCache
+	scopes  scopeCache
 }
 
 // Options tune the backend.

@@ -107,6 +107,26 @@ func (r *recorder) ListApplications(ctx context.Context, cursor string, limit in
 	return r.b.ListApplications(ctx, cursor, limit)
 }
 
+func (r *recorder) ListScopes(ctx context.Context) (store.ScopeList, error) {
+	r.calls.note()
+	return r.b.ListScopes(ctx)
+}
+
+func (r *recorder) CreateScopes(ctx context.Context, list []store.Scope) error {
+	r.calls.note()
+	return r.b.CreateScopes(ctx, list)
+}
+
+func (r *recorder) PutScope(ctx context.Context, s store.Scope) (bool, error) {
+	r.calls.note()
+	return r.b.PutScope(ctx, s)
+}
+
+func (r *recorder) DeleteScope(ctx context.Context, name string) error {
+	r.calls.note()
+	return r.b.DeleteScope(ctx, name)
+}
+
 func (r *recorder) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
 	r.calls.note()
 	return r.b.CreateToken(ctx, ref, t)

@@ -65,6 +65,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"UpdateApplication", testUpdateApplication},
 		{"UpdateApplicationConcurrent", testUpdateApplicationConcurrent},
 		{"DeleteApplication", testDeleteApplication},
+		{"Scopes", testScopes},
+		{"ScopesConcurrent", testScopesConcurrent},
 		{"TokenRoundTrip", testTokenRoundTrip},
 		{"TokenLookupIsExact", testTokenLookupIsExact},
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},

@@ -66,6 +66,16 @@ func (s Set) AddFlags(fs *pflag.FlagSet) {
 	}
 }
 
+// File is the configuration file Load reads: --config, or the
+// environment's <prefix>_CONFIG; "" for none.
+func (s Set) File(fs *pflag.FlagSet, getenv func(string) string) string {
+	path, _ := fs.GetString("config")
+	if !fs.Changed("config") && getenv(s.EnvPrefix+"_CONFIG") != "" {
+		path = getenv(s.EnvPrefix + "_CONFIG")
+	}
+	return path
+}
+
 // Load merges flags over the environment (read through getenv) over the
 // file over defaults and decodes the result into out (a pointer to a
 // struct with mapstructure tags). A key in the file that out does not
@@ -80,11 +90,7 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 			v.Set(st.Key, e)
 		}
 	}
-	path, _ := fs.GetString("config")
-	if !fs.Changed("config") && getenv(s.EnvPrefix+"_CONFIG") != "" {
-		path = getenv(s.EnvPrefix + "_CONFIG")
-	}
-	if path != "" {
+	if path := s.File(fs, getenv); path != "" {
 		v.SetConfigFile(path)
 		if err := v.ReadInConfig(); err != nil {
 			return fmt.Errorf("config file %s: %w", path, err)

@@ -1,6 +1,10 @@
 package adminapi
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Prefix is where the admin API lives on a server.
 const Prefix = "/admin/v1"
@@ -201,4 +205,45 @@ type SigningKey struct {
 // SigningKeyList answers GET /signing-keys.
 type SigningKeyList struct {
 	Keys []SigningKey `json:"keys"`
+}
+
+// Scope is one entry of the scope catalogue, the scopes applications may
+// hold, which every replica shares.
+type Scope struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// ScopeList answers GET /scopes: the catalogue in its order. Applications
+// may also hold the forms that stand for several scopes: all:any and
+// <resource>:*; Forms lists those this catalogue offers.
+type ScopeList struct {
+	Scopes []Scope  `json:"scopes"`
+	Forms  []string `json:"forms"`
+}
+
+// ScopeRequest is the body of PUT /scopes/{name}.
+type ScopeRequest struct {
+	Description string `json:"description"`
+}
+
+// ErrorDetail is the detail of an error answer, when it has one: for a
+// refused deletion of a scope, the applications holding it.
+type ErrorDetail struct {
+	// Holders are client_ids of applications holding the scope, at most
+	// 20 of them; HoldersTotal counts them all.
+	Holders      []string `json:"holders,omitempty"`
+	HoldersTotal int      `json:"holders_total,omitempty"`
+}
+
+// String words the detail for a person: "held by a, b and 3 more".
+func (d *ErrorDetail) String() string {
+	if d == nil || d.HoldersTotal == 0 {
+		return ""
+	}
+	s := "held by " + strings.Join(d.Holders, ", ")
+	if more := d.HoldersTotal - len(d.Holders); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }

@@ -15,10 +15,11 @@ import (
 // Error is an error answer of the admin API: the HTTP status and the
 // body's error, error_description and (for a bad input) field.
 type Error struct {
-	Status      int    `json:"-"`
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
-	Field       string `json:"field,omitempty"`
+	Status      int          `json:"-"`
+	Code        string       `json:"error"`
+	Description string       `json:"error_description"`
+	Field       string       `json:"field,omitempty"`
+	Detail      *ErrorDetail `json:"detail,omitempty"`
 }
 
 func (e *Error) Error() string {
@@ -26,6 +27,9 @@ func (e *Error) Error() string {
 	// A validation error's description starts with its field already.
 	if e.Field != "" && !strings.HasPrefix(e.Description, e.Field+":") {
 		msg += " (field " + e.Field + ")"
+	}
+	if e.Detail != nil && e.Detail.HoldersTotal > 0 {
+		msg += "; " + e.Detail.String()
 	}
 	return msg
 }
@@ -58,17 +62,23 @@ func NewClient(base, credential string, hc *http.Client) *Client {
 // do sends one request: body, when not nil, as JSON; a 2xx answer decoded
 // into out, when not nil.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.send(ctx, method, path, body, out)
+	return err
+}
+
+// send is do that also returns a 2xx answer's status.
+func (c *Client) send(ctx context.Context, method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.credential)
 	if body != nil {
@@ -76,25 +86,25 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", c.base, err)
+		return 0, fmt.Errorf("admin API at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode >= 400 {
 		e := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(b, e) != nil || e.Code == "" {
 			// Not the API's answer: a proxy's error page, say.
-			return fmt.Errorf("admin API at %s answered %s: %.200s", c.base, resp.Status, b)
+			return 0, fmt.Errorf("admin API at %s answered %s: %.200s", c.base, resp.Status, b)
 		}
-		return e
+		return 0, e
 	}
 	if out == nil || len(b) == 0 {
-		return nil
+		return resp.StatusCode, nil
 	}
-	return json.Unmarshal(b, out)
+	return resp.StatusCode, json.Unmarshal(b, out)
 }
 
 func appPath(id string, rest ...string) string {
@@ -212,4 +222,29 @@ func (c *Client) SigningKeys(ctx context.Context) (SigningKeyList, error) {
 func (c *Client) RotateSigningKey(ctx context.Context) (SigningKey, error) {
 	var out SigningKey
 	return out, c.do(ctx, http.MethodPost, "/signing-keys", nil, &out)
+}
+
+// ListScopes is GET /scopes: the scope catalogue, and the forms
+// applications may hold besides.
+func (c *Client) ListScopes(ctx context.Context) (ScopeList, error) {
+	var out ScopeList
+	return out, c.do(ctx, http.MethodGet, "/scopes", nil, &out)
+}
+
+// PutScope is PUT /scopes/{name}: the scope added to the catalogue
+// (created true) or its description set.
+func (c *Client) PutScope(ctx context.Context, name string, in ScopeRequest) (out Scope, created bool, err error) {
+	status, err := c.send(ctx, http.MethodPut, "/scopes/"+url.PathEscape(name), in, &out)
+	return out, status == http.StatusCreated, err
+}
+
+// DeleteScope is DELETE /scopes/{name}. While applications hold the scope
+// it is a 409 naming them (Error.Detail) unless force, which takes it from
+// them too.
+func (c *Client) DeleteScope(ctx context.Context, name string, force bool) error {
+	q := ""
+	if force {
+		q = "?force=true"
+	}
+	return c.do(ctx, http.MethodDelete, "/scopes/"+url.PathEscape(name)+q, nil, nil)
 }
