@@ -53,12 +53,19 @@ func demoCredentials(t *testing.T, p *program) (string, string) {
 // runCLI runs one non-serve command line and returns its stdout.
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
+	stdout, _, err := runCLIStderr(t, env, args...)
+	return stdout, err
+}
+
+// runCLIStderr is runCLI that returns the standard error too.
+func runCLIStderr(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := runTest(context.Background(), args, envFunc(env), &out, &errOut)
-	stdout, stderr := out.String(), errOut.String()
+	err = runTest(context.Background(), args, envFunc(env), &out, &errOut)
+	stdout, stderr = out.String(), errOut.String()
 	leaks.addSource("the output of "+t.Name()+"'s CLI", func() string { return stdout })
 	leaks.addSink("CLI standard error", "the standard error of "+t.Name()+"'s CLI", func() string { return stderr })
-	return stdout, err
+	return stdout, stderr, err
 }
 
 func getJSON(t *testing.T, resp *http.Response) map[string]any {

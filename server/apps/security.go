@@ -170,6 +170,7 @@ var (
 	AdminEventKinds = []string{
 		"application.created", "application.imported", "application.updated", "application.deleted",
 		"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
+		"applications.exported",
 	}
 	SecurityEventKinds = []string{
 		"client.auth_failed", "client.locked_out", "token.quota_exceeded", "introspection.limited",
