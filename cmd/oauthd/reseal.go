@@ -66,6 +66,7 @@ with the keys they hold until they restart; rotate no key before they all have.`
 
 func reseal(ctx context.Context, c *cli, cfg *Config, path string, generate bool) error {
 	log := newLogger(cfg, c.stderr)
+	redis.SetLibraryLogger(log)
 	rdb, _, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return err
