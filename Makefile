@@ -4,7 +4,8 @@ BIN     ?= bin/oauthd
 BENCH   ?= .
 # FUZZTIME is how long make fuzz runs each fuzz target.
 FUZZTIME ?= 10s
-# VERSION is stamped into the binary (oauthd --version, the start-up log line).
+# VERSION is stamped into the binaries (oauthd --version, sms-api --version, the start-up log lines);
+# without it, a build names itself from what the Go toolchain records (go install pkg@v1.4.0: v1.4.0).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
@@ -45,7 +46,7 @@ fuzz:
 ## build: static binaries in bin/ (oauthd and the example sms-api)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oauthd
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sms-api ./cmd/sms-api
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sms-api ./cmd/sms-api
 
 ## bench: the load benchmark (docs/benchmarks.md): wrk against oauthd, sms-api and a baseline on a real redis-server, about 3 minutes (flags in ARGS="...", e.g. ARGS=-quick)
 bench:

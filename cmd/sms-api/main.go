@@ -26,16 +26,21 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/buildinfo"
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/introspect/introspectecho"
 )
 
+// version is the release, stamped by the linker as oauthd's is (-ldflags
+// "-X main.version=v1.4.0"); main reads it once and hands it to run.
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, buildinfo.Read(version), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sms-api:", err)
 		os.Exit(1)
 	}
@@ -126,11 +131,12 @@ func validURL(s string) bool {
 	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https")
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, build buildinfo.Info, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	set := settingSet()
 	cmd := &cobra.Command{
 		Use:           "sms-api",
 		Short:         "Example SMS API protected by oauthd access tokens",
+		Version:       build.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -152,9 +158,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				go func() { defer close(done); b.Run(ctx, cfg.Log.Buffer) }()
 				defer func() { stop(); <-done }()
 			}
-			return serve(cmd.Context(), &cfg, log, access)
+			return serve(cmd.Context(), &cfg, build, log, access)
 		},
 	}
+	cmd.SetVersionTemplate("sms-api {{.Version}}\n")
 	set.AddFlags(cmd.Flags())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
@@ -184,7 +191,7 @@ func (g tokenGuard) Caller(c echo.Context) (clientID, account string) {
 	return "", ""
 }
 
-func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
+func serve(ctx context.Context, cfg *config, build buildinfo.Info, log, access *slog.Logger) error {
 	// The package reads 0 as "default"; an operator's 0s means "no cache".
 	noZero := func(d time.Duration) time.Duration {
 		if d == 0 {
@@ -241,7 +248,7 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "feed", cfg.Feed,
-		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL)
+		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL, "version", build.Version)
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
