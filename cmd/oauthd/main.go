@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -36,6 +37,13 @@ func main() {
 // run executes one oauthd command line. It returns when the command is done
 // or, for serve, when ctx is cancelled and the server has shut down.
 func run(ctx context.Context, build buildInfo, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	root := rootCommand(build, getenv, stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCommand is oauthd's command tree.
+func rootCommand(build buildInfo, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "oauthd",
 		Short:         "OAuth 2.0 client-credentials authorization server",
@@ -44,14 +52,28 @@ func run(ctx context.Context, build buildInfo, args []string, getenv func(string
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("oauthd {{.Version}}\n")
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
 		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), adminKeyCommand(stdout), healthCommand(stdout))
 	requireSubcommand(root)
-	return root.ExecuteContext(ctx)
+	plainHelp(root)
+	return root
+}
+
+// plainHelp shows every command's boolean flags, cobra's --help and
+// --version included, as plain switches in help (settings.PlainBools).
+func plainHelp(cmd *cobra.Command) {
+	if !cmd.HasParent() {
+		cmd.InitDefaultVersionFlag()
+	}
+	cmd.InitDefaultHelpFlag()
+	settings.PlainBools(cmd.Flags())
+	settings.PlainBools(cmd.PersistentFlags())
+	for _, sub := range cmd.Commands() {
+		plainHelp(sub)
+	}
 }
 
 // requireSubcommand makes every command that only groups others (oauthd,

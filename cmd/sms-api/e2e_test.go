@@ -358,3 +358,15 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// --help shows booleans as plain switches (--feed), not pflag's
+// --feed[=true|false].
+func TestHelpPlainBooleans(t *testing.T) {
+	var out bytes.Buffer
+	if err := runTest(context.Background(), []string{"--help"}, runtest.Env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if h := out.String(); strings.Contains(h, "[=true|false]") || !strings.Contains(h, "--jwt-local ") || !strings.Contains(h, "-v, --version ") {
+		t.Fatalf("help:\n%s", h)
+	}
+}

@@ -163,6 +163,9 @@ func run(ctx context.Context, build buildinfo.Info, args []string, getenv func(s
 	}
 	cmd.SetVersionTemplate("sms-api {{.Version}}\n")
 	set.AddFlags(cmd.Flags())
+	cmd.InitDefaultHelpFlag()
+	cmd.InitDefaultVersionFlag()
+	settings.PlainBools(cmd.Flags())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
