@@ -11,9 +11,12 @@ LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test test-faults interop fuzz build bench bench-go fmt
 
-## run: start oauthd on the embedded in-memory store and print a first curl command (flags in ARGS="...")
+## run: start oauthd on the embedded in-memory store at 127.0.0.1:8080 and print a first curl command (flags in ARGS="...", e.g. ARGS=--http-addr=:8080 to open it to other machines)
+# Built, then run in the recipe's place: go run would exit 1 on Ctrl-C
+# whatever oauthd answered, and make would report an error.
 run:
-	$(GO) run ./cmd/oauthd serve $(ARGS)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oauthd
+	exec $(BIN) serve $(ARGS)
 
 ## test: go vet, then every test with the race detector (real-Redis tests need redis-server, the dashboard's browser tests chromium)
 test:
