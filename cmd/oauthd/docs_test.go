@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
 // Every test docs/security.md's threat table names exists: a row's proof
@@ -55,5 +57,45 @@ func TestSecurityDocTestsExist(t *testing.T) {
 	}
 	if rows < 10 {
 		t.Fatalf("only %d table rows read from docs/security.md", rows)
+	}
+}
+
+// The README's Redis quick start, run: its admin-key line comes before
+// serve and sets, as eval would, the digest serve accepts and the key the
+// CLI's --endpoint sends, so the running server's admin API works at once.
+func TestReadmeRedisQuickStart(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "point it at Redis:\n\n```sh\n")
+	block, _, _ := strings.Cut(rest, "```")
+	const evalLine = `eval "$(oauthd admin-key | grep '^export')"`
+	key, serve := strings.Index(block, evalLine), strings.Index(block, "oauthd serve")
+	if key < 0 || serve < 0 || key > serve {
+		t.Fatalf("the Redis quick start does not set an admin key before oauthd serve:\n%s", block)
+	}
+
+	rs := startScannedRedis(t, redistest.Real)
+	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL}
+	out, err := runCLI(t, nil, "admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
+			env[name] = value
+		}
+	}
+	if env["OAUTHD_ADMIN_KEY_SHA256"] == "" || !strings.HasPrefix(env["OAUTHD_ADMIN_KEY"], "oadm_") {
+		t.Fatalf("admin-key's export lines set %v:\n%s", env, out)
+	}
+	if _, err := runCLI(t, env, "apps", "create", "--name", "billing", "--scopes", "sms groups", "--lifetime", "168h"); err != nil {
+		t.Fatal(err)
+	}
+	p := startOAuthd(t, env)
+	env["OAUTHD_ENDPOINT"] = p.URL
+	if out, err := runCLI(t, env, "apps", "list", "--json"); err != nil || !strings.Contains(out, `"billing"`) {
+		t.Fatalf("apps list --endpoint with the quick start's key: %v\n%s", err, out)
 	}
 }

@@ -119,12 +119,19 @@ func adminKeyCommand(stdout io.Writer) *cobra.Command {
 		Long: `Generate an admin API key. Give the key to the operator or automation that
 calls the admin API (Authorization: Bearer <key>) and configure only its
 digest: admin.key_sha256 (OAUTHD_ADMIN_KEY_SHA256), comma-separated for
-several keys. oauthd never stores the key itself.`,
+several keys. oauthd never stores the key itself.
+
+The last two lines set both for a shell: the digest for 'oauthd serve', the
+key (OAUTHD_ADMIN_KEY) for the CLI's --endpoint; the dashboard asks for it:
+
+  eval "$(oauthd admin-key | grep '^export')"`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			key := credential.NewAdminKey()
 			d := store.Sum(key)
-			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nexport OAUTHD_ADMIN_KEY_SHA256=%s\n", key, hex.EncodeToString(d[:]), hex.EncodeToString(d[:]))
+			digest := hex.EncodeToString(d[:])
+			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nThe key is shown only now. For serve, and for the CLI's --endpoint:\nexport OAUTHD_ADMIN_KEY_SHA256=%s\nexport OAUTHD_ADMIN_KEY=%s\n",
+				key, digest, digest, key)
 			return err
 		},
 	}
