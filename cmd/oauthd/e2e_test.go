@@ -284,7 +284,7 @@ func testCurl(t *testing.T, p *program, a app) {
 		if isCI() {
 			t.Fatal("curl is not installed; .ci/run installs it")
 		}
-		t.Skip("curl is not installed")
+		t.Skip("curl is not installed (apt-get install curl): the README's curl command did not run")
 	}
 	out, err := exec.Command(curl, "-s", "-i", "-u", a.ClientID+":"+a.ClientSecret,
 		"-d", "grant_type=client_credentials", "-d", "scope=sms", p.URL+"/oauth/token").Output()

@@ -21,7 +21,7 @@ func TestMakeRunCtrlC(t *testing.T) {
 		t.Skip("builds oauthd with make")
 	}
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
+		t.Skip("make is not installed: make run's Ctrl-C did not run")
 	}
 	cmd := exec.Command("make", "--no-print-directory", "run", "BIN="+filepath.Join(t.TempDir(), "oauthd"), "ARGS=--http-addr=127.0.0.1:0")
 	cmd.Dir = "../.."
