@@ -108,7 +108,8 @@ func TestAppCacheMetrics(t *testing.T) {
 // A healthy exchange counts no Redis error, on Redis 7.0 (redis-server
 // here) and on miniredis, which both refuse go-redis's CLIENT SETINFO and
 // CLIENT MAINT_NOTIFICATIONS handshake commands: new connections, hits,
-// misses and pipelines. A real failure still counts.
+// misses, pipelines, and a script's first run (EVALSHA refused with
+// NOSCRIPT, then EVAL). A real failure still counts.
 func TestRedisErrorsHealthy(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -129,6 +130,10 @@ func TestRedisErrorsHealthy(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			// A script's first run: EVALSHA refused with NOSCRIPT, then EVAL.
+			if err := goredis.NewScript(`return 1`).Run(ctx, rdb, nil).Err(); err != nil {
+				t.Fatal(err)
+			}
 			out := scrape(t, m)
 			if !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="client"}`) && !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="pipeline"}`) {
 				t.Fatalf("no handshake observed:\n%s", out)

@@ -47,18 +47,22 @@ func (h redisHook) observe(name string, took time.Duration, failed bool) {
 }
 
 // failed reports whether err, cmd's outcome, is a failure worth counting.
-// A missing key (redis.Nil) is not, and neither is the server refusing a
-// command of go-redis's connection handshake that go-redis carries on
-// without: CLIENT SETINFO, which Redis before 7.2 (and miniredis) does not
-// know, and CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and
-// Cloud know. Counted, they made oauthd_redis_errors_total rise with every
-// new connection to a healthy Redis 6 or 7.0, and its alert fire.
+// A missing key (redis.Nil) is not, and neither are the refusals go-redis
+// expects and carries on from: of a command of its connection handshake
+// (CLIENT SETINFO, which Redis before 7.2 and miniredis do not know;
+// CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and Cloud know),
+// and NOSCRIPT for an EVALSHA of a script the server has not cached yet
+// (a new or restarted Redis, a failover), which it then sends with EVAL.
+// Counted, they made oauthd_redis_errors_total rise on a healthy Redis,
+// and its alert fire.
 func failed(cmd goredis.Cmder, err error) bool {
 	var reply goredis.Error
 	switch {
 	case err == nil, errors.Is(err, goredis.Nil):
 		return false
 	case handshake(cmd) && errors.As(err, &reply):
+		return false
+	case cmd != nil && cmd.Name() == "evalsha" && goredis.HasErrorPrefix(err, "NOSCRIPT"):
 		return false
 	}
 	return true
