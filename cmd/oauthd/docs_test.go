@@ -99,3 +99,55 @@ func TestReadmeRedisQuickStart(t *testing.T) {
 		t.Fatalf("apps list --endpoint with the quick start's key: %v\n%s", err, out)
 	}
 }
+
+// The README's Layout block names every package: a directory of Go
+// files has a line of its own, or its parent's line names it.
+func TestReadmeLayout(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "## Layout\n\n```\n")
+	block, _, _ := strings.Cut(rest, "```")
+	entries := map[string]string{} // path → its text, continuation lines included
+	last := ""
+	for _, line := range strings.Split(block, "\n") {
+		if path, text, ok := strings.Cut(line, " "); ok && path != "" {
+			last = strings.TrimSuffix(path, "/")
+			entries[last] = text
+		} else if last != "" {
+			entries[last] += " " + strings.TrimSpace(line)
+		}
+	}
+	if len(entries) < 10 {
+		t.Fatalf("only %d entries read from the Layout block", len(entries))
+	}
+	packages := map[string]bool{}
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "../.." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") {
+			packages[filepath.ToSlash(strings.TrimPrefix(filepath.Dir(path), "../../"))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pkg := range packages {
+		if _, ok := entries[pkg]; ok {
+			continue
+		}
+		parent := pkg
+		for parent != "." && entries[parent] == "" {
+			parent = filepath.Dir(parent)
+		}
+		if parent == "." || !regexp.MustCompile(`\b`+regexp.QuoteMeta(filepath.Base(pkg))+`\b`).MatchString(entries[parent]) {
+			t.Errorf("the README's Layout block does not name package %s", pkg)
+		}
+	}
+}

@@ -231,6 +231,11 @@ func TestEndToEnd(t *testing.T) {
 					if tt.www != "" && m["_www"] != tt.www {
 						t.Fatalf("WWW-Authenticate %q, want %q", m["_www"], tt.www)
 					}
+					// RFC 6750 §3.1, as the README says: a request without
+					// credentials gets no error code, in the body either.
+					if _, has := m["error"]; tt.code == "" && tt.status == 401 && has {
+						t.Fatalf("body %v names an error for a request without a token", m)
+					}
 				})
 			}
 
