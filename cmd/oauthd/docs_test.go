@@ -64,12 +64,7 @@ func TestSecurityDocTestsExist(t *testing.T) {
 // serve and sets, as eval would, the digest serve accepts and the key the
 // CLI's --endpoint sends, so the running server's admin API works at once.
 func TestReadmeRedisQuickStart(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(b), "point it at Redis:\n\n```sh\n")
-	block, _, _ := strings.Cut(rest, "```")
+	block := readmeBlock(t, "point it at Redis:\n\n```sh\n")
 	const evalLine = `eval "$(oauthd admin-key | grep '^export')"`
 	key, serve := strings.Index(block, evalLine), strings.Index(block, "oauthd serve")
 	if key < 0 || serve < 0 || key > serve {
@@ -103,12 +98,7 @@ func TestReadmeRedisQuickStart(t *testing.T) {
 // The README's Layout block names every package: a directory of Go
 // files has a line of its own, or its parent's line names it.
 func TestReadmeLayout(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(b), "## Layout\n\n```\n")
-	block, _, _ := strings.Cut(rest, "```")
+	block := readmeBlock(t, "## Layout\n\n```\n")
 	entries := map[string]string{} // path → its text, continuation lines included
 	last := ""
 	for _, line := range strings.Split(block, "\n") {
@@ -123,7 +113,7 @@ func TestReadmeLayout(t *testing.T) {
 		t.Fatalf("only %d entries read from the Layout block", len(entries))
 	}
 	packages := map[string]bool{}
-	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -150,4 +140,19 @@ func TestReadmeLayout(t *testing.T) {
 			t.Errorf("the README's Layout block does not name package %s", pkg)
 		}
 	}
+}
+
+// readmeBlock is the README's code block that starts after opening.
+func readmeBlock(t *testing.T, opening string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), opening)
+	if !ok {
+		t.Fatalf("the README has no %q", opening)
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	return block
 }
