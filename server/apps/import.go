@@ -93,7 +93,7 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 // audited.
 func (s *Service) Export(ctx context.Context, cursor string, limit int, withSecrets bool) ([]store.Application, string, error) {
 	if withSecrets && delegateFrom(ctx) != nil {
-		return nil, "", Forbidden("secret_digests", "only an admin key can export secret digests; export without them (secrets=none)")
+		return nil, "", Forbidden("secret_digests", "only an admin key can export secret digests; export without them (secrets=none, or oauthd apps export --without-secrets)")
 	}
 	page, next, err := s.List(ctx, cursor, limit, ListFilter{})
 	if err != nil {
