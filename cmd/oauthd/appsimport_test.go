@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,11 +194,13 @@ func TestExportImportRoundTrip(t *testing.T) {
 				t.Fatal("a refused import imported something")
 			}
 			out, _ = cli(thirdEnv, "apps", "import", "--file", bare, "--reset-secrets", "--json")
-			if mustJSON(t, out, &results); len(results) != 2 || !strings.HasPrefix(results[0].ClientSecret, "ocs_") {
+			mustJSON(t, out, &results)
+			i := slices.IndexFunc(results, func(r importResult) bool { return r.ClientID == created.ClientID })
+			if len(results) != 2 || i < 0 || !strings.HasPrefix(results[i].ClientSecret, "ocs_") || !strings.HasPrefix(results[1-i].ClientSecret, "ocs_") {
 				t.Fatalf("import --reset-secrets: %s", out)
 			}
 			p := startOAuthd(t, serveEnv, "--redis-url", third.URL)
-			cc = clientcredentials.Config{ClientID: created.ClientID, ClientSecret: results[0].ClientSecret, TokenURL: p.URL + "/oauth/token"}
+			cc = clientcredentials.Config{ClientID: created.ClientID, ClientSecret: results[i].ClientSecret, TokenURL: p.URL + "/oauth/token"}
 			if _, err := signedToken(cc); err != nil {
 				t.Fatalf("a secret --reset-secrets gave: %v", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,14 @@ func TestExportImportDigests(t *testing.T) {
 			break
 		}
 	}
-	if len(pages) != 2 || len(pages[1].SecretDigests) != 2 || pages[1].SecretDigests[0].ExpiresAt == nil || pages[1].SecretDigests[1].ExpiresAt != nil {
+	// Both were made within a millisecond or so: find them by id.
+	i := slices.IndexFunc(pages, func(a adminapi.ExportedApplication) bool { return a.ClientID == plain.ClientID })
+	if len(pages) != 2 || i < 0 {
 		t.Fatalf("exported %+v", pages)
+	}
+	exported := pages[i]
+	if len(exported.SecretDigests) != 2 || exported.SecretDigests[0].ExpiresAt == nil || exported.SecretDigests[1].ExpiresAt != nil {
+		t.Fatalf("exported %+v", exported)
 	}
 	for _, a := range pages {
 		if code, out := to.call(adminKey, "PUT", "/applications/"+a.ClientID, a.ImportApplicationRequest); code != 201 {
@@ -87,7 +94,7 @@ func TestExportImportDigests(t *testing.T) {
 	}
 
 	// The audit logs say what moved, never a digest.
-	digest := pages[1].SecretDigests[0].SHA256
+	digest := exported.SecretDigests[0].SHA256
 	for name, env := range map[string]*adminEnv{"exporting": from, "importing": to} {
 		_, ev := env.call(adminKey, "GET", "/events", nil)
 		if s := toJSON(ev); strings.Contains(s, digest) {
@@ -110,14 +117,14 @@ func TestExportImportDigests(t *testing.T) {
 	if code, out := to.call(tok, "GET", "/export?secrets=none", nil); code != 200 || strings.Contains(toJSON(out), "secret_digests") {
 		t.Errorf("a delegate exporting without secrets: %d %v", code, out)
 	}
-	entry := pages[1].ImportApplicationRequest
+	entry := exported.ImportApplicationRequest
 	entry.TokenLifetime = "30m"
 	if code, out := to.call(tok, "PUT", "/applications/by-delegate", entry); code != 403 || !strings.Contains(toJSON(out), "admin key") {
 		t.Errorf("a delegate importing digests: %d %v", code, out)
 	}
 
 	bad := func(edit func(*adminapi.ImportApplicationRequest)) adminapi.ImportApplicationRequest {
-		in := pages[1].ImportApplicationRequest
+		in := exported.ImportApplicationRequest
 		in.SecretDigests = append([]adminapi.SecretDigest(nil), in.SecretDigests...)
 		edit(&in)
 		return in
