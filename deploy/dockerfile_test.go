@@ -58,6 +58,9 @@ func TestDockerfileBuildSteps(t *testing.T) {
 	if v, err := exec.Command(bin, "--version").Output(); err != nil || !strings.HasPrefix(string(v), "oauthd v9.9.9-docker") {
 		t.Fatalf("--version: %q %v", v, err)
 	}
+	if v, err := exec.Command(filepath.Join(out, "sms-api"), "--version").Output(); err != nil || !strings.HasPrefix(string(v), "sms-api v9.9.9-docker") {
+		t.Fatalf("sms-api --version: %q %v", v, err)
+	}
 
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())

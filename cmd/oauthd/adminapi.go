@@ -75,6 +75,9 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 		return adminConn{}, nil, errors.New("give --endpoint (OAUTHD_ENDPOINT) to use a running server's admin API, or --redis-url (OAUTHD_REDIS_URL, or the Sentinel or Cluster settings) to work on its Redis directly; the embedded store lives only inside a running 'oauthd serve'")
 	}
 	log := newLogger(cfg, c.stderr)
+	// go-redis's own lines (Sentinel discovery, dial failures) go through
+	// the log too, graded, not raw onto the terminal.
+	redis.SetLibraryLogger(log)
 	rdb, _, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return adminConn{}, nil, err

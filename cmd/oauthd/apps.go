@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/server/admin/adminapi"
 )
 
@@ -31,9 +33,51 @@ type cli struct {
 }
 
 func (c *cli) command(cmd *cobra.Command) *cobra.Command {
-	addFlags(cmd.Flags(), cliSettings())
+	addGlobalFlags(cmd, cliSettings())
 	cmd.Flags().BoolVar(&c.json, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// addGlobalFlags adds the flags of the settings a verb shares with the
+// others (where Redis or the running server is, the JWT keys, the log,
+// --config), which its help lists apart, after its own.
+func addGlobalFlags(cmd *cobra.Command, list []setting) {
+	addFlags(cmd.Flags(), list)
+	for _, s := range append(list, setting{Key: "config"}) {
+		_ = cmd.Flags().SetAnnotation(settings.Flag(s.Key), globalFlag, []string{"true"})
+	}
+	cmd.SetUsageFunc(usageWithGlobals)
+}
+
+// globalFlag marks the flags addGlobalFlags added.
+const globalFlag = "oauthd-global"
+
+// usageWithGlobals is cobra's usage of a verb with the flags every verb
+// shares (globalFlag) under "Global Flags", after the verb's own: its
+// --help shows first what the verb itself takes.
+func usageWithGlobals(cmd *cobra.Command) error {
+	own := pflag.NewFlagSet(cmd.Name(), pflag.ContinueOnError)
+	global := pflag.NewFlagSet(cmd.Name(), pflag.ContinueOnError)
+	cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		if _, shared := f.Annotations[globalFlag]; shared {
+			global.AddFlag(f)
+		} else {
+			own.AddFlag(f)
+		}
+	})
+	cmd.InheritedFlags().VisitAll(global.AddFlag)
+	w := cmd.OutOrStderr()
+	fmt.Fprintf(w, "Usage:\n  %s\n", cmd.UseLine())
+	if cmd.HasExample() {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", cmd.Example)
+	}
+	if own.HasAvailableFlags() {
+		fmt.Fprintf(w, "\nFlags:\n%s", own.FlagUsages())
+	}
+	if global.HasAvailableFlags() {
+		fmt.Fprintf(w, "\nGlobal Flags:\n%s", global.FlagUsages())
+	}
+	return nil
 }
 
 func (c *cli) printJSON(v any) error {

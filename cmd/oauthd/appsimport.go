@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,40 +9,63 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/credential"
 )
 
 // migrationFile is what `apps export` writes and `apps import --file`
-// reads: the applications in the admin API's shape, each with its client
-// ID and, for import, the secret its daemons hold. A Hydra or Keycloak
-// client list converts to it with a few lines of jq (docs/operations.md).
+// reads: the applications, each as PUT /admin/v1/applications/{id} takes
+// it (adminapi.ExportedApplication, which grows with the import request:
+// a new field of an application is exported and imported with no change
+// here, and is optional, so older files still import).
+//
+// Version 2, written now, holds every field, enabled, and the secrets as
+// oauthd stores them (secret_digests: id, sha256, created_at, expires_at),
+// so a restore or a move into another Redis keeps every daemon working;
+// exported --without-secrets it holds none. Version 1 (no "version") is
+// what earlier versions exported and what a Hydra or Keycloak client list
+// converts to (docs/operations.md): the same entries, with client_secret
+// in clear. A file of a later version is refused, not half-read.
 type migrationFile struct {
-	Applications []migrationApp `json:"applications"`
+	Version int `json:"version,omitempty"`
+	// Sensitive and Comment warn whoever opens the file that it holds
+	// secret digests.
+	Sensitive    bool                           `json:"sensitive,omitempty"`
+	Comment      string                         `json:"comment,omitempty"`
+	Applications []adminapi.ExportedApplication `json:"applications"`
 }
 
-type migrationApp struct {
-	ClientID string `json:"client_id"`
-	adminapi.ImportApplicationRequest
-}
+// migrationVersion is the format `apps export` writes and the newest
+// `apps import` reads.
+const migrationVersion = 2
+
+// sensitiveComment is the comment of an export that holds digests.
+const sensitiveComment = "Sensitive: this file holds the SHA-256 digests of the applications' client secrets, with which anyone can check a guessed secret offline and set these applications up on another server. Keep it as you keep a Redis backup (oauthd writes it with mode 0600), and delete it when it has served. 'oauthd apps export --without-secrets' writes one without them for sharing."
 
 // importResult is one line of `apps import`'s report.
 type importResult struct {
 	ClientID string `json:"client_id"`
 	Result   string `json:"result"` // imported, exists or invalid
 	Error    string `json:"error,omitempty"`
+	// ClientSecret is the new secret of an application imported with
+	// --reset-secrets, shown this once.
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func (c *cli) importCommand() *cobra.Command {
 	var file, secretFile string
+	var resetSecrets bool
 	var in adminapi.ImportApplicationRequest
 	cmd := &cobra.Command{
-		Use:   "import (CLIENT_ID --name NAME --scopes S --secret-file FILE | --file APPS.json)",
-		Short: "Create applications with client IDs and secrets brought from another server",
+		Use:   "import (CLIENT_ID --name NAME --scopes S --secret-file FILE | --file APPS.json [--reset-secrets])",
+		Short: "Create applications with client IDs and secrets brought from another server, or from an export",
 		Long: `Create an application under a given client ID with the secret its daemons
 already use, so they move from Hydra, Keycloak or another server without new
 credentials. Only the secret's SHA-256 digest is stored.
@@ -49,18 +73,28 @@ credentials. Only the secret's SHA-256 digest is stored.
 One application: the secret is read from --secret-file (- for stdin), never
 from the command line, where it would land in shell history.
 
-Many: --file holds {"applications": [{"client_id", "client_secret", "name",
-"scopes", "token_lifetime", "description", "ip_allowlist"}, ...]}, the shape
-'oauthd apps export' writes (without secrets). Each is imported on its own; an
-existing client ID is reported and left alone. The command fails if any did.`,
+Many: --file (- for stdin) holds what 'oauthd apps export' writes, every
+field of each application and its secrets' digests, so a backup restores
+and a move into another Redis keeps every daemon's secret working (importing
+digests needs an admin key, not a delegated token). A file made by hand,
+from Hydra or Keycloak, holds {"applications": [{"client_id",
+"client_secret", "name", "scopes", ...}]} with each secret in clear.
+Each application is imported on its own; an existing client ID is reported
+and left alone. The command fails if any was not imported.
+
+An application with no secret in the file (an export made with
+--without-secrets) could not authenticate: such a file is refused, and
+nothing imported, unless --reset-secrets is given, which imports those
+applications with new secrets, printed once, that their daemons must then
+be given.`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
-		var apps []migrationApp
+		var list []adminapi.ExportedApplication
 		switch {
 		case file != "" && len(args) == 0:
 			var err error
-			if apps, err = readMigrationFile(file); err != nil {
+			if list, err = readMigrationFile(cmd.InOrStdin(), file); err != nil {
 				return err
 			}
 		case file == "" && len(args) == 1:
@@ -72,14 +106,19 @@ existing client ID is reported and left alone. The command fails if any did.`,
 				return err
 			}
 			in.ClientSecret = secret
-			apps = []migrationApp{{ClientID: args[0], ImportApplicationRequest: in}}
+			list = []adminapi.ExportedApplication{{ClientID: args[0], ImportApplicationRequest: in}}
 		default:
 			return errors.New("give either a CLIENT_ID (with --name, --scopes and --secret-file) or --file")
 		}
-		return c.importAll(ctx, api, apps)
+		generated, err := giveSecrets(list, file, resetSecrets)
+		if err != nil {
+			return err
+		}
+		return c.importAll(ctx, api, list, generated)
 	})
 	f := cmd.Flags()
-	f.StringVar(&file, "file", "", "JSON file of applications to import (see above)")
+	f.StringVar(&file, "file", "", "JSON file of applications to import, as 'apps export' writes it (- for stdin)")
+	f.BoolVar(&resetSecrets, "reset-secrets", false, "give the applications of --file that carry no secret a new one, printed once")
 	f.StringVar(&secretFile, "secret-file", "", "file holding the client secret (- for stdin)")
 	f.StringVar(&in.Name, "name", "", "application name")
 	f.StringVar(&in.Description, "description", "", "what the application is for")
@@ -89,16 +128,43 @@ existing client ID is reported and left alone. The command fails if any did.`,
 	return c.command(cmd)
 }
 
-func (c *cli) importAll(ctx context.Context, api adminConn, apps []migrationApp) error {
+// giveSecrets refuses, before anything is imported, applications that
+// carry no secret, unless reset gives them new ones; generated says which.
+func giveSecrets(list []adminapi.ExportedApplication, file string, reset bool) (generated []bool, err error) {
+	generated = make([]bool, len(list))
+	bare := 0
+	for i, a := range list {
+		if a.ClientSecret != "" || len(a.SecretDigests) > 0 {
+			continue
+		}
+		bare++
+		if reset {
+			list[i].ClientSecret, generated[i] = credential.NewSecret(), true
+		}
+	}
+	if bare > 0 && !reset {
+		return nil, fmt.Errorf("%d of %d applications in %s carry no secret (exported with --without-secrets, or written without client_secret), so their daemons could not authenticate; nothing was imported. Give --reset-secrets to import them with new secrets, printed once, or import an export that holds them",
+			bare, len(list), file)
+	}
+	return generated, nil
+}
+
+// importAll imports each application on its own and reports each; the
+// new secrets of those generated says were given one are shown this once.
+func (c *cli) importAll(ctx context.Context, api adminConn, list []adminapi.ExportedApplication, generated []bool) error {
 	var results []importResult
-	failed := 0
-	for _, a := range apps {
+	failed, reset := 0, 0
+	for i, a := range list {
 		r := importResult{ClientID: a.ClientID, Result: "imported"}
 		err := checkScopeList("scopes", a.Scopes)
 		if err == nil {
 			_, err = api.ImportApplication(ctx, a.ClientID, a.ImportApplicationRequest)
 		}
-		if err != nil {
+		switch {
+		case err == nil && generated[i]:
+			r.ClientSecret = a.ClientSecret
+			reset++
+		case err != nil:
 			failed++
 			r.Result, r.Error = "invalid", api.explain(err).Error()
 			// Import never overwrites: a conflict is the id taken.
@@ -115,30 +181,57 @@ func (c *cli) importAll(ctx context.Context, api adminConn, apps []migrationApp)
 		}
 	} else {
 		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "CLIENT_ID\tRESULT\tERROR")
+		header := "CLIENT_ID\tRESULT\tERROR"
+		if reset > 0 {
+			header += "\tNEW_CLIENT_SECRET"
+		}
+		fmt.Fprintln(w, header)
 		for _, r := range results {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", r.ClientID, r.Result, r.Error)
+			line := fmt.Sprintf("%s\t%s\t%s", r.ClientID, r.Result, r.Error)
+			if reset > 0 {
+				line += "\t" + r.ClientSecret
+			}
+			fmt.Fprintln(w, line)
 		}
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		if reset > 0 {
+			fmt.Fprint(c.stdout, strings.Replace(shownOnce, "The secret above is", "Each new secret above is", 1))
+		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d applications not imported", failed, len(apps))
+		return fmt.Errorf("%d of %d applications not imported", failed, len(list))
 	}
 	return nil
 }
 
-func readMigrationFile(path string) ([]migrationApp, error) {
-	b, err := os.ReadFile(path)
+// maxMigrationFile bounds what import reads: tens of thousands of
+// applications.
+const maxMigrationFile = 64 << 20
+
+func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplication, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, maxMigrationFile))
+	} else {
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var f migrationFile
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w (want {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, err)
+		return nil, fmt.Errorf("%s: %w (want what 'oauthd apps export' writes, or {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, err)
+	}
+	if f.Version > migrationVersion {
+		return nil, fmt.Errorf("%s: format version %d, written by a later oauthd; this one reads versions 1 to %d: import it with that oauthd's CLI", path, f.Version, migrationVersion)
+	}
+	if f.Version < 0 {
+		return nil, fmt.Errorf("%s: format version %d does not exist", path, f.Version)
 	}
 	if len(f.Applications) == 0 {
 		return nil, fmt.Errorf("%s: no applications", path)
@@ -163,30 +256,88 @@ func readSecret(stdin io.Reader, path string) (string, error) {
 }
 
 func (c *cli) exportCommand() *cobra.Command {
+	var output string
+	var withoutSecrets bool
 	cmd := &cobra.Command{
-		Use:   "export",
-		Short: "Print every application as JSON, without secrets, in the shape 'apps import --file' reads",
-		Args:  cobra.NoArgs,
+		Use:   "export [--output FILE] [--without-secrets]",
+		Short: "Write every application, with its secrets' digests, as JSON 'apps import --file' reads",
+		Long: `Write every application as JSON: every field, whether it is enabled, and the
+SHA-256 digests of its secrets (with their ids and expiries), the way oauthd
+stores them. 'oauthd apps import --file' on another Redis then restores them
+whole: each daemon's secret keeps working there. Exporting digests needs an
+admin key (or direct mode); the export is recorded in the audit log.
+
+The file is sensitive: with the digests anyone can check a guessed secret
+offline. It says so in its "sensitive" and "comment" fields, oauthd warns on
+standard error, and --output writes it with mode 0600 (on standard output,
+the file's mode is your shell's). --without-secrets leaves the digests out,
+for sharing; importing such a file needs --reset-secrets, which gives each
+application a new secret.`,
+		Args: cobra.NoArgs,
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
-		var out migrationFile
-		out.Applications = []migrationApp{}
+		out := migrationFile{Version: migrationVersion, Applications: []adminapi.ExportedApplication{}}
 		for cursor := ""; ; {
-			page, err := api.ListApplications(ctx, adminapi.ApplicationFilter{}, 500, cursor)
+			page, err := api.ExportApplications(ctx, apps.MaxPage, cursor, !withoutSecrets)
 			if err != nil {
 				return err
 			}
-			for _, a := range page.Applications {
-				out.Applications = append(out.Applications, migrationApp{ClientID: a.ClientID,
-					ImportApplicationRequest: adminapi.ImportApplicationRequest{NewApplicationRequest: adminapi.NewApplicationRequest{
-						Name: a.Name, Description: a.Description, Scopes: a.Scopes, TokenLifetime: a.TokenLifetime, IPAllowlist: a.IPAllowlist,
-					}}})
-			}
+			out.Applications = append(out.Applications, page.Applications...)
 			if cursor = page.NextCursor; cursor == "" {
 				break
 			}
 		}
-		return c.printJSON(out) // JSON either way: it is a file format
+		secrets := 0
+		for _, a := range out.Applications {
+			secrets += len(a.SecretDigests)
+		}
+		if !withoutSecrets {
+			out.Sensitive, out.Comment = true, sensitiveComment
+			fmt.Fprintf(c.stderr, "warning: the export holds the SHA-256 digests of %d secrets of %d applications: keep it as you keep a Redis backup; --without-secrets leaves them out\n",
+				secrets, len(out.Applications))
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		b = append(b, '\n')
+		if output == "" || output == "-" {
+			_, err = c.stdout.Write(b) // JSON either way: it is a file format
+			return err
+		}
+		if err := writePrivate(output, b); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(c.stderr, "wrote %d applications to %s (mode 0600)\n", len(out.Applications), output)
+		return err
 	})
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file, with mode 0600 (default: standard output)")
+	cmd.Flags().BoolVar(&withoutSecrets, "without-secrets", false, "leave the secrets' digests out (for sharing; importing then needs --reset-secrets)")
 	return c.command(cmd)
+}
+
+// writePrivate writes b to path readable by its owner only, whole or not
+// at all: into a new file beside it (created 0600), renamed over it.
+func writePrivate(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, there is none
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -229,4 +230,23 @@ func newAdminKey(t *testing.T) (key, digest string) {
 		t.Fatalf("admin-key printed:\n%s", out)
 	}
 	return k[1], d[1]
+}
+
+// go-redis's own lines reach the CLI's standard error through its log,
+// graded, not as go-redis's raw "redis: sentinel.go:..." lines: here a
+// Sentinel that does not answer is one warning.
+func TestCLIRedisLibraryLines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, stderr, err := runCLIStderr(t, map[string]string{"OAUTHD_REDIS_SENTINEL_MASTER": "mymaster", "OAUTHD_REDIS_SENTINEL_ADDRS": addr}, "apps", "list")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Redis") {
+		t.Fatalf("error %v", err)
+	}
+	if !regexp.MustCompile(`level=WARN msg="redis client" detail="sentinel: .*failed`).MatchString(stderr) || strings.Contains(stderr, "\nredis: ") || strings.HasPrefix(stderr, "redis: ") {
+		t.Fatalf("standard error:\n%s", stderr)
+	}
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestVersion(t *testing.T) {
@@ -127,4 +131,42 @@ func TestHealthCommand(t *testing.T) {
 	if _, err := runCLI(t, nil, "health", "--url", "http://127.0.0.1:1/health/alive"); err == nil {
 		t.Error("health succeeded against a closed port")
 	}
+}
+
+// A verb's help lists its own flags first and the ones every verb shares
+// (where Redis or the server is, JWT keys, log, --config) under "Global
+// Flags"; no help anywhere shows a boolean as --json[=true|false].
+func TestHelpLayout(t *testing.T) {
+	out, err := runCLI(t, nil, "apps", "create", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, global, ok := strings.Cut(out, "\nGlobal Flags:\n")
+	if !ok || !strings.Contains(own, "\nFlags:\n") {
+		t.Fatalf("apps create --help:\n%s", out)
+	}
+	for _, f := range []string{"--name string", "--scopes stringArray", "--owner", "--token-format", "--audience", "--metadata"} {
+		if !strings.Contains(own, f) {
+			t.Errorf("the verb's own flags lack %s", f)
+		}
+	}
+	if !regexp.MustCompile(`\n\s+--json\s+print JSON`).MatchString(own) {
+		t.Errorf("--json is not a plain switch among the verb's flags:\n%s", own)
+	}
+	for _, f := range []string{"--redis-url", "--endpoint", "--config", "--log-level", "--jwt-sealing-key", "--redis-tls-enabled "} {
+		if strings.Contains(own, f) || !strings.Contains(global, f) {
+			t.Errorf("%s is not under Global Flags", f)
+		}
+	}
+	var walk func(path []string, cmd *cobra.Command)
+	walk = func(path []string, cmd *cobra.Command) {
+		help, err := runCLI(t, nil, append(path, "--help")...)
+		if err != nil || strings.Contains(help, "[=true|false]") {
+			t.Errorf("oauthd %s --help: %v\n%s", strings.Join(path, " "), err, help)
+		}
+		for _, sub := range cmd.Commands() {
+			walk(append(slices.Clone(path), sub.Name()), sub)
+		}
+	}
+	walk(nil, rootCommand(testBuild, envFunc(nil), io.Discard, io.Discard))
 }

@@ -69,7 +69,7 @@ func logServeSettings() []setting {
 // serveSettings are oauthd serve's.
 func serveSettings() []setting {
 	return append([]setting{
-		{Key: "http.addr", Default: ":8080", Usage: "address the HTTP server listens on"},
+		{Key: "http.addr", Default: "", Usage: "address the HTTP server listens on (default :8080; 127.0.0.1:8080 on the embedded store, whose demo prints a live admin key: give :8080 to open it to other machines)"},
 		{Key: "http.trusted_proxies", Default: "", Usage: "comma-separated CIDRs of the reverse proxies in front of oauthd; only from these are Forwarded / X-Forwarded-For believed (rightmost untrusted hop)"},
 		{Key: "http.read_header_timeout", Default: 5 * time.Second, Usage: "how long a client may take to send a request's headers (slow-loris guard)"},
 		{Key: "http.read_timeout", Default: 10 * time.Second, Usage: "how long a client may take to send a whole request, headers and body"},
@@ -78,7 +78,7 @@ func serveSettings() []setting {
 		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request header block in bytes; larger requests get 431"},
 		{Key: "tls.cert_file", Default: "", Usage: "PEM certificate (with its chain) to serve HTTPS on both listeners; needs tls.key_file. Reloaded when the file changes and on SIGHUP"},
 		{Key: "tls.key_file", Default: "", Usage: "PEM private key of tls.cert_file"},
-		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://localhost:<port>, https:// with TLS)"},
+		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://<http.addr's host>:<port>, localhost when it names every interface; https:// with TLS)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
 		{Key: "introspection.inactive_reason", Default: false, Usage: "add inactive_reason (expired or revoked) to inactive introspection answers; see docs/operations.md for the trade-off"},
@@ -244,6 +244,16 @@ type Config struct {
 	redis redis.ClientConfig
 }
 
+// defaultHTTPAddr is http.addr when none is given: every interface, but on
+// the embedded store this machine only, since its demo prints a live
+// admin key and a demo application's secret (make run).
+func defaultHTTPAddr(embedded bool) string {
+	if embedded {
+		return "127.0.0.1:8080"
+	}
+	return ":8080"
+}
+
 // embeddedRedis reports whether no Redis is configured.
 func (c *Config) embeddedRedis() bool {
 	return c.redis.URL == "" && c.redis.SentinelMaster == "" && len(c.redis.ClusterAddrs) == 0
@@ -275,6 +285,9 @@ func (c *Config) validate(list []setting) error {
 		check func() error
 	}{
 		{"http.addr", func() error {
+			if c.HTTP.Addr == "" {
+				c.HTTP.Addr = defaultHTTPAddr(c.Redis.URL == "" && c.Redis.Sentinel.Master == "" && c.Redis.Cluster.Addrs == "")
+			}
 			_, port, err := net.SplitHostPort(c.HTTP.Addr)
 			if err != nil || port == "" {
 				return fmt.Errorf("%q is not host:port, e.g. :8080 or 127.0.0.1:8080", c.HTTP.Addr)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func TestConfigPrecedence(t *testing.T) {
 		level      string
 		shutdownTO time.Duration
 	}{
-		{"defaults", nil, nil, ":8080", "oauthd", "info", 10 * time.Second},
+		{"defaults", nil, nil, "127.0.0.1:8080", "oauthd", "info", 10 * time.Second},
 		{"file over defaults", []string{"--config", file}, nil, ":7000", "fromfile", "warn", 3 * time.Second},
 		{"env over file", []string{"--config", file}, map[string]string{"OAUTHD_HTTP_ADDR": ":7001", "OAUTHD_SHUTDOWN_TIMEOUT": "4s"}, ":7001", "fromfile", "warn", 4 * time.Second},
 		{"flag over env", []string{"--config", file, "--http-addr", ":7002"}, map[string]string{"OAUTHD_HTTP_ADDR": ":7001"}, ":7002", "fromfile", "warn", 3 * time.Second},
@@ -340,6 +341,57 @@ func TestReadmeConfigTable(t *testing.T) {
 		row := "| `" + s.Key + "` | `--" + settings.Flag(s.Key) + "` | `" + settingSet(nil).Env(s.Key) + "` |"
 		if !strings.Contains(readme, row) {
 			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}
+
+// The default issuer follows http.addr, as clients that compare it with the
+// URL they fetched the metadata from need: the host it names, localhost
+// when it names every interface, the port bound.
+func TestDefaultIssuer(t *testing.T) {
+	bound := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 43210}
+	for _, tt := range []struct {
+		configured string
+		tls        bool
+		want       string
+	}{
+		{"127.0.0.1:0", false, "http://127.0.0.1:43210"},
+		{"127.0.0.1:8080", true, "https://127.0.0.1:43210"},
+		{":8080", false, "http://localhost:43210"},
+		{"0.0.0.0:8080", false, "http://localhost:43210"},
+		{"[::]:8080", false, "http://localhost:43210"},
+		{"[::1]:8080", false, "http://[::1]:43210"},
+		{"[fe80::1%eth0]:8080", false, "http://[fe80::1]:43210"},
+		{"localhost:8080", false, "http://localhost:43210"},
+		{"auth.internal:8080", true, "https://auth.internal:43210"},
+		{"192.0.2.7:8080", false, "http://192.0.2.7:43210"},
+	} {
+		if got := defaultIssuer(tt.configured, bound, tt.tls); got != tt.want {
+			t.Errorf("defaultIssuer(%q): %q, want %q", tt.configured, got, tt.want)
+		}
+	}
+}
+
+// With no http.addr, the embedded store (whose demo prints a live admin
+// key) listens on this machine only; a configured Redis on every
+// interface, as before.
+func TestDefaultHTTPAddr(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "127.0.0.1:8080"},
+		{[]string{"--redis-url", "redis://localhost:6379"}, ":8080"},
+		{[]string{"--redis-sentinel-master", "m", "--redis-sentinel-addrs", "s:26379"}, ":8080"},
+		{[]string{"--http-addr", ":9000"}, ":9000"},
+		{[]string{"--http-addr", "0.0.0.0:8080"}, "0.0.0.0:8080"},
+	} {
+		c, err := parse(t, tt.args, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if c.HTTP.Addr != tt.want {
+			t.Errorf("%v: http.addr %q, want %q", tt.args, c.HTTP.Addr, tt.want)
 		}
 	}
 }

@@ -21,7 +21,7 @@ func TestEmbeddedDashboard(t *testing.T) {
 	if m == nil || key == nil {
 		t.Fatalf("no dashboard URL or admin key printed:\n%s", out)
 	}
-	if want := issuerOf(p) + "/dashboard/"; m[1] != want {
+	if want := p.URL + "/dashboard/"; m[1] != want {
 		t.Errorf("dashboard URL %q, want %q", m[1], want)
 	}
 	jar, _ := cookiejar.New(nil)

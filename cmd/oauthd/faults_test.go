@@ -453,17 +453,6 @@ func TestFaultClusterPrimaryKilled(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func info(addr, section string) string {
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer c.Close()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/store"
 )
 
@@ -37,6 +38,13 @@ func main() {
 // run executes one oauthd command line. It returns when the command is done
 // or, for serve, when ctx is cancelled and the server has shut down.
 func run(ctx context.Context, build buildInfo, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	root := rootCommand(build, getenv, stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCommand is oauthd's command tree.
+func rootCommand(build buildInfo, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "oauthd",
 		Short:         "OAuth 2.0 client-credentials authorization server",
@@ -45,7 +53,6 @@ func run(ctx context.Context, build buildInfo, args []string, getenv func(string
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("oauthd {{.Version}}\n")
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
@@ -53,7 +60,22 @@ func run(ctx context.Context, build buildInfo, args []string, getenv func(string
 		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), scopesCommand(getenv, stdout, stderr),
 		adminKeyCommand(stdout), healthCommand(stdout))
 	requireSubcommand(root)
-	return root.ExecuteContext(ctx)
+	plainHelp(root)
+	return root
+}
+
+// plainHelp shows every command's boolean flags, cobra's --help and
+// --version included, as plain switches in help (settings.PlainBools).
+func plainHelp(cmd *cobra.Command) {
+	if !cmd.HasParent() {
+		cmd.InitDefaultVersionFlag()
+	}
+	cmd.InitDefaultHelpFlag()
+	settings.PlainBools(cmd.Flags())
+	settings.PlainBools(cmd.PersistentFlags())
+	for _, sub := range cmd.Commands() {
+		plainHelp(sub)
+	}
 }
 
 // requireSubcommand makes every command that only groups others (oauthd,
@@ -99,12 +121,19 @@ func adminKeyCommand(stdout io.Writer) *cobra.Command {
 		Long: `Generate an admin API key. Give the key to the operator or automation that
 calls the admin API (Authorization: Bearer <key>) and configure only its
 digest: admin.key_sha256 (OAUTHD_ADMIN_KEY_SHA256), comma-separated for
-several keys. oauthd never stores the key itself.`,
+several keys. oauthd never stores the key itself.
+
+The last two lines set both for a shell: the digest for 'oauthd serve', the
+key (OAUTHD_ADMIN_KEY) for the CLI's --endpoint; the dashboard asks for it:
+
+  eval "$(oauthd admin-key | grep '^export')"`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			key := credential.NewAdminKey()
 			d := store.Sum(key)
-			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nexport OAUTHD_ADMIN_KEY_SHA256=%s\n", key, hex.EncodeToString(d[:]), hex.EncodeToString(d[:]))
+			digest := hex.EncodeToString(d[:])
+			_, err := fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n\nThe key is shown only now. For serve, and for the CLI's --endpoint:\nexport OAUTHD_ADMIN_KEY_SHA256=%s\nexport OAUTHD_ADMIN_KEY=%s\n",
+				key, digest, digest, key)
 			return err
 		},
 	}

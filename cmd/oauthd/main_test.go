@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthd/oauthd/cmd/internal/runtest"
 	"github.com/oauthd/oauthd/store/redis/redistest"
@@ -53,12 +54,19 @@ func demoCredentials(t *testing.T, p *program) (string, string) {
 // runCLI runs one non-serve command line and returns its stdout.
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
+	stdout, _, err := runCLIStderr(t, env, args...)
+	return stdout, err
+}
+
+// runCLIStderr is runCLI that returns the standard error too.
+func runCLIStderr(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := runTest(context.Background(), args, envFunc(env), &out, &errOut)
-	stdout, stderr := out.String(), errOut.String()
+	err = runTest(context.Background(), args, envFunc(env), &out, &errOut)
+	stdout, stderr = out.String(), errOut.String()
 	leaks.addSource("the output of "+t.Name()+"'s CLI", func() string { return stdout })
 	leaks.addSink("CLI standard error", "the standard error of "+t.Name()+"'s CLI", func() string { return stderr })
-	return stdout, err
+	return stdout, stderr, err
 }
 
 func getJSON(t *testing.T, resp *http.Response) map[string]any {
@@ -76,3 +84,15 @@ func isCI() bool { return os.Getenv("CI") != "" }
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func startMini(t *testing.T) string { return startScannedRedis(t, redistest.Mini).Addr }
+
+// waitFor polls cond, bounded by within, for effects that give the test
+// no signal of their own (a pub/sub message crossing replicas, Redis
+// expiring a key).
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+	}
+}

@@ -58,7 +58,7 @@ with the keys they hold until they restart; rotate no key before they all have.`
 			return reseal(cmd.Context(), c, cfg, to, generate)
 		},
 	}
-	addFlags(cmd.Flags(), resealSettings())
+	addGlobalFlags(cmd, resealSettings())
 	cmd.Flags().StringVar(&to, "to-key-file", "", "file with the new 32-byte sealing key (raw, base64 or hex); with --generate, created")
 	cmd.Flags().BoolVar(&generate, "generate", false, "create --to-key-file (mode 0600) with a fresh random key; an existing file is never overwritten")
 	return cmd
@@ -66,6 +66,7 @@ with the keys they hold until they restart; rotate no key before they all have.`
 
 func reseal(ctx context.Context, c *cli, cfg *Config, path string, generate bool) error {
 	log := newLogger(cfg, c.stderr)
+	redis.SetLibraryLogger(log)
 	rdb, _, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return err

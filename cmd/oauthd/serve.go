@@ -269,7 +269,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}
 	issuer := cfg.Issuer
 	if issuer == "" {
-		issuer = defaultIssuer(ln.Addr(), cfg.tls != nil)
+		issuer = defaultIssuer(cfg.HTTP.Addr, ln.Addr(), cfg.tls != nil)
 	}
 	if cfg.tls != nil {
 		stopWatch := watchCertificate(ctx, cfg, log)
@@ -375,7 +375,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		demoCtx := apps.WithActor(ctx, apps.Actor{Name: "oauthd-serve"})
 		dashURL := ""
 		if cfg.Dashboard.Enabled {
-			dashURL = dashboardURL(issuer, adminLn, cfg.tls != nil)
+			dashURL = dashboardURL(issuer, cfg.Admin.Addr, adminLn, cfg.tls != nil)
 		}
 		if err := printDemo(demoCtx, appSvc, issuer, key, dashURL, stdout); err != nil {
 			return err
@@ -571,21 +571,26 @@ func warnPlainHTTP(log *slog.Logger, addr net.Addr, key string) {
 		"addr", addr.String(), "setting", key)
 }
 
-// defaultIssuer is the URL a client on this machine uses: localhost and the
-// port actually bound (which matters for :0), https when serving TLS.
-func defaultIssuer(addr net.Addr, tls bool) string {
+// defaultIssuer is the URL a client uses to reach the listener bound to
+// addr as configured: the host it names (127.0.0.1, ::1, a name), or
+// localhost when it names every interface (":8080", 0.0.0.0, [::]); the
+// port actually bound (which matters for :0); https when serving TLS.
+// It follows the configuration because clients such as openid-client
+// refuse metadata whose issuer differs from the URL they fetched it from.
+func defaultIssuer(configured string, addr net.Addr, tls bool) string {
 	scheme := "http"
 	if tls {
 		scheme = "https"
 	}
-	host := "localhost"
+	host, _, _ := net.SplitHostPort(configured)
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "", err == nil && ip.IsUnspecified():
+		host = "localhost"
+	case err == nil && ip.Is6():
+		host = "[" + ip.WithZone("").String() + "]"
+	}
 	if ta, ok := addr.(*net.TCPAddr); ok {
-		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
-			host = ta.IP.String()
-			if ta.IP.To4() == nil {
-				host = "[" + host + "]"
-			}
-		}
 		return fmt.Sprintf("%s://%s:%d", scheme, host, ta.Port)
 	}
 	return scheme + "://" + addr.String()
@@ -643,10 +648,11 @@ Admin API key (valid until this process exits):
 }
 
 // dashboardURL is where a browser on this machine finds the dashboard: on
-// the admin listener when there is one, else beside the public endpoints.
-func dashboardURL(issuer string, adminLn net.Listener, tls bool) string {
+// the admin listener (bound to adminAddr) when there is one, else beside
+// the public endpoints.
+func dashboardURL(issuer, adminAddr string, adminLn net.Listener, tls bool) string {
 	if adminLn != nil {
-		return defaultIssuer(adminLn.Addr(), tls) + dashboard.Prefix
+		return defaultIssuer(adminAddr, adminLn.Addr(), tls) + dashboard.Prefix
 	}
 	return issuer + dashboard.Prefix
 }

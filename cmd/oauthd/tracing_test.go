@@ -188,7 +188,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		t.Fatalf("no sms-api command printed:\n%s", p.Stdout)
 	}
 	api := startSMSAPI(t, smsBin, map[string]string{
-		"SMSAPI_ISSUER": issuerOf(p), "SMSAPI_CLIENT_ID": m[1], "SMSAPI_CLIENT_SECRET": m[2],
+		"SMSAPI_ISSUER": p.URL, "SMSAPI_CLIENT_ID": m[1], "SMSAPI_CLIENT_SECRET": m[2],
 		"SMSAPI_FEED": "false", "SMSAPI_LOG_BUFFER": "0s",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL, "OTEL_BSP_SCHEDULE_DELAY": "50",
 	})

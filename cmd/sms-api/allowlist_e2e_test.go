@@ -30,7 +30,7 @@ func from(addr string) *http.Client {
 func TestStolenTokenRefusedElsewhere(t *testing.T) {
 	auth := startAuthServer(t, redistest.Mini)
 	rs := auth.create(t, "tokens:introspect", "")
-	api := runtest.Start(t, run, "sms-api listening", map[string]string{
+	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 		"SMSAPI_ISSUER":        auth.issuer,
 		"SMSAPI_CLIENT_ID":     rs.id,
 		"SMSAPI_CLIENT_SECRET": rs.secret,
@@ -84,7 +84,7 @@ func TestJWTAllowlistAtTheResourceServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := runtest.Start(t, run, "sms-api listening", map[string]string{
+	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
 		"SMSAPI_JWT_LOCAL": "true", "SMSAPI_FEED": "true",
 	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")

@@ -153,7 +153,7 @@ func TestDPoPEndToEnd(t *testing.T) {
 	auth := startBindingAuthServer(t)
 	for _, nonce := range []string{"false", "true"} {
 		t.Run("nonce="+nonce, func(t *testing.T) {
-			api := runtest.Start(t, run, "sms-api listening", auth.env(map[string]string{"SMSAPI_DPOP_NONCE": nonce}),
+			api := runtest.Start(t, runTest, "sms-api listening", auth.env(map[string]string{"SMSAPI_DPOP_NONCE": nonce}),
 				"--http-addr", "127.0.0.1:0", "--log-format", "json")
 			d := auth.daemon(t)
 			hc := d.HTTPClient()
@@ -200,8 +200,8 @@ func TestDPoPReplayAcrossReplicas(t *testing.T) {
 	rs := redistest.Start(t, redistest.Mini)
 	const public = "https://sms.example.com"
 	env := auth.env(map[string]string{"SMSAPI_DPOP_REPLAY_REDIS_URL": rs.URL, "SMSAPI_PUBLIC_URL": public})
-	a := runtest.Start(t, run, "sms-api listening", env, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	b := runtest.Start(t, run, "sms-api listening", env, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	a := runtest.Start(t, runTest, "sms-api listening", env, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	b := runtest.Start(t, runTest, "sms-api listening", env, "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	d := auth.daemon(t)
 	tok, err := d.Token(context.Background())
 	if err != nil {
@@ -227,7 +227,7 @@ func TestCertificateBoundToken(t *testing.T) {
 	auth := startBindingAuthServer(t)
 	server := tlstest.New(t, 1)
 	certFile, keyFile := server.Write(t, t.TempDir())
-	api := runtest.Start(t, run, "sms-api listening", auth.env(map[string]string{
+	api := runtest.Start(t, runTest, "sms-api listening", auth.env(map[string]string{
 		"SMSAPI_TLS_ADDR": "127.0.0.1:0", "SMSAPI_TLS_CERT_FILE": certFile, "SMSAPI_TLS_KEY_FILE": keyFile,
 	}), "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	m := regexp.MustCompile(`"msg":"sms-api TLS listening","addr":"([^"]+)"`).FindStringSubmatch(api.Logs.String())
@@ -276,7 +276,7 @@ func TestDPoPClientAgainstTodaysOAuthd(t *testing.T) {
 	auth := startAuthServer(t, redistest.Mini)
 	rs := auth.create(t, "tokens:introspect", "")
 	daemon := auth.create(t, "groups", "1h")
-	api := runtest.Start(t, run, "sms-api listening", map[string]string{
+	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
 	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

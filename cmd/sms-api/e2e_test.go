@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/oauthd/oauthd/cmd/internal/buildinfo"
 	"github.com/oauthd/oauthd/cmd/internal/runtest"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
@@ -27,6 +29,22 @@ import (
 	"github.com/oauthd/oauthd/store/redis"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
+
+// testBuild is the build the tests' sms-api reports.
+var testBuild = buildinfo.Info{Version: "v0.0.0-test", Revision: "0123456789abcdef", GoVersion: "go1.test"}
+
+// runTest is run as the tests' sms-api binary: with testBuild.
+func runTest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, testBuild, args, getenv, stdout, stderr)
+}
+
+// sms-api --version says which build it is, as oauthd's does.
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := runTest(context.Background(), []string{"--version"}, runtest.Env(nil), &out, io.Discard); err != nil || out.String() != "sms-api v0.0.0-test (commit 0123456789ab, go1.test)\n" {
+		t.Fatalf("%q %v", out.String(), err)
+	}
+}
 
 // clock is a movable clock for one side (oauthd or the resource server).
 type clock struct{ offset atomic.Int64 }
@@ -167,7 +185,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			auth := startAuthServer(t, kind)
 			rs := auth.create(t, "tokens:introspect", "")
-			api := runtest.Start(t, run, "sms-api listening", map[string]string{
+			api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 				"SMSAPI_ISSUER":        auth.issuer,
 				"SMSAPI_CLIENT_ID":     rs.id,
 				"SMSAPI_CLIENT_SECRET": rs.secret,
@@ -213,6 +231,11 @@ func TestEndToEnd(t *testing.T) {
 					}
 					if tt.www != "" && m["_www"] != tt.www {
 						t.Fatalf("WWW-Authenticate %q, want %q", m["_www"], tt.www)
+					}
+					// RFC 6750 §3.1, as the README says: a request without
+					// credentials gets no error code, in the body either.
+					if _, has := m["error"]; tt.code == "" && tt.status == 401 && has {
+						t.Fatalf("body %v names an error for a request without a token", m)
 					}
 				})
 			}
@@ -314,7 +337,7 @@ func TestRevocationReachesResourceServer(t *testing.T) {
 func TestResourceServerWithoutIntrospectScope(t *testing.T) {
 	auth := startAuthServer(t, redistest.Mini)
 	notRS := auth.create(t, "sms", "1h")
-	api := runtest.Start(t, run, "sms-api listening", map[string]string{
+	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": notRS.id, "SMSAPI_CLIENT_SECRET": notRS.secret,
 	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	code, m := call(t, "POST", api.URL+"/v1/sms", auth.token(t, notRS), sendBody)
@@ -354,9 +377,21 @@ func TestConfigErrors(t *testing.T) {
 		}{base(tt.key, tt.value), tt.want})
 	}
 	for _, tt := range tests {
-		err := run(context.Background(), nil, runtest.Env(tt.env), io.Discard, io.Discard)
+		err := runTest(context.Background(), nil, runtest.Env(tt.env), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("env %v: error %v, want %q", tt.env, err, tt.want)
 		}
+	}
+}
+
+// --help shows booleans as plain switches (--feed), not pflag's
+// --feed[=true|false].
+func TestHelpPlainBooleans(t *testing.T) {
+	var out bytes.Buffer
+	if err := runTest(context.Background(), []string{"--help"}, runtest.Env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if h := out.String(); strings.Contains(h, "[=true|false]") || !strings.Contains(h, "--jwt-local ") || !strings.Contains(h, "-v, --version ") {
+		t.Fatalf("help:\n%s", h)
 	}
 }

@@ -39,7 +39,7 @@ func TestJWTAtTheResourceServer(t *testing.T) {
 	}
 	for _, local := range []string{"true", "false"} {
 		t.Run("jwt_local="+local, func(t *testing.T) {
-			api := runtest.Start(t, run, "sms-api listening", map[string]string{
+			api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 				"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
 				"SMSAPI_CACHE_TTL": "0s", "SMSAPI_AUDIENCE": "https://sms.example", "SMSAPI_JWT_LOCAL": local,
 				"SMSAPI_JWKS_REFRESH_FLOOR": "100ms",
@@ -97,7 +97,7 @@ func TestJWTKeyRotationUnderLoad(t *testing.T) {
 	}
 	var urls []string
 	for _, local := range []string{"true", "false"} {
-		api := runtest.Start(t, run, "sms-api listening", map[string]string{
+		api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
 			"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
 			"SMSAPI_CACHE_TTL": "0s", "SMSAPI_JWT_LOCAL": local, "SMSAPI_JWKS_REFRESH_FLOOR": "1h",
 		}, "--http-addr", "127.0.0.1:0", "--log-format", "json")

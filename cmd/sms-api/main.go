@@ -30,6 +30,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/cmd/internal/buildinfo"
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
@@ -39,10 +40,14 @@ import (
 	"github.com/oauthd/oauthd/server/introspect/introspectredis"
 )
 
+// version is the release, stamped by the linker as oauthd's is (-ldflags
+// "-X main.version=v1.4.0"); main reads it once and hands it to run.
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, buildinfo.Read(version), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sms-api:", err)
 		os.Exit(1)
 	}
@@ -226,11 +231,12 @@ func validURL(s string) bool {
 	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https")
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, build buildinfo.Info, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	set := settingSet()
 	cmd := &cobra.Command{
 		Use:           "sms-api",
 		Short:         "Example SMS API protected by oauthd access tokens",
+		Version:       build.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -262,10 +268,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 					log.Warn("OpenTelemetry: flushing the last spans failed", "error", err.Error())
 				}
 			}()
-			return serve(cmd.Context(), &cfg, tr.Logger(log), tr.Logger(access), tr)
+			return serve(cmd.Context(), &cfg, build, tr.Logger(log), tr.Logger(access), tr)
 		},
 	}
+	cmd.SetVersionTemplate("sms-api {{.Version}}\n")
 	set.AddFlags(cmd.Flags())
+	cmd.InitDefaultHelpFlag()
+	cmd.InitDefaultVersionFlag()
+	settings.PlainBools(cmd.Flags())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -294,7 +304,7 @@ func (g tokenGuard) Caller(c echo.Context) (clientID, account string) {
 	return "", ""
 }
 
-func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *tracing.Tracing) error {
+func serve(ctx context.Context, cfg *config, build buildinfo.Info, log, access *slog.Logger, tr *tracing.Tracing) error {
 	// The package reads 0 as "default"; an operator's 0s means "no cache".
 	noZero := func(d time.Duration) time.Duration {
 		if d == 0 {
@@ -410,7 +420,7 @@ func serve(ctx context.Context, cfg *config, log, access *slog.Logger, tr *traci
 	log.Info("sms-api listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "feed", cfg.Feed,
 		"cache_ttl", cfg.CacheTTL, "fallback_cache_ttl", cfg.FallbackTTL,
 		"public_url", cfg.PublicURL, "dpop_required", cfg.DPoP.Required, "dpop_nonce", cfg.DPoP.Nonce,
-		"dpop_replay", replayWhere)
+		"dpop_replay", replayWhere, "version", build.Version)
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)

@@ -166,6 +166,7 @@ func (a *Admin) routes() {
 	add(http.MethodGet, "/applications", a.listApps, "limit", "cursor", "name", "owner")
 	add(http.MethodGet, "/applications/:id", a.getApp)
 	add(http.MethodPut, "/applications/:id", a.importApp)
+	add(http.MethodGet, "/export", a.exportApps, "limit", "cursor", "secrets")
 	add(http.MethodPatch, "/applications/:id", a.updateApp)
 	add(http.MethodDelete, "/applications/:id", a.deleteApp)
 	add(http.MethodPost, "/applications/:id/secrets", a.resetSecret)
@@ -613,10 +614,16 @@ func (a *Admin) importApp(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
+	secrets, err := secretsFrom(req.SecretDigests)
+	if err != nil {
+		return writeError(c, err)
+	}
 	app, err := a.apps.Import(c.Request().Context(), apps.ImportedApplication{
 		NewApplication: apps.NewApplication(req.NewApplicationRequest),
 		ClientID:       c.Param("id"),
 		ClientSecret:   req.ClientSecret,
+		Secrets:        secrets,
+		Disabled:       req.Enabled != nil && !*req.Enabled,
 	})
 	if err != nil {
 		return writeError(c, err)
@@ -624,6 +631,34 @@ func (a *Admin) importApp(c echo.Context) error {
 	web.NoStore(c.Response().Header())
 	c.Response().Header().Set(echo.HeaderLocation, Prefix+"/applications/"+app.ClientID)
 	return web.WriteJSON(c, http.StatusCreated, applicationOf(app, store.Usage{}))
+}
+
+// exportApps answers GET /export: a page of applications as PUT
+// /applications/{id} takes them back, with their secrets' digests unless
+// secrets=none.
+func (a *Admin) exportApps(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return writeError(c, err)
+	}
+	var withSecrets bool
+	switch c.QueryParam("secrets") {
+	case "", "digests":
+		withSecrets = true
+	case "none":
+	default:
+		return writeError(c, apps.Invalid("secrets", "digests (the default) or none"))
+	}
+	page, next, err := a.apps.Export(c.Request().Context(), c.QueryParam("cursor"), limit, withSecrets)
+	if err != nil {
+		return writeError(c, err)
+	}
+	out := adminapi.ApplicationExport{Applications: make([]adminapi.ExportedApplication, 0, len(page)), NextCursor: next}
+	for _, app := range page {
+		out.Applications = append(out.Applications, exportedOf(app))
+	}
+	web.NoStore(c.Response().Header())
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 func (a *Admin) listKeys(c echo.Context) error {

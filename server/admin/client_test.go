@@ -130,6 +130,14 @@ func TestClientRoundTrips(t *testing.T) {
 			}
 			return err
 		}, nil},
+		{"export", func() error {
+			l, err := c.ExportApplications(ctx, 10, "", true)
+			i := slices.IndexFunc(l.Applications, func(a adminapi.ExportedApplication) bool { return a.ClientID == "hydra-1" })
+			if err == nil && (i < 0 || len(l.Applications[i].SecretDigests) != 1 || l.Applications[i].ClientSecret != "") {
+				return fmt.Errorf("exported %+v", l.Applications)
+			}
+			return err
+		}, nil},
 		{"events", func() error {
 			l, err := c.ListEvents(ctx, adminapi.EventFilter{ClientID: app.ClientID}, 50, "")
 			var kinds []string

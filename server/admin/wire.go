@@ -2,6 +2,8 @@ package admin
 
 import (
 	"cmp"
+	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/oauthd/oauthd/server/admin/adminapi"
@@ -12,7 +14,8 @@ import (
 
 // The answers are adminapi's shapes, made here from the service's
 // records: nothing the service holds reaches the wire unless named here,
-// and a secret's digest never is.
+// and a secret's digest only in an export (exportedOf), which admin keys
+// alone may ask for.
 
 // applicationOf is an application with its usage (the zero Usage for
 // answers that show none). Empty lists and maps are [] and {}, never null.
@@ -77,4 +80,43 @@ func eventOf(e store.Event) adminapi.Event {
 
 func signingKeyOf(k signing.Key) adminapi.SigningKey {
 	return adminapi.SigningKey{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignsFrom: k.ActiveAt, RetiresAt: timePtr(k.RetireAt)}
+}
+
+// exportedOf is an application as PUT /applications/{id} takes it back:
+// every field, enabled, and its secrets' digests when the service gave
+// them (an export with secrets).
+func exportedOf(a store.Application) adminapi.ExportedApplication {
+	app := applicationOf(a, store.Usage{})
+	enabled := a.Enabled
+	out := adminapi.ExportedApplication{ClientID: a.ClientID, ImportApplicationRequest: adminapi.ImportApplicationRequest{
+		NewApplicationRequest: adminapi.NewApplicationRequest{
+			Name: app.Name, Description: app.Description, Scopes: app.Scopes, Owner: app.Owner, Metadata: app.Metadata,
+			TokenLifetime: app.TokenLifetime, IPAllowlist: app.IPAllowlist, TokenFormat: app.TokenFormat, Audiences: app.Audiences,
+		},
+		Enabled: &enabled,
+	}}
+	for _, s := range a.Secrets {
+		out.SecretDigests = append(out.SecretDigests, adminapi.SecretDigest{
+			ID: s.ID, SHA256: hex.EncodeToString(s.Digest[:]), CreatedAt: s.CreatedAt, ExpiresAt: timePtr(s.ExpiresAt),
+		})
+	}
+	return out
+}
+
+// secretsFrom reads the secret digests of an import request.
+func secretsFrom(list []adminapi.SecretDigest) ([]store.Secret, error) {
+	var out []store.Secret
+	for _, d := range list {
+		s := store.Secret{ID: d.ID, CreatedAt: d.CreatedAt}
+		b, err := hex.DecodeString(d.SHA256)
+		if err != nil || len(b) != len(s.Digest) {
+			return nil, apps.Invalid("secret_digests", fmt.Sprintf("secret %q: sha256 must be 64 hex digits", truncate(d.ID, 40)))
+		}
+		copy(s.Digest[:], b)
+		if d.ExpiresAt != nil {
+			s.ExpiresAt = *d.ExpiresAt
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -128,19 +129,21 @@ type NewApplication struct {
 // client secret. The secret exists only in this return value: the store
 // keeps its digest.
 func (s *Service) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
+	a, err := s.validateNew(ctx, credential.NewClientID(), in)
+	if err != nil {
+		return store.Application{}, "", err
+	}
 	secret := credential.NewSecret()
-	a, err := s.add(ctx, "application.created", credential.NewClientID(), secret, in)
+	a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
+	a, err = s.add(ctx, "application.created", a, nil)
 	return a, secret, err
 }
 
-// add validates in, stores it as a new application with the given id
-// and secret (kept as its digest only) and audits it as event. Create and
-// Import differ only in where the id and secret come from.
-func (s *Service) add(ctx context.Context, event, id, secret string, in NewApplication) (store.Application, error) {
-	a, err := s.validateNew(ctx, id, in)
-	if err != nil {
-		return store.Application{}, err
-	}
+// add stores a, validated and with its secrets (digests only), as a new
+// application, within a delegate's bounds, and audits it as event with
+// the extra detail. Create and Import differ only in where the id and
+// the secrets come from.
+func (s *Service) add(ctx context.Context, event string, a store.Application, extra map[string]any) (store.Application, error) {
 	if d := delegateFrom(ctx); d != nil {
 		if a.Owner == "" {
 			a.Owner = d.Owner
@@ -149,14 +152,15 @@ func (s *Service) add(ctx context.Context, event, id, secret string, in NewAppli
 			return store.Application{}, firstError(err)
 		}
 	}
-	a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
 	if err := s.store.CreateApplication(ctx, a); err != nil {
 		return store.Application{}, fmt.Errorf("creating application: %w", err)
 	}
-	s.audit(ctx, event, a.ClientID, map[string]any{
+	detail := map[string]any{
 		"name": a.Name, "owner": a.Owner, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
 		"ip_allowlist": FormatAllowlist(a.IPAllowlist),
-	})
+	}
+	maps.Copy(detail, extra)
+	s.audit(ctx, event, a.ClientID, detail)
 	return a, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/oauthd/oauthd/server/credential"
@@ -27,28 +28,137 @@ const (
 )
 
 // ImportedApplication is an application brought over from another
-// authorization server with the credentials its daemons already hold.
+// authorization server, or from another oauthd (a backup, a move to
+// another Redis), with the credentials its daemons already hold: a
+// secret in clear, or the secrets as an oauthd export carries them.
 type ImportedApplication struct {
 	NewApplication
-	ClientID     string
+	ClientID string
+	// ClientSecret is a secret in clear, held to the strength floor and
+	// stored as its digest.
 	ClientSecret string
+	// Secrets are the secrets as another oauthd stored them (Export):
+	// ids, digests, creation and expiry times. Not with ClientSecret.
+	// Only an admin key or the CLI may import them: a digest is taken on
+	// trust, with no floor to hold it to.
+	Secrets []store.Secret
+	// Disabled imports the application disabled.
+	Disabled bool
 }
 
 // Import stores an application under the given client ID with the given
-// secret, so daemons moving from Hydra, Keycloak or another server keep
-// their credentials. Like Create, it keeps only the secret's SHA-256
-// digest. An ID that exists already is store.ErrAlreadyExists (409): import
-// never overwrites.
+// secret, or secret digests, so daemons moving from Hydra, Keycloak or
+// another oauthd keep their credentials. Like Create, it keeps only
+// digests. An ID that exists already is store.ErrAlreadyExists (409):
+// import never overwrites. Secrets that have expired are left out.
 func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.Application, error) {
 	// The id travels inside every token (oat_<client_id>_...), so it is
 	// held to the alphabet the token endpoint accepts.
 	if !credential.ValidClientID(in.ClientID) {
 		return store.Application{}, Invalid("client_id", fmt.Sprintf("use 1 to %d letters, digits, '-', '.' or '~' (no '_': it separates the parts of a token)", credential.MaxClientID))
 	}
-	if err := checkImportedSecret(in.ClientSecret); err != nil {
+	a, err := s.validateNew(ctx, in.ClientID, in.NewApplication)
+	if err != nil {
 		return store.Application{}, err
 	}
-	return s.add(ctx, "application.imported", in.ClientID, in.ClientSecret, in.NewApplication)
+	a.Enabled = !in.Disabled
+	extra := map[string]any{"enabled": a.Enabled}
+	switch {
+	case in.ClientSecret != "" && len(in.Secrets) > 0:
+		return store.Application{}, Invalid("client_secret", "give client_secret or secret_digests, not both")
+	case len(in.Secrets) > 0:
+		if delegateFrom(ctx) != nil {
+			return store.Application{}, Forbidden("secret_digests", "only an admin key can import secret digests: they are taken on trust; import a client_secret instead")
+		}
+		if a.Secrets, err = checkImportedDigests(in.Secrets, s.now()); err != nil {
+			return store.Application{}, err
+		}
+		extra["secrets"], extra["secret_ids"] = "digests", secretIDs(a.Secrets)
+	default:
+		if err := checkImportedSecret(in.ClientSecret); err != nil {
+			return store.Application{}, err
+		}
+		a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(in.ClientSecret), CreatedAt: a.CreatedAt}}
+		extra["secrets"], extra["secret_ids"] = "clear", secretIDs(a.Secrets)
+	}
+	return s.add(ctx, "application.imported", a, extra)
+}
+
+// Export returns a page of applications, in creation order, for a backup
+// or a move to another oauthd: Import takes each back with its secrets'
+// digests (withSecrets), so every daemon keeps working. The digests are
+// what the store holds and never leave it otherwise: only an admin key or
+// the CLI may export them. Without them a delegated administrator may
+// export its own owner's applications, as it may list them. Each page is
+// audited.
+func (s *Service) Export(ctx context.Context, cursor string, limit int, withSecrets bool) ([]store.Application, string, error) {
+	if withSecrets && delegateFrom(ctx) != nil {
+		return nil, "", Forbidden("secret_digests", "only an admin key can export secret digests; export without them (secrets=none, or oauthd apps export --without-secrets)")
+	}
+	page, next, err := s.List(ctx, cursor, limit, ListFilter{})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]store.Application, len(page))
+	secrets := "none"
+	for i, l := range page {
+		out[i] = l.Application
+		if !withSecrets {
+			out[i].Secrets = nil
+		}
+	}
+	if withSecrets {
+		secrets = "digests"
+	}
+	s.audit(ctx, "applications.exported", "", map[string]any{"count": len(out), "secrets": secrets})
+	return out, next, nil
+}
+
+// maxSecretID bounds an imported secret's id; oauthd's own are 26
+// characters.
+const maxSecretID = 64
+
+// checkImportedDigests accepts the secrets of an export: at most
+// MaxSecrets, each with an id of the client ID's alphabet used once, a
+// digest, a creation time, and an expiry after it; those expired at now
+// are dropped, and at least one must remain.
+func checkImportedDigests(list []store.Secret, now time.Time) ([]store.Secret, error) {
+	if len(list) > MaxSecrets {
+		return nil, Invalid("secret_digests", fmt.Sprintf("at most %d secrets", MaxSecrets))
+	}
+	var out []store.Secret
+	seen := map[string]bool{}
+	for _, sec := range list {
+		switch {
+		case len(sec.ID) > maxSecretID || !credential.ValidClientID(sec.ID):
+			return nil, Invalid("secret_digests", fmt.Sprintf("id %q: 1 to %d letters, digits, '-', '.' or '~'", truncate(sec.ID, 70), maxSecretID))
+		case seen[sec.ID]:
+			return nil, Invalid("secret_digests", fmt.Sprintf("id %q given twice", sec.ID))
+		case sec.Digest == store.Digest{}:
+			return nil, Invalid("secret_digests", fmt.Sprintf("secret %s: no sha256", sec.ID))
+		case sec.CreatedAt.IsZero():
+			return nil, Invalid("secret_digests", fmt.Sprintf("secret %s: no created_at", sec.ID))
+		case !sec.ExpiresAt.IsZero() && !sec.ExpiresAt.After(sec.CreatedAt):
+			return nil, Invalid("secret_digests", fmt.Sprintf("secret %s: expires_at is not after created_at", sec.ID))
+		}
+		seen[sec.ID] = true
+		if sec.Active(now) {
+			sec.CreatedAt, sec.ExpiresAt = sec.CreatedAt.UTC(), sec.ExpiresAt.UTC()
+			out = append(out, sec)
+		}
+	}
+	if len(out) == 0 {
+		return nil, Invalid("secret_digests", "every secret has expired, so no daemon could authenticate: import a client_secret instead")
+	}
+	return out, nil
+}
+
+func secretIDs(list []store.Secret) []string {
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	return ids
 }
 
 // importAdvice ends every refusal of an imported secret.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/store"
 )
 
 // The attack of issue 17, item 1 (4), replayed: secrets imported through
@@ -61,5 +63,43 @@ func TestImportedSecretFloor(t *testing.T) {
 		if err := imp(credential.NewSecret()); err != nil {
 			t.Fatalf("importing one of oauthd's own secrets: %v", err)
 		}
+	}
+}
+
+// Secrets imported as digests (from an export) are stored as given, ids
+// and expiries included, less those expired already; only an admin key or
+// the CLI may import them, and never beside a secret in clear.
+func TestImportDigests(t *testing.T) {
+	env := newTestEnv(t, Options{})
+	admin := WithActor(context.Background(), Actor{Name: "test"})
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	secrets := []store.Secret{
+		{ID: "old", Digest: store.Sum("ocs_old"), CreatedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		{ID: "grace", Digest: store.Sum("ocs_grace"), CreatedAt: now.Add(-24 * time.Hour), ExpiresAt: now.Add(time.Hour)},
+		{ID: "current", Digest: store.Sum("ocs_current"), CreatedAt: now.Add(-time.Hour)},
+	}
+	in := ImportedApplication{NewApplication: NewApplication{Name: "moved", Scopes: []string{"sms"}}, ClientID: "moved", Secrets: secrets, Disabled: true}
+	a, err := env.apps.Import(admin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Secrets) != 2 || a.Secrets[0].ID != "grace" || !a.Secrets[0].ExpiresAt.Equal(secrets[1].ExpiresAt) || a.Enabled {
+		t.Fatalf("imported %+v", a)
+	}
+	if !a.VerifySecret("ocs_grace", now) || !a.VerifySecret("ocs_current", now) || a.VerifySecret("ocs_old", now) {
+		t.Fatal("the imported digests do not verify their secrets")
+	}
+	delegate := WithActor(context.Background(), Actor{Name: "client:x", Delegate: &Delegate{ClientID: "x", Owner: "acct", Scopes: []string{"sms", "applications"}}})
+	in.ClientID = "by-delegate"
+	var e *Error
+	if _, err := env.apps.Import(delegate, in); !errors.As(err, &e) || e.Code != CodeForbidden {
+		t.Fatalf("a delegate importing digests: %v", err)
+	}
+	if _, _, err := env.apps.Export(delegate, "", 10, true); !errors.As(err, &e) || e.Code != CodeForbidden {
+		t.Fatalf("a delegate exporting digests: %v", err)
+	}
+	in.ClientID, in.ClientSecret = "both", credential.NewSecret()
+	if _, err := env.apps.Import(admin, in); !errors.As(err, &e) || e.Field != "client_secret" {
+		t.Fatalf("digests and a secret in clear: %v", err)
 	}
 }

@@ -171,6 +171,7 @@ var (
 		"application.created", "application.imported", "application.updated", "application.deleted",
 		"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
 		"scope.created", "scope.updated", "scope.deleted",
+		"applications.exported",
 	}
 	SecurityEventKinds = []string{
 		"client.auth_failed", "client.locked_out", "token.quota_exceeded", "introspection.limited",

@@ -44,7 +44,7 @@ func findBrowser(t *testing.T) string {
 	if os.Getenv(RequireBrowserEnv) != "" {
 		t.Fatal(msg + " and " + RequireBrowserEnv + " is set")
 	}
-	t.Skip("SKIPPED: " + msg)
+	t.Skip(msg + " (set " + RequireBrowserEnv + "=1 to make this a failure)")
 	return ""
 }
 

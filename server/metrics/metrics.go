@@ -71,7 +71,7 @@ func New(b Build) *Metrics {
 		}, []string{"command"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthd_redis_errors_total",
-			Help: "Redis commands that failed (not counting a missing key), by command.",
+			Help: "Redis commands that failed (not counting a missing key, nor the refusals go-redis expects: an older Redis refusing the connection handshake's optional commands, NOSCRIPT before a script is cached), by command.",
 		}, []string{"command"}),
 	}
 	m.lockouts, m.refusals = newLimitCounters()

@@ -2,15 +2,19 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
 func scrape(t *testing.T, m *Metrics) string {
@@ -80,8 +84,8 @@ func BenchmarkObserveTokenRequest(b *testing.B) {
 	for b.Loop() {
 		m.Request("/oauth/token", "POST", 200, time.Millisecond)
 		m.TokenIssued()
-		h.observe("get", 100*time.Microsecond, nil)
-		h.observe("set", 100*time.Microsecond, nil)
+		h.observe("get", 100*time.Microsecond, false)
+		h.observe("set", 100*time.Microsecond, false)
 	}
 }
 
@@ -99,4 +103,62 @@ func TestAppCacheMetrics(t *testing.T) {
 			t.Errorf("scrape lacks %s", want)
 		}
 	}
+}
+
+// A healthy exchange counts no Redis error, on Redis 7.0 (redis-server
+// here) and on miniredis, which both refuse go-redis's CLIENT SETINFO and
+// CLIENT MAINT_NOTIFICATIONS handshake commands: new connections, hits,
+// misses, pipelines, and a script's first run (EVALSHA refused with
+// NOSCRIPT, then EVAL). A real failure still counts.
+func TestRedisErrorsHealthy(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			rs := redistest.Start(t, kind)
+			m := New(Build{})
+			rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr, MaxRetries: -1, PoolSize: 4})
+			defer rdb.Close()
+			m.InstrumentRedis(rdb)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for i := range 8 { // more than the pool: connections are made and dropped
+				wg.Go(func() {
+					c := rdb.Conn()
+					defer c.Close()
+					c.Set(ctx, fmt.Sprint("k", i), "v", 0)
+					c.Get(ctx, "missing")
+					c.Pipelined(ctx, func(p goredis.Pipeliner) error { p.Get(ctx, "k0"); p.Get(ctx, "missing"); return nil })
+				})
+			}
+			wg.Wait()
+			// A script's first run: EVALSHA refused with NOSCRIPT, then EVAL.
+			if err := goredis.NewScript(`return 1`).Run(ctx, rdb, nil).Err(); err != nil {
+				t.Fatal(err)
+			}
+			out := scrape(t, m)
+			if !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="client"}`) && !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="pipeline"}`) {
+				t.Fatalf("no handshake observed:\n%s", out)
+			}
+			if strings.Contains(out, "oauthd_redis_errors_total{") {
+				t.Fatalf("a healthy exchange counted errors:\n%s", grepLines(out, "oauthd_redis_errors_total"))
+			}
+			rdb.Do(ctx, "frobnicate")
+			rdb.Pipelined(ctx, func(p goredis.Pipeliner) error { p.Get(ctx, "k0"); p.Do(ctx, "frobnicate"); return nil })
+			out = scrape(t, m)
+			for _, want := range []string{`oauthd_redis_errors_total{command="other"} 1`, `oauthd_redis_errors_total{command="pipeline"} 1`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("scrape lacks %s:\n%s", want, grepLines(out, "oauthd_redis_errors_total"))
+				}
+			}
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -25,7 +25,7 @@ func (h redisHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.observe(commandName(cmd.Name()), time.Since(start), err)
+		h.observe(commandName(cmd.Name()), time.Since(start), failed(cmd, err))
 		return err
 	}
 }
@@ -34,16 +34,71 @@ func (h redisHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmds)
-		h.observe("pipeline", time.Since(start), err)
+		h.observe("pipeline", time.Since(start), pipelineFailed(cmds, err))
 		return err
 	}
 }
 
-func (h redisHook) observe(name string, took time.Duration, err error) {
+func (h redisHook) observe(name string, took time.Duration, failed bool) {
 	h.m.redisDuration.WithLabelValues(name).Observe(took.Seconds())
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	if failed {
 		h.m.redisErrors.WithLabelValues(name).Inc()
 	}
+}
+
+// failed reports whether err, cmd's outcome, is a failure worth counting.
+// A missing key (redis.Nil) is not, and neither are the refusals go-redis
+// expects and carries on from: of a command of its connection handshake
+// (CLIENT SETINFO, which Redis before 7.2 and miniredis do not know;
+// CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and Cloud know),
+// and NOSCRIPT for an EVALSHA of a script the server has not cached yet
+// (a new or restarted Redis, a failover), which it then sends with EVAL.
+// Counted, they made oauthd_redis_errors_total rise on a healthy Redis,
+// and its alert fire.
+func failed(cmd goredis.Cmder, err error) bool {
+	var reply goredis.Error
+	switch {
+	case err == nil, errors.Is(err, goredis.Nil):
+		return false
+	case handshake(cmd) && errors.As(err, &reply):
+		return false
+	case cmd != nil && cmd.Name() == "evalsha" && goredis.HasErrorPrefix(err, "NOSCRIPT"):
+		return false
+	}
+	return true
+}
+
+// pipelineFailed reports whether a pipeline failed: one of its commands
+// did, or it failed as a whole with no command to blame.
+func pipelineFailed(cmds []goredis.Cmder, err error) bool {
+	if err == nil {
+		return false
+	}
+	blamed := false
+	for _, c := range cmds {
+		if c.Err() == nil {
+			continue
+		}
+		if failed(c, c.Err()) {
+			return true
+		}
+		blamed = true
+	}
+	return !blamed && failed(nil, err)
+}
+
+// handshake reports whether cmd is one of the connection handshake's
+// optional commands.
+func handshake(cmd goredis.Cmder) bool {
+	if cmd == nil || cmd.Name() != "client" {
+		return false
+	}
+	args := cmd.Args()
+	if len(args) < 2 {
+		return false
+	}
+	sub, _ := args[1].(string)
+	return strings.EqualFold(sub, "setinfo") || strings.EqualFold(sub, "maint_notifications")
 }
 
 // commandName bounds the label to the commands oauthd sends; anything

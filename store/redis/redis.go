@@ -442,14 +442,3 @@ func (s *Store) ListApplications(ctx context.Context, cursor string, limit int) 
 	}
 	return out, next, nil
 }
-
-// SetLibraryLogger sends go-redis's own messages (pool dial failures and
-// the like) to log as structured lines instead of its default plain-text
-// stderr logger. go-redis keeps one logger per process.
-func SetLibraryLogger(log *slog.Logger) { goredis.SetLogger(libLogger{log}) }
-
-type libLogger struct{ log *slog.Logger }
-
-func (l libLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", fmt.Sprintf(format, v...)))
-}

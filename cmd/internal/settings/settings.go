@@ -101,3 +101,21 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 	}
 	return nil
 }
+
+// PlainBools shows every boolean flag of fs as a plain switch in help
+// ("--json"), where pflag writes "--json[=true|false]" for each; they
+// parse as before: --json, --json=false. Call it once all flags are
+// defined, cobra's --help and --version included.
+func PlainBools(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if _, done := f.Value.(plainBool); done || f.Value.Type() != "bool" {
+			return
+		}
+		f.Value = plainBool{f.Value}
+		f.NoOptDefVal = "true" // what makes a bare --json mean true
+	})
+}
+
+// plainBool is a bool flag's value without the IsBoolFlag method by which
+// pflag recognises its own booleans and prints "[=true|false]".
+type plainBool struct{ pflag.Value }

@@ -30,10 +30,44 @@ type NewApplicationRequest struct {
 }
 
 // ImportApplicationRequest is the body of PUT /applications/{id}: an
-// application with the secret its clients already use.
+// application with the secret its clients already use, in clear
+// (ClientSecret) or as another oauthd stored it (SecretDigests).
 type ImportApplicationRequest struct {
 	NewApplicationRequest
-	ClientSecret string `json:"client_secret"`
+	// ClientSecret is the secret in clear; only its digest is stored.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// SecretDigests are the secrets as GET /export gives them, so a
+	// backup or a move to another Redis keeps every daemon working.
+	// Admin keys only; not with ClientSecret.
+	SecretDigests []SecretDigest `json:"secret_digests,omitempty"`
+	// Enabled imports the application enabled (nil: true) or disabled.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// SecretDigest is a client secret as oauthd stores it: never the secret,
+// its SHA-256.
+type SecretDigest struct {
+	ID string `json:"id"`
+	// SHA256 is the digest of the secret, in hex.
+	SHA256    string    `json:"sha256"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt ends a grace period; nil for a secret that does not expire.
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// ExportedApplication is an application as GET /export gives it: every
+// field PUT /applications/{id} takes back, so an export imports whole.
+// A field added to the import request is exported with it.
+type ExportedApplication struct {
+	ClientID string `json:"client_id"`
+	ImportApplicationRequest
+}
+
+// ApplicationExport is a page of GET /export.
+type ApplicationExport struct {
+	Applications []ExportedApplication `json:"applications"`
+	// NextCursor fetches the next page; "" on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ApplicationPatchRequest is the body of PATCH /applications/{id}: fields

@@ -155,6 +155,19 @@ func (c *Client) ImportApplication(ctx context.Context, id string, in ImportAppl
 	return out, c.do(ctx, http.MethodPut, appPath(id), in, &out)
 }
 
+// ExportApplications is GET /export: a page of limit (1 to 500)
+// applications from cursor ("" for the first), each as ImportApplication
+// takes it back; with withSecrets (admin keys only) with its secrets'
+// digests.
+func (c *Client) ExportApplications(ctx context.Context, limit int, cursor string, withSecrets bool) (ApplicationExport, error) {
+	secrets := "digests"
+	if !withSecrets {
+		secrets = "none"
+	}
+	var out ApplicationExport
+	return out, c.do(ctx, http.MethodGet, "/export"+page(limit, "cursor", cursor, "secrets", secrets), nil, &out)
+}
+
 // UpdateApplication is PATCH /applications/{id}: the application as it is
 // after the change.
 func (c *Client) UpdateApplication(ctx context.Context, id string, p ApplicationPatchRequest) (Application, error) {

@@ -41,7 +41,7 @@ func NeedBinaries(t testing.TB, names ...string) {
 			if os.Getenv(RequireEnv) != "" {
 				t.Fatalf("%s is not on PATH but %s is set: apt-get install redis-server redis-sentinel", n, RequireEnv)
 			}
-			t.Skipf("%s is not on PATH: skipping (set %s=1 to make this a failure)", n, RequireEnv)
+			t.Skipf("%s is not on PATH (apt-get install redis-server redis-sentinel; set %s=1 to make this a failure)", n, RequireEnv)
 		}
 	}
 }
