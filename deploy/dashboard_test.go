@@ -136,8 +136,9 @@ type panel struct {
 	} `json:"datasource"`
 	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
 	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
+		RefID        string `json:"refId"`
+		Expr         string `json:"expr"`
+		LegendFormat string `json:"legendFormat"`
 	} `json:"targets"`
 	Panels []panel `json:"panels"`
 }
