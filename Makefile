@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-faults interop fuzz build bench bench-go fmt
+.PHONY: run test test-faults interop fuzz build bench bench-go fmt dashboard-preview
 
 ## run: start oauthd on the embedded in-memory store at 127.0.0.1:8080 and print a first curl command (flags in ARGS="...", e.g. ARGS=--http-addr=:8080 to open it to other machines)
 # Built, then run in the recipe's place: go run would exit 1 on Ctrl-C
@@ -55,6 +55,10 @@ bench:
 ## bench-go: the Go hot-path micro-benchmarks (token issue against a bare Redis GET+SET handler)
 bench-go:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
+
+## dashboard-preview: redraw docs/grafana-dashboard.png, the Grafana dashboard's panels over a simulated half hour of oauthd traffic (make test fails while it is out of date)
+dashboard-preview:
+	$(GO) test -count=1 -run '^TestDashboardPreview$$' ./deploy -update-preview
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -134,13 +134,47 @@ type panel struct {
 	Datasource *struct {
 		Type, UID string
 	} `json:"datasource"`
-	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+	GridPos gridPos `json:"gridPos"`
 	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
+		RefID        string `json:"refId"`
+		Expr         string `json:"expr"`
+		LegendFormat string `json:"legendFormat"`
 	} `json:"targets"`
 	Panels []panel `json:"panels"`
+	// What the preview (preview_test.go) draws by.
+	FieldConfig struct {
+		Defaults struct {
+			Unit     string   `json:"unit"`
+			Decimals *int     `json:"decimals"`
+			Min      *float64 `json:"min"`
+			Max      *float64 `json:"max"`
+			Custom   struct {
+				LineWidth   float64 `json:"lineWidth"`
+				FillOpacity float64 `json:"fillOpacity"`
+				Stacking    struct {
+					Mode string `json:"mode"`
+				} `json:"stacking"`
+			} `json:"custom"`
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+	Options struct {
+		Legend struct {
+			Calcs []string `json:"calcs"`
+		} `json:"legend"`
+		ReduceOptions struct {
+			Calcs []string `json:"calcs"`
+		} `json:"reduceOptions"`
+	} `json:"options"`
 }
+
+// gridPos is where a panel sits on Grafana's 24-column grid.
+type gridPos struct{ H, W, X, Y int }
 
 func loadDashboard(t *testing.T) dashboard {
 	t.Helper()
