@@ -333,9 +333,10 @@ func (s *simulation) startReplica(instance string) *simReplica {
 		s.t.Fatal(err)
 	}
 	sub.Close()
+	svc := apps.New(st, scopes.Default(), apps.Options{})
 	srv, err := server.New(server.Config{
-		Issuer: "https://oauthd.example", Catalogue: scopes.Default(), Observer: mx,
-		Audit:          apps.New(st, scopes.Default(), apps.Options{}),
+		Issuer: "https://oauthd.example", Catalogue: svc, Observer: mx,
+		Audit:          svc,
 		Limits:         redis.NewLimits(rdb, previewJob, previewLimits),
 		Feed:           feed,
 		InactiveReason: true, Tombstone: time.Hour,
