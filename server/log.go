@@ -52,8 +52,13 @@ func observe(obs Observer) func(c echo.Context, l *web.RequestLog, status int) {
 			}
 		case "/oauth/introspect":
 			switch {
-			case l.Code() != "":
+			case l.Code() != "" && status >= 500:
 				obs.Introspected("error")
+			case l.Code() != "":
+				// The caller was refused (wrong credentials, no
+				// tokens:introspect, its budget spent, a malformed
+				// request): its problem, not oauthd's, and no alert's.
+				obs.Introspected("refused")
 			case l.Attr("active") == "true":
 				obs.Introspected("active")
 			case l.Attr("active") == "false":

@@ -120,4 +120,9 @@ func TestObserverLimits(t *testing.T) {
 	if !slices.Equal(rec.locks, []string{"client"}) || !slices.Equal(rec.refusals, []string{"issue", "introspect"}) {
 		t.Errorf("lock-outs %q, quota refusals %q", rec.locks, rec.refusals)
 	}
+	// A refused introspection is the resource server's problem, not an
+	// error of oauthd's (the IntrospectionErrors alert counts errors).
+	if !slices.Equal(rec.introspect, []string{"refused"}) {
+		t.Errorf("introspections %q, want one refused", rec.introspect)
+	}
 }

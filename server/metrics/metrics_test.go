@@ -162,3 +162,22 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A blocking read (the feed's XREAD BLOCK) waits for news by design: it
+// stays out of the latency histogram, or a quiet replica's p99 is the
+// block time and the Redis-slow alert fires.
+func TestRedisBlockingReadNotLatency(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	m := New(Build{})
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	m.InstrumentRedis(rdb)
+	ctx := context.Background()
+	rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "s", Values: []string{"k", "v"}})
+	rdb.XRead(ctx, &goredis.XReadArgs{Streams: []string{"s", "$"}, Block: 50 * time.Millisecond})
+	rdb.XRead(ctx, &goredis.XReadArgs{Streams: []string{"s", "0"}, Count: 1, Block: -1})
+	out := scrape(t, m)
+	if !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="xread"} 1`) {
+		t.Fatalf("want the non-blocking XREAD timed and the blocking one not:\n%s", grepLines(out, "duration_seconds_count"))
+	}
+}
