@@ -190,7 +190,7 @@ func (s *Store) CreateApplication(ctx context.Context, a store.Application) erro
 // the cache: do not modify them.
 func (s *Store) GetApplication(ctx context.Context, id string) (store.Application, error) {
 	if a, ok := s.apps.get(id); ok {
-		return a, nil
+		return *a, nil
 	}
 	epoch := s.apps.begin()
 	b, err := s.rdb.Get(ctx, s.appKey(id)).Bytes()

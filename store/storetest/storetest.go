@@ -66,6 +66,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"UpdateApplicationConcurrent", testUpdateApplicationConcurrent},
 		{"DeleteApplication", testDeleteApplication},
 		{"TokenRoundTrip", testTokenRoundTrip},
+		{"IssueToken", testIssueToken},
+		{"IssueTokenRefused", testIssueTokenRefused},
 		{"TokenLookupIsExact", testTokenLookupIsExact},
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
 		{"RevokeToken", testRevokeToken},
