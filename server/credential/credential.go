@@ -197,13 +197,3 @@ func isBase64URL(s string) bool {
 	}
 	return true
 }
-
-// NewJWTRef is the reference a JWT access token's record is filed under:
-// like an opaque token's, but the digest is of 256 random bits that are
-// never handed out, since the JWT itself is not stored and is looked up
-// by its jti.
-func NewJWTRef(clientID string, bucket int64) store.TokenRef {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return store.TokenRef{ClientID: clientID, Bucket: bucket, Digest: store.Sum(string(b[:]))}
-}
