@@ -314,6 +314,36 @@ func TestCommandsPerToken(t *testing.T) {
 			t.Errorf("cached %v: %.0f bytes per live token, want at most 200", cached, perToken)
 		}
 	}
+
+	// A token that starts its application's bucket (every token, when
+	// each application asks once a bucket) pays the bucket's expiry, its
+	// place in the index and the index's expiry too: 6, and now and then
+	// a trim.
+	const apps = 500
+	for i := range apps {
+		if err := s.CreateApplication(ctx, issueApp(fmt.Sprint("first-", i), 24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range apps {
+		r := tokenRequest(fmt.Sprint("first-", i), "first", time.Now())
+		r.From = from
+		if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := commandCalls(t, rdb)
+	var total int64
+	for _, c := range calls {
+		total += c
+	}
+	t.Logf("each token its application's first: %.2f commands per token %v", float64(total)/apps, calls)
+	if float64(total)/apps > 6.2 {
+		t.Errorf("%.2f commands for a bucket's first token, want about 6: %v", float64(total)/apps, calls)
+	}
 }
 
 // Revoking every token of an application (a generation bump) costs Redis
@@ -480,6 +510,7 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 			rdb.HSet(ctx, key, field(oldRef), encodeToken(old))
 			rdb.PExpireAt(ctx, key, time.UnixMilli(s.bucketExpiry(oldRef.Bucket)))
 			rdb.ZAdd(ctx, s.bucketIndexKey("old"), goredis.Z{Score: float64(s.bucketExpiry(oldRef.Bucket)), Member: store.FormatBucket(oldRef.Bucket)})
+			rdb.PExpireAt(ctx, s.bucketIndexKey("old"), time.UnixMilli(s.bucketExpiry(oldRef.Bucket)))
 
 			r := tokenRequest("old", "new", at)
 			got, err := s.IssueToken(ctx, r, accept(r))
@@ -489,8 +520,11 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 			if f := rdb.HKeys(ctx, key).Val(); len(f) != 3 || !slices.Contains(f, "_") {
 				t.Fatalf("the bucket's fields: %q, want both records and the marker", f)
 			}
-			if idx := rdb.ZRange(ctx, s.bucketIndexKey("old"), 0, -1).Val(); len(idx) != 1 {
-				t.Fatalf("the index: %v, want the bucket once", idx)
+			if idx := rdb.ZRange(ctx, s.bucketIndexKey("old"), 0, -1).Val(); !slices.Equal(idx, []string{"_", store.FormatBucket(oldRef.Bucket)}) {
+				t.Fatalf("the index: %v, want its marker and the bucket once", idx)
+			}
+			if ttl := rdb.PTTL(ctx, s.bucketIndexKey("old")).Val(); ttl <= 0 || ttl > time.Hour+time.Hour/64+time.Second {
+				t.Fatalf("the index expires in %v, want with its bucket", ttl)
 			}
 			list, _, err := s.ListTokens(ctx, "old", 10, at)
 			if err != nil || len(list) != 2 {
@@ -507,6 +541,45 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 			}
 			if left := keysOf(t, rdb, "old"); len(left) != 0 {
 				t.Fatalf("keys left: %v", left)
+			}
+		})
+	}
+}
+
+// The index of an application that keeps issuing holds its live buckets
+// and a few ended ones, not every bucket it ever had: one bucket start in
+// 16 trims it. Here a day-long bucket keeps the index alive while 1,000
+// one-second buckets start, each already ended.
+func TestIndexTrimmed(t *testing.T) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			rdb := redistest.Start(t, kind).Client(t)
+			s := New(rdb, Options{Prefix: "trim"})
+			if err := s.CreateApplication(ctx, issueApp("busy", time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			put := func(name string, at time.Time, life time.Duration) {
+				tok := store.Token{ClientID: "busy", IssuedAt: at, ExpiresAt: at.Add(life)}
+				if err := s.CreateToken(ctx, store.TokenRef{ClientID: "busy", Bucket: tok.Bucket(), Digest: store.Sum(name)}, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now := time.Now()
+			put("day", now, 24*time.Hour)
+			for i := range 1000 {
+				put(fmt.Sprint(i), now.Add(-time.Hour+time.Duration(i)*time.Second), time.Second)
+			}
+			n := rdb.ZCard(ctx, s.bucketIndexKey("busy")).Val()
+			if n > 100 || n < 1 {
+				t.Fatalf("the index holds %d buckets after 1,000 ended ones and a live one: want the live one and a few", n)
+			}
+			if ttl := rdb.PTTL(ctx, s.bucketIndexKey("busy")).Val(); ttl < 23*time.Hour {
+				t.Fatalf("the index expires in %v: before its day-long bucket", ttl)
+			}
+			live, err := s.liveBuckets(ctx, rdb, "busy", 7)
+			if err != nil || len(live) != 2 {
+				t.Fatalf("live buckets %v, %v: want the day's and the never-expiring one", live, err)
 			}
 		})
 	}

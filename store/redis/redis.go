@@ -297,10 +297,10 @@ func (s *Store) retireGeneration(ctx context.Context, p goredis.Pipeliner, id st
 
 // unlinkBuckets unlinks every bucket listed in the index (KEYS[1]), and the
 // index. ARGV[1] is the bucket keys' prefix. All keys share the
-// application's slot.
+// application's slot. The index's marker, "_", names no bucket.
 const unlinkBuckets = `
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, m in ipairs(members) do redis.call('UNLINK', ARGV[1] .. m) end
+for _, m in ipairs(members) do if m ~= '_' then redis.call('UNLINK', ARGV[1] .. m) end end
 redis.call('UNLINK', KEYS[1])
 return #members
 `

@@ -34,11 +34,13 @@ import (
 // index: every hash holds a marker field, "_", written by the same HSET as
 // each record, so the HSET answers 2 (two new fields) exactly when the
 // hash is new, and only then are the hash's expiry set and the bucket
-// added to the index (trimmed of ended buckets then too). Every other
-// token costs the script, one MGET and the HSET. A hash that exists is
+// added to the index (writeLua). Every other token costs the script, one
+// MGET and the HSET. A hash that exists is
 // therefore always in the index (until it has expired): what DeleteApplication's
 // watch of the index relies on. Whatever enumerates a bucket's fields
-// skips the marker, the one field that is not 16 bytes long.
+// skips the marker, the one field that is not 16 bytes long; the index
+// has a marker of its own, scored 0, which readers of live buckets never
+// reach.
 
 func (s *Store) bucketKey(id string, bucket int64) string {
 	return s.bucketKeyOf(id, store.FormatBucket(bucket))
@@ -63,20 +65,28 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // writeLua is the write both token scripts end with: record rec under
 // field in the bucket hash key, with the marker (see above). Only when
 // the HSET makes the hash, and the bucket expires (at, Unix ms; 0 for a
-// never-expiring one), are its expiry set and its id added to the index,
-// which is then trimmed of the buckets ended by now (Unix ms) and made to
-// expire with its last one.
+// never-expiring one), are its expiry set and its id added to the index.
+// The index has a marker too, member "_" scored 0 (below any bucket's
+// expiry, so no reader takes it for a bucket), added with the bucket: the
+// ZADD answers 2 when the index is new, which then expires with this
+// bucket (NX: unless it has an expiry already, as an index from before
+// the marker does), and 1 when it is not, whose expiry is then moved to
+// this bucket's if that is later (GT). Ended buckets leave the index now
+// and then rather than at every bucket's start: the record's digest,
+// which is random, picks one start in 16 to trim it (of the buckets ended
+// by now, Unix ms), so an index holds its live buckets and a few more;
+// readers look at the live ones only.
 const writeLua = `
 local function write(key, index, field, rec, at, id, now)
   if redis.call('HSET', key, field, rec, '_', '1') < 2 or at == 0 then return end
   redis.call('PEXPIREAT', key, at)
-  if redis.call('ZADD', index, at, id) == 1 then
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
-    local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-    -- Empty when this very bucket had ended by now (a token issued with
-    -- its lifetime spent in the queue): then the index is empty too.
-    if last[2] then redis.call('PEXPIREAT', index, last[2]) else redis.call('DEL', index) end
+  local n = redis.call('ZADD', index, 0, '_', at, id)
+  if n == 2 then
+    if redis.call('PEXPIREAT', index, at, 'NX') == 0 then redis.call('PEXPIREAT', index, at, 'GT') end
+  elseif n == 1 then
+    redis.call('PEXPIREAT', index, at, 'GT')
   end
+  if n > 0 and string.byte(field, 1) % 16 == 0 then redis.call('ZREMRANGEBYSCORE', index, 1, '(' .. now) end
 end
 `
 
