@@ -92,13 +92,13 @@ type Applications interface {
 // r says itself (the secret active at r.AuthAt, enabled, the scopes and
 // audiences r asks for the application holds, the lock-out): then an
 // error from check deletes the record again (a failure in between may
-// leave it: harmless, as no token names it). When the backend finds that
-// the application it gave check had changed by the write, it may read it
-// again and call check again. Errors: ErrNotFound, without calling check,
-// when no application has that client_id, or after it when the application
-// was deleted meanwhile; *LockedError, storing nothing, while r.From is
-// locked out (Limits.ClientLocked's rule); check's error as it is,
-// storing nothing. A nil error means the record is stored.
+// leave it: harmless, as no token names it). check must not modify the
+// application, which may be the backend's cache's. Errors: ErrNotFound,
+// without calling check, when no application has that client_id, or after
+// it when the application was deleted meanwhile; *LockedError, storing
+// nothing, while r.From is locked out (Limits.ClientLocked's rule);
+// check's error as it is, storing nothing. A nil error means the record
+// is stored.
 //
 // LookupTokenFor reads, in one step, the token, its application, whether it
 // was revoked, and the caller's application and lock-out from caller.Addr
