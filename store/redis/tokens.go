@@ -314,7 +314,8 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	g, err := check(&app)
 	if err != nil {
 		if status == issueWritten {
-			s.discard(ctx, ref)
+			// Even when the request is gone: the record would stay.
+			s.discard(context.WithoutCancel(ctx), ref)
 		}
 		return store.Issued{}, err
 	}
