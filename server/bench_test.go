@@ -94,17 +94,32 @@ func benchPostBody(b *testing.B, url, auth, body string) {
 // round trip), answer.
 func BenchmarkTokenIssue(b *testing.B) { benchTokenIssue(b, nil) }
 
+// BenchmarkTokenIssueUncached is BenchmarkTokenIssue with the application
+// cache down: the token script reads the application and checks the
+// request in the same round trip, and the application is decoded from
+// the JSON it returns.
+func BenchmarkTokenIssueUncached(b *testing.B) { benchIssue(b, false, nil) }
+
 // benchTokenIssue measures token issue; setup, when set, changes the
 // server's configuration and may hook onto the Redis client (metrics, a
 // logger).
 func benchTokenIssue(b *testing.B, setup func(*Config, goredis.UniversalClient)) {
+	benchIssue(b, true, setup)
+}
+
+// benchIssue is benchTokenIssue with the application cache up (cached)
+// or down.
+func benchIssue(b *testing.B, cached bool, setup func(*Config, goredis.UniversalClient)) {
 	rdb, _ := redis.NewClient(benchRedis(b).URL)
 	b.Cleanup(func() { rdb.Close() })
 	var cfg Config
 	if setup != nil {
 		setup(&cfg, rdb)
 	}
-	st := benchStoreOn(b, rdb)
+	st := redis.New(rdb, redis.Options{Prefix: "bench"})
+	if cached {
+		st = benchStoreOn(b, rdb)
+	}
 	svc := apps.New(st, scopes.Default(), apps.Options{})
 	cfg.Catalogue = svc
 	srv, err := New(cfg, st)

@@ -90,36 +90,41 @@ func (stubFeed) Subscribe(context.Context, string) (store.FeedSubscription, erro
 func TestAddressLockIsNoOracle(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			env := newTestServerOn(t, kind, &defaultLimits, func(c *Config) { c.Feed = stubFeed{} })
-			app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
-			rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
-			const attacker, daemon = "198.51.100.66", "203.0.113.5"
-			_, tok := env.issueFrom(app, daemon)
-			var a answer
-			for i := range 110 {
-				a = env.authAt("/oauth/token", fmt.Sprintf("invented%d", i), "ocs_guess", attacker)
-			}
-			if a.status != http.StatusTooManyRequests {
-				t.Fatalf("110 invented client_ids from one address: %+v, want it locked out", a)
-			}
-			for i := range 1000 {
-				if a = env.authAt("/oauth/token", app.ClientID, fmt.Sprintf("ocs_guess%d", i), attacker); a.status != http.StatusTooManyRequests {
-					t.Fatalf("wrong guess %d from the locked address: %+v, want 429", i+1, a)
+			bothCaches(t, func(t *testing.T, cached bool) {
+				env := newTestServerOn(t, kind, &defaultLimits, func(c *Config) { c.Feed = stubFeed{} })
+				if cached {
+					env.cacheApps()
 				}
-			}
-			sameAnswer(t, "token", env.authAt("/oauth/token", app.ClientID, "ocs_wrong", attacker),
-				env.authAt("/oauth/token", app.ClientID, app.Secret, attacker))
-			sameAnswer(t, "revocation", env.authAt("/oauth/revoke", app.ClientID, "ocs_wrong", attacker),
-				env.authAt("/oauth/revoke", app.ClientID, app.Secret, attacker))
-			sameAnswer(t, "introspection", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker),
-				env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker))
-			sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker, tok),
-				env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker, tok))
-			sameAnswer(t, "feed", env.authAt(FeedPath, rs.ClientID, "ocs_wrong", attacker),
-				env.authAt(FeedPath, rs.ClientID, rs.Secret, attacker))
-			if a := env.authAt("/oauth/token", app.ClientID, app.Secret, daemon); a.status != http.StatusOK {
-				t.Fatalf("the daemon from its own address: %+v, want 200", a)
-			}
+				app := env.createApp(apps.NewApplication{Scopes: []string{"sms"}})
+				rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+				const attacker, daemon = "198.51.100.66", "203.0.113.5"
+				_, tok := env.issueFrom(app, daemon)
+				var a answer
+				for i := range 110 {
+					a = env.authAt("/oauth/token", fmt.Sprintf("invented%d", i), "ocs_guess", attacker)
+				}
+				if a.status != http.StatusTooManyRequests {
+					t.Fatalf("110 invented client_ids from one address: %+v, want it locked out", a)
+				}
+				for i := range 1000 {
+					if a = env.authAt("/oauth/token", app.ClientID, fmt.Sprintf("ocs_guess%d", i), attacker); a.status != http.StatusTooManyRequests {
+						t.Fatalf("wrong guess %d from the locked address: %+v, want 429", i+1, a)
+					}
+				}
+				sameAnswer(t, "token", env.authAt("/oauth/token", app.ClientID, "ocs_wrong", attacker),
+					env.authAt("/oauth/token", app.ClientID, app.Secret, attacker))
+				sameAnswer(t, "revocation", env.authAt("/oauth/revoke", app.ClientID, "ocs_wrong", attacker),
+					env.authAt("/oauth/revoke", app.ClientID, app.Secret, attacker))
+				sameAnswer(t, "introspection", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker),
+					env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker))
+				sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", rs.ClientID, "ocs_wrong", attacker, tok),
+					env.authAt("/oauth/introspect", rs.ClientID, rs.Secret, attacker, tok))
+				sameAnswer(t, "feed", env.authAt(FeedPath, rs.ClientID, "ocs_wrong", attacker),
+					env.authAt(FeedPath, rs.ClientID, rs.Secret, attacker))
+				if a := env.authAt("/oauth/token", app.ClientID, app.Secret, daemon); a.status != http.StatusOK {
+					t.Fatalf("the daemon from its own address: %+v, want 200", a)
+				}
+			})
 		})
 	}
 }
@@ -159,41 +164,46 @@ func (a *auditLog) count(kind, clientID, reason string) int {
 func TestDistributedGuessingCeiling(t *testing.T) {
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			limits := defaultLimits
-			limits.ClientCeiling = redis.Rate{N: 300, Per: time.Hour}
-			audit := &auditLog{}
-			env := newTestServerOn(t, kind, &limits, func(c *Config) { c.Feed, c.Audit = stubFeed{}, audit })
-			app := env.createApp(apps.NewApplication{Scopes: []string{"sms", "tokens:introspect"}})
-			fenced := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, IPAllowlist: []string{"10.0.0.0/8"}})
-			_, tok := env.issueFrom(app, "203.0.113.5")
-			for _, target := range []testApp{app, fenced} {
-				for a := range 30 {
-					for i := range 10 {
-						if got := env.authAt("/oauth/token", target.ClientID, fmt.Sprintf("ocs_guess%d", i), fmt.Sprintf("198.51.100.%d", a)); got.status != http.StatusUnauthorized {
-							t.Fatalf("address %d, guess %d: %+v, want 401", a, i+1, got)
+			bothCaches(t, func(t *testing.T, cached bool) {
+				limits := defaultLimits
+				limits.ClientCeiling = redis.Rate{N: 300, Per: time.Hour}
+				audit := &auditLog{}
+				env := newTestServerOn(t, kind, &limits, func(c *Config) { c.Feed, c.Audit = stubFeed{}, audit })
+				if cached {
+					env.cacheApps()
+				}
+				app := env.createApp(apps.NewApplication{Scopes: []string{"sms", "tokens:introspect"}})
+				fenced := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, IPAllowlist: []string{"10.0.0.0/8"}})
+				_, tok := env.issueFrom(app, "203.0.113.5")
+				for _, target := range []testApp{app, fenced} {
+					for a := range 30 {
+						for i := range 10 {
+							if got := env.authAt("/oauth/token", target.ClientID, fmt.Sprintf("ocs_guess%d", i), fmt.Sprintf("198.51.100.%d", a)); got.status != http.StatusUnauthorized {
+								t.Fatalf("address %d, guess %d: %+v, want 401", a, i+1, got)
+							}
 						}
 					}
 				}
-			}
-			for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect", FeedPath} {
-				sameAnswer(t, path, env.authAt(path, app.ClientID, "ocs_wrong", "192.0.2.1"), env.authAt(path, app.ClientID, app.Secret, "192.0.2.2"))
-			}
-			sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", app.ClientID, "ocs_wrong", "192.0.2.1", tok),
-				env.authAt("/oauth/introspect", app.ClientID, app.Secret, "192.0.2.2", tok))
-			if n := audit.count("client.locked_out", app.ClientID, "siege"); n != 1 {
-				t.Fatalf("%d client.locked_out events with reason siege, want 1", n)
-			}
-
-			sameAnswer(t, "outside the allowlist", env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "192.0.2.1"),
-				env.authAt("/oauth/token", fenced.ClientID, fenced.Secret, "192.0.2.2"))
-			if a := env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "10.1.2.3"); a.status != http.StatusUnauthorized {
-				t.Fatalf("a wrong secret inside the allowlist during the siege: %+v, want 401", a)
-			}
-			for _, path := range []string{"/oauth/token", "/oauth/revoke"} {
-				if a := env.authAt(path, fenced.ClientID, fenced.Secret, "10.1.2.4"); a.status != http.StatusOK {
-					t.Fatalf("%s: the right secret inside the allowlist during the siege: %+v, want 200", path, a)
+				for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect", FeedPath} {
+					sameAnswer(t, path, env.authAt(path, app.ClientID, "ocs_wrong", "192.0.2.1"), env.authAt(path, app.ClientID, app.Secret, "192.0.2.2"))
 				}
-			}
+				sameAnswer(t, "introspecting a token", env.authAt("/oauth/introspect", app.ClientID, "ocs_wrong", "192.0.2.1", tok),
+					env.authAt("/oauth/introspect", app.ClientID, app.Secret, "192.0.2.2", tok))
+				if n := audit.count("client.locked_out", app.ClientID, "siege"); n != 1 {
+					t.Fatalf("%d client.locked_out events with reason siege, want 1", n)
+				}
+
+				sameAnswer(t, "outside the allowlist", env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "192.0.2.1"),
+					env.authAt("/oauth/token", fenced.ClientID, fenced.Secret, "192.0.2.2"))
+				if a := env.authAt("/oauth/token", fenced.ClientID, "ocs_wrong", "10.1.2.3"); a.status != http.StatusUnauthorized {
+					t.Fatalf("a wrong secret inside the allowlist during the siege: %+v, want 401", a)
+				}
+				for _, path := range []string{"/oauth/token", "/oauth/revoke"} {
+					if a := env.authAt(path, fenced.ClientID, fenced.Secret, "10.1.2.4"); a.status != http.StatusOK {
+						t.Fatalf("%s: the right secret inside the allowlist during the siege: %+v, want 200", path, a)
+					}
+				}
+			})
 		})
 	}
 }

@@ -7,7 +7,7 @@ import "github.com/oauthd/oauthd/store"
 var (
 	_ Store       = store.Backend(nil)
 	_ AppReader   = store.Backend(nil)
-	_ TokenWriter = store.Backend(nil)
+	_ TokenIssuer = store.Backend(nil)
 	_ Limiter     = store.Backend(nil)
 	_ Feed        = store.Backend(nil)
 )

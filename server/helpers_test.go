@@ -67,6 +67,33 @@ func newTestServerOn(t testing.TB, kind redistest.Kind, limits *redis.LimitsConf
 	return &testEnv{t: t, srv: srv, store: st, apps: svc, redis: rs}
 }
 
+// cacheApps runs the store's loop, as serve does: the application cache
+// comes up, and token issue and introspection take their cached paths
+// (without it every application is read from Redis, in the same round
+// trip as the token).
+func (e *testEnv) cacheApps() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.store.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+	// The subscription is confirmed within a round trip: a bounded poll.
+	for deadline := time.Now().Add(5 * time.Second); !e.store.CacheStats().Up; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("the application cache did not come up within 5s")
+		}
+	}
+}
+
+// bothCaches runs test with the application cache off and on: the token
+// endpoint must answer alike whether the store reads the application in
+// the token script or holds it.
+func bothCaches(t *testing.T, test func(t *testing.T, cached bool)) {
+	for _, cached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "uncached", true: "cached"}[cached], func(t *testing.T) { test(t, cached) })
+	}
+}
+
 type testApp struct {
 	store.Application
 	Secret string

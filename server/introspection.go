@@ -99,7 +99,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		return web.WriteError(c, err)
 	}
 	caller := lookup.Also
-	if _, err := checkClient(c, caller, secret, s.cfg.Now()); err != nil {
+	if _, err := checkClient(c, caller, store.Sum(secret), s.cfg.Now()); err != nil {
 		return s.authError(c, caller, err)
 	}
 	if lookup.AlsoLocked > 0 {

@@ -4,93 +4,127 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"net/url"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/codes"
 
-	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
 
-// TokenWriter stores issued tokens.
-type TokenWriter interface {
-	CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error
+// TokenIssuer stores issued tokens.
+type TokenIssuer interface {
+	IssueToken(ctx context.Context, r store.TokenRequest, check func(*store.Application) (store.Grant, error)) (store.Issued, error)
 }
 
-// grant is an issued access token.
-type grant struct {
-	token    string
-	jti      string
-	lifetime time.Duration // 0: it never expires
+// tokenRequest is a token request as handleToken read it, and what its
+// check (IssueToken's) learned once the application was known.
+type tokenRequest struct {
+	s      *Server
+	c      echo.Context
+	secret store.Digest
+	now    time.Time // when the secret must be active
+	form   url.Values
+	scopes []string // requested, parsed
+	// fail is the request's own first error (the grant type, the scope's
+	// syntax, too many resources), answered only once the client has
+	// authenticated, where it falls among the checks: before the scopes
+	// are checked or, when late (too many resources), after the quota.
+	fail error
+	late bool
+
+	// app is the application check was given (it may be the store's
+	// cache's: read only), nil until then.
+	app *store.Application
 }
 
-// issueToken makes an access token for an application handleToken has
-// authenticated and whose request, scopes (granted, scope as the response
-// and a JWT write them) and audiences it has checked, and stores its
-// record. from is where the request came from: its lock-out is checked
-// with the write.
-func (s *Server) issueToken(ctx context.Context, app *store.Application, secretID string, granted []string, scope string, from netip.Addr, aud []string) (grant, error) {
-	jwt := app.TokenFormat == store.TokenJWT
-	if jwt && s.cfg.Signer == nil {
-		return grant{}, errJWTUnconfigured
+func (s *Server) newTokenRequest(c echo.Context, secret string, form url.Values) *tokenRequest {
+	r := &tokenRequest{s: s, c: c, secret: store.Sum(secret), now: s.cfg.Now(), form: form}
+	scope, err := scopes.Parse(form.Get("scope"))
+	switch gt := form.Get("grant_type"); {
+	case gt == "":
+		r.fail = errInvalidRequest("grant_type is required: send grant_type=client_credentials")
+	case !s.grants.allows(gt):
+		r.fail = errUnsupportedGrantType(gt)
+	case err != nil:
+		r.fail = errInvalidScope("%v", err)
+	case len(form["resource"]) > maxResources:
+		// audiences says so, after the quota
+		r.fail, r.late = errInvalidTarget("at most %d resource parameters", maxResources), true
 	}
-	// The wall clock, as go-oauth2's manager read it when it ran token
-	// issue, not cfg.Now, which authentication and introspection use.
-	now := time.Now()
-	life := max(app.TokenLifetime, 0)
-	bucket := store.NeverBucket(app.Generation)
-	if life > 0 {
-		bucket = store.ExpiryBucket(now.Add(life), life)
+	r.scopes = scope
+	return r
+}
+
+// check is everything a token request is checked for once its
+// application is known, in the order the answers take precedence: the
+// client's authentication first (it reveals nothing to a caller without
+// the secret), then the grant type, the scopes, the quota, the audiences.
+// It returns what is granted. IssueToken calls it once, with the
+// application as it was read, before or after writing the record (store
+// redis writes first when the application was not cached: an error here
+// then deletes the record again).
+func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
+	r.app = app
+	secretID, err := checkClient(r.c, app, r.secret, r.now)
+	switch {
+	case err != nil:
+		return store.Grant{}, err
+	case r.fail != nil && !r.late:
+		return store.Grant{}, r.fail
 	}
-	var raw, jti string
-	var ref store.TokenRef
-	if jwt {
-		// A JWT's record is filed under a random reference, the same way
-		// an opaque token's is: its jti names the record, so revocation,
-		// revoke-all, disabling and deletion reach it as they reach any
-		// token.
-		ref = credential.NewJWTRef(app.ClientID, bucket)
-		jti = ref.JTI()
-		var err error
-		raw, err = s.sign(ctx, signing.Claims{
-			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
-			ID: jti, ClientID: app.ClientID, Subject: app.ClientID,
-			Scope: scope, Audience: aud, IPAllowlist: allowlistClaim(app.IPAllowlist),
-		})
-		if err != nil {
-			return grant{}, err
-		}
-	} else {
-		raw, ref = credential.NewToken(app.ClientID, bucket)
-		jti = ref.JTI()
+	// The catalogue in force decides what the held scopes (forms such as
+	// sms:* included) grant; the store's script checked the literal ones
+	// on a miss, and IssueToken rewrites the record when they differ.
+	granted, err := r.s.grantScopes(r.c.Request().Context(), app.Scopes, r.scopes)
+	if err != nil {
+		return store.Grant{}, err
 	}
-	t := store.Token{
-		ID:            jti,
-		ClientID:      app.ClientID,
-		Scopes:        granted,
-		IssuedAt:      now,
-		Generation:    app.Generation,
-		SecretID:      secretID,
-		RequestedFrom: from,
-		Allowlisted:   app.InAllowlist(from),
-		Audiences:     aud,
+	if err := r.s.takeQuota(r.c, app.ClientID, issueQuota); err != nil {
+		return store.Grant{}, err
 	}
-	if life > 0 {
-		t.ExpiresAt = now.Add(life)
+	aud, err := audiences(app, r.form["resource"])
+	if err != nil {
+		return store.Grant{}, err
 	}
-	err := s.store.CreateToken(ctx, ref, t)
+	if app.TokenFormat == store.TokenJWT && r.s.cfg.Signer == nil {
+		return store.Grant{}, errJWTUnconfigured
+	}
+	return store.Grant{Scopes: granted, Audiences: aud, SecretID: secretID}, nil
+}
+
+// answerOnly answers a request that fails (tokenRequest.fail) the way
+// check orders its answers: it reads the application and checks, and
+// stores nothing.
+func (s *Server) answerOnly(ctx context.Context, id string, r *tokenRequest) error {
+	app, err := s.store.GetApplication(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, err = r.check(&app); err == nil {
+		return errors.New("token request with an error of its own passed the checks")
+	}
+	return err
+}
+
+// issueError answers a token request IssueToken (or answerOnly) refused.
+// A refusal check made goes through authError, which counts the
+// authentication failures among them.
+func (s *Server) issueError(c echo.Context, r *tokenRequest, err error) error {
 	var locked *store.LockedError
 	switch {
+	case errors.Is(err, store.ErrNotFound) && r.app == nil:
+		return s.authError(c, nil, errInvalidClient(reasonUnknownClient))
 	case errors.Is(err, store.ErrNotFound):
-		return grant{}, errInvalidClient("application deleted while the token was issued")
+		return web.WriteError(c, errInvalidClient("application deleted while the token was issued"))
 	case errors.As(err, &locked):
-		return grant{}, errLockedOut(locked.For)
-	case err != nil:
-		return grant{}, err
+		return web.WriteError(c, errLockedOut(locked.For))
 	}
-	return grant{token: raw, jti: jti, lifetime: life}, nil
+	return s.authError(c, r.app, err)
 }
 
 // allowlistClaim is a JWT's ip_allowlist: the application's allowlist as

@@ -52,37 +52,42 @@ func (r *recorder) Introspected(result string) {
 // tokens, failed authentications and introspection results from what the
 // handlers already record.
 func TestObserver(t *testing.T) {
-	rec := &recorder{}
-	env := newTestServer(t, func(c *Config) { c.Observer = rec })
-	app := env.createApp(apps.NewApplication{})
-	rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
-	tok := env.issue(app, "")
+	bothCaches(t, func(t *testing.T, cached bool) {
+		rec := &recorder{}
+		env := newTestServer(t, func(c *Config) { c.Observer = rec })
+		if cached {
+			env.cacheApps()
+		}
+		app := env.createApp(apps.NewApplication{})
+		rs := env.createApp(apps.NewApplication{Scopes: []string{"tokens:introspect"}})
+		tok := env.issue(app, "")
 
-	bad := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
-	bad.Header.Set("Authorization", basic(app.ClientID, "ocs_wrong"))
-	env.do(bad)
-	env.introspect(rs, url.Values{"token": {tok}})
-	env.introspect(rs, url.Values{"token": {"oat_" + app.ClientID + "_nosuchtokennosuchtokennosuchtokennosuchtok"}})
-	env.introspect(rs, url.Values{"token": {"garbage"}})
-	env.do(getRequest("/no/such/path/" + app.ClientID))
+		bad := formRequest("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+		bad.Header.Set("Authorization", basic(app.ClientID, "ocs_wrong"))
+		env.do(bad)
+		env.introspect(rs, url.Values{"token": {tok}})
+		env.introspect(rs, url.Values{"token": {"oat_" + app.ClientID + "_nosuchtokennosuchtokennosuchtokennosuchtok"}})
+		env.introspect(rs, url.Values{"token": {"garbage"}})
+		env.do(getRequest("/no/such/path/" + app.ClientID))
 
-	want := []string{
-		"POST /oauth/token OK",
-		"POST /oauth/token Unauthorized",
-		"POST /oauth/introspect OK",
-		"POST /oauth/introspect OK",
-		"POST /oauth/introspect OK",
-		"GET unmatched Not Found",
-	}
-	if !slices.Equal(rec.requests, want) {
-		t.Errorf("requests\n got %q\nwant %q", rec.requests, want)
-	}
-	if len(rec.iss) != 1 || !slices.Equal(rec.auth, []string{"wrong secret"}) {
-		t.Errorf("issued %v, auth failures %q", rec.iss, rec.auth)
-	}
-	if len(rec.introspect) != 3 || rec.introspect[0] != "active" || rec.introspect[2] != "malformed" || rec.introspect[1] == "active" || rec.introspect[1] == "" {
-		t.Errorf("introspections %q", rec.introspect)
-	}
+		want := []string{
+			"POST /oauth/token OK",
+			"POST /oauth/token Unauthorized",
+			"POST /oauth/introspect OK",
+			"POST /oauth/introspect OK",
+			"POST /oauth/introspect OK",
+			"GET unmatched Not Found",
+		}
+		if !slices.Equal(rec.requests, want) {
+			t.Errorf("requests\n got %q\nwant %q", rec.requests, want)
+		}
+		if len(rec.iss) != 1 || !slices.Equal(rec.auth, []string{"wrong secret"}) {
+			t.Errorf("issued %v, auth failures %q", rec.iss, rec.auth)
+		}
+		if len(rec.introspect) != 3 || rec.introspect[0] != "active" || rec.introspect[2] != "malformed" || rec.introspect[1] == "active" || rec.introspect[1] == "" {
+			t.Errorf("introspections %q", rec.introspect)
+		}
+	})
 }
 
 // scriptedLimits locks out on the first failure and has spent every

@@ -32,7 +32,17 @@ func (e *testEnv) withActions(names ...string) {
 // they stand for, asked for or not, and so does introspection: resource
 // servers, which check concrete scopes, need no form logic.
 func TestTokenScopesExpanded(t *testing.T) {
+	bothCaches(t, testTokenScopesExpanded)
+}
+
+// testTokenScopesExpanded runs with the application cache off (the token
+// script reads the application and grants what it holds literally;
+// IssueToken then writes what the catalogue grants) and on.
+func testTokenScopesExpanded(t *testing.T, cached bool) {
 	env := newTestServer(t)
+	if cached {
+		env.cacheApps()
+	}
 	env.withActions("sms:send", "sms:read", "viber:send")
 	group := env.createApp(apps.NewApplication{Scopes: []string{"sms:* reports"}})
 	all := env.createApp(apps.NewApplication{Scopes: []string{scopes.All, scopes.Introspect}})

@@ -28,7 +28,7 @@ import (
 // Store is what the public endpoints need from storage.
 type Store interface {
 	AppReader
-	TokenWriter
+	TokenIssuer
 	LookupTokenFor(ctx context.Context, ref store.TokenRef, caller store.Caller) (store.TokenLookup, error)
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	Ping(ctx context.Context) error

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
 )
@@ -44,48 +45,56 @@ type tokenResponse struct {
 // (RFC 6749 §4.4). The order of checks matters: the request's shape first
 // (it reveals nothing), then the client's credentials, and only then grant
 // and scope errors, so an unauthenticated caller learns nothing about an
-// application.
+// application (tokenRequest.check). Reading the application, checking and
+// writing the record are one Redis round trip (IssueToken); the token is
+// put together once the store has chosen the bucket its record is filed in.
 func (s *Server) handleToken(c echo.Context) error {
 	form, err := readForm(c)
 	if err != nil {
 		return web.WriteError(c, err)
 	}
-	app, secretID, err := authenticateClient(c, s.store, form, s.cfg.Now)
+	id, secret, err := clientCredentials(c, form)
 	if err != nil {
-		return s.authError(c, &app, err)
+		return s.authError(c, nil, err)
 	}
-	switch gt := form.Get("grant_type"); {
-	case gt == "":
-		return web.WriteError(c, errInvalidRequest("grant_type is required: send grant_type=client_credentials"))
-	case !s.grants.allows(gt):
-		return web.WriteError(c, errUnsupportedGrantType(gt))
+	ctx := c.Request().Context()
+	r := s.newTokenRequest(c, secret, form)
+	if r.fail != nil {
+		return s.issueError(c, r, s.answerOnly(ctx, id, r))
 	}
-	requested, err := scopes.Parse(form.Get("scope"))
+	pending := credential.NewPending(id)
+	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
+		ClientID: id, Secret: r.secret, AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
+		// The wall clock, as go-oauth2's manager read it when it ran token
+		// issue, not cfg.Now, which authentication and introspection use.
+		Digest: pending.Digest, IssuedAt: time.Now(), From: s.lockAddr(c),
+	}, r.check)
 	if err != nil {
-		return web.WriteError(c, errInvalidScope("%v", err))
+		return s.issueError(c, r, err)
 	}
-	granted, err := s.grantScopes(c.Request().Context(), app.Scopes, requested)
-	if err != nil {
-		return web.WriteError(c, err)
+	app, scope := r.app, scopes.Format(issued.Token.Scopes)
+	life := max(app.TokenLifetime, 0)
+	token := pending.Token(issued.Ref.Bucket)
+	if app.TokenFormat == store.TokenJWT {
+		// Signed once the record is written, with the bucket the store
+		// chose in its jti; its record is filed as an opaque token's is, so
+		// revocation, revoke-all, disabling and deletion reach it. Should
+		// signing fail, the record names no token anyone holds.
+		now := issued.Token.IssuedAt
+		if token, err = s.sign(ctx, signing.Claims{
+			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
+			ID: issued.Token.ID, ClientID: app.ClientID, Subject: app.ClientID,
+			Scope: scope, Audience: issued.Token.Audiences, IPAllowlist: allowlistClaim(app.IPAllowlist),
+		}); err != nil {
+			return web.WriteError(c, err)
+		}
 	}
-	if err := s.takeQuota(c, app.ClientID, issueQuota); err != nil {
-		return web.WriteError(c, err)
-	}
-	aud, err := audiences(&app, form["resource"])
-	if err != nil {
-		return web.WriteError(c, err)
-	}
-	scope := scopes.Format(granted)
-	g, err := s.issueToken(c.Request().Context(), &app, secretID, granted, scope, s.lockAddr(c), aud)
-	if err != nil {
-		return web.WriteError(c, err)
-	}
-	web.Log(c).Add(slog.String("event", "token issued"), slog.String("jti", g.jti))
+	web.Log(c).Add(slog.String("event", "token issued"), slog.String("jti", issued.Token.ID))
 	web.NoStore(c.Response().Header())
 	return web.WriteJSON(c, http.StatusOK, tokenResponse{
-		AccessToken: g.token,
+		AccessToken: token,
 		TokenType:   "Bearer",
-		ExpiresIn:   int64(g.lifetime.Seconds()),
+		ExpiresIn:   int64(life.Seconds()),
 		Scope:       scope,
 	})
 }
@@ -100,7 +109,7 @@ func readForm(c echo.Context) (url.Values, error) {
 	}
 	// Read, then parse: r.ParseForm returns both kinds of failure alike,
 	// and a read failure's text names socket addresses.
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxFormBytes))
+	body, err := readBody(c.Response(), r)
 	if err != nil {
 		return nil, web.BodyReadError(err, "16 KiB")
 	}
@@ -118,6 +127,23 @@ func readForm(c echo.Context) (url.Values, error) {
 		return nil, errInvalidRequest("parameters belong in the form-encoded request body, not the URL")
 	}
 	return r.PostForm, nil
+}
+
+// readBody reads a request body of at most maxFormBytes. One whose length
+// is announced is read into a buffer of that length: io.ReadAll would
+// start at 512 bytes, for bodies of a few dozen.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, maxFormBytes)
+	n := r.ContentLength
+	if n <= 0 || n > maxFormBytes {
+		// Chunked, or too large (MaxBytesReader says so), or none said.
+		return io.ReadAll(body)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, err // the body stopped short of its length
+	}
+	return b, nil
 }
 
 // formParams are the parameters the token, introspection and revocation
@@ -207,7 +233,7 @@ func authenticateClient(c echo.Context, apps AppReader, form url.Values, now fun
 	case err != nil:
 		return store.Application{}, "", err
 	}
-	secretID, err := checkClient(c, &app, secret, now())
+	secretID, err := checkClient(c, &app, store.Sum(secret), now())
 	return app, secretID, err
 }
 
@@ -225,14 +251,14 @@ func clientCredentials(c echo.Context, form url.Values) (id, secret string, err 
 	return id, secret, nil
 }
 
-// checkClient verifies a loaded application against the presented secret
-// and the connection's address, and returns the id of the secret that
-// matched. app nil means the client is unknown.
-func checkClient(c echo.Context, app *store.Application, secret string, now time.Time) (string, error) {
+// checkClient verifies a loaded application against the presented
+// secret's digest and the connection's address, and returns the id of the
+// secret that matched. app nil means the client is unknown.
+func checkClient(c echo.Context, app *store.Application, secret store.Digest, now time.Time) (string, error) {
 	if app == nil {
 		return "", errInvalidClient(reasonUnknownClient)
 	}
-	secretID, ok := app.MatchSecret(secret, now)
+	secretID, ok := app.MatchDigest(secret, now)
 	switch {
 	case !ok:
 		return "", errInvalidClient("wrong secret")
@@ -294,6 +320,9 @@ func (s *Server) authError(c echo.Context, app *store.Application, err error) er
 // names no application.
 const reasonUnknownClient = "unknown client"
 
+// maxResources bounds the RFC 8707 resource parameters of a token request.
+const maxResources = 10
+
 // audiences is the aud a token gets: the application's audiences, or those
 // of them the request names with RFC 8707 resource parameters. A resource
 // the application does not name is invalid_target (RFC 8707 §2).
@@ -301,8 +330,8 @@ func audiences(app *store.Application, resources []string) ([]string, error) {
 	if len(resources) == 0 {
 		return app.Audiences, nil
 	}
-	if len(resources) > 10 {
-		return nil, errInvalidTarget("at most 10 resource parameters")
+	if len(resources) > maxResources {
+		return nil, errInvalidTarget("at most %d resource parameters", maxResources)
 	}
 	var out []string
 	for _, r := range resources {

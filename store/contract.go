@@ -107,6 +107,26 @@ type Scopes interface {
 // Limits), checked in the same step as the write. An access token (Kind
 // "") counts in the application's usage at once (UsageCounts).
 //
+// IssueToken issues an access token (Kind "") to the application
+// r.ClientID names, in one step with reading that application where the
+// backend can (store/redis: one round trip, whatever its cache holds). It
+// calls check with the application, once, when it exists; check decides
+// the answer (authentication, grant, quota) and what is granted. The
+// record is then AccessToken(grant, r.IssuedAt) of that application, filed
+// under TokenRef{r.ClientID, the bucket of its expiry (Token.Bucket), r.Digest},
+// returned with it, and counted in the usage as CreateToken counts it. A
+// backend may store the record before it calls check, having checked what
+// r says itself (the secret active at r.AuthAt, enabled, the scopes and
+// audiences r asks for the application holds, the lock-out): then an
+// error from check deletes the record again (a failure in between may
+// leave it: harmless, as no token names it). check must not modify the
+// application, which may be the backend's cache's. Errors: ErrNotFound,
+// without calling check, when no application has that client_id, or after
+// it when the application was deleted meanwhile; *LockedError, storing
+// nothing, while r.From is locked out (Limits.ClientLocked's rule);
+// check's error as it is, storing nothing. A nil error means the record
+// is stored.
+//
 // LookupTokenFor reads, in one step, the token, its application, whether it
 // was revoked, and the caller's application and lock-out from caller.Addr
 // (when both are set). Nothing missing is an error: an unknown, expired and
@@ -131,6 +151,7 @@ type Scopes interface {
 // leaves them out.
 type Tokens interface {
 	CreateToken(ctx context.Context, ref TokenRef, t Token) error
+	IssueToken(ctx context.Context, r TokenRequest, check func(*Application) (Grant, error)) (Issued, error)
 	LookupToken(ctx context.Context, ref TokenRef, also string) (TokenLookup, error)
 	LookupTokenFor(ctx context.Context, ref TokenRef, caller Caller) (TokenLookup, error)
 	RevokeToken(ctx context.Context, ref TokenRef, tombstone time.Duration) (bool, error)

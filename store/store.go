@@ -132,7 +132,11 @@ func (a *Application) VerifySecret(secret string, now time.Time) bool {
 
 // MatchSecret is VerifySecret that also says which secret matched.
 func (a *Application) MatchSecret(secret string, now time.Time) (id string, ok bool) {
-	d := Sum(secret)
+	return a.MatchDigest(Sum(secret), now)
+}
+
+// MatchDigest is MatchSecret for a secret whose digest is d.
+func (a *Application) MatchDigest(d Digest, now time.Time) (id string, ok bool) {
 	for _, s := range a.Secrets {
 		if d.Equal(s.Digest) && s.Active(now) {
 			id, ok = s.ID, true
@@ -249,6 +253,63 @@ type Token struct {
 	Allowlisted bool
 	// Name labels an API key for operators.
 	Name string
+}
+
+// TokenRequest is a client's request for an access token, as
+// Tokens.IssueToken checks and stores it.
+type TokenRequest struct {
+	ClientID string
+	// Secret is the digest of the secret the client presented, which must
+	// be one of the application's secrets active at AuthAt.
+	Secret Digest
+	AuthAt time.Time
+	// Scopes are those requested, none for all the application's;
+	// Resources the RFC 8707 resource indicators, none for all its
+	// audiences.
+	Scopes, Resources []string
+	// Digest names the new token's record (TokenRef.Digest); the backend
+	// chooses the bucket.
+	Digest Digest
+	// IssuedAt is the token's issue time (kept to the millisecond).
+	IssuedAt time.Time
+	// From is where the request came from: the lock-out it is held to
+	// (Limits.ClientLocked's) is checked with the write. The zero Addr
+	// checks none.
+	From netip.Addr
+}
+
+// Grant is what a token request is granted, as IssueToken's check
+// decides it once the application is known.
+type Grant struct {
+	Scopes, Audiences []string
+	// SecretID is the secret that authenticated the request, counted in
+	// the application's usage.
+	SecretID string
+}
+
+// Issued is a token IssueToken stored: where, and its record (ID set).
+type Issued struct {
+	Ref   TokenRef
+	Token Token
+}
+
+// AccessToken is the record of the access token a grants g at at: its
+// times in UTC to the millisecond (as backends keep them), expiring after a's
+// token lifetime (to the millisecond, at least one) or never, of a's
+// generation. Its ID is left to the reference it is filed under.
+func (a *Application) AccessToken(g Grant, at time.Time) Token {
+	t := Token{
+		ClientID:   a.ClientID,
+		Scopes:     g.Scopes,
+		Audiences:  g.Audiences,
+		IssuedAt:   at.UTC().Truncate(time.Millisecond),
+		Generation: a.Generation,
+		SecretID:   g.SecretID,
+	}
+	if a.TokenLifetime > 0 {
+		t.ExpiresAt = t.IssuedAt.Add(max(a.TokenLifetime.Truncate(time.Millisecond), time.Millisecond))
+	}
+	return t
 }
 
 // Bucket is the bucket t's record is filed in: its TokenRef must carry it.

@@ -223,11 +223,12 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(o options) bool {
-			return o.Duration == 5*time.Second && o.Repeat == 3 && o.Connections == 50 && o.Threads == 2 && o.MemoryTokens == 100_000
+			return o.Duration == 5*time.Second && o.Repeat == 3 && o.Connections == 50 && o.Threads == 2 && o.MemoryTokens == 100_000 && o.Apps == 100_000
 		}, ""},
 		{"quick", []string{"-quick"}, func(o options) bool {
-			return o.Duration == time.Second && o.Repeat == 1 && o.Warmup == 0 && o.MemoryTokens == 2000
+			return o.Duration == time.Second && o.Repeat == 1 && o.Warmup == 0 && o.MemoryTokens == 2000 && o.Apps == 20_000
 		}, ""},
+		{"fewer applications than the cache holds", []string{"-apps", "5000"}, nil, "-apps"},
 		{"explicit flags beat quick", []string{"-duration", "2s", "-quick"}, func(o options) bool {
 			return o.Duration == 2*time.Second && o.Repeat == 1
 		}, ""},
@@ -294,5 +295,29 @@ func TestTailBuffer(t *testing.T) {
 		if got := b.String(); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// oauthd's round trips are the sum of its Redis command histogram's
+// counts, pipelines included; the buckets and sums are not counted.
+func TestRoundTripsMetric(t *testing.T) {
+	metrics := `# HELP oauthd_redis_command_duration_seconds Redis command latency seen by oauthd.
+# TYPE oauthd_redis_command_duration_seconds histogram
+oauthd_redis_command_duration_seconds_bucket{command="evalsha",le="0.0001"} 3
+oauthd_redis_command_duration_seconds_sum{command="evalsha"} 0.5
+oauthd_redis_command_duration_seconds_count{command="evalsha"} 1000
+oauthd_redis_command_duration_seconds_count{command="pipeline"} 2
+oauthd_redis_command_duration_seconds_count{command="other"} 1e+03
+oauthd_tokens_issued_total 1000
+`
+	got, err := roundTripsMetric(strings.NewReader(metrics))
+	if err != nil || got != 2002 {
+		t.Fatalf("roundTripsMetric = %v, %v; want 2002", got, err)
+	}
+	if _, err := roundTripsMetric(strings.NewReader("oauthd_tokens_issued_total 1\n")); err == nil {
+		t.Fatal("no series: accepted")
+	}
+	if _, err := roundTripsMetric(strings.NewReader(`oauthd_redis_command_duration_seconds_count{command="get"} x` + "\n")); err == nil {
+		t.Fatal("a value that is no number: accepted")
 	}
 }

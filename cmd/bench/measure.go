@@ -29,9 +29,9 @@ type comparison struct {
 	subjectRuns   series
 }
 
-// comparisons prepares the three comparisons of issue 9, after checking
-// once, outside wrk, that each target answers 200 as it should.
-func (r *rig) comparisons(ctx context.Context, dir string, opts options) ([]*comparison, error) {
+// comparisons prepares the comparisons of issues 9, 12 and 23, after
+// checking once, outside wrk, that each target answers 200 as it should.
+func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *appsScenario) ([]*comparison, error) {
 	scripts, err := writeScripts(dir)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,13 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options) ([]*com
 	}
 	jwtDaemonAuth := "Authorization: " + r.jwtDaemon.basic()
 
-	fixed, rotate := scripts["fixed.lua"], scripts["introspect.lua"]
+	for _, a := range []credentials{apps.few[0], apps.many[len(apps.many)-1]} {
+		if _, err := r.oauthd.issue(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+
+	fixed, rotate, many := scripts["fixed.lua"], scripts["introspect.lua"], scripts["tokens.lua"]
 	baseToken := target{"baseline POST /token", r.baselineURL + "/token", fixed, []string{"POST", grant, daemonAuth, form}}
 	return []*comparison{
 		{
@@ -127,6 +133,12 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options) ([]*com
 			name: "jwt middleware (same request)", baseName: "bare",
 			base:    target{"baseline GET /bare (with the jwt)", r.baselineURL + "/bare", fixed, []string{"GET", "", jwtAuth}},
 			subject: target{"sms-api GET /v1/groups (jwt, local)", r.smsJWTURL + "/v1/groups", fixed, []string{"GET", "", jwtAuth}},
+		},
+		{
+			// Issue 23: applications far past the cache cost what a few do.
+			name: fmt.Sprintf("token (%d apps)", len(apps.many)), baseName: fmt.Sprintf("%d apps", fewApps), minRatio: 0.95,
+			base:    target{fmt.Sprintf("oauthd POST /oauth/token (%d apps)", fewApps), r.oauthdURL + "/oauth/token", many, []string{apps.fewFile}},
+			subject: target{fmt.Sprintf("oauthd POST /oauth/token (%d apps)", len(apps.many)), r.oauthdURL + "/oauth/token", many, []string{apps.manyFile}},
 		},
 	}, nil
 }

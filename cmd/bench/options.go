@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/oauthd/oauthd/store/redis"
 )
 
 // options are the harness's flags (make bench ARGS="...").
@@ -18,6 +20,7 @@ type options struct {
 	MemoryTokens     int           // tokens issued to measure Redis bytes per token
 	StatTokens       int           // tokens issued to count Redis commands per token
 	IntrospectTokens int           // live tokens the introspection runs rotate through
+	Apps             int           // applications the many-applications comparison asks uniformly
 	Quick            bool
 	Feed             int // feed subscribers: runs the fan-out comparison instead of the others
 	FeedRate         int // feed events published per second during it
@@ -44,6 +47,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.MemoryTokens, "memory-tokens", 100_000, "tokens issued to measure Redis bytes per live token")
 	fs.IntVar(&o.StatTokens, "stat-tokens", 1_000, "tokens issued to count Redis commands per token issue")
 	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
+	fs.IntVar(&o.Apps, "apps", 100_000, "applications the many-applications comparison asks uniformly, against 1,000")
 	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
 	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
 	fs.Float64Var(&o.TraceSample, "trace-sample", 0, "run oauthd and sms-api with OpenTelemetry tracing on, sampling this fraction of traces (e.g. 0.01) to an OTLP receiver in the harness that drops them; 0: tracing off")
@@ -64,6 +68,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			"memory-tokens":     "2000",
 			"stat-tokens":       "200",
 			"introspect-tokens": "100",
+			"apps":              "20000",
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -91,6 +96,7 @@ func (o options) validate() error {
 		{o.MemoryTokens >= 100, "-memory-tokens: at least 100, or the figure is noise"},
 		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
+		{o.Apps >= o.StatTokens+redis.DefaultAppCacheSize+100, fmt.Sprintf("-apps: at least -stat-tokens + %d, more than oauthd's application cache holds", redis.DefaultAppCacheSize+100)},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
 		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 		{o.TraceSample >= 0 && o.TraceSample <= 1, "-trace-sample: a fraction between 0 (tracing off) and 1"},

@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// report prints the medians, the targets of issue 9 with PASS or MISS, and
-// Redis's cost per token.
-func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
+// report prints the medians, the targets of issues 9, 12 and 23 with PASS
+// or MISS, and Redis's cost per token.
+func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps appsCost) {
 	// Columns as wide as their longest entry.
-	cw, tw := len("comparison"), len("Redis bytes per live token")
+	cw, tw := len("comparison"), len(fmt.Sprintf("Redis commands per token, %d apps", opts.Apps))
 	for _, c := range cmps {
 		cw = max(cw, len(c.name))
 		tw = max(tw, len(fmt.Sprintf("%s p99 / %s p99", c.name, c.baseName)))
@@ -68,14 +68,25 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 	line("Redis bytes per live token", fmt.Sprintf("%.0f", cost.BytesPerToken), "<= 200",
 		&goal{value: cost.BytesPerToken, want: 200, atMost: true},
 		fmt.Sprintf("(used_memory %s -> %s over %d tokens; %.2f keys per token)", mib(cost.Before), mib(cost.After), cost.MemoryTokens, cost.KeysPerToken))
+	st, first := apps.Steady, apps.First
+	line(fmt.Sprintf("round trips per token, %d apps", opts.Apps), fmt.Sprintf("%.2f", st.RoundTrips), "<= 1.05",
+		&goal{value: st.RoundTrips, want: 1.05, atMost: true},
+		fmt.Sprintf("(oauthd's Redis client, %d tokens of applications not cached; a bucket's first token: %.2f)", st.Tokens, first.RoundTrips))
+	line(fmt.Sprintf("Redis commands per token, %d apps", opts.Apps), fmt.Sprintf("%.2f", st.Commands.Total), "<= 4",
+		&goal{value: st.Commands.Total, want: 4, atMost: true},
+		fmt.Sprintf("(INFO commandstats; a bucket's first token: %.2f)", first.Commands.Total))
 	line("non-2xx answers, all runs", fmt.Sprintf("%d", non2xx), "0", &goal{value: float64(non2xx), want: 0, atMost: true}, "")
 
-	var parts []string
-	for _, nv := range cost.Commands.ByName {
-		parts = append(parts, fmt.Sprintf("%s %.2f", nv.Name, nv.Value))
-	}
 	fmt.Fprintf(w, "\nredis commands per token issue: %.2f (%s; counted over %d tokens with INFO commandstats)\n",
-		cost.Commands.Total, strings.Join(parts, ", "), cost.StatTokens)
+		cost.Commands.Total, byName(cost.Commands), cost.StatTokens)
+	for _, c := range []struct {
+		what string
+		c    issueCost
+	}{{"an application not cached, its bucket live", st}, {"a bucket's first token", first}} {
+		fmt.Fprintf(w, "redis commands per token, %d apps, %s: %.2f (%s; %d tokens)\n",
+			opts.Apps, c.what, c.c.Commands.Total, byName(c.c.Commands), c.c.Tokens)
+	}
+	fmt.Fprintf(w, "(between the two, %d tokens of other applications pushed those out of oauthd's application cache)\n", apps.Evicted)
 
 	fmt.Fprintf(w, "\n%d of %d targets met\n", met, total)
 	if non2xx > 0 {
@@ -84,6 +95,15 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost) {
 	if sockErr > 0 {
 		fmt.Fprintf(w, "!! %d socket errors (connect, read, write or timeout) in the runs marked !! above\n", sockErr)
 	}
+}
+
+// byName lists each command's share: "evalsha 1.00, hset 1.00, ...".
+func byName(c commandCost) string {
+	var parts []string
+	for _, nv := range c.ByName {
+		parts = append(parts, fmt.Sprintf("%s %.2f", nv.Name, nv.Value))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -64,10 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	m := describeMachine(ctx)
 	fmt.Fprintf(stdout, "oauthd load benchmark (make bench; docs/benchmarks.md explains each line)\n\n")
-	runs := 6 * 2 * opts.Repeat
+	runs := 7 * 2 * opts.Repeat
 	fmt.Fprintf(stdout, "load:     wrk -t%d -c%d (keep-alive), %s runs, pairs per comparison: %d, warm-up per target: %s (about %s of load)\n",
 		opts.Threads, opts.Connections, opts.Duration, opts.Repeat, opts.Warmup,
-		time.Duration(runs)*opts.Duration+8*opts.Warmup) // 8 distinct targets
+		time.Duration(runs)*opts.Duration+10*opts.Warmup) // 10 distinct targets
 
 	bin := filepath.Join(dir, "bin")
 	start := time.Now()
@@ -97,7 +97,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := ps.check(); err != nil {
 		return err
 	}
-	cmps, err := r.comparisons(ctx, dir, opts)
+	apps, err := r.manyApps(ctx, dir, opts, stdout)
+	if err != nil {
+		return err
+	}
+	if err := ps.check(); err != nil {
+		return err
+	}
+	cmps, err := r.comparisons(ctx, dir, opts, apps)
 	if err != nil {
 		return err
 	}
@@ -105,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := measure(ctx, &ps, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
 		return err
 	}
-	report(stdout, opts, cmps, cost)
+	report(stdout, opts, cmps, cost, apps.cost)
 	fmt.Fprintf(stdout, "\n%s\n", r.dpopStatus(ctx))
 	if sink != nil {
 		fmt.Fprintf(stdout, "\n%s\n", sink)

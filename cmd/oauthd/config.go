@@ -110,6 +110,7 @@ func serveSettings() []setting {
 		{Key: "dashboard.session_max", Default: 12 * time.Hour, Usage: "every dashboard session ends this long after sign-in"},
 		{Key: "dashboard.secure_cookies", Default: false, Usage: "mark dashboard cookies Secure even on plain HTTP (TLS terminated by a proxy in front); they always are over TLS"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
+		{Key: "redis.app_cache_size", Default: redis.DefaultAppCacheSize, Usage: "applications each replica keeps decoded in memory, least recently used out (about half a kilobyte each); one not held costs no extra Redis round trip, only CPU (the token script reads it)"},
 	}, append(logServeSettings(), append(jwtSettings(), redisSettings()...)...)...)
 }
 
@@ -161,6 +162,7 @@ type Config struct {
 			CertFile string `mapstructure:"cert_file"`
 			KeyFile  string `mapstructure:"key_file"`
 		} `mapstructure:"tls"`
+		AppCacheSize int `mapstructure:"app_cache_size"`
 	} `mapstructure:"redis"`
 	Log struct {
 		Level    string        `mapstructure:"level"`
@@ -534,6 +536,12 @@ func (c *Config) validate(list []setting) error {
 		{"audit.max_events", func() error {
 			if c.Audit.MaxEvents < 1000 {
 				return fmt.Errorf("%d: keep at least 1000", c.Audit.MaxEvents)
+			}
+			return nil
+		}},
+		{"redis.app_cache_size", func() error {
+			if c.Redis.AppCacheSize < 1 || c.Redis.AppCacheSize > 10_000_000 {
+				return fmt.Errorf("%d: use between 1 and 10000000", c.Redis.AppCacheSize)
 			}
 			return nil
 		}},

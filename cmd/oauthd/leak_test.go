@@ -102,7 +102,7 @@ func (l *leakScan) register(kind, value string) {
 
 // credentialRE matches oauthd's credential formats (server/credential);
 // tokens and API keys are then checked with credential.Parse.
-var credentialRE = regexp.MustCompile(`\b(?:ocs_[A-Za-z0-9_-]{43}|oadm_[A-Za-z0-9_-]{43}|(?:oat|oak)_[A-Za-z0-9.~-]{1,128}_[0-9a-z]{1,13}_[A-Za-z0-9_-]{43})`)
+var credentialRE = regexp.MustCompile(`\b(?:ocs_[A-Za-z0-9_-]{43}|oadm_[A-Za-z0-9_-]{43}|(?:oat|oak)_[A-Za-z0-9.~-]{1,128}_[0-9a-z]{1,13}_[A-Za-z0-9_-]{43,44})`)
 
 func credentialKind(v string) string {
 	switch {
@@ -118,6 +118,18 @@ func credentialKind(v string) string {
 		return "API key"
 	}
 	return "access token"
+}
+
+// randomPart is a credential's random part: the last 43 characters, or
+// a token's or API key's after its client_id and bucket (44, or 43 in the
+// earlier format).
+func randomPart(v string) string {
+	if strings.HasPrefix(v, credential.TokenPrefix) || strings.HasPrefix(v, credential.APIKeyPrefix) {
+		_, rest, _ := strings.Cut(v[len(credential.TokenPrefix):], "_") // past the client_id
+		_, random, _ := strings.Cut(rest, "_")                          // past the bucket
+		return random
+	}
+	return v[len(v)-43:]
 }
 
 // needle is one encoding of one credential to look for.
@@ -136,7 +148,7 @@ type found struct{ kind, value string }
 func needles(c *found) []needle {
 	out := []needle{{c.value, "raw", c}}
 	if credentialKind(c.value) != "" {
-		out = append(out, needle{c.value[len(c.value)-43:], "its random part", c})
+		out = append(out, needle{randomPart(c.value), "its random part", c})
 	}
 	if q := url.QueryEscape(c.value); q != c.value {
 		out = append(out, needle{q, "URL-encoded", c})
@@ -331,7 +343,7 @@ func TestLeakScanFindsPlantedLeaks(t *testing.T) {
 		{"Basic header, id of 1", `Authorization: Basic ` + basic("a", secret), "client secret", "Base64, as in HTTP Basic"},
 		{"Basic header, id of 2", `Authorization: Basic ` + basic("ab", secret), "client secret", "Base64, as in HTTP Basic"},
 		{"token", `{"msg":"token issued","token":"` + token + `"}`, "access token", "raw"},
-		{"token without its prefix", `{"token":"` + token[len(token)-43:] + `"}`, "access token", "its random part"},
+		{"token without its prefix", `{"token":"` + randomPart(token) + `"}`, "access token", "its random part"},
 		{"API key in the URL", `{"path":"/v1/sms?api_key=` + url.QueryEscape(apiKey) + `"}`, "API key", "raw"},
 		{"admin key", `{"authorization":"Bearer ` + adminKey + `"}`, "admin key", "raw"},
 		{"imported secret URL-encoded", `{"body":"client_secret=` + url.QueryEscape(imported) + `"}`, "imported client secret", "URL-encoded"},
@@ -352,7 +364,7 @@ func TestLeakScanFindsPlantedLeaks(t *testing.T) {
 			}
 			for _, f := range got {
 				msg := f.String()
-				for _, c := range []string{secret, token, apiKey, adminKey, imported, secret[4:24], token[len(token)-43:]} {
+				for _, c := range []string{secret, token, apiKey, adminKey, imported, secret[4:24], randomPart(token)} {
 					if strings.Contains(msg, c) {
 						t.Fatalf("the report %q repeats the credential", msg)
 					}

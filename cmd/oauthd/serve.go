@@ -185,7 +185,7 @@ func redactURL(u string) string {
 func storeOptions(cfg *Config, log *slog.Logger) redis.Options {
 	opts := redis.Options{Prefix: cfg.Redis.Prefix, Logger: log,
 		MaxEvents: cfg.Audit.MaxEvents, MaxSecurityEvents: cfg.Audit.MaxSecurityEvents, MaxFeed: cfg.Feed.MaxEvents,
-		IPv6Prefix: cfg.limits.IPv6Prefix}
+		IPv6Prefix: cfg.limits.IPv6Prefix, AppCacheSize: cfg.Redis.AppCacheSize}
 	if cfg.Introspection.InactiveReason {
 		opts.KeepExpired = cfg.Introspection.TombstoneTTL
 	}

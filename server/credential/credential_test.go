@@ -22,10 +22,13 @@ func TestParseToken(t *testing.T) {
 	}
 	r := strings.Repeat("a", randomLen)
 	raw, _ := NewToken("abc", 60)
+	if n := len(raw) - len("oat_abc_1o_"); n != randomLen {
+		t.Fatalf("NewToken's random part is %d characters, want %d", n, randomLen)
+	}
 	for _, bad := range []string{
 		"", "oat_", "oat_abc", "oat_abc_", "oat__1o_" + r,
 		"oat_abc_" + r, // no bucket (the format before buckets)
-		"oat_abc_1o_" + strings.Repeat("a", randomLen-1),
+		"oat_abc_1o_" + strings.Repeat("a", oldRandomLen-1),
 		"oat_abc_1o_" + strings.Repeat("a", randomLen+1),
 		"oat_ab{c}_1o_" + r,
 		"oat_abc_1o_" + strings.Repeat("a", randomLen-1) + "=",
@@ -41,5 +44,43 @@ func TestParseToken(t *testing.T) {
 		if _, ok := Parse(bad); ok {
 			t.Errorf("Parse(%q) accepted", bad)
 		}
+	}
+}
+
+// The digest of a token names its record wherever it is filed: it covers
+// the prefix, the client_id and the random part, not the bucket, so the
+// token can be put together once the script has chosen the bucket.
+func TestPendingDigest(t *testing.T) {
+	p := NewPending("abc")
+	a, b := p.Token(60), p.Token(store.NeverBucket(3))
+	ra, oka := Parse(a)
+	rb, okb := Parse(b)
+	if !oka || !okb || ra.Digest != p.Digest || rb.Digest != p.Digest || ra.Bucket != 60 || rb.Bucket != store.NeverBucket(3) {
+		t.Fatalf("Parse(%q) = %+v %v, Parse(%q) = %+v %v; want digest %x in both", a, ra, oka, b, rb, okb, p.Digest)
+	}
+	random := a[len(a)-randomLen:]
+	if want := store.Sum(TokenPrefix + "abc_" + random); p.Digest != want {
+		t.Fatalf("digest %x, want SHA-256 of the token without its bucket %x", p.Digest, want)
+	}
+	if p.Ref(60) != ra {
+		t.Fatalf("Ref(60) = %+v, Parse gives %+v", p.Ref(60), ra)
+	}
+	// Another client_id or prefix is another digest.
+	if r, _ := Parse(strings.Replace(a, "oat_", "oak_", 1)); r.Digest == p.Digest {
+		t.Fatal("the prefix is not covered by the digest")
+	}
+}
+
+// Tokens of the earlier format (43 random characters, the digest of the
+// whole token) keep working: their records were filed under that digest.
+func TestParseEarlierFormat(t *testing.T) {
+	old := "oat_abc_1o_" + strings.Repeat("Q", oldRandomLen)
+	ref, ok := Parse(old)
+	if !ok || ref.Digest != store.Sum(old) || ref.ClientID != "abc" || ref.Bucket != 60 {
+		t.Fatalf("Parse(earlier format) = %+v %v, want the digest of the whole token", ref, ok)
+	}
+	key := "oak_abc_n2_" + strings.Repeat("Q", oldRandomLen)
+	if ref, ok := Parse(key); !ok || ref.Digest != store.Sum(key) || ref.Bucket != store.NeverBucket(2) {
+		t.Fatalf("Parse(earlier API key) = %+v %v", ref, ok)
 	}
 }

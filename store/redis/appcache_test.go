@@ -1,7 +1,10 @@
 package redis
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/oauthd/oauthd/store"
 )
@@ -52,5 +55,49 @@ func TestAppCache(t *testing.T) {
 	c.add(store.Application{ClientID: "w"}, epoch)
 	if _, ok := c.get("w"); ok {
 		t.Fatal("a read from before the subscription was cached")
+	}
+}
+
+// What one cached application costs the process, for the documented
+// figure (docs/operations.md, redis.app_cache_size): 10,000 applications
+// as oauthd creates them (two scopes, a secret, an owner and a little
+// metadata), decoded from their records as a cache miss decodes them,
+// with the cache's own bookkeeping.
+func TestAppCacheEntryCost(t *testing.T) {
+	const n = 10_000
+	records := make([][]byte, n)
+	now := time.Now()
+	for i := range records {
+		a := store.Application{ClientID: fmt.Sprintf("%026d", i), Name: "billing daemon", Owner: "acct-42",
+			Metadata: map[string]string{"env": "prod"}, Scopes: []string{"sms", "groups"}, TokenLifetime: 24 * time.Hour,
+			Enabled: true, Secrets: []store.Secret{{ID: "s1", Digest: store.Sum(fmt.Sprint(i)), CreatedAt: now}},
+			CreatedAt: now, UpdatedAt: now}
+		b, err := encodeApp(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records[i] = b
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	c := newAppCache(n)
+	c.setUp(true)
+	before := heap()
+	for _, b := range records {
+		a, err := decodeApp(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.add(a, c.begin())
+	}
+	per := float64(heap()-before) / n
+	runtime.KeepAlive(c)
+	t.Logf("%.0f bytes per cached application", per)
+	if per > 1024 {
+		t.Errorf("%.0f bytes per cached application: docs/operations.md says about half a kilobyte", per)
 	}
 }

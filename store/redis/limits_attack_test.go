@@ -21,22 +21,26 @@ var defaultLimits = LimitsConfig{
 }
 
 // limitsEnv is a store and its limits on one test Redis; now is the
-// clock advance moves (miniredis's, for redis_rate).
+// clock advance moves (miniredis's, for redis_rate). warm is a second
+// store (another replica) holding the applications in its cache.
 type limitsEnv struct {
-	rs  *redistest.Server
-	st  *Store
-	l   *Limits
-	now time.Time
+	t    *testing.T
+	rs   *redistest.Server
+	st   *Store
+	warm *Store
+	l    *Limits
+	now  time.Time
 }
 
 func newLimitsEnv(t *testing.T, kind redistest.Kind, cfg LimitsConfig) *limitsEnv {
 	t.Helper()
-	e := &limitsEnv{rs: redistest.Start(t, kind), now: time.Now()}
+	e := &limitsEnv{t: t, rs: redistest.Start(t, kind), now: time.Now()}
 	if e.rs.Mini != nil {
 		e.rs.Mini.SetTime(e.now)
 	}
 	rdb := e.rs.Client(t)
-	e.st = New(rdb, Options{Prefix: "test"})
+	e.st, e.warm = New(rdb, Options{Prefix: "test"}), New(rdb, Options{Prefix: "test"})
+	e.warm.apps.setUp(true)
 	e.l = NewLimits(rdb, "test", cfg)
 	return e
 }
@@ -45,29 +49,34 @@ func newLimitsEnv(t *testing.T, kind redistest.Kind, cfg LimitsConfig) *limitsEn
 // allowlist when any is given.
 func (e *limitsEnv) app(t *testing.T, id string, allow ...string) {
 	t.Helper()
-	now := time.Now()
-	a := store.Application{ClientID: id, Name: id, Scopes: []string{"sms"}, Enabled: true, TokenLifetime: time.Hour, CreatedAt: now, UpdatedAt: now}
+	a := issueApp(id, time.Hour)
 	for _, p := range allow {
 		a.IPAllowlist = append(a.IPAllowlist, netip.MustParsePrefix(p))
 	}
 	if err := e.st.CreateApplication(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
+	e.warm.apps.add(a, e.warm.apps.begin())
 }
 
-// issue is what the token endpoint does once a client has authenticated
-// from addr: the token script, which refuses it while a lock holds.
+// issue is what the token endpoint does for a client that authenticates
+// correctly from addr: IssueToken, which refuses it while a lock holds.
+// It asks twice, through a replica that must read the application (the
+// token script checks the lock-outs) and through one that holds it (the
+// write does), and fails the test unless both answer alike.
 func (e *limitsEnv) issue(id string, from netip.Addr) error {
-	ctx := context.Background()
-	app, err := e.st.GetApplication(ctx, id)
-	if err != nil {
-		return err
+	e.t.Helper()
+	var errs [2]error
+	for i, s := range []*Store{e.st, e.warm} {
+		now := time.Now()
+		r := tokenRequest(id, fmt.Sprint("t", i, now.UnixNano()), now)
+		r.From = from
+		_, errs[i] = s.IssueToken(context.Background(), r, accept(r))
 	}
-	now := time.Now()
-	t := store.Token{ClientID: id, Scopes: []string{"sms"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
-		RequestedFrom: from, Allowlisted: app.InAllowlist(from)}
-	ref := store.TokenRef{ClientID: id, Bucket: t.Bucket(), Digest: store.Sum(fmt.Sprint("t", now.UnixNano()))}
-	return e.st.CreateToken(ctx, ref, t)
+	if d := lockedFor(e.t, errs[0]) - lockedFor(e.t, errs[1]); (errs[0] == nil) != (errs[1] == nil) || d < -time.Second || d > time.Second {
+		e.t.Fatalf("token issue from %v: %v reading the application, %v holding it", from, errs[0], errs[1])
+	}
+	return errs[0]
 }
 
 // callerLocked is the caller's lock-out as introspection reads it, with

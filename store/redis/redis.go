@@ -193,7 +193,7 @@ func (s *Store) CreateApplication(ctx context.Context, a store.Application) erro
 // the cache: do not modify them.
 func (s *Store) GetApplication(ctx context.Context, id string) (store.Application, error) {
 	if a, ok := s.apps.get(id); ok {
-		return a, nil
+		return *a, nil
 	}
 	epoch := s.apps.begin()
 	b, err := s.rdb.Get(ctx, s.appKey(id)).Bytes()
@@ -300,10 +300,10 @@ func (s *Store) retireGeneration(ctx context.Context, p goredis.Pipeliner, id st
 
 // unlinkBuckets unlinks every bucket listed in the index (KEYS[1]), and the
 // index. ARGV[1] is the bucket keys' prefix. All keys share the
-// application's slot.
+// application's slot. The index's marker, "_", names no bucket.
 const unlinkBuckets = `
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, m in ipairs(members) do redis.call('UNLINK', ARGV[1] .. m) end
+for _, m in ipairs(members) do if m ~= '_' then redis.call('UNLINK', ARGV[1] .. m) end end
 redis.call('UNLINK', KEYS[1])
 return #members
 `

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
@@ -125,15 +122,9 @@ func TestBucketTTL(t *testing.T) {
 	}
 }
 
-// keysOf lists every key of an application (they all carry its hash tag).
-func keysOf(t *testing.T, rdb goredis.UniversalClient, id string) []string {
-	t.Helper()
-	keys, err := rdb.Keys(context.Background(), "*{"+id+"}*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
+// keysOf lists every key of an application; usedMemory reads Redis's
+// used_memory. The internal tests have them too (export_test.go).
+var keysOf, usedMemory = redis.KeysOf, redis.UsedMemory
 
 // Deleting an application removes every key it had, whatever happened
 // before: tokens that never expire, API keys, revoke-all in between, usage.
@@ -284,22 +275,6 @@ func TestFootprintReturns(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-}
-
-func usedMemory(t *testing.T, rdb goredis.UniversalClient) int64 {
-	t.Helper()
-	info := rdb.Info(context.Background(), "memory").Val()
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no used_memory in INFO memory:\n%s", info)
-	return 0
 }
 
 // Usage is buffered in memory, reported at once by this process, written

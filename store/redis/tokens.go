@@ -3,10 +3,14 @@ package redis
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -24,11 +28,29 @@ import (
 // which revoke-all drops (or, when introspection reports reasons, lets
 // expire after the tombstone time) and delete removes. The bucket index (a
 // sorted set of bucket ids scored by when they expire) lets listing and
-// deletion find the live buckets; it is trimmed whenever a bucket is added
-// and expires with its last bucket.
+// deletion find the live buckets; it expires with its last bucket.
+//
+// Only a bucket's first token pays for its expiry and its place in the
+// index: every hash holds a marker field, "_", written by the same HSET as
+// each record, so the HSET answers 2 (two new fields) exactly when the
+// hash is new, and only then are the hash's expiry set and the bucket
+// added to the index (writeLua). Every other token costs the script, one
+// MGET and the HSET. A hash that exists is
+// therefore always in the index (until it has expired): what DeleteApplication's
+// watch of the index relies on. Whatever enumerates a bucket's fields
+// skips the marker, the one field that is not 16 bytes long; the index
+// has a marker of its own, scored 0, which readers of live buckets never
+// reach.
 
 func (s *Store) bucketKey(id string, bucket int64) string {
-	return s.opts.Prefix + ":{" + id + "}:t:" + store.FormatBucket(bucket)
+	return s.bucketKeyOf(id, store.FormatBucket(bucket))
+}
+
+// bucketKeyOf is bucketKey for the bucket's id (FormatBucket): "" gives
+// what every bucket key of the application starts with, to which the
+// token script that chooses the bucket appends its id.
+func (s *Store) bucketKeyOf(id, bucket string) string {
+	return s.opts.Prefix + ":{" + id + "}:t:" + bucket
 }
 
 func (s *Store) bucketIndexKey(id string) string { return s.opts.Prefix + ":{" + id + "}:tb" }
@@ -40,39 +62,162 @@ func (s *Store) revokedKey(ref store.TokenRef) string {
 // field is a record's field name in its bucket: the raw digest prefix.
 func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen]) }
 
-// createToken writes one record, only while the application exists, so a
-// token issued during a delete cannot leave a record behind, and registers
-// its bucket in the index.
+// writeLua is the write both token scripts end with: record rec under
+// field in the bucket hash key, with the marker (see above). Only when
+// the HSET makes the hash, and the bucket expires (at, Unix ms; 0 for a
+// never-expiring one), are its expiry set and its id added to the index.
+// The index has a marker too, member "_" scored 0 (below any bucket's
+// expiry, so no reader takes it for a bucket), added with the bucket: the
+// ZADD answers 2 when the index is new, which then expires with this
+// bucket (NX: unless it has an expiry already, as an index from before
+// the marker does), and 1 when it is not, whose expiry is then moved to
+// this bucket's if that is later (GT). Ended buckets leave the index now
+// and then rather than at every bucket's start: the record's digest,
+// which is random, picks one start in 16 to trim it (of the buckets ended
+// by now, Unix ms), so an index holds its live buckets and a few more;
+// readers look at the live ones only.
+const writeLua = `
+local function write(key, index, field, rec, at, id, now)
+  if redis.call('HSET', key, field, rec, '_', '1') < 2 or at == 0 then return end
+  redis.call('PEXPIREAT', key, at)
+  local n = redis.call('ZADD', index, 0, '_', at, id)
+  if n == 2 then
+    if redis.call('PEXPIREAT', index, at, 'NX') == 0 then redis.call('PEXPIREAT', index, at, 'GT') end
+  elseif n == 1 then
+    redis.call('PEXPIREAT', index, at, 'GT')
+  end
+  if n > 0 and string.byte(field, 1) % 16 == 0 then redis.call('ZREMRANGEBYSCORE', index, 1, '(' .. now) end
+end
+`
+
+// createToken writes one record Go built, only while the application
+// exists, so a token issued during a delete cannot leave a record behind.
 //
 // KEYS: bucket, bucket index, application, and optionally the lock-out
 // keys that hold the request (each one's value is when it ends, see
 // limits.go): the client's from the address it asked from and, unless
-// that address is in its allowlist, the siege.
+// that address is in its allowlist, the siege. The application and the
+// locks are read with one MGET: they share the client's slot.
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now (Unix ms).
 // Returns 0 when the application does not exist, minus the longest lock's
-// remaining milliseconds while the client is locked out.
-var createToken = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-if KEYS[4] then
-  local left = 0
-  for _, v in ipairs(redis.call('MGET', unpack(KEYS, 4))) do
-    left = math.max(left, (tonumber(v) or 0) - tonumber(ARGV[5]))
-  end
-  if left > 0 then return -left end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local at = tonumber(ARGV[3])
-if at == 0 then return 1 end
-redis.call('PEXPIREAT', KEYS[1], at)
-if redis.call('ZADD', KEYS[2], at, ARGV[4]) == 1 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
-  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  -- Empty when this very bucket had ended by now (a token issued with
-  -- its lifetime spent in the queue): then the index is empty too.
-  if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) else redis.call('DEL', KEYS[2]) end
-end
+// remaining milliseconds while the client is locked out, 1 once written.
+var createToken = goredis.NewScript(writeLua + `
+local v = redis.call('MGET', unpack(KEYS, 3))
+if not v[1] then return 0 end
+local now = tonumber(ARGV[5])
+local left = 0
+for i = 2, #v do left = math.max(left, (tonumber(v[i]) or 0) - now) end
+if left > 0 then return -left end
+write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
 return 1
 `)
+
+// issueToken issues a token in one round trip when Go does not hold the
+// application: it reads the application and the lock-outs (one MGET),
+// checks what the request says (the secret, enabled, the scopes and the
+// audiences asked for; the IP allowlist is Go's, see IssueToken), and
+// writes the record store.Application.AccessToken describes, in codec.go's
+// format, in the bucket its expiry falls in (store.ExpiryBucket, or
+// NeverBucket of the generation). That bucket's key is made here from the
+// lifetime just read, so it cannot be among KEYS: Redis allows a script a
+// key it was not given when it is in the slot of those it was, as every
+// key of the client is.
+//
+// KEYS: bucket index, application, and optionally the client's lock-out
+// from the request's source and the siege (both: whether the siege holds
+// depends on the allowlist, which Go checks).
+// ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
+// and the index are read by), the bucket keys' prefix, KeepExpired (ms),
+// the secret's digest (hex), the time the secret must be active at (Unix
+// ms), the scopes asked for ("" for the application's), then the
+// resources (RFC 8707) asked for, if any.
+// Returns {status, application record, bucket id, pair lock ms, siege ms},
+// as far as status (the issue* constants) has them.
+var issueToken = goredis.NewScript(writeLua + `
+local v = redis.call('MGET', unpack(KEYS, 2))
+if not v[1] then return {0} end
+local app = cjson.decode(v[1])
+local function list(t) if type(t) == 'table' then return t end return {} end
+-- The secret's digest against the active ones, with ==, whose time may
+-- tell how much of two digests matches: that leaks nothing usable. They
+-- are SHA-256 digests of random secrets (256 bits when oauthd makes them,
+-- at least 128 when imported: apps.MinImportedBits): learning the first
+-- bytes of a secret's digest brings nobody closer to a secret that hashes
+-- to it.
+local authAt, ok = tonumber(ARGV[7]), false
+for _, s in ipairs(list(app.secrets)) do
+  local exp = tonumber(s.expires_ms) or 0
+  if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+end
+if not ok or app.enabled ~= true then return {2, v[1]} end
+local scope = ARGV[8]
+if scope == '' then
+  scope = table.concat(list(app.scopes), ' ')
+else
+  local held = {}
+  for _, s in ipairs(list(app.scopes)) do held[s] = true end
+  for s in string.gmatch(scope, '[^ ]+') do
+    if not held[s] then return {2, v[1]} end
+  end
+end
+local aud = list(app.audiences)
+if #ARGV > 8 then
+  local named, seen, out = {}, {}, {}
+  for _, a in ipairs(aud) do named[a] = true end
+  for i = 9, #ARGV do
+    if not named[ARGV[i]] then return {2, v[1]} end
+    if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
+  end
+  aud = out
+end
+aud = table.concat(aud, ' ')
+local now = tonumber(ARGV[3])
+local pair, siege = 0, 0
+if KEYS[3] then pair = math.max((tonumber(v[2]) or 0) - now, 0) end
+if KEYS[4] then siege = math.max((tonumber(v[3]) or 0) - now, 0) end
+if pair > 0 or siege > 0 then return {3, v[1], '', pair, siege} end
+-- AccessToken: the lifetime to the millisecond, at least one.
+local iat, life, gen = tonumber(ARGV[2]), 0, tonumber(app.gen) or 0
+if (tonumber(app.lifetime_ns) or 0) > 0 then life = math.max(math.floor(app.lifetime_ns / 1e6), 1) end
+local function base36(n)
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
+    n = math.floor(n / 36)
+  until n == 0
+  return s
+end
+-- ExpiryBucket: width 1/64 of the lifetime (life * 1e6 / 64 ns), between
+-- 1s and 1h, in seconds; the bucket's end the first multiple of it not
+-- before the expiry.
+local id, at = 'n' .. base36(gen), 0
+if life > 0 then
+  local w = math.floor(math.min(math.max(life * 15625, 1e9), 3.6e12) / 1e9)
+  local b = math.floor((math.ceil((iat + life) / 1000) + w - 1) / w) * w
+  id, at = base36(b), b * 1000 + tonumber(ARGV[5])
+end
+local function uvarint(n)
+  local s = ''
+  while n >= 128 do
+    s = s .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return s .. string.char(n)
+end
+local rec = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scope) .. scope
+if aud == '' then rec = string.char(1) .. rec else rec = string.char(1 + 16) .. rec .. uvarint(#aud) .. aud end
+write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3])
+return {1, v[1], id, 0, 0, scope, aud}
+`)
+
+// issueToken's statuses.
+const (
+	issueMissing = 0 // no application: nothing else is returned
+	issueWritten = 1
+	issueRefused = 2 // the secret, enabled, a scope or an audience
+	issueLocked  = 3 // a lock-out holds, or the siege does, which the allowlist may lift
+)
 
 // errBucket is a programming error: a reference whose bucket is not the
 // one its token's expiry falls in.
@@ -94,14 +239,15 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 	if ref.Bucket > 0 {
 		at = s.bucketExpiry(ref.Bucket)
 	}
-	keys := []string{s.bucketKey(ref.ClientID, ref.Bucket), s.bucketIndexKey(ref.ClientID), s.appKey(ref.ClientID)}
+	bucket := store.FormatBucket(ref.Bucket)
+	keys := []string{s.bucketKeyOf(ref.ClientID, bucket), s.bucketIndexKey(ref.ClientID), s.appKey(ref.ClientID)}
 	if t.RequestedFrom.IsValid() {
 		keys = append(keys, LockKey(s.opts.Prefix, ref.ClientID, Source(t.RequestedFrom, s.opts.IPv6Prefix)))
 		if !t.Allowlisted {
 			keys = append(keys, SiegeKey(s.opts.Prefix, ref.ClientID))
 		}
 	}
-	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, store.FormatBucket(ref.Bucket), time.Now().UnixMilli()).Int()
+	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli()).Int()
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -115,6 +261,147 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		s.usage.note(ref.ClientID, t.SecretID, t.IssuedAt)
 	}
 	return nil
+}
+
+// IssueToken issues an access token in one round trip, whatever the
+// application cache holds. With the application cached, check runs first
+// and createToken writes the record Go built; without, issueToken reads
+// the application, checks the request against it and writes the record
+// in the same script, and check runs on what it read (which is then
+// cached). What only Go checks (the IP allowlist, the quota, the grant
+// type) can then refuse a token whose record is written: it is deleted
+// again, a second round trip on that path only, and harmless even if it
+// fails, since no token names it.
+func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func(*store.Application) (store.Grant, error)) (store.Issued, error) {
+	if app, ok := s.apps.get(r.ClientID); ok {
+		g, err := check(app)
+		if err != nil {
+			return store.Issued{}, err
+		}
+		return s.issueKnown(ctx, app, g, r)
+	}
+	id := r.ClientID
+	epoch := s.apps.begin()
+	keys := []string{s.bucketIndexKey(id), s.appKey(id)}
+	if r.From.IsValid() {
+		keys = append(keys, LockKey(s.opts.Prefix, id, Source(r.From, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, id))
+	}
+	args := make([]any, 0, 8+len(r.Resources))
+	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
+		s.opts.KeepExpired.Milliseconds(), hex.EncodeToString(r.Secret[:]), r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "))
+	for _, res := range r.Resources {
+		args = append(args, res)
+	}
+	v, err := issueToken.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return store.Issued{}, s.wrap(err)
+	}
+	status, rec, bucket, pair, siege, wrote := issueReply(v)
+	if status == issueMissing {
+		return store.Issued{}, fmt.Errorf("application %q: %w", id, store.ErrNotFound)
+	}
+	app, err := s.cacheApp(id, []byte(rec), epoch)
+	if err != nil {
+		return store.Issued{}, err
+	}
+	ref := store.TokenRef{ClientID: id, Digest: r.Digest}
+	if status == issueWritten {
+		var ok bool
+		if ref.Bucket, ok = store.ParseBucket(bucket); !ok {
+			return store.Issued{}, fmt.Errorf("token for %q: the script filed it in bucket %q", id, bucket)
+		}
+	}
+	g, err := check(&app)
+	if err != nil {
+		if status == issueWritten {
+			// Even when the request is gone: the record would stay.
+			s.discard(context.WithoutCancel(ctx), ref)
+		}
+		return store.Issued{}, err
+	}
+	switch status {
+	case issueWritten:
+		t := app.AccessToken(g, r.IssuedAt)
+		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) {
+			// The script grants what the application holds literally;
+			// check, what the catalogue in force grants (a form such as
+			// sms:* expanded, a scope the catalogue dropped left out).
+			// Where they differ the record is written again, as Go built
+			// it: a second round trip, for such applications' misses only.
+			t.ID, t.RequestedFrom, t.Allowlisted = ref.JTI(), r.From, app.InAllowlist(r.From)
+			if err := s.CreateToken(ctx, ref, t); err != nil {
+				return store.Issued{}, err
+			}
+			t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false
+			return store.Issued{Ref: ref, Token: t}, nil
+		}
+		s.usage.note(id, g.SecretID, t.IssuedAt)
+		t.ID, t.SecretID = ref.JTI(), ""
+		return store.Issued{Ref: ref, Token: t}, nil
+	case issueRefused:
+		// The script refused on what it checks literally (a scope held
+		// through a form, say) what check, knowing the catalogue,
+		// allows: write the record now that Go knows the application.
+		return s.issueKnown(ctx, &app, g, r)
+	case issueLocked:
+		held := pair
+		if !app.InAllowlist(r.From) {
+			held = max(held, siege)
+		}
+		if held > 0 {
+			return store.Issued{}, &store.LockedError{For: held}
+		}
+		// A siege alone, which does not hold an address in the
+		// allowlist: write the record now that Go knows the application.
+		return s.issueKnown(ctx, &app, g, r)
+	}
+	return store.Issued{}, fmt.Errorf("token for %q: the script refused a request the application allows", id)
+}
+
+// written is the scopes and audiences the script wrote into a record,
+// space-separated.
+type written struct{ scopes, audiences string }
+
+// issueReply reads issueToken's answer; a short one leaves the rest zero.
+func issueReply(v []any) (status int64, rec, bucket string, pair, siege time.Duration, wrote written) {
+	at := func(i int) any {
+		if i < len(v) {
+			return v[i]
+		}
+		return nil
+	}
+	status, _ = at(0).(int64)
+	rec, _ = at(1).(string)
+	bucket, _ = at(2).(string)
+	p, _ := at(3).(int64)
+	sg, _ := at(4).(int64)
+	wrote.scopes, _ = at(5).(string)
+	wrote.audiences, _ = at(6).(string)
+	return status, rec, bucket, time.Duration(p) * time.Millisecond, time.Duration(sg) * time.Millisecond, wrote
+}
+
+// issueKnown stores the token app is issued with g, its record built in
+// Go (createToken).
+func (s *Store) issueKnown(ctx context.Context, app *store.Application, g store.Grant, r store.TokenRequest) (store.Issued, error) {
+	t := app.AccessToken(g, r.IssuedAt)
+	t.RequestedFrom, t.Allowlisted = r.From, app.InAllowlist(r.From)
+	ref := store.TokenRef{ClientID: app.ClientID, Bucket: t.Bucket(), Digest: r.Digest}
+	t.ID = ref.JTI()
+	if err := s.CreateToken(ctx, ref, t); err != nil {
+		return store.Issued{}, err
+	}
+	t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false
+	return store.Issued{Ref: ref, Token: t}, nil
+}
+
+// discard deletes the record of a token that was not handed out. A
+// failure is only logged: the record is harmless, and goes with its
+// bucket.
+func (s *Store) discard(ctx context.Context, ref store.TokenRef) {
+	if err := s.rdb.HDel(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref)).Err(); err != nil {
+		s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "could not delete the record of a token refused after it was written",
+			slog.String("jti", ref.JTI()), slog.String("error", err.Error()))
+	}
 }
 
 // LookupToken reads the token record, its revocation tombstone (when
@@ -135,7 +422,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	checkLock := also != "" && caller.Addr.IsValid()
 	var out store.TokenLookup
 	app, appCached := s.apps.get(ref.ClientID)
-	var other store.Application
+	var other *store.Application
 	otherCached := also == ""
 	if !otherCached {
 		other, otherCached = s.apps.get(also)
@@ -181,14 +468,16 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		out.Token = &t
 	}
 	if appCached {
-		out.App = &app
+		a := *app // a copy: the lookup's caller owns it
+		out.App = &a
 	} else if out.App, err = s.optionalApp(ref.ClientID, appCmd, epoch); err != nil {
 		return store.TokenLookup{}, err
 	}
 	switch {
 	case also == "":
 	case otherCached:
-		out.Also = &other
+		o := *other
+		out.Also = &o
 	default:
 		if out.Also, err = s.optionalApp(also, otherCmd, epoch); err != nil {
 			return store.TokenLookup{}, err
@@ -311,7 +600,7 @@ func (s *Store) ListTokens(ctx context.Context, id string, limit int, now time.T
 			for i := 0; i+1 < len(kv); i += 2 {
 				ref := store.TokenRef{ClientID: id, Bucket: bucket}
 				if len(kv[i]) != store.KeyLen {
-					continue
+					continue // the bucket's marker
 				}
 				copy(ref.Digest[:], kv[i])
 				t, err := decodeToken(ref, []byte(kv[i+1]))

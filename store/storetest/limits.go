@@ -78,6 +78,19 @@ func testClientLockout(t *testing.T, s Backend) {
 	if err := s.CreateToken(ctx, ref, tok); err != nil {
 		t.Fatalf("CreateToken from another address: %v", err)
 	}
+	// IssueToken too, having authenticated the client.
+	r := request(a, "issued while locked")
+	r.From = attacker
+	if _, c, err := issue(t, s, r, nil); !errors.As(err, &locked) || locked.For <= 0 || locked.For > limits.Lockout || c.calls != 1 {
+		t.Fatalf("IssueToken from a locked-out pair = %v (check called %d times), want *LockedError after the check", err, c.calls)
+	}
+	if l := lookup(t, s, store.TokenRef{ClientID: a.ClientID, Bucket: tok.Bucket(), Digest: r.Digest}); l.Token != nil {
+		t.Fatal("IssueToken stored a token refused for a lock-out")
+	}
+	r.From = daemon
+	if got, _, err := issue(t, s, r, nil); err != nil || lookup(t, s, got.Ref).Token == nil {
+		t.Fatalf("IssueToken from another address: %v", err)
+	}
 	// Introspection by the locked client reads its lock-out alongside.
 	for addr, isLocked := range map[netip.Addr]bool{attacker: true, daemon: false} {
 		l, err := s.LookupTokenFor(ctx, ref, store.Caller{ClientID: a.ClientID, Addr: addr})

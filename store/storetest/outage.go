@@ -49,6 +49,7 @@ func testOutage(t *testing.T, s Backend) {
 		"PutScope":            second(b.PutScope(ctx, store.Scope{Name: "sms"})),
 		"DeleteScope":         b.DeleteScope(ctx, "sms"),
 		"CreateToken":         b.CreateToken(ctx, refOf(tok, "t2"), tok),
+		"IssueToken":          second(b.IssueToken(ctx, request(a, "t3"), (&grantCheck{}).check(request(a, "t3")))),
 		"LookupToken":         second(b.LookupToken(ctx, ref, a.ClientID)),
 		"LookupTokenFor":      second(b.LookupTokenFor(ctx, ref, store.Caller{ClientID: a.ClientID, Addr: addr})),
 		"RevokeToken":         second(b.RevokeToken(ctx, ref, time.Hour)),

@@ -132,6 +132,11 @@ func (r *recorder) CreateToken(ctx context.Context, ref store.TokenRef, t store.
 	return r.b.CreateToken(ctx, ref, t)
 }
 
+func (r *recorder) IssueToken(ctx context.Context, req store.TokenRequest, check func(*store.Application) (store.Grant, error)) (store.Issued, error) {
+	r.calls.note()
+	return r.b.IssueToken(ctx, req, check)
+}
+
 func (r *recorder) LookupToken(ctx context.Context, ref store.TokenRef, also string) (store.TokenLookup, error) {
 	r.calls.note()
 	return r.b.LookupToken(ctx, ref, also)

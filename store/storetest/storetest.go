@@ -68,6 +68,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"Scopes", testScopes},
 		{"ScopesConcurrent", testScopesConcurrent},
 		{"TokenRoundTrip", testTokenRoundTrip},
+		{"IssueToken", testIssueToken},
+		{"IssueTokenRefused", testIssueTokenRefused},
 		{"TokenLookupIsExact", testTokenLookupIsExact},
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
 		{"RevokeToken", testRevokeToken},

@@ -1,0 +1,578 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// accept is the check of a token endpoint, in small: the secret, enabled,
+// the scopes and audiences asked for; it grants what was asked for, or
+// everything.
+func accept(r store.TokenRequest) func(*store.Application) (store.Grant, error) {
+	return func(a *store.Application) (store.Grant, error) {
+		id, ok := a.MatchDigest(r.Secret, r.AuthAt)
+		if !ok || !a.Enabled {
+			return store.Grant{}, errors.New("invalid_client")
+		}
+		g := store.Grant{Scopes: a.Scopes, Audiences: a.Audiences, SecretID: id}
+		if len(r.Scopes) > 0 {
+			g.Scopes = r.Scopes
+		}
+		if len(r.Resources) > 0 {
+			g.Audiences = nil
+			for _, res := range r.Resources {
+				if !slices.Contains(g.Audiences, res) {
+					g.Audiences = append(g.Audiences, res)
+				}
+			}
+		}
+		return g, nil
+	}
+}
+
+const testSecret = "ocs_test-secret"
+
+// onEachRedis runs test on miniredis and on a real redis-server.
+func onEachRedis(t *testing.T, test func(t *testing.T, rdb goredis.UniversalClient)) {
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) { test(t, redistest.Start(t, kind).Client(t)) })
+	}
+}
+
+// issueApp is an application for these tests: one secret, testSecret.
+func issueApp(id string, lifetime time.Duration) store.Application {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return store.Application{ClientID: id, Name: id, Scopes: []string{"sms", "groups"}, TokenLifetime: lifetime, Enabled: true,
+		Secrets: []store.Secret{{ID: "s1", Digest: store.Sum(testSecret), CreatedAt: now}}, Generation: 7, CreatedAt: now, UpdatedAt: now}
+}
+
+func tokenRequest(id, name string, at time.Time) store.TokenRequest {
+	return store.TokenRequest{ClientID: id, Secret: store.Sum(testSecret), AuthAt: at, Digest: store.Sum(name), IssuedAt: at}
+}
+
+// warm turns s's application cache on, as Run does once subscribed, and
+// caches a (the tests that use it change no application).
+func warm(s *Store, a store.Application) {
+	s.apps.setUp(true)
+	s.apps.add(a, s.apps.begin())
+}
+
+// The token script writes, when Go does not hold the application, exactly
+// the record Go writes when it does (codec.go's encodeToken of
+// AccessToken), in the same bucket, expiring when Go's would: lifetimes of
+// every width, expiries on and off a whole second, scopes and audiences
+// asked for or not.
+func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		for _, keep := range []time.Duration{0, time.Hour} {
+			cold := New(rdb, Options{Prefix: "w", KeepExpired: keep})
+			hot := New(rdb, Options{Prefix: "w", KeepExpired: keep})
+			// Two seconds ahead, so that no bucket has ended by the time
+			// it is read.
+			base := time.Now().Truncate(time.Second).Add(2 * time.Second)
+			for i, life := range []time.Duration{0, time.Second, 1500 * time.Millisecond, 1001 * time.Millisecond,
+				time.Second + 500*time.Nanosecond, 63999 * time.Millisecond, 64 * time.Second, 90 * time.Second,
+				time.Hour - time.Millisecond, time.Hour + time.Nanosecond, 24 * time.Hour, 64 * time.Hour, 65 * time.Hour,
+				10 * 365 * 24 * time.Hour} {
+				a := issueApp(fmt.Sprintf("w%d-%d", keep/time.Hour, i), life)
+				a.Audiences = []string{"https://a.example", "https://b.example"}
+				if err := cold.CreateApplication(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				warm(hot, a)
+				for j, at := range []time.Time{base, base.Add(time.Millisecond), base.Add(999 * time.Millisecond)} {
+					for k, ask := range []struct{ scopes, resources []string }{
+						{}, {[]string{"groups"}, nil}, {nil, []string{"https://b.example", "https://b.example"}},
+					} {
+						var refs [2]store.TokenRef
+						for n, s := range []*Store{cold, hot} {
+							r := tokenRequest(a.ClientID, fmt.Sprint(life, j, k, n), at)
+							r.Scopes, r.Resources = ask.scopes, ask.resources
+							got, err := s.IssueToken(ctx, r, accept(r))
+							if err != nil {
+								t.Fatalf("lifetime %v, at +%v, %v, cached %v: %v", life, at.Sub(base), ask, n == 1, err)
+							}
+							refs[n] = got.Ref
+						}
+						if refs[0].Bucket != refs[1].Bucket {
+							t.Fatalf("lifetime %v, at +%v: the script filed the record in bucket %s, Go in %s",
+								life, at.Sub(base), store.FormatBucket(refs[0].Bucket), store.FormatBucket(refs[1].Bucket))
+						}
+						r := tokenRequest(a.ClientID, "", at)
+						r.Scopes, r.Resources = ask.scopes, ask.resources
+						g, _ := accept(r)(&a)
+						wantRec := encodeToken(a.AccessToken(g, at))
+						for n, ref := range refs {
+							rec, err := rdb.HGet(ctx, cold.bucketKey(ref.ClientID, ref.Bucket), field(ref)).Bytes()
+							if err != nil || string(rec) != string(wantRec) {
+								t.Fatalf("lifetime %v, at +%v, %v, cached %v: record %x, %v; want %x",
+									life, at.Sub(base), ask, n == 1, rec, err, wantRec)
+							}
+						}
+						if refs[0].Bucket > 0 {
+							idx := rdb.ZScore(ctx, cold.bucketIndexKey(a.ClientID), store.FormatBucket(refs[0].Bucket)).Val()
+							if int64(idx) != cold.bucketExpiry(refs[0].Bucket) {
+								t.Fatalf("lifetime %v: bucket indexed to expire at %v, want %d", life, idx, cold.bucketExpiry(refs[0].Bucket))
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// roundTrips counts what a go-redis client sends: each command or
+// pipeline is one round trip, but for a new connection's handshake
+// (HELLO, then CLIENT SETINFO pipelined), which is paid per connection,
+// not per request.
+type roundTrips struct{ n atomic.Int64 }
+
+func (*roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if !handshake(cmd) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if slices.ContainsFunc(cmds, func(c goredis.Cmder) bool { return !handshake(c) }) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func handshake(cmd goredis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
+}
+
+// count is the round trips f made.
+func (h *roundTrips) count(f func()) int64 {
+	before := h.n.Load()
+	f()
+	return h.n.Load() - before
+}
+
+// Token issue is one round trip whatever the application cache holds:
+// cold (the cache down, as before the subscription is confirmed), up but
+// without the application, or holding it; lock-outs checked or not.
+// Introspection too: the token, its application and the caller (with its
+// lock-out) are read in one pipeline when neither application is cached.
+func TestOneRoundTrip(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		var rt roundTrips
+		rdb.AddHook(&rt)
+		s := New(rdb, Options{Prefix: "rt"})
+		a, rs := issueApp("daemon", time.Hour), issueApp("rs", time.Hour)
+		for _, app := range []store.Application{a, rs} {
+			if err := s.CreateApplication(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+		}
+		from := netip.MustParseAddr("192.0.2.7")
+		issue := func(name string) store.Issued {
+			t.Helper()
+			r := tokenRequest(a.ClientID, name, time.Now())
+			r.From = from
+			got, err := s.IssueToken(ctx, r, accept(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		// Redis caches each script once: the first call may be an
+		// EVALSHA refused and an EVAL.
+		issue("load the script")
+		warm(s, a)
+		issue("load the other")
+		s.apps.setUp(false)
+
+		var tok store.Issued
+		if n := rt.count(func() { tok = issue("cold") }); n != 1 {
+			t.Errorf("token issue with the cache down: %d round trips", n)
+		}
+		s.apps.setUp(true)
+		if n := rt.count(func() { issue("missing") }); n != 1 {
+			t.Errorf("token issue, the application not cached: %d round trips", n)
+		}
+		if n := rt.count(func() { issue("cached") }); n != 1 {
+			t.Errorf("token issue, the application cached: %d round trips", n)
+		}
+		for _, cached := range []bool{false, true} {
+			if !cached {
+				s.apps.setUp(false)
+				s.apps.setUp(true)
+			}
+			var l store.TokenLookup
+			n := rt.count(func() {
+				var err error
+				if l, err = s.LookupTokenFor(ctx, tok.Ref, store.Caller{ClientID: rs.ClientID, Addr: from}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n != 1 || l.Token == nil || l.App == nil || l.Also == nil {
+				t.Errorf("introspection, applications cached %v: %d round trips, %+v", cached, n, l)
+			}
+		}
+	})
+}
+
+// commandCalls reads INFO commandstats into calls per command, leaving out
+// INFO and CONFIG (the test's own).
+func commandCalls(t *testing.T, rdb goredis.UniversalClient) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, line := range strings.Split(rdb.Info(context.Background(), "commandstats").Val(), "\r\n") {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if !ok || name == "info" || strings.HasPrefix(name, "config") {
+			continue
+		}
+		n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		out[name] = n
+	}
+	return out
+}
+
+// Redis runs at most four commands per token, the script included (INFO
+// commandstats, on a real server): the script, one MGET of the
+// application and the lock-outs, one HSET; a bucket's expiry and its
+// place in the index cost only its first token. Whether Go held the
+// application or not. And a live token costs at most 200 bytes of Redis.
+func TestCommandsPerToken(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t, redistest.Real).Client(t)
+	s := New(rdb, Options{Prefix: "cmd"})
+	a := issueApp("daemon", 24*time.Hour)
+	if err := s.CreateApplication(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	from := netip.MustParseAddr("192.0.2.7")
+	const n = 2000
+	issue := func(round string) {
+		for i := range n {
+			r := tokenRequest(a.ClientID, fmt.Sprint(round, i), time.Now())
+			r.From = from
+			if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	issue("warm-up")
+	for _, cached := range []bool{false, true} {
+		if cached {
+			warm(s, a)
+		}
+		if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		mem := usedMemory(t, rdb)
+		issue(fmt.Sprint("cached ", cached))
+		perToken := float64(usedMemory(t, rdb)-mem) / n
+		calls := commandCalls(t, rdb)
+		var total int64
+		for _, c := range calls {
+			total += c
+		}
+		t.Logf("cached %v: %.2f commands per token %v, %.0f bytes per token", cached, float64(total)/n, calls, perToken)
+		if float64(total)/n > 4 {
+			t.Errorf("cached %v: %.2f commands per token, want at most 4: %v", cached, float64(total)/n, calls)
+		}
+		for _, c := range []string{"evalsha", "mget", "hset"} {
+			if calls[c] != n {
+				t.Errorf("cached %v: %d %s for %d tokens, want one each", cached, calls[c], c, n)
+			}
+		}
+		if calls["zadd"] > 2 || calls["exists"] > 0 {
+			t.Errorf("cached %v: %d ZADD and %d EXISTS for %d tokens: the index is for a bucket's first token only", cached, calls["zadd"], calls["exists"], n)
+		}
+		if perToken > 200 {
+			t.Errorf("cached %v: %.0f bytes per live token, want at most 200", cached, perToken)
+		}
+	}
+
+	// A token that starts its application's bucket (every token, when
+	// each application asks once a bucket) pays the bucket's expiry, its
+	// place in the index and the index's expiry too: 6, and now and then
+	// a trim.
+	const apps = 500
+	for i := range apps {
+		if err := s.CreateApplication(ctx, issueApp(fmt.Sprint("first-", i), 24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range apps {
+		r := tokenRequest(fmt.Sprint("first-", i), "first", time.Now())
+		r.From = from
+		if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := commandCalls(t, rdb)
+	var total int64
+	for _, c := range calls {
+		total += c
+	}
+	t.Logf("each token its application's first: %.2f commands per token %v", float64(total)/apps, calls)
+	if float64(total)/apps > 6.2 {
+		t.Errorf("%.2f commands for a bucket's first token, want about 6: %v", float64(total)/apps, calls)
+	}
+}
+
+// Revoking every token of an application (a generation bump) costs Redis
+// the same commands whether it holds ten tokens or ten thousand: it
+// drops (or, keeping reasons, lets expire) whole buckets, never one
+// record at a time.
+func TestRevokeAllConstant(t *testing.T) {
+	for _, keep := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			ctx := context.Background()
+			rdb := redistest.Start(t, redistest.Real).Client(t)
+			s := New(rdb, Options{Prefix: "ra", KeepExpired: keep})
+			// The same issue times for both, so both fill the same buckets.
+			at := time.Now()
+			cost := func(id string, tokens int) int64 {
+				for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
+					a := issueApp(fmt.Sprint(id, life), life)
+					if err := s.CreateApplication(ctx, a); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i := range tokens {
+					for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
+						r := tokenRequest(fmt.Sprint(id, life), fmt.Sprint(id, i), at)
+						if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+				for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
+					if _, err := s.UpdateApplication(ctx, fmt.Sprint(id, life), func(a store.Application) (store.Application, error) {
+						a.Generation++
+						return a, nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var total int64
+				for _, c := range commandCalls(t, rdb) {
+					total += c
+				}
+				return total
+			}
+			few, many := cost("few", 10), cost("many", 3000)
+			t.Logf("revoke-all of 3 applications: %d commands with 10 tokens each, %d with 3000", few, many)
+			if many != few {
+				t.Fatalf("revoke-all: %d commands with 10 tokens, %d with 3000: it grows with the tokens", few, many)
+			}
+		})
+	}
+}
+
+// No record outlives its application: tokens issued while it is deleted,
+// by replicas holding it in their cache or not, are refused or deleted
+// with it, and no key of it is left. (The delete watches the bucket
+// index, which a token starting a bucket writes.)
+func TestNoOrphanUnderConcurrentDelete(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		cold := New(rdb, Options{Prefix: "orphan"})
+		for round := range 5 {
+			for _, life := range []time.Duration{0, time.Second, time.Hour} {
+				a := issueApp(fmt.Sprintf("gone-%d-%d", round, life/time.Second), life)
+				if err := cold.CreateApplication(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				hot := New(rdb, Options{Prefix: "orphan"})
+				warm(hot, a)
+				var issued atomic.Int64
+				var wg sync.WaitGroup
+				for w := range 8 {
+					s := []*Store{cold, hot}[w%2]
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := 0; ; i++ {
+							// Issue times spread over a few seconds: new
+							// buckets start while the delete runs.
+							at := time.Now().Add(time.Duration(i%5) * time.Second)
+							r := tokenRequest(a.ClientID, fmt.Sprint(round, w, i), at)
+							_, err := s.IssueToken(ctx, r, accept(r))
+							if errors.Is(err, store.ErrNotFound) {
+								return
+							}
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							issued.Add(1)
+						}
+					}()
+				}
+				// Let the writers get going; they stop at the delete.
+				for deadline := time.Now().Add(10 * time.Second); issued.Load() < 50; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the writers issued no tokens")
+					}
+				}
+				if err := cold.DeleteApplication(ctx, a.ClientID); err != nil {
+					t.Fatal(err)
+				}
+				wg.Wait()
+				if left := keysOf(t, rdb, a.ClientID); len(left) != 0 {
+					t.Fatalf("round %d, lifetime %v: keys left after the delete (%d tokens issued): %v", round, life, issued.Load(), left)
+				}
+			}
+		}
+	})
+}
+
+// keysOf lists every key of an application (they all carry its hash tag).
+func keysOf(t *testing.T, rdb goredis.UniversalClient, id string) []string {
+	t.Helper()
+	keys, err := rdb.Keys(context.Background(), "*{"+id+"}*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func usedMemory(t *testing.T, rdb goredis.UniversalClient) int64 {
+	t.Helper()
+	info := rdb.Info(context.Background(), "memory").Val()
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no used_memory in INFO memory:\n%s", info)
+	return 0
+}
+
+// A bucket hash written before the marker (records alone, as the earlier
+// script wrote them) takes new tokens: the first one adds the marker and
+// registers the bucket again, which changes nothing, and everything reads
+// both: lookup, listing, revocation, deletion.
+func TestBucketFromBeforeTheMarker(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		s := New(rdb, Options{Prefix: "old"})
+		a := issueApp("old", time.Hour)
+		if err := s.CreateApplication(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		// The earlier token format: 43 random characters, the digest of
+		// the whole token; its record as the earlier script filed it.
+		old := a.AccessToken(store.Grant{Scopes: []string{"sms"}}, at)
+		raw := "oat_old_" + store.FormatBucket(old.Bucket()) + "_" + strings.Repeat("A", 43)
+		oldRef := store.TokenRef{ClientID: "old", Bucket: old.Bucket(), Digest: store.Sum(raw)}
+		key := s.bucketKey("old", oldRef.Bucket)
+		rdb.HSet(ctx, key, field(oldRef), encodeToken(old))
+		rdb.PExpireAt(ctx, key, time.UnixMilli(s.bucketExpiry(oldRef.Bucket)))
+		rdb.ZAdd(ctx, s.bucketIndexKey("old"), goredis.Z{Score: float64(s.bucketExpiry(oldRef.Bucket)), Member: store.FormatBucket(oldRef.Bucket)})
+		rdb.PExpireAt(ctx, s.bucketIndexKey("old"), time.UnixMilli(s.bucketExpiry(oldRef.Bucket)))
+
+		r := tokenRequest("old", "new", at)
+		got, err := s.IssueToken(ctx, r, accept(r))
+		if err != nil || got.Ref.Bucket != oldRef.Bucket {
+			t.Fatalf("IssueToken into the earlier bucket: %+v, %v", got.Ref, err)
+		}
+		if f := rdb.HKeys(ctx, key).Val(); len(f) != 3 || !slices.Contains(f, "_") {
+			t.Fatalf("the bucket's fields: %q, want both records and the marker", f)
+		}
+		if idx := rdb.ZRange(ctx, s.bucketIndexKey("old"), 0, -1).Val(); !slices.Equal(idx, []string{"_", store.FormatBucket(oldRef.Bucket)}) {
+			t.Fatalf("the index: %v, want its marker and the bucket once", idx)
+		}
+		if ttl := rdb.PTTL(ctx, s.bucketIndexKey("old")).Val(); ttl <= 0 || ttl > time.Hour+time.Hour/64+time.Second {
+			t.Fatalf("the index expires in %v, want with its bucket", ttl)
+		}
+		list, _, err := s.ListTokens(ctx, "old", 10, at)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("ListTokens = %d tokens, %v; want the earlier one and the new one", len(list), err)
+		}
+		if l, err := s.LookupToken(ctx, oldRef, ""); err != nil || l.Token == nil || l.Token.ID != oldRef.JTI() {
+			t.Fatalf("the earlier token's lookup: %+v, %v", l.Token, err)
+		}
+		if ok, err := s.RevokeToken(ctx, oldRef, 0); err != nil || !ok {
+			t.Fatalf("revoking the earlier token: %v, %v", ok, err)
+		}
+		if err := s.DeleteApplication(ctx, "old"); err != nil {
+			t.Fatal(err)
+		}
+		if left := keysOf(t, rdb, "old"); len(left) != 0 {
+			t.Fatalf("keys left: %v", left)
+		}
+	})
+}
+
+// The index of an application that keeps issuing holds its live buckets
+// and a few ended ones, not every bucket it ever had: one bucket start in
+// 16 trims it. Here a day-long bucket keeps the index alive while 1,000
+// one-second buckets start, each already ended.
+func TestIndexTrimmed(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		s := New(rdb, Options{Prefix: "trim"})
+		if err := s.CreateApplication(ctx, issueApp("busy", time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		put := func(name string, at time.Time, life time.Duration) {
+			tok := store.Token{ClientID: "busy", IssuedAt: at, ExpiresAt: at.Add(life)}
+			if err := s.CreateToken(ctx, store.TokenRef{ClientID: "busy", Bucket: tok.Bucket(), Digest: store.Sum(name)}, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now()
+		put("day", now, 24*time.Hour)
+		for i := range 1000 {
+			put(fmt.Sprint(i), now.Add(-time.Hour+time.Duration(i)*time.Second), time.Second)
+		}
+		n := rdb.ZCard(ctx, s.bucketIndexKey("busy")).Val()
+		if n > 100 || n < 1 {
+			t.Fatalf("the index holds %d buckets after 1,000 ended ones and a live one: want the live one and a few", n)
+		}
+		if ttl := rdb.PTTL(ctx, s.bucketIndexKey("busy")).Val(); ttl < 23*time.Hour {
+			t.Fatalf("the index expires in %v: before its day-long bucket", ttl)
+		}
+		live, err := s.liveBuckets(ctx, rdb, "busy", 7)
+		if err != nil || len(live) != 2 {
+			t.Fatalf("live buckets %v, %v: want the day's and the never-expiring one", live, err)
+		}
+	})
+}
