@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
@@ -115,7 +116,11 @@ func TestRedisErrorsHealthy(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := redistest.Start(t, kind)
 			m := New(Build{})
-			rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr, MaxRetries: -1, PoolSize: 4})
+			// Maintenance notifications off, as store/redis opens its
+			// clients: in auto mode go-redis races with itself when
+			// connections are made concurrently (the race detector's find).
+			rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr, MaxRetries: -1, PoolSize: 4,
+				MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 			defer rdb.Close()
 			m.InstrumentRedis(rdb)
 			ctx := context.Background()
