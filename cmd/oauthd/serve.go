@@ -318,6 +318,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	catDone := make(chan struct{})
 	go func() { defer close(catDone); reportCatalogue(catCtx, appSvc, cfg, log) }()
 	defer func() { stopCat(); <-catDone }()
+	idxCtx, stopIdx := context.WithCancel(ctx)
+	idxDone := make(chan struct{})
+	go func() { defer close(idxDone); indexApplications(idxCtx, st, log) }()
+	defer func() { stopIdx(); <-idxDone }()
 	// The service writes the security log's aggregated counts every
 	// period, and once more after the HTTP servers have drained.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))

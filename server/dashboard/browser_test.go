@@ -262,7 +262,7 @@ func TestBrowser(t *testing.T) {
 	u.do("client fields on choosing", chromedp.Click(chromedp.CSS("#method-client")), chromedp.WaitVisible(chromedp.CSS("#client_secret")),
 		chromedp.Click(chromedp.CSS("#method-key")), chromedp.WaitNotVisible(chromedp.CSS("#client_secret")))
 	// Keyboard only: type the key and press Enter.
-	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
+	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-search")))
 	u.check("applications")
 
 	// Create an application.
@@ -395,8 +395,8 @@ func TestBrowser(t *testing.T) {
 
 	// Sign-out ends the session on the other replica too. (The cookie is
 	// the host's, whatever the port, so the browser takes it to both.)
-	u.do("other replica while signed in", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")))
-	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")),
+	u.do("other replica while signed in", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-search")))
+	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-search")),
 		chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 	u.do("other replica after sign-out", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 }
@@ -442,7 +442,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	u.do("sign in", chromedp.Navigate(env.url+"/dashboard/signin"), chromedp.WaitVisible(chromedp.CSS("#admin_key")),
 		// Without the script both methods' fields show.
 		chromedp.WaitVisible(chromedp.CSS("#client_secret")),
-		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
+		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-search")))
 	u.do("create", chromedp.Navigate(env.url+"/dashboard/applications/new"), chromedp.WaitVisible(chromedp.CSS("#name")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "no-script"), chromedp.Click(chromedp.CSS(`input[name=scopes][value="sms"]`)),
 		chromedp.Click(chromedp.CSS("#life-custom")), chromedp.SendKeys(chromedp.CSS("#token_lifetime_custom"), "90m"),

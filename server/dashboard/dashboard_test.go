@@ -35,7 +35,7 @@ func TestHeadersOnEveryPage(t *testing.T) {
 		{anon, "/dashboard/applications", 303, true},
 		{anon, "/dashboard/nope", 404, true},
 		{b, "/dashboard/applications", 200, true},
-		{b, "/dashboard/applications?name=head", 200, true},
+		{b, "/dashboard/applications?search=head", 200, true},
 		{b, "/dashboard/applications/new", 200, true},
 		{b, "/dashboard/applications/" + app.ClientID, 200, true},
 		{b, "/dashboard/applications/no-such-app", 404, true},
@@ -330,7 +330,8 @@ func TestFormErrorsByField(t *testing.T) {
 		t.Fatalf("create: %d\n%s", a.status, a.body)
 	}
 	mustContain(t, "created page", a.body, "will not be shown again", "grant_type=client_credentials "+env.url+"/oauth/token", `id="client-secret"`)
-	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "good"})
+	res, err := env.apps.List(context.Background(), apps.ListQuery{Search: "good", Limit: 10})
+	list := res.Apps
 	if err != nil || len(list) != 1 || list[0].TokenLifetime != 168*time.Hour || list[0].Metadata["env"] != "prod" || list[0].Owner != "acct_9" {
 		t.Fatalf("created %+v, %v", list, err)
 	}
@@ -407,7 +408,8 @@ func TestFormTokenFormatAndAudiences(t *testing.T) {
 	if a.status != http.StatusCreated {
 		t.Fatalf("create: %d\n%s", a.status, a.body)
 	}
-	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "jwt app"})
+	res, err := env.apps.List(context.Background(), apps.ListQuery{Search: "jwt app", Limit: 10})
+	list := res.Apps
 	if err != nil || len(list) != 1 || list[0].TokenFormat != "jwt" || len(list[0].Audiences) != 2 {
 		t.Fatalf("created %+v, %v", list, err)
 	}

@@ -23,24 +23,42 @@ import (
 const pageSize = 25
 
 type appsView struct {
-	Name, Owner string
-	// Cursor is this page's, Next the following page's ("" at the end).
-	Cursor, Next string
-	Apps         []application
-	Error        string
-	ErrorField   string
-	Filtered     bool
-	Notice       string
+	Search, Owner string
+	// Sort is the order chosen: created or name, "-" first for descending.
+	Sort  string
+	Sorts []choice
+	// Paging: this page's links to its neighbours ("" for none), and
+	// First when this is not the first page.
+	PrevURL, NextURL, FirstURL string
+	Apps                       []application
+	Error                      string
+	ErrorField                 string
+	Filtered                   bool
+	Capped                     bool
+	Notice                     string
+}
+
+// choice is an option of a select.
+type choice struct{ Value, Label string }
+
+var appSorts = []choice{
+	{"-created", "Newest first"}, {"created", "Oldest first"}, {"name", "Name, A to Z"}, {"-name", "Name, Z to A"},
 }
 
 func (d *Dashboard) listApps(c echo.Context) error {
-	v := appsView{Name: strings.TrimSpace(c.QueryParam("name")), Owner: strings.TrimSpace(c.QueryParam("owner")), Cursor: c.QueryParam("cursor")}
+	v := appsView{Search: strings.TrimSpace(c.QueryParam("search")), Owner: strings.TrimSpace(c.QueryParam("owner")),
+		Sort: c.QueryParam("sort"), Sorts: appSorts}
+	if !slices.ContainsFunc(appSorts, func(s choice) bool { return s.Value == v.Sort }) {
+		v.Sort = appSorts[0].Value
+	}
 	if current(c).actor.Delegate != nil {
 		v.Owner = "" // a delegate always sees its own owner's: the filter is not offered
 	}
-	v.Filtered = v.Name != "" || v.Owner != ""
+	v.Filtered = v.Search != "" || v.Owner != ""
 	v.Notice = notices[c.QueryParam("done")]
-	list, next, err := d.apps.List(c.Request().Context(), v.Cursor, pageSize, apps.ListFilter{Name: v.Name, Owner: v.Owner})
+	q := apps.ListQuery{Search: v.Search, Owner: v.Owner, Sort: strings.TrimPrefix(v.Sort, "-"), Desc: strings.HasPrefix(v.Sort, "-"),
+		After: c.QueryParam("after"), Before: c.QueryParam("before"), Limit: pageSize}
+	res, err := d.apps.List(c.Request().Context(), q)
 	status := http.StatusOK
 	if err != nil {
 		p := explain(err)
@@ -49,10 +67,25 @@ func (d *Dashboard) listApps(c echo.Context) error {
 		}
 		status, v.Error, v.ErrorField = p.Status, p.Message, p.Field
 	}
-	for _, l := range list {
+	for _, l := range res.Apps {
 		v.Apps = append(v.Apps, applicationOf(l.Application, l.Usage))
 	}
-	v.Next = next
+	link := func(k, cursor string) string {
+		u := url.Values{}
+		for _, p := range [][2]string{{"search", v.Search}, {"owner", v.Owner}, {"sort", v.Sort}, {k, cursor}} {
+			if p[1] != "" && p[0] != "" {
+				u.Set(p[0], p[1])
+			}
+		}
+		return Prefix + "applications?" + u.Encode()
+	}
+	if res.Prev != "" {
+		v.PrevURL, v.FirstURL = link("before", res.Prev), link("", "")
+	}
+	if res.Next != "" {
+		v.NextURL = link("after", res.Next)
+	}
+	v.Capped = res.Capped
 	return d.render(c, status, "apps", page{Title: "Applications", Nav: "apps", Data: v})
 }
 
