@@ -32,9 +32,9 @@ func scopesSupported(t *testing.T, url string) string {
 	return strings.Join(out, " ")
 }
 
-// waitFor polls cond, bounded: for a change that crosses Redis's pub/sub
+// waitPubSub polls cond, bounded: for a change that crosses Redis's pub/sub
 // from one process to another.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitPubSub(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -56,7 +56,7 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 	rs := startScannedRedis(t, redistest.Mini)
 	file := writeFile(t, "scopes:\n  - {name: sms, description: Send SMS}\n  - {name: reports, description: Read delivery reports}\n")
 	p := startOAuthd(t, nil, "--redis-url", rs.URL, "--config", file)
-	waitFor(t, "the file's catalogue in the metadata", func() bool { return scopesSupported(t, p.URL) == "sms reports tokens:introspect" })
+	waitPubSub(t, "the file's catalogue in the metadata", func() bool { return scopesSupported(t, p.URL) == "sms reports tokens:introspect" })
 
 	direct := map[string]string{"OAUTHD_REDIS_URL": rs.URL} // no --config: the CLI's own catalogue has viber
 	_, err := runCLI(t, direct, "apps", "create", "--name", "billing", "--scopes", "sms viber")
@@ -71,7 +71,7 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 	if out, err := runCLI(t, direct, "scopes", "set", "viber", "--description", "Send Viber messages"); err != nil || !strings.Contains(out, "added scope viber") {
 		t.Fatalf("scopes set: %q, %v", out, err)
 	}
-	waitFor(t, "viber in the metadata", func() bool { return scopesSupported(t, p.URL) == "sms reports tokens:introspect viber" })
+	waitPubSub(t, "viber in the metadata", func() bool { return scopesSupported(t, p.URL) == "sms reports tokens:introspect viber" })
 	var app struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
@@ -88,7 +88,7 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 	// Another replica started with the file keeps Redis's catalogue and
 	// says so, with the way to import the file.
 	q := startOAuthd(t, nil, "--redis-url", rs.URL, "--config", file)
-	waitFor(t, "the replica's catalogue warning", func() bool {
+	waitPubSub(t, "the replica's catalogue warning", func() bool {
 		return strings.Contains(q.Logs.String(), "oauthd scopes import --config "+file+" --dry-run")
 	})
 	if logs := q.Logs.String(); !strings.Contains(logs, `"only_in_redis":["viber"]`) {
@@ -109,7 +109,7 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 	if out, err := runCLI(t, withFile, "scopes", "import", "--force"); err != nil || !strings.Contains(out, "- viber") {
 		t.Fatalf("import --force: %v\n%s", err, out)
 	}
-	waitFor(t, "viber gone from both replicas", func() bool {
+	waitPubSub(t, "viber gone from both replicas", func() bool {
 		return scopesSupported(t, p.URL) == "sms reports tokens:introspect" && scopesSupported(t, q.URL) == "sms reports tokens:introspect"
 	})
 	if out, _ := runCLI(t, direct, "apps", "get", app.ClientID); !scopesRow.MatchString(out) {
