@@ -251,7 +251,9 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if !credential.ValidClientID(id) {
 		return store.Application{}, notFound(id)
 	}
+	var before store.Application
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		before = a
 		if err := d.mayManage(a); err != nil {
 			return a, err
 		}
@@ -306,8 +308,34 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if err != nil {
 		return store.Application{}, err
 	}
-	s.audit(ctx, "application.updated", id, changes)
+	s.audit(ctx, "application.updated", id, whatChanged(changes, before, a))
 	return a, nil
+}
+
+// whatChanged keeps, of the fields a patch set, those whose value moved,
+// with their new value as the record has it, and their old ones under
+// "previous": the audit log says what changed, not what a form posted.
+func whatChanged(set map[string]any, old, next store.Application) map[string]any {
+	was, now := settingsOf(old), settingsOf(next)
+	out, previous := map[string]any{}, map[string]any{}
+	for k := range set {
+		if fmt.Sprint(was[k]) != fmt.Sprint(now[k]) {
+			out[k], previous[k] = now[k], was[k]
+		}
+	}
+	if len(previous) > 0 {
+		out["previous"] = previous
+	}
+	return out
+}
+
+// settingsOf is what an update may change, as the audit log writes it.
+func settingsOf(a store.Application) map[string]any {
+	return map[string]any{
+		"name": a.Name, "description": a.Description, "owner": a.Owner, "metadata": a.Metadata,
+		"scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime), "ip_allowlist": FormatAllowlist(a.IPAllowlist),
+		"enabled": a.Enabled, "audiences": a.Audiences, "token_format": cmp.Or(a.TokenFormat, store.TokenOpaque),
+	}
 }
 
 // Delete removes an application; its tokens stop working at once.

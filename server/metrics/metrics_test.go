@@ -100,3 +100,18 @@ func TestAppCacheMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestTotals(t *testing.T) {
+	m := New(Build{})
+	m.TokenIssued()
+	m.TokenIssued()
+	m.ClientAuthFailed("wrong_secret")
+	m.ClientAuthFailed("unknown_client")
+	m.LockedOut(LockScopeClient)
+	m.QuotaRefused(BudgetIssue)
+	m.QuotaRefused(BudgetIntrospect)
+	got := m.Totals()
+	if got.TokensIssued != 2 || got.AuthFailures != 2 || got.Lockouts != 1 || got.QuotaRefusals != 1 || got.IntrospectRefusals != 1 || got.Since.IsZero() {
+		t.Fatalf("totals %+v", got)
+	}
+}
