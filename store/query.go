@@ -1,7 +1,9 @@
 package store
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -139,4 +141,10 @@ type IssuedSummary struct {
 type AppIssued struct {
 	ClientID string
 	Issued   int64
+}
+
+// EventsBefore is a ListEvents cursor that starts at t: the events older
+// than it come first. Event ids are "<ms>-<seq>" (FeedIDLess).
+func EventsBefore(t time.Time) string {
+	return strconv.FormatInt(t.UnixMilli(), 10) + "-0"
 }

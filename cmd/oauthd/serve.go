@@ -403,6 +403,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			TrustedProxies: cfg.trustedProxies,
 			Guard:          signInGuard{limits: limits, audit: appSvc, metrics: mx},
 			Tracing:        webTracing(tr),
+			Figures:        func() dashboard.Figures { return dashboard.Figures(mx.Totals()) },
 		}, appSvc)
 		if err != nil {
 			return err

@@ -523,7 +523,7 @@ func TestEventsTabs(t *testing.T) {
 	if a.status != 200 || strings.Count(a.body, "client.auth_failed</code>") != 50 || strings.Contains(a.body, "application.created</code>") {
 		t.Fatalf("security tab: %d, want a page of 50 failures and no change", a.status)
 	}
-	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, "log=security&amp;client_id=&amp;kind=&amp;cursor=")
+	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, `log=security" rel="next">Older events</a>`)
 	if a := b.get("/dashboard/events?kind=client.auth_failed"); a.status != 200 || !strings.Contains(a.body, `aria-current="page">Security events</a>`) {
 		t.Fatalf("a security kind without log: %d, want the security tab", a.status)
 	}
@@ -531,5 +531,33 @@ func TestEventsTabs(t *testing.T) {
 		t.Fatalf("a security kind on the changes tab: %d, want 400 saying so", a.status)
 	}
 	a = b.get("/dashboard/applications/" + app.ClientID)
-	mustContain(t, "the application page", a.body, "Recent changes", "application.created", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
+	mustContain(t, "the application page", a.body, "Activity", "<strong>Created</strong>", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
+}
+
+// An update's event says what changed, old → new, and only what changed;
+// the events page filters by kind and by dates.
+func TestEventsWhatChanged(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, _ := env.createApp(apps.NewApplication{Name: "precious", Scopes: []string{"sms"}})
+	b := env.signedIn()
+	b.get("/dashboard/applications/" + app.ClientID)
+	if a := b.post("/dashboard/applications/"+app.ClientID, url.Values{"name": {"treasured"}, "scopes": {"sms", "groups"}, "token_lifetime": {"24h"}, "token_format": {"opaque"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", a.status, a.body)
+	}
+	a := b.get("/dashboard/events?kind=application.updated")
+	mustContain(t, "the update's event", a.body, `<span class="chg-field">Name</span>: <span class="old">precious</span> <span aria-label="became">→</span> <span class="new">treasured</span>`,
+		`<span class="chg-field">Scopes</span>: <span class="old">sms</span> <span aria-label="became">→</span> <span class="new">sms, groups</span>`)
+	if strings.Contains(a.body, `<span class="chg-field">Token lifetime</span>`) {
+		t.Errorf("the event lists the lifetime, which the form posted unchanged")
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	if a := b.get("/dashboard/events?from=" + today + "&to=" + today); !strings.Contains(a.body, "treasured") {
+		t.Errorf("today's events lack the update")
+	}
+	if a := b.get("/dashboard/events?to=2020-01-01"); a.status != 200 || strings.Contains(a.body, "treasured") {
+		t.Errorf("events up to 2020: %d, with today's update", a.status)
+	}
+	if a := b.get("/dashboard/events?from=yesterday"); a.status != 400 || !strings.Contains(a.body, "a date such as") {
+		t.Errorf("a malformed date: %d", a.status)
+	}
 }

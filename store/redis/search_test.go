@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,7 +69,7 @@ func SearchScale(t *testing.T, n int) {
 	s := redis.New(srv.Client(t), redis.Options{Prefix: "scale"})
 	ctx := context.Background()
 	start := time.Now()
-	LoadApplications(t, s, n)
+	redistest.LoadApplications(t, s, n)
 	t.Logf("FIGURE scale load: %d applications in %s", n, time.Since(start).Round(time.Millisecond))
 
 	type result struct {
@@ -149,38 +148,4 @@ func SearchScale(t *testing.T, n int) {
 		t.Logf("FIGURE scale memory: %s holds %.0f bytes per application", k, float64(b)/float64(n))
 	}
 	t.Logf("FIGURE scale memory: the indexes hold %.0f bytes per application (and each owner's set about 60 more)", perApp)
-}
-
-// LoadApplications creates n applications through s from 32 goroutines:
-// names of two or three words out of a few, a thousand owners.
-func LoadApplications(t testing.TB, s *redis.Store, n int) {
-	t.Helper()
-	words := []string{"sms", "billing", "reports", "gateway", "daemon", "export", "nightly", "portal", "push", "alerts"}
-	ctx := context.Background()
-	base := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for w := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += 32 {
-				a := store.Application{
-					ClientID: fmt.Sprintf("scale-%06d", i),
-					Name:     fmt.Sprintf("%s-%s-%d", words[i%len(words)], words[(i/len(words))%len(words)], i%97),
-					Owner:    fmt.Sprintf("acct_%d", i%1000), Scopes: []string{"sms"}, Enabled: true,
-					TokenLifetime: time.Hour, CreatedAt: base.Add(time.Duration(i) * time.Second),
-				}
-				if err := s.CreateApplication(ctx, a); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
 }
