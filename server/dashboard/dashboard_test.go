@@ -16,6 +16,7 @@ import (
 	"github.com/oauthd/oauthd/server/dashboard"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis/redistest"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // Every answer, page, asset or error, carries the CSP and the other
@@ -259,8 +260,18 @@ func TestDelegatedSignIn(t *testing.T) {
 	theirs, _ := env.createApp(apps.NewApplication{Name: "theirs", Owner: "acct_2"})
 	b := env.browser()
 	b.signIn(url.Values{"method": {"client"}, "client_id": {portal.ClientID}, "client_secret": {secret}})
+	// A delegate lands on its list: the overview covers every owner.
+	if a := b.get("/dashboard/"); a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/applications" {
+		t.Errorf("a delegate's landing: %d %s, want the list", a.status, a.header.Get("Location"))
+	}
+	if a := b.get("/dashboard/overview"); a.status != http.StatusForbidden {
+		t.Errorf("a delegate's overview: %d, want 403", a.status)
+	}
 	list := b.get("/dashboard/applications")
 	mustContain(t, "delegated list", list.body, mine.ClientID, "client:"+portal.ClientID)
+	if strings.Contains(list.body, `href="/dashboard/overview"`) {
+		t.Error("a delegate is offered the overview")
+	}
 	if strings.Contains(list.body, theirs.ClientID) || strings.Contains(list.body, `id="f-owner"`) {
 		t.Error("a delegate sees another owner's application or the owner filter")
 	}
@@ -560,4 +571,31 @@ func TestEventsWhatChanged(t *testing.T) {
 	if a := b.get("/dashboard/events?from=yesterday"); a.status != 400 || !strings.Contains(a.body, "a date such as") {
 		t.Errorf("a malformed date: %d", a.status)
 	}
+}
+
+// An admin key lands on the overview: the tokens of the day, the
+// busiest applications, the security log's counts and the replica's own
+// figures.
+func TestOverviewPage(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini, func(c *dashboard.Config) {
+		c.Figures = func() dashboard.Figures {
+			return dashboard.Figures{Since: time.Now(), TokensIssued: 1234, QuotaRefusals: 7}
+		}
+	})
+	app, secret := env.createApp(apps.NewApplication{Name: "busy-daemon"})
+	for range 2 {
+		cc := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: secret, TokenURL: env.url + "/oauth/token"}
+		if _, err := cc.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.apps.Security(context.Background(), store.SecurityEvent{Kind: "client.locked_out", Addr: netip.MustParseAddr("192.0.2.1")})
+	env.apps.Flush(context.Background())
+	b := env.signedIn()
+	if a := b.get("/dashboard/"); a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/overview" {
+		t.Fatalf("landing: %d %s, want the overview", a.status, a.header.Get("Location"))
+	}
+	a := b.get("/dashboard/overview")
+	mustContain(t, "the overview", a.body, `<span class="figure" id="ov-issued">2</span>`, `<span class="figure" id="ov-lockouts">1</span>`,
+		"busy-daemon", "1,234", "7 token", "client.locked_out", "signs no JWT access tokens")
 }
