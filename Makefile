@@ -25,9 +25,10 @@ test:
 	@command -v redis-server >/dev/null 2>&1 || echo "NOTE: redis-server is not installed, so the real-Redis tests were SKIPPED (only miniredis ran). apt-get install redis-server, or set OAUTHD_REQUIRE_REDIS=1 to make this a failure."
 	@command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || echo "NOTE: no chromium found, so the dashboard's browser tests were SKIPPED. apt-get install chromium (and npm ci in server/dashboard/testdata/axe), or set OAUTHD_REQUIRE_BROWSER=1 to make this a failure."
 
-## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster); prints FIGURE lines
+## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), and search over 100,000 applications; prints FIGURE lines
 test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/oauthd/
+	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./store/redis/ ./server/dashboard/
 
 ## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib)
 interop:
