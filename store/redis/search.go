@@ -196,17 +196,29 @@ type byLex struct {
 	key string
 }
 
+// zrange is a ZRANGE of key between its ends lo and hi, or from bound
+// on, upwards, or downwards with rev (REV takes the high bound first).
+func zrange(key, lo, hi, bound string, from *position, rev bool) goredis.ZRangeArgs {
+	switch {
+	case from != nil && rev:
+		hi = bound
+	case from != nil:
+		lo = bound
+	}
+	if rev {
+		lo, hi = hi, lo
+	}
+	return goredis.ZRangeArgs{Key: key, Start: lo, Stop: hi, Rev: rev}
+}
+
 func (x byLex) scan(ctx context.Context, from *position, rev bool, n int) ([]position, error) {
-	min, max := "-", "+"
-	if from != nil && rev {
-		max = "(" + lexMember(from.name, from.id)
-	} else if from != nil {
-		min = "(" + lexMember(from.name, from.id)
+	var bound string
+	if from != nil {
+		bound = "(" + lexMember(from.name, from.id)
 	}
-	if rev { // ZRANGE ... REV takes the bounds high first
-		min, max = max, min
-	}
-	members, err := x.s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: x.key, Start: min, Stop: max, ByLex: true, Rev: rev, Count: int64(n)}).Result()
+	z := zrange(x.key, "-", "+", bound, from, rev)
+	z.ByLex, z.Count = true, int64(n)
+	members, err := x.s.rdb.ZRangeArgs(ctx, z).Result()
 	if err != nil {
 		return nil, x.s.wrap(err)
 	}
@@ -226,21 +238,19 @@ type byScore struct {
 }
 
 func (x byScore) scan(ctx context.Context, from *position, rev bool, n int) ([]position, error) {
-	min, max := "-inf", "+inf"
-	if from != nil && rev {
-		max = strconv.FormatInt(from.ms, 10)
-	} else if from != nil {
-		min = strconv.FormatInt(from.ms, 10)
+	var bound string
+	if from != nil {
+		bound = strconv.FormatInt(from.ms, 10)
 	}
-	if rev {
-		min, max = max, min
-	}
+	z := zrange(x.key, "-inf", "+inf", bound, from, rev)
+	z.ByScore = true
 	// Entries on from's millisecond are read and skipped up to from's
 	// client_id; read in rounds until n are past it.
 	var out []position
 	for offset := int64(0); ; {
 		count := int64(n) + 64
-		zs, err := x.s.rdb.ZRangeArgsWithScores(ctx, goredis.ZRangeArgs{Key: x.key, Start: min, Stop: max, ByScore: true, Rev: rev, Offset: offset, Count: count}).Result()
+		z.Offset, z.Count = offset, count
+		zs, err := x.s.rdb.ZRangeArgsWithScores(ctx, z).Result()
 		if err != nil {
 			return nil, x.s.wrap(err)
 		}

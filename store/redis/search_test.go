@@ -148,4 +148,18 @@ func SearchScale(t *testing.T, n int) {
 		t.Logf("FIGURE scale memory: %s holds %.0f bytes per application", k, float64(b)/float64(n))
 	}
 	t.Logf("FIGURE scale memory: the indexes hold %.0f bytes per application (and each owner's set about 60 more)", perApp)
+
+	// An upgrade: the indexes rebuilt from the records.
+	rdb := srv.Client(t)
+	if err := rdb.Del(ctx, "scale:apps:name", "scale:apps:search", "scale:apps:indexed").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if got, err := s.RebuildAppIndexes(ctx); err != nil || got != n {
+		t.Fatalf("rebuild: %d, %v; want %d", got, err, n)
+	}
+	t.Logf("FIGURE scale rebuild: the indexes of %d applications in %s", n, time.Since(t0).Round(time.Millisecond))
+	if p := run("search daemon-2 after the rebuild", store.AppQuery{Search: "daemon-2"}); len(p.Apps) == 0 {
+		t.Error("nothing found after the rebuild")
+	}
 }
