@@ -209,20 +209,21 @@ func (u *ui) scheme(s string) {
 // DocShotsEnv, when set, makes the browser tests write the screenshots
 // the README shows (docShots) into docs/ too:
 //
-//	OAUTHD_DOC_SCREENSHOTS=1 go test -run 'TestBrowser$|TestBrowserManyApplications' ./server/dashboard/
+//	OAUTHD_DOC_SCREENSHOTS=1 go test -tags faults -run 'TestBrowser$|TestFaultBrowserManyApplications' ./server/dashboard/
 const DocShotsEnv = "OAUTHD_DOC_SCREENSHOTS"
 
 // docShots are the screenshots docs/ keeps, by the name check writes.
 var docShots = map[string]string{
-	"overview-desktop":            "dashboard-overview.png",
-	"overview-desktop-dark":       "dashboard-overview-dark.png",
-	"applications-5000-desktop":   "dashboard-applications.png",
-	"applications-5000-phone":     "dashboard-applications-phone.png",
-	"application-desktop":         "dashboard-application.png",
-	"application-desktop-dark":    "dashboard-application-dark.png",
-	"application-phone":           "dashboard-application-phone.png",
-	"application-created-desktop": "dashboard-created.png",
-	"events-desktop":              "dashboard-events.png",
+	"overview-100000-desktop":            "dashboard-overview.png",
+	"overview-100000-desktop-dark":       "dashboard-overview-dark.png",
+	"overview-100000-phone":              "dashboard-overview-phone.png",
+	"applications-100000-desktop":        "dashboard-applications.png",
+	"applications-100000-search-desktop": "dashboard-search.png",
+	"applications-100000-phone-dark":     "dashboard-applications-phone-dark.png",
+	"application-desktop":                "dashboard-application.png",
+	"application-desktop-dark":           "dashboard-application-dark.png",
+	"application-created-desktop":        "dashboard-created.png",
+	"events-desktop":                     "dashboard-events.png",
 }
 
 type axeViolation struct {

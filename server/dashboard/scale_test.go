@@ -1,7 +1,9 @@
 package dashboard_test
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -75,36 +77,78 @@ func browseMany(t *testing.T, n int) {
 	t.Logf("FIGURE dashboard pages: %d applications, %d pages: median %s, 95th %s, slowest %s",
 		n, len(took), took[len(took)/2].Round(10*time.Microsecond), took[len(took)*95/100].Round(10*time.Microsecond), took[len(took)-1].Round(10*time.Microsecond))
 
+	traffic(t, env)
 	u := &ui{t: t, ctx: ctx, axe: axeSource(t), shot: shotDir(t)}
 	u.do("sign in", chromedp.Navigate(env.url+"/dashboard/signin"), chromedp.WaitVisible(chromedp.CSS("#admin_key")),
 		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#ov-issued")))
+	if top := u.text("#top tbody"); !strings.Contains(top, "scale-000000") {
+		t.Errorf("the busiest applications lack the busiest, scale-000000:\n%s", top)
+	}
+	u.check(fmt.Sprintf("overview-%d", n))
 	u.do("applications by name", chromedp.Navigate(env.url+"/dashboard/applications?sort=name"), chromedp.WaitVisible(chromedp.CSS("#apps")))
 	first := u.text("#apps tbody tr:first-child td:first-child")
 	u.check(fmt.Sprintf("applications-%d", n))
 
 	// Search with the form: every row matches, and Next goes on.
+	loaded := func(what, param string) {
+		u.waitFor(what, `location.search.includes("`+param+`") && document.readyState === "complete" && document.querySelector("#apps") !== null`)
+	}
 	u.do("search daemon-2", chromedp.SetValue(chromedp.CSS("#f-search"), "daemon-2"), chromedp.SetValue(chromedp.CSS("#f-sort"), "name"),
-		chromedp.Click(chromedp.CSS(`form[role=search] button`)), chromedp.WaitVisible(chromedp.CSS(`a[rel=next]`)))
+		chromedp.Click(chromedp.CSS(`form[role=search] button`)))
+	loaded("the search", "search=daemon-2")
 	names := u.text("#apps tbody")
 	if rows := strings.Count(names, "daemon-2"); rows != 25 {
 		t.Errorf("the first page of daemon-2 shows %d matching rows, want 25:\n%s", rows, names)
 	}
 	u.check(fmt.Sprintf("applications-%d-search", n))
-	u.do("next page", chromedp.Click(chromedp.CSS(`a[rel=next]`)), chromedp.WaitVisible(chromedp.CSS(`a[rel=prev]`)))
+	u.do("next page", chromedp.Click(chromedp.CSS(`a[rel=next]`)))
+	loaded("the next page", "after=")
 	if second := u.text("#apps tbody"); second == names || strings.Count(second, "daemon-2") != strings.Count(second, "scale-") {
 		t.Errorf("the second page of daemon-2 holds other rows:\n%s", second)
 	}
-	u.do("previous page", chromedp.Click(chromedp.CSS(`a[rel=prev]`)), chromedp.WaitNotPresent(chromedp.CSS(`a[rel=prev]`)))
+	u.do("previous page", chromedp.Click(chromedp.CSS(`a[rel=prev]`)))
+	loaded("the previous page", "before=")
 	if back := u.text("#apps tbody"); back != names {
 		t.Errorf("back on the first page:\n%s\nwant\n%s", back, names)
 	}
 	// Z to A, and back to A to Z: the first row is the one seen first.
 	u.do("Z to A", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#apps")),
 		chromedp.SetValue(chromedp.CSS("#f-sort"), "-name"), chromedp.Click(chromedp.CSS(`form[role=search] button`)))
-	u.waitFor("the Z to A page", `location.search.includes("sort=-name") && document.querySelector("#apps") !== null`)
+	loaded("the Z to A page", "sort=-name")
 	if last := u.text("#apps tbody tr:first-child td:first-child"); store.NameKey(last) < store.NameKey(first) {
 		t.Errorf("Z to A starts with %q, before A to Z's %q", last, first)
 	}
+}
+
+// traffic is a day of tokens for twelve applications, the first the
+// busiest, fewer at night, and some failed authentications and
+// lock-outs: what the overview shows.
+func traffic(t *testing.T, env *testEnv) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for app := range 12 {
+		id := fmt.Sprintf("scale-%06d", app)
+		for h := range 24 {
+			at := now.Add(-time.Duration(h) * time.Hour)
+			n := (12 - app) * (3 + (at.Hour()+6)%24/3)
+			for i := range n {
+				tok := store.Token{ClientID: id, Scopes: []string{"sms"}, IssuedAt: at, ExpiresAt: now.Add(time.Hour)}
+				ref := store.TokenRef{ClientID: id, Bucket: tok.Bucket(), Digest: store.Sum(fmt.Sprint(id, h, i))}
+				if err := env.store.CreateToken(ctx, ref, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := env.store.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		kind := []string{"client.auth_failed", "client.auth_failed", "client.auth_failed", "client.locked_out", "token.quota_exceeded"}[i%5]
+		env.apps.Security(ctx, store.SecurityEvent{Kind: kind, ClientID: "scale-000003", Known: i%2 == 0, Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), Reason: "wrong secret"})
+	}
+	env.apps.Flush(ctx)
 }
 
 // pagerLink is the pager's link with rel in a page ("" when it has none).
