@@ -29,9 +29,10 @@ import (
 // Like <prefix>:apps they are global keys, outside every application's
 // slot: on a single node or Sentinel they are written in the record's
 // own transaction; on a Cluster, which cannot span slots in one, right
-// after it (as the feed is). A search reads the records it returns and
-// checks them again, so an entry left behind by a crash between the two
-// on a Cluster is never shown, only skipped.
+// after it (as the feed is). A crash between the two there can leave an
+// entry behind: a page skips an application deleted since, a search also
+// one that no longer matches it, and a renamed one shows, as it is now,
+// where its old name sorted until RebuildAppIndexes runs again.
 const appIndexVersion = "1"
 
 func (s *Store) nameIndexKey() string          { return s.opts.Prefix + ":apps:name" }
