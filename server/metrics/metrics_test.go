@@ -186,3 +186,18 @@ func TestRedisBlockingReadNotLatency(t *testing.T) {
 		t.Fatalf("want the non-blocking XREAD timed and the blocking one not:\n%s", grepLines(out, "duration_seconds_count"))
 	}
 }
+
+func TestTotals(t *testing.T) {
+	m := New(Build{})
+	m.TokenIssued()
+	m.TokenIssued()
+	m.ClientAuthFailed("wrong_secret")
+	m.ClientAuthFailed("unknown_client")
+	m.LockedOut(LockScopeClient)
+	m.QuotaRefused(BudgetIssue)
+	m.QuotaRefused(BudgetIntrospect)
+	got := m.Totals()
+	if got.TokensIssued != 2 || got.AuthFailures != 2 || got.Lockouts != 1 || got.QuotaRefusals != 1 || got.IntrospectRefusals != 1 || got.Since.IsZero() {
+		t.Fatalf("totals %+v", got)
+	}
+}
