@@ -147,10 +147,22 @@ func testAddressLockout(t *testing.T, s Backend) {
 	if err := s.CreateToken(ctx, refOf(tok, "from-nat"), tok); err != nil {
 		t.Fatalf("CreateToken under an address lock-out: %v", err)
 	}
-	// A failure naming the client from the locked address is counted on
-	// the pair and locks it at least as long as the address: from now on
-	// the right secret meets the same lock-out as a wrong one (no 429/200
-	// oracle).
+}
+
+// A failure naming a real client from a locked-out address is counted on
+// the pair and locks it at least as long as the address: from then on the
+// right secret meets the same lock-out as a wrong one (no 429/200 oracle).
+func testAddressLockIsNoOracle(t *testing.T, s Backend) {
+	ctx := context.Background()
+	a := newApp(t)
+	mustCreate(t, s, a)
+	nat := netip.MustParseAddr("192.0.2.45")
+	for i := range longLockouts.AddrFailures.N + 1 {
+		failed(t, s, fmt.Sprint("guess-", i), nat)
+	}
+	if lo, err := s.Blocked(ctx, "", nat); err != nil || lo.Scope != "address" || lo.For <= 0 {
+		t.Fatalf("Blocked(the address) = %+v, %v; want its lock-out", lo, err)
+	}
 	lo, err := s.ClientFailed(ctx, a.ClientID, nat, false)
 	if err != nil || lo.For <= 0 {
 		t.Fatalf("ClientFailed naming the client from the locked address = %+v, %v; want a lock-out", lo, err)
@@ -158,7 +170,7 @@ func testAddressLockout(t *testing.T, s Backend) {
 	if d, err := s.ClientLocked(ctx, a.ClientID, nat, false); err != nil || d <= 0 {
 		t.Fatalf("ClientLocked after a failure from the locked address = %v, %v; want the pair held", d, err)
 	}
-	tok = newToken(a, time.Hour)
+	tok := newToken(a, time.Hour)
 	tok.RequestedFrom = nat
 	var locked *store.LockedError
 	if err := s.CreateToken(ctx, refOf(tok, "right-secret"), tok); !errors.As(err, &locked) {
