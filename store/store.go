@@ -231,6 +231,9 @@ type SecurityEvent struct {
 	Reason string
 	// For is a lock-out's duration.
 	For time.Duration
+	// Monitor marks a spent quota that was let through: its application's
+	// quota is in monitor mode.
+	Monitor bool
 }
 
 // Lockout is the state of a caller after a failed authentication.

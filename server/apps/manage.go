@@ -142,6 +142,9 @@ type ApplicationPatch struct {
 	Metadata      *map[string]string
 	TokenFormat   *string
 	Audiences     *[]string
+	// TokenQuota, IntrospectionQuota and QuotaMode are as for
+	// NewApplication: empty sets them back to the global default.
+	TokenQuota, IntrospectionQuota, QuotaMode *string
 }
 
 // Update validates and applies a patch. Narrowed scopes and disabling take
@@ -207,6 +210,21 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if p.TokenFormat != nil {
 		changes["token_format"] = *p.TokenFormat
 	}
+	var q quotaFields
+	if p.TokenQuota != nil || p.IntrospectionQuota != nil || p.QuotaMode != nil {
+		if q, err = parseQuotaFields(deref(p.TokenQuota), deref(p.IntrospectionQuota), deref(p.QuotaMode)); err != nil {
+			return store.Application{}, err
+		}
+	}
+	if p.TokenQuota != nil {
+		changes["token_quota"] = FormatQuota(q.token)
+	}
+	if p.IntrospectionQuota != nil {
+		changes["introspection_quota"] = FormatQuota(q.introspection)
+	}
+	if p.QuotaMode != nil {
+		changes["quota_mode"] = q.mode
+	}
 	d := delegateFrom(ctx)
 	if d != nil {
 		var errs []error
@@ -262,6 +280,21 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if p.Enabled != nil {
 			a.Enabled = *p.Enabled
 		}
+		// Quotas are checked against those the application has now,
+		// inside the compare-and-swap, as the allowlist is.
+		old := a
+		if p.TokenQuota != nil {
+			a.TokenQuota = q.token
+		}
+		if p.IntrospectionQuota != nil {
+			a.IntrospectionQuota = q.introspection
+		}
+		if p.QuotaMode != nil {
+			a.QuotaMode = q.mode
+		}
+		if err := d.mayLowerQuotas(old, a, s.opts.Limits); err != nil {
+			return a, err
+		}
 		// The format is checked against the lifetime the application
 		// has after this patch.
 		format := a.TokenFormat
@@ -283,6 +316,14 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	}
 	s.audit(ctx, "application.updated", id, changes)
 	return a, nil
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // Delete removes an application; its tokens stop working at once.
