@@ -69,6 +69,11 @@ type appForm struct {
 	// Format is opaque or jwt; Audiences one per line.
 	Format    string
 	Audiences string
+	// TokenQuota, IntrospectionQuota and QuotaMode are the application's
+	// own ("" for the server's, which DefaultIssue and
+	// DefaultIntrospect describe).
+	TokenQuota, IntrospectionQuota, QuotaMode string
+	DefaultIssue, DefaultIntrospect           string
 	// Catalogue is the scopes to pick from, the forms (all:any,
 	// resource:*) after them.
 	Catalogue []scopes.Scope
@@ -85,7 +90,9 @@ func (d *Dashboard) blankForm(ctx context.Context) (appForm, error) {
 	if err != nil {
 		return appForm{}, err
 	}
-	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{}}, nil
+	lim := d.apps.Limits()
+	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{},
+		DefaultIssue: apps.FormatRate(lim.Issue), DefaultIntrospect: apps.FormatRate(lim.Introspect)}, nil
 }
 
 // pickable is what the scope pickers offer: the catalogue, then the forms
@@ -113,6 +120,7 @@ func (d *Dashboard) formOf(ctx context.Context, a application) (appForm, error) 
 	f.Format = a.TokenFormat
 	f.Audiences = strings.Join(a.Audiences, "\n")
 	f.Lifetime = a.TokenLifetime
+	f.TokenQuota, f.IntrospectionQuota, f.QuotaMode = a.TokenQuota, a.IntrospectionQuota, a.QuotaMode
 	if !contains(lifetimeChoices, f.Lifetime) {
 		f.Lifetime, f.Custom = "custom", a.TokenLifetime
 	}
@@ -146,6 +154,8 @@ func (d *Dashboard) readForm(c echo.Context) (appForm, error) {
 	f.Metadata = c.FormValue("metadata")
 	f.Format = c.FormValue("token_format")
 	f.Audiences = c.FormValue("audiences")
+	f.TokenQuota, f.IntrospectionQuota = c.FormValue("token_quota"), c.FormValue("introspection_quota")
+	f.QuotaMode = c.FormValue("quota_mode")
 	return f, nil
 }
 
@@ -225,6 +235,7 @@ func (d *Dashboard) createApp(c echo.Context) error {
 			Name: f.Name, Description: f.Description, Owner: f.Owner, Metadata: md, Scopes: f.Scopes,
 			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
 			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
+			TokenQuota: f.TokenQuota, IntrospectionQuota: f.IntrospectionQuota, QuotaMode: f.QuotaMode,
 		})
 		if err == nil {
 			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret, Curl: d.curl(a.ClientID, secret)}
@@ -252,6 +263,7 @@ type appView struct {
 	Tokens     []tokenRow
 	MoreTokens bool
 	Chart      chart
+	Quota      quotaView
 	Events     []eventRow
 	// Errors holds an action's error by section: secrets, tokens,
 	// api_keys, enabled, delete.
@@ -331,6 +343,7 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 		return appView{}, err
 	}
 	v.Chart = newChart(hours, d.cfg.Now())
+	v.Quota = quotaOf(a, d.apps.Limits(), hours)
 	ev, _, err := d.apps.Events(ctx, store.EventFilter{ClientID: id}, "", eventsOnAppPage)
 	if err != nil {
 		return appView{}, err
@@ -389,6 +402,7 @@ func (d *Dashboard) updateApp(c echo.Context) error {
 			Name: &f.Name, Description: &f.Description, Owner: &f.Owner, Metadata: &md,
 			Scopes: &f.Scopes, TokenLifetime: &life, IPAllowlist: &allow,
 			TokenFormat: &f.Format, Audiences: &aud,
+			TokenQuota: &f.TokenQuota, IntrospectionQuota: &f.IntrospectionQuota, QuotaMode: &f.QuotaMode,
 		})
 	}
 	if err == nil {
