@@ -26,9 +26,10 @@ test:
 	@tmp=$${TMPDIR:-/tmp}; $(GO) build -o "$$tmp/oauthd-testreport" ./cmd/internal/testreport && \
 	bash -o pipefail -c '$(GO) test -race -count=1 -json ./... | tee "$$0" | "$$1"' "$$tmp/oauthd-test.json" "$$tmp/oauthd-testreport"
 
-## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster); prints FIGURE lines
+## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), and search over 100,000 applications; prints FIGURE lines
 test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/oauthd/
+	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./store/redis/ ./server/dashboard/
 
 ## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib)
 interop:

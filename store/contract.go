@@ -60,6 +60,17 @@ type Backend interface {
 // page), and the cursor of the next page ("" after the last). The cursor is
 // opaque; a malformed one gives ErrInvalid.
 //
+// SearchApplications returns a page of the applications q selects, in q's
+// order, over every application (not page by page), with the cursors of
+// the pages before and after it. Cursors are opaque and stable: a page
+// after a cursor starts after the application it was taken at, whatever
+// was created or deleted since. A malformed cursor, or one taken in
+// another order, gives ErrInvalid. A backend keeps indexes for the
+// orders, owners and search terms, written with each change, so a page
+// costs about the same at 100 or 100,000 applications; where it must
+// sort what a term matches itself, it reads at most MaxSearchMatches of
+// them (AppPage.Capped).
+//
 // Records returned may share their slices and maps with a cache: callers
 // must not modify them.
 type Applications interface {
@@ -68,6 +79,7 @@ type Applications interface {
 	UpdateApplication(ctx context.Context, id string, update func(Application) (Application, error)) (Application, error)
 	DeleteApplication(ctx context.Context, id string) error
 	ListApplications(ctx context.Context, cursor string, limit int) ([]Application, string, error)
+	SearchApplications(ctx context.Context, q AppQuery) (AppPage, error)
 }
 
 // Scopes keeps the scope catalogue: the scopes applications may hold, one
@@ -173,6 +185,7 @@ type UsageCounts interface {
 	GetUsage(ctx context.Context, id string) (Usage, error)
 	GetUsages(ctx context.Context, ids []string) (map[string]Usage, error)
 	IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error)
+	IssuedOverall(ctx context.Context, hours, top int, now time.Time) (IssuedSummary, error)
 }
 
 // Events is the audit log: two logs. Changes made by authenticated actors

@@ -185,10 +185,12 @@ func quotaFlags(f *pflag.FlagSet, token, introspection, mode *string) {
 
 func (c *cli) listCommand() *cobra.Command {
 	var filter adminapi.ApplicationFilter
-	var cursor string
+	var cursor, sort string
 	var limit int
-	cmd := &cobra.Command{Use: "list [--name TEXT] [--owner ACCOUNT]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [--search TEXT] [--owner ACCOUNT] [--sort created|name|-created|-name]", Short: "List applications (never their secrets)", Args: cobra.NoArgs}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
+		// "-name" is by name, descending.
+		filter.Sort, filter.Desc = strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
 		page, err := api.ListApplications(ctx, filter, limit, cursor)
 		if err != nil {
 			return err
@@ -202,13 +204,22 @@ func (c *cli) listCommand() *cobra.Command {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.Scopes, " "),
 				a.TokenLifetime, a.Enabled, a.CreatedAt.Format(time.RFC3339))
 		}
+		if page.Capped {
+			fmt.Fprintln(w, "\nthe search matches more than 2,000 applications: these are among the first found; narrow it")
+		}
+		if page.PrevCursor != "" {
+			fmt.Fprintf(w, "\nprevious: --before %s\n", page.PrevCursor)
+		}
 		if page.NextCursor != "" {
 			fmt.Fprintf(w, "\nmore: --cursor %s\n", page.NextCursor)
 		}
 		return w.Flush()
 	})
-	cmd.Flags().StringVar(&filter.Name, "name", "", "only applications whose name contains this")
+	cmd.Flags().StringVar(&filter.Search, "search", "", "only applications with a word of their name, or their client ID, starting with this (over all applications)")
+	cmd.Flags().StringVar(&filter.Name, "name", "", "the older name of --search")
 	cmd.Flags().StringVar(&filter.Owner, "owner", "", "only applications of this owner (account id)")
+	cmd.Flags().StringVar(&sort, "sort", "created", "order: created or name; a leading - reverses it (-created: newest first)")
+	cmd.Flags().StringVar(&filter.Before, "before", "", "the page before this cursor, as printed after a page")
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
 	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
 	return c.command(cmd)

@@ -34,6 +34,9 @@ func TestCLIVerbs(t *testing.T) {
 			if out := cli("apps", "list", "--name", "cli-"+name); !strings.Contains(out, id) || !strings.Contains(out, "CLIENT_ID") {
 				t.Fatalf("list table:\n%s", out)
 			}
+			if out := cli("apps", "list", "--search", strings.ToUpper(name), "--sort", "-name"); !strings.Contains(out, id) {
+				t.Fatalf("list --search %s --sort -name:\n%s", strings.ToUpper(name), out)
+			}
 			var list struct{ Applications []app }
 			if err := json.Unmarshal([]byte(cli("apps", "list", "--json", "--name", "cli-"+name)), &list); err != nil || len(list.Applications) != 1 {
 				t.Fatalf("list --json: %+v %v", list, err)

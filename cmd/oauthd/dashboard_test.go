@@ -41,8 +41,14 @@ func TestEmbeddedDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	body = readAll(t, resp)
-	if resp.StatusCode != 200 || !strings.Contains(body, ">demo</a>") || !strings.Contains(body, ">sms-api</a>") {
-		t.Fatalf("after sign-in with the printed key: %d\n%s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !strings.Contains(body, "<h1>Overview</h1>") {
+		t.Fatalf("after sign-in with the printed key: %d, want the overview\n%s", resp.StatusCode, body)
+	}
+	if resp, err = c.Get(base + "applications"); err != nil {
+		t.Fatal(err)
+	}
+	if body = readAll(t, resp); !strings.Contains(body, ">demo</a>") || !strings.Contains(body, ">sms-api</a>") {
+		t.Fatalf("the applications after sign-in: %d\n%s", resp.StatusCode, body)
 	}
 }
 

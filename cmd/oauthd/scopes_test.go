@@ -32,7 +32,7 @@ func scopesSupported(t *testing.T, url string) string {
 	return strings.Join(out, " ")
 }
 
-// waitFor polls cond, bounded: for a change that crosses Redis's pub/sub
+// waitPubSub polls cond, bounded: for a change that crosses Redis's pub/sub
 // from one process to another.
 
 // Issue 20, item 2, as the operator hit it: serve ran with a catalogue file

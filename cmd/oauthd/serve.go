@@ -318,6 +318,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	catDone := make(chan struct{})
 	go func() { defer close(catDone); reportCatalogue(catCtx, appSvc, cfg, log) }()
 	defer func() { stopCat(); <-catDone }()
+	idxCtx, stopIdx := context.WithCancel(ctx)
+	idxDone := make(chan struct{})
+	go func() { defer close(idxDone); indexApplications(idxCtx, st, log) }()
+	defer func() { stopIdx(); <-idxDone }()
 	// The service writes the security log's aggregated counts every
 	// period, and once more after the HTTP servers have drained.
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
@@ -399,6 +403,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 			TrustedProxies: cfg.trustedProxies,
 			Guard:          signInGuard{limits: limits, audit: appSvc, metrics: mx},
 			Tracing:        webTracing(tr),
+			Figures:        func() dashboard.Figures { return dashboard.Figures(mx.Totals()) },
 		}, appSvc)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,7 +164,7 @@ func (a *Admin) routes() {
 		a.echo.Add(method, Prefix+path, h, a.authenticate, checkQuery(query))
 	}
 	add(http.MethodPost, "/applications", a.createApp)
-	add(http.MethodGet, "/applications", a.listApps, "limit", "cursor", "name", "owner")
+	add(http.MethodGet, "/applications", a.listApps, "limit", "cursor", "before", "search", "name", "owner", "sort", "order")
 	add(http.MethodGet, "/applications/:id", a.getApp)
 	add(http.MethodPut, "/applications/:id", a.importApp)
 	add(http.MethodGet, "/export", a.exportApps, "limit", "cursor", "secrets")
@@ -462,13 +463,23 @@ func (a *Admin) listApps(c echo.Context) error {
 	if err != nil {
 		return writeError(c, err)
 	}
-	page, next, err := a.apps.List(c.Request().Context(), c.QueryParam("cursor"), limit,
-		apps.ListFilter{Name: c.QueryParam("name"), Owner: c.QueryParam("owner")})
+	order := c.QueryParam("order")
+	if order != "" && order != "asc" && order != "desc" {
+		return writeError(c, apps.Invalid("order", "asc or desc"))
+	}
+	q := apps.ListQuery{
+		// name is the older name of search, kept for older clients.
+		Search: cmp.Or(c.QueryParam("search"), c.QueryParam("name")), Owner: c.QueryParam("owner"),
+		Sort: c.QueryParam("sort"), Desc: order == "desc",
+		After: c.QueryParam("cursor"), Before: c.QueryParam("before"), Limit: limit,
+	}
+	page, err := a.apps.List(c.Request().Context(), q)
 	if err != nil {
 		return writeError(c, err)
 	}
-	out := adminapi.ApplicationList{Applications: make([]adminapi.Application, 0, len(page)), NextCursor: next}
-	for _, l := range page {
+	out := adminapi.ApplicationList{Applications: make([]adminapi.Application, 0, len(page.Apps)),
+		NextCursor: page.Next, PrevCursor: page.Prev, Capped: page.Capped}
+	for _, l := range page.Apps {
 		out.Applications = append(out.Applications, applicationOf(l.Application, l.Usage))
 	}
 	return web.WriteJSON(c, http.StatusOK, out)

@@ -95,10 +95,12 @@ func (s *Service) Export(ctx context.Context, cursor string, limit int, withSecr
 	if withSecrets && delegateFrom(ctx) != nil {
 		return nil, "", Forbidden("secret_digests", "only an admin key can export secret digests; export without them (secrets=none, or oauthd apps export --without-secrets)")
 	}
-	page, next, err := s.List(ctx, cursor, limit, ListFilter{})
+	// Creation order over every application (no search: never capped).
+	res, err := s.List(ctx, ListQuery{After: cursor, Limit: limit})
 	if err != nil {
 		return nil, "", err
 	}
+	page, next := res.Apps, res.Next
 	out := make([]store.Application, len(page))
 	secrets := "none"
 	for i, l := range page {

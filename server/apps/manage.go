@@ -70,14 +70,26 @@ func (s *Service) Get(ctx context.Context, id string) (store.Application, store.
 // MaxPage bounds a listing page.
 const MaxPage = 500
 
-// ListFilter narrows a listing; zero fields match everything.
-type ListFilter struct {
-	// Name keeps applications whose name contains it, case-insensitively.
-	Name string
+// ListQuery selects, orders and pages a listing over every application
+// (store.AppQuery says how); the zero ListQuery but Limit lists them all
+// in creation order.
+type ListQuery struct {
+	// Search finds applications by the start of any word of their name,
+	// or of their client_id, case-insensitively.
+	Search string
 	// Owner keeps the applications of one owner. A delegated
 	// administrator always sees only its own owner's.
 	Owner string
+	// Sort is "created" ("" too) or "name"; Desc reverses it.
+	Sort string
+	Desc bool
+	// After or Before: a cursor of a page already shown.
+	After, Before string
+	Limit         int
 }
+
+// Sorts are the orders a listing offers.
+var Sorts = []string{string(store.SortCreated), string(store.SortName)}
 
 // Listed is an application in a listing, with its usage.
 type Listed struct {
@@ -85,49 +97,62 @@ type Listed struct {
 	Usage store.Usage
 }
 
-// List returns a page of applications in creation order, with their
-// usage, keeping those f matches; a filtered page may hold fewer than
-// limit even when more follow.
-func (s *Service) List(ctx context.Context, cursor string, limit int, f ListFilter) ([]Listed, string, error) {
+// ListPage is a page of a listing, with the cursors of its neighbours
+// ("" for none) and whether the search matched more than it sorts
+// (store.AppPage.Capped).
+type ListPage struct {
+	Apps       []Listed
+	Prev, Next string
+	Capped     bool
+}
+
+// List returns a page of the applications q selects, in q's order, with
+// their usage.
+func (s *Service) List(ctx context.Context, q ListQuery) (ListPage, error) {
 	if d := delegateFrom(ctx); d != nil {
-		if err := d.mayChangeOwner(f.Owner); f.Owner != "" && err != nil {
-			return nil, "", Forbidden("owner", fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner))
+		if err := d.mayChangeOwner(q.Owner); q.Owner != "" && err != nil {
+			return ListPage{}, Forbidden("owner", fmt.Sprintf("delegated administration lists only owner %q's applications", d.Owner))
 		}
 		if d.Owner == "" {
-			return nil, "", d.mayManage(store.Application{})
+			return ListPage{}, d.mayManage(store.Application{})
 		}
-		f.Owner = d.Owner
+		q.Owner = d.Owner
 	}
-	name := f.Name
-	if limit <= 0 || limit > MaxPage {
-		return nil, "", Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
+	if q.Limit <= 0 || q.Limit > MaxPage {
+		return ListPage{}, Invalid("limit", fmt.Sprintf("between 1 and %d", MaxPage))
 	}
-	page, next, err := s.store.ListApplications(ctx, cursor, limit)
+	if q.Sort != "" && !slices.Contains(Sorts, q.Sort) {
+		return ListPage{}, Invalid("sort", "one of "+strings.Join(Sorts, ", "))
+	}
+	if q.After != "" && q.Before != "" {
+		return ListPage{}, Invalid("before", "give a cursor or a before cursor, not both")
+	}
+	if len(q.Search) > 100 {
+		return ListPage{}, Invalid("search", "at most 100 bytes")
+	}
+	res, err := s.store.SearchApplications(ctx, store.AppQuery{
+		Search: q.Search, Owner: q.Owner, Sort: store.AppSort(q.Sort), Desc: q.Desc,
+		After: q.After, Before: q.Before, Limit: q.Limit,
+	})
 	if errors.Is(err, store.ErrInvalid) {
-		return nil, "", Invalid("cursor", "not a cursor this server handed out; start again without one")
+		return ListPage{}, Invalid("cursor", "not a cursor this server handed out for this order; start again without one")
 	}
 	if err != nil {
-		return nil, "", err
+		return ListPage{}, err
 	}
-	if name != "" || f.Owner != "" {
-		name = strings.ToLower(name)
-		page = slices.DeleteFunc(page, func(a store.Application) bool {
-			return !strings.Contains(strings.ToLower(a.Name), name) || (f.Owner != "" && a.Owner != f.Owner)
-		})
-	}
-	ids := make([]string, len(page))
-	for i, a := range page {
+	ids := make([]string, len(res.Apps))
+	for i, a := range res.Apps {
 		ids[i] = a.ClientID
 	}
 	usage, err := s.store.GetUsages(ctx, ids)
 	if err != nil {
-		return nil, "", err
+		return ListPage{}, err
 	}
-	out := make([]Listed, len(page))
-	for i, a := range page {
-		out[i] = Listed{a, usage[a.ClientID]}
+	out := ListPage{Apps: make([]Listed, len(res.Apps)), Prev: res.Prev, Next: res.Next, Capped: res.Capped}
+	for i, a := range res.Apps {
+		out.Apps[i] = Listed{a, usage[a.ClientID]}
 	}
-	return out, next, nil
+	return out, nil
 }
 
 // ApplicationPatch holds the fields to change; nil leaves a field as it is.
@@ -244,7 +269,9 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if !credential.ValidClientID(id) {
 		return store.Application{}, notFound(id)
 	}
+	var before store.Application
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
+		before = a
 		if err := d.mayManage(a); err != nil {
 			return a, err
 		}
@@ -314,7 +341,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if err != nil {
 		return store.Application{}, err
 	}
-	s.audit(ctx, "application.updated", id, changes)
+	s.audit(ctx, "application.updated", id, whatChanged(changes, before, a))
 	return a, nil
 }
 
@@ -324,6 +351,33 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// whatChanged keeps, of the fields a patch set, those whose value moved,
+// with their new value as the record has it, and their old ones under
+// "previous": the audit log says what changed, not what a form posted.
+func whatChanged(set map[string]any, old, next store.Application) map[string]any {
+	was, now := settingsOf(old), settingsOf(next)
+	out, previous := map[string]any{}, map[string]any{}
+	for k := range set {
+		if fmt.Sprint(was[k]) != fmt.Sprint(now[k]) {
+			out[k], previous[k] = now[k], was[k]
+		}
+	}
+	if len(previous) > 0 {
+		out["previous"] = previous
+	}
+	return out
+}
+
+// settingsOf is what an update may change, as the audit log writes it.
+func settingsOf(a store.Application) map[string]any {
+	return map[string]any{
+		"name": a.Name, "description": a.Description, "owner": a.Owner, "metadata": a.Metadata,
+		"scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime), "ip_allowlist": FormatAllowlist(a.IPAllowlist),
+		"enabled": a.Enabled, "audiences": a.Audiences, "token_format": cmp.Or(a.TokenFormat, store.TokenOpaque),
+		"token_quota": FormatQuota(a.TokenQuota), "introspection_quota": FormatQuota(a.IntrospectionQuota), "quota_mode": a.QuotaMode,
+	}
 }
 
 // Delete removes an application; its tokens stop working at once.

@@ -92,6 +92,16 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// shotDir is where the screenshots go: testdata/screenshots.
+func shotDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // ui drives one browser tab through the dashboard.
 type ui struct {
 	t    *testing.T
@@ -140,8 +150,8 @@ func (u *ui) text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
-// check screenshots the page at desktop and phone width and runs axe-core
-// on both layouts.
+// check screenshots the page at desktop and phone width, in the light
+// and the dark colour scheme, and runs axe-core on all four.
 func (u *ui) check(name string) {
 	u.t.Helper()
 	for _, vp := range []struct {
@@ -149,27 +159,71 @@ func (u *ui) check(name string) {
 		w, h  int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		u.do("viewport "+vp.label, chromedp.EmulateViewport(vp.w, vp.h))
-		ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
-		cancel()
-		if err != nil {
-			u.t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(u.shot, name+"-"+vp.label+".png"), png, 0o644); err != nil {
-			u.t.Fatal(err)
-		}
-		// A phone-width page must not scroll sideways.
-		if vp.label == "phone" {
-			wide, _ := chromedp.Run(u.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
-			if wide {
-				u.t.Errorf("%s: the page is wider than a 390px phone", name)
+		for _, scheme := range []string{"light", "dark"} {
+			u.scheme(scheme)
+			shot := name + "-" + vp.label
+			if scheme == "dark" {
+				shot += "-dark"
+			}
+			ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
+			cancel()
+			if err != nil {
+				u.t.Fatalf("screenshot %s: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(u.shot, shot+".png"), png, 0o644); err != nil {
+				u.t.Fatal(err)
+			}
+			if doc, ok := docShots[shot]; ok && os.Getenv(DocShotsEnv) != "" {
+				if err := os.WriteFile(filepath.Join("..", "..", "docs", doc), png, 0o644); err != nil {
+					u.t.Fatal(err)
+				}
+			}
+			// A phone-width page must not scroll sideways.
+			if vp.label == "phone" {
+				wide, _ := chromedp.Run(u.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+				if wide {
+					u.t.Errorf("%s: the page is wider than a 390px phone", name)
+				}
+			}
+			for _, v := range u.axeRun(name + " (" + vp.label + ", " + scheme + ")") {
+				u.t.Errorf("accessibility (axe-core) on %s at %s width, %s scheme: %s (%s): %s at %v", name, vp.label, scheme, v.ID, v.Impact, v.Help, v.Targets)
 			}
 		}
-		for _, v := range u.axeRun(name + " (" + vp.label + ")") {
-			u.t.Errorf("accessibility (axe-core) on %s at %s width: %s (%s): %s at %v", name, vp.label, v.ID, v.Impact, v.Help, v.Targets)
-		}
+		u.scheme("light")
 	}
 	u.do("viewport reset", chromedp.EmulateViewport(1280, 900))
+}
+
+// scheme makes the page follow a light or dark system preference
+// (prefers-color-scheme).
+func (u *ui) scheme(s string) {
+	u.t.Helper()
+	u.do("colour scheme "+s, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: s}}})
+		return err
+	}))
+}
+
+// DocShotsEnv, when set, makes the browser tests write the screenshots
+// the README shows (docShots) into docs/ too:
+//
+//	OAUTHD_DOC_SCREENSHOTS=1 go test -tags faults -run 'TestBrowser$|TestFaultBrowserManyApplications' ./server/dashboard/
+const DocShotsEnv = "OAUTHD_DOC_SCREENSHOTS"
+
+// docShots are the screenshots docs/ keeps, by the name check writes.
+var docShots = map[string]string{
+	"overview-100000-desktop":            "dashboard-overview.png",
+	"overview-100000-desktop-dark":       "dashboard-overview-dark.png",
+	"overview-100000-phone":              "dashboard-overview-phone.png",
+	"applications-100000-desktop":        "dashboard-applications.png",
+	"applications-100000-search-desktop": "dashboard-search.png",
+	"applications-100000-phone-dark":     "dashboard-applications-phone-dark.png",
+	"application-desktop":                "dashboard-application.png",
+	"application-desktop-dark":           "dashboard-application-dark.png",
+	"application-created-desktop":        "dashboard-created.png",
+	"events-desktop":                     "dashboard-events.png",
 }
 
 type axeViolation struct {
@@ -239,11 +293,7 @@ func TestBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	env := newTestEnv(t, redistest.Mini)
 	other := env.replica()
-	shots := filepath.Join("testdata", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	u := &ui{t: t, ctx: ctx, axe: axeSource(t), shot: shots}
+	u := &ui{t: t, ctx: ctx, axe: axeSource(t), shot: shotDir(t)}
 	// A few applications so the list looks like a real one.
 	env.createApp(apps.NewApplication{Name: "sms-gateway", Owner: "acct_1042", Scopes: []string{"sms", "groups"}, TokenLifetime: "24h", IPAllowlist: []string{"10.20.0.0/16"}})
 	env.createApp(apps.NewApplication{Name: "billing-export", Owner: "acct_7", Scopes: []string{"sms"}, TokenLifetime: "168h"})
@@ -262,7 +312,9 @@ func TestBrowser(t *testing.T) {
 	u.do("client fields on choosing", chromedp.Click(chromedp.CSS("#method-client")), chromedp.WaitVisible(chromedp.CSS("#client_secret")),
 		chromedp.Click(chromedp.CSS("#method-key")), chromedp.WaitNotVisible(chromedp.CSS("#client_secret")))
 	// Keyboard only: type the key and press Enter.
-	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
+	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#ov-issued")))
+	u.check("overview-empty")
+	u.do("applications", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-search")))
 	u.check("applications")
 
 	// Create an application.
@@ -368,6 +420,14 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("events page lacks the changes: %q", body)
 	}
 	u.check("events")
+	u.do("the overview with tokens issued", chromedp.Navigate(env.url+"/dashboard/overview"), chromedp.WaitVisible(chromedp.CSS("#top")))
+	if top := u.text("#top tbody"); !strings.Contains(top, "nightly-reports") {
+		t.Errorf("the busiest applications %q lack nightly-reports", top)
+	}
+	if n := u.text("#ov-issued"); n != "3" {
+		t.Errorf("the overview counts %s tokens issued, want 3", n)
+	}
+	u.check("overview")
 	scopesJourney(t, u, env)
 	u.do("a page that does not exist", chromedp.Navigate(env.url+"/dashboard/applications/no-such-app"), chromedp.WaitVisible(chromedp.CSS("p.error")))
 	if msg := u.text("p.error"); !strings.Contains(msg, "no-such-app") {
@@ -395,8 +455,8 @@ func TestBrowser(t *testing.T) {
 
 	// Sign-out ends the session on the other replica too. (The cookie is
 	// the host's, whatever the port, so the browser takes it to both.)
-	u.do("other replica while signed in", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")))
-	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-name")),
+	u.do("other replica while signed in", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-search")))
+	u.do("sign out", chromedp.Navigate(env.url+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#f-search")),
 		chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 	u.do("other replica after sign-out", chromedp.Navigate(other+"/dashboard/applications"), chromedp.WaitVisible(chromedp.CSS("#admin_key")))
 }
@@ -442,7 +502,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	u.do("sign in", chromedp.Navigate(env.url+"/dashboard/signin"), chromedp.WaitVisible(chromedp.CSS("#admin_key")),
 		// Without the script both methods' fields show.
 		chromedp.WaitVisible(chromedp.CSS("#client_secret")),
-		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#f-name")))
+		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#ov-issued")))
 	u.do("create", chromedp.Navigate(env.url+"/dashboard/applications/new"), chromedp.WaitVisible(chromedp.CSS("#name")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "no-script"), chromedp.Click(chromedp.CSS(`input[name=scopes][value="sms"]`)),
 		chromedp.Click(chromedp.CSS("#life-custom")), chromedp.SendKeys(chromedp.CSS("#token_lifetime_custom"), "90m"),

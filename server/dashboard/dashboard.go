@@ -72,6 +72,22 @@ type Config struct {
 	Tracing web.Tracing
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Figures reads this replica's own counters (its metrics registry)
+	// for the overview; nil shows none.
+	Figures func() Figures
+}
+
+// Figures are one replica's counters since it started, shown on the
+// overview beside the cluster-wide figures read from Redis. They are
+// server/metrics.Totals field for field, so cmd converts one to the other.
+type Figures struct {
+	Since        time.Time
+	TokensIssued float64
+	AuthFailures float64
+	Lockouts     float64
+	// QuotaRefusals are token requests refused for a spent quota;
+	// IntrospectRefusals, introspections past a resource server's budget.
+	QuotaRefusals, IntrospectRefusals float64
 }
 
 // Dashboard serves the web console under Prefix.
@@ -130,13 +146,21 @@ func (d *Dashboard) routes() {
 	assets, _ := fs.Sub(assetFS, "assets")
 	e.GET(Prefix+"assets/*", echo.WrapHandler(http.StripPrefix(Prefix+"assets/", assetHandler(assets))))
 	e.GET(strings.TrimSuffix(Prefix, "/"), func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix) })
-	e.GET(Prefix, func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix+"applications") })
+	// The landing page: the overview, or for a delegated administrator
+	// (who sees one owner's applications, not the whole server) the list.
+	e.GET(Prefix, func(c echo.Context) error {
+		if current(c).actor.Delegate != nil {
+			return c.Redirect(http.StatusSeeOther, Prefix+"applications")
+		}
+		return c.Redirect(http.StatusSeeOther, Prefix+"overview")
+	}, d.session)
 	e.GET(Prefix+"signin", d.signInPage)
 	e.POST(Prefix+"signin", d.signIn)
 	e.POST(Prefix+"signout", d.signOut, d.session, d.csrf)
 
 	get := func(path string, h echo.HandlerFunc) { e.GET(Prefix+path, h, d.session) }
 	post := func(path string, h echo.HandlerFunc) { e.POST(Prefix+path, h, d.session, d.csrf) }
+	get("overview", d.overview)
 	get("applications", d.listApps)
 	get("applications/new", d.newAppPage)
 	post("applications", d.createApp)

@@ -16,6 +16,7 @@ import (
 	"github.com/oauthd/oauthd/server/dashboard"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis/redistest"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // Every answer, page, asset or error, carries the CSP and the other
@@ -35,7 +36,7 @@ func TestHeadersOnEveryPage(t *testing.T) {
 		{anon, "/dashboard/applications", 303, true},
 		{anon, "/dashboard/nope", 404, true},
 		{b, "/dashboard/applications", 200, true},
-		{b, "/dashboard/applications?name=head", 200, true},
+		{b, "/dashboard/applications?search=head", 200, true},
 		{b, "/dashboard/applications/new", 200, true},
 		{b, "/dashboard/applications/" + app.ClientID, 200, true},
 		{b, "/dashboard/applications/no-such-app", 404, true},
@@ -259,8 +260,18 @@ func TestDelegatedSignIn(t *testing.T) {
 	theirs, _ := env.createApp(apps.NewApplication{Name: "theirs", Owner: "acct_2"})
 	b := env.browser()
 	b.signIn(url.Values{"method": {"client"}, "client_id": {portal.ClientID}, "client_secret": {secret}})
+	// A delegate lands on its list: the overview covers every owner.
+	if a := b.get("/dashboard/"); a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/applications" {
+		t.Errorf("a delegate's landing: %d %s, want the list", a.status, a.header.Get("Location"))
+	}
+	if a := b.get("/dashboard/overview"); a.status != http.StatusForbidden {
+		t.Errorf("a delegate's overview: %d, want 403", a.status)
+	}
 	list := b.get("/dashboard/applications")
 	mustContain(t, "delegated list", list.body, mine.ClientID, "client:"+portal.ClientID)
+	if strings.Contains(list.body, `href="/dashboard/overview"`) {
+		t.Error("a delegate is offered the overview")
+	}
 	if strings.Contains(list.body, theirs.ClientID) || strings.Contains(list.body, `id="f-owner"`) {
 		t.Error("a delegate sees another owner's application or the owner filter")
 	}
@@ -330,7 +341,8 @@ func TestFormErrorsByField(t *testing.T) {
 		t.Fatalf("create: %d\n%s", a.status, a.body)
 	}
 	mustContain(t, "created page", a.body, "will not be shown again", "grant_type=client_credentials "+env.url+"/oauth/token", `id="client-secret"`)
-	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "good"})
+	res, err := env.apps.List(context.Background(), apps.ListQuery{Search: "good", Limit: 10})
+	list := res.Apps
 	if err != nil || len(list) != 1 || list[0].TokenLifetime != 168*time.Hour || list[0].Metadata["env"] != "prod" || list[0].Owner != "acct_9" {
 		t.Fatalf("created %+v, %v", list, err)
 	}
@@ -407,7 +419,8 @@ func TestFormTokenFormatAndAudiences(t *testing.T) {
 	if a.status != http.StatusCreated {
 		t.Fatalf("create: %d\n%s", a.status, a.body)
 	}
-	list, _, err := env.apps.List(context.Background(), "", 10, apps.ListFilter{Name: "jwt app"})
+	res, err := env.apps.List(context.Background(), apps.ListQuery{Search: "jwt app", Limit: 10})
+	list := res.Apps
 	if err != nil || len(list) != 1 || list[0].TokenFormat != "jwt" || len(list[0].Audiences) != 2 {
 		t.Fatalf("created %+v, %v", list, err)
 	}
@@ -521,7 +534,7 @@ func TestEventsTabs(t *testing.T) {
 	if a.status != 200 || strings.Count(a.body, "client.auth_failed</code>") != 50 || strings.Contains(a.body, "application.created</code>") {
 		t.Fatalf("security tab: %d, want a page of 50 failures and no change", a.status)
 	}
-	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, "log=security&amp;client_id=&amp;kind=&amp;cursor=")
+	mustContain(t, "the security tab", a.body, `aria-current="page">Security events</a>`, `name="log" value="security"`, `log=security" rel="next">Older events</a>`)
 	if a := b.get("/dashboard/events?kind=client.auth_failed"); a.status != 200 || !strings.Contains(a.body, `aria-current="page">Security events</a>`) {
 		t.Fatalf("a security kind without log: %d, want the security tab", a.status)
 	}
@@ -529,5 +542,60 @@ func TestEventsTabs(t *testing.T) {
 		t.Fatalf("a security kind on the changes tab: %d, want 400 saying so", a.status)
 	}
 	a = b.get("/dashboard/applications/" + app.ClientID)
-	mustContain(t, "the application page", a.body, "Recent changes", "application.created", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
+	mustContain(t, "the application page", a.body, "Activity", "<strong>Created</strong>", "/dashboard/events?log=security&amp;client_id="+app.ClientID)
+}
+
+// An update's event says what changed, old → new, and only what changed;
+// the events page filters by kind and by dates.
+func TestEventsWhatChanged(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	app, _ := env.createApp(apps.NewApplication{Name: "precious", Scopes: []string{"sms"}})
+	b := env.signedIn()
+	b.get("/dashboard/applications/" + app.ClientID)
+	if a := b.post("/dashboard/applications/"+app.ClientID, url.Values{"name": {"treasured"}, "scopes": {"sms", "groups"}, "token_lifetime": {"24h"}, "token_format": {"opaque"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", a.status, a.body)
+	}
+	a := b.get("/dashboard/events?kind=application.updated")
+	mustContain(t, "the update's event", a.body, `<span class="chg-field">Name</span>: <span class="old">precious</span> <span aria-label="became">→</span> <span class="new">treasured</span>`,
+		`<span class="chg-field">Scopes</span>: <span class="old">sms</span> <span aria-label="became">→</span> <span class="new">sms, groups</span>`)
+	if strings.Contains(a.body, `<span class="chg-field">Token lifetime</span>`) {
+		t.Errorf("the event lists the lifetime, which the form posted unchanged")
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	if a := b.get("/dashboard/events?from=" + today + "&to=" + today); !strings.Contains(a.body, "treasured") {
+		t.Errorf("today's events lack the update")
+	}
+	if a := b.get("/dashboard/events?to=2020-01-01"); a.status != 200 || strings.Contains(a.body, "treasured") {
+		t.Errorf("events up to 2020: %d, with today's update", a.status)
+	}
+	if a := b.get("/dashboard/events?from=yesterday"); a.status != 400 || !strings.Contains(a.body, "a date such as") {
+		t.Errorf("a malformed date: %d", a.status)
+	}
+}
+
+// An admin key lands on the overview: the tokens of the day, the
+// busiest applications, the security log's counts and the replica's own
+// figures.
+func TestOverviewPage(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini, func(c *dashboard.Config) {
+		c.Figures = func() dashboard.Figures {
+			return dashboard.Figures{Since: time.Now(), TokensIssued: 1234, QuotaRefusals: 7}
+		}
+	})
+	app, secret := env.createApp(apps.NewApplication{Name: "busy-daemon"})
+	for range 2 {
+		cc := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: secret, TokenURL: env.url + "/oauth/token"}
+		if _, err := cc.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.apps.Security(context.Background(), store.SecurityEvent{Kind: "client.locked_out", Addr: netip.MustParseAddr("192.0.2.1")})
+	env.apps.Flush(context.Background())
+	b := env.signedIn()
+	if a := b.get("/dashboard/"); a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/overview" {
+		t.Fatalf("landing: %d %s, want the overview", a.status, a.header.Get("Location"))
+	}
+	a := b.get("/dashboard/overview")
+	mustContain(t, "the overview", a.body, `<span class="figure" id="ov-issued">2</span>`, `<span class="figure" id="ov-lockouts">1</span>`,
+		"busy-daemon", "1,234", "7 token", "client.locked_out", "signs no JWT access tokens")
 }

@@ -172,7 +172,7 @@ func (b *browser) signIn(form url.Values) {
 	b.t.Helper()
 	b.get("/dashboard/signin")
 	a := b.post("/dashboard/signin", form)
-	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/applications" {
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/dashboard/" {
 		b.t.Fatalf("sign-in answered %d %s: %s", a.status, a.header.Get("Location"), a.body)
 	}
 }

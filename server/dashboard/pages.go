@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,24 +22,42 @@ import (
 const pageSize = 25
 
 type appsView struct {
-	Name, Owner string
-	// Cursor is this page's, Next the following page's ("" at the end).
-	Cursor, Next string
-	Apps         []application
-	Error        string
-	ErrorField   string
-	Filtered     bool
-	Notice       string
+	Search, Owner string
+	// Sort is the order chosen: created or name, "-" first for descending.
+	Sort  string
+	Sorts []choice
+	// Paging: this page's links to its neighbours ("" for none), and
+	// First when this is not the first page.
+	PrevURL, NextURL, FirstURL string
+	Apps                       []application
+	Error                      string
+	ErrorField                 string
+	Filtered                   bool
+	Capped                     bool
+	Notice                     string
+}
+
+// choice is an option of a select.
+type choice struct{ Value, Label string }
+
+var appSorts = []choice{
+	{"-created", "Newest first"}, {"created", "Oldest first"}, {"name", "Name, A to Z"}, {"-name", "Name, Z to A"},
 }
 
 func (d *Dashboard) listApps(c echo.Context) error {
-	v := appsView{Name: strings.TrimSpace(c.QueryParam("name")), Owner: strings.TrimSpace(c.QueryParam("owner")), Cursor: c.QueryParam("cursor")}
+	v := appsView{Search: strings.TrimSpace(c.QueryParam("search")), Owner: strings.TrimSpace(c.QueryParam("owner")),
+		Sort: c.QueryParam("sort"), Sorts: appSorts}
+	if !slices.ContainsFunc(appSorts, func(s choice) bool { return s.Value == v.Sort }) {
+		v.Sort = appSorts[0].Value
+	}
 	if current(c).actor.Delegate != nil {
 		v.Owner = "" // a delegate always sees its own owner's: the filter is not offered
 	}
-	v.Filtered = v.Name != "" || v.Owner != ""
+	v.Filtered = v.Search != "" || v.Owner != ""
 	v.Notice = notices[c.QueryParam("done")]
-	list, next, err := d.apps.List(c.Request().Context(), v.Cursor, pageSize, apps.ListFilter{Name: v.Name, Owner: v.Owner})
+	q := apps.ListQuery{Search: v.Search, Owner: v.Owner, Sort: strings.TrimPrefix(v.Sort, "-"), Desc: strings.HasPrefix(v.Sort, "-"),
+		After: c.QueryParam("after"), Before: c.QueryParam("before"), Limit: pageSize}
+	res, err := d.apps.List(c.Request().Context(), q)
 	status := http.StatusOK
 	if err != nil {
 		p := explain(err)
@@ -49,10 +66,25 @@ func (d *Dashboard) listApps(c echo.Context) error {
 		}
 		status, v.Error, v.ErrorField = p.Status, p.Message, p.Field
 	}
-	for _, l := range list {
+	for _, l := range res.Apps {
 		v.Apps = append(v.Apps, applicationOf(l.Application, l.Usage))
 	}
-	v.Next = next
+	link := func(k, cursor string) string {
+		u := url.Values{}
+		for _, p := range [][2]string{{"search", v.Search}, {"owner", v.Owner}, {"sort", v.Sort}, {k, cursor}} {
+			if p[1] != "" && p[0] != "" {
+				u.Set(p[0], p[1])
+			}
+		}
+		return Prefix + "applications?" + u.Encode()
+	}
+	if res.Prev != "" {
+		v.PrevURL, v.FirstURL = link("before", res.Prev), link("", "")
+	}
+	if res.Next != "" {
+		v.NextURL = link("after", res.Next)
+	}
+	v.Capped = res.Capped
 	return d.render(c, status, "apps", page{Title: "Applications", Nav: "apps", Data: v})
 }
 
@@ -92,7 +124,7 @@ func (d *Dashboard) blankForm(ctx context.Context) (appForm, error) {
 	}
 	lim := d.apps.Limits()
 	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{},
-		DefaultIssue: apps.FormatRate(lim.Issue), DefaultIntrospect: apps.FormatRate(lim.Introspect)}, nil
+		DefaultIssue: apps.FormatQuota(store.Quota{Set: true, Rate: lim.Issue}), DefaultIntrospect: apps.FormatQuota(store.Quota{Set: true, Rate: lim.Introspect})}, nil
 }
 
 // pickable is what the scope pickers offer: the catalogue, then the forms
@@ -280,20 +312,19 @@ type tokenRow struct {
 	ExpiresAt               time.Time
 }
 
+// eventRow is an audit event as the pages show it: what happened, by
+// whom, and what changed, field by field.
 type eventRow struct {
-	ID, Kind, Actor, ClientID, IP, Detail string
-	Time                                  time.Time
+	ID, Kind, Title, Actor, ClientID, IP string
+	Changes                              []change
+	Time                                 time.Time
 }
 
 func eventRows(list []store.Event) []eventRow {
 	out := make([]eventRow, 0, len(list))
 	for _, e := range list {
-		detail := ""
-		if len(e.Detail) > 0 {
-			b, _ := json.Marshal(e.Detail)
-			detail = string(b)
-		}
-		out = append(out, eventRow{ID: e.ID, Kind: e.Kind, Actor: e.Actor, ClientID: e.ClientID, IP: e.IP, Detail: detail, Time: e.Time})
+		out = append(out, eventRow{ID: e.ID, Kind: e.Kind, Title: eventTitle(e), Actor: e.Actor, ClientID: e.ClientID, IP: e.IP,
+			Changes: changesOf(e.Detail), Time: e.Time})
 	}
 	return out
 }
@@ -628,23 +659,33 @@ func (d *Dashboard) createAPIKey(c echo.Context) error {
 }
 
 // eventsView is the events page: one of the audit log's two logs (the
-// changes, or the security events, a tab each), filtered.
+// changes, or the security events, a tab each), filtered by application,
+// kind and dates.
 type eventsView struct {
 	Log            string
 	ClientID, Kind string
-	Cursor, Next   string
-	Events         []eventRow
-	Error          string
-	Note           string
-	Kinds          []string
+	// From and To are dates (YYYY-MM-DD, UTC), both days included.
+	From, To            string
+	Cursor              string
+	NewestURL, OlderURL string
+	Events              []eventRow
+	Error               string
+	Note                string
+	Kinds               []string
 }
 
 // Security reports whether the page shows the security log.
 func (v eventsView) Security() bool { return v.Log == store.LogSecurity }
 
+// Filtered reports whether any filter is set.
+func (v eventsView) Filtered() bool {
+	return v.ClientID != "" || v.Kind != "" || v.From != "" || v.To != ""
+}
+
 func (d *Dashboard) events(c echo.Context) error {
 	f := store.EventFilter{Log: c.QueryParam("log"), ClientID: strings.TrimSpace(c.QueryParam("client_id")), Kind: strings.TrimSpace(c.QueryParam("kind"))}
-	v := eventsView{Log: store.LogAdmin, ClientID: f.ClientID, Kind: f.Kind, Cursor: c.QueryParam("cursor")}
+	v := eventsView{Log: store.LogAdmin, ClientID: f.ClientID, Kind: f.Kind, Cursor: c.QueryParam("cursor"),
+		From: strings.TrimSpace(c.QueryParam("from")), To: strings.TrimSpace(c.QueryParam("to"))}
 	log, err := apps.EventLog(f)
 	if err == nil {
 		v.Log, f.Log = log, log
@@ -659,10 +700,18 @@ func (d *Dashboard) events(c echo.Context) error {
 		v.Note = "Enter the client ID of one of your applications (or open its page): delegated administration reads the audit log one application at a time."
 		return d.render(c, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: v})
 	}
+	from, to, derr := dateRange(v.From, v.To)
+	if err == nil {
+		err = derr
+	}
+	cursor := v.Cursor
+	if cursor == "" && !to.IsZero() {
+		cursor = store.EventsBefore(to)
+	}
 	var ev []store.Event
 	var next string
 	if err == nil {
-		ev, next, err = d.apps.Events(c.Request().Context(), f, v.Cursor, 50)
+		ev, next, err = d.apps.Events(c.Request().Context(), f, cursor, 50)
 	}
 	status := http.StatusOK
 	if err != nil {
@@ -672,6 +721,47 @@ func (d *Dashboard) events(c echo.Context) error {
 		}
 		status, v.Error = p.Status, p.Message
 	}
-	v.Events, v.Next = eventRows(ev), next
+	if !from.IsZero() {
+		// Newest first: past the first event before from, none is wanted.
+		if i := slices.IndexFunc(ev, func(e store.Event) bool { return e.Time.Before(from) }); i >= 0 {
+			ev, next = ev[:i], ""
+		}
+	}
+	v.Events = eventRows(ev)
+	link := func(cursor string) string {
+		u := url.Values{}
+		for k, val := range map[string]string{"log": v.Log, "client_id": v.ClientID, "kind": v.Kind, "from": v.From, "to": v.To, "cursor": cursor} {
+			if val != "" && !(k == "log" && val == store.LogAdmin) {
+				u.Set(k, val)
+			}
+		}
+		return Prefix + "events?" + u.Encode()
+	}
+	if v.Cursor != "" {
+		v.NewestURL = link("")
+	}
+	if next != "" {
+		v.OlderURL = link(next)
+	}
 	return d.render(c, status, "events", page{Title: "Events", Nav: "events", Data: v})
+}
+
+// dateRange reads the events page's dates: from's midnight, and the
+// midnight after to (UTC), zero for a date left empty.
+func dateRange(from, to string) (time.Time, time.Time, error) {
+	var out [2]time.Time
+	for i, s := range []string{from, to} {
+		if s == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return time.Time{}, time.Time{}, apps.Invalid([]string{"from", "to"}[i], "a date such as 2026-03-31")
+		}
+		out[i] = t
+	}
+	if !out[1].IsZero() {
+		out[1] = out[1].AddDate(0, 0, 1)
+	}
+	return out[0], out[1], nil
 }

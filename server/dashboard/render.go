@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ type page struct {
 	Data      any
 }
 
-var pageNames = []string{"signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events", "scopes", "scopedelete"}
+var pageNames = []string{"overview", "signin", "status", "apps", "new", "created", "app", "confirm", "secret", "events", "scopes", "scopedelete"}
 
 var funcs = template.FuncMap{
 	// when is a time as the pages show it; the zero time is "never".
@@ -42,6 +43,23 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"join": strings.Join,
+	// count is a whole number with thousands separators.
+	"count": func(n any) string {
+		var v int64
+		switch n := n.(type) {
+		case int64:
+			v = n
+		case int:
+			v = int64(n)
+		case float64:
+			v = int64(n)
+		}
+		s := strconv.FormatInt(v, 10)
+		for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	},
 	"contains": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {
@@ -57,7 +75,7 @@ var funcs = template.FuncMap{
 func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/form.html", "templates/quota.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/form.html", "templates/chart.html", "templates/quota.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", name, err)
 		}

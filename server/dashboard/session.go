@@ -208,7 +208,7 @@ type signInView struct {
 // (sameOrigin).
 func (d *Dashboard) signInPage(c echo.Context) error {
 	if s, err := d.loadSession(c); err == nil && s != nil {
-		return c.Redirect(http.StatusSeeOther, Prefix+"applications")
+		return c.Redirect(http.StatusSeeOther, Prefix)
 	}
 	return d.renderSignIn(c, http.StatusOK, signInView{Method: "key"})
 }
@@ -277,7 +277,7 @@ func (d *Dashboard) signIn(c echo.Context) error {
 	web.LogAttrs(c, slog.String("actor", actor), slog.String("event", "dashboard sign-in"))
 	d.setCookie(c, sessionCookie, id, d.cfg.SessionMax)
 	d.setCookie(c, preCookie, "", 0)
-	return c.Redirect(http.StatusSeeOther, Prefix+"applications")
+	return c.Redirect(http.StatusSeeOther, Prefix)
 }
 
 // matchKey compares key's digest with every configured admin key in

@@ -35,13 +35,14 @@ type Metrics struct {
 	lockouts       *prometheus.CounterVec
 	refusals       *prometheus.CounterVec
 	monitored      *prometheus.CounterVec
+	started        time.Time
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime's
 // and the process's own metrics.
 func New(b Build) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), started: time.Now(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthd_http_requests_total",
 			Help: "HTTP requests answered, by route pattern, method and status code.",

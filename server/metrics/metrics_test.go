@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
@@ -115,7 +116,11 @@ func TestRedisErrorsHealthy(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := redistest.Start(t, kind)
 			m := New(Build{})
-			rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr, MaxRetries: -1, PoolSize: 4})
+			// Maintenance notifications off, as store/redis opens its
+			// clients: in auto mode go-redis races with itself when
+			// connections are made concurrently (the race detector's find).
+			rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr, MaxRetries: -1, PoolSize: 4,
+				MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 			defer rdb.Close()
 			m.InstrumentRedis(rdb)
 			ctx := context.Background()
@@ -179,5 +184,20 @@ func TestRedisBlockingReadNotLatency(t *testing.T) {
 	out := scrape(t, m)
 	if !strings.Contains(out, `oauthd_redis_command_duration_seconds_count{command="xread"} 1`) {
 		t.Fatalf("want the non-blocking XREAD timed and the blocking one not:\n%s", grepLines(out, "duration_seconds_count"))
+	}
+}
+
+func TestTotals(t *testing.T) {
+	m := New(Build{})
+	m.TokenIssued()
+	m.TokenIssued()
+	m.ClientAuthFailed("wrong_secret")
+	m.ClientAuthFailed("unknown_client")
+	m.LockedOut(LockScopeClient)
+	m.QuotaRefused(BudgetIssue)
+	m.QuotaRefused(BudgetIntrospect)
+	got := m.Totals()
+	if got.TokensIssued != 2 || got.AuthFailures != 2 || got.Lockouts != 1 || got.QuotaRefusals != 1 || got.IntrospectRefusals != 1 || got.Since.IsZero() {
+		t.Fatalf("totals %+v", got)
 	}
 }

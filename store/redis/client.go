@@ -8,6 +8,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // ClientConfig says how to reach Redis: exactly one of URL (one node),
@@ -167,4 +168,13 @@ func tighten(o *goredis.UniversalOptions) {
 	// retries: most of a second before a caller hears that Redis is down.
 	o.DialerRetries = 2
 	o.DialerRetryTimeout = 20 * time.Millisecond
+	// Maintenance notifications are Redis Enterprise's and Cloud's. In
+	// its default auto mode go-redis asks every new connection for them,
+	// is refused by any other Redis, and then switches the mode off in
+	// its options while other connections are being made: the race
+	// detector caught that write racing their reads (v9.23.0, redis.go
+	// initConn). Off from the start, nothing is asked and nothing races.
+	if o.MaintNotificationsConfig == nil {
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	}
 }

@@ -12,12 +12,14 @@
 //	<prefix>:{<client_id>}:revoked:<jti>     revocation tombstone (TTL = tombstone time)
 //	<prefix>:{<client_id>}:usage, :hourly:<day>   usage counts (see usage.go)
 //	<prefix>:apps                            sorted set of client_ids by creation time
+//	<prefix>:apps:name, :apps:search, :apps:owner:<owner>   search indexes (see search.go)
 //	<prefix>:scopes                          the scope catalogue (JSON; see scopes.go)
 //	<prefix>:app-changes                     pub/sub channel: client_ids whose record changed, ":scopes" for the catalogue
 //	<prefix>:feed                            revocation feed stream (capped; see feed.go)
 //
-// The apps index is the one key outside an application's slot; it is written
-// after the record, never inside a transaction with it.
+// The apps indexes are the keys outside an application's slot: on a single
+// node or Sentinel they are written in the record's transaction; on a
+// Cluster, which no transaction spans, right after it.
 package redis
 
 import (
@@ -171,21 +173,40 @@ func wrapErr(err error) error {
 }
 
 // CreateApplication stores a new application; ErrAlreadyExists if its
-// client_id is taken.
+// client_id is taken. Its index entries are written in the same
+// transaction (after it on a Cluster: see search.go).
 func (s *Store) CreateApplication(ctx context.Context, a store.Application) error {
 	b, err := encodeApp(a)
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, s.appKey(a.ClientID), b, 0).Result()
-	if err != nil {
-		return s.wrap(err)
+	key := s.appKey(a.ClientID)
+	taken := fmt.Errorf("application %q: %w", a.ClientID, store.ErrAlreadyExists)
+	if s.cluster {
+		ok, err := s.rdb.SetNX(ctx, key, b, 0).Result()
+		if err != nil {
+			return s.wrap(err)
+		}
+		if !ok {
+			return taken
+		}
+		return s.afterIndex(ctx, func(p goredis.Pipeliner) { s.indexApp(ctx, p, a) })
 	}
-	if !ok {
-		return fmt.Errorf("application %q: %w", a.ClientID, store.ErrAlreadyExists)
-	}
-	score := float64(a.CreatedAt.UnixMilli())
-	return s.wrap(s.rdb.ZAdd(ctx, s.indexKey(), goredis.Z{Score: score, Member: a.ClientID}).Err())
+	return s.watch(ctx, fmt.Sprintf("application %q", a.ClientID), func(tx *goredis.Tx) error {
+		n, err := tx.Exists(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return passErr{taken}
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, key, b, 0)
+			s.indexApp(ctx, p, a)
+			return nil
+		})
+		return err
+	}, key)
 }
 
 // GetApplication returns the application or ErrNotFound, from the
@@ -225,7 +246,7 @@ func (s *Store) cacheApp(id string, b []byte, epoch uint64) (store.Application, 
 // (every token revoked) the token records go with it.
 func (s *Store) UpdateApplication(ctx context.Context, id string, update func(store.Application) (store.Application, error)) (store.Application, error) {
 	key := s.appKey(id)
-	var out store.Application
+	var out, was store.Application
 	var feedKind string
 	txf := func(tx *goredis.Tx) error {
 		b, err := tx.Get(ctx, key).Bytes()
@@ -258,9 +279,12 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 			if feedKind != "" && !s.cluster {
 				s.feedAdd(ctx, p, feedKind, id, "")
 			}
+			if !s.cluster {
+				s.reindexApp(ctx, p, old, next)
+			}
 			return nil
 		})
-		out = next
+		out, was = next, old
 		return err
 	}
 	if err := s.watch(ctx, fmt.Sprintf("application %q", id), txf, key); err != nil {
@@ -269,6 +293,13 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, update func(st
 	s.apps.invalidate(id) // read-your-writes here, before the message arrives
 	if feedKind != "" && s.cluster {
 		s.feedAfter(ctx, feedKind, id, "")
+	}
+	if s.cluster {
+		var err error
+		if aerr := s.afterIndex(ctx, func(p goredis.Pipeliner) { s.reindexApp(ctx, p, was, out) }); aerr != nil {
+			err = fmt.Errorf("application %q saved, its search index not: %w", id, aerr)
+		}
+		return out, err
 	}
 	return out, nil
 }
@@ -321,6 +352,7 @@ func (e passErr) Error() string { return e.err.Error() }
 // hear of it through the change channel.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 	var del *goredis.IntCmd
+	var app store.Application
 	txf := func(tx *goredis.Tx) error {
 		b, err := tx.Get(ctx, s.appKey(id)).Bytes()
 		if errors.Is(err, goredis.Nil) {
@@ -330,7 +362,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		app, err := decodeApp(b)
+		app, err = decodeApp(b)
 		if err != nil {
 			return passErr{err}
 		}
@@ -349,6 +381,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 			p.Publish(ctx, s.changesChannel(), id)
 			if !s.cluster {
 				s.feedAdd(ctx, p, store.FeedAppDeleted, id, "")
+				s.unindexApp(ctx, p, app)
 			}
 			return nil
 		})
@@ -373,10 +406,11 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 	if del == nil || del.Val() == 0 {
 		return fmt.Errorf("application %q: %w", id, store.ErrNotFound)
 	}
-	if s.cluster {
-		s.feedAfter(ctx, store.FeedAppDeleted, id, "")
+	if !s.cluster {
+		return nil
 	}
-	return s.wrap(s.rdb.ZRem(ctx, s.indexKey(), id).Err())
+	s.feedAfter(ctx, store.FeedAppDeleted, id, "")
+	return s.afterIndex(ctx, func(p goredis.Pipeliner) { s.unindexApp(ctx, p, app) })
 }
 
 // ListApplications returns up to limit applications in creation order,

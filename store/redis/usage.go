@@ -1,8 +1,10 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,9 +24,21 @@ import (
 //
 //	<prefix>:{<client_id>}:usage           hash: app, secret:<id> (Unix ms), issued
 //	<prefix>:{<client_id>}:hourly:<day>    hash: <hour of day> → tokens; expires after 2 days
+//	<prefix>:issued:<day>                  hash: <hour of day> → tokens of every application; 2 days
+//	<prefix>:issued:top:<Unix hour>        sorted set: client_id → tokens that hour, the
+//	                                       topKeep busiest only; expires after 2 days
+//
+// The last two feed the dashboard's overview (IssuedOverall) without
+// reading every application: they are global keys, written by the same
+// flush right after the applications' own counts.
 const DefaultUsageFlushEvery = 10 * time.Second
 
 const hourlyKeep = 48 * time.Hour
+
+// topKeep is how many applications each hour's top set keeps: the
+// overview's top ten over a day is exact unless an application was never
+// among an hour's topKeep busiest.
+const topKeep = 200
 
 type appUsage struct {
 	issued  int64
@@ -103,6 +117,17 @@ func (u *usageBuffer) putBack(m map[string]*appUsage) {
 	}
 }
 
+// all returns a copy of every application's pending hourly counts.
+func (u *usageBuffer) all() map[string]appUsage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make(map[string]appUsage, len(u.pending))
+	for id, p := range u.pending {
+		out[id] = appUsage{hours: maps.Clone(p.hours)}
+	}
+	return out
+}
+
 // peek returns a copy of one application's pending counts.
 func (u *usageBuffer) peek(id string) (appUsage, bool) {
 	u.mu.Lock()
@@ -152,6 +177,7 @@ func (s *Store) FlushUsage(ctx context.Context) error {
 	}
 	failed := map[string]*appUsage{}
 	var firstErr error
+	var overall []issuedHour
 	for id, p := range pending {
 		// One script call per day the hours fall in (almost always one).
 		byDay := map[int64]map[int64]int64{}
@@ -176,7 +202,12 @@ func (s *Store) FlushUsage(ctx context.Context) error {
 					args = append(args, "secret:"+sid, ms(at))
 				}
 			}
-			err := flushUsage.Run(ctx, s.rdb, []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args...).Err()
+			written, err := flushUsage.Run(ctx, s.rdb, []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args...).Int()
+			if err == nil && written == 1 {
+				for h, n := range hours {
+					overall = append(overall, issuedHour{id, day*24 + h, n})
+				}
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = s.wrap(err)
@@ -192,7 +223,111 @@ func (s *Store) FlushUsage(ctx context.Context) error {
 	if len(failed) > 0 {
 		s.usage.putBack(failed)
 	}
+	if err := s.flushOverall(ctx, overall); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	return firstErr
+}
+
+type issuedHour struct {
+	id   string
+	hour int64 // Unix hour
+	n    int64
+}
+
+func (s *Store) overallKey(day int64) string {
+	return s.opts.Prefix + ":issued:" + strconv.FormatInt(day, 10)
+}
+func (s *Store) topKey(hour int64) string {
+	return s.opts.Prefix + ":issued:top:" + strconv.FormatInt(hour, 10)
+}
+
+// flushOverall adds what a flush wrote to the counts of every application
+// together. They are advisory: a failure loses them (retrying would count
+// the applications' own counts twice) and is reported.
+func (s *Store) flushOverall(ctx context.Context, list []issuedHour) error {
+	if len(list) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		trim := map[int64]bool{}
+		for _, h := range list {
+			day := h.hour / 24
+			expire := time.UnixMilli((day+1)*24*3600*1000 + hourlyKeep.Milliseconds())
+			p.HIncrBy(ctx, s.overallKey(day), strconv.FormatInt(h.hour%24, 10), h.n)
+			p.PExpireAt(ctx, s.overallKey(day), expire)
+			p.ZIncrBy(ctx, s.topKey(h.hour), float64(h.n), h.id)
+			p.PExpireAt(ctx, s.topKey(h.hour), expire)
+			trim[h.hour] = true
+		}
+		for h := range trim {
+			p.ZRemRangeByRank(ctx, s.topKey(h), 0, -topKeep-1)
+		}
+		return nil
+	})
+	return s.wrap(err)
+}
+
+// IssuedOverall returns the tokens issued per hour by every application
+// together, and the top applications of those hours, with what this
+// process counted but has not flushed.
+func (s *Store) IssuedOverall(ctx context.Context, hours, top int, now time.Time) (store.IssuedSummary, error) {
+	hours = min(max(hours, 1), int(hourlyKeep/time.Hour))
+	last := now.Unix() / 3600
+	firstHour := last - int64(hours) + 1
+	var days []*goredis.MapStringStringCmd
+	var tops []*goredis.ZSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for d := firstHour / 24; d <= last/24; d++ {
+			days = append(days, p.HGetAll(ctx, s.overallKey(d)))
+		}
+		for h := firstHour; h <= last; h++ {
+			tops = append(tops, p.ZRangeWithScores(ctx, s.topKey(h), 0, -1))
+		}
+		return nil
+	})
+	if err != nil {
+		return store.IssuedSummary{}, s.wrap(err)
+	}
+	out := store.IssuedSummary{PerHour: make([]int64, hours)}
+	count := func(hour, n int64) {
+		if i := hour - firstHour; i >= 0 && i < int64(hours) {
+			out.PerHour[i] += n
+		}
+	}
+	for i, c := range days {
+		day := firstHour/24 + int64(i)
+		for k, v := range c.Val() {
+			h, err1 := strconv.ParseInt(k, 10, 64)
+			n, err2 := strconv.ParseInt(v, 10, 64)
+			if err1 == nil && err2 == nil {
+				count(day*24+h, n)
+			}
+		}
+	}
+	byApp := map[string]int64{}
+	for _, c := range tops {
+		for _, z := range c.Val() {
+			id, _ := z.Member.(string)
+			byApp[id] += int64(z.Score)
+		}
+	}
+	for id, p := range s.usage.all() {
+		for h, n := range p.hours {
+			if h >= firstHour && h <= last {
+				count(h, n)
+				byApp[id] += n
+			}
+		}
+	}
+	for id, n := range byApp {
+		out.Top = append(out.Top, store.AppIssued{ClientID: id, Issued: n})
+	}
+	slices.SortFunc(out.Top, func(a, b store.AppIssued) int {
+		return cmp.Or(cmp.Compare(b.Issued, a.Issued), strings.Compare(a.ClientID, b.ClientID))
+	})
+	out.Top = out.Top[:min(len(out.Top), max(top, 0))]
+	return out, nil
 }
 
 // GetUsage returns when the application and its secrets were last used.

@@ -44,6 +44,8 @@ func testOutage(t *testing.T, s Backend) {
 		"UpdateApplication":   second(b.UpdateApplication(ctx, a.ClientID, keep)),
 		"DeleteApplication":   b.DeleteApplication(ctx, a.ClientID),
 		"ListApplications":    third(b.ListApplications(ctx, "", 10)),
+		"SearchApplications":  second(b.SearchApplications(ctx, store.AppQuery{Limit: 10})),
+		"IssuedOverall":       second(b.IssuedOverall(ctx, 24, 10, time.Now())),
 		"ListScopes":          second(b.ListScopes(ctx)),
 		"CreateScopes":        b.CreateScopes(ctx, []store.Scope{{Name: "sms"}}),
 		"PutScope":            second(b.PutScope(ctx, store.Scope{Name: "sms"})),

@@ -107,6 +107,16 @@ func (r *recorder) ListApplications(ctx context.Context, cursor string, limit in
 	return r.b.ListApplications(ctx, cursor, limit)
 }
 
+func (r *recorder) SearchApplications(ctx context.Context, q store.AppQuery) (store.AppPage, error) {
+	r.calls.note()
+	return r.b.SearchApplications(ctx, q)
+}
+
+func (r *recorder) IssuedOverall(ctx context.Context, hours, top int, now time.Time) (store.IssuedSummary, error) {
+	r.calls.note()
+	return r.b.IssuedOverall(ctx, hours, top, now)
+}
+
 func (r *recorder) ListScopes(ctx context.Context) (store.ScopeList, error) {
 	r.calls.note()
 	return r.b.ListScopes(ctx)

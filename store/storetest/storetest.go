@@ -78,6 +78,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"UsageOfSeveral", testUsageOfSeveral},
 		{"IssuedPerHour", testIssuedPerHour},
 		{"ListApplications", testListApplications},
+		{"SearchApplications", testSearchApplications},
+		{"IssuedOverall", testIssuedOverall},
 		{"Events", testEvents},
 		{"SecurityEvents", testSecurityEvents},
 		{"ListTokens", testListTokens},

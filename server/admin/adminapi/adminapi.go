@@ -142,20 +142,35 @@ type Secret struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-// ApplicationFilter narrows GET /applications; zero fields match every
-// application.
+// ApplicationFilter selects and orders GET /applications; zero fields
+// list every application in creation order.
 type ApplicationFilter struct {
-	// Name keeps applications whose name contains it, case-insensitively.
+	// Search finds applications by the start of any word of their name
+	// ("daemon-2" finds "sms-daemon-2"), or of their client_id,
+	// case-insensitively, over every application.
+	Search string
+	// Name is the older name of Search.
 	Name string
 	// Owner keeps the applications of one owner.
 	Owner string
+	// Sort is "created" (the default) or "name"; Desc reverses it.
+	Sort string
+	Desc bool
+	// Before asks for the page before this cursor (a PrevCursor) instead
+	// of the one after the cursor argument.
+	Before string
 }
 
 // ApplicationList is a page of GET /applications.
 type ApplicationList struct {
 	Applications []Application `json:"applications"`
-	// NextCursor fetches the next page; "" on the last.
+	// NextCursor fetches the next page (cursor); "" on the last.
 	NextCursor string `json:"next_cursor,omitempty"`
+	// PrevCursor fetches the page before (before); "" on the first.
+	PrevCursor string `json:"prev_cursor,omitempty"`
+	// Capped: the search matched more applications than a search sorts
+	// (2,000); it pages through those it found first. Narrow it.
+	Capped bool `json:"capped,omitempty"`
 }
 
 // SecretResetRequest is the (optional) body of POST

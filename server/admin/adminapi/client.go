@@ -134,12 +134,17 @@ func (c *Client) CreateApplication(ctx context.Context, in NewApplicationRequest
 	return out, c.do(ctx, http.MethodPost, "/applications", in, &out)
 }
 
-// ListApplications is GET /applications: a page of limit (1 to 500)
-// applications from cursor ("" for the first) that f matches. A filtered
-// page may hold fewer than limit even when more follow.
+// ListApplications is GET /applications: a page of limit (1 to 500) of
+// the applications f selects, in f's order, after cursor ("" for the
+// first page; f.Before for the page before one).
 func (c *Client) ListApplications(ctx context.Context, f ApplicationFilter, limit int, cursor string) (ApplicationList, error) {
 	var out ApplicationList
-	return out, c.do(ctx, http.MethodGet, "/applications"+page(limit, "name", f.Name, "owner", f.Owner, "cursor", cursor), nil, &out)
+	order := ""
+	if f.Desc {
+		order = "desc"
+	}
+	q := page(limit, "search", f.Search, "name", f.Name, "owner", f.Owner, "sort", f.Sort, "order", order, "cursor", cursor, "before", f.Before)
+	return out, c.do(ctx, http.MethodGet, "/applications"+q, nil, &out)
 }
 
 // GetApplication is GET /applications/{id}.

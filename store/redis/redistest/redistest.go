@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Kind names a Redis implementation.
@@ -39,7 +40,11 @@ type Server struct {
 
 // Client returns a go-redis client for the server, closed at test end.
 func (s *Server) Client(t testing.TB) goredis.UniversalClient {
-	c := goredis.NewClient(&goredis.Options{Addr: s.Addr})
+	// Maintenance notifications off, as store/redis opens its clients
+	// (tighten): go-redis's auto mode races with itself across
+	// connections made at once.
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
