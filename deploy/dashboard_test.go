@@ -37,6 +37,7 @@ func exported(t *testing.T) map[string]bool {
 	m.Introspected("active")
 	m.LockedOut(metrics.LockScopeClient)
 	m.QuotaRefused(metrics.BudgetIssue)
+	m.QuotaMonitored(metrics.BudgetIssue)
 	m.InstrumentAppCache(func() metrics.CacheStats { return metrics.CacheStats{Hits: 3, Misses: 1} })
 	m.InstrumentFeed(func() metrics.FeedStats { return metrics.FeedStats{Subscribers: 2, Events: 5} })
 	mini := miniredis.RunT(t)

@@ -174,7 +174,8 @@ func simulate(t *testing.T) previewData {
 // down from 5m to 5m45s, an administrator's edit at 7m, a new resource
 // server pod following the feed at 8m, credential stuffing from 9m to 11m,
 // an address spraying client ids at 12m, a daemon that stops caching its
-// token from 13m to 21m, report-cron disabled at 18m, a pod leaving at
+// token from 13m to 21m (its quota put in monitor mode at 19m, while a
+// fix ships), report-cron disabled at 18m, a pod leaving at
 // 22m, a resource server that stops caching answers from 22m to 28m, and
 // every token of billing-worker revoked at 27m.
 func (s *simulation) traffic(at time.Duration) {
@@ -201,6 +202,8 @@ func (s *simulation) traffic(at time.Duration) {
 		s.waitFollowers(4)
 	case 18 * m:
 		s.update("report-cron", apps.ApplicationPatch{Enabled: ptr(false)})
+	case 19 * m:
+		s.update("nightly-import", apps.ApplicationPatch{QuotaMode: ptr(store.QuotaMonitor)})
 	case 22 * m:
 		s.followers["sms-api/a"]()
 		s.waitFollowers(3)

@@ -111,7 +111,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if !form.Has("token") {
 		return web.WriteError(c, errInvalidRequest("token is required (RFC 7662 §2.1)"))
 	}
-	if err := s.takeQuota(c, caller.ClientID, introspectQuota); err != nil {
+	if err := s.takeQuota(c, caller, introspectQuota); err != nil {
 		return web.WriteError(c, err)
 	}
 	// token_type_hint needs no handling: oauthd has one kind of token, and

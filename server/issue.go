@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +32,9 @@ type tokenRequest struct {
 	now    time.Time // when the secret must be active
 	form   url.Values
 	scopes []string // requested, parsed
+	// ttl is the lifetime the client asked for (ttlParam), 0 for its
+	// application's.
+	ttl time.Duration
 	// fail is the request's own first error (the grant type, the scope's
 	// syntax, too many resources), answered only once the client has
 	// authenticated, where it falls among the checks: before the scopes
@@ -45,6 +50,7 @@ type tokenRequest struct {
 func (s *Server) newTokenRequest(c echo.Context, secret string, form url.Values) *tokenRequest {
 	r := &tokenRequest{s: s, c: c, secret: store.Sum(secret), now: s.cfg.Now(), form: form}
 	scope, err := scopes.Parse(form.Get("scope"))
+	ttl, ttlErr := parseTTL(form)
 	switch gt := form.Get("grant_type"); {
 	case gt == "":
 		r.fail = errInvalidRequest("grant_type is required: send grant_type=client_credentials")
@@ -52,12 +58,39 @@ func (s *Server) newTokenRequest(c echo.Context, secret string, form url.Values)
 		r.fail = errUnsupportedGrantType(gt)
 	case err != nil:
 		r.fail = errInvalidScope("%v", err)
+	case ttlErr != nil:
+		r.fail = ttlErr
 	case len(form["resource"]) > maxResources:
 		// audiences says so, after the quota
 		r.fail, r.late = errInvalidTarget("at most %d resource parameters", maxResources), true
 	}
-	r.scopes = scope
+	r.scopes, r.ttl = scope, ttl
 	return r
+}
+
+// ttlParam is the token request's extension parameter (oauthd's, after
+// SMSGate's) asking for a token that lives shorter than its application's
+// tokens: a whole number of seconds. A longer one is capped to the
+// application's lifetime (expires_in says what was granted), as RFC 6749
+// §3.3 lets a server grant less scope than asked and say so.
+const ttlParam = "ttl"
+
+// maxTTL is the longest ttl a request may name: ten years, the longest
+// finite token lifetime (apps.ParseLifetime).
+const maxTTL = 10 * 365 * 24 * time.Hour
+
+// parseTTL reads the ttl parameter: 0 when absent, else a whole number of
+// seconds from 1 to maxTTL, or invalid_request.
+func parseTTL(form url.Values) (time.Duration, error) {
+	v, ok := form[ttlParam]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v[0], 10, 64)
+	if err != nil || n < 1 || n > int64(maxTTL/time.Second) || strings.TrimLeft(v[0], "0123456789") != "" {
+		return 0, errInvalidRequest("%s must be a whole number of seconds from 1 to %d (ten years): the token's lifetime, at most its application's", ttlParam, int64(maxTTL/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // check is everything a token request is checked for once its
@@ -84,7 +117,7 @@ func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
 	if err != nil {
 		return store.Grant{}, err
 	}
-	if err := r.s.takeQuota(r.c, app.ClientID, issueQuota); err != nil {
+	if err := r.s.takeQuota(r.c, app, issueQuota); err != nil {
 		return store.Grant{}, err
 	}
 	aud, err := audiences(app, r.form["resource"])

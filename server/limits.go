@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,10 +27,11 @@ type Limiter interface {
 	// held to: the one a wrong secret would be answered with.
 	ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error)
 	// TakeIssue and TakeIntrospect take one permit of an application's
-	// token quota or a resource server's introspection budget; a positive
-	// duration says how long to wait.
-	TakeIssue(ctx context.Context, clientID string) (time.Duration, error)
-	TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error)
+	// token quota or a resource server's introspection budget (its own,
+	// or the global one), and say what is left; a positive Wait says the
+	// quota is spent, and Monitor that it is only watched.
+	TakeIssue(ctx context.Context, a *store.Application) (store.Allowance, error)
+	TakeIntrospect(ctx context.Context, a *store.Application) (store.Allowance, error)
 }
 
 // noLimits is the Limiter of a server configured without one.
@@ -40,8 +43,12 @@ func (noLimits) ClientFailed(context.Context, string, netip.Addr, bool) (store.L
 func (noLimits) ClientLocked(context.Context, string, netip.Addr, bool) (time.Duration, error) {
 	return 0, nil
 }
-func (noLimits) TakeIssue(context.Context, string) (time.Duration, error)      { return 0, nil }
-func (noLimits) TakeIntrospect(context.Context, string) (time.Duration, error) { return 0, nil }
+func (noLimits) TakeIssue(context.Context, *store.Application) (store.Allowance, error) {
+	return store.Allowance{}, nil
+}
+func (noLimits) TakeIntrospect(context.Context, *store.Application) (store.Allowance, error) {
+	return store.Allowance{}, nil
+}
 
 // errLockedOut answers a client locked out for too many failed
 // authentications. slow_down is the OAuth error registry's code for "back
@@ -92,30 +99,69 @@ const (
 	introspectQuota = "introspection.limited"
 )
 
-// takeQuota takes one permit of clientID's budget (issueQuota or
-// introspectQuota, also the audit kind of a refusal) and answers 429 when
-// it is spent, recording it (aggregated) in the audit log. Redis failing
-// to answer refuses the request (503): a limit that cannot be checked is
-// not skipped.
-func (s *Server) takeQuota(c echo.Context, clientID, budget string) error {
+// takeQuota takes one permit of app's budget (issueQuota or
+// introspectQuota, also the audit kind of a spent one), tells the caller
+// what is left (rateLimitFields), and answers 429 when it is spent,
+// recording it (aggregated) in the audit log. A quota in monitor mode is
+// recorded the same way, marked monitor, and lets the request through.
+// Redis failing to answer refuses the request (503): a limit that cannot
+// be checked is not skipped.
+func (s *Server) takeQuota(c echo.Context, app *store.Application, budget string) error {
 	ctx := c.Request().Context()
-	var wait time.Duration
+	var a store.Allowance
 	var err error
+	policy := "issue"
 	if budget == issueQuota {
-		wait, err = s.cfg.Limits.TakeIssue(ctx, clientID)
+		a, err = s.cfg.Limits.TakeIssue(ctx, app)
 	} else {
-		wait, err = s.cfg.Limits.TakeIntrospect(ctx, clientID)
+		policy = "introspect"
+		a, err = s.cfg.Limits.TakeIntrospect(ctx, app)
 	}
 	if err != nil {
 		return err
 	}
-	if wait <= 0 {
+	rateLimitFields(c.Response().Header(), policy, a)
+	if a.Wait <= 0 {
 		return nil
 	}
-	s.security(c, store.SecurityEvent{Kind: budget, ClientID: clientID, Known: true})
-	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + web.RetryAfter(wait) + "s"
-	if budget != issueQuota {
-		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + web.RetryAfter(wait) + "s"
+	s.security(c, store.SecurityEvent{Kind: budget, ClientID: app.ClientID, Known: true, Monitor: a.Monitor})
+	if a.Monitor {
+		web.LogAttrs(c, slog.String(quotaMonitoredAttr, policy))
+		return nil
 	}
-	return &web.Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: budget, RetryAfter: wait}
+	desc := "this application has used its token quota: cache each token and reuse it until it expires (expires_in says how long); retry after " + web.RetryAfter(a.Wait) + "s"
+	if budget != issueQuota {
+		desc = "this resource server has used its introspection budget: cache introspection answers for a few seconds; retry after " + web.RetryAfter(a.Wait) + "s"
+	}
+	return &web.Error{Code: "slow_down", Description: desc, Status: http.StatusTooManyRequests, Reason: budget, RetryAfter: a.Wait}
 }
+
+// quotaMonitoredAttr is the request log's attribute naming the budget
+// ("issue" or "introspect") a request went past in monitor mode: the
+// metrics count it (oauthd_quota_monitored_total).
+const quotaMonitoredAttr = "quota_monitored"
+
+// rateLimitFields sets the RateLimit-Policy and RateLimit fields of
+// draft-ietf-httpapi-ratelimit-headers (Structured Field lists, RFC 9651)
+// for the quota a answered, so a client sees its budget before it is
+// spent: the policy (q permits per w seconds), and r permits left, the
+// quota whole again in t seconds. r and t are the limits' estimates
+// (store.Allowance). Nothing is set when no quota holds the client.
+func rateLimitFields(h http.Header, policy string, a store.Allowance) {
+	if a.Rate.Off() {
+		return
+	}
+	var buf [64]byte
+	b := append(append(append(buf[:0], '"'), policy...), `";q=`...)
+	b = strconv.AppendInt(b, int64(a.Rate.N), 10)
+	b = strconv.AppendInt(append(b, ";w="...), wholeSeconds(a.Rate.Per), 10)
+	h.Set("RateLimit-Policy", string(b))
+	b = append(append(append(buf[:0], '"'), policy...), `";r=`...)
+	b = strconv.AppendInt(b, int64(a.Remaining), 10)
+	b = strconv.AppendInt(append(b, ";t="...), wholeSeconds(a.Reset), 10)
+	h.Set("RateLimit", string(b))
+}
+
+// wholeSeconds is d in whole seconds, rounded up: a client told to wait less
+// than it must would be refused.
+func wholeSeconds(d time.Duration) int64 { return int64((max(d, 0) + time.Second - 1) / time.Second) }

@@ -24,6 +24,10 @@ type Observer interface {
 	// "issue" (an application's token quota) or "introspect" (a resource
 	// server's introspection budget).
 	QuotaRefused(budget string)
+	// QuotaMonitored reports a request past its budget let through
+	// because its application's quota is in monitor mode: "issue" or
+	// "introspect".
+	QuotaMonitored(budget string)
 }
 
 // observe tells obs what the request log learned. Everything comes from
@@ -44,6 +48,9 @@ func observe(obs Observer) func(c echo.Context, l *web.RequestLog, status int) {
 		}
 		if scope := l.Attr("lockout"); scope != "" {
 			obs.LockedOut(scope)
+		}
+		if budget := l.Attr(quotaMonitoredAttr); budget != "" {
+			obs.QuotaMonitored(budget)
 		}
 		switch web.Route(c) {
 		case "/oauth/token":

@@ -16,8 +16,8 @@ import (
 
 // recorder is an Observer that keeps what it heard.
 type recorder struct {
-	mu                                               sync.Mutex
-	requests, auth, introspect, iss, locks, refusals []string
+	mu                                                          sync.Mutex
+	requests, auth, introspect, iss, locks, refusals, monitored []string
 }
 
 func (r *recorder) LockedOut(scope string) {
@@ -28,6 +28,11 @@ func (r *recorder) LockedOut(scope string) {
 func (r *recorder) QuotaRefused(budget string) {
 	r.mu.Lock()
 	r.refusals = append(r.refusals, budget)
+	r.mu.Unlock()
+}
+func (r *recorder) QuotaMonitored(budget string) {
+	r.mu.Lock()
+	r.monitored = append(r.monitored, budget)
 	r.mu.Unlock()
 }
 
@@ -91,17 +96,21 @@ func TestObserver(t *testing.T) {
 }
 
 // scriptedLimits locks out on the first failure and has spent every
-// quota: what the metrics must hear about.
-type scriptedLimits struct{ noLimits }
+// quota, enforced or, with monitor, monitored: what the metrics must hear
+// about.
+type scriptedLimits struct {
+	noLimits
+	monitor bool
+}
 
 func (scriptedLimits) ClientFailed(context.Context, string, netip.Addr, bool) (store.Lockout, error) {
 	return store.Lockout{For: time.Minute, New: true, Scope: "client"}, nil
 }
-func (scriptedLimits) TakeIssue(context.Context, string) (time.Duration, error) {
-	return time.Second, nil
+func (l scriptedLimits) TakeIssue(context.Context, *store.Application) (store.Allowance, error) {
+	return store.Allowance{Rate: store.Rate{N: 1, Per: time.Hour}, Reset: time.Hour, Wait: time.Second, Monitor: l.monitor}, nil
 }
-func (scriptedLimits) TakeIntrospect(context.Context, string) (time.Duration, error) {
-	return time.Second, nil
+func (l scriptedLimits) TakeIntrospect(ctx context.Context, a *store.Application) (store.Allowance, error) {
+	return l.TakeIssue(ctx, a)
 }
 
 // Lock-outs and spent quotas reach the observer (oauthd_lockouts_total,

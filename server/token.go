@@ -67,13 +67,16 @@ func (s *Server) handleToken(c echo.Context) error {
 		ClientID: id, Secret: r.secret, AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
 		// The wall clock, as go-oauth2's manager read it when it ran token
 		// issue, not cfg.Now, which authentication and introspection use.
-		Digest: pending.Digest, IssuedAt: time.Now(), From: s.lockAddr(c),
+		Digest: pending.Digest, IssuedAt: time.Now(), Lifetime: r.ttl, From: s.lockAddr(c),
 	}, r.check)
 	if err != nil {
 		return s.issueError(c, r, err)
 	}
 	app, scope := r.app, scopes.Format(issued.Token.Scopes)
-	life := max(app.TokenLifetime, 0)
+	var life time.Duration // the record's: the application's, or the shorter ttl asked for
+	if !issued.Token.ExpiresAt.IsZero() {
+		life = issued.Token.ExpiresAt.Sub(issued.Token.IssuedAt)
+	}
 	token := pending.Token(issued.Ref.Bucket)
 	if app.TokenFormat == store.TokenJWT {
 		// Signed once the record is written, with the bucket the store
@@ -152,7 +155,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // first decide where a token is used. resource is not here, as RFC 8707 §2
 // lets it repeat; unknown parameters are not either, as RFC 6749 §3.2
 // says to ignore them. TestFormParamsListed keeps this list complete.
-var formParams = []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint", clientIPParam}
+var formParams = []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint", clientIPParam, ttlParam}
 
 // isFormContentType reports whether a Content-Type header names
 // application/x-www-form-urlencoded, with or without parameters (a charset,

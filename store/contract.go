@@ -124,7 +124,7 @@ type Scopes interface {
 // backend can (store/redis: one round trip, whatever its cache holds). It
 // calls check with the application, once, when it exists; check decides
 // the answer (authentication, grant, quota) and what is granted. The
-// record is then AccessToken(grant, r.IssuedAt) of that application, filed
+// record is then AccessToken(grant, r.IssuedAt, r.Lifetime) of that application, filed
 // under TokenRef{r.ClientID, the bucket of its expiry (Token.Bucket), r.Digest},
 // returned with it, and counted in the usage as CreateToken counts it. A
 // backend may store the record before it calls check, having checked what
@@ -281,17 +281,41 @@ type SigningKeys interface {
 // the address's alone, so that an attacker behind the same address (a
 // NAT) guessing other clients cannot lock a daemon out.
 //
-// TakeIssue and TakeIntrospect take one permit of an application's token
-// quota (Issue) or a resource server's introspection budget (Introspect),
-// kept apart per client_id. They return how long to wait when it is spent,
-// 0 to go ahead. A Rate that is Off refuses nothing.
+// TakeIssue and TakeIntrospect take one permit of application a's token
+// quota or, as a resource server, of its introspection budget, kept apart
+// per client_id: its own (Application.TokenQuota, IntrospectionQuota) or,
+// unset, the global one (Issue, Introspect). The Allowance says which
+// rate held it, about how much is left, and how long to wait when it is
+// spent; in monitor mode (Application.Monitored with Monitor) a spent
+// quota is reported with Monitor set, and the caller lets the request
+// through. A Rate that is Off refuses nothing. a is read only (it may be
+// a cache's).
 type Limits interface {
 	Failed(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
 	ClientFailed(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (Lockout, error)
 	Blocked(ctx context.Context, clientID string, addr netip.Addr) (Lockout, error)
 	ClientLocked(ctx context.Context, clientID string, addr netip.Addr, allowlisted bool) (time.Duration, error)
-	TakeIssue(ctx context.Context, clientID string) (time.Duration, error)
-	TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error)
+	TakeIssue(ctx context.Context, a *Application) (Allowance, error)
+	TakeIntrospect(ctx context.Context, a *Application) (Allowance, error)
+}
+
+// Allowance is what a quota answered one request (Limits.TakeIssue).
+type Allowance struct {
+	// Rate is the quota that held the request: the application's own or
+	// the global one; Off when none did (the rest is then zero).
+	Rate Rate
+	// Remaining is about how many more requests the quota allows now,
+	// and Reset about how long until it is whole again. They are
+	// estimates, kept without asking the backend on every request: other
+	// replicas' requests show late, and a replica may hold permits back.
+	Remaining int
+	Reset     time.Duration
+	// Wait, when positive, says the quota is spent: how long until the
+	// next request is allowed.
+	Wait time.Duration
+	// Monitor says the quota is in monitor mode: a spent one (Wait > 0)
+	// lets the request through, to be counted and logged.
+	Monitor bool
 }
 
 // Rate is a limit: N events per Per. The zero Rate means no limit.
@@ -328,10 +352,16 @@ type LimitsConfig struct {
 	// Lockout is the first lock-out; each further one within LockoutMemory
 	// doubles it, up to MaxLockout.
 	Lockout, MaxLockout, LockoutMemory time.Duration
-	// Issue is each application's token quota.
+	// Issue is each application's token quota, unless it has its own
+	// (Application.TokenQuota).
 	Issue Rate
-	// Introspect bounds each resource server's introspection requests.
+	// Introspect bounds each resource server's introspection requests,
+	// unless it has its own budget (Application.IntrospectionQuota).
 	Introspect Rate
+	// Monitor puts the quotas of applications without a mode of their
+	// own (Application.QuotaMode "") in monitor mode: counted and logged
+	// when spent, never refused.
+	Monitor bool
 }
 
 // Feed is the revocation feed: the changes that can make an answer a

@@ -88,11 +88,53 @@ type Application struct {
 	IPAllowlist []netip.Prefix
 	Enabled     bool
 	Secrets     []Secret
+	// TokenQuota is its own token quota, over the global one
+	// (LimitsConfig.Issue); IntrospectionQuota, as a resource server, its
+	// own introspection budget (over LimitsConfig.Introspect). Unset (the
+	// zero Quota), the global one applies.
+	TokenQuota, IntrospectionQuota Quota
+	// QuotaMode is QuotaEnforce or QuotaMonitor for both its quotas; ""
+	// follows the global default (LimitsConfig.Monitor).
+	QuotaMode string
 	// Generation is bumped to revoke every token of the application at once:
 	// a token is valid only while its Generation equals the application's.
 	Generation uint64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Quota is an application's own limit on one budget, over the global
+// default. The zero Quota is unset: the default applies. Set with a Rate
+// that is Off means no limit at all ("unlimited").
+type Quota struct {
+	Set  bool
+	Rate Rate
+}
+
+// Or is the rate that holds the application: its own when set, else def.
+func (q Quota) Or(def Rate) Rate {
+	if q.Set {
+		return q.Rate
+	}
+	return def
+}
+
+// Quota modes (Application.QuotaMode).
+const (
+	// QuotaEnforce refuses a request past its quota (429).
+	QuotaEnforce = "enforce"
+	// QuotaMonitor lets a request past its quota through, counted and
+	// logged: to learn what a quota would refuse before enforcing it.
+	QuotaMonitor = "monitor"
+)
+
+// Monitored reports whether a's quotas are in monitor mode, given the
+// global default (LimitsConfig.Monitor).
+func (a *Application) Monitored(byDefault bool) bool {
+	if a.QuotaMode == "" {
+		return byDefault
+	}
+	return a.QuotaMode == QuotaMonitor
 }
 
 // Scope is one entry of the scope catalogue: a scope's name and what it
@@ -189,6 +231,9 @@ type SecurityEvent struct {
 	Reason string
 	// For is a lock-out's duration.
 	For time.Duration
+	// Monitor marks a spent quota that was let through: its application's
+	// quota is in monitor mode.
+	Monitor bool
 }
 
 // Lockout is the state of a caller after a failed authentication.
@@ -272,6 +317,10 @@ type TokenRequest struct {
 	Digest Digest
 	// IssuedAt is the token's issue time (kept to the millisecond).
 	IssuedAt time.Time
+	// Lifetime is the lifetime the client asked for (the token request's
+	// ttl), 0 for the application's: a token lives the shorter of the
+	// two (Application.LifetimeFor), never longer than its application's.
+	Lifetime time.Duration
 	// From is where the request came from: the lock-out it is held to
 	// (Limits.ClientLocked's) is checked with the write. The zero Addr
 	// checks none.
@@ -293,11 +342,22 @@ type Issued struct {
 	Token Token
 }
 
-// AccessToken is the record of the access token a grants g at at: its
-// times in UTC to the millisecond (as backends keep them), expiring after a's
-// token lifetime (to the millisecond, at least one) or never, of a's
-// generation. Its ID is left to the reference it is filed under.
-func (a *Application) AccessToken(g Grant, at time.Time) Token {
+// LifetimeFor is the lifetime of a token of a's asked to live asked (0:
+// a's own): the shorter of the two, where a's 0 (never expires) is the
+// longest of all.
+func (a *Application) LifetimeFor(asked time.Duration) time.Duration {
+	if asked > 0 && (a.TokenLifetime <= 0 || asked < a.TokenLifetime) {
+		return asked
+	}
+	return max(a.TokenLifetime, 0)
+}
+
+// AccessToken is the record of the access token a grants g at at, asked
+// to live asked (0: a's lifetime): its times in UTC to the millisecond (as
+// backends keep them), expiring after LifetimeFor(asked) (to the
+// millisecond, at least one) or never, of a's generation. Its ID is left
+// to the reference it is filed under.
+func (a *Application) AccessToken(g Grant, at time.Time, asked time.Duration) Token {
 	t := Token{
 		ClientID:   a.ClientID,
 		Scopes:     g.Scopes,
@@ -306,8 +366,8 @@ func (a *Application) AccessToken(g Grant, at time.Time) Token {
 		Generation: a.Generation,
 		SecretID:   g.SecretID,
 	}
-	if a.TokenLifetime > 0 {
-		t.ExpiresAt = t.IssuedAt.Add(max(a.TokenLifetime.Truncate(time.Millisecond), time.Millisecond))
+	if life := a.LifetimeFor(asked); life > 0 {
+		t.ExpiresAt = t.IssuedAt.Add(max(life.Truncate(time.Millisecond), time.Millisecond))
 	}
 	return t
 }

@@ -94,7 +94,7 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 		closeRedis()
 		return adminConn{}, nil, err
 	}
-	opts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, KeyPublishDelay: cfg.JWT.PublishDelay}
+	opts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits}
 	if ring != nil {
 		opts.Keys = ring
 	}

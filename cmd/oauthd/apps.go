@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,7 +141,7 @@ the same way and write the same audit events.`,
 func (c *cli) createCommand() *cobra.Command {
 	var in adminapi.NewApplicationRequest
 	cmd := &cobra.Command{
-		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]...`,
+		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]... [--quota 1000/1h|unlimited] [--introspection-quota N/D] [--quota-mode enforce|monitor]`,
 		Short: "Create an application and print it with its secret (shown this once)",
 		Long: `Create an application and print it with its client_secret (as JSON with
 --json). The secret is shown this once: only its SHA-256 digest is stored.`,
@@ -170,7 +171,16 @@ func (c *cli) createCommand() *cobra.Command {
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable; none allows any address")
 	f.StringVar(&in.TokenFormat, "token-format", "opaque", "opaque, or jwt for signed JWT access tokens (RFC 9068) resource servers can check without asking oauthd")
 	f.StringArrayVar(&in.Audiences, "audience", nil, "a resource server its tokens are for (its URI or name, the tokens' aud); repeatable; none: any")
+	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
 	return c.command(cmd)
+}
+
+// quotaFlags are the flags of an application's own quotas, for create and
+// update.
+func quotaFlags(f *pflag.FlagSet, token, introspection, mode *string) {
+	f.StringVar(token, "quota", "", `its own token quota: N/duration (1000/1h), unlimited, or "" for the server's limits.issue`)
+	f.StringVar(introspection, "introspection-quota", "", `as a resource server, its own introspection budget: N/duration (50000/1m), unlimited, or "" for limits.introspect`)
+	f.StringVar(mode, "quota-mode", "", `enforce (429 past a quota), monitor (let through, logged and counted), or "" for limits.quota_mode`)
 }
 
 func (c *cli) listCommand() *cobra.Command {
@@ -230,6 +240,9 @@ func (c *cli) printApp(a adminapi.Application) error {
 	row("scopes", strings.Join(a.Scopes, " "))
 	row("token_lifetime", a.TokenLifetime)
 	row("ip_allowlist", strings.Join(a.IPAllowlist, " "))
+	row("token_quota", cmp.Or(a.TokenQuota, "default"))
+	row("introspection_quota", cmp.Or(a.IntrospectionQuota, "default"))
+	row("quota_mode", cmp.Or(a.QuotaMode, "default"))
 	row("enabled", fmt.Sprint(a.Enabled))
 	row("created_at", a.CreatedAt.Format(time.RFC3339))
 	row("updated_at", a.UpdatedAt.Format(time.RFC3339))
@@ -262,14 +275,14 @@ func (c *cli) getCommand() *cobra.Command {
 }
 
 func (c *cli) updateCommand() *cobra.Command {
-	var name, desc, lifetime, owner, format string
+	var name, desc, lifetime, owner, format, quota, introQuota, quotaMode string
 	var audiences []string
 	var clearAud bool
 	var meta map[string]string
 	var scopeList, allow []string
 	var clearAllow, clearMeta, enable, disable bool
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--description D] [--owner O] [--metadata K=V]... [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--enable|--disable]",
+		Use:   "update CLIENT_ID [--name N] [--description D] [--owner O] [--metadata K=V]... [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--quota Q] [--introspection-quota Q] [--quota-mode M] [--enable|--disable]",
 		Short: "Change an application; narrowed scopes and disabling reach issued tokens at once",
 		Args:  cobra.ExactArgs(1),
 	}
@@ -296,6 +309,15 @@ func (c *cli) updateCommand() *cobra.Command {
 		}
 		if f.Changed("token-format") {
 			p.TokenFormat = &format
+		}
+		if f.Changed("quota") {
+			p.TokenQuota = &quota
+		}
+		if f.Changed("introspection-quota") {
+			p.IntrospectionQuota = &introQuota
+		}
+		if f.Changed("quota-mode") {
+			p.QuotaMode = &quotaMode
 		}
 		switch {
 		case clearAud && f.Changed("audience"):
@@ -328,7 +350,7 @@ func (c *cli) updateCommand() *cobra.Command {
 			p.Enabled = &enable
 		}
 		if p == (adminapi.ApplicationPatchRequest{}) {
-			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --enable, --disable")
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --enable, --disable")
 		}
 		a, err := api.UpdateApplication(ctx, args[0], p)
 		if err != nil {
@@ -349,6 +371,7 @@ func (c *cli) updateCommand() *cobra.Command {
 	f.StringVar(&lifetime, "lifetime", "", "token lifetime for new tokens: a duration, days (7d) or never")
 	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")
 	f.BoolVar(&clearAllow, "clear-allow-ip", false, "empty the allowlist: any address may get tokens")
+	quotaFlags(f, &quota, &introQuota, &quotaMode)
 	f.BoolVar(&enable, "enable", false, "enable the application")
 	f.BoolVar(&disable, "disable", false, "disable it: no new tokens, and its tokens stop working at once")
 	return c.command(cmd)

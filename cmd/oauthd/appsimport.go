@@ -125,6 +125,7 @@ be given.`,
 	f.StringArrayVar(&in.Scopes, "scopes", nil, `scopes it may request, space-separated ("sms groups"); repeatable`)
 	f.StringVar(&in.TokenLifetime, "lifetime", "24h", "token lifetime: a duration (24h, 168h), days (7d) or never")
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable")
+	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
 	return c.command(cmd)
 }
 

@@ -89,8 +89,9 @@ func TestAppsImportExport(t *testing.T) {
 
 // A backup restored into another Redis, or a move there, through apps
 // export and apps import, in both modes: a JWT application with an owner,
-// audiences, metadata, an allowlist and two secrets (the old one in its
-// grace period), and a disabled one, arrive whole, and the daemon's
+// audiences, metadata, an allowlist, quotas of its own in monitor mode and
+// two secrets (the old one in its grace period), and a disabled, unlimited
+// one, arrive whole, and the daemon's
 // existing secrets get tokens from the second Redis. The file is marked
 // sensitive and written 0600. An export --without-secrets imports only
 // with --reset-secrets, whose new secrets work.
@@ -122,11 +123,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 			out, _ := cli(on(src, from), "apps", "create", "--json", "--name", "billing", "--description", "invoices by SMS",
 				"--owner", "acct_7", "--metadata", "env=prod", "--metadata", "team=billing", "--scopes", "sms groups",
 				"--lifetime", "1h", "--allow-ip", "127.0.0.1", "--allow-ip", "10.0.0.0/8",
-				"--token-format", "jwt", "--audience", "https://sms.example", "--audience", "https://reports.example")
+				"--token-format", "jwt", "--audience", "https://sms.example", "--audience", "https://reports.example",
+				"--quota", "500/1h", "--introspection-quota", "20/1s", "--quota-mode", "monitor")
 			mustJSON(t, out, &created)
 			out, _ = cli(on(src, from), "apps", "reset-secret", created.ClientID, "--grace", "1h", "--json")
 			mustJSON(t, out, &reset)
-			out, _ = cli(on(src, from), "apps", "create", "--json", "--name", "retired", "--scopes", "sms")
+			out, _ = cli(on(src, from), "apps", "create", "--json", "--name", "retired", "--scopes", "sms", "--quota", "unlimited")
 			mustJSON(t, out, &disabled)
 			cli(on(src, from), "apps", "update", disabled.ClientID, "--disable")
 
@@ -142,6 +144,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 			var exported migrationFile
 			if err := json.Unmarshal(b, &exported); err != nil || exported.Version != 2 || !exported.Sensitive || !strings.Contains(exported.Comment, "Sensitive") {
 				t.Fatalf("export file: %v\n%s", err, b)
+			}
+			if a := exported.Applications[0]; a.TokenQuota != "500/1h" || a.IntrospectionQuota != "20/1s" || a.QuotaMode != "monitor" || exported.Applications[1].TokenQuota != "unlimited" {
+				t.Fatalf("the export's quotas: %+v, %+v", a.NewApplicationRequest, exported.Applications[1].NewApplicationRequest)
 			}
 			for _, s := range []string{created.ClientSecret, reset.ClientSecret} {
 				if strings.Contains(string(b), s) {

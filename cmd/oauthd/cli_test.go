@@ -49,6 +49,13 @@ func TestCLIVerbs(t *testing.T) {
 			}
 			cli("apps", "update", id, "--enable", "--allow-ip", "127.0.0.1")
 			cli("apps", "update", id, "--clear-allow-ip")
+			if out := cli("apps", "update", id, "--quota", "1000/1h", "--introspection-quota", "unlimited", "--quota-mode", "monitor"); !strings.Contains(out, "1000/1h") ||
+				!strings.Contains(out, "unlimited") || !strings.Contains(out, "monitor") {
+				t.Fatalf("update --quota:\n%s", out)
+			}
+			if out := cli("apps", "update", id, "--quota", "", "--quota-mode", "default"); !regexp.MustCompile(`token_quota\s+default`).MatchString(out) {
+				t.Fatalf("update --quota '' (back to the default):\n%s", out)
+			}
 
 			var reset struct {
 				ClientSecret string `json:"client_secret"`

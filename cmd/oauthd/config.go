@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,8 +93,9 @@ func serveSettings() []setting {
 		{Key: "limits.ipv6_prefix", Default: 64, Usage: "an IPv6 address is counted by its network of this many leading bits (IPv4 addresses one by one): a host holding a /64 gets one budget, not one per address. 128 counts each address"},
 		{Key: "limits.lockout", Default: time.Minute, Usage: "the first lock-out; each further one within a day doubles it"},
 		{Key: "limits.max_lockout", Default: time.Hour, Usage: "the longest lock-out"},
-		{Key: "limits.issue", Default: "3600/1h", Usage: "tokens each application may get: N/duration, 0 for no quota; a daemon past it is told to cache its token"},
-		{Key: "limits.introspect", Default: "5000/1s", Usage: "introspection requests each resource server may make: N/duration, 0 for no limit"},
+		{Key: "limits.issue", Default: "3600/1h", Usage: "tokens each application may get: N/duration, 0 for no quota; a daemon past it is told to cache its token. An application may have its own (token_quota)"},
+		{Key: "limits.introspect", Default: "5000/1s", Usage: "introspection requests each resource server may make: N/duration, 0 for no limit; an application may have its own (introspection_quota)"},
+		{Key: "limits.quota_mode", Default: "enforce", Usage: "what a spent quota does to applications without a mode of their own (quota_mode): enforce (429 slow_down) or monitor (let through, counted in oauthd_quota_monitored_total and logged as token.quota_exceeded with monitor=true)"},
 		{Key: "audit.max_events", Default: 100000, Usage: "how many changes by authenticated actors the audit log keeps (approximately; the oldest go first)"},
 		{Key: "audit.max_security_events", Default: 20000, Usage: "how many security events (failed authentications, lock-outs, spent quotas) the audit log keeps, apart from the changes"},
 		{Key: "audit.security_every", Default: time.Minute, Usage: "security events are aggregated: at most one per kind and source (application and network, or network alone) per this period, with a count"},
@@ -190,6 +190,7 @@ type Config struct {
 		MaxLockout      time.Duration `mapstructure:"max_lockout"`
 		Issue           string        `mapstructure:"issue"`
 		Introspect      string        `mapstructure:"introspect"`
+		QuotaMode       string        `mapstructure:"quota_mode"`
 	} `mapstructure:"limits"`
 	Audit struct {
 		MaxEvents         int64         `mapstructure:"max_events"`
@@ -519,6 +520,14 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"limits.issue", rateCheck(c.Limits.Issue, &c.limits.Issue)},
 		{"limits.introspect", rateCheck(c.Limits.Introspect, &c.limits.Introspect)},
+		{"limits.quota_mode", func() error {
+			switch c.Limits.QuotaMode {
+			case store.QuotaEnforce, store.QuotaMonitor:
+				c.limits.Monitor = c.Limits.QuotaMode == store.QuotaMonitor
+				return nil
+			}
+			return fmt.Errorf("%q: use enforce or monitor", c.Limits.QuotaMode)
+		}},
 		{"limits.lockout", func() error {
 			if c.Limits.Lockout < time.Second || c.Limits.Lockout > 24*time.Hour {
 				return fmt.Errorf("%v: use between 1s and 24h", c.Limits.Lockout)
@@ -767,24 +776,14 @@ func checkIssuer(s string) error {
 }
 
 // rateCheck parses a limit setting ("10/1m", "3600/1h", "0" for none) into
-// dst.
+// dst, as an application's quota is read (apps.ParseRate).
 func rateCheck(s string, dst *redis.Rate) func() error {
 	return func() error {
-		s = strings.TrimSpace(s)
-		if s == "0" || s == "" {
-			*dst = redis.Rate{}
-			return nil
+		r, err := apps.ParseRate(s)
+		if err != nil {
+			return fmt.Errorf("%w, or 0 for no limit", err)
 		}
-		n, per, ok := strings.Cut(s, "/")
-		count, err := strconv.Atoi(n)
-		if !ok || err != nil || count < 1 || count > 1_000_000 {
-			return fmt.Errorf("%q: use N/duration such as 10/1m or 3600/1h (N from 1 to 1000000), or 0 for no limit", s)
-		}
-		d, err := time.ParseDuration(per)
-		if err != nil || d < time.Second || d > 24*time.Hour {
-			return fmt.Errorf("%q: the period must be a duration from 1s to 24h, such as 1m", s)
-		}
-		*dst = redis.Rate{N: count, Per: d}
+		*dst = r
 		return nil
 	}
 }

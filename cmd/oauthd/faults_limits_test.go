@@ -51,8 +51,8 @@ func TestFaultClusterLimits(t *testing.T) {
 	if lo.For <= 0 || lo.Scope != "address" {
 		t.Fatalf("after 4 failures from one address: %+v, want an address lock-out", lo)
 	}
-	if wait, err := l.TakeIssue(ctx, "app1"); err != nil || wait != 0 {
-		t.Fatalf("quota on Cluster: %v %v", wait, err)
+	if got, err := l.TakeIssue(ctx, &store.Application{ClientID: "app1"}); err != nil || got.Wait != 0 || got.Remaining <= 0 {
+		t.Fatalf("quota on Cluster: %+v %v", got, err)
 	}
 
 	// The token script refuses a locked pair in the same step as the write.

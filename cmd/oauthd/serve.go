@@ -311,7 +311,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	}()
 	defer func() { stopRing(); <-ringDone }()
 	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay})
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits})
 	// The scope catalogue is seeded, or compared with the file's, once
 	// Redis answers.
 	catCtx, stopCat := context.WithCancel(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
@@ -173,5 +174,60 @@ func TestDelegateCannotLiftItsAllowlist(t *testing.T) {
 	}
 	if code, body := env.call(adminKey, "PATCH", "/applications/"+mgr.ClientID, map[string]any{"ip_allowlist": []string{}}); code != 200 {
 		t.Fatalf("an admin key lifting the allowlist: %d %v", code, body)
+	}
+}
+
+// A delegated administrator only ever lowers a quota, whoever set it:
+// below the one the application has, or the server's default when it has
+// none of its own; never to unlimited, never to monitor mode, never back
+// to a default above it. Each refusal is a 403 of rule quota naming the
+// field. An admin key may raise them.
+func TestDelegateMayOnlyLowerQuotas(t *testing.T) {
+	limits := redis.LimitsConfig{Issue: redis.Rate{N: 100, Per: time.Hour}, Introspect: redis.Rate{N: 50, Per: time.Second}}
+	env := newAdminEnvWith(t, redis.Options{}, &limits)
+	mgr := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}, Owner: "acct_1", TokenLifetime: "1h"})
+	mine := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_1", TokenQuota: "60/1h"})
+	_, tok := env.tokenFor(mgr.ClientID, mgr.Secret, "")
+	path := "/applications/" + mine.ClientID
+
+	tests := []struct {
+		name   string
+		cred   string
+		method string
+		path   string
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{"create under the default", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "1h", "token_quota": "50/1h"}, 201, ""},
+		{"create with the default", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "1h"}, 201, ""},
+		{"create above the default", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "1h", "token_quota": "200/1h"}, 403, "token_quota"},
+		{"create unlimited", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "1h", "token_quota": "unlimited"}, 403, "token_quota"},
+		{"create monitored", tok, "POST", "/applications", map[string]any{"name": "n", "scopes": []string{"sms"}, "token_lifetime": "1h", "quota_mode": "monitor"}, 403, "quota_mode"},
+		{"lower the admin's", tok, "PATCH", path, map[string]any{"token_quota": "30/1h"}, 200, ""},
+		{"raise back to the admin's", tok, "PATCH", path, map[string]any{"token_quota": "60/1h"}, 403, "token_quota"},
+		{"same count, faster", tok, "PATCH", path, map[string]any{"token_quota": "30/30m"}, 403, "token_quota"},
+		{"fewer at once, faster", tok, "PATCH", path, map[string]any{"token_quota": "10/1m"}, 403, "token_quota"},
+		{"back to the default", tok, "PATCH", path, map[string]any{"token_quota": ""}, 403, "token_quota"},
+		{"unlimited", tok, "PATCH", path, map[string]any{"token_quota": "unlimited"}, 403, "token_quota"},
+		{"raise the introspection default", tok, "PATCH", path, map[string]any{"introspection_quota": "100/1s"}, 403, "introspection_quota"},
+		{"lower the introspection default", tok, "PATCH", path, map[string]any{"introspection_quota": "10/1s"}, 200, ""},
+		{"monitor", tok, "PATCH", path, map[string]any{"quota_mode": "monitor"}, 403, "quota_mode"},
+		{"enforce", tok, "PATCH", path, map[string]any{"quota_mode": "enforce"}, 200, ""},
+		{"lower again", tok, "PATCH", path, map[string]any{"token_quota": "5/1h"}, 200, ""},
+		{"admin key: raise", adminKey, "PATCH", path, map[string]any{"token_quota": "unlimited", "quota_mode": "monitor"}, 200, ""},
+	}
+	for _, tt := range tests {
+		code, body := env.call(tt.cred, tt.method, tt.path, tt.body)
+		if code != tt.status {
+			t.Fatalf("%s: %s %s %v: %d %v, want %d", tt.name, tt.method, tt.path, tt.body, code, body, tt.status)
+		}
+		if tt.status == 403 && (body["error"] != "forbidden" || body["field"] != tt.field || !strings.Contains(body["error_description"].(string), "quota")) {
+			t.Fatalf("%s: refusal %v, want forbidden naming field %s and the quota rule", tt.name, body, tt.field)
+		}
+	}
+	_, got := env.call(adminKey, "GET", path, nil)
+	if got["token_quota"] != "unlimited" || got["introspection_quota"] != "10/1s" || got["quota_mode"] != "monitor" {
+		t.Errorf("after the changes: token_quota %v, introspection_quota %v, quota_mode %v", got["token_quota"], got["introspection_quota"], got["quota_mode"])
 	}
 }

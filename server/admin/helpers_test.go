@@ -70,7 +70,11 @@ func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfi
 	if limits != nil {
 		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
 	}
-	svc := apps.New(st, scopes.Default(), apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone})
+	svcOpts := apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone}
+	if limits != nil {
+		svcOpts.Limits = *limits
+	}
+	svc := apps.New(st, scopes.Default(), svcOpts)
 	cfg.Audit, cfg.Catalogue = svc, svc
 	srv, err := server.New(cfg, st)
 	if err != nil {

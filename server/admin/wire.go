@@ -25,22 +25,25 @@ func applicationOf(a store.Application, u store.Usage) adminapi.Application {
 		metadata = map[string]string{}
 	}
 	return adminapi.Application{
-		ClientID:      a.ClientID,
-		Name:          a.Name,
-		Description:   a.Description,
-		Owner:         a.Owner,
-		Metadata:      metadata,
-		TokenFormat:   cmp.Or(a.TokenFormat, store.TokenOpaque),
-		Audiences:     orEmpty(a.Audiences),
-		Scopes:        orEmpty(a.Scopes),
-		TokenLifetime: apps.FormatLifetime(a.TokenLifetime),
-		IPAllowlist:   apps.FormatAllowlist(a.IPAllowlist),
-		Enabled:       a.Enabled,
-		CreatedAt:     a.CreatedAt,
-		UpdatedAt:     a.UpdatedAt,
-		LastUsedAt:    timePtr(u.LastUsed),
-		TokensIssued:  u.Issued,
-		Secrets:       secretsOf(a, u),
+		ClientID:           a.ClientID,
+		Name:               a.Name,
+		Description:        a.Description,
+		Owner:              a.Owner,
+		Metadata:           metadata,
+		TokenFormat:        cmp.Or(a.TokenFormat, store.TokenOpaque),
+		Audiences:          orEmpty(a.Audiences),
+		Scopes:             orEmpty(a.Scopes),
+		TokenLifetime:      apps.FormatLifetime(a.TokenLifetime),
+		IPAllowlist:        apps.FormatAllowlist(a.IPAllowlist),
+		Enabled:            a.Enabled,
+		TokenQuota:         apps.FormatQuota(a.TokenQuota),
+		IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota),
+		QuotaMode:          a.QuotaMode,
+		CreatedAt:          a.CreatedAt,
+		UpdatedAt:          a.UpdatedAt,
+		LastUsedAt:         timePtr(u.LastUsed),
+		TokensIssued:       u.Issued,
+		Secrets:            secretsOf(a, u),
 	}
 }
 
@@ -92,6 +95,7 @@ func exportedOf(a store.Application) adminapi.ExportedApplication {
 		NewApplicationRequest: adminapi.NewApplicationRequest{
 			Name: app.Name, Description: app.Description, Scopes: app.Scopes, Owner: app.Owner, Metadata: app.Metadata,
 			TokenLifetime: app.TokenLifetime, IPAllowlist: app.IPAllowlist, TokenFormat: app.TokenFormat, Audiences: app.Audiences,
+			TokenQuota: app.TokenQuota, IntrospectionQuota: app.IntrospectionQuota, QuotaMode: app.QuotaMode,
 		},
 		Enabled: &enabled,
 	}}

@@ -63,6 +63,10 @@ type Options struct {
 	SecurityEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Limits are the global limits (cmd's limits.*): the quotas an
+	// application without its own follows, which a delegated
+	// administrator may lower but not raise, and the pages show.
+	Limits store.LimitsConfig
 }
 
 // DefaultKeyPublishDelay is how long a new signing key is published before
@@ -123,7 +127,17 @@ type NewApplication struct {
 	TokenFormat string
 	// Audiences name the resource servers its tokens are for.
 	Audiences []string
+	// TokenQuota is its own token quota (ParseQuota: "1000/1h",
+	// "unlimited"); empty follows the global one. IntrospectionQuota is,
+	// for a resource server, its own introspection budget.
+	TokenQuota, IntrospectionQuota string
+	// QuotaMode is enforce or monitor (ParseQuotaMode); empty follows the
+	// global default.
+	QuotaMode string
 }
+
+// Limits are the global limits the service was given (Options.Limits).
+func (s *Service) Limits() store.LimitsConfig { return s.opts.Limits }
 
 // Create validates in, stores a new application and returns it with its
 // client secret. The secret exists only in this return value: the store
@@ -148,7 +162,8 @@ func (s *Service) add(ctx context.Context, event string, a store.Application, ex
 		if a.Owner == "" {
 			a.Owner = d.Owner
 		}
-		if err := errors.Join(d.mayChangeOwner(a.Owner), d.mayManage(a), d.mayGrant(a.Scopes), d.mayLast("token_lifetime", a.TokenLifetime)); err != nil {
+		if err := errors.Join(d.mayChangeOwner(a.Owner), d.mayManage(a), d.mayGrant(a.Scopes), d.mayLast("token_lifetime", a.TokenLifetime),
+			d.mayLowerQuotas(store.Application{}, a, s.opts.Limits)); err != nil {
 			return store.Application{}, firstError(err)
 		}
 	}
@@ -159,6 +174,7 @@ func (s *Service) add(ctx context.Context, event string, a store.Application, ex
 		"name": a.Name, "owner": a.Owner, "scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime),
 		"ip_allowlist": FormatAllowlist(a.IPAllowlist),
 	}
+	quotaDetail(detail, a)
 	maps.Copy(detail, extra)
 	s.audit(ctx, event, a.ClientID, detail)
 	return a, nil
@@ -206,7 +222,26 @@ func (s *Service) validateNew(ctx context.Context, id string, in NewApplication)
 	if a.Audiences, err = checkAudiences(in.Audiences); err != nil {
 		return store.Application{}, err
 	}
+	q, err := parseQuotaFields(in.TokenQuota, in.IntrospectionQuota, in.QuotaMode)
+	if err != nil {
+		return store.Application{}, err
+	}
+	a.TokenQuota, a.IntrospectionQuota, a.QuotaMode = q.token, q.introspection, q.mode
 	return a, nil
+}
+
+// quotaDetail adds a's quota settings that are its own to an audit
+// event's detail.
+func quotaDetail(detail map[string]any, a store.Application) {
+	if a.TokenQuota.Set {
+		detail["token_quota"] = FormatQuota(a.TokenQuota)
+	}
+	if a.IntrospectionQuota.Set {
+		detail["introspection_quota"] = FormatQuota(a.IntrospectionQuota)
+	}
+	if a.QuotaMode != "" {
+		detail["quota_mode"] = a.QuotaMode
+	}
 }
 
 // checkTokenFormat accepts opaque (the default) or jwt. A JWT must carry

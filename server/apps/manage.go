@@ -167,6 +167,9 @@ type ApplicationPatch struct {
 	Metadata      *map[string]string
 	TokenFormat   *string
 	Audiences     *[]string
+	// TokenQuota, IntrospectionQuota and QuotaMode are as for
+	// NewApplication: empty sets them back to the global default.
+	TokenQuota, IntrospectionQuota, QuotaMode *string
 }
 
 // Update validates and applies a patch. Narrowed scopes and disabling take
@@ -232,6 +235,21 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if p.TokenFormat != nil {
 		changes["token_format"] = *p.TokenFormat
 	}
+	var q quotaFields
+	if p.TokenQuota != nil || p.IntrospectionQuota != nil || p.QuotaMode != nil {
+		if q, err = parseQuotaFields(deref(p.TokenQuota), deref(p.IntrospectionQuota), deref(p.QuotaMode)); err != nil {
+			return store.Application{}, err
+		}
+	}
+	if p.TokenQuota != nil {
+		changes["token_quota"] = FormatQuota(q.token)
+	}
+	if p.IntrospectionQuota != nil {
+		changes["introspection_quota"] = FormatQuota(q.introspection)
+	}
+	if p.QuotaMode != nil {
+		changes["quota_mode"] = q.mode
+	}
 	d := delegateFrom(ctx)
 	if d != nil {
 		var errs []error
@@ -289,6 +307,21 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if p.Enabled != nil {
 			a.Enabled = *p.Enabled
 		}
+		// Quotas are checked against those the application has now,
+		// inside the compare-and-swap, as the allowlist is.
+		old := a
+		if p.TokenQuota != nil {
+			a.TokenQuota = q.token
+		}
+		if p.IntrospectionQuota != nil {
+			a.IntrospectionQuota = q.introspection
+		}
+		if p.QuotaMode != nil {
+			a.QuotaMode = q.mode
+		}
+		if err := d.mayLowerQuotas(old, a, s.opts.Limits); err != nil {
+			return a, err
+		}
 		// The format is checked against the lifetime the application
 		// has after this patch.
 		format := a.TokenFormat
@@ -310,6 +343,14 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	}
 	s.audit(ctx, "application.updated", id, whatChanged(changes, before, a))
 	return a, nil
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // whatChanged keeps, of the fields a patch set, those whose value moved,
@@ -335,6 +376,7 @@ func settingsOf(a store.Application) map[string]any {
 		"name": a.Name, "description": a.Description, "owner": a.Owner, "metadata": a.Metadata,
 		"scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime), "ip_allowlist": FormatAllowlist(a.IPAllowlist),
 		"enabled": a.Enabled, "audiences": a.Audiences, "token_format": cmp.Or(a.TokenFormat, store.TokenOpaque),
+		"token_quota": FormatQuota(a.TokenQuota), "introspection_quota": FormatQuota(a.IntrospectionQuota), "quota_mode": a.QuotaMode,
 	}
 }
 

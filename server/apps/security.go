@@ -28,7 +28,7 @@ const maxSecuritySources = 1000
 // address or an IPv6 /64. The first event of a source is written at once;
 // the rest of its period is written by Flush.
 func (s *Service) Security(ctx context.Context, e store.SecurityEvent) {
-	key := secKey{kind: e.Kind, net: network(e.Addr)}
+	key := secKey{kind: e.Kind, net: network(e.Addr), monitor: e.Monitor}
 	if e.Known {
 		key.client = e.ClientID
 	}
@@ -71,6 +71,9 @@ func (s *Service) writeSecurity(ctx context.Context, key secKey, e store.Securit
 	if e.For > 0 {
 		detail["locked_for"] = e.For.Round(time.Second).String()
 	}
+	if key.monitor {
+		detail["monitor"] = true
+	}
 	if key.client == overflow {
 		detail["sources"] = "many: the aggregation table was full"
 	}
@@ -101,7 +104,12 @@ func network(a netip.Addr) string {
 
 const overflow = "(overflow)"
 
-type secKey struct{ kind, client, net string }
+// secKey is an aggregation source. Monitored quota events are counted
+// apart from refusals, so a change of quota mode shows.
+type secKey struct {
+	kind, client, net string
+	monitor           bool
+}
 
 type secState struct {
 	key     secKey
@@ -125,7 +133,7 @@ func (l *securityLog) note(key secKey, e store.SecurityEvent, now time.Time, eve
 	defer l.mu.Unlock()
 	st, ok := l.sources[key]
 	if !ok && len(l.sources) >= maxSecuritySources {
-		key = secKey{kind: key.kind, client: overflow, net: "many"}
+		key = secKey{kind: key.kind, client: overflow, net: "many", monitor: key.monitor}
 		st, ok = l.sources[key]
 	}
 	if !ok {

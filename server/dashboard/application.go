@@ -20,11 +20,14 @@ type application struct {
 	Audiences     []string
 	Scopes        []string
 	IPAllowlist   []string
-	Enabled       bool
-	CreatedAt     time.Time
-	LastUsedAt    time.Time
-	TokensIssued  int64
-	Secrets       []secretRow
+	// TokenQuota, IntrospectionQuota and QuotaMode are its own, as the
+	// service writes them ("" for the server's).
+	TokenQuota, IntrospectionQuota, QuotaMode string
+	Enabled                                   bool
+	CreatedAt                                 time.Time
+	LastUsedAt                                time.Time
+	TokensIssued                              int64
+	Secrets                                   []secretRow
 }
 
 // secretRow describes a client secret, never its value.
@@ -41,6 +44,7 @@ func applicationOf(a store.Application, u store.Usage) application {
 		TokenFormat:   cmp.Or(a.TokenFormat, store.TokenOpaque),
 		TokenLifetime: apps.FormatLifetime(a.TokenLifetime),
 		Audiences:     a.Audiences, Scopes: a.Scopes, IPAllowlist: apps.FormatAllowlist(a.IPAllowlist),
+		TokenQuota: apps.FormatQuota(a.TokenQuota), IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota), QuotaMode: a.QuotaMode,
 		Enabled: a.Enabled, CreatedAt: a.CreatedAt, LastUsedAt: u.LastUsed, TokensIssued: u.Issued,
 	}
 	for _, s := range a.Secrets {

@@ -101,6 +101,11 @@ type appForm struct {
 	// Format is opaque or jwt; Audiences one per line.
 	Format    string
 	Audiences string
+	// TokenQuota, IntrospectionQuota and QuotaMode are the application's
+	// own ("" for the server's, which DefaultIssue and
+	// DefaultIntrospect describe).
+	TokenQuota, IntrospectionQuota, QuotaMode string
+	DefaultIssue, DefaultIntrospect           string
 	// Catalogue is the scopes to pick from, the forms (all:any,
 	// resource:*) after them.
 	Catalogue []scopes.Scope
@@ -117,7 +122,9 @@ func (d *Dashboard) blankForm(ctx context.Context) (appForm, error) {
 	if err != nil {
 		return appForm{}, err
 	}
-	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{}}, nil
+	lim := d.apps.Limits()
+	return appForm{Lifetime: "24h", Format: "opaque", Catalogue: pickable(cat), Errors: map[string]string{},
+		DefaultIssue: apps.FormatQuota(store.Quota{Set: true, Rate: lim.Issue}), DefaultIntrospect: apps.FormatQuota(store.Quota{Set: true, Rate: lim.Introspect})}, nil
 }
 
 // pickable is what the scope pickers offer: the catalogue, then the forms
@@ -145,6 +152,7 @@ func (d *Dashboard) formOf(ctx context.Context, a application) (appForm, error) 
 	f.Format = a.TokenFormat
 	f.Audiences = strings.Join(a.Audiences, "\n")
 	f.Lifetime = a.TokenLifetime
+	f.TokenQuota, f.IntrospectionQuota, f.QuotaMode = a.TokenQuota, a.IntrospectionQuota, a.QuotaMode
 	if !contains(lifetimeChoices, f.Lifetime) {
 		f.Lifetime, f.Custom = "custom", a.TokenLifetime
 	}
@@ -178,6 +186,8 @@ func (d *Dashboard) readForm(c echo.Context) (appForm, error) {
 	f.Metadata = c.FormValue("metadata")
 	f.Format = c.FormValue("token_format")
 	f.Audiences = c.FormValue("audiences")
+	f.TokenQuota, f.IntrospectionQuota = c.FormValue("token_quota"), c.FormValue("introspection_quota")
+	f.QuotaMode = c.FormValue("quota_mode")
 	return f, nil
 }
 
@@ -257,6 +267,7 @@ func (d *Dashboard) createApp(c echo.Context) error {
 			Name: f.Name, Description: f.Description, Owner: f.Owner, Metadata: md, Scopes: f.Scopes,
 			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
 			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
+			TokenQuota: f.TokenQuota, IntrospectionQuota: f.IntrospectionQuota, QuotaMode: f.QuotaMode,
 		})
 		if err == nil {
 			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret, Curl: d.curl(a.ClientID, secret)}
@@ -284,6 +295,7 @@ type appView struct {
 	Tokens     []tokenRow
 	MoreTokens bool
 	Chart      chart
+	Quota      quotaView
 	Events     []eventRow
 	// Errors holds an action's error by section: secrets, tokens,
 	// api_keys, enabled, delete.
@@ -362,6 +374,7 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 		return appView{}, err
 	}
 	v.Chart = newChart(hours, d.cfg.Now())
+	v.Quota = quotaOf(a, d.apps.Limits(), hours)
 	ev, _, err := d.apps.Events(ctx, store.EventFilter{ClientID: id}, "", eventsOnAppPage)
 	if err != nil {
 		return appView{}, err
@@ -420,6 +433,7 @@ func (d *Dashboard) updateApp(c echo.Context) error {
 			Name: &f.Name, Description: &f.Description, Owner: &f.Owner, Metadata: &md,
 			Scopes: &f.Scopes, TokenLifetime: &life, IPAllowlist: &allow,
 			TokenFormat: &f.Format, Audiences: &aud,
+			TokenQuota: &f.TokenQuota, IntrospectionQuota: &f.IntrospectionQuota, QuotaMode: &f.QuotaMode,
 		})
 	}
 	if err == nil {

@@ -16,6 +16,8 @@ func TestLimitMetrics(t *testing.T) {
 		`oauthd_lockouts_total{scope="admin"} 0`,
 		`oauthd_quota_refusals_total{budget="issue"} 0`,
 		`oauthd_quota_refusals_total{budget="introspect"} 0`,
+		`oauthd_quota_monitored_total{budget="issue"} 0`,
+		`oauthd_quota_monitored_total{budget="introspect"} 0`,
 	} {
 		if !strings.Contains(before, want) {
 			t.Errorf("a fresh scrape lacks %s", want)
@@ -31,6 +33,9 @@ func TestLimitMetrics(t *testing.T) {
 	m.QuotaRefused(BudgetIntrospect)
 	m.QuotaRefused(BudgetIntrospect)
 	m.QuotaRefused("client-42")
+	m.QuotaMonitored(BudgetIssue)
+	m.QuotaMonitored(BudgetIssue)
+	m.QuotaMonitored("client-43")
 
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -41,12 +46,15 @@ func TestLimitMetrics(t *testing.T) {
 		`oauthd_quota_refusals_total{budget="issue"} 1`,
 		`oauthd_quota_refusals_total{budget="introspect"} 2`,
 		`oauthd_quota_refusals_total{budget="other"} 1`,
+		`oauthd_quota_monitored_total{budget="issue"} 2`,
+		`oauthd_quota_monitored_total{budget="introspect"} 0`,
+		`oauthd_quota_monitored_total{budget="other"} 1`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %s", want)
 		}
 	}
-	for _, leak := range []string{"198.51.100.7", "client-42"} {
+	for _, leak := range []string{"198.51.100.7", "client-42", "client-43"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("the label value %q reached the scrape", leak)
 		}

@@ -34,6 +34,7 @@ type Metrics struct {
 	redisErrors    *prometheus.CounterVec
 	lockouts       *prometheus.CounterVec
 	refusals       *prometheus.CounterVec
+	monitored      *prometheus.CounterVec
 	started        time.Time
 }
 
@@ -75,7 +76,7 @@ func New(b Build) *Metrics {
 			Help: "Redis commands that failed (not counting a missing key, nor the refusals go-redis expects: an older Redis refusing the connection handshake's optional commands, NOSCRIPT before a script is cached), by command.",
 		}, []string{"command"}),
 	}
-	m.lockouts, m.refusals = newLimitCounters()
+	m.lockouts, m.refusals, m.monitored = newLimitCounters()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "oauthd_build_info",
 		Help:        "Always 1; the labels say which oauthd is running.",
@@ -83,7 +84,7 @@ func New(b Build) *Metrics {
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.tokensIssued, m.authFailures, m.introspections,
-		m.redisDuration, m.redisErrors, m.lockouts, m.refusals, build,
+		m.redisDuration, m.redisErrors, m.lockouts, m.refusals, m.monitored, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -30,9 +30,38 @@ type appRecord struct {
 	Allowlist   []string          `json:"ip_allowlist,omitempty"`
 	Enabled     bool              `json:"enabled"`
 	Secrets     []secretRecord    `json:"secrets"`
-	Generation  uint64            `json:"gen"`
-	CreatedMS   int64             `json:"created_ms"`
-	UpdatedMS   int64             `json:"updated_ms"`
+	// TokenQuota and IntrospectionQuota are absent when unset; {} (N 0)
+	// is no limit at all.
+	TokenQuota         *quotaRecord `json:"token_quota,omitempty"`
+	IntrospectionQuota *quotaRecord `json:"introspection_quota,omitempty"`
+	QuotaMode          string       `json:"quota_mode,omitempty"`
+	Generation         uint64       `json:"gen"`
+	CreatedMS          int64        `json:"created_ms"`
+	UpdatedMS          int64        `json:"updated_ms"`
+}
+
+// quotaRecord is a store.Quota that is set: N per PerMS milliseconds, or
+// unlimited when N is 0.
+type quotaRecord struct {
+	N     int   `json:"n,omitempty"`
+	PerMS int64 `json:"per_ms,omitempty"`
+}
+
+func quotaRecordOf(q store.Quota) *quotaRecord {
+	if !q.Set {
+		return nil
+	}
+	if q.Rate.Off() {
+		return &quotaRecord{}
+	}
+	return &quotaRecord{N: q.Rate.N, PerMS: q.Rate.Per.Milliseconds()}
+}
+
+func (r *quotaRecord) quota() store.Quota {
+	if r == nil {
+		return store.Quota{}
+	}
+	return store.Quota{Set: true, Rate: store.Rate{N: r.N, Per: time.Duration(r.PerMS) * time.Millisecond}}
 }
 
 type secretRecord struct {
@@ -57,6 +86,10 @@ func encodeApp(a store.Application) ([]byte, error) {
 		Generation:  a.Generation,
 		CreatedMS:   ms(a.CreatedAt),
 		UpdatedMS:   ms(a.UpdatedAt),
+
+		TokenQuota:         quotaRecordOf(a.TokenQuota),
+		IntrospectionQuota: quotaRecordOf(a.IntrospectionQuota),
+		QuotaMode:          a.QuotaMode,
 	}
 	for _, p := range a.IPAllowlist {
 		r.Allowlist = append(r.Allowlist, p.String())
@@ -91,6 +124,10 @@ func decodeApp(b []byte) (store.Application, error) {
 		Generation:    r.Generation,
 		CreatedAt:     fromMS(r.CreatedMS),
 		UpdatedAt:     fromMS(r.UpdatedMS),
+
+		TokenQuota:         r.TokenQuota.quota(),
+		IntrospectionQuota: r.IntrospectionQuota.quota(),
+		QuotaMode:          r.QuotaMode,
 	}
 	for _, s := range r.Allowlist {
 		p, err := netip.ParsePrefix(s)

@@ -74,8 +74,8 @@ func warm(s *Store, a store.Application) {
 // The token script writes, when Go does not hold the application, exactly
 // the record Go writes when it does (codec.go's encodeToken of
 // AccessToken), in the same bucket, expiring when Go's would: lifetimes of
-// every width, expiries on and off a whole second, scopes and audiences
-// asked for or not.
+// every width, expiries on and off a whole second, scopes, audiences and
+// a shorter lifetime (the ttl parameter) asked for or not.
 func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
@@ -96,13 +96,17 @@ func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
 				}
 				warm(hot, a)
 				for j, at := range []time.Time{base, base.Add(time.Millisecond), base.Add(999 * time.Millisecond)} {
-					for k, ask := range []struct{ scopes, resources []string }{
-						{}, {[]string{"groups"}, nil}, {nil, []string{"https://b.example", "https://b.example"}},
+					for k, ask := range []struct {
+						scopes, resources []string
+						ttl               time.Duration
+					}{
+						{}, {[]string{"groups"}, nil, 0}, {nil, []string{"https://b.example", "https://b.example"}, 0},
+						{nil, nil, time.Second}, {[]string{"groups"}, nil, 90 * time.Second}, {nil, nil, 24 * time.Hour},
 					} {
 						var refs [2]store.TokenRef
 						for n, s := range []*Store{cold, hot} {
 							r := tokenRequest(a.ClientID, fmt.Sprint(life, j, k, n), at)
-							r.Scopes, r.Resources = ask.scopes, ask.resources
+							r.Scopes, r.Resources, r.Lifetime = ask.scopes, ask.resources, ask.ttl
 							got, err := s.IssueToken(ctx, r, accept(r))
 							if err != nil {
 								t.Fatalf("lifetime %v, at +%v, %v, cached %v: %v", life, at.Sub(base), ask, n == 1, err)
@@ -116,7 +120,7 @@ func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
 						r := tokenRequest(a.ClientID, "", at)
 						r.Scopes, r.Resources = ask.scopes, ask.resources
 						g, _ := accept(r)(&a)
-						wantRec := encodeToken(a.AccessToken(g, at))
+						wantRec := encodeToken(a.AccessToken(g, at, ask.ttl))
 						for n, ref := range refs {
 							rec, err := rdb.HGet(ctx, cold.bucketKey(ref.ClientID, ref.Bucket), field(ref)).Bytes()
 							if err != nil || string(rec) != string(wantRec) {
@@ -499,7 +503,7 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 		at := time.Now()
 		// The earlier token format: 43 random characters, the digest of
 		// the whole token; its record as the earlier script filed it.
-		old := a.AccessToken(store.Grant{Scopes: []string{"sms"}}, at)
+		old := a.AccessToken(store.Grant{Scopes: []string{"sms"}}, at, 0)
 		raw := "oat_old_" + store.FormatBucket(old.Bucket()) + "_" + strings.Repeat("A", 43)
 		oldRef := store.TokenRef{ClientID: "old", Bucket: old.Bucket(), Digest: store.Sum(raw)}
 		key := s.bucketKey("old", oldRef.Bucket)

@@ -48,9 +48,14 @@ type Limits struct {
 
 type lease struct {
 	mu      sync.Mutex
+	rate    Rate // the rate it was taken at
 	left    int
 	until   time.Time
 	refused time.Time // no permits until then (Redis said so)
+	// shared is what Redis said was left of the shared count when it
+	// granted the lease, at.
+	shared int
+	at     time.Time
 }
 
 // NewLimits returns the limits on rdb, with keys under prefix (the
@@ -334,15 +339,16 @@ func lockedAny(vs []any, now time.Time) time.Duration {
 	return d
 }
 
-// TakeIssue takes one token of clientID's issue quota. It answers how long
-// to wait when the quota is spent (0: go ahead).
-func (l *Limits) TakeIssue(ctx context.Context, clientID string) (time.Duration, error) {
-	return l.take(ctx, "issue:{"+clientID+"}", l.cfg.Issue)
+// TakeIssue takes one token of a's token quota: its own, or the global
+// one (LimitsConfig.Issue).
+func (l *Limits) TakeIssue(ctx context.Context, a *store.Application) (store.Allowance, error) {
+	return l.take(ctx, "issue:{"+a.ClientID+"}", a.TokenQuota.Or(l.cfg.Issue), a.Monitored(l.cfg.Monitor))
 }
 
-// TakeIntrospect takes one introspection of resource server clientID.
-func (l *Limits) TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error) {
-	return l.take(ctx, "introspect:{"+clientID+"}", l.cfg.Introspect)
+// TakeIntrospect takes one introspection of resource server a: its own
+// budget, or the global one (LimitsConfig.Introspect).
+func (l *Limits) TakeIntrospect(ctx context.Context, a *store.Application) (store.Allowance, error) {
+	return l.take(ctx, "introspect:{"+a.ClientID+"}", a.IntrospectionQuota.Or(l.cfg.Introspect), a.Monitored(l.cfg.Monitor))
 }
 
 // maxLeases bounds the lease table; past it, it is cleared (which only
@@ -353,19 +359,23 @@ const maxLeases = 10_000
 // asking Redis for a new lease when it is spent or stale. A lease holds
 // at most a twentieth of the rate (at least one permit) and lasts as long
 // as those permits take at the rate, so the replicas together never run
-// more than a few leases ahead of the shared count.
-func (l *Limits) take(ctx context.Context, key string, r Rate) (time.Duration, error) {
+// more than a few leases ahead of the shared count. What is left is
+// estimated from the lease (its unused permits, and what Redis said was
+// left when it was granted, refilled at the rate since): no request asks
+// Redis only to know it. A lease taken at another rate (the
+// application's quota changed) is dropped.
+func (l *Limits) take(ctx context.Context, key string, r Rate, monitor bool) (store.Allowance, error) {
 	if r.Off() {
-		return 0, nil
+		return store.Allowance{}, nil
 	}
 	now := l.now()
 	l.mu.Lock()
 	ls, ok := l.leases[key]
-	if !ok {
+	if !ok || ls.rate != r {
 		if len(l.leases) >= maxLeases {
 			clear(l.leases)
 		}
-		ls = &lease{}
+		ls = &lease{rate: r}
 		l.leases[key] = ls
 	}
 	l.mu.Unlock()
@@ -373,23 +383,38 @@ func (l *Limits) take(ctx context.Context, key string, r Rate) (time.Duration, e
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if now.Before(ls.refused) {
-		return ls.refused.Sub(now), nil
+		return allowance(r, 0, ls.refused.Sub(now), monitor), nil
 	}
 	if ls.left > 0 && now.Before(ls.until) {
 		ls.left--
-		return 0, nil
+		return allowance(r, ls.remaining(now), 0, monitor), nil
 	}
 	batch := max(1, min(r.N/20, 100))
 	res, err := l.rl.AllowAtMost(ctx, l.prefix+":quota:"+key, limitOf(r), batch)
 	if err != nil {
-		return 0, wrapErr(err)
+		return store.Allowance{}, wrapErr(err)
 	}
 	if res.Allowed == 0 {
 		wait := max(res.RetryAfter, time.Millisecond)
 		ls.refused = now.Add(wait)
-		return wait, nil
+		return allowance(r, 0, wait, monitor), nil
 	}
-	ls.left = res.Allowed - 1
+	ls.left, ls.shared, ls.at = res.Allowed-1, res.Remaining, now
 	ls.until = now.Add(time.Duration(int64(r.Per) * int64(res.Allowed) / int64(r.N)))
-	return 0, nil
+	return allowance(r, ls.remaining(now), 0, monitor), nil
+}
+
+// remaining estimates the permits left at now: the lease's own, and the
+// shared count's as Redis gave it, refilled at the lease's rate since.
+// Never more than the quota.
+func (ls *lease) remaining(now time.Time) int {
+	refill := float64(min(now.Sub(ls.at), ls.rate.Per)) / float64(ls.rate.Per) * float64(ls.rate.N)
+	return min(ls.left+ls.shared+int(refill), ls.rate.N)
+}
+
+// allowance is what take answers: with left permits left, the quota is
+// whole again once the others have refilled at the rate.
+func allowance(r Rate, left int, wait time.Duration, monitor bool) store.Allowance {
+	reset := time.Duration(float64(r.Per) * float64(r.N-left) / float64(r.N))
+	return store.Allowance{Rate: r, Remaining: left, Reset: reset, Wait: wait, Monitor: monitor}
 }

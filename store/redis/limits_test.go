@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -43,6 +44,7 @@ func TestLimitsQuota(t *testing.T) {
 	cfg := LimitsConfig{Issue: Rate{N: 1000, Per: time.Hour}}
 	a, b := NewLimits(rs.Client(t), "test", cfg), NewLimits(rs.Client(t), "test", cfg)
 	ctx := context.Background()
+	app := &store.Application{ClientID: "app"}
 	before := rs.Mini.CommandCount()
 	granted := 0
 	for i := range 1100 {
@@ -50,11 +52,11 @@ func TestLimitsQuota(t *testing.T) {
 		if i%2 == 1 {
 			l = b
 		}
-		wait, err := l.TakeIssue(ctx, "app")
+		got, err := l.TakeIssue(ctx, app)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wait == 0 {
+		if got.Wait == 0 {
 			granted++
 		}
 	}
@@ -65,15 +67,46 @@ func TestLimitsQuota(t *testing.T) {
 	if calls := rs.Mini.CommandCount() - before; calls > 200 {
 		t.Fatalf("%d Redis commands for 1100 takes; leases should need far fewer", calls)
 	}
-	wait, _ := a.TakeIssue(ctx, "app")
-	if wait <= 0 || wait > time.Hour {
-		t.Fatalf("past the quota: wait %v", wait)
+	got, _ := a.TakeIssue(ctx, app)
+	if got.Wait <= 0 || got.Wait > time.Hour || got.Remaining != 0 {
+		t.Fatalf("past the quota: %+v", got)
 	}
-	if wait, _ := a.TakeIssue(ctx, "other"); wait != 0 {
+	if got, _ := a.TakeIssue(ctx, &store.Application{ClientID: "other"}); got.Wait != 0 {
 		t.Fatal("one application's quota refused another's token")
 	}
-	if wait, _ := a.TakeIntrospect(ctx, "rs"); wait != 0 {
-		t.Fatal("an unset limit refused")
+	if got, _ := a.TakeIntrospect(ctx, &store.Application{ClientID: "rs"}); got != (store.Allowance{}) {
+		t.Fatalf("an unset limit answered %+v", got)
+	}
+}
+
+// What is left is estimated from the lease, without a Redis call per
+// request: it goes down with each permit, close to the shared count, and
+// a quota changed on the application takes effect with a new lease.
+func TestLimitsQuotaRemaining(t *testing.T) {
+	rs := redistest.Start(t, redistest.Mini)
+	rs.Mini.SetTime(time.Now())
+	l := NewLimits(rs.Client(t), "test", LimitsConfig{Issue: Rate{N: 1000, Per: time.Hour}})
+	ctx := context.Background()
+	app := &store.Application{ClientID: "app"}
+	left := 1000
+	for i := range 120 {
+		got, err := l.TakeIssue(ctx, app)
+		if err != nil || got.Wait != 0 || got.Rate != (Rate{N: 1000, Per: time.Hour}) {
+			t.Fatalf("take %d: %+v, %v", i+1, got, err)
+		}
+		if got.Remaining > left || got.Remaining < 1000-i-2 || got.Reset <= 0 || got.Reset > time.Hour {
+			t.Fatalf("take %d: %d left (before: %d), whole again in %v", i+1, got.Remaining, left, got.Reset)
+		}
+		left = got.Remaining
+	}
+	if left > 1000-119 {
+		t.Fatalf("after 120 takes, %d left", left)
+	}
+	own := store.Rate{N: 5, Per: time.Hour}
+	app.TokenQuota = store.Quota{Set: true, Rate: own}
+	got, err := l.TakeIssue(ctx, app)
+	if err != nil || got.Rate != own || got.Remaining >= own.N {
+		t.Fatalf("after the quota changed to 5/h: %+v, %v", got, err)
 	}
 }
 

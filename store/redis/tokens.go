@@ -129,8 +129,9 @@ return 1
 // ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
 // and the index are read by), the bucket keys' prefix, KeepExpired (ms),
 // the secret's digest (hex), the time the secret must be active at (Unix
-// ms), the scopes asked for ("" for the application's), then the
-// resources (RFC 8707) asked for, if any.
+// ms), the scopes asked for ("" for the application's), the lifetime
+// asked for (ms; 0 for the application's: store.Application.LifetimeFor),
+// then the resources (RFC 8707) asked for, if any.
 // Returns {status, application record, bucket id, pair lock ms, siege ms},
 // as far as status (the issue* constants) has them.
 var issueToken = goredis.NewScript(writeLua + `
@@ -161,10 +162,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 8 then
+if #ARGV > 9 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 9, #ARGV do
+  for i = 10, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -176,9 +177,12 @@ local pair, siege = 0, 0
 if KEYS[3] then pair = math.max((tonumber(v[2]) or 0) - now, 0) end
 if KEYS[4] then siege = math.max((tonumber(v[3]) or 0) - now, 0) end
 if pair > 0 or siege > 0 then return {3, v[1], '', pair, siege} end
--- AccessToken: the lifetime to the millisecond, at least one.
+-- AccessToken: the lifetime to the millisecond, at least one; the one
+-- asked for when shorter (LifetimeFor).
 local iat, life, gen = tonumber(ARGV[2]), 0, tonumber(app.gen) or 0
 if (tonumber(app.lifetime_ns) or 0) > 0 then life = math.max(math.floor(app.lifetime_ns / 1e6), 1) end
+local asked = tonumber(ARGV[9]) or 0
+if asked > 0 and (life == 0 or asked < life) then life = asked end
 local function base36(n)
   local s = ''
   repeat
@@ -286,9 +290,10 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if r.From.IsValid() {
 		keys = append(keys, LockKey(s.opts.Prefix, id, Source(r.From, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, id))
 	}
-	args := make([]any, 0, 8+len(r.Resources))
+	args := make([]any, 0, 9+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
-		s.opts.KeepExpired.Milliseconds(), hex.EncodeToString(r.Secret[:]), r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "))
+		s.opts.KeepExpired.Milliseconds(), hex.EncodeToString(r.Secret[:]), r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
+		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds())
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -321,7 +326,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	}
 	switch status {
 	case issueWritten:
-		t := app.AccessToken(g, r.IssuedAt)
+		t := app.AccessToken(g, r.IssuedAt, r.Lifetime)
 		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) {
 			// The script grants what the application holds literally;
 			// check, what the catalogue in force grants (a form such as
@@ -383,7 +388,7 @@ func issueReply(v []any) (status int64, rec, bucket string, pair, siege time.Dur
 // issueKnown stores the token app is issued with g, its record built in
 // Go (createToken).
 func (s *Store) issueKnown(ctx context.Context, app *store.Application, g store.Grant, r store.TokenRequest) (store.Issued, error) {
-	t := app.AccessToken(g, r.IssuedAt)
+	t := app.AccessToken(g, r.IssuedAt, r.Lifetime)
 	t.RequestedFrom, t.Allowlisted = r.From, app.InAllowlist(r.From)
 	ref := store.TokenRef{ClientID: app.ClientID, Bucket: t.Bucket(), Digest: r.Digest}
 	t.ID = ref.JTI()

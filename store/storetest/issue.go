@@ -75,7 +75,8 @@ func issue(t *testing.T, s store.Tokens, r store.TokenRequest, fail error) (stor
 }
 
 // IssueToken stores the record check's grant describes, where the token's
-// expiry files it, and returns it exactly as a lookup reads it.
+// expiry files it, and returns it exactly as a lookup reads it. A lifetime
+// asked for shortens the application's, never lengthens it.
 func testIssueToken(t *testing.T, s Backend) {
 	a := newApp(t)
 	a.Audiences = []string{"https://sms.example", "https://billing.example"}
@@ -87,16 +88,20 @@ func testIssueToken(t *testing.T, s Backend) {
 		name              string
 		app               store.Application
 		scopes, resources []string
+		ttl, life         time.Duration // asked for, and the record's
 		want              store.Grant
 	}{
-		{"everything", a, nil, nil, store.Grant{Scopes: a.Scopes, Audiences: a.Audiences, SecretID: "s1"}},
-		{"narrowed", a, []string{"groups"}, []string{"https://billing.example", "https://billing.example"},
+		{"everything", a, nil, nil, 0, a.TokenLifetime, store.Grant{Scopes: a.Scopes, Audiences: a.Audiences, SecretID: "s1"}},
+		{"narrowed", a, []string{"groups"}, []string{"https://billing.example", "https://billing.example"}, 0, a.TokenLifetime,
 			store.Grant{Scopes: []string{"groups"}, Audiences: []string{"https://billing.example"}, SecretID: "s1"}},
-		{"never expires", never, []string{"sms"}, nil, store.Grant{Scopes: []string{"sms"}, SecretID: "s1"}},
+		{"never expires", never, []string{"sms"}, nil, 0, 0, store.Grant{Scopes: []string{"sms"}, SecretID: "s1"}},
+		{"shorter asked", a, nil, nil, time.Minute, time.Minute, store.Grant{Scopes: a.Scopes, Audiences: a.Audiences, SecretID: "s1"}},
+		{"longer asked", a, nil, nil, 48 * time.Hour, a.TokenLifetime, store.Grant{Scopes: a.Scopes, Audiences: a.Audiences, SecretID: "s1"}},
+		{"never expires, asked to", never, []string{"sms"}, nil, time.Hour, time.Hour, store.Grant{Scopes: []string{"sms"}, SecretID: "s1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := request(tt.app, tt.name)
-			r.Scopes, r.Resources = tt.scopes, tt.resources
+			r.Scopes, r.Resources, r.Lifetime = tt.scopes, tt.resources, tt.ttl
 			got, c, err := issue(t, s, r, nil)
 			if err != nil {
 				t.Fatalf("IssueToken: %v", err)
@@ -104,7 +109,10 @@ func testIssueToken(t *testing.T, s Backend) {
 			if c.calls != 1 || !reflect.DeepEqual(c.app, tt.app) {
 				t.Fatalf("check called %d times with %+v, want once with the application", c.calls, c.app)
 			}
-			want := tt.app.AccessToken(tt.want, r.IssuedAt)
+			want := tt.app.AccessToken(tt.want, r.IssuedAt, tt.ttl)
+			if life := want.ExpiresAt.Sub(want.IssuedAt); tt.life == 0 && !want.ExpiresAt.IsZero() || tt.life > 0 && life != tt.life {
+				t.Fatalf("AccessToken asked for %v lives %v, want %v", tt.ttl, life, tt.life)
+			}
 			wantRef := store.TokenRef{ClientID: tt.app.ClientID, Bucket: want.Bucket(), Digest: r.Digest}
 			want.ID, want.SecretID = wantRef.JTI(), ""
 			if got.Ref != wantRef || !reflect.DeepEqual(got.Token, want) {
@@ -160,7 +168,7 @@ func testIssueTokenRefused(t *testing.T, s Backend) {
 			if !tt.want(err) || c.calls != tt.checks {
 				t.Fatalf("IssueToken = %v, check called %d times; want %d", err, c.calls, tt.checks)
 			}
-			for _, b := range []int64{store.NeverBucket(a.Generation), a.AccessToken(store.Grant{}, r.IssuedAt).Bucket()} {
+			for _, b := range []int64{store.NeverBucket(a.Generation), a.AccessToken(store.Grant{}, r.IssuedAt, 0).Bucket()} {
 				ref := store.TokenRef{ClientID: r.ClientID, Bucket: b, Digest: r.Digest}
 				if l, err := s.LookupToken(ctx, ref, ""); err != nil || l.Token != nil {
 					t.Fatalf("a refused token's record is stored: %+v, %v", l.Token, err)

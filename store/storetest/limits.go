@@ -180,21 +180,64 @@ func testAddressLockIsNoOracle(t *testing.T, s Backend) {
 
 // Each application's token quota and each resource server's introspection
 // budget are counted apart: the client that spent one has the other whole.
+// An application's own quota holds it instead of the global one (limits:
+// 2/h): a higher one, none at all, or in monitor mode the global one,
+// reported spent but marked Monitor. The allowance says which rate held
+// the request and, going down, what is left.
 func testQuotas(t *testing.T, s Backend) {
 	ctx := context.Background()
-	for name, take := range map[string]func(context.Context, string) (time.Duration, error){
+	own := store.Quota{Set: true, Rate: store.Rate{N: 4, Per: time.Hour}}
+	for name, take := range map[string]func(context.Context, *store.Application) (store.Allowance, error){
 		"TakeIssue": s.TakeIssue, "TakeIntrospect": s.TakeIntrospect,
 	} {
-		for i := range 2 {
-			if wait, err := take(ctx, "spender"); err != nil || wait != 0 {
-				t.Fatalf("%s %d of 2: wait %v, %v", name, i+1, wait, err)
+		app := func(id string, q store.Quota, mode string) *store.Application {
+			a := &store.Application{ClientID: id + "-" + name, QuotaMode: mode}
+			if name == "TakeIssue" {
+				a.TokenQuota = q
+			} else {
+				a.IntrospectionQuota = q
+			}
+			return a
+		}
+		spend := func(a *store.Application, n int, rate store.Rate) {
+			t.Helper()
+			left := rate.N
+			for i := range n {
+				got, err := take(ctx, a)
+				if err != nil || got.Wait != 0 || got.Rate != rate || got.Remaining >= left || got.Monitor {
+					t.Fatalf("%s %d of %d for %s: %+v, %v; want the rate %v, less than %d left", name, i+1, n, a.ClientID, got, err, rate, left)
+				}
+				left = got.Remaining
 			}
 		}
-		if wait, err := take(ctx, "spender"); err != nil || wait <= 0 || wait > time.Hour {
-			t.Fatalf("%s past the quota: wait %v, %v; want up to an hour", name, wait, err)
+		def := limits.Issue
+		if name == "TakeIntrospect" {
+			def = limits.Introspect
 		}
-		if wait, err := take(ctx, "other"); err != nil || wait != 0 {
-			t.Fatalf("%s of another client: wait %v, %v", name, wait, err)
+		spender := app("spender", store.Quota{}, "")
+		spend(spender, 2, def)
+		if got, err := take(ctx, spender); err != nil || got.Wait <= 0 || got.Wait > time.Hour || got.Monitor || got.Remaining != 0 {
+			t.Fatalf("%s past the quota: %+v, %v; want a wait up to an hour", name, got, err)
+		}
+		spend(app("other", store.Quota{}, ""), 1, def)
+
+		big := app("big", own, store.QuotaEnforce)
+		spend(big, 4, own.Rate)
+		if got, err := take(ctx, big); err != nil || got.Wait <= 0 {
+			t.Fatalf("%s past its own quota: %+v, %v; want a wait", name, got, err)
+		}
+		free := app("free", store.Quota{Set: true}, "")
+		for range 5 {
+			if got, err := take(ctx, free); err != nil || got != (store.Allowance{}) {
+				t.Fatalf("%s of an application without a quota: %+v, %v", name, got, err)
+			}
+		}
+		watched := app("watched", store.Quota{}, store.QuotaMonitor)
+		for range 2 {
+			take(ctx, watched)
+		}
+		if got, err := take(ctx, watched); err != nil || got.Wait <= 0 || !got.Monitor {
+			t.Fatalf("%s past a monitored quota: %+v, %v; want a wait, marked Monitor", name, got, err)
 		}
 	}
 }

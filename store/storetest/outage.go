@@ -73,8 +73,8 @@ func testOutage(t *testing.T, s Backend) {
 		"Blocked":             second(b.Blocked(ctx, a.ClientID, addr)),
 		"ClientFailed":        second(b.ClientFailed(ctx, a.ClientID, addr, false)),
 		"ClientLocked":        second(b.ClientLocked(ctx, a.ClientID, addr, false)),
-		"TakeIssue":           second(b.TakeIssue(ctx, a.ClientID)),
-		"TakeIntrospect":      second(b.TakeIntrospect(ctx, a.ClientID)),
+		"TakeIssue":           second(b.TakeIssue(ctx, &a)),
+		"TakeIntrospect":      second(b.TakeIntrospect(ctx, &a)),
 		"Subscribe":           second(b.Subscribe(ctx, from)),
 		"NextBacklog":         second(sub.NextBacklog(ctx)),
 	} {

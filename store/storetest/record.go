@@ -252,14 +252,14 @@ func (r *recorder) ClientLocked(ctx context.Context, clientID string, addr netip
 	return r.b.ClientLocked(ctx, clientID, addr, allowlisted)
 }
 
-func (r *recorder) TakeIssue(ctx context.Context, clientID string) (time.Duration, error) {
+func (r *recorder) TakeIssue(ctx context.Context, a *store.Application) (store.Allowance, error) {
 	r.calls.note()
-	return r.b.TakeIssue(ctx, clientID)
+	return r.b.TakeIssue(ctx, a)
 }
 
-func (r *recorder) TakeIntrospect(ctx context.Context, clientID string) (time.Duration, error) {
+func (r *recorder) TakeIntrospect(ctx context.Context, a *store.Application) (store.Allowance, error) {
 	r.calls.note()
-	return r.b.TakeIntrospect(ctx, clientID)
+	return r.b.TakeIntrospect(ctx, a)
 }
 
 func (r *recorder) Subscribe(ctx context.Context, lastID string) (store.FeedSubscription, error) {

@@ -27,6 +27,15 @@ type NewApplicationRequest struct {
 	TokenFormat string `json:"token_format"`
 	// Audiences name the resource servers its tokens are for.
 	Audiences []string `json:"audiences"`
+	// TokenQuota is its own token quota, N/duration ("1000/1h") or
+	// "unlimited"; empty follows the server's limits.issue.
+	TokenQuota string `json:"token_quota,omitempty"`
+	// IntrospectionQuota is, for a resource server, its own introspection
+	// budget, written the same way; empty follows limits.introspect.
+	IntrospectionQuota string `json:"introspection_quota,omitempty"`
+	// QuotaMode is enforce or monitor (counted and logged, never
+	// refused); empty follows limits.quota_mode.
+	QuotaMode string `json:"quota_mode,omitempty"`
 }
 
 // ImportApplicationRequest is the body of PUT /applications/{id}: an
@@ -83,6 +92,11 @@ type ApplicationPatchRequest struct {
 	Metadata      *map[string]string `json:"metadata"`
 	TokenFormat   *string            `json:"token_format"`
 	Audiences     *[]string          `json:"audiences"`
+	// TokenQuota, IntrospectionQuota and QuotaMode are as for a new
+	// application; "" sets one back to the server's default.
+	TokenQuota         *string `json:"token_quota"`
+	IntrospectionQuota *string `json:"introspection_quota"`
+	QuotaMode          *string `json:"quota_mode"`
 }
 
 // Application is an application as the admin API shows it. ClientSecret
@@ -98,13 +112,18 @@ type Application struct {
 	// TokenFormat is opaque or jwt.
 	TokenFormat string `json:"token_format"`
 	// Audiences name the resource servers its tokens are for.
-	Audiences     []string  `json:"audiences"`
-	Scopes        []string  `json:"scopes"`
-	TokenLifetime string    `json:"token_lifetime"`
-	IPAllowlist   []string  `json:"ip_allowlist"`
-	Enabled       bool      `json:"enabled"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	Audiences     []string `json:"audiences"`
+	Scopes        []string `json:"scopes"`
+	TokenLifetime string   `json:"token_lifetime"`
+	IPAllowlist   []string `json:"ip_allowlist"`
+	Enabled       bool     `json:"enabled"`
+	// TokenQuota, IntrospectionQuota and QuotaMode are the application's
+	// own ("" where the server's default holds it).
+	TokenQuota         string    `json:"token_quota"`
+	IntrospectionQuota string    `json:"introspection_quota"`
+	QuotaMode          string    `json:"quota_mode"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
 	// nil if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
