@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -61,7 +60,9 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (string, error)
 // runCLIStderr is runCLI that returns the standard error too.
 func runCLIStderr(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	// Synchronised buffers: go-redis's process-wide logger may still
+	// write to this CLI's standard error from a connection it dials late.
+	var out, errOut runtest.Buffer
 	err = runTest(context.Background(), args, envFunc(env), &out, &errOut)
 	stdout, stderr = out.String(), errOut.String()
 	leaks.addSource("the output of "+t.Name()+"'s CLI", func() string { return stdout })

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -14,9 +15,34 @@ import (
 // SetLibraryLogger sends go-redis's own messages (pool dial failures,
 // Sentinel discovery and the like) to log as structured lines at the
 // level each deserves, instead of go-redis's default: plain text on
-// stderr, every one alike. go-redis keeps one logger per process; serve
-// and the CLI set it before they open Redis.
-func SetLibraryLogger(log *slog.Logger) { goredis.SetLogger(newLibLogger(log, time.Now)) }
+// stderr, every one alike. serve and the CLI set it before they open
+// Redis.
+//
+// go-redis keeps one logger per process, in a variable it reads without
+// a lock: setting it again while a connection of an earlier client is
+// still being dialled races (several programs run in one test process).
+// So it is set once, to a forwarder, and what changes afterwards is the
+// forwarder's target, swapped atomically.
+func SetLibraryLogger(log *slog.Logger) {
+	libLog.Store(newLibLogger(log, time.Now))
+	libLogOnce.Do(func() { goredis.SetLogger(libForwarder{}) })
+}
+
+// libLog is the logger go-redis's messages go to; libLogOnce installs the
+// forwarder. Package state because go-redis's logger is process state.
+var (
+	libLog     atomic.Pointer[libLogger]
+	libLogOnce sync.Once
+)
+
+// libForwarder hands go-redis's messages to the current libLog.
+type libForwarder struct{}
+
+func (libForwarder) Printf(ctx context.Context, format string, v ...any) {
+	if l := libLog.Load(); l != nil {
+		l.Printf(ctx, format, v...)
+	}
+}
 
 // outageQuiet is how long failures of a kind must stop before the next
 // one counts as a new outage, warned about again.
