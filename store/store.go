@@ -88,6 +88,11 @@ type Application struct {
 	IPAllowlist []netip.Prefix
 	Enabled     bool
 	Secrets     []Secret
+	// Auth is how the application proves who it is at the token,
+	// introspection and revocation endpoints and the revocation feed
+	// (issue 18). The zero value is a shared secret sent with HTTP Basic or
+	// in the body, as every application made before methods existed.
+	Auth ClientAuth
 	// TokenQuota is its own token quota, over the global one
 	// (LimitsConfig.Issue); IntrospectionQuota, as a resource server, its
 	// own introspection budget (over LimitsConfig.Introspect). Unset (the
@@ -101,6 +106,57 @@ type Application struct {
 	Generation uint64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Client authentication methods (ClientAuth.Method): the names of RFC
+// 7591 §2 token_endpoint_auth_method and RFC 8705 §2.1.2.
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthSecretJWT     = "client_secret_jwt"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthTLS           = "tls_client_auth"
+	AuthSelfSignedTLS = "self_signed_tls_client_auth"
+)
+
+// AuthMethods lists every method an application may use, in the order
+// metadata documents list them.
+var AuthMethods = []string{AuthSecretBasic, AuthSecretPost, AuthSecretJWT, AuthPrivateKeyJWT, AuthTLS, AuthSelfSignedTLS}
+
+// ClientAuth is an application's client authentication method and what
+// it needs: public keys for private_key_jwt (inline or at a URL), the
+// certificate's subject for tls_client_auth, the registered certificates
+// (x5c in JWKS) for self_signed_tls_client_auth, or an external issuer
+// whose tokens it presents as client assertions (workload identity).
+// Nothing here is secret: a key-only application has no Secrets at all.
+type ClientAuth struct {
+	// Method is one of AuthMethods; "" means a shared secret sent with
+	// client_secret_basic or client_secret_post, either.
+	Method string
+	// JWKS is an inline JWK Set (RFC 7517 §5) of public keys, as JSON:
+	// several at once so a client rotates without downtime.
+	JWKS []byte
+	// JWKSURI is where the client publishes its JWK Set (https).
+	JWKSURI string
+	// The certificate a tls_client_auth client must present: exactly one
+	// of these is set (RFC 8705 §2.1.2).
+	SubjectDN, SANDNS, SANURI, SANIP, SANEmail string
+	// TrustedIssuer, when set, is an external issuer (OIDC discovery or a
+	// JWKS) whose JWTs the application presents as private_key_jwt client
+	// assertions: a Kubernetes service-account token, a SPIFFE JWT-SVID, a
+	// CI system's OIDC token. Its sub must be TrustedSubject and its aud
+	// name TrustedAudience.
+	TrustedIssuer, TrustedJWKSURI, TrustedSubject, TrustedAudience string
+}
+
+// UsesSecret reports whether the method authenticates with a shared
+// secret (the Secrets): the two classic methods and client_secret_jwt.
+func (c ClientAuth) UsesSecret() bool {
+	switch c.Method {
+	case "", AuthSecretBasic, AuthSecretPost, AuthSecretJWT:
+		return true
+	}
+	return false
 }
 
 // Quota is an application's own limit on one budget, over the global
@@ -159,6 +215,11 @@ type Secret struct {
 	CreatedAt time.Time
 	// ExpiresAt is zero for a secret that does not expire.
 	ExpiresAt time.Time
+	// Sealed is the secret itself, sealed (AES-GCM) with the deployment's
+	// sealing key, for client_secret_jwt applications only: an HMAC
+	// assertion is checked with the secret, not its digest. Empty for
+	// every other method.
+	Sealed []byte
 }
 
 // Active reports whether s may still authenticate at now.

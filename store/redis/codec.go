@@ -35,6 +35,7 @@ type appRecord struct {
 	TokenQuota         *quotaRecord `json:"token_quota,omitempty"`
 	IntrospectionQuota *quotaRecord `json:"introspection_quota,omitempty"`
 	QuotaMode          string       `json:"quota_mode,omitempty"`
+	Auth               *authRecord  `json:"auth,omitempty"`
 	Generation         uint64       `json:"gen"`
 	CreatedMS          int64        `json:"created_ms"`
 	UpdatedMS          int64        `json:"updated_ms"`
@@ -69,6 +70,51 @@ type secretRecord struct {
 	SHA256    string `json:"sha256"`
 	CreatedMS int64  `json:"created_ms"`
 	ExpiresMS int64  `json:"expires_ms,omitempty"`
+	Sealed    []byte `json:"sealed,omitempty"` // base64 in JSON
+}
+
+// authRecord is a store.ClientAuth that is not the zero value (absent
+// for the applications of shared secrets, as before methods existed).
+type authRecord struct {
+	Method          string          `json:"method,omitempty"`
+	JWKS            json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI         string          `json:"jwks_uri,omitempty"`
+	SubjectDN       string          `json:"subject_dn,omitempty"`
+	SANDNS          string          `json:"san_dns,omitempty"`
+	SANURI          string          `json:"san_uri,omitempty"`
+	SANIP           string          `json:"san_ip,omitempty"`
+	SANEmail        string          `json:"san_email,omitempty"`
+	TrustedIssuer   string          `json:"trusted_issuer,omitempty"`
+	TrustedJWKSURI  string          `json:"trusted_jwks_uri,omitempty"`
+	TrustedSubject  string          `json:"trusted_subject,omitempty"`
+	TrustedAudience string          `json:"trusted_audience,omitempty"`
+}
+
+func authRecordOf(a store.ClientAuth) *authRecord {
+	r := authRecord{
+		Method: a.Method, JWKS: json.RawMessage(a.JWKS), JWKSURI: a.JWKSURI,
+		SubjectDN: a.SubjectDN, SANDNS: a.SANDNS, SANURI: a.SANURI, SANIP: a.SANIP, SANEmail: a.SANEmail,
+		TrustedIssuer: a.TrustedIssuer, TrustedJWKSURI: a.TrustedJWKSURI, TrustedSubject: a.TrustedSubject, TrustedAudience: a.TrustedAudience,
+	}
+	if len(r.JWKS) == 0 {
+		r.JWKS = nil
+	}
+	if r.Method == "" && r.JWKS == nil && r.JWKSURI == "" && r.SubjectDN == "" && r.SANDNS == "" && r.SANURI == "" &&
+		r.SANIP == "" && r.SANEmail == "" && r.TrustedIssuer == "" && r.TrustedJWKSURI == "" && r.TrustedSubject == "" && r.TrustedAudience == "" {
+		return nil
+	}
+	return &r
+}
+
+func (r *authRecord) clientAuth() store.ClientAuth {
+	if r == nil {
+		return store.ClientAuth{}
+	}
+	return store.ClientAuth{
+		Method: r.Method, JWKS: []byte(r.JWKS), JWKSURI: r.JWKSURI,
+		SubjectDN: r.SubjectDN, SANDNS: r.SANDNS, SANURI: r.SANURI, SANIP: r.SANIP, SANEmail: r.SANEmail,
+		TrustedIssuer: r.TrustedIssuer, TrustedJWKSURI: r.TrustedJWKSURI, TrustedSubject: r.TrustedSubject, TrustedAudience: r.TrustedAudience,
+	}
 }
 
 func encodeApp(a store.Application) ([]byte, error) {
@@ -90,6 +136,7 @@ func encodeApp(a store.Application) ([]byte, error) {
 		TokenQuota:         quotaRecordOf(a.TokenQuota),
 		IntrospectionQuota: quotaRecordOf(a.IntrospectionQuota),
 		QuotaMode:          a.QuotaMode,
+		Auth:               authRecordOf(a.Auth),
 	}
 	for _, p := range a.IPAllowlist {
 		r.Allowlist = append(r.Allowlist, p.String())
@@ -100,6 +147,7 @@ func encodeApp(a store.Application) ([]byte, error) {
 			SHA256:    hex.EncodeToString(sec.Digest[:]),
 			CreatedMS: ms(sec.CreatedAt),
 			ExpiresMS: ms(sec.ExpiresAt),
+			Sealed:    sec.Sealed,
 		})
 	}
 	return json.Marshal(r)
@@ -128,6 +176,7 @@ func decodeApp(b []byte) (store.Application, error) {
 		TokenQuota:         r.TokenQuota.quota(),
 		IntrospectionQuota: r.IntrospectionQuota.quota(),
 		QuotaMode:          r.QuotaMode,
+		Auth:               r.Auth.clientAuth(),
 	}
 	for _, s := range r.Allowlist {
 		p, err := netip.ParsePrefix(s)
@@ -137,7 +186,7 @@ func decodeApp(b []byte) (store.Application, error) {
 		a.IPAllowlist = append(a.IPAllowlist, p)
 	}
 	for _, s := range r.Secrets {
-		sec := store.Secret{ID: s.ID, CreatedAt: fromMS(s.CreatedMS), ExpiresAt: fromMS(s.ExpiresMS)}
+		sec := store.Secret{ID: s.ID, CreatedAt: fromMS(s.CreatedMS), ExpiresAt: fromMS(s.ExpiresMS), Sealed: s.Sealed}
 		if n, err := hex.Decode(sec.Digest[:], []byte(s.SHA256)); err != nil || n != len(sec.Digest) {
 			return store.Application{}, fmt.Errorf("corrupt application record %q: secret %q digest", r.ClientID, s.ID)
 		}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"reflect"
@@ -104,6 +105,36 @@ func BenchmarkTokenRecordDecode(b *testing.B) {
 	for b.Loop() {
 		if _, err := decodeToken(ref, rec); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestAppRecordAuthRoundTrip: an application's authentication method and
+// keys survive the record, and an application of shared secrets (the zero
+// ClientAuth) is stored without an auth object, as before methods existed.
+func TestAppRecordAuthRoundTrip(t *testing.T) {
+	for _, auth := range []store.ClientAuth{
+		{},
+		{Method: store.AuthPrivateKeyJWT, JWKS: []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)},
+		{Method: store.AuthPrivateKeyJWT, JWKSURI: "https://billing.example/jwks.json"},
+		{Method: store.AuthTLS, SubjectDN: "CN=billing,O=Example"},
+		{Method: store.AuthTLS, SANDNS: "billing.example"},
+		{Method: store.AuthPrivateKeyJWT, TrustedIssuer: "https://kubernetes.default.svc", TrustedSubject: "system:serviceaccount:sms:billing", TrustedAudience: "oauthd"},
+	} {
+		in := store.Application{ClientID: "app", Auth: auth, Secrets: []store.Secret{{ID: "s1", Sealed: []byte{1, 2, 3}}}}
+		b, err := encodeApp(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth.Method == "" && bytes.Contains(b, []byte(`"auth"`)) {
+			t.Errorf("zero ClientAuth stored as %s", b)
+		}
+		out, err := decodeApp(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(out.Auth, in.Auth) || !bytes.Equal(out.Secrets[0].Sealed, []byte{1, 2, 3}) {
+			t.Errorf("round trip of %+v: got %+v (sealed %v)", in.Auth, out.Auth, out.Secrets[0].Sealed)
 		}
 	}
 }
