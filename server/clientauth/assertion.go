@@ -184,7 +184,7 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, app *store.Application, 
 	default:
 		var ks *keySet
 		if ks, err = v.inlineKeys(app.Auth.JWKS); err == nil {
-			err = verifyWith(p, ks)
+			err = asError(verifyWith(p, ks))
 		}
 	}
 	if err != nil {

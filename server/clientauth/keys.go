@@ -22,6 +22,9 @@ import (
 // keySet is a parsed JWK Set: the public signing keys oauthd can use.
 type keySet struct {
 	keys []jose.JSONWebKey
+	// unusable says why a key of the set was skipped, by kid, so that a
+	// refusal names the real cause (a short RSA key, say).
+	unusable map[string]string
 }
 
 // parseKeySet parses a JWK Set. strict (an operator registering keys)
@@ -46,6 +49,15 @@ func parseKeySet(raw []byte, strict bool) (*keySet, error) {
 		if err != nil {
 			if strict {
 				return nil, fmt.Errorf("key %d: %v", i, err)
+			}
+			var id struct {
+				Kid string `json:"kid"`
+			}
+			if json.Unmarshal(rawKey, &id) == nil && id.Kid != "" {
+				if ks.unusable == nil {
+					ks.unusable = map[string]string{}
+				}
+				ks.unusable[id.Kid] = err.Error()
 			}
 			continue
 		}
@@ -195,6 +207,9 @@ var errUnknownKid = errors.New("unknown kid")
 func verifyWith(a *Assertion, ks *keySet) error {
 	keys, kidKnown := candidates(ks, a)
 	if a.KeyID != "" && !kidKnown {
+		if why, ok := ks.unusable[a.KeyID]; ok {
+			return refuse("the registered key with kid %q is unusable: %s", truncate(a.KeyID, 64), why)
+		}
 		return &kidError{kid: a.KeyID}
 	}
 	if len(keys) == 0 {
