@@ -221,3 +221,34 @@ func TestThumbprint(t *testing.T) {
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// self_signed_tls_client_auth with a jwks_uri: a certificate the client
+// adds to its published set is found by one early fetch.
+func TestVerifyCertificateSelfSignedJWKSURI(t *testing.T) {
+	a := selfSigned(t, "billing", nil)
+	b := selfSigned(t, "billing", nil)
+	set := func(cs ...issued) []byte {
+		var s jose.JSONWebKeySet
+		for _, c := range cs {
+			s.Keys = append(s.Keys, jose.JSONWebKey{Key: c.key.Public(), Certificates: []*x509.Certificate{c.cert}})
+		}
+		return must(json.Marshal(s))
+	}
+	ks := newKeyServer(t, set(a))
+	clk := &clock{now: testNow}
+	v := remoteVerifier(t, ks, clk, nil)
+	app := &store.Application{ClientID: testClient, Auth: store.ClientAuth{Method: store.AuthSelfSignedTLS, JWKSURI: ks.URL + "/jwks"}}
+	check := func(c issued, want string, hits int64) {
+		t.Helper()
+		wantRefusal(t, v.VerifyCertificate(context.Background(), app, []*x509.Certificate{c.cert}), want)
+		if n := ks.hits.Load(); n != hits {
+			t.Fatalf("%d fetches, want %d", n, hits)
+		}
+	}
+	check(a, "", 1)
+	check(b, "not registered in the application's jwks_uri", 2)
+	check(b, "not registered", 2) // no fetch per unknown certificate
+	ks.set(func(ks *keyServer) { ks.jwks = set(a, b) })
+	clk.Advance(RefetchInterval)
+	check(b, "", 3)
+}
