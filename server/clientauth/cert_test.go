@@ -246,6 +246,7 @@ func TestVerifyCertificateSelfSignedJWKSURI(t *testing.T) {
 		}
 	}
 	check(a, "", 1)
+	clk.Advance(RefetchInterval)
 	check(b, "not registered in the application's jwks_uri", 2)
 	check(b, "not registered", 2) // no fetch per unknown certificate
 	ks.set(func(ks *keyServer) { ks.jwks = set(a, b) })

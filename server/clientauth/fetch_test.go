@@ -123,8 +123,11 @@ func TestJWKSURICacheAndRotation(t *testing.T) {
 	clk.Advance(DefaultCacheTTL + time.Second)
 	assert(k1, "", 2) // stale: fetched again
 
-	// The client publishes k2 and signs with it: one early fetch.
+	// The client publishes k2 and signs with it: one early fetch, once
+	// the copy is RefetchInterval old.
 	ks.set(func(ks *keyServer) { ks.jwks = jwks(t, k1, k2) })
+	assert(k2, `no registered key matches kid "k2"`, 2)
+	clk.Advance(RefetchInterval)
 	assert(k2, "", 3)
 	// A kid it never published: at most one fetch per RefetchInterval.
 	clk.Advance(time.Second)
