@@ -205,6 +205,9 @@ func methodName(m string) string {
 // checkClaims checks iss, sub, aud, the times and jti (RFC 7523 §3).
 func (v *Verifier) checkClaims(app *store.Application, a *Assertion, workload bool) error {
 	if workload {
+		if app.Auth.TrustedSubject == "" || app.Auth.TrustedAudience == "" {
+			return refuse("application %s trusts an issuer but has no trusted subject or audience registered", app.ClientID)
+		}
 		if a.Issuer != app.Auth.TrustedIssuer {
 			return refuse("assertion iss %q is not the application's trusted issuer", truncate(a.Issuer, 128))
 		}
