@@ -43,7 +43,17 @@ import (
 // reach.
 
 func (s *Store) bucketKey(id string, bucket int64) string {
-	return s.bucketKeyOf(id, store.FormatBucket(bucket))
+	// Built in one buffer, as bucketKeyOf(id, store.FormatBucket(bucket))
+	// would be in two allocations: every introspection builds one.
+	var buf [128]byte
+	b := append(append(append(buf[:0], s.opts.Prefix...), ":{"...), id...)
+	b = append(b, "}:t:"...)
+	if bucket <= 0 {
+		b = strconv.AppendInt(append(b, 'n'), -bucket, 36)
+	} else {
+		b = strconv.AppendInt(b, bucket, 36)
+	}
+	return string(b)
 }
 
 // bucketKeyOf is bucketKey for the bucket's id (FormatBucket): "" gives
@@ -442,22 +452,24 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		tok = s.rdb.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
 		err = tok.Err()
 	} else {
-		_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
-			if s.opts.KeepExpired > 0 {
-				revoked = p.Exists(ctx, s.revokedKey(ref))
-			}
-			if !appCached {
-				appCmd = p.Get(ctx, s.appKey(ref.ClientID))
-			}
-			if !otherCached {
-				otherCmd = p.Get(ctx, s.appKey(also))
-			}
-			if checkLock {
-				locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
-			}
-			return nil
-		})
+		// Pipeline and Exec, not Pipelined: a closure assigning the
+		// commands would move each of them to the heap, on every
+		// introspection (the caller's lock-out is read with the token).
+		p := s.rdb.Pipeline()
+		tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+		if s.opts.KeepExpired > 0 {
+			revoked = p.Exists(ctx, s.revokedKey(ref))
+		}
+		if !appCached {
+			appCmd = p.Get(ctx, s.appKey(ref.ClientID))
+		}
+		if !otherCached {
+			otherCmd = p.Get(ctx, s.appKey(also))
+		}
+		if checkLock {
+			locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
+		}
+		_, err = p.Exec(ctx)
 	}
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.TokenLookup{}, s.wrap(err)
