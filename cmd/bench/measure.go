@@ -333,7 +333,7 @@ func measure(ctx context.Context, ps *procs, m meter, l load, warmup time.Durati
 					c.baseRuns = append(c.baseRuns, res)
 				}
 				n++
-				fmt.Fprintf(w, "  [%2d/%d] %-36s %8.0f req/s  p50 %8s  p99 %8s  CPU/req %6.1fus, redis %5.1fus%s\n",
+				fmt.Fprintf(w, "  [%2d/%d] %-40s %8.0f req/s  p50 %8s  p99 %8s  CPU/req %6.1fus, redis %5.1fus%s\n",
 					n, total, t.name, res.RPS, ms(res.P50), ms(res.P99),
 					perRequest(res.CPU, res.Requests), perRequest(res.RedisCPU, res.Requests), loud(res))
 			}

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := build(ctx, root, bin); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline, echoapi from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
 
 	r, err := startRig(ctx, &ps, dir, bin, opts, sink.env())
 	if err != nil {
