@@ -141,10 +141,24 @@ func capacity(w io.Writer, opts options, cmps []*comparison, cost redisCost, app
 		redisHeadroom*100, opts.SizingShardGiB)
 	fmt.Fprintf(w, "  | token req/s | oauthd cores | Redis cores (50%%) | shards (primaries) | Redis processes (1 replica each) | memory | per shard |\n")
 	fmt.Fprintf(w, "  |---|---|---|---|---|---|---|\n")
+	// A memory figure from too few tokens can come out at or below zero
+	// (Redis freed something meanwhile): the memory columns then say so
+	// rather than size anything on it.
+	memOK := in.BytesPerToken > 0 && in.BytesPerApp > 0
+	if !memOK {
+		in.ShardBytes = 0 // shards by CPU alone
+	}
 	for _, rate := range []float64{10_000, 100_000, 1_000_000} {
 		s := size(in, rate)
+		mem, per := gib(s.MemoryBytes), gib(s.PerShardByte)
+		if !memOK {
+			mem, per = "not measured", "-"
+		}
 		fmt.Fprintf(w, "  | %s | %.1f | %.1f | %d | %d | %s | %s |\n",
-			count(rate), s.OAuthdCores, s.RedisCores, s.Shards, 2*s.Shards, gib(s.MemoryBytes), gib(s.PerShardByte))
+			count(rate), s.OAuthdCores, s.RedisCores, s.Shards, 2*s.Shards, mem, per)
+	}
+	if !memOK {
+		fmt.Fprintf(w, "  (memory not sized: bytes per token or per application came out at or below zero, too few to measure; run with more -memory-tokens and -apps)\n")
 	}
 }
 

@@ -183,3 +183,50 @@ func TestCount(t *testing.T) {
 }
 
 func selfPID() int { return os.Getpid() }
+
+// TestCapacityReport: the per-core and sizing lines come from the targets'
+// roles, and a memory figure at or below zero sizes no memory.
+func TestCapacityReport(t *testing.T) {
+	run := func(cpu, redisCPU time.Duration) series {
+		return series{{Requests: 100_000, RPS: 10_000, CPU: cpu, RedisCPU: redisCPU}}
+	}
+	cmps := []*comparison{
+		{base: target{name: "b", role: roleBaselineToken}, baseRuns: run(4*time.Second, 2*time.Second),
+			subject: target{name: "t", role: roleTokenCached}, subjectRuns: run(5*time.Second, time.Second)},
+		{base: target{name: "b"}, baseRuns: run(time.Second, time.Second),
+			subject: target{name: "i", role: roleIntrospect}, subjectRuns: run(2*time.Second, time.Second/2)},
+		{base: target{name: "few"}, baseRuns: run(time.Second, time.Second),
+			subject: target{name: "many", role: roleTokenUncached}, subjectRuns: run(6*time.Second, 2*time.Second)},
+	}
+	opts := options{SizingLifetime: time.Hour, SizingApps: 1000, SizingShardGiB: 16}
+	apps := &appsScenario{memory: appsMemory{Apps: 1000, Before: 0, Created: 500_000, Tokened: 1000, BeforeTok: 0, AfterTok: 300_000}}
+	for _, tc := range []struct {
+		name      string
+		perToken  float64
+		want, not []string
+	}{
+		{"measured", 100, []string{
+			"per core: oauthd 20000 tokens/s (application cached), 16667 (not cached), 50000 introspections/s; baseline 25000 tokens/s",
+			"redis:    1.00 CPU-seconds per 100,000 tokens (cached), 2.00 (not cached); 0.50 per 100,000 introspections",
+			"60.0 us oauthd and 20.0 us Redis CPU per token",
+			"| 10k | 0.6 | 0.4 | 1 | 2 | 3.4 GiB | 3.4 GiB |",
+			"| 1M | 60.0 | 40.0 | 40 | 80 |",
+		}, []string{"not measured"}},
+		{"memory below zero", -39, []string{"| 10k | 0.6 | 0.4 | 1 | 2 | not measured | - |", "memory not sized"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			capacity(&b, opts, cmps, redisCost{BytesPerToken: tc.perToken}, apps)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("no %q in:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("%q in:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
