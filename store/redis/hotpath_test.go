@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -39,5 +40,22 @@ func TestLocked(t *testing.T) {
 	}
 	if got := lockedAny([]any{nil, "1700000002000", "1700000005000"}, now); got != 5*time.Second {
 		t.Errorf("lockedAny = %v, want the longest, 5s", got)
+	}
+}
+
+// TestLockKeys holds introspection's one-allocation lock-out keys to
+// LockKey and SiegeKey, which the token script and the limits write.
+func TestLockKeys(t *testing.T) {
+	for _, a := range []string{"192.0.2.7", "::ffff:192.0.2.7", "2001:db8::1", "2001:db8:1:2:3:4:5:6", "fe80::1%eth0", "::1", "0.0.0.0"} {
+		addr := netip.MustParseAddr(a)
+		for _, bits := range []int{0, 48, 64, 128} {
+			lock, siege := lockKeys("oauthd", "cid_01hzy3k6w9x2m4n5p7q8r0s1t2", addr, bits)
+			if want := LockKey("oauthd", "cid_01hzy3k6w9x2m4n5p7q8r0s1t2", Source(addr, bits)); lock != want {
+				t.Errorf("%s /%d: lock key %q, want %q", a, bits, lock, want)
+			}
+			if want := SiegeKey("oauthd", "cid_01hzy3k6w9x2m4n5p7q8r0s1t2"); siege != want {
+				t.Errorf("%s: siege key %q, want %q", a, siege, want)
+			}
+		}
 	}
 }

@@ -63,6 +63,24 @@ func (s *Store) bucketKeyOf(id, bucket string) string {
 	return s.opts.Prefix + ":{" + id + "}:t:" + bucket
 }
 
+// lockKeys is LockKey(prefix, id, Source(addr, ipv6Bits)) and
+// SiegeKey(prefix, id), the keys introspection reads the caller's
+// lock-outs from: for an IPv4 caller, the common case, built in one
+// allocation instead of three (the address's string, each key).
+func lockKeys(prefix, id string, addr netip.Addr, ipv6Bits int) (lock, siege string) {
+	a := addr.Unmap().WithZone("")
+	if !a.Is4() {
+		return LockKey(prefix, id, Source(addr, ipv6Bits)), SiegeKey(prefix, id)
+	}
+	var buf [192]byte
+	b := append(append(append(buf[:0], prefix...), ":{"...), id...)
+	b = a.AppendTo(append(b, "}:lock:"...))
+	n := len(b)
+	b = append(append(append(append(b, prefix...), ":{"...), id...), "}:siege"...)
+	both := string(b)
+	return both[:n], both[n:]
+}
+
 func (s *Store) bucketIndexKey(id string) string { return s.opts.Prefix + ":{" + id + "}:tb" }
 
 func (s *Store) revokedKey(ref store.TokenRef) string {
@@ -467,7 +485,8 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 			otherCmd = p.Get(ctx, s.appKey(also))
 		}
 		if checkLock {
-			locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
+			lock, siege := lockKeys(s.opts.Prefix, also, caller.Addr, s.opts.IPv6Prefix)
+			locks = p.MGet(ctx, lock, siege)
 		}
 		_, err = p.Exec(ctx)
 	}
