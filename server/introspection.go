@@ -161,7 +161,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if !v.Expires.IsZero() {
 		out.Exp = v.Expires.Unix()
 	}
-	return web.WriteJSON(c, http.StatusOK, out)
+	return writeIntrospection(c, &out)
 }
 
 // writeInactive answers {"active":false}, with the reason only when the
@@ -171,5 +171,5 @@ func (s *Server) writeInactive(c echo.Context, reason string) error {
 	if s.cfg.InactiveReason && (reason == credential.ReasonExpired || reason == credential.ReasonRevoked) {
 		out.InactiveReason = reason
 	}
-	return web.WriteJSON(c, http.StatusOK, out)
+	return writeIntrospection(c, &out)
 }

@@ -126,7 +126,7 @@ func readForm(c echo.Context) (url.Values, error) {
 			return nil, errInvalidRequest("parameter %s is repeated: send it once", k)
 		}
 	}
-	if r.PostForm.Get("grant_type") == "" && r.URL.Query().Has("grant_type") {
+	if r.URL.RawQuery != "" && r.PostForm.Get("grant_type") == "" && r.URL.Query().Has("grant_type") {
 		return nil, errInvalidRequest("parameters belong in the form-encoded request body, not the URL")
 	}
 	return r.PostForm, nil

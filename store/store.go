@@ -536,13 +536,17 @@ func ParseBucket(s string) (int64, bool) {
 		}
 	}
 	n, err := strconv.ParseInt(s, 36, 64)
+	// Canonical, as FormatBucket writes it: no leading zeros ("0" alone
+	// only for the never-expiring bucket "n0"). Checked on the digits
+	// rather than by formatting n again: every introspection parses one.
+	canonical := len(s) == 1 || s[0] != '0'
 	switch {
 	case err != nil, !never && n == 0:
 		return 0, false
 	case never:
-		return -n, FormatBucket(-n) == "n"+s // canonical: no leading zeros
+		return -n, canonical
 	}
-	return n, FormatBucket(n) == s
+	return n, canonical
 }
 
 // NeverBucket is the bucket of tokens that never expire, issued while the

@@ -37,6 +37,32 @@ type appsScenario struct {
 	few, many         []credentials
 	fewFile, manyFile string
 	cost              appsCost
+	memory            appsMemory
+}
+
+// appsMemory is what applications cost Redis (the capacity model):
+// used_memory around creating the scenario's applications, and around
+// giving each of those that had none one token (its bucket, its place in
+// the bucket index, the token).
+type appsMemory struct {
+	Apps                int
+	Before, Created     int64
+	Tokened             int // applications given their first token
+	BeforeTok, AfterTok int64
+}
+
+// PerApp is Redis's bytes per application record.
+func (m appsMemory) PerApp() float64 { return perEach(m.Created-m.Before, m.Apps) }
+
+// PerFirstToken is Redis's bytes per application's first live token:
+// the token and its application's bucket and index.
+func (m appsMemory) PerFirstToken() float64 { return perEach(m.AfterTok-m.BeforeTok, m.Tokened) }
+
+func perEach(bytes int64, n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(bytes) / float64(n)
 }
 
 // createApps makes n applications as the admin API makes them (scopes sms
@@ -220,7 +246,14 @@ func (r *rig) manyApps(ctx context.Context, dir string, opts options, stdout io.
 	if s.few, err = createApps(ctx, r.rdb, "bench-few", fewApps); err != nil {
 		return nil, err
 	}
+	s.memory.Apps = opts.Apps
+	if s.memory.Before, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {
+		return nil, err
+	}
 	if s.many, err = createApps(ctx, r.rdb, "bench-many", opts.Apps); err != nil {
+		return nil, err
+	}
+	if s.memory.Created, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {
 		return nil, err
 	}
 	for path, apps := range map[string][]credentials{s.fewFile: s.few, s.manyFile: s.many} {
@@ -235,5 +268,22 @@ func (r *rig) manyApps(ctx context.Context, dir string, opts options, stdout io.
 	st, first := s.cost.Steady, s.cost.First
 	fmt.Fprintf(stdout, "redis:    %.2f round trips, %.2f commands per token of an application not cached, its bucket live (%d tokens counted); %.2f and %.2f for a bucket's first token\n",
 		st.RoundTrips, st.Commands.Total, st.Tokens, first.RoundTrips, first.Commands.Total)
+	// The applications appsCosts did not give a token get one each now.
+	rest := s.many[opts.StatTokens+s.cost.Evicted:]
+	if s.memory.BeforeTok, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, len(rest), clientConns, func(ctx context.Context, i int) error {
+		_, err := r.oauthd.issue(ctx, rest[i])
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("issuing tokens: %w", err)
+	}
+	if s.memory.AfterTok, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {
+		return nil, err
+	}
+	s.memory.Tokened = len(rest)
+	fmt.Fprintf(stdout, "redis:    %.0f bytes per application (%d created), %.0f more for its first live token, bucket and index included (%d applications)\n",
+		s.memory.PerApp(), s.memory.Apps, s.memory.PerFirstToken(), s.memory.Tokened)
 	return s, nil
 }

@@ -236,6 +236,13 @@ func TestParseOptions(t *testing.T) {
 		{"no load", []string{"-repeat", "0"}, nil, "-repeat"},
 		{"fewer connections than threads", []string{"-connections", "1"}, nil, "-connections"},
 		{"stray argument", []string{"10s"}, nil, "unexpected argument"},
+		{"two replicas", []string{"-replicas", "2"}, func(o options) bool { return o.Replicas == 2 }, ""},
+		{"no replica", []string{"-replicas", "0"}, nil, "-replicas"},
+		{"more replicas than connections", []string{"-replicas", "3", "-connections", "2", "-threads", "1"}, nil, "one wrk connection per replica"},
+		{"sizing defaults", nil, func(o options) bool {
+			return o.SizingLifetime == time.Hour && o.SizingApps == 100_000 && o.SizingShardGiB == 16 && o.Replicas == 1
+		}, ""},
+		{"no lifetime", []string{"-sizing-lifetime", "0s"}, nil, "-sizing-lifetime"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,8 +142,8 @@ func (r *rig) feedBench(ctx context.Context, ps *procs, dir string, opts options
 		return err
 	}
 	feedURL := r.oauthdURL + "/oauth/revocation-feed"
-	tok := target{"oauthd POST /oauth/token", r.oauthdURL + "/oauth/token", scripts["fixed.lua"],
-		[]string{"POST", "grant_type=client_credentials", "Authorization: " + r.daemon.basic(), "Content-Type: application/x-www-form-urlencoded"}}
+	tok := target{name: "oauthd POST /oauth/token", url: r.oauthdURL + "/oauth/token", script: scripts["fixed.lua"],
+		args: []string{"POST", "grant_type=client_credentials", "Authorization: " + r.daemon.basic(), "Content-Type: application/x-www-form-urlencoded"}}
 	l := load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration}
 
 	cctx, stopChurn := context.WithCancel(ctx)
@@ -191,9 +189,9 @@ func (r *rig) feedBench(ctx context.Context, ps *procs, dir string, opts options
 				before = fs.events.Load()
 			}
 			start := time.Now()
-			oauthdCPU, harnessCPU := procCPU(r.oauthdPID), selfCPU()
+			oauthdCPU, harnessCPU := r.procCPU(r.oauthdPID), selfCPU()
 			res, err := runWrk(ctx, l, tok.script, tok.url, tok.args...)
-			oauthdCPU, harnessCPU = procCPU(r.oauthdPID)-oauthdCPU, selfCPU()-harnessCPU
+			oauthdCPU, harnessCPU = r.procCPU(r.oauthdPID)-oauthdCPU, selfCPU()-harnessCPU
 			if fs != nil {
 				withTime += time.Since(start)
 				delivered += fs.events.Load() - before
@@ -248,25 +246,6 @@ func medianDuration(d []time.Duration) time.Duration {
 		xs[i] = float64(v)
 	}
 	return time.Duration(median(xs))
-}
-
-// procCPU is the user+system CPU time process pid has used (Linux /proc;
-// 0 elsewhere).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis; utime and stime are
-	// the 12th and 13th of them, in clock ticks (100 a second on Linux).
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // selfCPU is the harness's own CPU time: the subscribers' reading.

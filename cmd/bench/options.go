@@ -28,6 +28,15 @@ type options struct {
 	// tracing on, this fraction of traces sampled and exported to a
 	// receiver in the harness that drops them.
 	TraceSample float64
+	// Replicas, at 2 or more, starts that many oauthd on the one Redis
+	// and adds the multi-replica comparison (the capacity model's
+	// linearity check).
+	Replicas int
+	// SizingLifetime and SizingApps are the deployment the sizing table
+	// holds tokens and applications for.
+	SizingLifetime time.Duration
+	SizingApps     int
+	SizingShardGiB int // the most memory one Redis primary is sized to hold
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -51,6 +60,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
 	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
 	fs.Float64Var(&o.TraceSample, "trace-sample", 0, "run oauthd and sms-api with OpenTelemetry tracing on, sampling this fraction of traces (e.g. 0.01) to an OTLP receiver in the harness that drops them; 0: tracing off")
+	fs.IntVar(&o.Replicas, "replicas", 1, "oauthd processes on the one redis-server; 2 or more adds token issue on all of them at once against one (wrk per replica, summed)")
+	fs.DurationVar(&o.SizingLifetime, "sizing-lifetime", time.Hour, "token lifetime the sizing table's memory assumes (tokens live that long in Redis)")
+	fs.IntVar(&o.SizingApps, "sizing-apps", 100_000, "applications the sizing table's memory assumes")
+	fs.IntVar(&o.SizingShardGiB, "sizing-shard-gib", 16, "the most memory (GiB) the sizing table puts on one Redis primary")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: 1s runs, one pair each, few tokens (flags given explicitly still win)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -100,6 +113,11 @@ func (o options) validate() error {
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
 		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 		{o.TraceSample >= 0 && o.TraceSample <= 1, "-trace-sample: a fraction between 0 (tracing off) and 1"},
+		{o.Replicas >= 1 && o.Replicas <= 8, "-replicas: between 1 and 8 oauthd processes"},
+		{o.Replicas == 1 || o.Connections >= o.Replicas && o.Threads >= 1, "-replicas: at least one wrk connection per replica (-connections)"},
+		{o.SizingLifetime > 0, "-sizing-lifetime: a positive duration, e.g. 1h"},
+		{o.SizingApps >= 0, "-sizing-apps: a number of applications"},
+		{o.SizingShardGiB >= 1, "-sizing-shard-gib: at least 1"},
 	}
 	for _, c := range checks {
 		if !c.ok {

@@ -16,7 +16,7 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps 
 		tw = max(tw, len(fmt.Sprintf("%s p99 / %s p99", c.name, c.baseName)))
 	}
 	fmt.Fprintf(w, "\nresults: median of %d runs per target\n", opts.Repeat)
-	fmt.Fprintf(w, "  %-*s %-36s %9s %10s %10s %9s\n", cw, "comparison", "target", "req/s", "p50", "p99", "non-2xx")
+	fmt.Fprintf(w, "  %-*s %-40s %9s %10s %10s %9s\n", cw, "comparison", "target", "req/s", "p50", "p99", "non-2xx")
 	var non2xx, sockErr int64
 	for _, c := range cmps {
 		for i, s := range []struct {
@@ -27,7 +27,7 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps 
 			if i > 0 {
 				label = ""
 			}
-			fmt.Fprintf(w, "  %-*s %-36s %9.0f %10s %10s %9d\n", cw, label, s.t.name, s.r.rps(), ms(s.r.p50()), ms(s.r.p99()), s.r.non2xx())
+			fmt.Fprintf(w, "  %-*s %-40s %9.0f %10s %10s %9d\n", cw, label, s.t.name, s.r.rps(), ms(s.r.p50()), ms(s.r.p99()), s.r.non2xx())
 			non2xx += s.r.non2xx()
 			sockErr += s.r.socketErrors()
 		}

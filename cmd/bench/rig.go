@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -24,8 +25,22 @@ type rig struct {
 	baselineURL, oauthdURL, smsURL string
 	// smsJWTURL is a second sms-api validating JWTs locally (jwt_local).
 	smsJWTURL string
+	// echoURL is cmd/bench/echoapi: one echo route with the middleware,
+	// one without.
+	echoURL   string
 	oauthdPID int
-	traceEnv  []string // the OTEL_* settings of oauthd and sms-api
+	// replicas are the oauthd processes on the same Redis (-replicas):
+	// the first is oauthdURL's.
+	replicas []replica
+	traceEnv []string // the OTEL_* settings of oauthd and sms-api
+
+	// Each server's process, for its CPU time (the capacity model).
+	redisPID, baselinePID, smsPID, smsJWTPID, echoPID int
+	cpu                                               cpuClock
+
+	// What every oauthd replica is started with.
+	bin, redisURL, adminDigest string
+	seal                       [32]byte
 
 	oauthd         *oauthdClient
 	daemon         credentials // scopes sms groups: gets the tokens
@@ -61,6 +76,8 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, tra
 	}); err != nil {
 		return nil, err
 	}
+	r.redisPID = redis.Process.Pid
+	r.cpu = cpuClock{hz: clockTicks(ctx)}
 	r.rdb = goredis.NewClient(&goredis.Options{Addr: r.redisAddr})
 	server, err := info(ctx, r.rdb, "server")
 	if err != nil {
@@ -79,32 +96,30 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, tra
 		return nil, err
 	}
 	r.baselineURL = "http://" + baseAddr
+	r.baselinePID = baseline.Process.Pid
 
 	key, digest, err := adminKey(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	oauthdAddr, err := freeAddr()
+	// The JWT scenarios need a sealing key: a fresh one, from the
+	// environment, as a deployment gives it (the same to every replica).
+	_, _ = rand.Read(r.seal[:])
+	r.bin, r.redisURL, r.adminDigest = bin, redisURL, digest
+	first, err := r.startOAuthd(ctx, ps, "oauthd", "")
 	if err != nil {
 		return nil, err
 	}
-	r.oauthdURL = "http://" + oauthdAddr
-	oauthd := exec.Command(filepath.Join(bin, "oauthd"), "serve",
-		"--redis-url", redisURL, "--http-addr", oauthdAddr, "--issuer", r.oauthdURL,
-		"--admin-key-sha256", digest, "--log-format", "json", "--shutdown-timeout", "5s",
-		// The load is one daemon and one resource server asking as fast as
-		// they can: far past the default quotas, which would turn the
-		// measurement into one of 429s.
-		"--limits-issue", "0", "--limits-introspect", "0")
-	// The JWT scenarios need a sealing key: a fresh one, from the
-	// environment, as a deployment gives it.
-	var seal [32]byte
-	_, _ = rand.Read(seal[:])
-	oauthd.Env = childEnv(append(r.traceEnv, "OAUTHD_JWT_SEALING_KEY="+base64.StdEncoding.EncodeToString(seal[:]))...)
-	if _, _, err := ps.start(ctx, "oauthd", oauthd, logged("oauthd listening")); err != nil {
-		return nil, err
+	r.replicas = []replica{first}
+	r.oauthdURL, r.oauthdPID = first.url, first.pid
+	for i := 2; i <= opts.Replicas; i++ {
+		// Behind a load balancer the replicas share one issuer URL.
+		rp, err := r.startOAuthd(ctx, ps, fmt.Sprintf("oauthd-%d", i), r.oauthdURL)
+		if err != nil {
+			return nil, err
+		}
+		r.replicas = append(r.replicas, rp)
 	}
-	r.oauthdPID = oauthd.Process.Pid
 	r.oauthd = &oauthdClient{base: r.oauthdURL, adminKey: key, http: r.http}
 	if r.jwtDaemon, err = r.oauthd.createApp(ctx, "bench-jwt-daemon", []string{"sms", "groups"}, "jwt"); err != nil {
 		return nil, err
@@ -118,22 +133,73 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, tra
 
 	// The same cache for both, so every measured request is a cache hit:
 	// the middleware's own cost is what is measured.
-	if r.smsURL, err = r.startSMSAPI(ctx, ps, bin, "sms-api", "SMSAPI_CACHE_TTL=5m"); err != nil {
+	if r.smsURL, r.smsPID, err = r.startSMSAPI(ctx, ps, bin, "sms-api", "SMSAPI_CACHE_TTL=5m"); err != nil {
 		return nil, err
 	}
 	// The second checks JWTs itself: signature, claims, scopes.
-	if r.smsJWTURL, err = r.startSMSAPI(ctx, ps, bin, "sms-api-jwt", "SMSAPI_CACHE_TTL=5m", "SMSAPI_JWT_LOCAL=true"); err != nil {
+	if r.smsJWTURL, r.smsJWTPID, err = r.startSMSAPI(ctx, ps, bin, "sms-api-jwt", "SMSAPI_CACHE_TTL=5m", "SMSAPI_JWT_LOCAL=true"); err != nil {
 		return nil, err
 	}
+	echoAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	echoapi := exec.Command(filepath.Join(bin, "echoapi"), "-addr", echoAddr, "-issuer", r.oauthdURL)
+	echoapi.Env = childEnv("ECHOAPI_CLIENT_ID="+r.resourceServer.ID, "ECHOAPI_CLIENT_SECRET="+r.resourceServer.Secret)
+	if _, _, err := ps.start(ctx, "echoapi", echoapi, logged("echoapi listening")); err != nil {
+		return nil, err
+	}
+	r.echoURL, r.echoPID = "http://"+echoAddr, echoapi.Process.Pid
 	return r, nil
 }
 
-// startSMSAPI starts an sms-api on a free port with the resource server's
-// credentials and the extra settings, and returns its URL.
-func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extra ...string) (string, error) {
+// replica is one oauthd process.
+type replica struct {
+	url string
+	pid int
+}
+
+// startOAuthd starts an oauthd on a free port and the rig's Redis; issuer
+// "" makes its own URL the issuer.
+func (r *rig) startOAuthd(ctx context.Context, ps *procs, name, issuer string) (replica, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", err
+		return replica{}, err
+	}
+	url := "http://" + addr
+	if issuer == "" {
+		issuer = url
+	}
+	oauthd := exec.Command(filepath.Join(r.bin, "oauthd"), "serve",
+		"--redis-url", r.redisURL, "--http-addr", addr, "--issuer", issuer,
+		"--admin-key-sha256", r.adminDigest, "--log-format", "json", "--shutdown-timeout", "5s",
+		// The load is one daemon and one resource server asking as fast as
+		// they can: far past the default quotas, which would turn the
+		// measurement into one of 429s.
+		"--limits-issue", "0", "--limits-introspect", "0")
+	oauthd.Env = childEnv(append(r.traceEnv, "OAUTHD_JWT_SEALING_KEY="+base64.StdEncoding.EncodeToString(r.seal[:]))...)
+	if _, _, err := ps.start(ctx, name, oauthd, logged("oauthd listening")); err != nil {
+		return replica{}, err
+	}
+	return replica{url: url, pid: oauthd.Process.Pid}, nil
+}
+
+// procCPU is process pid's CPU time so far; 0 when it cannot be read
+// (not Linux), which makes every CPU figure 0, never wrong.
+func (r *rig) procCPU(pid int) time.Duration {
+	d, err := r.cpu.of(pid)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// startSMSAPI starts an sms-api on a free port with the resource server's
+// credentials and the extra settings, and returns its URL and process id.
+func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extra ...string) (string, int, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", 0, err
 	}
 	cmd := exec.Command(filepath.Join(bin, "sms-api"))
 	// The secret goes in the environment, not argv, where ps would show it.
@@ -145,9 +211,9 @@ func (r *rig) startSMSAPI(ctx context.Context, ps *procs, bin, name string, extr
 		"SMSAPI_LOG_FORMAT=json",
 	}, append(extra, r.traceEnv...)...)...)
 	if _, _, err := ps.start(ctx, name, cmd, logged("sms-api listening")); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return "http://" + addr, nil
+	return "http://" + addr, cmd.Process.Pid, nil
 }
 
 // logged accepts the JSON log line whose msg is msg: oauthd, sms-api and

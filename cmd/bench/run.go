@@ -64,17 +64,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	m := describeMachine(ctx)
 	fmt.Fprintf(stdout, "oauthd load benchmark (make bench; docs/benchmarks.md explains each line)\n\n")
-	runs := 7 * 2 * opts.Repeat
+	comparisons, targets := 8, 12 // distinct targets, each warmed up once
+	if opts.Replicas > 1 {
+		comparisons, targets = comparisons+1, targets+2
+	}
+	runs := comparisons * 2 * opts.Repeat
 	fmt.Fprintf(stdout, "load:     wrk -t%d -c%d (keep-alive), %s runs, pairs per comparison: %d, warm-up per target: %s (about %s of load)\n",
 		opts.Threads, opts.Connections, opts.Duration, opts.Repeat, opts.Warmup,
-		time.Duration(runs)*opts.Duration+10*opts.Warmup) // 10 distinct targets
+		time.Duration(runs)*opts.Duration+time.Duration(targets)*opts.Warmup)
 
 	bin := filepath.Join(dir, "bin")
 	start := time.Now()
 	if err := build(ctx, root, bin); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "built:    oauthd, sms-api, baseline, echoapi from %s in %.1fs\n", revision(ctx, root), time.Since(start).Seconds())
 
 	r, err := startRig(ctx, &ps, dir, bin, opts, sink.env())
 	if err != nil {
@@ -83,8 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	defer r.rdb.Close()
 	m.Redis = r.redisVersion
 	fmt.Fprintln(stdout, m)
-	fmt.Fprintf(stdout, "servers:  redis-server %s (no persistence), baseline %s, oauthd %s, sms-api %s (introspection cache 5m); all log at info\n\n",
-		r.redisAddr, r.baselineURL, r.oauthdURL, r.smsURL)
+	fmt.Fprintf(stdout, "servers:  redis-server %s (no persistence), baseline %s, oauthd %s, sms-api %s (introspection cache 5m), echoapi %s; all log at info but the baseline and echoapi, which log nothing per request\n",
+		r.redisAddr, r.baselineURL, r.oauthdURL, r.smsURL, r.echoURL)
+	if len(r.replicas) > 1 {
+		var urls []string
+		for _, rp := range r.replicas[1:] {
+			urls = append(urls, rp.url)
+		}
+		fmt.Fprintf(stdout, "replicas: %d oauthd on the one redis-server: %s and %s\n", len(r.replicas), r.oauthdURL, strings.Join(urls, ", "))
+	}
+	fmt.Fprintf(stdout, "cpu:      each run reads its server's CPU time from /proc/<pid>/stat (utime+stime, %d ticks a second) and redis-server's from INFO cpu\n\n", r.cpu.hz)
 	fmt.Fprintf(stdout, "%s\n\n", sink)
 
 	if opts.Feed > 0 {
@@ -109,10 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	l := load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration}
-	if err := measure(ctx, &ps, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
+	mt := meter{proc: r.procCPU, redis: func(ctx context.Context) (time.Duration, error) { return readRedisCPU(ctx, r.rdb) }}
+	if err := measure(ctx, &ps, mt, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
 		return err
 	}
 	report(stdout, opts, cmps, cost, apps.cost)
+	capacity(stdout, opts, cmps, cost, apps)
 	fmt.Fprintf(stdout, "\n%s\n", r.dpopStatus(ctx))
 	if sink != nil {
 		fmt.Fprintf(stdout, "\n%s\n", sink)
@@ -156,7 +170,7 @@ func revision(ctx context.Context, root string) string {
 // build compiles the three servers into bin, as make build does.
 func build(ctx context.Context, root, bin string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin+string(filepath.Separator),
-		"./cmd/oauthd", "./cmd/sms-api", "./cmd/bench/baseline")
+		"./cmd/oauthd", "./cmd/sms-api", "./cmd/bench/baseline", "./cmd/bench/echoapi")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -54,6 +54,9 @@ type runResult struct {
 	P50, P99     time.Duration
 	Non2xx       int64 // answers outside 2xx
 	SocketErrors int64 // connect, read, write errors and timeouts
+	// CPU is the user+system time of the target's processes during the
+	// run, RedisCPU redis-server's (meter.run sets them).
+	CPU, RedisCPU time.Duration
 }
 
 // runWrk runs wrk once against url with the given script and its

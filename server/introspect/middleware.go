@@ -159,8 +159,12 @@ const (
 
 // credential returns the token a request presents, if any, and whether
 // it comes with the DPoP scheme.
+//
+// The header map is read by its canonical keys directly: Header.Values
+// canonicalises the key on every call, a scan that was a twentieth of the
+// cache hit's time.
 func credential(r *http.Request) (token string, dpop bool, found int) {
-	if h := r.Header.Values("Authorization"); len(h) > 0 {
+	if h := r.Header["Authorization"]; len(h) > 0 {
 		if len(h) > 1 {
 			return "", false, twoCredentials
 		}
@@ -180,7 +184,7 @@ func credential(r *http.Request) (token string, dpop bool, found int) {
 	}
 	// An API key is only looked at without an Authorization header, so a
 	// request never carries two credentials that could disagree.
-	keys := r.Header.Values("X-Api-Key")
+	keys := r.Header["X-Api-Key"]
 	switch len(keys) {
 	case 0:
 		return "", false, noCredential

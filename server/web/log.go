@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,11 @@ func (l *RequestLog) Reason() string { return l.reason }
 func (l *RequestLog) Attr(key string) string {
 	for _, a := range l.attrs {
 		if a.Key == key {
+			if a.Value.Kind() == slog.KindBool {
+				// Value.String formats a bool into a new string; the
+				// metrics read "active" on every introspection.
+				return strconv.FormatBool(a.Value.Bool())
+			}
 			return a.Value.String()
 		}
 	}

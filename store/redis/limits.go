@@ -142,6 +142,11 @@ return untilMS
 // "" when there is none) still holds at now: 0 when it does not.
 func locked(v any, now time.Time) time.Duration {
 	s, _ := v.(string)
+	if s == "" {
+		// No lock (MGET's nil): the common case, spared ParseInt's
+		// error, which allocates.
+		return 0
+	}
 	end, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0
@@ -342,13 +347,21 @@ func lockedAny(vs []any, now time.Time) time.Duration {
 // TakeIssue takes one token of a's token quota: its own, or the global
 // one (LimitsConfig.Issue).
 func (l *Limits) TakeIssue(ctx context.Context, a *store.Application) (store.Allowance, error) {
-	return l.take(ctx, "issue:{"+a.ClientID+"}", a.TokenQuota.Or(l.cfg.Issue), a.Monitored(l.cfg.Monitor))
+	r := a.TokenQuota.Or(l.cfg.Issue)
+	if r.Off() {
+		return store.Allowance{}, nil // before the key is built: no quota costs nothing
+	}
+	return l.take(ctx, "issue:{"+a.ClientID+"}", r, a.Monitored(l.cfg.Monitor))
 }
 
 // TakeIntrospect takes one introspection of resource server a: its own
 // budget, or the global one (LimitsConfig.Introspect).
 func (l *Limits) TakeIntrospect(ctx context.Context, a *store.Application) (store.Allowance, error) {
-	return l.take(ctx, "introspect:{"+a.ClientID+"}", a.IntrospectionQuota.Or(l.cfg.Introspect), a.Monitored(l.cfg.Monitor))
+	r := a.IntrospectionQuota.Or(l.cfg.Introspect)
+	if r.Off() {
+		return store.Allowance{}, nil
+	}
+	return l.take(ctx, "introspect:{"+a.ClientID+"}", r, a.Monitored(l.cfg.Monitor))
 }
 
 // maxLeases bounds the lease table; past it, it is cleared (which only

@@ -43,7 +43,17 @@ import (
 // reach.
 
 func (s *Store) bucketKey(id string, bucket int64) string {
-	return s.bucketKeyOf(id, store.FormatBucket(bucket))
+	// Built in one buffer, as bucketKeyOf(id, store.FormatBucket(bucket))
+	// would be in two allocations: every introspection builds one.
+	var buf [128]byte
+	b := append(append(append(buf[:0], s.opts.Prefix...), ":{"...), id...)
+	b = append(b, "}:t:"...)
+	if bucket <= 0 {
+		b = strconv.AppendInt(append(b, 'n'), -bucket, 36)
+	} else {
+		b = strconv.AppendInt(b, bucket, 36)
+	}
+	return string(b)
 }
 
 // bucketKeyOf is bucketKey for the bucket's id (FormatBucket): "" gives
@@ -51,6 +61,24 @@ func (s *Store) bucketKey(id string, bucket int64) string {
 // token script that chooses the bucket appends its id.
 func (s *Store) bucketKeyOf(id, bucket string) string {
 	return s.opts.Prefix + ":{" + id + "}:t:" + bucket
+}
+
+// lockKeys is LockKey(prefix, id, Source(addr, ipv6Bits)) and
+// SiegeKey(prefix, id), the keys introspection reads the caller's
+// lock-outs from: for an IPv4 caller, the common case, built in one
+// allocation instead of three (the address's string, each key).
+func lockKeys(prefix, id string, addr netip.Addr, ipv6Bits int) (lock, siege string) {
+	a := addr.Unmap().WithZone("")
+	if !a.Is4() {
+		return LockKey(prefix, id, Source(addr, ipv6Bits)), SiegeKey(prefix, id)
+	}
+	var buf [192]byte
+	b := append(append(append(buf[:0], prefix...), ":{"...), id...)
+	b = a.AppendTo(append(b, "}:lock:"...))
+	n := len(b)
+	b = append(append(append(append(b, prefix...), ":{"...), id...), "}:siege"...)
+	both := string(b)
+	return both[:n], both[n:]
 }
 
 func (s *Store) bucketIndexKey(id string) string { return s.opts.Prefix + ":{" + id + "}:tb" }
@@ -442,22 +470,25 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		tok = s.rdb.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
 		err = tok.Err()
 	} else {
-		_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
-			if s.opts.KeepExpired > 0 {
-				revoked = p.Exists(ctx, s.revokedKey(ref))
-			}
-			if !appCached {
-				appCmd = p.Get(ctx, s.appKey(ref.ClientID))
-			}
-			if !otherCached {
-				otherCmd = p.Get(ctx, s.appKey(also))
-			}
-			if checkLock {
-				locks = p.MGet(ctx, LockKey(s.opts.Prefix, also, Source(caller.Addr, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, also))
-			}
-			return nil
-		})
+		// Pipeline and Exec, not Pipelined: a closure assigning the
+		// commands would move each of them to the heap, on every
+		// introspection (the caller's lock-out is read with the token).
+		p := s.rdb.Pipeline()
+		tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+		if s.opts.KeepExpired > 0 {
+			revoked = p.Exists(ctx, s.revokedKey(ref))
+		}
+		if !appCached {
+			appCmd = p.Get(ctx, s.appKey(ref.ClientID))
+		}
+		if !otherCached {
+			otherCmd = p.Get(ctx, s.appKey(also))
+		}
+		if checkLock {
+			lock, siege := lockKeys(s.opts.Prefix, also, caller.Addr, s.opts.IPv6Prefix)
+			locks = p.MGet(ctx, lock, siege)
+		}
+		_, err = p.Exec(ctx)
 	}
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.TokenLookup{}, s.wrap(err)
