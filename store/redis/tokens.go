@@ -128,10 +128,12 @@ return 1
 // depends on the allowlist, which Go checks).
 // ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
 // and the index are read by), the bucket keys' prefix, KeepExpired (ms),
-// the secret's digest (hex), the time the secret must be active at (Unix
-// ms), the scopes asked for ("" for the application's), the lifetime
-// asked for (ms; 0 for the application's: store.Application.LifetimeFor),
-// then the resources (RFC 8707) asked for, if any.
+// the secret's digest (hex; "" with a key method), the time the secret
+// must be active at (Unix ms), the scopes asked for ("" for the
+// application's), the lifetime asked for (ms; 0 for the application's:
+// store.Application.LifetimeFor), the key method the server verified
+// ("" for a secret: store.TokenRequest.AuthMethod), then the resources
+// (RFC 8707) asked for, if any.
 // Returns {status, application record, bucket id, pair lock ms, siege ms},
 // as far as status (the issue* constants) has them.
 var issueToken = goredis.NewScript(writeLua + `
@@ -145,10 +147,25 @@ local function list(t) if type(t) == 'table' then return t end return {} end
 -- at least 128 when imported: apps.MinImportedBits): learning the first
 -- bytes of a secret's digest brings nobody closer to a secret that hashes
 -- to it.
+-- A request the server authenticated with a key (ARGV[10], the method it
+-- verified; store.TokenRequest.AuthMethod) compares no secret, but only
+-- an application of exactly that method accepts it: one whose method
+-- changed meanwhile (to a secret, say) does not. A secret is accepted
+-- only by the methods that send it as it is. Status 4: no such record is
+-- ever written, whatever check says.
+local method = ''
+if type(app.auth) == 'table' and type(app.auth.method) == 'string' then method = app.auth.method end
 local authAt, ok = tonumber(ARGV[7]), false
-for _, s in ipairs(list(app.secrets)) do
-  local exp = tonumber(s.expires_ms) or 0
-  if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+if ARGV[10] ~= '' then
+  if method ~= ARGV[10] then return {4, v[1]} end
+  ok = true
+elseif method ~= '' and method ~= 'client_secret_basic' and method ~= 'client_secret_post' then
+  return {4, v[1]}
+else
+  for _, s in ipairs(list(app.secrets)) do
+    local exp = tonumber(s.expires_ms) or 0
+    if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+  end
 end
 if not ok or app.enabled ~= true then return {2, v[1]} end
 local scope = ARGV[8]
@@ -162,10 +179,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 9 then
+if #ARGV > 10 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 10, #ARGV do
+  for i = 11, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -221,6 +238,7 @@ const (
 	issueWritten = 1
 	issueRefused = 2 // the secret, enabled, a scope or an audience
 	issueLocked  = 3 // a lock-out holds, or the siege does, which the allowlist may lift
+	issueMethod  = 4 // the application does not authenticate the way the request did
 )
 
 // errBucket is a programming error: a reference whose bucket is not the
@@ -282,6 +300,9 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		if err != nil {
 			return store.Issued{}, err
 		}
+		if !r.AuthMatches(app) {
+			return store.Issued{}, store.ErrAuthMethod
+		}
 		return s.issueKnown(ctx, app, g, r)
 	}
 	id := r.ClientID
@@ -290,10 +311,14 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if r.From.IsValid() {
 		keys = append(keys, LockKey(s.opts.Prefix, id, Source(r.From, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, id))
 	}
-	args := make([]any, 0, 9+len(r.Resources))
+	secret := hex.EncodeToString(r.Secret[:])
+	if r.AuthMethod != "" {
+		secret = ""
+	}
+	args := make([]any, 0, 10+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
-		s.opts.KeepExpired.Milliseconds(), hex.EncodeToString(r.Secret[:]), r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
-		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds())
+		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
+		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod)
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -323,6 +348,14 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 			s.discard(context.WithoutCancel(ctx), ref)
 		}
 		return store.Issued{}, err
+	}
+	if status == issueMethod || !r.AuthMatches(&app) {
+		// check, on its own word, let through what the application as
+		// the script read it does not accept: it changed meanwhile.
+		if status == issueWritten {
+			s.discard(context.WithoutCancel(ctx), ref)
+		}
+		return store.Issued{}, store.ErrAuthMethod
 	}
 	switch status {
 	case issueWritten:
