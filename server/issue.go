@@ -26,10 +26,10 @@ type TokenIssuer interface {
 // tokenRequest is a token request as handleToken read it, and what its
 // check (IssueToken's) learned once the application was known.
 type tokenRequest struct {
-	s    *Server
-	c    echo.Context
-	cred *credentials
-	now  time.Time // when the secret must be active
+	s      *Server
+	c      echo.Context
+	cred   *credentials
+	now    time.Time // when the secret must be active
 	form   url.Values
 	scopes []string // requested, parsed
 	// ttl is the lifetime the client asked for (ttlParam), 0 for its
