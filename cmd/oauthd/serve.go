@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/clientauth"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/dashboard"
 	"github.com/oauthd/oauthd/server/signing"
@@ -285,6 +287,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	if err != nil {
 		return err
 	}
+	sealer := newSealer(cfg, st, embedded)
 	// With a ring, JWT applications get tokens and the keys can be
 	// rotated; without one, neither (a nil *Ring in the interfaces would
 	// not be nil).
@@ -368,6 +371,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Limits:               limits,
 		Signer:               signer,
 		Tracing:              webTracing(tr),
+		ClientAuth:           clientAuthConfig(cfg, sealer),
+		ClientCertHeader:     cfg.TLS.ClientCertHeader,
+		MTLS:                 cfg.tls != nil || cfg.TLS.ClientCertHeader != "" || cfg.ClientAuth.MTLSBaseURL != "",
+		MTLSBaseURL:          cfg.ClientAuth.MTLSBaseURL,
 	}, st)
 	if err != nil {
 		return err
@@ -421,6 +428,15 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		servers = append(servers, hs)
 		if cfg.tls != nil {
 			hs.TLSConfig = cfg.tls.Config()
+			if l == ln {
+				// The public listener asks for a client certificate and
+				// requires none (the mTLS client authentication methods,
+				// issue 18); it verifies none either: which CA, or which
+				// registered certificate, is each application's method's
+				// business (server/clientauth). A separate admin listener
+				// asks for none, so no browser offers one there.
+				hs.TLSConfig.ClientAuth = tls.RequestClientCert
+			}
 			go func() { served <- hs.ServeTLS(l, "", "") }()
 		} else {
 			warnPlainHTTP(log, l.Addr(), listener)
@@ -760,4 +776,20 @@ func runKeyRing(ctx context.Context, ring *signing.Ring, log *slog.Logger) {
 	ring.Run(ctx, keyRingReload, func(err error) {
 		log.Warn("reloading the JWT signing keys failed; signing with the keys loaded before", "error", err.Error())
 	})
+}
+
+// clientAuthConfig is the verification of client assertions and
+// certificates (server/clientauth) from the client_auth.* and tls.client_*
+// settings; the server adds its issuer and endpoints.
+func clientAuthConfig(cfg *Config, sealer *signing.Sealer) clientauth.Config {
+	c := clientauth.Config{
+		MaxLifetime:       cfg.ClientAuth.AssertionMaxLifetime,
+		AllowPrivateAddrs: cfg.ClientAuth.AllowPrivateJWKSURI,
+		FetchTimeout:      cfg.ClientAuth.FetchTimeout,
+		ClientCAs:         cfg.clientCAs,
+	}
+	if sealer != nil {
+		c.Unseal = sealer.Unseal
+	}
+	return c
 }
