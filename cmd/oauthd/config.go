@@ -254,8 +254,8 @@ type Config struct {
 	memorySealingKey []byte
 	// clientCAs verify tls_client_auth certificates (tls.client_ca_file).
 	clientCAs *x509.CertPool
-	limits         redis.LimitsConfig
-	catalogue      *scopes.Catalogue // the seed: Scopes, or the built-in catalogue
+	limits    redis.LimitsConfig
+	catalogue *scopes.Catalogue // the seed: Scopes, or the built-in catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
 	// HTTP.
 	tls       *tlsreload.Reloader
@@ -373,7 +373,9 @@ func (c *Config) validate(list []setting) error {
 			if h == "" {
 				return nil
 			}
-			if strings.IndexFunc(h, func(r rune) bool { return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) >= 0 {
+			if strings.IndexFunc(h, func(r rune) bool {
+				return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			}) >= 0 {
 				return fmt.Errorf("%q is not a header name, e.g. X-Client-Cert", h)
 			}
 			if c.HTTP.TrustedProxies == "" {
