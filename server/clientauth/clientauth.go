@@ -23,6 +23,10 @@ var (
 	SecretAlgorithms  = []string{"HS256"}
 )
 
+// AssertionType is the client_assertion_type of a JWT client assertion
+// (RFC 7523 §2.2).
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
 // Limits and defaults.
 const (
 	// MaxAssertionBytes bounds a client assertion before it is parsed: a

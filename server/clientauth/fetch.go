@@ -85,7 +85,8 @@ func newRemoteKeys(v *Verifier) (*remoteKeys, error) {
 
 // get returns the key set of src: cached while fresh; fetched otherwise.
 // refresh asks for a fetch despite a fresh copy (an unknown kid), granted
-// once per RefetchInterval. A failed fetch leaves a copy younger than
+// when the copy is older than RefetchInterval and no refresh was made
+// within it. A failed fetch leaves a copy younger than
 // staleLimit in use.
 func (r *remoteKeys) get(ctx context.Context, src source, refresh bool) (*keySet, error) {
 	now := r.v.cfg.Now()
@@ -99,7 +100,9 @@ func (r *remoteKeys) get(ctx context.Context, src source, refresh bool) (*keySet
 	switch {
 	case cur.keys != nil && !refresh && now.Before(cur.expires):
 		return cur.keys, nil
-	case cur.keys != nil && refresh && now.Sub(cur.refreshed) < RefetchInterval:
+	case cur.keys != nil && refresh && (now.Sub(cur.refreshed) < RefetchInterval || now.Sub(cur.fetched) < RefetchInterval):
+		// Fetched moments ago: a fresher copy is unlikely, and an
+		// attacker's made-up kids must not multiply fetches.
 		return cur.keys, nil
 	case cur.failure != nil && now.Sub(cur.failedAt) < failureBackoff:
 		if cur.keys != nil && now.Sub(cur.fetched) < staleLimit {
