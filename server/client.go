@@ -126,10 +126,10 @@ func readClientCredentials(r *http.Request, form url.Values, chain []*x509.Certi
 		}
 		a, err := clientauth.ParseAssertion(raw)
 		if err != nil {
-			return credentials{}, errInvalidClient(clientauthReason(err))
+			return credentials{}, errInvalidClient(clientauthReason(reasonAssertion, err))
 		}
 		if cr.id, err = a.ClientID(form.Get("client_id")); err != nil {
-			return credentials{}, errInvalidClient(clientauthReason(err))
+			return credentials{}, errInvalidClient(clientauthReason(reasonAssertion, err))
 		}
 		cr.assertion = a
 		return cr, nil
@@ -154,13 +154,39 @@ func readClientCredentials(r *http.Request, form url.Values, chain []*x509.Certi
 	return cr, nil
 }
 
+// The kinds of a refusal from server/clientauth, which start its log
+// reason ("client assertion refused: assertion expired at ..."): the
+// reason quotes what the client sent (claims, a kid, a thumbprint), so the
+// metrics count it by its kind alone (authFailureLabel).
+const (
+	reasonAssertion   = "client assertion refused"
+	reasonCertificate = "client certificate refused"
+	reasonKeysDown    = "client keys unavailable"
+)
+
+// keyRefusals are those kinds.
+var keyRefusals = []string{reasonAssertion, reasonCertificate, reasonKeysDown}
+
+// authFailureLabel is a failure's reason as the metrics count it: the
+// server's own reasons as they are, a refused key or certificate by its
+// kind, so no client can mint label values.
+func authFailureLabel(reason string) string {
+	if kind, _, ok := strings.Cut(reason, ": "); ok && slices.Contains(keyRefusals, kind) {
+		return kind
+	}
+	return reason
+}
+
 // clientauthReason is the log reason of a refusal from server/clientauth.
-func clientauthReason(err error) string {
+func clientauthReason(kind string, err error) string {
 	var e *clientauth.Error
 	if errors.As(err, &e) {
-		return e.Reason
+		if e.Temporary {
+			kind = reasonKeysDown
+		}
+		return kind + ": " + e.Reason
 	}
-	return err.Error()
+	return kind + ": " + err.Error()
 }
 
 // clientCredentials extracts and sanity-checks the caller's credentials,
@@ -280,14 +306,14 @@ func (s *Server) verifyKey(c echo.Context, app *store.Application, cr *credentia
 	ctx := c.Request().Context()
 	if cr.via == viaCertificate {
 		if err := s.verifier.VerifyCertificate(ctx, app, cr.chain); err != nil {
-			return keyError(err)
+			return keyError(reasonCertificate, err)
 		}
 		cr.verified = app.Auth.Method
 		return nil
 	}
 	a := cr.assertion
 	if err := s.verifier.VerifyAssertion(ctx, app, a); err != nil {
-		return keyError(err)
+		return keyError(reasonAssertion, err)
 	}
 	// An external issuer's token (workload identity) is reused by its
 	// holder until it expires, and may carry no jti: it is not single use
@@ -307,12 +333,12 @@ func (s *Server) verifyKey(c echo.Context, app *store.Application, cr *credentia
 // keyError is the answer to a refused assertion or certificate: an
 // invalid_client whose reason (the log's) says why; anything else (no
 // *clientauth.Error) is the server's failure.
-func keyError(err error) error {
+func keyError(kind string, err error) error {
 	var e *clientauth.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	ic := errInvalidClient(e.Reason)
+	ic := errInvalidClient(clientauthReason(kind, err))
 	if e.Temporary {
 		ic.Description = "client authentication failed: the client's keys could not be fetched; try again later"
 	}

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -732,4 +733,39 @@ func (a *recordingAudit) count(kind, clientID string) int {
 		}
 	}
 	return n
+}
+
+// A refused assertion's or certificate's reason quotes what the client
+// sent (a kid, an iss, a time, a thumbprint): the failure metric counts it
+// by its kind, so no client can mint label values; the log keeps the
+// detail.
+func TestClientAuthFailureLabels(t *testing.T) {
+	obs := &recorder{}
+	e := newKeyEnv(t, redistest.Mini, func(c *Config) { c.Observer = obs })
+	k := newClientKey(t, "EdDSA")
+	app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+	stranger := newClientKey(t, "EdDSA")
+	legacy := e.createApp(apps.NewApplication{})
+	used := k.sign(t, claims(app.ClientID, testIssuer))
+	for _, form := range []url.Values{
+		assertionForm(used),
+		assertionForm(used), // a replay
+		assertionForm(stranger.sign(t, claims(app.ClientID, testIssuer))),
+		assertionForm(k.sign(t, claims(app.ClientID, "https://"+rand.Text()+".example"))),
+		assertionForm("x." + rand.Text() + ".y"),
+		{"client_id": {legacy.ClientID}, "client_secret": {"ocs_wrong"}},
+	} {
+		form.Set("grant_type", "client_credentials")
+		post(t, nil, e.http.URL, TokenPath, form, nil)
+	}
+	obs.mu.Lock()
+	got := slices.Clone(obs.auth)
+	obs.mu.Unlock()
+	want := []string{"client assertion replayed: its jti was used before", "client assertion refused", "client assertion refused", "client assertion refused", "wrong secret"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("failure labels %q, want %q", got, want)
+	}
+	if !strings.Contains(e.logs.String(), "client assertion refused: no registered key matches") {
+		t.Fatalf("the log lost the detail: %s", e.logs.String())
+	}
 }
