@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -349,7 +350,7 @@ func (c *cli) updateCommand() *cobra.Command {
 		case enable, disable:
 			p.Enabled = &enable
 		}
-		if p == (adminapi.ApplicationPatchRequest{}) {
+		if reflect.ValueOf(p).IsZero() {
 			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --enable, --disable")
 		}
 		a, err := api.UpdateApplication(ctx, args[0], p)
