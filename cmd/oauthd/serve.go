@@ -310,8 +310,14 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		runKeyRing(ringCtx, ring, log)
 	}()
 	defer func() { stopRing(); <-ringDone }()
-	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits})
+	appOpts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits}
+	if ring != nil {
+		// client_secret_jwt secrets are sealed with the signing keys'
+		// sealing key; without one, such applications are refused.
+		appOpts.Seal = ring.SealSecret
+	}
+	appSvc := apps.New(st, cfg.catalogue, appOpts)
 	// The scope catalogue is seeded, or compared with the file's, once
 	// Redis answers.
 	catCtx, stopCat := context.WithCancel(ctx)

@@ -69,7 +69,7 @@ func TestAdminClientAuthFields(t *testing.T) {
 	}
 	code, got = e.call(adminKey, "PATCH", "/applications/"+id, map[string]any{
 		"token_endpoint_auth_method": "private_key_jwt",
-		"workload_identity": map[string]any{"issuer": "https://k8s.example", "subject": "system:serviceaccount:sms:billing", "audience": "https://oauthd.test"}})
+		"workload_identity":          map[string]any{"issuer": "https://k8s.example", "subject": "system:serviceaccount:sms:billing", "audience": "https://oauthd.test"}})
 	if code != 200 || got["jwks"] != nil || got["workload_identity"].(map[string]any)["subject"] != "system:serviceaccount:sms:billing" {
 		t.Fatalf("to workload identity: %d %v", code, got)
 	}

@@ -58,3 +58,16 @@ func OpenSecret(ctx context.Context, key func(context.Context) ([]byte, error), 
 	}
 	return plain, nil
 }
+
+// SealSecret seals a client secret with the ring's sealing key: the
+// deployment's, as every replica and the CLI have it (for
+// apps.Options.Seal).
+func (r *Ring) SealSecret(ctx context.Context, plain []byte) ([]byte, error) {
+	return SealSecret(ctx, r.seal, plain)
+}
+
+// OpenSecret opens a client secret SealSecret sealed (for the
+// client_secret_jwt verifier's Unseal).
+func (r *Ring) OpenSecret(ctx context.Context, sealed []byte) ([]byte, error) {
+	return OpenSecret(ctx, r.seal, sealed)
+}

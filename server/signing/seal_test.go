@@ -42,3 +42,23 @@ func TestSealSecret(t *testing.T) {
 		t.Error("a 5-byte sealing key sealed")
 	}
 }
+
+// A ring seals client secrets with its own sealing key, so the CLI, every
+// replica and the verifier agree on it.
+func TestRingSealsSecrets(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRing(nil, SealWith(bytes.Repeat([]byte{3}, 32)), ES256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := r.SealSecret(ctx, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenSecret(ctx, SealWith(bytes.Repeat([]byte{3}, 32)), sealed); err != nil || string(got) != "x" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if got, err := r.OpenSecret(ctx, sealed); err != nil || string(got) != "x" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
