@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -53,7 +52,7 @@ func writePEM(t *testing.T) (pub, cert, priv string) {
 // secret once.
 func TestCLIClientAuth(t *testing.T) {
 	rs := startScannedRedis(t, redistest.Mini)
-	sealing := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	sealing := newSealingKey(t)
 	key, digest := newAdminKey(t)
 	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest, "OAUTHD_JWT_SEALING_KEY": sealing}, "--redis-url", rs.URL)
 	modes := map[string]map[string]string{
@@ -114,5 +113,51 @@ func TestCLIClientAuth(t *testing.T) {
 				t.Fatalf("tls_client_auth without a subject: %v", err)
 			}
 		})
+	}
+}
+
+// An export carries each application's method, keys and a
+// client_secret_jwt application's sealed secret; imported into another
+// Redis of a deployment with the same sealing key, every application is
+// as it was. A key-only application needs no --reset-secrets.
+func TestExportImportClientAuthRoundTrip(t *testing.T) {
+	sealing := newSealingKey(t)
+	from, to := startScannedRedis(t, redistest.Mini), startScannedRedis(t, redistest.Mini)
+	src := map[string]string{"OAUTHD_REDIS_URL": from.URL, "OAUTHD_JWT_SEALING_KEY": sealing}
+	dst := map[string]string{"OAUTHD_REDIS_URL": to.URL, "OAUTHD_JWT_SEALING_KEY": sealing}
+	pub, cert, _ := writePEM(t)
+	var ids []string
+	for _, args := range [][]string{
+		{"--auth-method", "private_key_jwt", "--public-key-file", pub},
+		{"--auth-method", "self_signed_tls_client_auth", "--public-key-file", cert},
+		{"--auth-method", "tls_client_auth", "--tls-san-uri", "spiffe://example.org/ns/sms/sa/billing"},
+		{"--auth-method", "private_key_jwt", "--trusted-issuer", "https://token.actions.githubusercontent.com",
+			"--trusted-subject", "repo:example/billing:ref:refs/heads/main", "--trusted-audience", "https://auth.example.com"},
+		{"--auth-method", "private_key_jwt", "--jwks-uri", "https://billing.example.com/jwks.json"},
+		{"--auth-method", "client_secret_jwt"},
+		{},
+	} {
+		var a adminapi.Application
+		mustJSON(t, cliOK(t, src)(append([]string{"apps", "create", "--json", "--name", "a", "--scopes", "sms"}, args...)...), &a)
+		ids = append(ids, a.ClientID)
+	}
+	file := filepath.Join(t.TempDir(), "apps.json")
+	cliOK(t, src)("apps", "export", "--output", file)
+	b, _ := os.ReadFile(file)
+	if !strings.Contains(string(b), `"sealed"`) || !strings.Contains(string(b), `"token_endpoint_auth_method": "tls_client_auth"`) {
+		t.Fatalf("the export lacks the sealed secret or the methods:\n%s", b)
+	}
+	cliOK(t, dst)("apps", "import", "--file", file)
+	for _, id := range ids {
+		was, is := cliOK(t, src)("apps", "get", "--json", id), cliOK(t, dst)("apps", "get", "--json", id)
+		if a, b := comparable(t, was), comparable(t, is); a != b {
+			t.Errorf("%s was\n%s\nis\n%s", id, a, b)
+		}
+	}
+	// Without secrets, only the secret applications need new ones.
+	cliOK(t, src)("apps", "export", "--output", file, "--without-secrets")
+	if _, err := runCLI(t, map[string]string{"OAUTHD_REDIS_URL": startScannedRedis(t, redistest.Mini).URL, "OAUTHD_JWT_SEALING_KEY": sealing},
+		"apps", "import", "--file", file); err == nil || !strings.Contains(err.Error(), "2 of 7 applications") {
+		t.Fatalf("import without secrets: %v", err)
 	}
 }
