@@ -179,7 +179,7 @@ func tlsFields(c store.ClientAuth) []string {
 func checkJWKS(raw []byte, method string) ([]byte, error) {
 	out, err := clientauth.ValidateJWKS(raw, method)
 	if err != nil {
-		return nil, Invalid(fieldJWKS, err.Error())
+		return nil, Invalid(fieldJWKS, strings.TrimPrefix(err.Error(), "jwks: "))
 	}
 	return out, nil
 }
