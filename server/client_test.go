@@ -65,18 +65,18 @@ type keyEnv struct {
 	logs   *syncBuffer
 	http   *httptest.Server
 	tlsSrv *httptest.Server
-	sealer *signing.Sealer
+	seal   func(context.Context) ([]byte, error) // the sealing key of client_secret_jwt secrets
 }
 
 func newKeyEnv(t *testing.T, kind redistest.Kind, edit ...func(*Config)) *keyEnv {
 	t.Helper()
 	logs := &syncBuffer{}
-	sealer := signing.NewSealer(signing.SealWith(bytes.Repeat([]byte{9}, 32)))
+	seal := signing.SealWith(bytes.Repeat([]byte{9}, 32))
 	env := newTestServerOn(t, kind, nil, append([]func(*Config){func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		c.ClientAuth.Unseal = sealer.Unseal
+		c.ClientAuth.Unseal = func(ctx context.Context, sealed []byte) ([]byte, error) { return signing.OpenSecret(ctx, seal, sealed) }
 	}}, edit...)...)
-	e := &keyEnv{testEnv: env, logs: logs, sealer: sealer}
+	e := &keyEnv{testEnv: env, logs: logs, seal: seal}
 	e.http = httptest.NewServer(env.srv.Handler())
 	e.tlsSrv = httptest.NewUnstartedServer(env.srv.Handler())
 	e.tlsSrv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
@@ -435,7 +435,7 @@ func TestAssertionReplayOnSecondReplica(t *testing.T) {
 func TestClientSecretJWT(t *testing.T) {
 	e := newKeyEnv(t, redistest.Mini)
 	a := e.createApp(apps.NewApplication{})
-	sealed, err := e.sealer.Seal(context.Background(), []byte(a.Secret))
+	sealed, err := signing.SealSecret(context.Background(), e.seal, []byte(a.Secret))
 	if err != nil {
 		t.Fatal(err)
 	}

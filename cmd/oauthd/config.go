@@ -249,9 +249,6 @@ type Config struct {
 	file           string
 	trustedProxies []netip.Prefix
 	sealingKey     []byte // from jwt.sealing_key_file or jwt.sealing_key; nil: none
-	// memorySealingKey is the embedded store's sealing key, made once so
-	// the signing keys and the client secrets share it (custody).
-	memorySealingKey []byte
 	// clientCAs verify tls_client_auth certificates (tls.client_ca_file).
 	clientCAs *x509.CertPool
 	limits    redis.LimitsConfig

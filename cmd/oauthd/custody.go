@@ -23,42 +23,20 @@ import (
 // sealing key, no signing. It never makes the key kept in Redis unless the
 // insecure setting asks for it.
 func newKeyRing(cfg *Config, st *redis.Store, embedded bool) (*signing.Ring, error) {
-	seal := sealingKey(cfg, st, embedded)
-	if seal == nil {
+	var seal func(context.Context) ([]byte, error)
+	switch {
+	case cfg.sealingKey != nil:
+		seal = signing.SealWith(cfg.sealingKey)
+	case cfg.JWT.InsecureSealingKeyInRedis:
+		seal = func(ctx context.Context) ([]byte, error) { return st.SharedSealingKey(ctx, true) }
+	case embedded:
+		var k [32]byte
+		_, _ = rand.Read(k[:]) // crypto/rand.Read never fails (Go 1.24+)
+		seal = signing.SealWith(k[:])
+	default:
 		return nil, nil
 	}
 	return signing.NewRing(st, seal, cfg.JWT.Algorithm, nil)
-}
-
-// sealingKey is where the sealing key comes from under that policy, nil
-// for none. The client_secret_jwt secrets are sealed with the same key
-// (newSealer), so one key, kept outside Redis, guards both.
-func sealingKey(cfg *Config, st *redis.Store, embedded bool) func(context.Context) ([]byte, error) {
-	switch {
-	case cfg.sealingKey != nil:
-		return signing.SealWith(cfg.sealingKey)
-	case cfg.JWT.InsecureSealingKeyInRedis:
-		return func(ctx context.Context) ([]byte, error) { return st.SharedSealingKey(ctx, true) }
-	case embedded:
-		if cfg.memorySealingKey == nil {
-			cfg.memorySealingKey = make([]byte, 32)
-			_, _ = rand.Read(cfg.memorySealingKey) // crypto/rand.Read never fails (Go 1.24+)
-		}
-		return signing.SealWith(cfg.memorySealingKey)
-	}
-	return nil
-}
-
-// newSealer seals and opens client_secret_jwt secrets with the sealing
-// key, nil when none is configured (client_secret_jwt is then refused,
-// and left out of the metadata). The apps service seals with its Seal,
-// server/clientauth opens with its Unseal.
-func newSealer(cfg *Config, st *redis.Store, embedded bool) *signing.Sealer {
-	seal := sealingKey(cfg, st, embedded)
-	if seal == nil {
-		return nil
-	}
-	return signing.NewSealer(seal)
 }
 
 const (

@@ -287,7 +287,6 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	if err != nil {
 		return err
 	}
-	sealer := newSealer(cfg, st, embedded)
 	// With a ring, JWT applications get tokens and the keys can be
 	// rotated; without one, neither (a nil *Ring in the interfaces would
 	// not be nil).
@@ -313,8 +312,14 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		runKeyRing(ringCtx, ring, log)
 	}()
 	defer func() { stopRing(); <-ringDone }()
-	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits})
+	appOpts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits}
+	if ring != nil {
+		// client_secret_jwt secrets are sealed with the signing keys'
+		// sealing key; without one, such applications are refused.
+		appOpts.Seal = ring.SealSecret
+	}
+	appSvc := apps.New(st, cfg.catalogue, appOpts)
 	// The scope catalogue is seeded, or compared with the file's, once
 	// Redis answers.
 	catCtx, stopCat := context.WithCancel(ctx)
@@ -371,7 +376,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Limits:               limits,
 		Signer:               signer,
 		Tracing:              webTracing(tr),
-		ClientAuth:           clientAuthConfig(cfg, sealer),
+		ClientAuth:           clientAuthConfig(cfg, ring),
 		ClientCertHeader:     cfg.TLS.ClientCertHeader,
 		MTLS:                 cfg.tls != nil || cfg.TLS.ClientCertHeader != "" || cfg.ClientAuth.MTLSBaseURL != "",
 		MTLSBaseURL:          cfg.ClientAuth.MTLSBaseURL,
@@ -780,16 +785,18 @@ func runKeyRing(ctx context.Context, ring *signing.Ring, log *slog.Logger) {
 
 // clientAuthConfig is the verification of client assertions and
 // certificates (server/clientauth) from the client_auth.* and tls.client_*
-// settings; the server adds its issuer and endpoints.
-func clientAuthConfig(cfg *Config, sealer *signing.Sealer) clientauth.Config {
+// settings; the server adds its issuer and endpoints. client_secret_jwt
+// secrets open with the signing keys' sealing key (ring nil: none, and the
+// method is refused), as the apps service seals them (Ring.SealSecret).
+func clientAuthConfig(cfg *Config, ring *signing.Ring) clientauth.Config {
 	c := clientauth.Config{
 		MaxLifetime:       cfg.ClientAuth.AssertionMaxLifetime,
 		AllowPrivateAddrs: cfg.ClientAuth.AllowPrivateJWKSURI,
 		FetchTimeout:      cfg.ClientAuth.FetchTimeout,
 		ClientCAs:         cfg.clientCAs,
 	}
-	if sealer != nil {
-		c.Unseal = sealer.Unseal
+	if ring != nil {
+		c.Unseal = ring.OpenSecret
 	}
 	return c
 }

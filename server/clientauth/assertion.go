@@ -45,6 +45,10 @@ type Assertion struct {
 	Workload bool
 
 	jws *jose.JSONWebSignature
+	// parsed is the assertion as ParseAssertion read it, so that
+	// VerifyAssertion checks what was signed, not fields a caller edited,
+	// without parsing it again.
+	parsed *Assertion
 }
 
 // claims are the registered claims a client assertion carries.
@@ -98,7 +102,22 @@ func ParseAssertion(raw string) (*Assertion, error) {
 		jws:       jws,
 	}
 	a.IssuedAt, a.NotBefore, a.Expiry = timeOf(c.IssuedAt), timeOf(c.NotBefore), timeOf(c.Expiry)
+	snap := *a
+	snap.Audience = slices.Clone(a.Audience)
+	a.parsed = &snap
 	return a, nil
+}
+
+// pristine is a as parsed: a copy of what ParseAssertion read when Raw is
+// unchanged, else Raw parsed again.
+func (a *Assertion) pristine() (*Assertion, error) {
+	if a.parsed == nil || a.parsed.Raw != a.Raw {
+		return ParseAssertion(a.Raw)
+	}
+	p := *a.parsed
+	p.Audience = slices.Clone(p.Audience)
+	p.parsed = a.parsed
+	return &p, nil
 }
 
 func timeOf(d *jwt.NumericDate) time.Time {
@@ -147,8 +166,8 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, app *store.Application, 
 	if app == nil || a == nil {
 		return refuse("no application or no assertion")
 	}
-	// Work from the raw assertion, not fields a caller may have changed.
-	p, err := ParseAssertion(a.Raw)
+	// Work from what was signed, not fields a caller may have changed.
+	p, err := a.pristine()
 	if err != nil {
 		return err
 	}
@@ -205,6 +224,9 @@ func methodName(m string) string {
 // checkClaims checks iss, sub, aud, the times and jti (RFC 7523 §3).
 func (v *Verifier) checkClaims(app *store.Application, a *Assertion, workload bool) error {
 	if workload {
+		if app.Auth.TrustedSubject == "" || app.Auth.TrustedAudience == "" {
+			return refuse("application %s trusts an issuer but has no trusted subject or audience registered", app.ClientID)
+		}
 		if a.Issuer != app.Auth.TrustedIssuer {
 			return refuse("assertion iss %q is not the application's trusted issuer", truncate(a.Issuer, 128))
 		}

@@ -162,6 +162,14 @@ func TestVerifyAssertionTampered(t *testing.T) {
 		_, err := verify(v, &store.Application{ClientID: "admin-app", Auth: app.Auth}, parts[0]+"."+forged+"."+parts[2])
 		wantRefusal(t, err, "does not verify")
 	})
+	t.Run("raw replaced after parsing", func(t *testing.T) {
+		a, err := ParseAssertion(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Raw = parts[0] + "." + forged + "." + parts[2]
+		wantRefusal(t, v.VerifyAssertion(context.Background(), app, a), "iss")
+	})
 	t.Run("signature changed", func(t *testing.T) {
 		sig := []byte(parts[2])
 		if sig[3] == 'A' {
@@ -177,12 +185,16 @@ func TestVerifyAssertionTampered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.ID = "another-jti"
+		a.ID, a.Issuer, a.Audience[0] = "another-jti", "admin-app", "https://evil.example"
 		if err := v.VerifyAssertion(context.Background(), app, a); err != nil {
 			t.Fatal(err)
 		}
-		if a.ID != "jti-"+testClient+"-1" {
-			t.Errorf("ID after verification = %q, want the signed jti", a.ID)
+		if a.ID != "jti-"+testClient+"-1" || a.Issuer != testClient || a.Audience[0] != testIssuer {
+			t.Errorf("after verification: %+v, want the signed claims", a)
+		}
+		// Verified twice: the same answer.
+		if err := v.VerifyAssertion(context.Background(), app, a); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -23,6 +23,12 @@
 //     not in the future; Leeway (30s) absorbs clock skew.
 //   - jti is required; the caller makes it single-use across replicas
 //     (this package keeps no state that replicas share).
+//   - Workload identity: an application trusting an external issuer takes
+//     only that issuer's tokens carrying the registered sub and naming the
+//     registered aud. Such a token is reused by its holder until it
+//     expires (Kubernetes refreshes it at 80% of an hour), so it needs no
+//     jti, is not single-use (Assertion.Workload), and its lifetime is
+//     bounded by MaxExternalLifetime (24 hours) instead.
 //   - Keys come from the application's inline JWKS, its jwks_uri, or its
 //     trusted issuer; fetches are https only, bounded in time and size,
 //     cached, never redirected, and refused for non-public addresses

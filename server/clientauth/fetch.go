@@ -110,7 +110,7 @@ func (r *remoteKeys) get(ctx context.Context, src source, refresh bool) (*keySet
 		}
 		return nil, cur.failure
 	}
-	res, _, _ := r.group.Do(src.key(), func() (any, error) {
+	ch := r.group.DoChan(src.key(), func() (any, error) {
 		// The fetch outlives a caller that gives up: others wait on it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.v.cfg.FetchTimeout)
 		defer cancel()
@@ -133,7 +133,13 @@ func (r *remoteKeys) get(ctx context.Context, src source, refresh bool) (*keySet
 		r.cache.Add(src.key(), &next)
 		return &next, nil
 	})
-	got := res.(*remoteEntry)
+	var got *remoteEntry
+	select {
+	case res := <-ch:
+		got = res.Val.(*remoteEntry)
+	case <-ctx.Done():
+		return nil, unavailable("fetching keys from %s: %v", src.url, ctx.Err())
+	}
 	if got.keys != nil && (got.failure == nil || r.v.cfg.Now().Sub(got.fetched) < staleLimit) {
 		return got.keys, nil
 	}

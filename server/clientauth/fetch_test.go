@@ -380,3 +380,34 @@ func TestDialGuardBuiltInClient(t *testing.T) {
 		})
 	}
 }
+
+// A caller that gives up does not wait for a fetch in flight, and the
+// fetch still completes for the others.
+func TestJWKSURICallerGivesUp(t *testing.T) {
+	k1 := signer{key: edKey(t), alg: "EdDSA"}
+	ks := newKeyServer(t, jwks(t, k1))
+	gate, started := make(chan struct{}), make(chan struct{}, 1)
+	ks.set(func(ks *keyServer) { ks.gate, ks.started = gate, started })
+	v := remoteVerifier(t, ks, &clock{now: testNow}, nil)
+	raw := sign(t, k1, claimsFor(testClient))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		a, _ := ParseAssertion(raw)
+		errc <- v.VerifyAssertion(ctx, uriApp(ks.URL+"/jwks"), a)
+	}()
+	<-started
+	cancel()
+	err := <-errc
+	wantRefusal(t, err, "context canceled")
+	if e := err.(*Error); !e.Temporary {
+		t.Error("a given-up fetch is not Temporary")
+	}
+	close(gate)
+	if _, err := verify(v, uriApp(ks.URL+"/jwks"), raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := ks.hits.Load(); n != 1 {
+		t.Errorf("%d fetches, want 1 (the given-up fetch completed and was cached)", n)
+	}
+}

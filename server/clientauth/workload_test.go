@@ -73,6 +73,15 @@ func TestWorkloadIdentity(t *testing.T) {
 		{"a key the issuer does not publish", discovered, signer{key: rsaKey(t, 3072), alg: "RS256", kid: "sa-key"}, base, "does not verify"},
 		{"HS256", discovered, signer{key: []byte("0123456789abcdef0123456789abcdef"), alg: "HS256"}, base, "alg HS256 not allowed"},
 	}
+	noAudience := workloadApp(ks.URL, "")
+	noAudience.Auth.TrustedAudience = ""
+	tests = append(tests, struct {
+		name   string
+		app    *store.Application
+		s      signer
+		claims map[string]any
+		want   string
+	}{"no trusted audience registered", noAudience, sa, with(base, "aud", ""), "no trusted subject or audience"})
 	v := remoteVerifier(t, ks, &clock{now: testNow}, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

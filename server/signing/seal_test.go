@@ -7,44 +7,58 @@ import (
 	"testing"
 )
 
-// A client secret sealed with the deployment's key opens with it only, and
-// a signing key's sealing cannot be replayed as a secret's.
-func TestSealerRoundTrip(t *testing.T) {
+// TestSealSecret: a sealed client secret opens with its sealing key only,
+// never holds the secret in clear, and two seals of one secret differ
+// (random nonce).
+func TestSealSecret(t *testing.T) {
 	ctx := context.Background()
-	key := bytes.Repeat([]byte{7}, 32)
-	s := NewSealer(SealWith(key))
-	sealed, err := s.Seal(ctx, []byte("s3cret"))
+	key, other := SealWith(bytes.Repeat([]byte{1}, 32)), SealWith(bytes.Repeat([]byte{2}, 32))
+	plain := []byte("s3cr3t-of-a-client_secret_jwt-app")
+	a, err := SealSecret(ctx, key, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(sealed, []byte("s3cret")) {
-		t.Fatal("sealed secret holds the secret in the clear")
+	b, _ := SealSecret(ctx, key, plain)
+	if bytes.Equal(a, b) || bytes.Contains(a, plain) {
+		t.Fatalf("sealed twice the same, or holds the secret: %x", a)
 	}
-	got, err := s.Unseal(ctx, sealed)
-	if err != nil || string(got) != "s3cret" {
-		t.Fatalf("Unseal = %q, %v", got, err)
+	got, err := OpenSecret(ctx, key, a)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("OpenSecret = %q, %v", got, err)
 	}
-	other := NewSealer(SealWith(bytes.Repeat([]byte{8}, 32)))
-	tests := []struct {
-		name   string
-		s      *Sealer
+	for name, tc := range map[string]struct {
+		key    func(context.Context) ([]byte, error)
 		sealed []byte
-		want   error
 	}{
-		{"other key", other, sealed, ErrUnseal},
-		{"truncated", s, sealed[:10], ErrUnseal},
-		{"tampered", s, append(append([]byte{}, sealed[:len(sealed)-1]...), sealed[len(sealed)-1]^1), ErrUnseal},
-		{"no key", NewSealer(nil), sealed, ErrNoSealingKey},
-		{"nil sealer", nil, sealed, ErrNoSealingKey},
+		"other key": {other, a},
+		"damaged":   {key, append(bytes.Clone(a[:len(a)-1]), a[len(a)-1]^1)},
+		"short":     {key, a[:5]},
+	} {
+		if _, err := OpenSecret(ctx, tc.key, tc.sealed); !errors.Is(err, ErrSecretSealed) {
+			t.Errorf("%s: err = %v, want ErrSecretSealed", name, err)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.s.Unseal(ctx, tt.sealed); !errors.Is(err, tt.want) {
-				t.Fatalf("Unseal = %v, want %v", err, tt.want)
-			}
-		})
+	if _, err := SealSecret(ctx, SealWith([]byte("short")), plain); err == nil {
+		t.Error("a 5-byte sealing key sealed")
 	}
-	if _, err := NewSealer(SealWith([]byte("short"))).Seal(ctx, []byte("x")); err == nil {
-		t.Fatal("a short sealing key sealed")
+}
+
+// A ring seals client secrets with its own sealing key, so the CLI, every
+// replica and the verifier agree on it.
+func TestRingSealsSecrets(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRing(nil, SealWith(bytes.Repeat([]byte{3}, 32)), ES256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := r.SealSecret(ctx, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenSecret(ctx, SealWith(bytes.Repeat([]byte{3}, 32)), sealed); err != nil || string(got) != "x" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if got, err := r.OpenSecret(ctx, sealed); err != nil || string(got) != "x" {
+		t.Fatalf("%q %v", got, err)
 	}
 }
