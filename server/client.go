@@ -52,9 +52,15 @@ type credentials struct {
 	// sent one (viaCertificate uses it).
 	chain []*x509.Certificate
 	// verified is set once the assertion or certificate verified against
-	// the application, and the assertion's jti was taken: the key methods'
-	// authentication is done before the store is asked for a token.
+	// the application, and the assertion's jti was taken (or left to the
+	// token's write: jti): the key methods' authentication is done before
+	// the store is asked for a token.
 	verified string // the application's method it verified as
+	// jti, when set, is the verified assertion's jti, still to be taken
+	// until jtiUntil: the token endpoint takes it with the token's write
+	// (store.TokenRequest.JTI), one round trip for both.
+	jti      string
+	jtiUntil time.Time
 }
 
 // secretOnly reports whether the credentials are a shared secret sent as
@@ -288,9 +294,10 @@ type AssertionStore interface {
 // verifyKey authenticates key credentials (an assertion, a certificate)
 // against app: the method first, the cheap checks (enabled, allowlist)
 // before the signature (which may fetch a jwks_uri), and the assertion's
-// jti is taken last, so only a verified assertion uses one up. Shared
-// secrets are left to checkClient (or the store's script).
-func (s *Server) verifyKey(c echo.Context, app *store.Application, cr *credentials) error {
+// jti is taken last, so only a verified assertion uses one up; with
+// laterJTI it is left in cr for the token's write to take. Shared secrets
+// are left to checkClient (or the store's script).
+func (s *Server) verifyKey(c echo.Context, app *store.Application, cr *credentials, laterJTI bool) error {
 	if cr.secretOnly() || cr.verified != "" {
 		return nil
 	}
@@ -318,16 +325,29 @@ func (s *Server) verifyKey(c echo.Context, app *store.Application, cr *credentia
 	// An external issuer's token (workload identity) is reused by its
 	// holder until it expires, and may carry no jti: it is not single use
 	// (clientauth.Assertion.Workload).
-	if !a.Workload {
+	switch {
+	case a.Workload:
+	case laterJTI:
+		cr.jti, cr.jtiUntil = a.ID, a.Expiry.Add(clientauth.Leeway)
+	default:
 		if err := s.store.UseAssertion(ctx, app.ClientID, a.ID, a.Expiry.Add(clientauth.Leeway)); err != nil {
-			if errors.Is(err, store.ErrAlreadyExists) {
-				return errInvalidClient("client assertion replayed: its jti was used before")
-			}
-			return err
+			return replayError(err)
 		}
 	}
 	cr.verified = app.Auth.Method
 	return nil
+}
+
+// reasonReplay is the log reason of a client assertion used before.
+const reasonReplay = "client assertion replayed: its jti was used before"
+
+// replayError is the answer to a jti the store says was taken before
+// (store.ErrAlreadyExists): invalid_client; other errors pass.
+func replayError(err error) error {
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return errInvalidClient(reasonReplay)
+	}
+	return err
 }
 
 // keyError is the answer to a refused assertion or certificate: an
@@ -350,7 +370,7 @@ func keyError(kind string, err error) error {
 // allowlist. It returns the secret that matched, if any.
 func (s *Server) authenticate(c echo.Context, app *store.Application, cr *credentials) (string, error) {
 	if app != nil {
-		if err := s.verifyKey(c, app, cr); err != nil {
+		if err := s.verifyKey(c, app, cr, false); err != nil {
 			return "", err
 		}
 	}

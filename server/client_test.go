@@ -341,6 +341,7 @@ func TestClientAssertionRefused(t *testing.T) {
 		reason string // in the log line
 	}{
 		{"replayed assertion", assertionForm(used), nil, 401, "replayed"},
+		{"replayed assertion, a grant error of its own", assertionForm(used, "grant_type", "password"), nil, 401, "replayed"},
 		{"wrong aud", assertionForm(k.sign(t, c("aud", "https://elsewhere.example"))), nil, 401, "aud"},
 		{"expired", assertionForm(k.sign(t, c("iat", now.Add(-10*time.Minute).Unix(), "exp", now.Add(-5*time.Minute).Unix()))), nil, 401, "expired"},
 		{"exp too far ahead", assertionForm(k.sign(t, c("exp", now.Add(time.Hour).Unix()))), nil, 401, "lifetime"},
@@ -396,6 +397,21 @@ func TestClientAssertionRepeated(t *testing.T) {
 		if code, out := post(t, nil, e.http.URL, TokenPath, f, nil); code != 400 || out["error"] != "invalid_request" {
 			t.Fatalf("%s repeated: %d %v", p, code, out)
 		}
+	}
+}
+
+// An assertion spent on a request refused for its grant type is spent:
+// sent again, even well-formed, it is a replay.
+func TestAssertionSpentByRefusedRequest(t *testing.T) {
+	e := newKeyEnv(t, redistest.Mini)
+	k := newClientKey(t, "EdDSA")
+	app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+	a := k.sign(t, claims(app.ClientID, testIssuer))
+	if code, out := post(t, nil, e.http.URL, TokenPath, assertionForm(a, "grant_type", "password"), nil); code != 400 || out["error"] != "unsupported_grant_type" {
+		t.Fatalf("bad grant type: %d %v", code, out)
+	}
+	if code, out := post(t, nil, e.http.URL, TokenPath, assertionForm(a, "grant_type", "client_credentials"), nil); code != 401 || out["error"] != "invalid_client" {
+		t.Fatalf("the same assertion again: %d %v", code, out)
 	}
 }
 

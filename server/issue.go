@@ -158,6 +158,8 @@ func (s *Server) issueError(c echo.Context, r *tokenRequest, err error) error {
 		return web.WriteError(c, errLockedOut(locked.For))
 	case errors.Is(err, store.ErrAuthMethod):
 		err = errInvalidClient("application's authentication method changed while the token was issued")
+	case errors.Is(err, store.ErrAlreadyExists):
+		err = replayError(err)
 	}
 	return s.authError(c, r.app, err)
 }

@@ -70,12 +70,20 @@ func (s *Server) handleToken(c echo.Context) error {
 		case err != nil:
 			return web.WriteError(c, err)
 		}
-		if err := s.verifyKey(c, &app, &cr); err != nil {
+		if err := s.verifyKey(c, &app, &cr, true); err != nil {
 			return s.authError(c, &app, err)
 		}
 	}
 	r := s.newTokenRequest(c, &cr, form)
 	if r.fail != nil {
+		if cr.jti != "" {
+			// No token will be written to take the jti with: take it now,
+			// or a captured assertion could be replayed to learn the
+			// grant and scope answers only its client may see.
+			if err := s.store.UseAssertion(ctx, id, cr.jti, cr.jtiUntil); err != nil {
+				return s.authError(c, nil, replayError(err))
+			}
+		}
 		return s.issueError(c, r, s.answerOnly(ctx, id, r))
 	}
 	pending := credential.NewPending(id)
@@ -84,7 +92,8 @@ func (s *Server) handleToken(c echo.Context) error {
 		secret = store.Sum(cr.secret)
 	}
 	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
-		ClientID: id, Secret: secret, AuthMethod: cr.verified, AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
+		ClientID: id, Secret: secret, AuthMethod: cr.verified, JTI: cr.jti, JTIUntil: cr.jtiUntil,
+		AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
 		// The wall clock, as go-oauth2's manager read it when it ran token
 		// issue, not cfg.Now, which authentication and introspection use.
 		Digest: pending.Digest, IssuedAt: time.Now(), Lifetime: r.ttl, From: s.lockAddr(c),

@@ -141,7 +141,10 @@ type Scopes interface {
 // check's error as it is, storing nothing; check's error too, or else
 // ErrAuthMethod, storing nothing, when the application does not accept
 // the way the request authenticated (TokenRequest.AuthMatches), which the
-// backend checks on the application it read itself, not on check's word.
+// backend checks on the application it read itself, not on check's word;
+// ErrAlreadyExists, storing nothing, when r.JTI is set and was used before
+// (by UseAssertion or another IssueToken): the jti is taken with the
+// write, and only by a request the backend would otherwise store.
 // A nil error means the record is stored.
 //
 // LookupTokenFor reads, in one step, the token, its application, whether it

@@ -380,6 +380,12 @@ type TokenRequest struct {
 	// an application of method "", AuthSecretBasic or AuthSecretPost
 	// accepts.
 	AuthMethod string
+	// JTI, when set, is the client assertion's jti, taken with the write
+	// (Assertions.UseAssertion's rule, one round trip for both): held
+	// until JTIUntil, and a jti used before is ErrAlreadyExists, nothing
+	// written.
+	JTI      string
+	JTIUntil time.Time
 	// Scopes are those requested, none for all the application's;
 	// Resources the RFC 8707 resource indicators, none for all its
 	// audiences.

@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/oauthd/oauthd/store"
 )
 
 // assertionKey remembers one client assertion's jti (RFC 7523 §3), in the
@@ -30,18 +27,24 @@ func (s *Store) assertionKey(clientID, jti string) string {
 // replay. The key expires with the assertion, after which the assertion
 // is refused as expired anyway.
 func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, until time.Time) error {
-	at := until.UnixMilli()
-	if now := time.Now().UnixMilli(); at <= now {
-		// PXAT in the past keeps nothing at all: a replica whose clock
-		// runs behind Redis's would then accept the assertion again.
-		at = now + time.Second.Milliseconds()
-	}
-	err := s.rdb.Do(ctx, "SET", s.assertionKey(clientID, jti), "1", "NX", "PXAT", at).Err()
+	err := s.rdb.Do(ctx, "SET", s.assertionKey(clientID, jti), "1", "NX", "PXAT", assertionExpiry(until)).Err()
 	switch {
 	case errors.Is(err, goredis.Nil):
-		return fmt.Errorf("client assertion of %q: jti used already: %w", clientID, store.ErrAlreadyExists)
+		return errReplay(clientID)
 	case err != nil:
 		return s.wrap(err)
 	}
 	return nil
+}
+
+// assertionExpiry is when a jti key expires (Unix ms): until, or a second
+// from now when until is not in the future, since PXAT in the past keeps
+// nothing at all (a replica whose clock runs behind Redis's would then
+// accept the assertion again).
+func assertionExpiry(until time.Time) int64 {
+	at := until.UnixMilli()
+	if now := time.Now().UnixMilli(); at <= now {
+		at = now + time.Second.Milliseconds()
+	}
+	return at
 }

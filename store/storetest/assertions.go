@@ -129,6 +129,62 @@ func testAssertions(t *testing.T, s Backend) {
 	}
 }
 
+// IssueToken takes a client assertion's jti with the write (one round
+// trip): a second request with it is a replay (ErrAlreadyExists) that
+// stores nothing, and UseAssertion and IssueToken share the jtis; a
+// request refused for another reason leaves the jti untaken. On an
+// application the backend has not read yet and on one it has.
+func testIssueTokenAssertion(t *testing.T, s Backend) {
+	ctx := context.Background()
+	for _, cached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unread", true: "read before"}[cached], func(t *testing.T) {
+			a := newApp(t)
+			a.Auth.Method, a.Secrets = store.AuthPrivateKeyJWT, nil
+			mustCreate(t, s, a)
+			if cached {
+				if _, err := s.GetApplication(ctx, a.ClientID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pass := func(app *store.Application) (store.Grant, error) {
+				return store.Grant{Scopes: app.Scopes, Audiences: app.Audiences}, nil
+			}
+			req := func(name, jti string) store.TokenRequest {
+				r := request(a, name)
+				r.Secret, r.AuthMethod, r.JTI, r.JTIUntil = store.Digest{}, store.AuthPrivateKeyJWT, jti, time.Now().Add(time.Minute)
+				return r
+			}
+			// Refused for its scope: the jti stays free.
+			bad := req("refused", "jti-a")
+			bad.Scopes = []string{"viber"}
+			if _, err := s.IssueToken(ctx, bad, func(*store.Application) (store.Grant, error) { return store.Grant{}, errors.New("scope") }); err == nil {
+				t.Fatal("a request for a scope the application lacks was stored")
+			}
+			if _, err := s.IssueToken(ctx, req("first", "jti-a"), pass); err != nil {
+				t.Fatalf("first use of the jti: %v", err)
+			}
+			again := req("again", "jti-a")
+			if _, err := s.IssueToken(ctx, again, pass); !errors.Is(err, store.ErrAlreadyExists) {
+				t.Fatalf("replayed jti: %v, want ErrAlreadyExists", err)
+			}
+			for _, b := range []int64{store.NeverBucket(a.Generation), a.AccessToken(store.Grant{}, again.IssuedAt, 0).Bucket()} {
+				if l, err := s.LookupToken(ctx, store.TokenRef{ClientID: a.ClientID, Bucket: b, Digest: again.Digest}, ""); err != nil || l.Token != nil {
+					t.Fatalf("a replay's record is stored: %+v, %v", l.Token, err)
+				}
+			}
+			if err := s.UseAssertion(ctx, a.ClientID, "jti-a", time.Now().Add(time.Minute)); !errors.Is(err, store.ErrAlreadyExists) {
+				t.Fatalf("UseAssertion of a jti IssueToken took: %v", err)
+			}
+			if err := s.UseAssertion(ctx, a.ClientID, "jti-b", time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.IssueToken(ctx, req("after use", "jti-b"), pass); !errors.Is(err, store.ErrAlreadyExists) {
+				t.Fatalf("IssueToken of a jti UseAssertion took: %v", err)
+			}
+		})
+	}
+}
+
 // Of many replicas presenting one assertion at once, exactly one wins.
 func testAssertionsConcurrent(t *testing.T, s Backend) {
 	ctx := context.Background()

@@ -80,6 +80,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"IssueTokenRefused", testIssueTokenRefused},
 		{"IssueTokenAuthMethod", testIssueTokenAuthMethod},
 		{"Assertions", testAssertions},
+		{"IssueTokenAssertion", testIssueTokenAssertion},
 		{"AssertionsConcurrent", testAssertionsConcurrent},
 		{"TokenLookupIsExact", testTokenLookupIsExact},
 		{"TokenOfDeletedApplication", testTokenOfDeletedApplication},
