@@ -183,6 +183,12 @@ func jwks(t *testing.T, keys ...clientKey) []byte {
 // sign makes a compact JWS of claims with k.
 func (k clientKey) sign(t *testing.T, claims map[string]any) string {
 	t.Helper()
+	return k.signB(t, claims)
+}
+
+// signB is sign for tests and benchmarks alike.
+func (k clientKey) signB(t testing.TB, claims map[string]any) string {
+	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if k.kid != "" {
 		opts = opts.WithHeader("kid", k.kid)
