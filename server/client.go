@@ -487,17 +487,21 @@ func feedForm(c echo.Context) (url.Values, error) {
 }
 
 // authMethodsSupported lists the client authentication methods the
-// metadata names: the secret methods always; client_secret_jwt when a
-// sealing key can open its secrets; the mTLS methods when a client
-// certificate can reach oauthd (Config.MTLS).
+// metadata names: the secret methods and private_key_jwt always;
+// client_secret_jwt when a sealing key can open its secrets; the mTLS
+// methods when a client certificate can reach oauthd (Config.MTLS),
+// tls_client_auth only with a client CA to verify it.
 func (s *Server) authMethodsSupported() []string {
 	out := []string{store.AuthSecretBasic, store.AuthSecretPost}
 	if s.cfg.ClientAuth.Unseal != nil {
 		out = append(out, store.AuthSecretJWT)
 	}
 	out = append(out, store.AuthPrivateKeyJWT)
+	if s.cfg.MTLS && s.cfg.ClientAuth.ClientCAs != nil {
+		out = append(out, store.AuthTLS)
+	}
 	if s.cfg.MTLS {
-		out = append(out, store.AuthTLS, store.AuthSelfSignedTLS)
+		out = append(out, store.AuthSelfSignedTLS)
 	}
 	return out
 }

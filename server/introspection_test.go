@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -382,8 +383,10 @@ func TestMetadataClientAuthMethods(t *testing.T) {
 		{"sealing key", func(c *Config) { c.ClientAuth.Unseal = unseal },
 			"client_secret_basic client_secret_post client_secret_jwt private_key_jwt", "EdDSA ES256 PS256 RS256 HS256", nil},
 		{"TLS listener", func(c *Config) { c.MTLS = true },
+			"client_secret_basic client_secret_post private_key_jwt self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
+		{"TLS listener and a client CA", func(c *Config) { c.MTLS, c.ClientAuth.ClientCAs = true, x509.NewCertPool() },
 			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
-		{"mTLS elsewhere", func(c *Config) { c.MTLSBaseURL = "https://mtls.oauthd.test" },
+		{"mTLS elsewhere", func(c *Config) { c.MTLSBaseURL, c.ClientAuth.ClientCAs = "https://mtls.oauthd.test", x509.NewCertPool() },
 			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256",
 			map[string]any{"token_endpoint": "https://mtls.oauthd.test/oauth/token", "introspection_endpoint": "https://mtls.oauthd.test/oauth/introspect",
 				"revocation_endpoint": "https://mtls.oauthd.test/oauth/revoke"}},

@@ -300,7 +300,9 @@ func TestServeTLSAsksForClientCertificate(t *testing.T) {
 	dir := t.TempDir()
 	one := tlstest.New(t, 1)
 	certFile, keyFile := one.Write(t, dir)
-	p := startOAuthd(t, nil, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--admin-addr", "127.0.0.1:0")
+	// Any PEM certificate will do as the client CA bundle here.
+	p := startOAuthd(t, nil, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--admin-addr", "127.0.0.1:0",
+		"--tls-client-ca-file", certFile)
 	addr := strings.TrimPrefix(p.URL, "http://")
 	if !asksForCertificate(t, addr, one.Pool) {
 		t.Fatal("the public listener does not ask for a client certificate")
