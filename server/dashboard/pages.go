@@ -304,6 +304,9 @@ type appView struct {
 	// input.
 	KeyName, KeyExpires string
 	Notice              string
+	// AuthForm is the authentication form: the application's setting,
+	// or what a refused post held.
+	AuthForm authForm
 }
 
 type tokenRow struct {
@@ -339,6 +342,7 @@ var notices = map[string]string{
 	"revoked-all": "Every token and API key of the application is revoked.",
 	"revoked":     "Revoked.",
 	"deleted":     "Application deleted.",
+	"auth":        "Authentication saved: the token endpoint takes the new method and keys at once.",
 
 	"scope-added":     "Scope added: every replica offers it within moments.",
 	"scope-described": "Description saved.",
@@ -353,7 +357,7 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 	if err != nil {
 		return appView{}, err
 	}
-	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
+	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")], AuthForm: authFormOf(a.Auth)}
 	if v.Form, err = d.formOf(ctx, v.App); err != nil {
 		return appView{}, err
 	}
