@@ -93,6 +93,10 @@ func TestBrowserClientAuth(t *testing.T) {
 		empty("auth-subject-dn"), chromedp.Click(chromedp.CSS("#auth-form button.primary")),
 		chromedp.WaitVisible(chromedp.CSS("#credential")))
 	secret := u.text("#credential")
+	u.do("activity", chromedp.Navigate(appURL), chromedp.WaitVisible(chromedp.CSS("#events-h")))
+	if ev := u.text("#events-h + ul.events"); !strings.Contains(ev, "Authentication changed") || !strings.Contains(ev, "Secrets deleted") {
+		t.Errorf("the activity list does not tell the authentication changes: %q", ev)
+	}
 	if got, _, _ := env.apps.Get(context.Background(), a.ClientID); !got.VerifySecret(secret, got.CreatedAt.Add(1)) || got.Auth.Method != store.AuthSecretBasic {
 		t.Fatalf("the shown secret is not the application's: %+v", got.Auth)
 	}
