@@ -581,10 +581,13 @@ func (d *Dashboard) resetSecret(c echo.Context) error {
 	if err != nil {
 		return d.actionFailed(c, "secrets", err, nil)
 	}
-	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: secretView{
-		App: applicationOf(a, store.Usage{}), Heading: "New client secret", Label: "Client secret", Value: secret,
-		Curl: d.curl(a.ClientID, secret), Note: warning,
-	}})
+	v := secretView{App: applicationOf(a, store.Usage{}), Heading: "New client secret", Label: "Client secret", Value: secret, Note: warning}
+	if a.Auth.Method == "" || a.Auth.Method == store.AuthSecretBasic {
+		// The example sends the secret with HTTP Basic, which the other
+		// secret methods do not accept.
+		v.Curl = d.curl(a.ClientID, secret)
+	}
+	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: v})
 }
 
 func (d *Dashboard) deleteSecret(c echo.Context) error {
