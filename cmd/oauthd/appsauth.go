@@ -1,18 +1,10 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/pflag"
@@ -127,74 +119,18 @@ func (a *authFlags) clientAuth() (adminapi.ClientAuth, error) {
 	return out, nil
 }
 
-// pemKeys reads every public key and certificate of a PEM file as JWKs: a
-// certificate's key with the certificate as x5c (what
-// self_signed_tls_client_auth matches), each with its RFC 7638
-// thumbprint as kid unless the key says otherwise.
+// pemKeys reads every public key and certificate of a PEM file as JWKs
+// (apps.PEMKeys).
 func pemKeys(file string) ([]jose.JSONWebKey, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("--public-key-file: %w", err)
 	}
-	var out []jose.JSONWebKey
-	for {
-		var block *pem.Block
-		block, b = pem.Decode(b)
-		if block == nil {
-			break
-		}
-		var k jose.JSONWebKey
-		switch block.Type {
-		case "PUBLIC KEY":
-			pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
-			}
-			k.Key = pub
-		case "RSA PUBLIC KEY":
-			pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
-			}
-			k.Key = pub
-		case "CERTIFICATE":
-			cert, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
-			}
-			k.Key, k.Certificates = cert.PublicKey, []*x509.Certificate{cert}
-		default:
-			if strings.Contains(block.Type, "PRIVATE KEY") {
-				return nil, fmt.Errorf("--public-key-file %s holds a private key: give its public part (openssl pkey -in KEY -pubout) or its certificate; oauthd never needs the private key", file)
-			}
-			return nil, fmt.Errorf("--public-key-file %s: a PEM %q block: give PUBLIC KEY or CERTIFICATE blocks", file, block.Type)
-		}
-		k.Use, k.Algorithm = "sig", defaultAlg(k.Key)
-		tp, err := k.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
-		}
-		k.KeyID = base64.RawURLEncoding.EncodeToString(tp)
-		out = append(out, k)
+	keys, err := apps.PEMKeys(b)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--public-key-file %s: no PEM block found (-----BEGIN PUBLIC KEY----- or -----BEGIN CERTIFICATE-----)", file)
-	}
-	return out, nil
-}
-
-// defaultAlg is the one algorithm a key can sign with, or "" for RSA
-// keys, which sign with RS256 or PS256 alike.
-func defaultAlg(pub any) string {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		return "EdDSA"
-	case *ecdsa.PublicKey:
-		if k.Curve == elliptic.P256() {
-			return "ES256"
-		}
-	}
-	return ""
+	return keys, nil
 }
 
 // authRows are an application's authentication as 'apps get' prints it:

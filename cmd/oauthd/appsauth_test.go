@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -159,5 +161,38 @@ func TestExportImportClientAuthRoundTrip(t *testing.T) {
 	if _, err := runCLI(t, map[string]string{"OAUTHD_REDIS_URL": startScannedRedis(t, redistest.Mini).URL, "OAUTHD_JWT_SEALING_KEY": sealing},
 		"apps", "import", "--file", file); err == nil || !strings.Contains(err.Error(), "2 of 7 applications") {
 		t.Fatalf("import without secrets: %v", err)
+	}
+}
+
+// 'oauthd keys reseal' moves the client_secret_jwt secrets with the
+// signing keys: afterwards each sealed copy opens with the new key, to
+// the secret the application was created with, and with the old no more.
+func TestResealMovesClientSecrets(t *testing.T) {
+	rs := startScannedRedis(t, redistest.Mini)
+	old := newSealingKey(t)
+	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_JWT_SEALING_KEY": old}
+	var h adminapi.Application
+	mustJSON(t, cliOK(t, env)("apps", "create", "--json", "--name", "hmac", "--scopes", "sms", "--auth-method", "client_secret_jwt"), &h)
+	file := filepath.Join(t.TempDir(), "sealing.key")
+	out := cliOK(t, env)("keys", "reseal", "--to-key-file", file, "--generate")
+	if !strings.Contains(out, "and 1 client_secret_jwt secret(s)") {
+		t.Fatalf("keys reseal:\n%s", out)
+	}
+	raw, _ := os.ReadFile(file)
+	leaks.register("JWT sealing key", strings.TrimSpace(string(raw)))
+	newKey, err := parseSealingKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f migrationFile
+	mustJSON(t, cliOK(t, map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_JWT_SEALING_KEY_FILE": file})("apps", "export"), &f)
+	sealed := f.Applications[0].SecretDigests[0].Sealed
+	ctx := context.Background()
+	if plain, err := signing.OpenSecret(ctx, signing.SealWith(newKey), sealed); err != nil || string(plain) != h.ClientSecret {
+		t.Fatalf("the resealed secret does not open with the new key to the secret: %v", err)
+	}
+	oldKey, _ := parseSealingKey([]byte(old))
+	if _, err := signing.OpenSecret(ctx, signing.SealWith(oldKey), sealed); err == nil {
+		t.Fatal("the resealed secret still opens with the old key")
 	}
 }

@@ -314,3 +314,70 @@ func TestImportAuth(t *testing.T) {
 		t.Fatalf("basic with a sealed copy: %+v %v", a.Secrets, err)
 	}
 }
+
+// labelSeal seals by prefixing a label and opens only what carries it: a
+// stand-in for a sealing key.
+func labelSeal(label string) (seal, open func(context.Context, []byte) ([]byte, error)) {
+	seal = func(_ context.Context, p []byte) ([]byte, error) { return append([]byte(label+":"), p...), nil }
+	open = func(_ context.Context, s []byte) ([]byte, error) {
+		if !bytes.HasPrefix(s, []byte(label+":")) {
+			return nil, errors.New("does not open with " + label)
+		}
+		return s[len(label)+1:], nil
+	}
+	return seal, open
+}
+
+// ResealSecrets moves every client_secret_jwt secret to the new sealing
+// key, leaves other applications alone, may be run again (moving
+// nothing twice), and stops at a copy no key opens, naming it.
+func TestResealSecrets(t *testing.T) {
+	ctx := WithActor(context.Background(), Actor{Name: "cli"})
+	sealOld, openOld := labelSeal("old")
+	sealNew, openNew := labelSeal("new")
+	env := newTestEnv(t, Options{Seal: sealOld})
+	var ids []string
+	for range 3 {
+		a, _, err := env.apps.Create(ctx, NewApplication{Name: "h", Scopes: []string{"sms"}, Auth: store.ClientAuth{Method: store.AuthSecretJWT}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ClientID)
+	}
+	if _, _, _, err := env.apps.ResetSecret(ctx, ids[0], time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	basic, _, _ := env.apps.Create(ctx, NewApplication{Name: "b", Scopes: []string{"sms"}})
+	n, err := env.apps.ResealSecrets(ctx, openOld, sealNew, openNew)
+	if err != nil || n != 4 {
+		t.Fatalf("moved %d, %v; want 4", n, err)
+	}
+	for _, id := range ids {
+		a, _, _ := env.apps.Get(ctx, id)
+		for _, sec := range a.Secrets {
+			plain, err := openNew(ctx, sec.Sealed)
+			if err != nil || !a.VerifySecret(string(plain), time.Now()) {
+				t.Fatalf("%s: %q does not open with the new key to its secret: %v", id, sec.Sealed, err)
+			}
+		}
+	}
+	if b, _, _ := env.apps.Get(ctx, basic.ClientID); b.Secrets[0].Sealed != nil {
+		t.Fatal("a basic application's secret got sealed")
+	}
+	if n, err := env.apps.ResealSecrets(ctx, openOld, sealNew, openNew); err != nil || n != 0 {
+		t.Fatalf("second run moved %d, %v", n, err)
+	}
+	if _, err := env.store.UpdateApplication(ctx, ids[1], func(a store.Application) (store.Application, error) {
+		a.Secrets[0].Sealed = []byte("other:x")
+		return a, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.apps.ResealSecrets(ctx, openOld, sealNew, openNew); err == nil || !strings.Contains(err.Error(), ids[1]) {
+		t.Fatalf("a copy no key opens: %v", err)
+	}
+	delegate := WithActor(context.Background(), Actor{Name: "client:x", Delegate: &Delegate{ClientID: "x", Owner: "o"}})
+	if _, err := env.apps.ResealSecrets(delegate, openOld, sealNew, openNew); ErrorCode(err) != CodeForbidden {
+		t.Fatalf("a delegate resealed: %v", err)
+	}
+}
