@@ -386,7 +386,9 @@ func TestMetadataClientAuthMethods(t *testing.T) {
 			"client_secret_basic client_secret_post private_key_jwt self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
 		{"TLS listener and a client CA", func(c *Config) { c.MTLS, c.ClientAuth.ClientCAs = true, x509.NewCertPool() },
 			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
-		{"mTLS elsewhere", func(c *Config) { c.MTLSBaseURL, c.ClientAuth.ClientCAs = "https://mtls.oauthd.test", x509.NewCertPool() },
+		{"mTLS elsewhere", func(c *Config) {
+			c.MTLSBaseURL, c.ClientAuth.ClientCAs = "https://mtls.oauthd.test", x509.NewCertPool()
+		},
 			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256",
 			map[string]any{"token_endpoint": "https://mtls.oauthd.test/oauth/token", "introspection_endpoint": "https://mtls.oauthd.test/oauth/introspect",
 				"revocation_endpoint": "https://mtls.oauthd.test/oauth/revoke"}},
