@@ -592,6 +592,17 @@ func TestMTLSClientAuth(t *testing.T) {
 			}
 		})
 	}
+	// A resource server authenticates to introspection by its certificate.
+	rsCert := pki.cert(t, "sms-api.example", false)
+	rs := e.keyApp(store.AuthTLS, store.ClientAuth{SubjectDN: "CN=sms-api.example,O=Example"}, "tokens:introspect")
+	_, out := post(t, e.tlsClient(good), e.tlsSrv.URL, TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {pkiApp.ClientID}}, nil)
+	tok, _ := out["access_token"].(string)
+	if code, out := post(t, e.tlsClient(rsCert), e.tlsSrv.URL, IntrospectPath, url.Values{"client_id": {rs.ClientID}, "token": {tok}}, nil); code != 200 || out["active"] != true {
+		t.Fatalf("introspection by tls_client_auth: %d %v", code, out)
+	}
+	if code, _ := post(t, e.tlsClient(good), e.tlsSrv.URL, IntrospectPath, url.Values{"client_id": {rs.ClientID}, "token": {tok}}, nil); code != 401 {
+		t.Fatalf("introspection with another client's certificate: %d", code)
+	}
 	// The legacy application's secret still works over the same listener,
 	// with a certificate presented or not.
 	if code, out := post(t, e.tlsClient(good), e.tlsSrv.URL, TokenPath, url.Values{"grant_type": {"client_credentials"}},
