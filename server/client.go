@@ -408,21 +408,20 @@ const maxChain = 8
 func (s *Server) clientChain(c echo.Context) ([]*x509.Certificate, error) {
 	r := c.Request()
 	if h := s.cfg.ClientCertHeader; h != "" {
-		if values := r.Header.Values(h); len(values) > 0 {
-			if !s.proxies.TrustsPeer(r) {
-				if s.certHeaderIgnored.CompareAndSwap(false, true) {
-					s.cfg.Logger.Warn("client certificate header from a peer that is not a trusted proxy ignored (logged once); set http.trusted_proxies to the proxy's address",
-						"header", h, "peer", r.RemoteAddr)
-				}
-			} else {
-				if len(values) > 1 {
-					return nil, errInvalidRequest("more than one %s header", h)
-				}
-				if values[0] == "" {
-					return nil, nil // the proxy got no certificate
-				}
-				return parseCertHeader(values[0])
-			}
+		values := r.Header.Values(h)
+		switch trusted := s.proxies.TrustsPeer(r); {
+		case trusted && len(values) > 1:
+			return nil, errInvalidRequest("more than one %s header", h)
+		case trusted && (len(values) == 0 || values[0] == ""):
+			// The proxy got no certificate. A TLS connection from the
+			// proxy itself carries the proxy's own certificate, never
+			// the client's.
+			return nil, nil
+		case trusted:
+			return parseCertHeader(values[0])
+		case len(values) > 0 && s.certHeaderIgnored.CompareAndSwap(false, true):
+			s.cfg.Logger.Warn("client certificate header from a peer that is not a trusted proxy ignored (logged once); set http.trusted_proxies to the proxy's address",
+				"header", h, "peer", r.RemoteAddr)
 		}
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {

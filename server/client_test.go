@@ -664,6 +664,25 @@ func TestClientCertHeader(t *testing.T) {
 	}
 }
 
+// Behind a trusted proxy the certificate comes from the header only: a
+// TLS connection from the proxy carries the proxy's own certificate, which
+// must never pass for the client's, even one an application registered.
+func TestClientCertHeaderIgnoresProxyCertificate(t *testing.T) {
+	pki := newPKI(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.ca)
+	e := newKeyEnv(t, redistest.Mini, func(c *Config) {
+		c.ClientAuth.ClientCAs, c.ClientCertHeader = pool, "X-Client-Cert"
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	proxyCert := pki.cert(t, "billing.example", false)
+	app := e.keyApp(store.AuthTLS, store.ClientAuth{SubjectDN: "CN=billing.example,O=Example"})
+	code, out := post(t, e.tlsClient(proxyCert), e.tlsSrv.URL, TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {app.ClientID}}, nil)
+	if code != 401 {
+		t.Fatalf("the proxy's own certificate authenticated a client: %d %v", code, out)
+	}
+}
+
 // Workload identity: an application trusts an external issuer (OIDC
 // discovery and JWKS, served here over TLS) for its assertions, with the
 // subject and audience they must carry. Such a token is reused until it
