@@ -71,9 +71,10 @@ type frame struct {
 
 // handleFeed is GET /oauth/revocation-feed: Server-Sent Events of the
 // changes that can make a cached introspection answer wrong (see
-// docs/api.md). The caller authenticates as for introspection, with HTTP
-// Basic client credentials of an application holding tokens:introspect;
-// Last-Event-ID resumes after an event.
+// docs/api.md). The caller authenticates as for introspection, as an
+// application holding tokens:introspect: with HTTP Basic, or (a GET has no
+// body) a client assertion or the mTLS methods' client_id in the URL query
+// (feedForm); Last-Event-ID resumes after an event.
 func (s *Server) handleFeed(c echo.Context) error {
 	ctx := c.Request().Context()
 	form, err := feedForm(c)
