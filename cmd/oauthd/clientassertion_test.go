@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/oauthclient"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -96,6 +98,18 @@ func TestClientAssertionWholeProgram(t *testing.T) {
 	} {
 		if got := token(tt.body, tt.auth); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// The Go package for daemons (README) authenticates with the same key,
+	// a fresh assertion per token request.
+	c, err := oauthclient.New(oauthclient.Config{TokenURL: p.URL + "/oauth/token", ClientID: keyApp.ClientID, Key: priv.(*ecdsa.PrivateKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		c.Forget()
+		if tok, err := c.Token(context.Background()); err != nil || !strings.HasPrefix(tok.AccessToken, "oat_") {
+			t.Fatalf("oauthclient with private_key_jwt: %v %+v", err, tok)
 		}
 	}
 	// 4xx lines are batched (log.buffer): the line comes within it.
