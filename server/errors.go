@@ -20,12 +20,14 @@ func errInvalidRequest(format string, args ...any) *web.Error {
 const basicChallenge = `Basic realm="oauthd"`
 
 // errInvalidClient is the one answer for every client-authentication
-// failure (unknown client, wrong secret, disabled, address not allowed), so
+// failure (unknown client, wrong secret, a refused assertion or
+// certificate, a method the application does not use, disabled, address
+// not allowed), so
 // that a caller cannot tell which; reason goes to the log only.
 func errInvalidClient(reason string) *web.Error {
 	return &web.Error{
 		Code:        "invalid_client",
-		Description: "client authentication failed: check the client_id and client_secret, and that the application is enabled and allows this address",
+		Description: "client authentication failed: check the client_id and the credential its application uses (client_secret, client_assertion or client certificate), and that the application is enabled and allows this address",
 		Status:      http.StatusUnauthorized,
 		Reason:      reason,
 		Challenge:   basicChallenge,

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -72,12 +71,17 @@ type frame struct {
 
 // handleFeed is GET /oauth/revocation-feed: Server-Sent Events of the
 // changes that can make a cached introspection answer wrong (see
-// docs/api.md). The caller authenticates as for introspection, with HTTP
-// Basic client credentials of an application holding tokens:introspect;
-// Last-Event-ID resumes after an event.
+// docs/api.md). The caller authenticates as for introspection, as an
+// application holding tokens:introspect: with HTTP Basic, or (a GET has no
+// body) a client assertion or the mTLS methods' client_id in the URL query
+// (feedForm); Last-Event-ID resumes after an event.
 func (s *Server) handleFeed(c echo.Context) error {
 	ctx := c.Request().Context()
-	app, _, err := authenticateClient(c, s.store, url.Values{}, s.cfg.Now)
+	form, err := feedForm(c)
+	if err != nil {
+		return web.WriteError(c, err)
+	}
+	app, err := s.authenticateClient(c, form)
 	if err != nil {
 		return s.authError(c, &app, err)
 	}

@@ -116,6 +116,14 @@ func FuzzClientCredentials(f *testing.F) {
 		{"Basic " + b64("no colon"), ""}, {"Basic " + b64("%zz:x"), ""}, {"Basic " + b64("x:%zz"), ""},
 		{"Basic " + b64("a{b}:x"), ""}, {"Basic " + b64("a:"+strings.Repeat("s", 600)), ""},
 		{"", "client_id=x"}, {"", "client_secret=x"}, {"", "client_id=&client_secret="}, {"", "client_id=a&client_id=b&client_secret=x"},
+		// Client assertions (issue 18): well-formed but unverifiable, the
+		// wrong type, one half only, alg none, with a secret too.
+		{"", "grant_type=client_credentials&client_assertion_type=" + url.QueryEscape(jwtBearer) + "&client_assertion=" + noneJWT(claims(app.ClientID, testIssuer))},
+		{"", "grant_type=client_credentials&client_assertion_type=urn:x&client_assertion=a.b.c"},
+		{"", "grant_type=client_credentials&client_assertion=a.b.c"},
+		{"", "grant_type=client_credentials&client_assertion_type=" + url.QueryEscape(jwtBearer)},
+		{"", "client_assertion_type=" + url.QueryEscape(jwtBearer) + "&client_assertion=eyJhbGciOiJFUzI1NiJ9.e30.x&client_id=" + app.ClientID},
+		{basic(app.ClientID, app.Secret), "grant_type=client_credentials&client_assertion_type=" + url.QueryEscape(jwtBearer) + "&client_assertion=a.b.c"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -129,12 +137,13 @@ func FuzzClientCredentials(f *testing.F) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		id, secret, err := readClientCredentials(r, form)
+		cr, err := readClientCredentials(r, form, nil)
+		id := cr.id
 		var e *web.Error
 		switch {
 		case err == nil:
-			if id == "" || secret == "" {
-				t.Fatalf("auth %q body %q: accepted empty id %q or secret %q", auth, body, id, secret)
+			if id == "" || (cr.secret == "" && cr.assertion == nil) {
+				t.Fatalf("auth %q body %q: accepted empty id %q or secret %q", auth, body, id, cr.secret)
 			}
 		case !errors.As(err, &e):
 			t.Fatalf("auth %q body %q: error %v is not an *Error", auth, body, err)
@@ -167,7 +176,8 @@ func FuzzClientCredentials(f *testing.F) {
 		}
 		r = httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
 		r.Header.Set("Authorization", basic(auth, body))
-		gotID, gotSecret, err := readClientCredentials(r, url.Values{})
+		got, err := readClientCredentials(r, url.Values{}, nil)
+		gotID, gotSecret := got.id, got.secret
 		if err != nil || gotID != auth || gotSecret != body {
 			t.Fatalf("Basic %q:%q parsed as %q:%q, %v", auth, body, gotID, gotSecret, err)
 		}

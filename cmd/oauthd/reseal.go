@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
@@ -37,7 +38,9 @@ It opens every sealed signing key with the current sealing key (jwt.sealing_key_
 or jwt.sealing_key, or else the key kept in Redis by jwt.insecure_sealing_key_in_redis
 or by versions before it), seals each with the key in PATH, writes them back and
 deletes the key kept in Redis, in one transaction: a key another replica adds
-meanwhile is moved too. With --generate it first creates PATH (mode 0600) holding a
+meanwhile is moved too. The secrets of client_secret_jwt applications, sealed
+with the same key, are moved first, one application at a time; a run that
+stops there is finished by running it again. With --generate it first creates PATH (mode 0600) holding a
 fresh random key, and never overwrites an existing file.
 
 Then set jwt.sealing_key_file=PATH on every replica, drop
@@ -88,6 +91,17 @@ func reseal(ctx context.Context, c *cli, cfg *Config, path string, generate bool
 	if err != nil {
 		return err
 	}
+	// The sealed secrets of client_secret_jwt applications move first,
+	// one application at a time: a run that stops here has moved some,
+	// changed no signing key, and finishes when repeated (what opens with
+	// the new key already is left alone).
+	secrets, err := apps.New(st, nil, apps.Options{Logger: log}).ResealSecrets(apps.WithActor(ctx, apps.Actor{Name: "cli"}),
+		openSecretWith(from), func(ctx context.Context, plain []byte) ([]byte, error) {
+			return signing.SealSecret(ctx, signing.SealWith(to), plain)
+		}, openSecretWith(to))
+	if err != nil {
+		return fmt.Errorf("the client_secret_jwt secrets: %w\nno signing key was resealed; run the command again to finish", err)
+	}
 	n := 0
 	err = st.ResealSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, error) {
 		n = len(keys)
@@ -110,7 +124,7 @@ func reseal(ctx context.Context, c *cli, cfg *Config, path string, generate bool
 	if err != nil {
 		return fmt.Errorf("the keys were resealed, but do not load with the key in %s: %w", path, err)
 	}
-	_, err = fmt.Fprintf(c.stdout, `Resealed %d JWT signing key(s) with the key in %s.
+	_, err = fmt.Fprintf(c.stdout, `Resealed %d JWT signing key(s) and %d client_secret_jwt secret(s) with the key in %s.
 Redis keeps no sealing key any more (%s:jwt:seal is deleted).
 
 On every replica:
@@ -121,7 +135,7 @@ On every replica:
 Running replicas keep signing with the keys they hold until restarted.
 Rotate no key (oauthd keys rotate) before every replica runs with the new setting.
 Keep a copy of the key file with your secrets: without it the signing keys do not open.
-`, n, path, cfg.Redis.Prefix, path)
+`, n, secrets, path, cfg.Redis.Prefix, path)
 	return err
 }
 
@@ -158,4 +172,17 @@ func newSealingKeyFile(path string, generate bool) ([]byte, error) {
 		return nil, fmt.Errorf("--to-key-file: %w", err)
 	}
 	return k[:], nil
+}
+
+// openSecretWith opens a client secret sealed with key; with no key
+// (none configured, none in Redis) nothing opens.
+func openSecretWith(key []byte) func(context.Context, []byte) ([]byte, error) {
+	if key == nil {
+		return func(context.Context, []byte) ([]byte, error) {
+			return nil, errors.New("a sealed client secret, and no current sealing key to open it: set jwt.sealing_key_file (or jwt.sealing_key) to the key it was sealed with")
+		}
+	}
+	return func(ctx context.Context, sealed []byte) ([]byte, error) {
+		return signing.OpenSecret(ctx, signing.SealWith(key), sealed)
+	}
 }

@@ -28,6 +28,8 @@ type application struct {
 	LastUsedAt                                time.Time
 	TokensIssued                              int64
 	Secrets                                   []secretRow
+	// Auth is how it authenticates (issue 18).
+	Auth authView
 }
 
 // secretRow describes a client secret, never its value.
@@ -46,6 +48,7 @@ func applicationOf(a store.Application, u store.Usage) application {
 		Audiences:     a.Audiences, Scopes: a.Scopes, IPAllowlist: apps.FormatAllowlist(a.IPAllowlist),
 		TokenQuota: apps.FormatQuota(a.TokenQuota), IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota), QuotaMode: a.QuotaMode,
 		Enabled: a.Enabled, CreatedAt: a.CreatedAt, LastUsedAt: u.LastUsed, TokensIssued: u.Issued,
+		Auth: authViewOf(a.Auth),
 	}
 	for _, s := range a.Secrets {
 		out.Secrets = append(out.Secrets, secretRow{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, LastUsedAt: u.SecretLastUsed[s.ID]})

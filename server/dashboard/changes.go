@@ -27,6 +27,8 @@ var fieldNames = map[string]string{
 	"secret_id": "Secret", "grace_period": "Grace period", "kid": "Key", "alg": "Algorithm",
 	"count": "Count", "network": "Source network", "reason": "Reason", "locked_for": "Locked for",
 	"jti": "Token", "all": "Every token", "expires_in": "Expires in", "expires_at": "Expires", "signs_from": "Signs from", "old_keys_retire_after": "Old keys retire after",
+	"token_endpoint_auth_method": "Method", "jwks": "Keys", "jwks_uri": "JWK Set URL", "tls_client_auth_subject_dn": "Certificate subject DN",
+	"workload_identity": "Workload identity", "secrets_removed": "Secrets deleted", "secret_issued": "New secret",
 }
 
 func fieldName(k string) string {
@@ -117,7 +119,8 @@ func humanValue(v any) string {
 // kindText is an event kind as a sentence's verb phrase.
 var kindText = map[string]string{
 	"application.created": "Created", "application.imported": "Imported", "application.updated": "Changed",
-	"application.deleted": "Deleted", "secret.reset": "Secret reset", "secret.deleted": "Secret deleted",
+	"application.auth_changed": "Authentication changed",
+	"application.deleted":      "Deleted", "secret.reset": "Secret reset", "secret.deleted": "Secret deleted",
 	"tokens.revoked": "Every token revoked", "token.revoked": "Token revoked", "api_key.created": "API key created",
 	"signing_key.rotated": "Signing key rotated", "scope.created": "Scope added", "scope.updated": "Scope described",
 	"scope.deleted":      "Scope deleted",

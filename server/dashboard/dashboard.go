@@ -168,6 +168,7 @@ func (d *Dashboard) routes() {
 	post("applications/:id", d.updateApp)
 	post("applications/:id/enabled", d.setEnabled)
 	post("applications/:id/delete", d.deleteApp)
+	post("applications/:id/auth", d.setAuth)
 	post("applications/:id/secrets", d.resetSecret)
 	post("applications/:id/secrets/delete", d.deleteSecret)
 	post("applications/:id/tokens/revoke-all", d.revokeAll)

@@ -304,6 +304,9 @@ type appView struct {
 	// input.
 	KeyName, KeyExpires string
 	Notice              string
+	// AuthForm is the authentication form: the application's setting,
+	// or what a refused post held.
+	AuthForm authForm
 }
 
 type tokenRow struct {
@@ -339,6 +342,7 @@ var notices = map[string]string{
 	"revoked-all": "Every token and API key of the application is revoked.",
 	"revoked":     "Revoked.",
 	"deleted":     "Application deleted.",
+	"auth":        "Authentication saved: the token endpoint takes the new method and keys at once.",
 
 	"scope-added":     "Scope added: every replica offers it within moments.",
 	"scope-described": "Description saved.",
@@ -353,7 +357,7 @@ func (d *Dashboard) loadApp(c echo.Context, id string) (appView, error) {
 	if err != nil {
 		return appView{}, err
 	}
-	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")]}
+	v := appView{App: applicationOf(a, u), Errors: map[string]string{}, Notice: notices[c.QueryParam("done")], AuthForm: authFormOf(a.Auth)}
 	if v.Form, err = d.formOf(ctx, v.App); err != nil {
 		return appView{}, err
 	}
@@ -577,10 +581,13 @@ func (d *Dashboard) resetSecret(c echo.Context) error {
 	if err != nil {
 		return d.actionFailed(c, "secrets", err, nil)
 	}
-	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: secretView{
-		App: applicationOf(a, store.Usage{}), Heading: "New client secret", Label: "Client secret", Value: secret,
-		Curl: d.curl(a.ClientID, secret), Note: warning,
-	}})
+	v := secretView{App: applicationOf(a, store.Usage{}), Heading: "New client secret", Label: "Client secret", Value: secret, Note: warning}
+	if a.Auth.Method == "" || a.Auth.Method == store.AuthSecretBasic {
+		// The example sends the secret with HTTP Basic, which the other
+		// secret methods do not accept.
+		v.Curl = d.curl(a.ClientID, secret)
+	}
+	return d.render(c, http.StatusCreated, "secret", page{Title: "New secret", Nav: "apps", Data: v})
 }
 
 func (d *Dashboard) deleteSecret(c echo.Context) error {

@@ -1,0 +1,103 @@
+package dashboard_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/store"
+	"github.com/oauthd/oauthd/store/redis/redistest"
+)
+
+// An operator sets an application's client authentication on its page in
+// a real browser: pastes a PEM public key for private_key_jwt (confirming
+// that the secrets go), sees the key's type, algorithm and thumbprint and
+// no secret reset any more; a tls_client_auth without a subject is
+// refused next to the form with the input kept; a subject DN is shown in
+// its normal form; back to client_secret_basic, the new secret is shown
+// once and gets a token. The pages are screenshotted and checked with
+// axe-core like every other.
+func TestBrowserClientAuth(t *testing.T) {
+	ctx := newBrowser(t)
+	env := newTestEnv(t, redistest.Mini)
+	u := &ui{t: t, ctx: ctx, axe: axeSource(t), shot: shotDir(t)}
+	a, _ := env.createApp(apps.NewApplication{Name: "billing", Owner: "acct_7", Scopes: []string{"sms"}})
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+
+	// empty empties a field (SetValue refuses "").
+	empty := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](`document.getElementById("` + id + `").value = ""`)
+	}
+	u.do("sign in", chromedp.Navigate(env.url+"/dashboard/"), chromedp.WaitVisible(chromedp.CSS("#admin_key")),
+		chromedp.SendKeys(chromedp.CSS("#admin_key"), env.key+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#ov-issued")))
+	appURL := env.url + "/dashboard/applications/" + a.ClientID
+	u.do("application page", chromedp.Navigate(appURL), chromedp.WaitVisible(chromedp.CSS("#auth-form")))
+	if m := u.text("#auth-method"); !strings.Contains(m, "shared secret") {
+		t.Errorf("method of a new application %q", m)
+	}
+	u.do("choose private_key_jwt and paste a PEM key", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=private_key_jwt]`)),
+		chromedp.SetValue(chromedp.CSS("#auth-jwks"), pubPEM), chromedp.Click(chromedp.CSS("#auth-form button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if w := u.text("main"); !strings.Contains(w, "client secrets are deleted") {
+		t.Errorf("confirmation %q", w)
+	}
+	u.do("confirm", chromedp.Click(chromedp.CSS("main form button.danger")), chromedp.WaitVisible(chromedp.CSS("#auth-keys")))
+	if row := u.text("#auth-keys tbody"); !strings.Contains(row, "EC") || !strings.Contains(row, "ES256") {
+		t.Errorf("keys table %q", row)
+	}
+	if m := u.text("#auth-method"); m != "private_key_jwt" {
+		t.Errorf("method %q", m)
+	}
+	if n := u.text("#no-secret"); !strings.Contains(n, "no shared secret") {
+		t.Errorf("secrets section %q", n)
+	}
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('form[action$="/secrets"]') === null && document.getElementById("grace_period") === null`)); !ok {
+		t.Error("a key-only application offers a secret reset")
+	}
+	got, _, err := env.apps.Get(context.Background(), a.ClientID)
+	if err != nil || got.Auth.Method != store.AuthPrivateKeyJWT || len(got.Secrets) != 0 || len(apps.Keys(got.Auth.JWKS)) != 1 {
+		t.Fatalf("stored: %+v %v", got.Auth, err)
+	}
+	u.check("application-keys")
+
+	// Refused: the error by the form, the input kept.
+	u.do("tls_client_auth without a subject", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=tls_client_auth]`)),
+		empty("auth-jwks"), chromedp.SetValue(chromedp.CSS("#auth-san-email"), "not an address"),
+		chromedp.Click(chromedp.CSS("#auth-form button.primary")), chromedp.WaitVisible(chromedp.CSS("#auth-error")))
+	if e := u.text("#auth-error"); !strings.Contains(e, "tls_client_auth_san_email") {
+		t.Errorf("error %q", e)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("auth-san-email").value`)); v != "not an address" {
+		t.Errorf("the input was not kept: %q", v)
+	}
+	u.do("tls_client_auth with a subject DN", empty("auth-san-email"),
+		chromedp.SetValue(chromedp.CSS("#auth-subject-dn"), "CN=billing, O=Example"),
+		chromedp.Click(chromedp.CSS("#auth-form button.primary")), chromedp.WaitVisible(chromedp.CSS("#auth-subject")))
+	if s := u.text("#auth-subject"); s != "CN=billing,O=Example" {
+		t.Errorf("subject %q", s)
+	}
+
+	// Back to a shared secret: shown once, and it gets a token.
+	u.do("back to client_secret_basic", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=client_secret_basic]`)),
+		empty("auth-subject-dn"), chromedp.Click(chromedp.CSS("#auth-form button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("#credential")))
+	secret := u.text("#credential")
+	u.do("activity", chromedp.Navigate(appURL), chromedp.WaitVisible(chromedp.CSS("#events-h")))
+	if ev := u.text("#events-h + ul.events"); !strings.Contains(ev, "Authentication changed") || !strings.Contains(ev, "Secrets deleted") {
+		t.Errorf("the activity list does not tell the authentication changes: %q", ev)
+	}
+	if got, _, _ := env.apps.Get(context.Background(), a.ClientID); !got.VerifySecret(secret, got.CreatedAt.Add(1)) || got.Auth.Method != store.AuthSecretBasic {
+		t.Fatalf("the shown secret is not the application's: %+v", got.Auth)
+	}
+}
