@@ -73,6 +73,9 @@ func TestCLIClientAuth(t *testing.T) {
 			if a.ClientSecret != "" || len(a.Secrets) != 0 || a.TokenEndpointAuthMethod != "private_key_jwt" || !strings.Contains(string(a.JWKS), `"kid"`) {
 				t.Fatalf("create private_key_jwt: %+v", a)
 			}
+			if out := cli("apps", "list", "--search", "keys-"+name); !regexp.MustCompile(`true\s+private_key_jwt`).MatchString(out) {
+				t.Fatalf("list shows no method:\n%s", out)
+			}
 			out := cli("apps", "get", a.ClientID)
 			if !regexp.MustCompile(`token_endpoint_auth_method\s+private_key_jwt`).MatchString(out) ||
 				!regexp.MustCompile(`key \S{43}\s+kty EC, alg ES256, thumbprint \S{43}`).MatchString(out) {
