@@ -159,6 +159,18 @@ func TestExportImportClientAuthRoundTrip(t *testing.T) {
 			t.Errorf("%s was\n%s\nis\n%s", id, a, b)
 		}
 	}
+	// One application with its keys and no secret, under its old client ID.
+	pemPub, _, _ := writePEM(t)
+	var moved adminapi.Application
+	mustJSON(t, cliOK(t, dst)("apps", "import", "moved-daemon", "--json", "--name", "moved", "--scopes", "sms",
+		"--auth-method", "private_key_jwt", "--public-key-file", pemPub), &[]importResult{})
+	mustJSON(t, cliOK(t, dst)("apps", "get", "--json", "moved-daemon"), &moved)
+	if moved.TokenEndpointAuthMethod != "private_key_jwt" || len(moved.Secrets) != 0 || len(moved.JWKS) == 0 {
+		t.Fatalf("import of one key-only application: %+v", moved)
+	}
+	if _, err := runCLI(t, dst, "apps", "import", "moved-2", "--name", "m", "--scopes", "sms"); err == nil || !strings.Contains(err.Error(), "--secret-file") {
+		t.Fatalf("import of a secret application without a secret: %v", err)
+	}
 	// Without secrets, only the secret applications need new ones.
 	cliOK(t, src)("apps", "export", "--output", file, "--without-secrets")
 	if _, err := runCLI(t, map[string]string{"OAUTHD_REDIS_URL": startScannedRedis(t, redistest.Mini).URL, "OAUTHD_JWT_SEALING_KEY": sealing},
