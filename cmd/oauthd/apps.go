@@ -214,10 +214,10 @@ func (c *cli) listCommand() *cobra.Command {
 			return c.printJSON(page)
 		}
 		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "CLIENT_ID\tNAME\tOWNER\tSCOPES\tLIFETIME\tENABLED\tCREATED")
+		fmt.Fprintln(w, "CLIENT_ID\tNAME\tOWNER\tSCOPES\tLIFETIME\tENABLED\tAUTH\tCREATED")
 		for _, a := range page.Applications {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.Scopes, " "),
-				a.TokenLifetime, a.Enabled, a.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.Scopes, " "),
+				a.TokenLifetime, a.Enabled, cmp.Or(a.TokenEndpointAuthMethod, "secret"), a.CreatedAt.Format(time.RFC3339))
 		}
 		if page.Capped {
 			fmt.Fprintln(w, "\nthe search matches more than 2,000 applications: these are among the first found; narrow it")

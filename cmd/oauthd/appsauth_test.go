@@ -73,6 +73,9 @@ func TestCLIClientAuth(t *testing.T) {
 			if a.ClientSecret != "" || len(a.Secrets) != 0 || a.TokenEndpointAuthMethod != "private_key_jwt" || !strings.Contains(string(a.JWKS), `"kid"`) {
 				t.Fatalf("create private_key_jwt: %+v", a)
 			}
+			if out := cli("apps", "list", "--search", "keys-"+name); !regexp.MustCompile(`true\s+private_key_jwt`).MatchString(out) {
+				t.Fatalf("list shows no method:\n%s", out)
+			}
 			out := cli("apps", "get", a.ClientID)
 			if !regexp.MustCompile(`token_endpoint_auth_method\s+private_key_jwt`).MatchString(out) ||
 				!regexp.MustCompile(`key \S{43}\s+kty EC, alg ES256, thumbprint \S{43}`).MatchString(out) {
@@ -155,6 +158,18 @@ func TestExportImportClientAuthRoundTrip(t *testing.T) {
 		if a, b := comparable(t, was), comparable(t, is); a != b {
 			t.Errorf("%s was\n%s\nis\n%s", id, a, b)
 		}
+	}
+	// One application with its keys and no secret, under its old client ID.
+	pemPub, _, _ := writePEM(t)
+	var moved adminapi.Application
+	mustJSON(t, cliOK(t, dst)("apps", "import", "moved-daemon", "--json", "--name", "moved", "--scopes", "sms",
+		"--auth-method", "private_key_jwt", "--public-key-file", pemPub), &[]importResult{})
+	mustJSON(t, cliOK(t, dst)("apps", "get", "--json", "moved-daemon"), &moved)
+	if moved.TokenEndpointAuthMethod != "private_key_jwt" || len(moved.Secrets) != 0 || len(moved.JWKS) == 0 {
+		t.Fatalf("import of one key-only application: %+v", moved)
+	}
+	if _, err := runCLI(t, dst, "apps", "import", "moved-2", "--name", "m", "--scopes", "sms"); err == nil || !strings.Contains(err.Error(), "--secret-file") {
+		t.Fatalf("import of a secret application without a secret: %v", err)
 	}
 	// Without secrets, only the secret applications need new ones.
 	cliOK(t, src)("apps", "export", "--output", file, "--without-secrets")

@@ -66,15 +66,18 @@ func (c *cli) importCommand() *cobra.Command {
 	var file, secretFile string
 	var resetSecrets bool
 	var in adminapi.ImportApplicationRequest
+	var auth authFlags
 	cmd := &cobra.Command{
-		Use:   "import (CLIENT_ID --name NAME --scopes S --secret-file FILE | --file APPS.json [--reset-secrets])",
+		Use:   "import (CLIENT_ID --name NAME --scopes S (--secret-file FILE | --auth-method METHOD ...) | --file APPS.json [--reset-secrets])",
 		Short: "Create applications with client IDs and secrets brought from another server, or from an export",
 		Long: `Create an application under a given client ID with the secret its daemons
 already use, so they move from Hydra, Keycloak or another server without new
 credentials. Only the secret's SHA-256 digest is stored.
 
 One application: the secret is read from --secret-file (- for stdin), never
-from the command line, where it would land in shell history.
+from the command line, where it would land in shell history. An application
+authenticating with keys or a certificate (--auth-method and its flags, as
+for create) brings no secret.
 
 Many: --file (- for stdin) holds what 'oauthd apps export' writes, every
 field of each application and its secrets' digests, so a backup restores
@@ -101,14 +104,22 @@ be given.`,
 				return err
 			}
 		case file == "" && len(args) == 1:
-			if secretFile == "" {
-				return errors.New("give the secret in --secret-file (- for stdin)")
-			}
-			secret, err := readSecret(cmd.InOrStdin(), secretFile)
-			if err != nil {
+			var err error
+			if in.ClientAuth, err = auth.clientAuth(); err != nil {
 				return err
 			}
-			in.ClientSecret = secret
+			// An application authenticating with keys or a certificate
+			// brings no secret.
+			if (store.ClientAuth{Method: in.TokenEndpointAuthMethod}).UsesSecret() {
+				if secretFile == "" {
+					return errors.New("give the secret in --secret-file (- for stdin)")
+				}
+				secret, err := readSecret(cmd.InOrStdin(), secretFile)
+				if err != nil {
+					return err
+				}
+				in.ClientSecret = secret
+			}
 			list = []adminapi.ExportedApplication{{ClientID: args[0], ImportApplicationRequest: in}}
 		default:
 			return errors.New("give either a CLIENT_ID (with --name, --scopes and --secret-file) or --file")
@@ -129,6 +140,7 @@ be given.`,
 	f.StringVar(&in.TokenLifetime, "lifetime", "24h", "token lifetime: a duration (24h, 168h), days (7d) or never")
 	f.StringArrayVar(&in.IPAllowlist, "allow-ip", nil, "CIDR or address allowed to get tokens; repeatable")
 	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
+	auth.add(f)
 	return c.command(cmd)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/signing"
 )
 
@@ -137,5 +138,45 @@ func TestExportImportClientAuth(t *testing.T) {
 				t.Errorf("the imported sealed secret does not open to the secret: %v", err)
 			}
 		}
+	}
+}
+
+// A delegated administrator's token changes the keys of its own owner's
+// applications and moves them to keys, through the admin API as through
+// the service, but is refused (403, naming the rule) moving one back to a
+// shared secret, and touching another owner's keys.
+func TestDelegateClientAuth(t *testing.T) {
+	env := newAdminEnv(t)
+	mgr := env.createApp(apps.NewApplication{Scopes: []string{"sms", "applications"}, Owner: "acct_1", TokenLifetime: "1h"})
+	mine := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_1", TokenLifetime: "1h"})
+	theirs := env.createApp(apps.NewApplication{Scopes: []string{"sms"}, Owner: "acct_2"})
+	_, tok := env.tokenFor(mgr.ClientID, mgr.Secret, "")
+	jwks := map[string]any{"keys": []any{testJWK(t, "k1")}}
+	for _, tc := range []struct {
+		name   string
+		id     string
+		body   map[string]any
+		status int
+		rule   string
+	}{
+		{"own app to keys", mine.ClientID, map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}, 200, ""},
+		{"own app's keys rotated", mine.ClientID, map[string]any{"jwks": map[string]any{"keys": []any{testJWK(t, "k2")}}}, 200, ""},
+		{"own app to a certificate", mine.ClientID, map[string]any{"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=x"}, 200, ""},
+		{"own app back to a secret", mine.ClientID, map[string]any{"token_endpoint_auth_method": "client_secret_post"}, 403, "shared secret"},
+		{"another owner's keys", theirs.ClientID, map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}, 403, "another owner"},
+	} {
+		code, got := env.call(tok, "PATCH", "/applications/"+tc.id, tc.body)
+		if code != tc.status || tc.rule != "" && !strings.Contains(got["error_description"].(string), tc.rule) {
+			t.Errorf("%s: %d %v, want %d", tc.name, code, got, tc.status)
+		}
+	}
+	if a, _, _ := env.apps.Get(context.Background(), mine.ClientID); a.Auth.Method != "tls_client_auth" || len(a.Secrets) != 0 {
+		t.Fatalf("after the refusal: %+v", a.Auth)
+	}
+	code, got := env.call(tok, "POST", "/applications", map[string]any{"name": "pod", "scopes": []string{"sms"}, "token_lifetime": "30m",
+		"token_endpoint_auth_method": "private_key_jwt", "workload_identity": map[string]any{
+			"issuer": "https://k8s.example", "subject": "system:serviceaccount:sms:billing", "audience": "https://oauthd.test"}})
+	if code != 201 || got["client_secret"] != nil || got["owner"] != "acct_1" {
+		t.Fatalf("delegate creates a workload identity application: %d %v", code, got)
 	}
 }

@@ -1,12 +1,16 @@
 package apps
 
 import (
+	"errors"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/oauthd/oauthd/store"
 )
 
 // FuzzParseAllowlist: ParseAllowlist never panics. What it accepts is a
@@ -87,6 +91,50 @@ func FuzzParseLifetime(f *testing.F) {
 		text := FormatLifetime(d)
 		if again, err := ParseLifetime(text); err != nil || again != d {
 			t.Fatalf("ParseLifetime(%q) = %v; FormatLifetime gives %q, which parses to %v, %v", s, d, text, again, err)
+		}
+	})
+}
+
+// FuzzCheckAuth: checkAuth never panics; what it accepts is one known
+// method with exactly the material that method takes, every refusal is
+// an Invalid naming a field, and what it returns it accepts again
+// unchanged (the normal forms are stable, so saving a setting twice
+// changes nothing and audits nothing).
+func FuzzCheckAuth(f *testing.F) {
+	for _, s := range [][4]string{
+		{"", "", "", ""}, {"private_key_jwt", `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, "", ""},
+		{"private_key_jwt", "", "https://x.example/jwks", ""}, {"tls_client_auth", "", "", "CN=a, O=b"},
+		{"tls_client_auth", "", "", `CN=a\,b+OU=c`}, {"self_signed_tls_client_auth", `{"keys":[]}`, "", ""},
+		{"client_secret_jwt", "null", "", ""}, {"none", "", "", ""}, {"private_key_jwt", `{"keys":"x"}`, "http://x", "CN=x"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], "", "")
+	}
+	f.Add("private_key_jwt", "", "", "", "https://k8s.example", "system:serviceaccount:a:b")
+	f.Add("tls_client_auth", "", "", "", "", "::ffff:10.0.0.1")
+	f.Fuzz(func(t *testing.T, method, jwks, uri, dn, issuer, other string) {
+		for _, in := range []store.ClientAuth{
+			{Method: method, JWKS: []byte(jwks), JWKSURI: uri, SubjectDN: dn, TrustedIssuer: issuer, TrustedSubject: other, TrustedAudience: other},
+			{Method: method, SANIP: other, SANDNS: dn, SANURI: uri},
+			{Method: method, SANEmail: other},
+		} {
+			got, err := checkAuth(in)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != CodeInvalid || e.Field == "" {
+					t.Fatalf("checkAuth(%+v): %#v is not an Invalid naming a field", in, err)
+				}
+				continue
+			}
+			if got.Method != "" && !slices.Contains(store.AuthMethods, got.Method) {
+				t.Fatalf("accepted method %q", got.Method)
+			}
+			if got.UsesSecret() && (len(got.JWKS) > 0 || got.JWKSURI != "" || got.SubjectDN != "" || got.TrustedIssuer != "") {
+				t.Fatalf("a secret method kept material: %+v", got)
+			}
+			again, err := checkAuth(got)
+			if err != nil || !reflect.DeepEqual(again, got) {
+				t.Fatalf("not stable: %+v became %+v, %v", got, again, err)
+			}
 		}
 	})
 }

@@ -56,6 +56,9 @@ type authForm struct {
 	SubjectDN, SANDNS, SANURI, SANIP, SANEmail string
 	Issuer, Subject, Audience, IssuerJWKS      string
 	Methods                                    []string
+	// Legacy offers the shared secret sent either way (method ""), the
+	// default of a new application.
+	Legacy bool
 	// Field is the field a refusal names, Error its message.
 	Field, Error string
 }
@@ -75,6 +78,29 @@ func readAuthForm(c echo.Context) authForm {
 		SANIP: v("tls_client_auth_san_ip"), SANEmail: v("tls_client_auth_san_email"),
 		Issuer: v("workload_issuer"), Subject: v("workload_subject"), Audience: v("workload_audience"), IssuerJWKS: v("workload_jwks_uri"),
 		Methods: authMethods}
+}
+
+// authField reports whether a refusal's field is one of the
+// authentication form's.
+func authField(field string) bool {
+	for _, p := range []string{"token_endpoint_auth_method", "jwks", "tls_client_auth_", "workload_identity"} {
+		if strings.HasPrefix(field, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAuth is what the form sets, its keys read as operators paste
+// them (apps.ParseKeys).
+func (f authForm) clientAuth() (store.ClientAuth, error) {
+	jwks, err := apps.ParseKeys([]byte(f.Keys))
+	if err != nil {
+		return store.ClientAuth{}, err
+	}
+	return store.ClientAuth{Method: f.Method, JWKS: jwks, JWKSURI: f.JWKSURI, SubjectDN: f.SubjectDN, SANDNS: f.SANDNS,
+		SANURI: f.SANURI, SANIP: f.SANIP, SANEmail: f.SANEmail, TrustedIssuer: f.Issuer, TrustedSubject: f.Subject,
+		TrustedAudience: f.Audience, TrustedJWKSURI: f.IssuerJWKS}, nil
 }
 
 // setAuth answers the authentication form: the method and its material
@@ -97,13 +123,10 @@ func (d *Dashboard) setAuth(c echo.Context) error {
 	if f.Method == "" {
 		return failed(apps.Invalid("token_endpoint_auth_method", "choose how the application authenticates"))
 	}
-	jwks, err := apps.ParseKeys([]byte(f.Keys))
+	auth, err := f.clientAuth()
 	if err != nil {
 		return failed(err)
 	}
-	auth := store.ClientAuth{Method: f.Method, JWKS: jwks, JWKSURI: f.JWKSURI, SubjectDN: f.SubjectDN, SANDNS: f.SANDNS,
-		SANURI: f.SANURI, SANIP: f.SANIP, SANEmail: f.SANEmail, TrustedIssuer: f.Issuer, TrustedSubject: f.Subject,
-		TrustedAudience: f.Audience, TrustedJWKSURI: f.IssuerJWKS}
 	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return failed(err)

@@ -100,4 +100,24 @@ func TestBrowserClientAuth(t *testing.T) {
 	if got, _, _ := env.apps.Get(context.Background(), a.ClientID); !got.VerifySecret(secret, got.CreatedAt.Add(1)) || got.Auth.Method != store.AuthSecretBasic {
 		t.Fatalf("the shown secret is not the application's: %+v", got.Auth)
 	}
+
+	// A new application made for a certificate from the start: no secret.
+	u.do("new application with tls_client_auth", chromedp.Navigate(env.url+"/dashboard/applications/new"), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "mtls-daemon"), chromedp.Click(chromedp.CSS(`input[name=scopes][value="sms"]`)),
+		chromedp.Click(chromedp.CSS("details.auth-new summary")),
+		chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=tls_client_auth]`)),
+		chromedp.Click(chromedp.CSS("main form button.primary")), chromedp.WaitVisible(chromedp.CSS("#auth-error")))
+	if e := u.text("#auth-error"); !strings.Contains(e, "tls_client_auth_subject_dn") {
+		t.Errorf("new application without a subject: %q", e)
+	}
+	u.do("with a subject", chromedp.SendKeys(chromedp.CSS("#auth-subject-dn"), "CN=mtls-daemon"),
+		chromedp.Click(chromedp.CSS("main form button.primary")), chromedp.WaitVisible(chromedp.CSS("#no-secret")))
+	u.check("application-created-keys")
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("client-secret") === null && document.getElementById("curl") === null`)); !ok {
+		t.Error("a tls_client_auth application was shown a secret")
+	}
+	id := u.text("#client-id")
+	if got, _, err := env.apps.Get(context.Background(), id); err != nil || got.Auth.SubjectDN != "CN=mtls-daemon" || len(got.Secrets) != 0 {
+		t.Fatalf("created: %+v %v", got, err)
+	}
 }

@@ -112,6 +112,9 @@ type appForm struct {
 	Errors    map[string]string
 	// Message is an error that belongs to no field.
 	Message string
+	// Auth is a new application's authentication (the application page
+	// has a form of its own).
+	Auth authForm
 }
 
 var lifetimeChoices = []string{"24h", "168h", "never"}
@@ -245,6 +248,7 @@ func (d *Dashboard) newAppPage(c echo.Context) error {
 	if err != nil {
 		return d.renderError(c, err)
 	}
+	f.Auth = authForm{Methods: authMethods, Legacy: true}
 	return d.render(c, http.StatusOK, "new", page{Title: "New application", Nav: "new", Data: f})
 }
 
@@ -259,7 +263,13 @@ func (d *Dashboard) createApp(c echo.Context) error {
 	if err != nil {
 		return d.renderError(c, err)
 	}
+	f.Auth = readAuthForm(c)
+	f.Auth.Legacy = true
 	md, err := parseMetadata(f.Metadata)
+	var auth store.ClientAuth
+	if err == nil {
+		auth, err = f.Auth.clientAuth()
+	}
 	if err == nil {
 		var a store.Application
 		var secret string
@@ -268,11 +278,20 @@ func (d *Dashboard) createApp(c echo.Context) error {
 			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
 			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
 			TokenQuota: f.TokenQuota, IntrospectionQuota: f.IntrospectionQuota, QuotaMode: f.QuotaMode,
+			Auth: auth,
 		})
 		if err == nil {
-			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret, Curl: d.curl(a.ClientID, secret)}
+			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret}
+			if a.Auth.Method == "" || a.Auth.Method == store.AuthSecretBasic {
+				v.Curl = d.curl(a.ClientID, secret)
+			}
 			return d.render(c, http.StatusCreated, "created", page{Title: "Application created", Nav: "new", Data: v})
 		}
+	}
+	if p := explain(err); authField(p.Field) {
+		// The error goes by the authentication fields, with the input kept.
+		f.Auth.Error, f.Auth.Field = p.Message, p.Field
+		return d.render(c, p.Status, "new", page{Title: "New application", Nav: "new", Data: f})
 	}
 	status, ok := f.formError(err)
 	if !ok {
