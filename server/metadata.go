@@ -29,6 +29,9 @@ type metadata struct {
 	// RevocationFeedEndpoint is an oauthd extension (RFC 8414 §2 allows
 	// them): the Server-Sent Events feed of revocations (docs/api.md).
 	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
+	// DPoP (RFC 9449 §5.1) and certificate-bound tokens (RFC 8705 §3.3).
+	DPoPSigningAlgValuesSupported         []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 // metadataDoc is a rendered metadata document and the catalogue it lists:
@@ -50,6 +53,10 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 	if s.cfg.Feed != nil {
 		feed = s.cfg.Issuer + FeedPath
 	}
+	var dpopAlgs []string
+	if s.bind.replays != nil {
+		dpopAlgs = s.bind.verifier.Algorithms()
+	}
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		JWKSURI:               jwks,
 		Issuer:                s.cfg.Issuer,
@@ -66,6 +73,8 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 		ScopesSupported:                           cat.Names(),
 		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
 		RevocationFeedEndpoint:                    feed,
+		DPoPSigningAlgValuesSupported:             dpopAlgs,
+		TLSClientCertificateBoundAccessTokens:     s.bind.cfg.TLS,
 	})
 	return b
 }

@@ -98,6 +98,8 @@ type Config struct {
 	// commands below it when the client is instrumented, and the JWT
 	// signing and verification); the zero value traces nothing.
 	Tracing web.Tracing
+	// Binding configures DPoP and certificate-bound tokens (issue 19).
+	Binding BindingConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -117,6 +119,8 @@ type Server struct {
 	feedSlots feedSlots
 	// tracer makes the signature spans; nil when tracing is off.
 	tracer trace.Tracer
+	// bind checks sender-constrained token requests (dpop.go).
+	bind *binder
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -143,8 +147,12 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
+	var err error
 	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy(),
 		tracer: cfg.Tracing.Tracer()}
+	if s.bind, err = newBinder(cfg, st); err != nil {
+		return nil, err
+	}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
 		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound, Tracing: cfg.Tracing}
 	if cfg.Observer != nil {

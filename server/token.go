@@ -59,6 +59,9 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	r := s.newTokenRequest(c, secret, form)
+	if r.bind, err = s.readBinding(c); err != nil {
+		return web.WriteError(c, err)
+	}
 	if r.fail != nil {
 		return s.issueError(c, r, s.answerOnly(ctx, id, r))
 	}
@@ -88,6 +91,7 @@ func (s *Server) handleToken(c echo.Context) error {
 			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
 			ID: issued.Token.ID, ClientID: app.ClientID, Subject: app.ClientID,
 			Scope: scope, Audience: issued.Token.Audiences, IPAllowlist: allowlistClaim(app.IPAllowlist),
+			Cnf: cnfClaim(issued.Token.Confirmation),
 		}); err != nil {
 			return web.WriteError(c, err)
 		}
@@ -96,7 +100,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	web.NoStore(c.Response().Header())
 	return web.WriteJSON(c, http.StatusOK, tokenResponse{
 		AccessToken: token,
-		TokenType:   "Bearer",
+		TokenType:   tokenType(issued.Token.Confirmation),
 		ExpiresIn:   int64(life.Seconds()),
 		Scope:       scope,
 	})

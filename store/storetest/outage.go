@@ -77,6 +77,7 @@ func testOutage(t *testing.T, s Backend) {
 		"TakeIntrospect":      second(b.TakeIntrospect(ctx, &a)),
 		"Subscribe":           second(b.Subscribe(ctx, from)),
 		"NextBacklog":         second(sub.NextBacklog(ctx)),
+		"Seen":                second(b.Seen(ctx, "dpop", "j", time.Now().Add(time.Minute))),
 	} {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s with the backend down = %v, want ErrUnavailable", name, err)

@@ -105,6 +105,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"Quotas", testQuotas},
 		{"FeedPublishes", testFeedPublishes},
 		{"FeedResumes", testFeedResumes},
+		{"Replays", testReplays},
 	}
 	seen := newCalls()
 	ran, failed := 0, false
