@@ -368,6 +368,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Limits:               limits,
 		Signer:               signer,
 		Tracing:              webTracing(tr),
+		Binding:              cfg.Binding.server(cfg, log),
 	}, st)
 	if err != nil {
 		return err
