@@ -172,6 +172,7 @@ func (c *cli) createCommand() *cobra.Command {
 	f.StringVar(&in.TokenFormat, "token-format", "opaque", "opaque, or jwt for signed JWT access tokens (RFC 9068) resource servers can check without asking oauthd")
 	f.StringArrayVar(&in.Audiences, "audience", nil, "a resource server its tokens are for (its URI or name, the tokens' aud); repeatable; none: any")
 	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
+	bindingFlags(f, &in.DPoPBound, &in.Profile)
 	return c.command(cmd)
 }
 
@@ -243,6 +244,8 @@ func (c *cli) printApp(a adminapi.Application) error {
 	row("token_quota", cmp.Or(a.TokenQuota, "default"))
 	row("introspection_quota", cmp.Or(a.IntrospectionQuota, "default"))
 	row("quota_mode", cmp.Or(a.QuotaMode, "default"))
+	row("dpop_bound_access_tokens", fmt.Sprint(a.DPoPBound))
+	row("profile", cmp.Or(a.Profile, "default"))
 	row("enabled", fmt.Sprint(a.Enabled))
 	row("created_at", a.CreatedAt.Format(time.RFC3339))
 	row("updated_at", a.UpdatedAt.Format(time.RFC3339))
@@ -276,6 +279,8 @@ func (c *cli) getCommand() *cobra.Command {
 
 func (c *cli) updateCommand() *cobra.Command {
 	var name, desc, lifetime, owner, format, quota, introQuota, quotaMode string
+	var dpopBound bool
+	var profile string
 	var audiences []string
 	var clearAud bool
 	var meta map[string]string
@@ -349,8 +354,9 @@ func (c *cli) updateCommand() *cobra.Command {
 		case enable, disable:
 			p.Enabled = &enable
 		}
+		bindingPatch(f, &p, dpopBound, profile)
 		if p == (adminapi.ApplicationPatchRequest{}) {
-			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --enable, --disable")
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --dpop-bound, --profile, --enable, --disable")
 		}
 		a, err := api.UpdateApplication(ctx, args[0], p)
 		if err != nil {
@@ -372,6 +378,7 @@ func (c *cli) updateCommand() *cobra.Command {
 	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")
 	f.BoolVar(&clearAllow, "clear-allow-ip", false, "empty the allowlist: any address may get tokens")
 	quotaFlags(f, &quota, &introQuota, &quotaMode)
+	bindingFlags(f, &dpopBound, &profile)
 	f.BoolVar(&enable, "enable", false, "enable the application")
 	f.BoolVar(&disable, "disable", false, "disable it: no new tokens, and its tokens stop working at once")
 	return c.command(cmd)

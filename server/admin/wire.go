@@ -39,6 +39,8 @@ func applicationOf(a store.Application, u store.Usage) adminapi.Application {
 		TokenQuota:         apps.FormatQuota(a.TokenQuota),
 		IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota),
 		QuotaMode:          a.QuotaMode,
+		DPoPBound:          a.DPoPBound,
+		Profile:            a.Profile,
 		CreatedAt:          a.CreatedAt,
 		UpdatedAt:          a.UpdatedAt,
 		LastUsedAt:         timePtr(u.LastUsed),
@@ -96,6 +98,7 @@ func exportedOf(a store.Application) adminapi.ExportedApplication {
 			Name: app.Name, Description: app.Description, Scopes: app.Scopes, Owner: app.Owner, Metadata: app.Metadata,
 			TokenLifetime: app.TokenLifetime, IPAllowlist: app.IPAllowlist, TokenFormat: app.TokenFormat, Audiences: app.Audiences,
 			TokenQuota: app.TokenQuota, IntrospectionQuota: app.IntrospectionQuota, QuotaMode: app.QuotaMode,
+			DPoPBound: app.DPoPBound, Profile: app.Profile,
 		},
 		Enabled: &enabled,
 	}}

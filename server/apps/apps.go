@@ -134,6 +134,9 @@ type NewApplication struct {
 	// QuotaMode is enforce or monitor (ParseQuotaMode); empty follows the
 	// global default.
 	QuotaMode string
+	// DPoPBound and Profile are the binding policy (binding.go).
+	DPoPBound bool
+	Profile   string
 }
 
 // Limits are the global limits the service was given (Options.Limits).
@@ -227,6 +230,10 @@ func (s *Service) validateNew(ctx context.Context, id string, in NewApplication)
 		return store.Application{}, err
 	}
 	a.TokenQuota, a.IntrospectionQuota, a.QuotaMode = q.token, q.introspection, q.mode
+	a.DPoPBound = in.DPoPBound
+	if a.Profile, err = ParseProfile(in.Profile); err != nil {
+		return store.Application{}, err
+	}
 	return a, nil
 }
 

@@ -170,6 +170,9 @@ type ApplicationPatch struct {
 	// TokenQuota, IntrospectionQuota and QuotaMode are as for
 	// NewApplication: empty sets them back to the global default.
 	TokenQuota, IntrospectionQuota, QuotaMode *string
+	// DPoPBound and Profile are the binding policy (binding.go).
+	DPoPBound *bool
+	Profile   *string
 }
 
 // Update validates and applies a patch. Narrowed scopes and disabling take
@@ -250,6 +253,10 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	if p.QuotaMode != nil {
 		changes["quota_mode"] = q.mode
 	}
+	bind, err := p.binding(changes)
+	if err != nil {
+		return store.Application{}, err
+	}
 	d := delegateFrom(ctx)
 	if d != nil {
 		var errs []error
@@ -275,6 +282,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if err := d.mayManage(a); err != nil {
 			return a, err
 		}
+		bind.apply(&a)
 		if p.Owner != nil {
 			a.Owner = next.Owner
 		}
@@ -377,6 +385,7 @@ func settingsOf(a store.Application) map[string]any {
 		"scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime), "ip_allowlist": FormatAllowlist(a.IPAllowlist),
 		"enabled": a.Enabled, "audiences": a.Audiences, "token_format": cmp.Or(a.TokenFormat, store.TokenOpaque),
 		"token_quota": FormatQuota(a.TokenQuota), "introspection_quota": FormatQuota(a.IntrospectionQuota), "quota_mode": a.QuotaMode,
+		"dpop_bound_access_tokens": a.DPoPBound, "profile": a.Profile,
 	}
 }
 

@@ -36,6 +36,13 @@ type NewApplicationRequest struct {
 	// QuotaMode is enforce or monitor (counted and logged, never
 	// refused); empty follows limits.quota_mode.
 	QuotaMode string `json:"quota_mode,omitempty"`
+	// DPoPBound refuses token requests without a DPoP proof (RFC 9449
+	// §5.2 dpop_bound_access_tokens).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Profile is fapi2 (FAPI 2.0: key or certificate authentication,
+	// sender-constrained tokens, TLS only), none, or empty for the
+	// server's fapi.default.
+	Profile string `json:"profile,omitempty"`
 }
 
 // ImportApplicationRequest is the body of PUT /applications/{id}: an
@@ -97,6 +104,9 @@ type ApplicationPatchRequest struct {
 	TokenQuota         *string `json:"token_quota"`
 	IntrospectionQuota *string `json:"introspection_quota"`
 	QuotaMode          *string `json:"quota_mode"`
+	// DPoPBound and Profile are as for a new application.
+	DPoPBound *bool   `json:"dpop_bound_access_tokens"`
+	Profile   *string `json:"profile"`
 }
 
 // Application is an application as the admin API shows it. ClientSecret
@@ -119,11 +129,15 @@ type Application struct {
 	Enabled       bool     `json:"enabled"`
 	// TokenQuota, IntrospectionQuota and QuotaMode are the application's
 	// own ("" where the server's default holds it).
-	TokenQuota         string    `json:"token_quota"`
-	IntrospectionQuota string    `json:"introspection_quota"`
-	QuotaMode          string    `json:"quota_mode"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	TokenQuota         string `json:"token_quota"`
+	IntrospectionQuota string `json:"introspection_quota"`
+	QuotaMode          string `json:"quota_mode"`
+	// DPoPBound and Profile are the binding policy ("" profile: the
+	// server's default).
+	DPoPBound bool      `json:"dpop_bound_access_tokens"`
+	Profile   string    `json:"profile"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
 	// nil if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
