@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -122,6 +123,9 @@ func (s *Server) readBinding(c echo.Context) (binding, error) {
 	var out binding
 	if cert := clientCertificate(c); cert != nil {
 		out.cnf.X5TS256 = certThumbprint(cert)
+		// Hashes of public material: safe in the request's log line,
+		// which then says what the token is bound to.
+		web.LogAttrs(c, slog.String("cnf_x5t_s256", out.cnf.X5TS256))
 	}
 	if b.cfg.RequireNonce {
 		// A fresh nonce with every answer, as §8.2 allows: the client
@@ -160,6 +164,7 @@ func (s *Server) readBinding(c echo.Context) (binding, error) {
 		return out, errInvalidDPoPProof("this DPoP proof (its jti) was used already: make a new proof for each request")
 	}
 	out.cnf.JKT, out.alg, out.age = p.JKT, p.Algorithm, s.cfg.Now().Sub(p.IssuedAt)
+	web.LogAttrs(c, slog.String("cnf_jkt", p.JKT))
 	return out, nil
 }
 
