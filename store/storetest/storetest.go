@@ -106,6 +106,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"FeedPublishes", testFeedPublishes},
 		{"FeedResumes", testFeedResumes},
 		{"Replays", testReplays},
+		{"IssueBoundToken", testIssueBoundToken},
 	}
 	seen := newCalls()
 	ran, failed := 0, false
