@@ -267,31 +267,3 @@ func TestCertificateBoundToken(t *testing.T) {
 		}
 	}
 }
-
-// Today's oauthd does not bind tokens: asked for a DPoP-bound one, it
-// answers a Bearer token, which the oauthclient package then presents as
-// Bearer, and the sms-api accepts. (cmd/bench relies on this answer to
-// say why its DPoP line is missing.)
-func TestDPoPClientAgainstTodaysOAuthd(t *testing.T) {
-	auth := startAuthServer(t, redistest.Mini)
-	rs := auth.create(t, "tokens:introspect", "")
-	daemon := auth.create(t, "groups", "1h")
-	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
-		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
-	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := oauthclient.New(oauthclient.Config{TokenURL: auth.issuer + "/oauth/token", ClientID: daemon.id, ClientSecret: daemon.secret, DPoPKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := c.Token(context.Background())
-	if err != nil || tok.TokenType != "Bearer" {
-		t.Fatalf("token %+v, %v: want oauthd's Bearer token", tok, err)
-	}
-	if code, m, _ := send(t, c.HTTPClient(), "GET", api.URL+"/v1/groups", "", nil); code != 200 {
-		t.Fatalf("the bearer token through the transport: %d %v", code, m)
-	}
-}
