@@ -26,8 +26,8 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
-// bindingAuthServer stands in for oauthd's side of issue 19, which is not
-// built yet: a token endpoint that binds a token to the key of the DPoP
+// bindingAuthServer stands in for oauthd's side of issue 19 (oauthd itself
+// is run by TestDPoPWithOAuthd): a token endpoint that binds a token to the key of the DPoP
 // proof it comes with (cnf.jkt, token_type DPoP), and an introspection
 // endpoint that answers the binding, as RFC 9449 §5 and §6.2 say. Tokens
 // bound to a certificate are added by the tests (bindCert).
