@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,9 @@ func TestVerify(t *testing.T) {
 	ecPub := jose.JSONWebKey{Key: ecKey.Public()}
 	ecKey2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecOther := jose.JSONWebKey{Key: ecKey2.Public()}
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	smallRSA, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	tp, _ := edPub.Thumbprint(crypto.SHA256)
 	wantJKT := base64.RawURLEncoding.EncodeToString(tp)
 	// A header whose jwk is the private key itself.
@@ -89,6 +93,11 @@ func TestVerify(t *testing.T) {
 		{"crit", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"crit": []string{"x"}, "x": 1}, pc(now, nil)), "POST", "critical"},
 		{"signed by another key", sign(t, ecKey, jose.ES256, ecOther, nil, pc(now, nil)), "POST", "signature"},
 		{"not a JWS", "abc", "POST", "compact"},
+		{"PS256", sign(t, rsaKey, jose.PS256, jose.JSONWebKey{Key: rsaKey.Public()}, nil, pc(now, nil)), "POST", ""},
+		{"RS256", sign(t, rsaKey, jose.RS256, jose.JSONWebKey{Key: rsaKey.Public()}, nil, pc(now, nil)), "POST", ""},
+		{"RSA key under 2048 bits", sign(t, smallRSA, jose.RS256, jose.JSONWebKey{Key: smallRSA.Public()}, nil, pc(now, nil)), "POST", "valid public key"},
+		{"ES256 on P-384", sign(t, p384, jose.ES384, jose.JSONWebKey{Key: p384.Public()}, map[jose.HeaderKey]any{"alg": "ES256"}, pc(now, nil)), "POST", "valid public key"},
+		{"tampered signature, header known", tamper(sign(t, edKey, jose.EdDSA, edPub, nil, pc(now, nil))), "POST", "signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +107,7 @@ func TestVerify(t *testing.T) {
 			case tt.refusal == "" && err != nil:
 				t.Fatalf("Verify = %v", err)
 			case tt.refusal == "":
-				if tt.name != "ES256" && got.JKT != wantJKT {
+				if strings.HasPrefix(tt.name, "EdDSA") && got.JKT != wantJKT {
 					t.Errorf("JKT = %s, want %s", got.JKT, wantJKT)
 				}
 			case !errors.As(err, &e) || !strings.Contains(e.Reason, tt.refusal):
@@ -106,6 +115,18 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tamper flips a bit of the proof's signature.
+func tamper(p string) string {
+	i := strings.LastIndexByte(p, '.')
+	sig := []byte(p[i+1:])
+	if sig[3] == 'A' {
+		sig[3] = 'B'
+	} else {
+		sig[3] = 'A'
+	}
+	return p[:i+1] + string(sig)
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
