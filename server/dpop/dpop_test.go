@@ -20,7 +20,7 @@ import (
 const endpoint = "https://as.example/oauth/token"
 
 // sign makes a proof: header members over the usual ones, claims as given.
-func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, jwk any, extra map[jose.HeaderKey]any, cl map[string]any) string {
+func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, jwk any, extra map[jose.HeaderKey]any, cl map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("dpop+jwt")
 	if jwk != nil {
