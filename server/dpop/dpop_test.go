@@ -173,3 +173,20 @@ func TestNonces(t *testing.T) {
 		t.Error("garbage passed as a nonce")
 	}
 }
+
+// FuzzVerify: no proof makes Verify panic, and whatever passes carries a
+// thumbprint and a jti.
+func FuzzVerify(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	f.Add(sign(f, key, jose.EdDSA, jose.JSONWebKey{Key: key.Public()}, nil, pc(now, nil)))
+	f.Add("e30.e30.")
+	f.Add("..")
+	v := New(Config{Now: func() time.Time { return now }})
+	f.Fuzz(func(t *testing.T, proof string) {
+		p, err := v.Verify(proof, "POST", []string{endpoint})
+		if err == nil && (p.JKT == "" || p.ID == "") {
+			t.Fatalf("accepted %q without a thumbprint or jti: %+v", proof, p)
+		}
+	})
+}
