@@ -8,15 +8,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// clientCertificate is the certificate the client presented on the TLS
-// connection (the leaf), nil when none. A certificate forwarded by a
-// trusted proxy in a header (issue 18's tls.client_cert_header) plugs in
-// here: it is the one place the token endpoint asks.
-func clientCertificate(c echo.Context) *x509.Certificate {
-	if st := c.Request().TLS; st != nil && len(st.PeerCertificates) > 0 {
-		return st.PeerCertificates[0]
+// clientCertificate is the certificate the client presented (the leaf),
+// nil when none: on oauthd's own TLS connection, or forwarded by a trusted
+// proxy (clientChain, Config.ClientCertHeader).
+func (s *Server) clientCertificate(c echo.Context) (*x509.Certificate, error) {
+	chain, err := s.clientChain(c)
+	if err != nil || len(chain) == 0 {
+		return nil, err
 	}
-	return nil
+	return chain[0], nil
 }
 
 // certThumbprint is RFC 8705 §3.1's x5t#S256: base64url SHA-256 of the

@@ -26,11 +26,11 @@ func BenchmarkClientAuthentication(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		id, sec, err := readClientCredentials(r, form)
-		if err != nil || id != app.ClientID {
+		cr, err := readClientCredentials(r, form, nil)
+		if err != nil || cr.id != app.ClientID {
 			b.Fatal(err)
 		}
-		if _, ok := app.MatchSecret(sec, now); !ok {
+		if _, ok := app.MatchSecret(cr.secret, now); !ok {
 			b.Fatal("secret does not match")
 		}
 	}

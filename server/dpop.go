@@ -91,7 +91,11 @@ func newBinder(cfg Config, st Store) (*binder, error) {
 	if n, err := dpop.NormalizeURL(cfg.Issuer + "/oauth/token"); err == nil {
 		b.urls = append(b.urls, n)
 	}
-	for _, u := range bc.TokenURLs {
+	urls := bc.TokenURLs
+	if cfg.MTLSBaseURL != "" {
+		urls = append(urls, cfg.MTLSBaseURL+TokenPath)
+	}
+	for _, u := range urls {
 		n, err := dpop.NormalizeURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("server: token endpoint URL %q: %v", u, err)
@@ -108,6 +112,10 @@ type binding struct {
 	alg string
 	// age is how old the proof was when it arrived.
 	age time.Duration
+	// assertionAlg is the alg of the client assertion the client
+	// authenticated with (issue 18), "" for none: the FAPI profile limits
+	// it as it limits proofs'.
+	assertionAlg string
 }
 
 func errInvalidDPoPProof(format string, args ...any) *web.Error {
@@ -121,7 +129,11 @@ func errInvalidDPoPProof(format string, args ...any) *web.Error {
 func (s *Server) readBinding(c echo.Context) (binding, error) {
 	b, r := s.bind, c.Request()
 	var out binding
-	if cert := clientCertificate(c); cert != nil {
+	cert, err := s.clientCertificate(c)
+	if err != nil {
+		return out, err
+	}
+	if cert != nil {
 		out.cnf.X5TS256 = certThumbprint(cert)
 		// Hashes of public material: safe in the request's log line,
 		// which then says what the token is bound to.
@@ -197,6 +209,10 @@ func (s *Server) senderPolicy(c echo.Context, app *store.Application, b binding)
 		return errInvalidRequest("this application follows the FAPI 2.0 profile: request tokens over TLS")
 	case !b.cnf.Bound():
 		return errInvalidRequest("this application follows the FAPI 2.0 profile, whose tokens are sender-constrained: send a DPoP proof or use a TLS client certificate")
+	case b.assertionAlg != "" && !slices.Contains(dpop.FAPIAlgorithms, b.assertionAlg):
+		return &web.Error{Code: "invalid_client", Status: http.StatusUnauthorized, Challenge: basicChallenge,
+			Reason:      "FAPI 2.0 application's client assertion signed " + b.assertionAlg,
+			Description: "this application follows the FAPI 2.0 profile: sign client assertions with PS256, ES256 or EdDSA"}
 	case b.alg != "" && !slices.Contains(dpop.FAPIAlgorithms, b.alg):
 		return errInvalidDPoPProof("this application follows the FAPI 2.0 profile: sign DPoP proofs with PS256, ES256 or EdDSA")
 	case b.alg != "" && b.age > fapiMaxProofAge:

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -77,7 +76,11 @@ type frame struct {
 // Last-Event-ID resumes after an event.
 func (s *Server) handleFeed(c echo.Context) error {
 	ctx := c.Request().Context()
-	app, _, err := authenticateClient(c, s.store, url.Values{}, s.cfg.Now)
+	form, err := feedForm(c)
+	if err != nil {
+		return web.WriteError(c, err)
+	}
+	app, err := s.authenticateClient(c, form)
 	if err != nil {
 		return s.authError(c, &app, err)
 	}

@@ -129,12 +129,13 @@ func FuzzClientCredentials(f *testing.F) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		id, secret, err := readClientCredentials(r, form)
+		cr, err := readClientCredentials(r, form, nil)
+		id := cr.id
 		var e *web.Error
 		switch {
 		case err == nil:
-			if id == "" || secret == "" {
-				t.Fatalf("auth %q body %q: accepted empty id %q or secret %q", auth, body, id, secret)
+			if id == "" || (cr.secret == "" && cr.assertion == nil) {
+				t.Fatalf("auth %q body %q: accepted empty id %q or secret %q", auth, body, id, cr.secret)
 			}
 		case !errors.As(err, &e):
 			t.Fatalf("auth %q body %q: error %v is not an *Error", auth, body, err)
@@ -167,7 +168,8 @@ func FuzzClientCredentials(f *testing.F) {
 		}
 		r = httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
 		r.Header.Set("Authorization", basic(auth, body))
-		gotID, gotSecret, err := readClientCredentials(r, url.Values{})
+		got, err := readClientCredentials(r, url.Values{}, nil)
+		gotID, gotSecret := got.id, got.secret
 		if err != nil || gotID != auth || gotSecret != body {
 			t.Fatalf("Basic %q:%q parsed as %q:%q, %v", auth, body, gotID, gotSecret, err)
 		}

@@ -73,10 +73,11 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err != nil {
 		return web.WriteError(c, err)
 	}
-	id, secret, err := clientCredentials(c, form)
+	cr, err := s.clientCredentials(c, form)
 	if err != nil {
 		return s.authError(c, nil, err)
 	}
+	id := cr.id
 	ref, wellFormed := s.TokenRef(ctx, form.Get("token"))
 	var lookup store.TokenLookup
 	if wellFormed {
@@ -99,7 +100,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		return web.WriteError(c, err)
 	}
 	caller := lookup.Also
-	if _, err := checkClient(c, caller, store.Sum(secret), s.cfg.Now()); err != nil {
+	if _, err := s.authenticate(c, caller, &cr); err != nil {
 		return s.authError(c, caller, err)
 	}
 	if lookup.AlsoLocked > 0 {

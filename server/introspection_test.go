@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -347,11 +348,67 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("grant types %v", m["grant_types_supported"])
 	}
 	for _, k := range []string{"token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
-		if join(k) != "client_secret_basic client_secret_post" {
+		if join(k) != "client_secret_basic client_secret_post private_key_jwt" {
 			t.Errorf("%s = %v", k, m[k])
 		}
 	}
+	for _, k := range []string{"token_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported"} {
+		if join(k) != "EdDSA ES256 PS256 RS256" {
+			t.Errorf("%s = %v", k, m[k])
+		}
+	}
+	if m["tls_client_certificate_bound_access_tokens"] != false || m["mtls_endpoint_aliases"] != nil {
+		t.Errorf("mTLS fields without mTLS: %v %v", m["tls_client_certificate_bound_access_tokens"], m["mtls_endpoint_aliases"])
+	}
 	if s := join("scopes_supported"); !strings.Contains(s, "sms") || !strings.Contains(s, "tokens:introspect") {
 		t.Errorf("scopes_supported %q", s)
+	}
+}
+
+// The metadata lists every client authentication method the deployment
+// can take (issue 18): client_secret_jwt with a sealing key to open its
+// secrets, the mTLS methods when certificates can reach oauthd, and
+// mtls_endpoint_aliases at client_auth.mtls_base_url.
+func TestMetadataClientAuthMethods(t *testing.T) {
+	unseal := func(context.Context, []byte) ([]byte, error) { return nil, nil }
+	for _, tt := range []struct {
+		name    string
+		edit    func(*Config)
+		methods string
+		algs    string
+		aliases map[string]any
+	}{
+		{"secrets and keys", func(*Config) {}, "client_secret_basic client_secret_post private_key_jwt", "EdDSA ES256 PS256 RS256", nil},
+		{"sealing key", func(c *Config) { c.ClientAuth.Unseal = unseal },
+			"client_secret_basic client_secret_post client_secret_jwt private_key_jwt", "EdDSA ES256 PS256 RS256 HS256", nil},
+		{"TLS listener", func(c *Config) { c.MTLS = true },
+			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
+		{"mTLS elsewhere", func(c *Config) { c.MTLSBaseURL = "https://mtls.oauthd.test" },
+			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256",
+			map[string]any{"token_endpoint": "https://mtls.oauthd.test/oauth/token", "introspection_endpoint": "https://mtls.oauthd.test/oauth/introspect",
+				"revocation_endpoint": "https://mtls.oauthd.test/oauth/revoke"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestServer(t, tt.edit)
+			m := decode[map[string]any](t, env.do(getRequest("/.well-known/oauth-authorization-server")).Body)
+			join := func(k string) string {
+				var out []string
+				for _, v := range m[k].([]any) {
+					out = append(out, v.(string))
+				}
+				return strings.Join(out, " ")
+			}
+			for _, ep := range []string{"token", "introspection", "revocation"} {
+				if got := join(ep + "_endpoint_auth_methods_supported"); got != tt.methods {
+					t.Errorf("%s methods = %s, want %s", ep, got, tt.methods)
+				}
+				if got := join(ep + "_endpoint_auth_signing_alg_values_supported"); got != tt.algs {
+					t.Errorf("%s algs = %s, want %s", ep, got, tt.algs)
+				}
+			}
+			if got, _ := m["mtls_endpoint_aliases"].(map[string]any); !reflect.DeepEqual(got, tt.aliases) {
+				t.Errorf("mtls_endpoint_aliases = %v, want %v", got, tt.aliases)
+			}
+		})
 	}
 }

@@ -28,7 +28,7 @@ type TokenIssuer interface {
 type tokenRequest struct {
 	s      *Server
 	c      echo.Context
-	secret store.Digest
+	cred   *credentials
 	now    time.Time // when the secret must be active
 	form   url.Values
 	scopes []string // requested, parsed
@@ -49,8 +49,8 @@ type tokenRequest struct {
 	bind binding
 }
 
-func (s *Server) newTokenRequest(c echo.Context, secret string, form url.Values) *tokenRequest {
-	r := &tokenRequest{s: s, c: c, secret: store.Sum(secret), now: s.cfg.Now(), form: form}
+func (s *Server) newTokenRequest(c echo.Context, cr *credentials, form url.Values) *tokenRequest {
+	r := &tokenRequest{s: s, c: c, cred: cr, now: s.cfg.Now(), form: form}
 	scope, err := scopes.Parse(form.Get("scope"))
 	ttl, ttlErr := parseTTL(form)
 	switch gt := form.Get("grant_type"); {
@@ -105,7 +105,7 @@ func parseTTL(form url.Values) (time.Duration, error) {
 // then deletes the record again).
 func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
 	r.app = app
-	secretID, err := checkClient(r.c, app, r.secret, r.now)
+	secretID, err := checkClient(r.c, app, r.cred, r.now)
 	switch {
 	case err != nil:
 		return store.Grant{}, err
@@ -161,6 +161,10 @@ func (s *Server) issueError(c echo.Context, r *tokenRequest, err error) error {
 		return web.WriteError(c, errInvalidClient("application deleted while the token was issued"))
 	case errors.As(err, &locked):
 		return web.WriteError(c, errLockedOut(locked.For))
+	case errors.Is(err, store.ErrAuthMethod):
+		err = errInvalidClient("application's authentication method changed while the token was issued")
+	case errors.Is(err, store.ErrAlreadyExists):
+		err = replayError(err)
 	}
 	return s.authError(c, r.app, err)
 }

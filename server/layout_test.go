@@ -45,6 +45,10 @@ func TestLayout(t *testing.T) {
 		{"server/dpop", []string{"server", "server/apps", "server/introspect", "server/web", "store", "store/redis",
 			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
 		{"server/clientip", []string{"server", "server/web", "store"}},
+		// Client authentication checks credentials; it knows no endpoint,
+		// no service and no storage backend.
+		{"server/clientauth", []string{"server", "server/web", "server/apps", "server/admin", "store/redis",
+			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
 		{"server/apps", []string{"server", "server/web", "server/admin", "server/admin/adminapi", "server/dashboard"}},
 		{"store", []string{"server", "server/apps", "scopes"}},
 	}

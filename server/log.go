@@ -37,7 +37,7 @@ func observe(obs Observer) func(c echo.Context, l *web.RequestLog, status int) {
 	return func(c echo.Context, l *web.RequestLog, status int) {
 		switch l.Code() {
 		case "invalid_client":
-			obs.ClientAuthFailed(l.Reason())
+			obs.ClientAuthFailed(authFailureLabel(l.Reason()))
 		case "slow_down":
 			switch l.Reason() {
 			case issueQuota:

@@ -21,17 +21,36 @@ type metadata struct {
 	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
-	ScopesSupported                           []string `json:"scopes_supported"`
-	ServiceDocumentation                      string   `json:"service_documentation,omitempty"`
+	// The algorithms of client assertions (client_secret_jwt,
+	// private_key_jwt) at each endpoint.
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	// TLSClientCertificateBoundAccessTokens (RFC 8705 §3.3): a client
+	// certificate binds the token, wherever certificates reach oauthd.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	// MTLSEndpointAliases (RFC 8705 §5) are the endpoints served with
+	// mutual TLS elsewhere (client_auth.mtls_base_url).
+	MTLSEndpointAliases  *mtlsAliases `json:"mtls_endpoint_aliases,omitempty"`
+	ScopesSupported      []string     `json:"scopes_supported"`
+	ServiceDocumentation string       `json:"service_documentation,omitempty"`
 	// JWKSURI publishes the keys of JWT access tokens, when the server
 	// signs any.
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	// RevocationFeedEndpoint is an oauthd extension (RFC 8414 §2 allows
 	// them): the Server-Sent Events feed of revocations (docs/api.md).
 	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
-	// DPoP (RFC 9449 §5.1) and certificate-bound tokens (RFC 8705 §3.3).
-	DPoPSigningAlgValuesSupported         []string `json:"dpop_signing_alg_values_supported,omitempty"`
-	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// DPoPSigningAlgValuesSupported (RFC 9449 §5.1): the DPoP proof
+	// algorithms the token endpoint takes.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+}
+
+// mtlsAliases are the endpoints at client_auth.mtls_base_url.
+type mtlsAliases struct {
+	TokenEndpoint          string `json:"token_endpoint"`
+	IntrospectionEndpoint  string `json:"introspection_endpoint"`
+	RevocationEndpoint     string `json:"revocation_endpoint"`
+	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
 }
 
 // metadataDoc is a rendered metadata document and the catalogue it lists:
@@ -44,7 +63,14 @@ type metadataDoc struct {
 // metadataDocument renders the document for the catalogue in force: it
 // changes only with the configuration and the catalogue.
 func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
-	auth := []string{"client_secret_basic", "client_secret_post"}
+	auth, algs := s.authMethodsSupported(), s.authAlgsSupported()
+	var aliases *mtlsAliases
+	if base := s.cfg.MTLSBaseURL; base != "" {
+		aliases = &mtlsAliases{TokenEndpoint: base + TokenPath, IntrospectionEndpoint: base + IntrospectPath, RevocationEndpoint: base + RevokePath}
+		if s.cfg.Feed != nil {
+			aliases.RevocationFeedEndpoint = base + FeedPath
+		}
+	}
 	var jwks string
 	if s.cfg.Signer != nil {
 		jwks = s.cfg.Issuer + JWKSPath
@@ -60,21 +86,25 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		JWKSURI:               jwks,
 		Issuer:                s.cfg.Issuer,
-		TokenEndpoint:         s.cfg.Issuer + "/oauth/token",
-		IntrospectionEndpoint: s.cfg.Issuer + "/oauth/introspect",
-		RevocationEndpoint:    s.cfg.Issuer + "/oauth/revoke",
+		TokenEndpoint:         s.cfg.Issuer + TokenPath,
+		IntrospectionEndpoint: s.cfg.Issuer + IntrospectPath,
+		RevocationEndpoint:    s.cfg.Issuer + RevokePath,
 		GrantTypesSupported:   s.grants.supported(),
 		// RFC 8414 makes this field required; oauthd has no authorization
 		// endpoint, so it supports no response type.
-		ResponseTypesSupported:                    []string{},
-		TokenEndpointAuthMethodsSupported:         auth,
-		IntrospectionEndpointAuthMethodsSupported: auth,
-		RevocationEndpointAuthMethodsSupported:    auth,
-		ScopesSupported:                           cat.Names(),
-		ServiceDocumentation:                      s.cfg.ServiceDocumentation,
-		RevocationFeedEndpoint:                    feed,
-		DPoPSigningAlgValuesSupported:             dpopAlgs,
-		TLSClientCertificateBoundAccessTokens:     s.bind.cfg.TLS,
+		ResponseTypesSupported:                             []string{},
+		TokenEndpointAuthMethodsSupported:                  auth,
+		IntrospectionEndpointAuthMethodsSupported:          auth,
+		RevocationEndpointAuthMethodsSupported:             auth,
+		TokenEndpointAuthSigningAlgValuesSupported:         algs,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: algs,
+		RevocationEndpointAuthSigningAlgValuesSupported:    algs,
+		MTLSEndpointAliases:                                aliases,
+		ScopesSupported:                                    cat.Names(),
+		ServiceDocumentation:                               s.cfg.ServiceDocumentation,
+		RevocationFeedEndpoint:                             feed,
+		DPoPSigningAlgValuesSupported:                      dpopAlgs,
+		TLSClientCertificateBoundAccessTokens:              s.cfg.MTLS || s.bind.cfg.TLS,
 	})
 	return b
 }

@@ -22,7 +22,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return web.WriteError(c, err)
 	}
-	app, _, err := authenticateClient(c, s.store, form, s.cfg.Now)
+	app, err := s.authenticateClient(c, form)
 	if err != nil {
 		return s.authError(c, &app, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthd/oauthd/scopes"
+	"github.com/oauthd/oauthd/server/clientauth"
 	"github.com/oauthd/oauthd/server/clientip"
 	"github.com/oauthd/oauthd/server/web"
 	"github.com/oauthd/oauthd/store"
@@ -29,6 +30,7 @@ import (
 type Store interface {
 	AppReader
 	TokenIssuer
+	AssertionStore
 	LookupTokenFor(ctx context.Context, ref store.TokenRef, caller store.Caller) (store.TokenLookup, error)
 	RevokeToken(ctx context.Context, ref store.TokenRef, tombstone time.Duration) (bool, error)
 	Ping(ctx context.Context) error
@@ -100,6 +102,23 @@ type Config struct {
 	Tracing web.Tracing
 	// Binding configures DPoP and certificate-bound tokens (issue 19).
 	Binding BindingConfig
+	// ClientAuth configures the verification of client assertions and
+	// certificates (issue 18): New fills in its Issuer and TokenEndpoints
+	// (the issuer, the endpoints' URLs and their MTLSBaseURL aliases,
+	// every aud an assertion may name) and its Now.
+	ClientAuth clientauth.Config
+	// ClientCertHeader names the header a TLS-terminating proxy puts the
+	// client's certificate in (URL-escaped PEM, as nginx's
+	// $ssl_client_escaped_cert), believed only from TrustedProxies; ""
+	// reads client certificates from oauthd's own TLS connections only.
+	ClientCertHeader string
+	// MTLS says client certificates can reach the server (its own TLS
+	// listener, ClientCertHeader, or MTLSBaseURL): the metadata then lists
+	// tls_client_auth and self_signed_tls_client_auth.
+	MTLS bool
+	// MTLSBaseURL is where the endpoints are served with mutual TLS, when
+	// elsewhere than Issuer (RFC 8705 §5: mtls_endpoint_aliases).
+	MTLSBaseURL string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -121,6 +140,12 @@ type Server struct {
 	tracer trace.Tracer
 	// bind checks sender-constrained token requests (dpop.go).
 	bind *binder
+	// verifier checks client assertions and certificates.
+	verifier ClientVerifier
+	proxies  *clientip.Proxies
+	// certHeaderIgnored is set once a client certificate header from an
+	// untrusted peer was logged (clientChain).
+	certHeaderIgnored atomic.Bool
 }
 
 // New builds the server. It starts nothing: serve Handler() on a listener.
@@ -147,14 +172,31 @@ func New(cfg Config, st Store) (*Server, error) {
 	if cfg.InactiveReason && cfg.Tombstone <= 0 {
 		return nil, errors.New("server: InactiveReason needs a positive Tombstone")
 	}
-	var err error
+	if cfg.MTLSBaseURL != "" {
+		cfg.MTLS = true
+	}
+	cfg.ClientAuth.Issuer, cfg.ClientAuth.TokenEndpoints = cfg.Issuer, nil
+	for _, base := range []string{cfg.Issuer, cfg.MTLSBaseURL} {
+		if base != "" {
+			cfg.ClientAuth.TokenEndpoints = append(cfg.ClientAuth.TokenEndpoints,
+				base+TokenPath, base+IntrospectPath, base+RevokePath, base+FeedPath)
+		}
+	}
+	if cfg.ClientAuth.Now == nil {
+		cfg.ClientAuth.Now = cfg.Now
+	}
+	verifier, err := clientauth.New(cfg.ClientAuth)
+	if err != nil {
+		return nil, err
+	}
+	proxies := clientip.NewProxies(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy(),
-		tracer: cfg.Tracing.Tracer()}
+		tracer: cfg.Tracing.Tracer(), verifier: verifier, proxies: proxies}
 	if s.bind, err = newBinder(cfg, st); err != nil {
 		return nil, err
 	}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
-		Proxies: clientip.NewProxies(cfg.TrustedProxies), NotFound: notFound, Tracing: cfg.Tracing}
+		Proxies: proxies, NotFound: notFound, Tracing: cfg.Tracing}
 	if cfg.Observer != nil {
 		wc.Observer, wc.Done = cfg.Observer, observe(cfg.Observer)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -53,21 +52,54 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return web.WriteError(c, err)
 	}
-	id, secret, err := clientCredentials(c, form)
+	cr, err := s.clientCredentials(c, form)
 	if err != nil {
 		return s.authError(c, nil, err)
 	}
 	ctx := c.Request().Context()
-	r := s.newTokenRequest(c, secret, form)
+	id := cr.id
+	if !cr.secretOnly() {
+		// A key method: the application (cached) is read and the
+		// assertion or certificate verified first; the store is then
+		// told the client authenticated, and checks the method is still
+		// the application's (store.TokenRequest.AuthMethod).
+		app, err := s.store.GetApplication(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return s.authError(c, nil, errInvalidClient(reasonUnknownClient))
+		case err != nil:
+			return web.WriteError(c, err)
+		}
+		if err := s.verifyKey(c, &app, &cr, true); err != nil {
+			return s.authError(c, &app, err)
+		}
+	}
+	r := s.newTokenRequest(c, &cr, form)
 	if r.bind, err = s.readBinding(c); err != nil {
 		return web.WriteError(c, err)
 	}
+	if cr.assertion != nil {
+		r.bind.assertionAlg = cr.assertion.Algorithm
+	}
 	if r.fail != nil {
+		if cr.jti != "" {
+			// No token will be written to take the jti with: take it now,
+			// or a captured assertion could be replayed to learn the
+			// grant and scope answers only its client may see.
+			if err := s.store.UseAssertion(ctx, id, cr.jti, cr.jtiUntil); err != nil {
+				return s.authError(c, nil, replayError(err))
+			}
+		}
 		return s.issueError(c, r, s.answerOnly(ctx, id, r))
 	}
 	pending := credential.NewPending(id)
+	var secret store.Digest
+	if cr.secretOnly() {
+		secret = store.Sum(cr.secret)
+	}
 	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
-		ClientID: id, Secret: r.secret, AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
+		ClientID: id, Secret: secret, AuthMethod: cr.verified, JTI: cr.jti, JTIUntil: cr.jtiUntil,
+		AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
 		// The wall clock, as go-oauth2's manager read it when it ran token
 		// issue, not cfg.Now, which authentication and introspection use.
 		Digest: pending.Digest, IssuedAt: time.Now(), Lifetime: r.ttl, From: s.lockAddr(c),
@@ -159,7 +191,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // first decide where a token is used. resource is not here, as RFC 8707 §2
 // lets it repeat; unknown parameters are not either, as RFC 6749 §3.2
 // says to ignore them. TestFormParamsListed keeps this list complete.
-var formParams = []string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint", clientIPParam, ttlParam}
+var formParams = []string{"grant_type", "scope", "client_id", "client_secret", "client_assertion", "client_assertion_type",
+	"token", "token_type_hint", clientIPParam, ttlParam}
 
 // isFormContentType reports whether a Content-Type header names
 // application/x-www-form-urlencoded, with or without parameters (a charset,
@@ -175,106 +208,6 @@ func isFormContentType(v string) bool {
 	}
 	_, _, err := mime.ParseMediaType(v) // rare: validate the parameters too
 	return err == nil
-}
-
-// readClientCredentials extracts the client's id and secret from HTTP Basic
-// (client_secret_basic) or the body (client_secret_post); using both at
-// once is invalid_request. Basic credentials are form-decoded after the
-// split (RFC 6749 §2.3.1): Go's x/oauth2 and others encode them.
-func readClientCredentials(r *http.Request, form url.Values) (id, secret string, err error) {
-	hdr := r.Header.Values(echo.HeaderAuthorization)
-	if len(hdr) > 1 {
-		return "", "", errInvalidRequest("send one Authorization header")
-	}
-	if len(hdr) == 1 {
-		if form.Has("client_secret") {
-			return "", "", errInvalidRequest("use one client authentication method: HTTP Basic or client_secret in the body, not both")
-		}
-		scheme, payload, _ := strings.Cut(strings.TrimSpace(hdr[0]), " ")
-		if !strings.EqualFold(scheme, "Basic") {
-			return "", "", errInvalidClient("Authorization scheme is not Basic")
-		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
-		if err != nil {
-			if raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(payload)); err != nil {
-				return "", "", errInvalidClient("malformed Basic credentials (base64)")
-			}
-		}
-		encID, encSecret, ok := strings.Cut(string(raw), ":")
-		if !ok {
-			return "", "", errInvalidClient("malformed Basic credentials (no colon)")
-		}
-		if id, err = url.QueryUnescape(encID); err != nil {
-			return "", "", errInvalidClient("malformed Basic credentials (client_id encoding)")
-		}
-		if secret, err = url.QueryUnescape(encSecret); err != nil {
-			return "", "", errInvalidClient("malformed Basic credentials (secret encoding)")
-		}
-		if bodyID := form.Get("client_id"); bodyID != "" && bodyID != id {
-			return "", "", errInvalidRequest("client_id in the body differs from the one in the Authorization header")
-		}
-	} else {
-		id, secret = form.Get("client_id"), form.Get("client_secret")
-		if id == "" && secret == "" {
-			return "", "", errInvalidClient("no client credentials")
-		}
-	}
-	if id == "" || secret == "" {
-		return "", "", errInvalidClient("client_id or client_secret empty")
-	}
-	return id, secret, nil
-}
-
-// authenticateClient returns the application whose credentials the request
-// carries. Every failure is the same invalid_client answer; the log line
-// says which check failed.
-func authenticateClient(c echo.Context, apps AppReader, form url.Values, now func() time.Time) (store.Application, string, error) {
-	id, secret, err := clientCredentials(c, form)
-	if err != nil {
-		return store.Application{}, "", err
-	}
-	app, err := apps.GetApplication(c.Request().Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Application{}, "", errInvalidClient(reasonUnknownClient)
-	case err != nil:
-		return store.Application{}, "", err
-	}
-	secretID, err := checkClient(c, &app, store.Sum(secret), now())
-	return app, secretID, err
-}
-
-// clientCredentials extracts and sanity-checks the caller's credentials,
-// adding the client_id to the request's log line.
-func clientCredentials(c echo.Context, form url.Values) (id, secret string, err error) {
-	id, secret, err = readClientCredentials(c.Request(), form)
-	if err != nil {
-		return "", "", err
-	}
-	if !credential.ValidClientID(id) || len(secret) > credential.MaxSecret {
-		return "", "", errInvalidClient("malformed client_id or secret")
-	}
-	web.Log(c).SetClientID(id)
-	return id, secret, nil
-}
-
-// checkClient verifies a loaded application against the presented
-// secret's digest and the connection's address, and returns the id of the
-// secret that matched. app nil means the client is unknown.
-func checkClient(c echo.Context, app *store.Application, secret store.Digest, now time.Time) (string, error) {
-	if app == nil {
-		return "", errInvalidClient(reasonUnknownClient)
-	}
-	secretID, ok := app.MatchDigest(secret, now)
-	switch {
-	case !ok:
-		return "", errInvalidClient("wrong secret")
-	case !app.Enabled:
-		return "", errInvalidClient("application disabled")
-	case !app.Allows(web.Addr(c)):
-		return "", errInvalidClient("address not in the application's allowlist")
-	}
-	return secretID, nil
 }
 
 // Auditor records security events, aggregated (see server/apps).

@@ -31,6 +31,7 @@ type Backend interface {
 	Limits
 	Feed
 	Replays
+	Assertions
 	// Ping reports whether the backend answers: nil, or ErrUnavailable.
 	Ping(ctx context.Context) error
 }
@@ -129,7 +130,8 @@ type Scopes interface {
 // under TokenRef{r.ClientID, the bucket of its expiry (Token.Bucket), r.Digest},
 // returned with it, and counted in the usage as CreateToken counts it. A
 // backend may store the record before it calls check, having checked what
-// r says itself (the secret active at r.AuthAt, enabled, the scopes and
+// r says itself (the secret active at r.AuthAt, or the application's
+// method being r.AuthMethod, enabled, the scopes and
 // audiences r asks for the application holds, the lock-out): then an
 // error from check deletes the record again (a failure in between may
 // leave it: harmless, as no token names it). check must not modify the
@@ -137,8 +139,14 @@ type Scopes interface {
 // without calling check, when no application has that client_id, or after
 // it when the application was deleted meanwhile; *LockedError, storing
 // nothing, while r.From is locked out (Limits.ClientLocked's rule);
-// check's error as it is, storing nothing. A nil error means the record
-// is stored.
+// check's error as it is, storing nothing; check's error too, or else
+// ErrAuthMethod, storing nothing, when the application does not accept
+// the way the request authenticated (TokenRequest.AuthMatches), which the
+// backend checks on the application it read itself, not on check's word;
+// ErrAlreadyExists, storing nothing, when r.JTI is set and was used before
+// (by UseAssertion or another IssueToken): the jti is taken with the
+// write, and only by a request the backend would otherwise store.
+// A nil error means the record is stored.
 //
 // LookupTokenFor reads, in one step, the token, its application, whether it
 // was revoked, and the caller's application and lock-out from caller.Addr
@@ -393,4 +401,19 @@ type Feed interface {
 // still answers. A backend may store a digest of id rather than id.
 type Replays interface {
 	Seen(ctx context.Context, kind, id string, until time.Time) (bool, error)
+}
+
+// Assertions remembers the client assertions (RFC 7523 §3, RFC 7521
+// §5.2) already presented, so that each is accepted once across every
+// replica: an assertion captured in flight or from a log cannot be
+// replayed while it is still valid.
+//
+// UseAssertion records the jti of an assertion clientID presented until
+// until (the assertion's exp, after which it is refused anyway), and gives
+// ErrAlreadyExists, recording nothing new, when that client's jti is
+// recorded already: a replay. An until not in the future is kept a
+// second. Two clients' jtis never collide. The jti is not stored as it
+// is.
+type Assertions interface {
+	UseAssertion(ctx context.Context, clientID, jti string, until time.Time) error
 }

@@ -400,9 +400,26 @@ func (c Confirmation) Bound() bool { return c.JKT != "" || c.X5TS256 != "" }
 type TokenRequest struct {
 	ClientID string
 	// Secret is the digest of the secret the client presented, which must
-	// be one of the application's secrets active at AuthAt.
+	// be one of the application's secrets active at AuthAt, when AuthMethod
+	// is "".
 	Secret Digest
 	AuthAt time.Time
+	// AuthMethod is set when the caller authenticated the client itself,
+	// with a key (a client assertion or a TLS client certificate, issue
+	// 18): the method it verified (AuthSecretJWT, AuthPrivateKeyJWT,
+	// AuthTLS, AuthSelfSignedTLS). The backend then compares no secret, but
+	// refuses the request unless the application's Auth.Method is exactly
+	// this one, so an application whose method changed while the request
+	// was checked gets no token. "" is a shared secret (Secret), which only
+	// an application of method "", AuthSecretBasic or AuthSecretPost
+	// accepts.
+	AuthMethod string
+	// JTI, when set, is the client assertion's jti, taken with the write
+	// (Assertions.UseAssertion's rule, one round trip for both): held
+	// until JTIUntil, and a jti used before is ErrAlreadyExists, nothing
+	// written.
+	JTI      string
+	JTIUntil time.Time
 	// Scopes are those requested, none for all the application's;
 	// Resources the RFC 8707 resource indicators, none for all its
 	// audiences.
@@ -421,6 +438,26 @@ type TokenRequest struct {
 	// checks none.
 	From netip.Addr
 }
+
+// AuthMatches reports whether a accepts a request authenticated the way
+// r says (TokenRequest.AuthMethod): a key method only its own, a shared
+// secret only the methods that send it as it is (not client_secret_jwt,
+// whose secret signs an assertion instead).
+func (r *TokenRequest) AuthMatches(a *Application) bool {
+	if r.AuthMethod != "" {
+		return a.Auth.Method == r.AuthMethod
+	}
+	switch a.Auth.Method {
+	case "", AuthSecretBasic, AuthSecretPost:
+		return true
+	}
+	return false
+}
+
+// ErrAuthMethod is a token request authenticated with a method its
+// application does not use (TokenRequest.AuthMethod), which check let
+// through: the application changed while the request was checked.
+var ErrAuthMethod = errors.New("the application does not authenticate with the method the request used")
 
 // Grant is what a token request is granted, as IssueToken's check
 // decides it once the application is known.

@@ -21,6 +21,7 @@ type options struct {
 	StatTokens       int           // tokens issued to count Redis commands per token
 	IntrospectTokens int           // live tokens the introspection runs rotate through
 	Apps             int           // applications the many-applications comparison asks uniformly
+	Assertions       int           // client assertions written for each private_key_jwt run; 0: 20,000 per second
 	Quick            bool
 	Feed             int // feed subscribers: runs the fan-out comparison instead of the others
 	FeedRate         int // feed events published per second during it
@@ -48,6 +49,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.StatTokens, "stat-tokens", 1_000, "tokens issued to count Redis commands per token issue")
 	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
 	fs.IntVar(&o.Apps, "apps", 100_000, "applications the many-applications comparison asks uniformly, against 1,000")
+	fs.IntVar(&o.Assertions, "assertions", 0, "client assertions (each used once) written before each private_key_jwt run; 0: 20,000 per second of the run, about twice oauthd's token rate. A run that uses them up shows non-2xx answers")
 	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
 	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
 	fs.Float64Var(&o.TraceSample, "trace-sample", 0, "run oauthd and sms-api with OpenTelemetry tracing on, sampling this fraction of traces (e.g. 0.01) to an OTLP receiver in the harness that drops them; 0: tracing off")
@@ -97,6 +99,7 @@ func (o options) validate() error {
 		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
 		{o.Apps >= o.StatTokens+redis.DefaultAppCacheSize+100, fmt.Sprintf("-apps: at least -stat-tokens + %d, more than oauthd's application cache holds", redis.DefaultAppCacheSize+100)},
+		{o.Assertions >= 0, "-assertions: a number of assertions, or 0 for 20,000 per second of the run"},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
 		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 		{o.TraceSample >= 0 && o.TraceSample <= 1, "-trace-sample: a fraction between 0 (tracing off) and 1"},

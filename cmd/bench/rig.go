@@ -28,9 +28,10 @@ type rig struct {
 	traceEnv  []string // the OTEL_* settings of oauthd and sms-api
 
 	oauthd         *oauthdClient
-	daemon         credentials // scopes sms groups: gets the tokens
-	jwtDaemon      credentials // the same, with token_format jwt
-	resourceServer credentials // scope tokens:introspect: sms-api's, and the introspection runs' caller
+	daemon         credentials    // scopes sms groups: gets the tokens
+	jwtDaemon      credentials    // the same, with token_format jwt
+	keyDaemon      keyCredentials // the same scopes, authenticating with private_key_jwt
+	resourceServer credentials    // scope tokens:introspect: sms-api's, and the introspection runs' caller
 	http           *http.Client
 }
 
@@ -113,6 +114,9 @@ func startRig(ctx context.Context, ps *procs, dir, bin string, opts options, tra
 		return nil, err
 	}
 	if r.resourceServer, err = r.oauthd.createApp(ctx, "bench-sms-api", []string{"tokens:introspect"}); err != nil {
+		return nil, err
+	}
+	if r.keyDaemon, err = r.oauthd.createKeyApp(ctx, "bench-key-daemon", []string{"sms", "groups"}); err != nil {
 		return nil, err
 	}
 

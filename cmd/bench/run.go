@@ -108,6 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "assertions: %d written before each private_key_jwt run, each used once; a run that uses them up shows non-2xx answers (-assertions)\n",
+		assertionsPerRun(opts))
 	l := load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration}
 	if err := measure(ctx, &ps, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
 		return err

@@ -96,7 +96,7 @@ func (c *cli) open(cmd *cobra.Command) (adminConn, func(), error) {
 	}
 	opts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits}
 	if ring != nil {
-		opts.Keys = ring
+		opts.Keys, opts.Seal = ring, ring.SealSecret
 	}
 	svc := apps.New(st, cfg.catalogue, opts)
 	// The handler accepts one key, minted for this process and never shown:

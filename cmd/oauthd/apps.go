@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -140,22 +141,35 @@ the same way and write the same audit events.`,
 
 func (c *cli) createCommand() *cobra.Command {
 	var in adminapi.NewApplicationRequest
+	var auth authFlags
 	cmd := &cobra.Command{
-		Use:   `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]... [--quota 1000/1h|unlimited] [--introspection-quota N/D] [--quota-mode enforce|monitor]`,
+		Use: `create --name NAME --scopes "sms groups" [--lifetime 24h|168h|never] [--allow-ip CIDR]... [--quota 1000/1h|unlimited] [--introspection-quota N/D] [--quota-mode enforce|monitor] ` +
+			`[--auth-method METHOD [--jwks-file F] [--jwk JSON]... [--public-key-file PEM]... [--jwks-uri URL] [--tls-subject-dn DN] [--tls-san-dns|--tls-san-uri|--tls-san-ip|--tls-san-email V] [--trusted-issuer URL --trusted-subject SUB --trusted-audience AUD [--trusted-jwks-uri URL]]]`,
 		Short: "Create an application and print it with its secret (shown this once)",
 		Long: `Create an application and print it with its client_secret (as JSON with
---json). The secret is shown this once: only its SHA-256 digest is stored.`,
+--json). The secret is shown this once: only its SHA-256 digest is stored.
+An application authenticating with keys or a certificate (--auth-method
+private_key_jwt, tls_client_auth, self_signed_tls_client_auth) has no secret.`,
+		Example: `  oauthd apps create --name billing --scopes sms --auth-method private_key_jwt --public-key-file billing.pub.pem
+  oauthd apps create --name billing --scopes sms --auth-method tls_client_auth --tls-subject-dn "CN=billing,O=Example"
+  oauthd apps create --name billing --scopes sms --auth-method private_key_jwt \
+    --trusted-issuer https://kubernetes.default.svc.cluster.local \
+    --trusted-subject system:serviceaccount:sms:billing --trusted-audience https://auth.example.com`,
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, _ []string) error {
 		if err := checkScopeList("scopes", in.Scopes); err != nil {
 			return err
 		}
+		var err error
+		if in.ClientAuth, err = auth.clientAuth(); err != nil {
+			return err
+		}
 		app, err := api.CreateApplication(ctx, in)
 		if err != nil {
 			return err
 		}
-		if err := c.printApp(app); err != nil || c.json {
+		if err := c.printApp(app); err != nil || c.json || app.ClientSecret == "" {
 			return err
 		}
 		_, err = fmt.Fprint(c.stdout, shownOnce)
@@ -173,6 +187,7 @@ func (c *cli) createCommand() *cobra.Command {
 	f.StringArrayVar(&in.Audiences, "audience", nil, "a resource server its tokens are for (its URI or name, the tokens' aud); repeatable; none: any")
 	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
 	bindingFlags(f, &in.DPoPBound, &in.Profile)
+	auth.add(f)
 	return c.command(cmd)
 }
 
@@ -247,6 +262,9 @@ func (c *cli) printApp(a adminapi.Application) error {
 	row("dpop_bound_access_tokens", fmt.Sprint(a.DPoPBound))
 	row("profile", cmp.Or(a.Profile, "default"))
 	row("enabled", fmt.Sprint(a.Enabled))
+	for _, r := range authRows(a) {
+		row(r[0], r[1])
+	}
 	row("created_at", a.CreatedAt.Format(time.RFC3339))
 	row("updated_at", a.UpdatedAt.Format(time.RFC3339))
 	row("last_used_at", timeOrNever(a.LastUsedAt))
@@ -286,10 +304,18 @@ func (c *cli) updateCommand() *cobra.Command {
 	var meta map[string]string
 	var scopeList, allow []string
 	var clearAllow, clearMeta, enable, disable bool
+	var auth authFlags
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--description D] [--owner O] [--metadata K=V]... [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--quota Q] [--introspection-quota Q] [--quota-mode M] [--enable|--disable]",
+		Use: "update CLIENT_ID [--name N] [--description D] [--owner O] [--metadata K=V]... [--scopes S] [--lifetime L] [--allow-ip CIDR]... [--clear-allow-ip] [--quota Q] [--introspection-quota Q] [--quota-mode M] [--enable|--disable] " +
+			"[--auth-method METHOD] [--jwks-file F] [--jwk JSON]... [--public-key-file PEM]... [--jwks-uri URL] [--tls-subject-dn DN] [--tls-san-* V] [--trusted-issuer URL --trusted-subject SUB --trusted-audience AUD [--trusted-jwks-uri URL]]",
 		Short: "Change an application; narrowed scopes and disabling reach issued tokens at once",
-		Args:  cobra.ExactArgs(1),
+		Long: `Change an application. The authentication flags replace its whole
+authentication setting: the method (kept without --auth-method) and its keys,
+URL or certificate subject, so 'update ID --public-key-file new.pem' rotates
+its keys (give the old and the new key while daemons move over). Moving to a
+key or certificate method removes every secret; moving back to a secret
+method prints a new secret, shown this once.`,
+		Args: cobra.ExactArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		var p adminapi.ApplicationPatchRequest
@@ -355,14 +381,24 @@ func (c *cli) updateCommand() *cobra.Command {
 			p.Enabled = &enable
 		}
 		bindingPatch(f, &p, dpopBound, profile)
-		if p == (adminapi.ApplicationPatchRequest{}) {
-			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --dpop-bound, --profile, --enable, --disable")
+		if auth.given(f) {
+			var err error
+			if p.ClientAuth, err = auth.clientAuth(); err != nil {
+				return err
+			}
+		}
+		if reflect.ValueOf(p).IsZero() {
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --dpop-bound, --profile, --enable, --disable, --auth-method and its keys")
 		}
 		a, err := api.UpdateApplication(ctx, args[0], p)
 		if err != nil {
 			return err
 		}
-		return c.printApp(a)
+		if err := c.printApp(a); err != nil || c.json || a.ClientSecret == "" {
+			return err
+		}
+		_, err = fmt.Fprint(c.stdout, shownOnce)
+		return err
 	})
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
@@ -381,6 +417,7 @@ func (c *cli) updateCommand() *cobra.Command {
 	bindingFlags(f, &dpopBound, &profile)
 	f.BoolVar(&enable, "enable", false, "enable the application")
 	f.BoolVar(&disable, "disable", false, "disable it: no new tokens, and its tokens stop working at once")
+	auth.add(f)
 	return c.command(cmd)
 }
 

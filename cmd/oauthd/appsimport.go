@@ -18,6 +18,7 @@ import (
 	"github.com/oauthd/oauthd/server/admin/adminapi"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
+	"github.com/oauthd/oauthd/store"
 )
 
 // migrationFile is what `apps export` writes and `apps import --file`
@@ -26,8 +27,10 @@ import (
 // a new field of an application is exported and imported with no change
 // here, and is optional, so older files still import).
 //
-// Version 2, written now, holds every field, enabled, and the secrets as
-// oauthd stores them (secret_digests: id, sha256, created_at, expires_at),
+// Version 2, written now, holds every field (the client authentication
+// method and keys of issue 18 too), enabled, and the secrets as oauthd
+// stores them (secret_digests: id, sha256, created_at, expires_at, and a
+// client_secret_jwt application's sealed copy),
 // so a restore or a move into another Redis keeps every daemon working;
 // exported --without-secrets it holds none. Version 1 (no "version") is
 // what earlier versions exported and what a Hydra or Keycloak client list
@@ -47,7 +50,7 @@ type migrationFile struct {
 const migrationVersion = 2
 
 // sensitiveComment is the comment of an export that holds digests.
-const sensitiveComment = "Sensitive: this file holds the SHA-256 digests of the applications' client secrets, with which anyone can check a guessed secret offline and set these applications up on another server. Keep it as you keep a Redis backup (oauthd writes it with mode 0600), and delete it when it has served. 'oauthd apps export --without-secrets' writes one without them for sharing."
+const sensitiveComment = "Sensitive: this file holds the SHA-256 digests of the applications' client secrets (and, for client_secret_jwt applications, the secrets sealed with the deployment's sealing key), with which anyone can check a guessed secret offline and set these applications up on another server. Keep it as you keep a Redis backup (oauthd writes it with mode 0600), and delete it when it has served. 'oauthd apps export --without-secrets' writes one without them for sharing."
 
 // importResult is one line of `apps import`'s report.
 type importResult struct {
@@ -135,7 +138,9 @@ func giveSecrets(list []adminapi.ExportedApplication, file string, reset bool) (
 	generated = make([]bool, len(list))
 	bare := 0
 	for i, a := range list {
-		if a.ClientSecret != "" || len(a.SecretDigests) > 0 {
+		// An application authenticating with keys or a certificate has
+		// no secret to carry.
+		if a.ClientSecret != "" || len(a.SecretDigests) > 0 || !(store.ClientAuth{Method: a.TokenEndpointAuthMethod}).UsesSecret() {
 			continue
 		}
 		bare++
@@ -262,9 +267,11 @@ func (c *cli) exportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [--output FILE] [--without-secrets]",
 		Short: "Write every application, with its secrets' digests, as JSON 'apps import --file' reads",
-		Long: `Write every application as JSON: every field, whether it is enabled, and the
-SHA-256 digests of its secrets (with their ids and expiries), the way oauthd
-stores them. 'oauthd apps import --file' on another Redis then restores them
+		Long: `Write every application as JSON: every field (its authentication method and
+public keys too), whether it is enabled, and the SHA-256 digests of its
+secrets (with their ids and expiries), the way oauthd stores them; a
+client_secret_jwt application's secrets also sealed with the sealing key,
+so they work only where the same jwt.sealing_key_file is configured. 'oauthd apps import --file' on another Redis then restores them
 whole: each daemon's secret keeps working there. Exporting digests needs an
 admin key (or direct mode); the export is recorded in the audit log.
 

@@ -77,6 +77,12 @@ func serveSettings() []setting {
 		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request header block in bytes; larger requests get 431"},
 		{Key: "tls.cert_file", Default: "", Usage: "PEM certificate (with its chain) to serve HTTPS on both listeners; needs tls.key_file. Reloaded when the file changes and on SIGHUP"},
 		{Key: "tls.key_file", Default: "", Usage: "PEM private key of tls.cert_file"},
+		{Key: "tls.client_ca_file", Default: "", Usage: "PEM bundle of the CAs whose client certificates tls_client_auth applications may present (their subject DN or SAN is matched too); without it tls_client_auth is refused. http.addr's TLS listener asks every client for a certificate and requires none"},
+		{Key: "tls.client_cert_header", Default: "", Usage: "header a TLS-terminating proxy puts the client certificate in, as URL-escaped PEM (nginx: proxy_set_header X-Client-Cert $ssl_client_escaped_cert), for the mTLS client authentication methods; believed only from http.trusted_proxies"},
+		{Key: "client_auth.assertion_max_lifetime", Default: 5 * time.Minute, Usage: "longest lifetime (exp - iat) of a client assertion (private_key_jwt, client_secret_jwt); each is accepted once, remembered in Redis until it expires"},
+		{Key: "client_auth.allow_private_jwks_uri", Default: false, Usage: "let applications' jwks_uri and trusted issuers resolve to private, loopback and link-local addresses (an in-cluster Kubernetes issuer); off, such fetches are refused (SSRF guard)"},
+		{Key: "client_auth.fetch_timeout", Default: 5 * time.Second, Usage: "how long fetching an application's jwks_uri or a trusted issuer's discovery document and keys may take"},
+		{Key: "client_auth.mtls_base_url", Default: "", Usage: "base URL where oauthd's endpoints are also served with mutual TLS (a proxy that asks for client certificates), published as the metadata's mtls_endpoint_aliases (RFC 8705 §5)"},
 		{Key: "issuer", Default: "", Usage: "public base URL of this server, exactly as clients reach it (default http://<http.addr's host>:<port>, localhost when it names every interface; https:// with TLS)"},
 		{Key: "shutdown_timeout", Default: 10 * time.Second, Usage: "how long a shutdown waits for requests in flight"},
 		{Key: "service_documentation", Default: "https://github.com/oauthd/oauthd/blob/main/docs/api.md", Usage: "URL of the API documentation, published in the RFC 8414 metadata"},
@@ -137,9 +143,17 @@ type Config struct {
 		MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`
 	} `mapstructure:"http"`
 	TLS struct {
-		CertFile string `mapstructure:"cert_file"`
-		KeyFile  string `mapstructure:"key_file"`
+		CertFile         string `mapstructure:"cert_file"`
+		KeyFile          string `mapstructure:"key_file"`
+		ClientCAFile     string `mapstructure:"client_ca_file"`
+		ClientCertHeader string `mapstructure:"client_cert_header"`
 	} `mapstructure:"tls"`
+	ClientAuth struct {
+		AssertionMaxLifetime time.Duration `mapstructure:"assertion_max_lifetime"`
+		AllowPrivateJWKSURI  bool          `mapstructure:"allow_private_jwks_uri"`
+		FetchTimeout         time.Duration `mapstructure:"fetch_timeout"`
+		MTLSBaseURL          string        `mapstructure:"mtls_base_url"`
+	} `mapstructure:"client_auth"`
 	Issuer   string `mapstructure:"issuer"`
 	Endpoint string `mapstructure:"endpoint"`
 	Redis    struct {
@@ -237,8 +251,10 @@ type Config struct {
 	file           string
 	trustedProxies []netip.Prefix
 	sealingKey     []byte // from jwt.sealing_key_file or jwt.sealing_key; nil: none
-	limits         redis.LimitsConfig
-	catalogue      *scopes.Catalogue // the seed: Scopes, or the built-in catalogue
+	// clientCAs verify tls_client_auth certificates (tls.client_ca_file).
+	clientCAs *x509.CertPool
+	limits    redis.LimitsConfig
+	catalogue *scopes.Catalogue // the seed: Scopes, or the built-in catalogue
 	// tls serves the tls.* pair, loaded once at validation; nil is plain
 	// HTTP.
 	tls       *tlsreload.Reloader
@@ -336,6 +352,59 @@ func (c *Config) validate(list []setting) error {
 			var err error
 			c.tls, err = tlsreload.New(t.CertFile, t.KeyFile)
 			return err
+		}},
+		{"tls.client_ca_file", func() error {
+			if c.TLS.ClientCAFile == "" {
+				return nil
+			}
+			pem, err := os.ReadFile(c.TLS.ClientCAFile)
+			if err != nil {
+				return err
+			}
+			c.clientCAs = x509.NewCertPool()
+			if !c.clientCAs.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("%s holds no PEM certificate: give the CA bundle that signs the clients' certificates", c.TLS.ClientCAFile)
+			}
+			return nil
+		}},
+		{"tls.client_cert_header", func() error {
+			h := c.TLS.ClientCertHeader
+			if h == "" {
+				return nil
+			}
+			if strings.IndexFunc(h, func(r rune) bool {
+				return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			}) >= 0 {
+				return fmt.Errorf("%q is not a header name, e.g. X-Client-Cert", h)
+			}
+			if c.HTTP.TrustedProxies == "" {
+				return errors.New("set http.trusted_proxies too: the header is believed only from the proxies named there, and with none it would never be")
+			}
+			return nil
+		}},
+		{"client_auth.assertion_max_lifetime", func() error {
+			if d := c.ClientAuth.AssertionMaxLifetime; d < 10*time.Second || d > time.Hour {
+				return fmt.Errorf("%v: use between 10s and 1h; a client makes a fresh assertion for each request, so minutes are plenty", d)
+			}
+			return nil
+		}},
+		{"client_auth.fetch_timeout", func() error {
+			if d := c.ClientAuth.FetchTimeout; d < 100*time.Millisecond || d > time.Minute {
+				return fmt.Errorf("%v: use between 100ms and 1m (a token request waits for the fetch)", d)
+			}
+			return nil
+		}},
+		{"client_auth.mtls_base_url", func() error {
+			if c.ClientAuth.MTLSBaseURL == "" {
+				return nil
+			}
+			if err := checkIssuer(c.ClientAuth.MTLSBaseURL); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(c.ClientAuth.MTLSBaseURL, "https://") {
+				return fmt.Errorf("%q: mutual TLS is served over https", c.ClientAuth.MTLSBaseURL)
+			}
+			return nil
 		}},
 		{"issuer", func() error {
 			if c.Issuer == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/clientauth"
 	"github.com/oauthd/oauthd/server/credential"
 	"github.com/oauthd/oauthd/server/dashboard"
 	"github.com/oauthd/oauthd/server/signing"
@@ -310,8 +312,14 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		runKeyRing(ringCtx, ring, log)
 	}()
 	defer func() { stopRing(); <-ringDone }()
-	appSvc := apps.New(st, cfg.catalogue, apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
-		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits})
+	appOpts := apps.Options{MaxGrace: cfg.Admin.MaxGrace, Logger: log, Tombstone: tombstone,
+		SecurityEvery: cfg.Audit.SecurityEvery, Keys: keyRing, KeyPublishDelay: cfg.JWT.PublishDelay, Limits: cfg.limits}
+	if ring != nil {
+		// client_secret_jwt secrets are sealed with the signing keys'
+		// sealing key; without one, such applications are refused.
+		appOpts.Seal = ring.SealSecret
+	}
+	appSvc := apps.New(st, cfg.catalogue, appOpts)
 	// The scope catalogue is seeded, or compared with the file's, once
 	// Redis answers.
 	catCtx, stopCat := context.WithCancel(ctx)
@@ -369,6 +377,10 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Signer:               signer,
 		Tracing:              webTracing(tr),
 		Binding:              cfg.Binding.server(cfg, log),
+		ClientAuth:           clientAuthConfig(cfg, ring),
+		ClientCertHeader:     cfg.TLS.ClientCertHeader,
+		MTLS:                 cfg.tls != nil || cfg.TLS.ClientCertHeader != "" || cfg.ClientAuth.MTLSBaseURL != "",
+		MTLSBaseURL:          cfg.ClientAuth.MTLSBaseURL,
 	}, st)
 	if err != nil {
 		return err
@@ -422,6 +434,15 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		servers = append(servers, hs)
 		if cfg.tls != nil {
 			hs.TLSConfig = cfg.tls.Config()
+			if l == ln {
+				// The public listener asks for a client certificate and
+				// requires none (the mTLS client authentication methods,
+				// issue 18); it verifies none either: which CA, or which
+				// registered certificate, is each application's method's
+				// business (server/clientauth). A separate admin listener
+				// asks for none, so no browser offers one there.
+				hs.TLSConfig.ClientAuth = tls.RequestClientCert
+			}
 			go func() { served <- hs.ServeTLS(l, "", "") }()
 		} else {
 			warnPlainHTTP(log, l.Addr(), listener)
@@ -761,4 +782,22 @@ func runKeyRing(ctx context.Context, ring *signing.Ring, log *slog.Logger) {
 	ring.Run(ctx, keyRingReload, func(err error) {
 		log.Warn("reloading the JWT signing keys failed; signing with the keys loaded before", "error", err.Error())
 	})
+}
+
+// clientAuthConfig is the verification of client assertions and
+// certificates (server/clientauth) from the client_auth.* and tls.client_*
+// settings; the server adds its issuer and endpoints. client_secret_jwt
+// secrets open with the signing keys' sealing key (ring nil: none, and the
+// method is refused), as the apps service seals them (Ring.SealSecret).
+func clientAuthConfig(cfg *Config, ring *signing.Ring) clientauth.Config {
+	c := clientauth.Config{
+		MaxLifetime:       cfg.ClientAuth.AssertionMaxLifetime,
+		AllowPrivateAddrs: cfg.ClientAuth.AllowPrivateJWKSURI,
+		FetchTimeout:      cfg.ClientAuth.FetchTimeout,
+		ClientCAs:         cfg.clientCAs,
+	}
+	if ring != nil {
+		c.Unseal = ring.OpenSecret
+	}
+	return c
 }

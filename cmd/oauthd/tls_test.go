@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -264,5 +265,68 @@ func TestPlainHTTPWarning(t *testing.T) {
 				t.Fatalf("warned about %v, want %v\n%s", got, tt.want, p.Logs)
 			}
 		})
+	}
+}
+
+// asksForCertificate reports whether the TLS server at addr asked for a
+// client certificate in the handshake; the client sends none, and the
+// handshake must still succeed (asked, never required).
+func asksForCertificate(t *testing.T, addr string, roots *x509.CertPool) bool {
+	t.Helper()
+	asked := false
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		asked = true
+		return &tls.Certificate{}, nil
+	}})
+	if err != nil {
+		t.Fatalf("TLS handshake without a client certificate: %v", err)
+	}
+	// TLS 1.3 finishes the client's side before the server reads its
+	// certificate: a round trip makes the server's verdict show.
+	_, _ = conn.Write([]byte("GET /health/alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+	buf := make([]byte, 12)
+	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "HTTP/1.1 200" {
+		t.Fatalf("request without a client certificate: %q, %v", buf, err)
+	}
+	conn.Close()
+	return asked
+}
+
+// The public TLS listener asks every client for a certificate (the mTLS
+// client authentication methods, issue 18) and requires none; the admin
+// listener asks for none, so no browser offers one there. The metadata
+// then lists the mTLS methods.
+func TestServeTLSAsksForClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	one := tlstest.New(t, 1)
+	certFile, keyFile := one.Write(t, dir)
+	p := startOAuthd(t, nil, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--admin-addr", "127.0.0.1:0")
+	addr := strings.TrimPrefix(p.URL, "http://")
+	if !asksForCertificate(t, addr, one.Pool) {
+		t.Fatal("the public listener does not ask for a client certificate")
+	}
+	var adminAddr string
+	for _, line := range strings.Split(p.Logs.String(), "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "oauthd admin listening" {
+			adminAddr = rec.Addr
+		}
+	}
+	if adminAddr == "" {
+		t.Fatal("no admin listener logged")
+	}
+	if asksForCertificate(t, adminAddr, one.Pool) {
+		t.Fatal("the admin listener asks for a client certificate")
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: one.Pool}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := getJSON(t, resp)
+	methods, _ := json.Marshal(md["token_endpoint_auth_methods_supported"])
+	if !strings.Contains(string(methods), `"tls_client_auth"`) || !strings.Contains(string(methods), `"self_signed_tls_client_auth"`) {
+		t.Fatalf("metadata methods over TLS: %s", methods)
 	}
 }

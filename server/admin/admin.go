@@ -352,7 +352,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		case errors.As(err, &typ) && typ.Field == "":
 			return apps.Invalid("body", "must be a JSON object")
 		case errors.As(err, &typ):
-			return apps.Invalid(typ.Field, "must be "+jsonType(typ.Type.String()))
+			return apps.Invalid(jsonPath(typ.Field), "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
 			return apps.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -430,12 +430,29 @@ func repeatedKey(body []byte) error {
 	}
 }
 
+// jsonPath is a decoding error's field path as the caller wrote it:
+// without the names of embedded Go structs ("ClientAuth.jwks_uri" is
+// jwks_uri).
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, ".")
+}
+
 func jsonType(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]"):
 		return "an array of strings"
 	case goType == "bool":
 		return "true or false"
+	case strings.HasSuffix(goType, "WorkloadIdentity"):
+		return "an object with issuer, subject, audience and optionally jwks_uri"
 	case strings.Contains(goType, "int"):
 		return "a number"
 	}
@@ -447,7 +464,7 @@ func (a *Admin) createApp(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return writeError(c, err)
 	}
-	app, secret, err := a.apps.Create(c.Request().Context(), apps.NewApplication(req))
+	app, secret, err := a.apps.Create(c.Request().Context(), newApplicationFrom(req))
 	if err != nil {
 		return writeError(c, err)
 	}
@@ -511,15 +528,22 @@ func (a *Admin) updateApp(c echo.Context) error {
 		return writeError(c, err)
 	}
 	ctx := c.Request().Context()
-	if _, err := a.apps.Update(ctx, c.Param("id"), apps.ApplicationPatch(req)); err != nil {
+	_, secret, err := a.apps.Patch(ctx, c.Param("id"), patchFrom(req))
+	if err != nil {
 		return writeError(c, err)
 	}
-	// Answer in the same shape as GET, usage included.
+	// Answer in the same shape as GET, usage included, with the secret a
+	// move to a secret method issued, this once.
 	app, usage, err := a.apps.Get(ctx, c.Param("id"))
 	if err != nil {
 		return writeError(c, err)
 	}
-	return web.WriteJSON(c, http.StatusOK, applicationOf(app, usage))
+	out := applicationOf(app, usage)
+	if secret != "" {
+		out.ClientSecret = secret
+		web.NoStore(c.Response().Header())
+	}
+	return web.WriteJSON(c, http.StatusOK, out)
 }
 
 func (a *Admin) deleteApp(c echo.Context) error {
@@ -630,7 +654,7 @@ func (a *Admin) importApp(c echo.Context) error {
 		return writeError(c, err)
 	}
 	app, err := a.apps.Import(c.Request().Context(), apps.ImportedApplication{
-		NewApplication: apps.NewApplication(req.NewApplicationRequest),
+		NewApplication: newApplicationFrom(req.NewApplicationRequest),
 		ClientID:       c.Param("id"),
 		ClientSecret:   req.ClientSecret,
 		Secrets:        secrets,

@@ -16,6 +16,7 @@ import (
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/apps"
+	"github.com/oauthd/oauthd/server/signing"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
 	"github.com/oauthd/oauthd/store/redis/redistest"
@@ -70,7 +71,7 @@ func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfi
 	if limits != nil {
 		cfg.Limits = redis.NewLimits(rdb, "test", *limits)
 	}
-	svcOpts := apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone}
+	svcOpts := apps.Options{Now: clk.now, MaxGrace: 24 * time.Hour, Tombstone: cfg.Tombstone, Seal: testSeal}
 	if limits != nil {
 		svcOpts.Limits = *limits
 	}
@@ -82,6 +83,15 @@ func newAdminEnvWith(t testing.TB, opts redis.Options, limits *redis.LimitsConfi
 	}
 	adm := New(Config{KeyDigests: []store.Digest{store.Sum(adminKey)}, Now: clk.now}, svc, st)
 	return &adminEnv{t: t, srv: srv, store: st, apps: svc, admin: adm, redis: rs, clk: clk, config: cfg}
+}
+
+// testSealingKey is every test deployment's sealing key, so a sealed
+// secret exported from one opens on another, as with one
+// jwt.sealing_key_file.
+var testSealingKey = []byte("0123456789abcdef0123456789abcdef")
+
+func testSeal(ctx context.Context, plain []byte) ([]byte, error) {
+	return signing.SealSecret(ctx, signing.SealWith(testSealingKey), plain)
 }
 
 type testApp struct {

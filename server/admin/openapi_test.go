@@ -124,6 +124,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Scope":               adminapi.Scope{},
 		"ScopeList":           adminapi.ScopeList{},
 		"ScopeRequest":        adminapi.ScopeRequest{},
+		"ClientAuth":          adminapi.ClientAuth{},
+		"WorkloadIdentity":    adminapi.WorkloadIdentity{},
 	}
 	for name, ref := range doc.Components.Schemas {
 		documented := schemaFields(ref.Value)

@@ -41,6 +41,7 @@ func applicationOf(a store.Application, u store.Usage) adminapi.Application {
 		QuotaMode:          a.QuotaMode,
 		DPoPBound:          a.DPoPBound,
 		Profile:            a.Profile,
+		ClientAuth:         authOf(a.Auth),
 		CreatedAt:          a.CreatedAt,
 		UpdatedAt:          a.UpdatedAt,
 		LastUsedAt:         timePtr(u.LastUsed),
@@ -88,8 +89,9 @@ func signingKeyOf(k signing.Key) adminapi.SigningKey {
 }
 
 // exportedOf is an application as PUT /applications/{id} takes it back:
-// every field, enabled, and its secrets' digests when the service gave
-// them (an export with secrets).
+// every field, its authentication (method and keys, nothing secret),
+// enabled, and its secrets' digests (and sealed copies) when the service
+// gave them (an export with secrets).
 func exportedOf(a store.Application) adminapi.ExportedApplication {
 	app := applicationOf(a, store.Usage{})
 	enabled := a.Enabled
@@ -99,12 +101,14 @@ func exportedOf(a store.Application) adminapi.ExportedApplication {
 			TokenLifetime: app.TokenLifetime, IPAllowlist: app.IPAllowlist, TokenFormat: app.TokenFormat, Audiences: app.Audiences,
 			TokenQuota: app.TokenQuota, IntrospectionQuota: app.IntrospectionQuota, QuotaMode: app.QuotaMode,
 			DPoPBound: app.DPoPBound, Profile: app.Profile,
+			ClientAuth: app.ClientAuth,
 		},
 		Enabled: &enabled,
 	}}
 	for _, s := range a.Secrets {
 		out.SecretDigests = append(out.SecretDigests, adminapi.SecretDigest{
 			ID: s.ID, SHA256: hex.EncodeToString(s.Digest[:]), CreatedAt: s.CreatedAt, ExpiresAt: timePtr(s.ExpiresAt),
+			Sealed: s.Sealed,
 		})
 	}
 	return out
@@ -114,7 +118,7 @@ func exportedOf(a store.Application) adminapi.ExportedApplication {
 func secretsFrom(list []adminapi.SecretDigest) ([]store.Secret, error) {
 	var out []store.Secret
 	for _, d := range list {
-		s := store.Secret{ID: d.ID, CreatedAt: d.CreatedAt}
+		s := store.Secret{ID: d.ID, CreatedAt: d.CreatedAt, Sealed: d.Sealed}
 		b, err := hex.DecodeString(d.SHA256)
 		if err != nil || len(b) != len(s.Digest) {
 			return nil, apps.Invalid("secret_digests", fmt.Sprintf("secret %q: sha256 must be 64 hex digits", truncate(d.ID, 40)))
@@ -126,4 +130,58 @@ func secretsFrom(list []adminapi.SecretDigest) ([]store.Secret, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// authOf is an application's authentication as the admin API shows it:
+// the RFC 7591 / RFC 8705 client metadata.
+func authOf(c store.ClientAuth) adminapi.ClientAuth {
+	out := adminapi.ClientAuth{
+		TokenEndpointAuthMethod: c.Method, JWKS: c.JWKS, JWKSURI: c.JWKSURI,
+		TLSClientAuthSubjectDN: c.SubjectDN, TLSClientAuthSANDNS: c.SANDNS, TLSClientAuthSANURI: c.SANURI,
+		TLSClientAuthSANIP: c.SANIP, TLSClientAuthSANEmail: c.SANEmail,
+	}
+	if c.TrustedIssuer != "" {
+		out.WorkloadIdentity = &adminapi.WorkloadIdentity{Issuer: c.TrustedIssuer, JWKSURI: c.TrustedJWKSURI,
+			Subject: c.TrustedSubject, Audience: c.TrustedAudience}
+	}
+	return out
+}
+
+// authFrom is authOf's inverse, for requests; the service validates it.
+func authFrom(c adminapi.ClientAuth) store.ClientAuth {
+	out := store.ClientAuth{
+		Method: c.TokenEndpointAuthMethod, JWKS: c.JWKS, JWKSURI: c.JWKSURI,
+		SubjectDN: c.TLSClientAuthSubjectDN, SANDNS: c.TLSClientAuthSANDNS, SANURI: c.TLSClientAuthSANURI,
+		SANIP: c.TLSClientAuthSANIP, SANEmail: c.TLSClientAuthSANEmail,
+	}
+	if w := c.WorkloadIdentity; w != nil {
+		out.TrustedIssuer, out.TrustedJWKSURI, out.TrustedSubject, out.TrustedAudience = w.Issuer, w.JWKSURI, w.Subject, w.Audience
+	}
+	return out
+}
+
+// newApplicationFrom is a create (or import) request as the service takes it.
+func newApplicationFrom(r adminapi.NewApplicationRequest) apps.NewApplication {
+	return apps.NewApplication{
+		Name: r.Name, Description: r.Description, Scopes: r.Scopes, Owner: r.Owner, Metadata: r.Metadata,
+		TokenLifetime: r.TokenLifetime, IPAllowlist: r.IPAllowlist, TokenFormat: r.TokenFormat, Audiences: r.Audiences,
+		TokenQuota: r.TokenQuota, IntrospectionQuota: r.IntrospectionQuota, QuotaMode: r.QuotaMode,
+		Auth: authFrom(r.ClientAuth), DPoPBound: r.DPoPBound, Profile: r.Profile,
+	}
+}
+
+// patchFrom is a PATCH request as the service takes it: the
+// authentication only when the request sets some of it.
+func patchFrom(r adminapi.ApplicationPatchRequest) apps.ApplicationPatch {
+	p := apps.ApplicationPatch{
+		Name: r.Name, Description: r.Description, Scopes: r.Scopes, TokenLifetime: r.TokenLifetime, IPAllowlist: r.IPAllowlist,
+		Enabled: r.Enabled, Owner: r.Owner, Metadata: r.Metadata, TokenFormat: r.TokenFormat, Audiences: r.Audiences,
+		TokenQuota: r.TokenQuota, IntrospectionQuota: r.IntrospectionQuota, QuotaMode: r.QuotaMode,
+		DPoPBound: r.DPoPBound, Profile: r.Profile,
+	}
+	if !r.ClientAuth.IsZero() {
+		auth := authFrom(r.ClientAuth)
+		p.Auth = &auth
+	}
+	return p
 }

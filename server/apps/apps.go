@@ -67,6 +67,10 @@ type Options struct {
 	// application without its own follows, which a delegated
 	// administrator may lower but not raise, and the pages show.
 	Limits store.LimitsConfig
+	// Seal seals the secrets of client_secret_jwt applications with the
+	// deployment's sealing key (signing.SealSecret). nil: such
+	// applications are refused (ErrNoSealingKey).
+	Seal func(ctx context.Context, plain []byte) ([]byte, error)
 }
 
 // DefaultKeyPublishDelay is how long a new signing key is published before
@@ -137,6 +141,10 @@ type NewApplication struct {
 	// DPoPBound and Profile are the binding policy (binding.go).
 	DPoPBound bool
 	Profile   string
+	// Auth is its client authentication method and material (checkAuth);
+	// the zero value is a shared secret sent with HTTP Basic or in the
+	// body, as before methods existed. JWKS is a JWK Set as JSON.
+	Auth store.ClientAuth
 }
 
 // Limits are the global limits the service was given (Options.Limits).
@@ -144,14 +152,23 @@ func (s *Service) Limits() store.LimitsConfig { return s.opts.Limits }
 
 // Create validates in, stores a new application and returns it with its
 // client secret. The secret exists only in this return value: the store
-// keeps its digest.
+// keeps its digest (and, for client_secret_jwt, the secret sealed). An
+// application authenticating with keys or a certificate gets no secret:
+// the string is empty.
 func (s *Service) Create(ctx context.Context, in NewApplication) (store.Application, string, error) {
 	a, err := s.validateNew(ctx, credential.NewClientID(), in)
 	if err != nil {
 		return store.Application{}, "", err
 	}
-	secret := credential.NewSecret()
-	a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(secret), CreatedAt: a.CreatedAt}}
+	var secret string
+	if a.Auth.UsesSecret() {
+		var sec store.Secret
+		if sec, secret, err = s.newSecret(ctx, a.Auth.Method); err != nil {
+			return store.Application{}, "", err
+		}
+		sec.CreatedAt = a.CreatedAt
+		a.Secrets = []store.Secret{sec}
+	}
 	a, err = s.add(ctx, "application.created", a, nil)
 	return a, secret, err
 }
@@ -178,6 +195,9 @@ func (s *Service) add(ctx context.Context, event string, a store.Application, ex
 		"ip_allowlist": FormatAllowlist(a.IPAllowlist),
 	}
 	quotaDetail(detail, a)
+	if a.Auth.Method != "" {
+		maps.Copy(detail, authDetail(a.Auth))
+	}
 	maps.Copy(detail, extra)
 	s.audit(ctx, event, a.ClientID, detail)
 	return a, nil
@@ -232,6 +252,9 @@ func (s *Service) validateNew(ctx context.Context, id string, in NewApplication)
 	a.TokenQuota, a.IntrospectionQuota, a.QuotaMode = q.token, q.introspection, q.mode
 	a.DPoPBound = in.DPoPBound
 	if a.Profile, err = ParseProfile(in.Profile); err != nil {
+		return store.Application{}, err
+	}
+	if a.Auth, err = checkAuth(in.Auth); err != nil {
 		return store.Application{}, err
 	}
 	return a, nil

@@ -64,6 +64,11 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 	a.Enabled = !in.Disabled
 	extra := map[string]any{"enabled": a.Enabled}
 	switch {
+	case !a.Auth.UsesSecret():
+		if in.ClientSecret != "" || len(in.Secrets) > 0 {
+			return store.Application{}, Invalid("client_secret", fmt.Sprintf("an application authenticating with %s holds no shared secret: leave out client_secret and secret_digests", a.Auth.Method))
+		}
+		extra["secrets"] = "none"
 	case in.ClientSecret != "" && len(in.Secrets) > 0:
 		return store.Application{}, Invalid("client_secret", "give client_secret or secret_digests, not both")
 	case len(in.Secrets) > 0:
@@ -73,12 +78,27 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 		if a.Secrets, err = checkImportedDigests(in.Secrets, s.now()); err != nil {
 			return store.Application{}, err
 		}
+		for i, sec := range a.Secrets {
+			switch {
+			case a.Auth.Method != store.AuthSecretJWT:
+				// Only client_secret_jwt keeps a sealed copy.
+				a.Secrets[i].Sealed = nil
+			case len(sec.Sealed) == 0:
+				return store.Application{}, Invalid("secret_digests", fmt.Sprintf("secret %s has no sealed copy, which client_secret_jwt needs to check an assertion: export it from an oauthd that seals them, or import the client_secret in clear", sec.ID))
+			}
+		}
 		extra["secrets"], extra["secret_ids"] = "digests", secretIDs(a.Secrets)
 	default:
 		if err := checkImportedSecret(in.ClientSecret); err != nil {
 			return store.Application{}, err
 		}
-		a.Secrets = []store.Secret{{ID: credential.NewID(), Digest: store.Sum(in.ClientSecret), CreatedAt: a.CreatedAt}}
+		sec := store.Secret{ID: credential.NewID(), Digest: store.Sum(in.ClientSecret), CreatedAt: a.CreatedAt}
+		if a.Auth.Method == store.AuthSecretJWT {
+			if sec.Sealed, err = s.seal(ctx, in.ClientSecret); err != nil {
+				return store.Application{}, err
+			}
+		}
+		a.Secrets = []store.Secret{sec}
 		extra["secrets"], extra["secret_ids"] = "clear", secretIDs(a.Secrets)
 	}
 	return s.add(ctx, "application.imported", a, extra)
@@ -86,7 +106,10 @@ func (s *Service) Import(ctx context.Context, in ImportedApplication) (store.App
 
 // Export returns a page of applications, in creation order, for a backup
 // or a move to another oauthd: Import takes each back with its secrets'
-// digests (withSecrets), so every daemon keeps working. The digests are
+// digests (withSecrets), and a client_secret_jwt application's sealed
+// secrets, which open only with the same sealing key, so every daemon
+// keeps working; the authentication setting (method, keys) travels with
+// every application, since it holds nothing secret. The digests are
 // what the store holds and never leave it otherwise: only an admin key or
 // the CLI may export them. Without them a delegated administrator may
 // export its own owner's applications, as it may list them. Each page is

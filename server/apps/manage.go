@@ -173,12 +173,29 @@ type ApplicationPatch struct {
 	// DPoPBound and Profile are the binding policy (binding.go).
 	DPoPBound *bool
 	Profile   *string
+	// Auth replaces the application's whole authentication setting: the
+	// method (Method "" keeps the current one) and the material it needs,
+	// all of it (what the patch leaves empty is removed). Moving to a key
+	// or certificate method removes every secret: no shared secret
+	// exists after that. Moving from one to a secret method issues a new
+	// secret (Patch returns it); so does moving to client_secret_jwt,
+	// whose secrets must be sealed, which older secrets are not.
+	Auth *store.ClientAuth
 }
 
-// Update validates and applies a patch. Narrowed scopes and disabling take
-// effect for new tokens at once and, because introspection reads the
-// application with every token, for issued tokens at once too.
+// Update is Patch for callers that show no new secret: a patch that
+// issues one (Auth) goes through Patch.
 func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (store.Application, error) {
+	a, _, err := s.Patch(ctx, id, p)
+	return a, err
+}
+
+// Patch validates and applies a patch, and returns the application and
+// the secret the patch issued ("" for none; shown this once). Narrowed
+// scopes and disabling take effect for new tokens at once and, because
+// introspection reads the application with every token, for issued
+// tokens at once too; so does a new authentication setting.
+func (s *Service) Patch(ctx context.Context, id string, p ApplicationPatch) (store.Application, string, error) {
 	var next store.Application
 	changes := map[string]any{}
 	// Validate before touching the store, so a bad field never races a
@@ -186,31 +203,31 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	var err error
 	if p.Name != nil {
 		if next.Name, err = checkName(*p.Name); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["name"] = next.Name
 	}
 	if p.Description != nil {
 		if next.Description, err = checkText("description", *p.Description, 500); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["description"] = next.Description
 	}
 	if p.Scopes != nil {
 		if next.Scopes, err = s.checkScopes(ctx, *p.Scopes); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["scopes"] = next.Scopes
 	}
 	if p.TokenLifetime != nil {
 		if next.TokenLifetime, err = ParseLifetime(*p.TokenLifetime); err != nil {
-			return store.Application{}, Invalid("token_lifetime", err.Error())
+			return store.Application{}, "", Invalid("token_lifetime", err.Error())
 		}
 		changes["token_lifetime"] = FormatLifetime(next.TokenLifetime)
 	}
 	if p.IPAllowlist != nil {
 		if next.IPAllowlist, err = ParseAllowlist(*p.IPAllowlist); err != nil {
-			return store.Application{}, Invalid("ip_allowlist", err.Error())
+			return store.Application{}, "", Invalid("ip_allowlist", err.Error())
 		}
 		changes["ip_allowlist"] = FormatAllowlist(next.IPAllowlist)
 	}
@@ -219,19 +236,19 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	}
 	if p.Owner != nil {
 		if next.Owner, err = checkOwner(*p.Owner); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["owner"] = next.Owner
 	}
 	if p.Metadata != nil {
 		if next.Metadata, err = checkMetadata(*p.Metadata); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["metadata"] = next.Metadata
 	}
 	if p.Audiences != nil {
 		if next.Audiences, err = checkAudiences(*p.Audiences); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 		changes["audiences"] = next.Audiences
 	}
@@ -241,7 +258,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	var q quotaFields
 	if p.TokenQuota != nil || p.IntrospectionQuota != nil || p.QuotaMode != nil {
 		if q, err = parseQuotaFields(deref(p.TokenQuota), deref(p.IntrospectionQuota), deref(p.QuotaMode)); err != nil {
-			return store.Application{}, err
+			return store.Application{}, "", err
 		}
 	}
 	if p.TokenQuota != nil {
@@ -255,7 +272,7 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 	}
 	bind, err := p.binding(changes)
 	if err != nil {
-		return store.Application{}, err
+		return store.Application{}, "", err
 	}
 	d := delegateFrom(ctx)
 	if d != nil {
@@ -270,13 +287,28 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 			errs = append(errs, d.mayLast("token_lifetime", next.TokenLifetime))
 		}
 		if err := errors.Join(errs...); err != nil {
-			return store.Application{}, firstError(err)
+			return store.Application{}, "", firstError(err)
+		}
+	}
+	// A secret the patch may issue is made (and sealed) before the
+	// compare-and-swap, which must not wait on anything.
+	var issued store.Secret
+	var plain string
+	var sealErr error
+	if p.Auth != nil {
+		issued, plain = store.Secret{ID: credential.NewID(), CreatedAt: s.now()}, credential.NewSecret()
+		issued.Digest = store.Sum(plain)
+		if s.opts.Seal != nil {
+			issued.Sealed, sealErr = s.seal(ctx, plain)
+		} else {
+			sealErr = Invalid(fieldMethod, ErrNoSealingKey)
 		}
 	}
 	if !credential.ValidClientID(id) {
-		return store.Application{}, notFound(id)
+		return store.Application{}, "", notFound(id)
 	}
 	var before store.Application
+	var authChange map[string]any
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
 		before = a
 		if err := d.mayManage(a); err != nil {
@@ -340,17 +372,31 @@ func (s *Service) Update(ctx context.Context, id string, p ApplicationPatch) (st
 		if a.TokenFormat, err = checkTokenFormat(format, a.TokenLifetime); err != nil {
 			return a, err
 		}
+		authChange = nil
+		if p.Auth != nil {
+			if authChange, err = s.changeAuth(d, &a, *p.Auth, issued, sealErr); err != nil {
+				return a, err
+			}
+		}
 		a.UpdatedAt = s.now()
 		return a, nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Application{}, notFound(id)
+		return store.Application{}, "", notFound(id)
 	}
 	if err != nil {
-		return store.Application{}, err
+		return store.Application{}, "", err
 	}
-	s.audit(ctx, "application.updated", id, whatChanged(changes, before, a))
-	return a, nil
+	if changed := whatChanged(changes, before, a); len(changed) > 0 || authChange == nil {
+		s.audit(ctx, "application.updated", id, changed)
+	}
+	if authChange != nil {
+		s.audit(ctx, "application.auth_changed", id, authChange)
+	}
+	if authChange == nil || authChange["secret_issued"] == nil {
+		plain = ""
+	}
+	return a, plain, nil
 }
 
 // deref is *p, or "" for nil.
@@ -420,9 +466,28 @@ func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duratio
 	}
 	secret, sid := credential.NewSecret(), credential.NewID()
 	now := s.now()
+	// Sealed beforehand for a client_secret_jwt application, which the
+	// compare-and-swap finds out.
+	var sealed []byte
+	var sealErr error
+	if s.opts.Seal != nil {
+		sealed, sealErr = s.seal(ctx, secret)
+	} else {
+		sealErr = Invalid(fieldMethod, ErrNoSealingKey)
+	}
 	a, err := s.store.UpdateApplication(ctx, id, func(a store.Application) (store.Application, error) {
 		if err := delegateFrom(ctx).mayManage(a); err != nil {
 			return a, err
+		}
+		if !a.Auth.UsesSecret() {
+			return a, Conflict(fmt.Sprintf("application %s authenticates with %s and holds no shared secret: change its keys (jwks, jwks_uri) or certificate instead", a.ClientID, a.Auth.Method))
+		}
+		fresh := store.Secret{ID: sid, Digest: store.Sum(secret), CreatedAt: now}
+		if a.Auth.Method == store.AuthSecretJWT {
+			if sealErr != nil {
+				return a, sealErr
+			}
+			fresh.Sealed = sealed
 		}
 		kept := a.Secrets[:0:0]
 		for _, old := range a.Secrets {
@@ -440,7 +505,7 @@ func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duratio
 		if len(kept)+1 > MaxSecrets {
 			return a, Conflict(fmt.Sprintf("the application already holds %d secrets in their grace period; delete one or wait for it to expire", len(kept)))
 		}
-		a.Secrets = append(kept, store.Secret{ID: sid, Digest: store.Sum(secret), CreatedAt: now})
+		a.Secrets = append(kept, fresh)
 		a.UpdatedAt = now
 		return a, nil
 	})

@@ -176,7 +176,7 @@ func (l *securityLog) drain(now time.Time, every time.Duration) []pending {
 // security log (store.LogSecurity). The dashboard offers them as filters.
 var (
 	AdminEventKinds = []string{
-		"application.created", "application.imported", "application.updated", "application.deleted",
+		"application.created", "application.imported", "application.updated", "application.auth_changed", "application.deleted",
 		"secret.reset", "secret.deleted", "tokens.revoked", "token.revoked", "api_key.created", "signing_key.rotated",
 		"scope.created", "scope.updated", "scope.deleted",
 		"applications.exported",

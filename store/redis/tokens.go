@@ -96,18 +96,25 @@ end
 // KEYS: bucket, bucket index, application, and optionally the lock-out
 // keys that hold the request (each one's value is when it ends, see
 // limits.go): the client's from the address it asked from and, unless
-// that address is in its allowlist, the siege. The application and the
-// locks are read with one MGET: they share the client's slot.
-// ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now (Unix ms).
+// that address is in its allowlist, the siege; last, with ARGV[6], the
+// client assertion's jti key (assertionKey). The application and the
+// locks are read with one MGET: they share the client's slot, as the jti
+// key does.
+// ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now
+// (Unix ms), and optionally when the jti is forgotten (Unix ms).
 // Returns 0 when the application does not exist, minus the longest lock's
-// remaining milliseconds while the client is locked out, 1 once written.
+// remaining milliseconds while the client is locked out, 2 when the jti
+// was used before (nothing written), 1 once written.
 var createToken = goredis.NewScript(writeLua + `
-local v = redis.call('MGET', unpack(KEYS, 3))
+local n = #KEYS
+if ARGV[6] then n = n - 1 end
+local v = redis.call('MGET', unpack(KEYS, 3, n))
 if not v[1] then return 0 end
 local now = tonumber(ARGV[5])
 local left = 0
 for i = 2, #v do left = math.max(left, (tonumber(v[i]) or 0) - now) end
 if left > 0 then return -left end
+if ARGV[6] and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PXAT', ARGV[6]) then return 2 end
 write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
 return 1
 `)
@@ -125,17 +132,25 @@ return 1
 //
 // KEYS: bucket index, application, and optionally the client's lock-out
 // from the request's source and the siege (both: whether the siege holds
-// depends on the allowlist, which Go checks).
+// depends on the allowlist, which Go checks); last, with ARGV[11] not
+// empty, the client assertion's jti key (assertionKey).
 // ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
 // and the index are read by), the bucket keys' prefix, KeepExpired (ms),
-// the secret's digest (hex), the time the secret must be active at (Unix
-// ms), the scopes asked for ("" for the application's), the lifetime
-// asked for (ms; 0 for the application's: store.Application.LifetimeFor),
-// then the resources (RFC 8707) asked for, if any.
+// the secret's digest (hex; "" with a key method), the time the secret
+// must be active at (Unix ms), the scopes asked for ("" for the
+// application's), the lifetime asked for (ms; 0 for the application's:
+// store.Application.LifetimeFor), the key method the server verified
+// ("" for a secret: store.TokenRequest.AuthMethod), when the jti is
+// forgotten (Unix ms; "" for no jti to take), then the resources (RFC
+// 8707) asked for, if any. The jti is taken (SET NX) only once everything
+// else passed, just before the write: a replay is status 5, nothing
+// written.
 // Returns {status, application record, bucket id, pair lock ms, siege ms},
 // as far as status (the issue* constants) has them.
 var issueToken = goredis.NewScript(writeLua + `
-local v = redis.call('MGET', unpack(KEYS, 2))
+local n = #KEYS
+if ARGV[11] ~= '' then n = n - 1 end
+local v = redis.call('MGET', unpack(KEYS, 2, n))
 if not v[1] then return {0} end
 local app = cjson.decode(v[1])
 local function list(t) if type(t) == 'table' then return t end return {} end
@@ -145,10 +160,25 @@ local function list(t) if type(t) == 'table' then return t end return {} end
 -- at least 128 when imported: apps.MinImportedBits): learning the first
 -- bytes of a secret's digest brings nobody closer to a secret that hashes
 -- to it.
+-- A request the server authenticated with a key (ARGV[10], the method it
+-- verified; store.TokenRequest.AuthMethod) compares no secret, but only
+-- an application of exactly that method accepts it: one whose method
+-- changed meanwhile (to a secret, say) does not. A secret is accepted
+-- only by the methods that send it as it is. Status 4: no such record is
+-- ever written, whatever check says.
+local method = ''
+if type(app.auth) == 'table' and type(app.auth.method) == 'string' then method = app.auth.method end
 local authAt, ok = tonumber(ARGV[7]), false
-for _, s in ipairs(list(app.secrets)) do
-  local exp = tonumber(s.expires_ms) or 0
-  if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+if ARGV[10] ~= '' then
+  if method ~= ARGV[10] then return {4, v[1]} end
+  ok = true
+elseif method ~= '' and method ~= 'client_secret_basic' and method ~= 'client_secret_post' then
+  return {4, v[1]}
+else
+  for _, s in ipairs(list(app.secrets)) do
+    local exp = tonumber(s.expires_ms) or 0
+    if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+  end
 end
 if not ok or app.enabled ~= true then return {2, v[1]} end
 local scope = ARGV[8]
@@ -162,10 +192,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 9 then
+if #ARGV > 11 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 10, #ARGV do
+  for i = 12, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -174,9 +204,10 @@ end
 aud = table.concat(aud, ' ')
 local now = tonumber(ARGV[3])
 local pair, siege = 0, 0
-if KEYS[3] then pair = math.max((tonumber(v[2]) or 0) - now, 0) end
-if KEYS[4] then siege = math.max((tonumber(v[3]) or 0) - now, 0) end
+if n >= 3 then pair = math.max((tonumber(v[2]) or 0) - now, 0) end
+if n >= 4 then siege = math.max((tonumber(v[3]) or 0) - now, 0) end
 if pair > 0 or siege > 0 then return {3, v[1], '', pair, siege} end
+if ARGV[11] ~= '' and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PXAT', ARGV[11]) then return {5, v[1]} end
 -- AccessToken: the lifetime to the millisecond, at least one; the one
 -- asked for when shorter (LifetimeFor).
 local iat, life, gen = tonumber(ARGV[2]), 0, tonumber(app.gen) or 0
@@ -221,6 +252,8 @@ const (
 	issueWritten = 1
 	issueRefused = 2 // the secret, enabled, a scope or an audience
 	issueLocked  = 3 // a lock-out holds, or the siege does, which the allowlist may lift
+	issueMethod  = 4 // the application does not authenticate the way the request did
+	issueReplay  = 5 // the client assertion's jti was used before
 )
 
 // errBucket is a programming error: a reference whose bucket is not the
@@ -236,6 +269,17 @@ func (s *Store) bucketExpiry(bucket int64) int64 {
 // returns ErrNotFound if the application no longer exists. An access
 // token (Kind "") is counted in the application's usage.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
+	return s.createToken(ctx, ref, t, "", time.Time{})
+}
+
+// errReplay is a client assertion's jti used before.
+func errReplay(clientID string) error {
+	return fmt.Errorf("client assertion of %q: jti used already: %w", clientID, store.ErrAlreadyExists)
+}
+
+// createToken is CreateToken that, with a jti, takes it (until until) in
+// the same script, writing nothing when it was taken before.
+func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Token, jti string, until time.Time) error {
 	if ref.Bucket != t.Bucket() {
 		return fmt.Errorf("%w: %d, want %d", errBucket, ref.Bucket, t.Bucket())
 	}
@@ -251,12 +295,20 @@ func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Tok
 			keys = append(keys, SiegeKey(s.opts.Prefix, ref.ClientID))
 		}
 	}
-	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli()).Int()
+	args := []any{field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli()}
+	if jti != "" {
+		keys = append(keys, s.assertionKey(ref.ClientID, jti))
+		args = append(args, assertionExpiry(until))
+	}
+	n, err := createToken.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return s.wrap(err)
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		return fmt.Errorf("application %q: %w", ref.ClientID, store.ErrNotFound)
+	case 2:
+		return errReplay(ref.ClientID)
 	}
 	if n < 0 {
 		return &store.LockedError{For: time.Duration(-n) * time.Millisecond}
@@ -282,6 +334,9 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		if err != nil {
 			return store.Issued{}, err
 		}
+		if !r.AuthMatches(app) {
+			return store.Issued{}, store.ErrAuthMethod
+		}
 		return s.issueKnown(ctx, app, g, r)
 	}
 	id := r.ClientID
@@ -290,10 +345,19 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if r.From.IsValid() {
 		keys = append(keys, LockKey(s.opts.Prefix, id, Source(r.From, s.opts.IPv6Prefix)), SiegeKey(s.opts.Prefix, id))
 	}
-	args := make([]any, 0, 9+len(r.Resources))
+	secret := hex.EncodeToString(r.Secret[:])
+	if r.AuthMethod != "" {
+		secret = ""
+	}
+	var jtiUntil any = ""
+	if r.JTI != "" {
+		keys = append(keys, s.assertionKey(id, r.JTI))
+		jtiUntil = assertionExpiry(r.JTIUntil)
+	}
+	args := make([]any, 0, 11+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
-		s.opts.KeepExpired.Milliseconds(), hex.EncodeToString(r.Secret[:]), r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
-		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds())
+		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
+		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiUntil)
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -323,6 +387,17 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 			s.discard(context.WithoutCancel(ctx), ref)
 		}
 		return store.Issued{}, err
+	}
+	if status == issueReplay {
+		return store.Issued{}, errReplay(id)
+	}
+	if status == issueMethod || !r.AuthMatches(&app) {
+		// check, on its own word, let through what the application as
+		// the script read it does not accept: it changed meanwhile.
+		if status == issueWritten {
+			s.discard(context.WithoutCancel(ctx), ref)
+		}
+		return store.Issued{}, store.ErrAuthMethod
 	}
 	switch status {
 	case issueWritten:
@@ -394,7 +469,7 @@ func (s *Store) issueKnown(ctx context.Context, app *store.Application, g store.
 	t.RequestedFrom, t.Allowlisted = r.From, app.InAllowlist(r.From)
 	ref := store.TokenRef{ClientID: app.ClientID, Bucket: t.Bucket(), Digest: r.Digest}
 	t.ID = ref.JTI()
-	if err := s.CreateToken(ctx, ref, t); err != nil {
+	if err := s.createToken(ctx, ref, t, r.JTI, r.JTIUntil); err != nil {
 		return store.Issued{}, err
 	}
 	t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false

@@ -76,6 +76,7 @@ func testOutage(t *testing.T, s Backend) {
 		"TakeIssue":           second(b.TakeIssue(ctx, &a)),
 		"TakeIntrospect":      second(b.TakeIntrospect(ctx, &a)),
 		"Subscribe":           second(b.Subscribe(ctx, from)),
+		"UseAssertion":        b.UseAssertion(ctx, a.ClientID, "jti-outage", time.Now().Add(time.Minute)),
 		"NextBacklog":         second(sub.NextBacklog(ctx)),
 		"Seen":                second(b.Seen(ctx, "dpop", "j", time.Now().Add(time.Minute))),
 	} {

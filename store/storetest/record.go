@@ -82,6 +82,11 @@ func (r *recorder) Ping(ctx context.Context) error {
 	return r.b.Ping(ctx)
 }
 
+func (r *recorder) UseAssertion(ctx context.Context, clientID, jti string, until time.Time) error {
+	r.calls.note()
+	return r.b.UseAssertion(ctx, clientID, jti, until)
+}
+
 func (r *recorder) CreateApplication(ctx context.Context, a store.Application) error {
 	r.calls.note()
 	return r.b.CreateApplication(ctx, a)

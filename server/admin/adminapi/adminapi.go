@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -43,6 +44,54 @@ type NewApplicationRequest struct {
 	// sender-constrained tokens, TLS only), none, or empty for the
 	// server's fapi.default.
 	Profile string `json:"profile,omitempty"`
+	ClientAuth
+}
+
+// ClientAuth is how an application authenticates (issue 18), in the
+// client-metadata names of RFC 7591 §2 and RFC 8705 §2.1.2: a method and
+// the one piece of material it needs. On an application it is shown
+// whole; in a request it is set whole (see ApplicationPatchRequest).
+type ClientAuth struct {
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// client_secret_jwt, private_key_jwt, tls_client_auth or
+	// self_signed_tls_client_auth. Absent (""): a shared secret accepted
+	// with client_secret_basic or client_secret_post, as for every
+	// application made before methods existed.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS is a JWK Set (RFC 7517 §5) of public keys: private_key_jwt's
+	// signing keys, or self_signed_tls_client_auth's certificates (x5c).
+	JWKS json.RawMessage `json:"jwks,omitempty"`
+	// JWKSURI is where the client publishes its JWK Set (https).
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// The certificate a tls_client_auth client presents, issued by the
+	// configured CA (tls.client_ca_file): exactly one of these.
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
+	// WorkloadIdentity, for private_key_jwt, trusts an external issuer's
+	// tokens as the client's assertions (a Kubernetes service account, a
+	// SPIFFE JWT-SVID, a CI system's OIDC token).
+	WorkloadIdentity *WorkloadIdentity `json:"workload_identity,omitempty"`
+}
+
+// IsZero reports whether c sets nothing: a request without it keeps the
+// application's authentication as it is.
+func (c ClientAuth) IsZero() bool {
+	return c.TokenEndpointAuthMethod == "" && len(c.JWKS) == 0 && c.JWKSURI == "" && c.TLSClientAuthSubjectDN == "" &&
+		c.TLSClientAuthSANDNS == "" && c.TLSClientAuthSANURI == "" && c.TLSClientAuthSANIP == "" && c.TLSClientAuthSANEmail == "" &&
+		c.WorkloadIdentity == nil
+}
+
+// WorkloadIdentity is an external issuer an application trusts for its
+// client assertions: their iss, the sub and an aud they must carry, and
+// where the issuer's keys are when not found by OIDC discovery.
+type WorkloadIdentity struct {
+	Issuer   string `json:"issuer"`
+	JWKSURI  string `json:"jwks_uri,omitempty"`
+	Subject  string `json:"subject"`
+	Audience string `json:"audience"`
 }
 
 // ImportApplicationRequest is the body of PUT /applications/{id}: an
@@ -69,6 +118,10 @@ type SecretDigest struct {
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt ends a grace period; nil for a secret that does not expire.
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Sealed is, for a client_secret_jwt application, the secret sealed
+	// with the exporting deployment's sealing key (base64): it works only
+	// where the same sealing key (jwt.sealing_key_file) is configured.
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // ExportedApplication is an application as GET /export gives it: every
@@ -107,10 +160,19 @@ type ApplicationPatchRequest struct {
 	// DPoPBound and Profile are as for a new application.
 	DPoPBound *bool   `json:"dpop_bound_access_tokens"`
 	Profile   *string `json:"profile"`
+	// ClientAuth, when it sets anything, replaces the application's
+	// authentication whole: the method (kept when absent) and its
+	// material (what is absent is removed). Moving to a key or certificate
+	// method removes every secret; moving to a secret method from one, or
+	// to client_secret_jwt, issues a secret, in client_secret of the
+	// answer this once.
+	ClientAuth
 }
 
 // Application is an application as the admin API shows it. ClientSecret
-// is set only in the answer that creates it: it is shown once.
+// is set only in the answer that creates it, or the update that issues
+// one (a move to a secret method): it is shown once. An application
+// authenticating with keys or a certificate never has one.
 type Application struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret,omitempty"`
@@ -134,8 +196,9 @@ type Application struct {
 	QuotaMode          string `json:"quota_mode"`
 	// DPoPBound and Profile are the binding policy ("" profile: the
 	// server's default).
-	DPoPBound bool      `json:"dpop_bound_access_tokens"`
-	Profile   string    `json:"profile"`
+	DPoPBound bool   `json:"dpop_bound_access_tokens"`
+	Profile   string `json:"profile"`
+	ClientAuth
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// LastUsedAt is when the application last got a token (to the minute),
