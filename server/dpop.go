@@ -108,6 +108,10 @@ type binding struct {
 	alg string
 	// age is how old the proof was when it arrived.
 	age time.Duration
+	// assertionAlg is the alg of the client assertion the client
+	// authenticated with (issue 18), "" for none: the FAPI profile limits
+	// it as it limits proofs'.
+	assertionAlg string
 }
 
 func errInvalidDPoPProof(format string, args ...any) *web.Error {
@@ -197,6 +201,10 @@ func (s *Server) senderPolicy(c echo.Context, app *store.Application, b binding)
 		return errInvalidRequest("this application follows the FAPI 2.0 profile: request tokens over TLS")
 	case !b.cnf.Bound():
 		return errInvalidRequest("this application follows the FAPI 2.0 profile, whose tokens are sender-constrained: send a DPoP proof or use a TLS client certificate")
+	case b.assertionAlg != "" && !slices.Contains(dpop.FAPIAlgorithms, b.assertionAlg):
+		return &web.Error{Code: "invalid_client", Status: http.StatusUnauthorized, Challenge: basicChallenge,
+			Reason:      "FAPI 2.0 application's client assertion signed " + b.assertionAlg,
+			Description: "this application follows the FAPI 2.0 profile: sign client assertions with PS256, ES256 or EdDSA"}
 	case b.alg != "" && !slices.Contains(dpop.FAPIAlgorithms, b.alg):
 		return errInvalidDPoPProof("this application follows the FAPI 2.0 profile: sign DPoP proofs with PS256, ES256 or EdDSA")
 	case b.alg != "" && b.age > fapiMaxProofAge:

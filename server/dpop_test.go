@@ -340,6 +340,8 @@ func TestFAPISenderPolicy(t *testing.T) {
 		{"plain HTTP", false, binding{cnf: dpopBound, alg: "EdDSA"}, "invalid_request"},
 		{"RS256 proof", true, binding{cnf: dpopBound, alg: "RS256"}, "invalid_dpop_proof"},
 		{"old proof", true, binding{cnf: dpopBound, alg: "ES256", age: 90 * time.Second}, "invalid_dpop_proof"},
+		{"RS256 client assertion", true, binding{cnf: dpopBound, alg: "ES256", assertionAlg: "RS256"}, "invalid_client"},
+		{"PS256 client assertion", true, binding{cnf: dpopBound, alg: "ES256", assertionAlg: "PS256"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
