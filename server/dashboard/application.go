@@ -23,11 +23,14 @@ type application struct {
 	// TokenQuota, IntrospectionQuota and QuotaMode are its own, as the
 	// service writes them ("" for the server's).
 	TokenQuota, IntrospectionQuota, QuotaMode string
-	Enabled                                   bool
-	CreatedAt                                 time.Time
-	LastUsedAt                                time.Time
-	TokensIssued                              int64
-	Secrets                                   []secretRow
+	// DPoPBound and Profile are its binding policy (binding.go).
+	DPoPBound    bool
+	Profile      string
+	Enabled      bool
+	CreatedAt    time.Time
+	LastUsedAt   time.Time
+	TokensIssued int64
+	Secrets      []secretRow
 }
 
 // secretRow describes a client secret, never its value.
@@ -46,6 +49,7 @@ func applicationOf(a store.Application, u store.Usage) application {
 		Audiences:     a.Audiences, Scopes: a.Scopes, IPAllowlist: apps.FormatAllowlist(a.IPAllowlist),
 		TokenQuota: apps.FormatQuota(a.TokenQuota), IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota), QuotaMode: a.QuotaMode,
 		Enabled: a.Enabled, CreatedAt: a.CreatedAt, LastUsedAt: u.LastUsed, TokensIssued: u.Issued,
+		DPoPBound: a.DPoPBound, Profile: a.Profile,
 	}
 	for _, s := range a.Secrets {
 		out.Secrets = append(out.Secrets, secretRow{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, LastUsedAt: u.SecretLastUsed[s.ID]})
