@@ -151,13 +151,14 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		Active:    true,
 		Scope:     scopes.Format(v.Scopes),
 		ClientID:  t.ClientID,
-		TokenType: "Bearer",
+		TokenType: tokenType(t.Confirmation),
 		Iat:       t.IssuedAt.Unix(),
 		Sub:       t.ClientID,
 		Iss:       s.cfg.Issuer,
 		Jti:       t.ID,
 		Owner:     lookup.App.Owner,
 		Aud:       t.Audiences,
+		Cnf:       cnfAnswer(t.Confirmation),
 	}
 	if !v.Expires.IsZero() {
 		out.Exp = v.Expires.Unix()

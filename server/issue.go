@@ -45,6 +45,8 @@ type tokenRequest struct {
 	// app is the application check was given (it may be the store's
 	// cache's: read only), nil until then.
 	app *store.Application
+	// bind is the key or certificate the token is to be bound to.
+	bind binding
 }
 
 func (s *Server) newTokenRequest(c echo.Context, cr *credentials, form url.Values) *tokenRequest {
@@ -110,6 +112,9 @@ func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
 	case r.fail != nil && !r.late:
 		return store.Grant{}, r.fail
 	}
+	if err := r.s.senderPolicy(r.c, app, r.bind); err != nil {
+		return store.Grant{}, err
+	}
 	// The catalogue in force decides what the held scopes (forms such as
 	// sms:* included) grant; the store's script checked the literal ones
 	// on a miss, and IssueToken rewrites the record when they differ.
@@ -127,7 +132,7 @@ func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
 	if app.TokenFormat == store.TokenJWT && r.s.cfg.Signer == nil {
 		return store.Grant{}, errJWTUnconfigured
 	}
-	return store.Grant{Scopes: granted, Audiences: aud, SecretID: secretID}, nil
+	return store.Grant{Scopes: granted, Audiences: aud, SecretID: secretID, Confirmation: r.bind.cnf}, nil
 }
 
 // answerOnly answers a request that fails (tokenRequest.fail) the way

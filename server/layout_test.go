@@ -40,6 +40,10 @@ func TestLayout(t *testing.T) {
 		{"server/oauthclient", []string{"server", "server/apps", "server/web", "server/admin", "server/introspect",
 			"server/credential", "server/signing", "store", "store/redis", "scopes",
 			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
+		// DPoP proof checks: pure, for the OAuth endpoints and any other
+		// user, without the service, the store, Redis or echo.
+		{"server/dpop", []string{"server", "server/apps", "server/introspect", "server/web", "store", "store/redis",
+			"github.com/redis/go-redis/v9", "github.com/labstack/echo/v4"}},
 		{"server/clientip", []string{"server", "server/web", "store"}},
 		// Client authentication checks credentials; it knows no endpoint,
 		// no service and no storage backend.

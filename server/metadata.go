@@ -26,8 +26,8 @@ type metadata struct {
 	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
-	// TLSClientCertificateBoundAccessTokens (RFC 8705 §3.3): oauthd does
-	// not bind tokens to certificates yet.
+	// TLSClientCertificateBoundAccessTokens (RFC 8705 §3.3): a client
+	// certificate binds the token, wherever certificates reach oauthd.
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
 	// MTLSEndpointAliases (RFC 8705 §5) are the endpoints served with
 	// mutual TLS elsewhere (client_auth.mtls_base_url).
@@ -40,6 +40,9 @@ type metadata struct {
 	// RevocationFeedEndpoint is an oauthd extension (RFC 8414 §2 allows
 	// them): the Server-Sent Events feed of revocations (docs/api.md).
 	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
+	// DPoPSigningAlgValuesSupported (RFC 9449 §5.1): the DPoP proof
+	// algorithms the token endpoint takes.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // mtlsAliases are the endpoints at client_auth.mtls_base_url.
@@ -76,6 +79,10 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 	if s.cfg.Feed != nil {
 		feed = s.cfg.Issuer + FeedPath
 	}
+	var dpopAlgs []string
+	if s.bind.replays != nil {
+		dpopAlgs = s.bind.verifier.Algorithms()
+	}
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		JWKSURI:               jwks,
 		Issuer:                s.cfg.Issuer,
@@ -96,6 +103,8 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 		ScopesSupported:                                    cat.Names(),
 		ServiceDocumentation:                               s.cfg.ServiceDocumentation,
 		RevocationFeedEndpoint:                             feed,
+		DPoPSigningAlgValuesSupported:                      dpopAlgs,
+		TLSClientCertificateBoundAccessTokens:              s.cfg.MTLS || s.bind.cfg.TLS,
 	})
 	return b
 }

@@ -100,6 +100,8 @@ type Config struct {
 	// commands below it when the client is instrumented, and the JWT
 	// signing and verification); the zero value traces nothing.
 	Tracing web.Tracing
+	// Binding configures DPoP and certificate-bound tokens (issue 19).
+	Binding BindingConfig
 	// ClientAuth configures the verification of client assertions and
 	// certificates (issue 18): New fills in its Issuer and TokenEndpoints
 	// (the issuer, the endpoints' URLs and their MTLSBaseURL aliases,
@@ -136,6 +138,8 @@ type Server struct {
 	feedSlots feedSlots
 	// tracer makes the signature spans; nil when tracing is off.
 	tracer trace.Tracer
+	// bind checks sender-constrained token requests (dpop.go).
+	bind *binder
 	// verifier checks client assertions and certificates.
 	verifier ClientVerifier
 	proxies  *clientip.Proxies
@@ -188,6 +192,9 @@ func New(cfg Config, st Store) (*Server, error) {
 	proxies := clientip.NewProxies(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy(),
 		tracer: cfg.Tracing.Tracer(), verifier: verifier, proxies: proxies}
+	if s.bind, err = newBinder(cfg, st); err != nil {
+		return nil, err
+	}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,
 		Proxies: proxies, NotFound: notFound, Tracing: cfg.Tracing}
 	if cfg.Observer != nil {

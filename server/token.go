@@ -75,6 +75,12 @@ func (s *Server) handleToken(c echo.Context) error {
 		}
 	}
 	r := s.newTokenRequest(c, &cr, form)
+	if r.bind, err = s.readBinding(c); err != nil {
+		return web.WriteError(c, err)
+	}
+	if cr.assertion != nil {
+		r.bind.assertionAlg = cr.assertion.Algorithm
+	}
 	if r.fail != nil {
 		if cr.jti != "" {
 			// No token will be written to take the jti with: take it now,
@@ -117,6 +123,7 @@ func (s *Server) handleToken(c echo.Context) error {
 			Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(),
 			ID: issued.Token.ID, ClientID: app.ClientID, Subject: app.ClientID,
 			Scope: scope, Audience: issued.Token.Audiences, IPAllowlist: allowlistClaim(app.IPAllowlist),
+			Cnf: cnfClaim(issued.Token.Confirmation),
 		}); err != nil {
 			return web.WriteError(c, err)
 		}
@@ -125,7 +132,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	web.NoStore(c.Response().Header())
 	return web.WriteJSON(c, http.StatusOK, tokenResponse{
 		AccessToken: token,
-		TokenType:   "Bearer",
+		TokenType:   tokenType(issued.Token.Confirmation),
 		ExpiresIn:   int64(life.Seconds()),
 		Scope:       scope,
 	})

@@ -101,12 +101,30 @@ type Application struct {
 	// QuotaMode is QuotaEnforce or QuotaMonitor for both its quotas; ""
 	// follows the global default (LimitsConfig.Monitor).
 	QuotaMode string
+	// DPoPBound refuses it tokens not bound to a DPoP key (RFC 9449 §5.2
+	// dpop_bound_access_tokens).
+	DPoPBound bool
+	// Profile is a security profile its token requests are held to:
+	// ProfileFAPI2, ProfileNone ("none": none, whatever the server's
+	// default), or "" for the server's default (issue 19).
+	Profile string
 	// Generation is bumped to revoke every token of the application at once:
 	// a token is valid only while its Generation equals the application's.
 	Generation uint64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
+
+// Application profiles (Application.Profile).
+const (
+	// ProfileFAPI2 is the FAPI 2.0 Security Profile for the client
+	// credentials grant: key- or certificate-based client authentication,
+	// sender-constrained tokens, TLS only.
+	ProfileFAPI2 = "fapi2"
+	// ProfileNone holds an application to no profile even where the
+	// server's default is one.
+	ProfileNone = "none"
+)
 
 // Client authentication methods (ClientAuth.Method): the names of RFC
 // 7591 §2 token_endpoint_auth_method and RFC 8705 §2.1.2.
@@ -359,7 +377,23 @@ type Token struct {
 	Allowlisted bool
 	// Name labels an API key for operators.
 	Name string
+	// Confirmation is what the token is bound to (issue 19): the DPoP key
+	// or client certificate its holder must prove, none for a bearer
+	// token.
+	Confirmation Confirmation
 }
+
+// Confirmation is a sender-constrained token's binding, as its cnf claim
+// says it (RFC 7800 §3.1): JKT is the RFC 7638 thumbprint of a DPoP key
+// (RFC 9449 §6), X5TS256 the SHA-256 of a client certificate's DER (RFC
+// 8705 §3.1), each base64url without padding. The zero value binds to
+// nothing.
+type Confirmation struct {
+	JKT, X5TS256 string
+}
+
+// Bound reports whether c binds to anything.
+func (c Confirmation) Bound() bool { return c.JKT != "" || c.X5TS256 != "" }
 
 // TokenRequest is a client's request for an access token, as
 // Tokens.IssueToken checks and stores it.
@@ -432,6 +466,8 @@ type Grant struct {
 	// SecretID is the secret that authenticated the request, counted in
 	// the application's usage.
 	SecretID string
+	// Confirmation binds the token to a key or certificate.
+	Confirmation Confirmation
 }
 
 // Issued is a token IssueToken stored: where, and its record (ID set).
@@ -457,12 +493,13 @@ func (a *Application) LifetimeFor(asked time.Duration) time.Duration {
 // to the reference it is filed under.
 func (a *Application) AccessToken(g Grant, at time.Time, asked time.Duration) Token {
 	t := Token{
-		ClientID:   a.ClientID,
-		Scopes:     g.Scopes,
-		Audiences:  g.Audiences,
-		IssuedAt:   at.UTC().Truncate(time.Millisecond),
-		Generation: a.Generation,
-		SecretID:   g.SecretID,
+		ClientID:     a.ClientID,
+		Scopes:       g.Scopes,
+		Audiences:    g.Audiences,
+		IssuedAt:     at.UTC().Truncate(time.Millisecond),
+		Generation:   a.Generation,
+		SecretID:     g.SecretID,
+		Confirmation: g.Confirmation,
 	}
 	if life := a.LifetimeFor(asked); life > 0 {
 		t.ExpiresAt = t.IssuedAt.Add(max(life.Truncate(time.Millisecond), time.Millisecond))

@@ -209,6 +209,14 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *a
 		return nil, err
 	}
 
+	// DPoP (issue 19): each request its own proof, from a file written
+	// afresh before each run, each line used once.
+	proofFile := filepath.Join(dir, "proofs.txt")
+	writeDPoPProofs := func() error { return writeProofs(proofFile, r.oauthdURL+"/oauth/token", nAssertions) }
+	if err := expectDPoPToken(ctx, r.http, r.oauthdURL+"/oauth/token", r.daemon.basic()); err != nil {
+		return nil, err
+	}
+
 	fixed, rotate, many, signed := scripts["fixed.lua"], scripts["introspect.lua"], scripts["tokens.lua"], scripts["assertions.lua"]
 	// Each target names the processes serving it, whose CPU time each
 	// run reads.
@@ -255,6 +263,14 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *a
 			subject: tgt("oauthd POST /oauth/token (private_key_jwt)", r.oauthdURL+"/oauth/token", signed, r.oauthdPID, "",
 				assertionFile, fmt.Sprint(opts.Threads)),
 			prepare: writeAssertions,
+		},
+		{
+			// Issue 19: one proof's signature check and jti per request;
+			// target 0.6x.
+			name: "token (DPoP)", baseName: "baseline", base: baseToken, minRatio: 0.6,
+			subject: tgt("oauthd POST /oauth/token (DPoP)", r.oauthdURL+"/oauth/token", scripts["dpoptoken.lua"], r.oauthdPID, "",
+				proofFile, fmt.Sprint(opts.Threads), r.daemon.basic()),
+			prepare: writeDPoPProofs,
 		},
 		{
 			name: "jwt middleware", baseName: "bare", minRatio: 0.8,

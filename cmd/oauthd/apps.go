@@ -186,6 +186,7 @@ private_key_jwt, tls_client_auth, self_signed_tls_client_auth) has no secret.`,
 	f.StringVar(&in.TokenFormat, "token-format", "opaque", "opaque, or jwt for signed JWT access tokens (RFC 9068) resource servers can check without asking oauthd")
 	f.StringArrayVar(&in.Audiences, "audience", nil, "a resource server its tokens are for (its URI or name, the tokens' aud); repeatable; none: any")
 	quotaFlags(f, &in.TokenQuota, &in.IntrospectionQuota, &in.QuotaMode)
+	bindingFlags(f, &in.DPoPBound, &in.Profile)
 	auth.add(f)
 	return c.command(cmd)
 }
@@ -258,6 +259,8 @@ func (c *cli) printApp(a adminapi.Application) error {
 	row("token_quota", cmp.Or(a.TokenQuota, "default"))
 	row("introspection_quota", cmp.Or(a.IntrospectionQuota, "default"))
 	row("quota_mode", cmp.Or(a.QuotaMode, "default"))
+	row("dpop_bound_access_tokens", fmt.Sprint(a.DPoPBound))
+	row("profile", cmp.Or(a.Profile, "default"))
 	row("enabled", fmt.Sprint(a.Enabled))
 	for _, r := range authRows(a) {
 		row(r[0], r[1])
@@ -294,6 +297,8 @@ func (c *cli) getCommand() *cobra.Command {
 
 func (c *cli) updateCommand() *cobra.Command {
 	var name, desc, lifetime, owner, format, quota, introQuota, quotaMode string
+	var dpopBound bool
+	var profile string
 	var audiences []string
 	var clearAud bool
 	var meta map[string]string
@@ -375,6 +380,7 @@ method prints a new secret, shown this once.`,
 		case enable, disable:
 			p.Enabled = &enable
 		}
+		bindingPatch(f, &p, dpopBound, profile)
 		if auth.given(f) {
 			var err error
 			if p.ClientAuth, err = auth.clientAuth(); err != nil {
@@ -382,7 +388,7 @@ method prints a new secret, shown this once.`,
 			}
 		}
 		if reflect.ValueOf(p).IsZero() {
-			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --enable, --disable, --auth-method and its keys")
+			return errors.New("nothing to change: give at least one of --name, --description, --owner, --token-format, --audience, --clear-audiences, --metadata, --clear-metadata, --scopes, --lifetime, --allow-ip, --clear-allow-ip, --quota, --introspection-quota, --quota-mode, --dpop-bound, --profile, --enable, --disable, --auth-method and its keys")
 		}
 		a, err := api.UpdateApplication(ctx, args[0], p)
 		if err != nil {
@@ -408,6 +414,7 @@ method prints a new secret, shown this once.`,
 	f.StringArrayVar(&allow, "allow-ip", nil, "the allowlist from now on (replaces it); repeatable")
 	f.BoolVar(&clearAllow, "clear-allow-ip", false, "empty the allowlist: any address may get tokens")
 	quotaFlags(f, &quota, &introQuota, &quotaMode)
+	bindingFlags(f, &dpopBound, &profile)
 	f.BoolVar(&enable, "enable", false, "enable the application")
 	f.BoolVar(&disable, "disable", false, "disable it: no new tokens, and its tokens stop working at once")
 	auth.add(f)

@@ -117,7 +117,7 @@ func serveSettings() []setting {
 		{Key: "dashboard.secure_cookies", Default: false, Usage: "mark dashboard cookies Secure even on plain HTTP (TLS terminated by a proxy in front); they always are over TLS"},
 		{Key: "health.timeout", Default: time.Second, Usage: "how long /health/ready waits for Redis before answering 503"},
 		{Key: "redis.app_cache_size", Default: redis.DefaultAppCacheSize, Usage: "applications each replica keeps decoded in memory, least recently used out (about half a kilobyte each); one not held costs no extra Redis round trip, only CPU (the token script reads it)"},
-	}, append(logServeSettings(), append(jwtSettings(), redisSettings()...)...)...)
+	}, append(logServeSettings(), append(jwtSettings(), append(bindingSettings(), redisSettings()...)...)...)...)
 }
 
 // jwtSettings are the JWT signing keys', for serve and for 'oauthd keys'.
@@ -244,6 +244,8 @@ type Config struct {
 	// list of {name, description}). Empty means the built-in SMS
 	// catalogue.
 	Scopes []scopes.Scope `mapstructure:"scopes"`
+	// Binding is the dpop.* and fapi.* keys (binding.go).
+	Binding bindingConfig `mapstructure:",squash"`
 
 	// file is the configuration file read, "" for none.
 	file           string
@@ -715,6 +717,7 @@ func (c *Config) validate(list []setting) error {
 			}
 			return nil
 		}},
+		{"dpop.max_age", func() error { return c.Binding.validate() }},
 		{"introspection.tombstone_ttl", func() error {
 			if c.Introspection.TombstoneTTL < time.Second || c.Introspection.TombstoneTTL > 30*24*time.Hour {
 				return fmt.Errorf("%v: use between 1s and 720h", c.Introspection.TombstoneTTL)

@@ -98,6 +98,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"CA file not PEM", []string{"--redis-tls-ca-file", "/etc/hostname"}, nil, "", "config redis.tls.ca_file"},
 		{"cert without key", []string{"--redis-tls-cert-file", "/etc/hostname"}, nil, "", "config redis.tls.cert_file: a client certificate needs both"},
 		{"health timeout", []string{"--health-timeout", "0s"}, nil, "", "config health.timeout"},
+		{"dpop max age", []string{"--dpop-max-age", "0s"}, nil, "", "dpop.max_age"},
+		{"dpop nonce lifetime from the file", nil, nil, "dpop:\n  nonce_lifetime: 1s\n", "dpop.nonce_lifetime"},
 		{"app cache of none", []string{"--redis-app-cache-size", "0"}, nil, "", "config redis.app_cache_size"},
 		{"TLS certificate without key", []string{"--tls-cert-file", "/etc/hostname"}, nil, "", "config tls.cert_file: set tls.key_file too"},
 		{"TLS key without certificate", nil, map[string]string{"OAUTHD_TLS_KEY_FILE": "/etc/hostname"}, "", "config tls.cert_file: tls.key_file is set but not tls.cert_file"},

@@ -376,6 +376,7 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 		Limits:               limits,
 		Signer:               signer,
 		Tracing:              webTracing(tr),
+		Binding:              cfg.Binding.server(cfg, log),
 		ClientAuth:           clientAuthConfig(cfg, ring),
 		ClientCertHeader:     cfg.TLS.ClientCertHeader,
 		MTLS:                 cfg.tls != nil || cfg.TLS.ClientCertHeader != "" || cfg.ClientAuth.MTLSBaseURL != "",

@@ -26,8 +26,8 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
-// bindingAuthServer stands in for oauthd's side of issue 19, which is not
-// built yet: a token endpoint that binds a token to the key of the DPoP
+// bindingAuthServer stands in for oauthd's side of issue 19 (oauthd itself
+// is run by TestDPoPWithOAuthd): a token endpoint that binds a token to the key of the DPoP
 // proof it comes with (cnf.jkt, token_type DPoP), and an introspection
 // endpoint that answers the binding, as RFC 9449 §5 and §6.2 say. Tokens
 // bound to a certificate are added by the tests (bindCert).
@@ -265,33 +265,5 @@ func TestCertificateBoundToken(t *testing.T) {
 		if code != 401 || m["error"] != "invalid_token" || !strings.Contains(www[0], "client certificate") {
 			t.Errorf("%s: %d %v %q", name, code, m, www)
 		}
-	}
-}
-
-// Today's oauthd does not bind tokens: asked for a DPoP-bound one, it
-// answers a Bearer token, which the oauthclient package then presents as
-// Bearer, and the sms-api accepts. (cmd/bench relies on this answer to
-// say why its DPoP line is missing.)
-func TestDPoPClientAgainstTodaysOAuthd(t *testing.T) {
-	auth := startAuthServer(t, redistest.Mini)
-	rs := auth.create(t, "tokens:introspect", "")
-	daemon := auth.create(t, "groups", "1h")
-	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
-		"SMSAPI_ISSUER": auth.issuer, "SMSAPI_CLIENT_ID": rs.id, "SMSAPI_CLIENT_SECRET": rs.secret,
-	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := oauthclient.New(oauthclient.Config{TokenURL: auth.issuer + "/oauth/token", ClientID: daemon.id, ClientSecret: daemon.secret, DPoPKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := c.Token(context.Background())
-	if err != nil || tok.TokenType != "Bearer" {
-		t.Fatalf("token %+v, %v: want oauthd's Bearer token", tok, err)
-	}
-	if code, m, _ := send(t, c.HTTPClient(), "GET", api.URL+"/v1/groups", "", nil); code != 200 {
-		t.Fatalf("the bearer token through the transport: %d %v", code, m)
 	}
 }

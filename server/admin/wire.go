@@ -39,6 +39,8 @@ func applicationOf(a store.Application, u store.Usage) adminapi.Application {
 		TokenQuota:         apps.FormatQuota(a.TokenQuota),
 		IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota),
 		QuotaMode:          a.QuotaMode,
+		DPoPBound:          a.DPoPBound,
+		Profile:            a.Profile,
 		ClientAuth:         authOf(a.Auth),
 		CreatedAt:          a.CreatedAt,
 		UpdatedAt:          a.UpdatedAt,
@@ -98,6 +100,7 @@ func exportedOf(a store.Application) adminapi.ExportedApplication {
 			Name: app.Name, Description: app.Description, Scopes: app.Scopes, Owner: app.Owner, Metadata: app.Metadata,
 			TokenLifetime: app.TokenLifetime, IPAllowlist: app.IPAllowlist, TokenFormat: app.TokenFormat, Audiences: app.Audiences,
 			TokenQuota: app.TokenQuota, IntrospectionQuota: app.IntrospectionQuota, QuotaMode: app.QuotaMode,
+			DPoPBound: app.DPoPBound, Profile: app.Profile,
 			ClientAuth: app.ClientAuth,
 		},
 		Enabled: &enabled,
@@ -163,7 +166,7 @@ func newApplicationFrom(r adminapi.NewApplicationRequest) apps.NewApplication {
 		Name: r.Name, Description: r.Description, Scopes: r.Scopes, Owner: r.Owner, Metadata: r.Metadata,
 		TokenLifetime: r.TokenLifetime, IPAllowlist: r.IPAllowlist, TokenFormat: r.TokenFormat, Audiences: r.Audiences,
 		TokenQuota: r.TokenQuota, IntrospectionQuota: r.IntrospectionQuota, QuotaMode: r.QuotaMode,
-		Auth: authFrom(r.ClientAuth),
+		Auth: authFrom(r.ClientAuth), DPoPBound: r.DPoPBound, Profile: r.Profile,
 	}
 }
 
@@ -174,6 +177,7 @@ func patchFrom(r adminapi.ApplicationPatchRequest) apps.ApplicationPatch {
 		Name: r.Name, Description: r.Description, Scopes: r.Scopes, TokenLifetime: r.TokenLifetime, IPAllowlist: r.IPAllowlist,
 		Enabled: r.Enabled, Owner: r.Owner, Metadata: r.Metadata, TokenFormat: r.TokenFormat, Audiences: r.Audiences,
 		TokenQuota: r.TokenQuota, IntrospectionQuota: r.IntrospectionQuota, QuotaMode: r.QuotaMode,
+		DPoPBound: r.DPoPBound, Profile: r.Profile,
 	}
 	if !r.ClientAuth.IsZero() {
 		auth := authFrom(r.ClientAuth)

@@ -138,6 +138,9 @@ type NewApplication struct {
 	// QuotaMode is enforce or monitor (ParseQuotaMode); empty follows the
 	// global default.
 	QuotaMode string
+	// DPoPBound and Profile are the binding policy (binding.go).
+	DPoPBound bool
+	Profile   string
 	// Auth is its client authentication method and material (checkAuth);
 	// the zero value is a shared secret sent with HTTP Basic or in the
 	// body, as before methods existed. JWKS is a JWK Set as JSON.
@@ -247,6 +250,10 @@ func (s *Service) validateNew(ctx context.Context, id string, in NewApplication)
 		return store.Application{}, err
 	}
 	a.TokenQuota, a.IntrospectionQuota, a.QuotaMode = q.token, q.introspection, q.mode
+	a.DPoPBound = in.DPoPBound
+	if a.Profile, err = ParseProfile(in.Profile); err != nil {
+		return store.Application{}, err
+	}
 	if a.Auth, err = checkAuth(in.Auth); err != nil {
 		return store.Application{}, err
 	}

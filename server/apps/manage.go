@@ -170,6 +170,9 @@ type ApplicationPatch struct {
 	// TokenQuota, IntrospectionQuota and QuotaMode are as for
 	// NewApplication: empty sets them back to the global default.
 	TokenQuota, IntrospectionQuota, QuotaMode *string
+	// DPoPBound and Profile are the binding policy (binding.go).
+	DPoPBound *bool
+	Profile   *string
 	// Auth replaces the application's whole authentication setting: the
 	// method (Method "" keeps the current one) and the material it needs,
 	// all of it (what the patch leaves empty is removed). Moving to a key
@@ -267,6 +270,10 @@ func (s *Service) Patch(ctx context.Context, id string, p ApplicationPatch) (sto
 	if p.QuotaMode != nil {
 		changes["quota_mode"] = q.mode
 	}
+	bind, err := p.binding(changes)
+	if err != nil {
+		return store.Application{}, "", err
+	}
 	d := delegateFrom(ctx)
 	if d != nil {
 		var errs []error
@@ -307,6 +314,7 @@ func (s *Service) Patch(ctx context.Context, id string, p ApplicationPatch) (sto
 		if err := d.mayManage(a); err != nil {
 			return a, err
 		}
+		bind.apply(&a)
 		if p.Owner != nil {
 			a.Owner = next.Owner
 		}
@@ -423,6 +431,7 @@ func settingsOf(a store.Application) map[string]any {
 		"scopes": a.Scopes, "token_lifetime": FormatLifetime(a.TokenLifetime), "ip_allowlist": FormatAllowlist(a.IPAllowlist),
 		"enabled": a.Enabled, "audiences": a.Audiences, "token_format": cmp.Or(a.TokenFormat, store.TokenOpaque),
 		"token_quota": FormatQuota(a.TokenQuota), "introspection_quota": FormatQuota(a.IntrospectionQuota), "quota_mode": a.QuotaMode,
+		"dpop_bound_access_tokens": a.DPoPBound, "profile": a.Profile,
 	}
 }
 

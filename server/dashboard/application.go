@@ -30,6 +30,9 @@ type application struct {
 	Secrets                                   []secretRow
 	// Auth is how it authenticates (issue 18).
 	Auth authView
+	// DPoPBound and Profile are its binding policy (binding.go).
+	DPoPBound bool
+	Profile   string
 }
 
 // secretRow describes a client secret, never its value.
@@ -48,7 +51,8 @@ func applicationOf(a store.Application, u store.Usage) application {
 		Audiences:     a.Audiences, Scopes: a.Scopes, IPAllowlist: apps.FormatAllowlist(a.IPAllowlist),
 		TokenQuota: apps.FormatQuota(a.TokenQuota), IntrospectionQuota: apps.FormatQuota(a.IntrospectionQuota), QuotaMode: a.QuotaMode,
 		Enabled: a.Enabled, CreatedAt: a.CreatedAt, LastUsedAt: u.LastUsed, TokensIssued: u.Issued,
-		Auth: authViewOf(a.Auth),
+		Auth:      authViewOf(a.Auth),
+		DPoPBound: a.DPoPBound, Profile: a.Profile,
 	}
 	for _, s := range a.Secrets {
 		out.Secrets = append(out.Secrets, secretRow{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, LastUsedAt: u.SecretLastUsed[s.ID]})

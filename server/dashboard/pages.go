@@ -106,6 +106,9 @@ type appForm struct {
 	// DefaultIntrospect describe).
 	TokenQuota, IntrospectionQuota, QuotaMode string
 	DefaultIssue, DefaultIntrospect           string
+	// DPoPBound and Profile are the binding policy (binding.go).
+	DPoPBound bool
+	Profile   string
 	// Catalogue is the scopes to pick from, the forms (all:any,
 	// resource:*) after them.
 	Catalogue []scopes.Scope
@@ -156,6 +159,7 @@ func (d *Dashboard) formOf(ctx context.Context, a application) (appForm, error) 
 	f.Audiences = strings.Join(a.Audiences, "\n")
 	f.Lifetime = a.TokenLifetime
 	f.TokenQuota, f.IntrospectionQuota, f.QuotaMode = a.TokenQuota, a.IntrospectionQuota, a.QuotaMode
+	f.DPoPBound, f.Profile = a.DPoPBound, a.Profile
 	if !contains(lifetimeChoices, f.Lifetime) {
 		f.Lifetime, f.Custom = "custom", a.TokenLifetime
 	}
@@ -191,6 +195,9 @@ func (d *Dashboard) readForm(c echo.Context) (appForm, error) {
 	f.Audiences = c.FormValue("audiences")
 	f.TokenQuota, f.IntrospectionQuota = c.FormValue("token_quota"), c.FormValue("introspection_quota")
 	f.QuotaMode = c.FormValue("quota_mode")
+	if err := readBindingFields(c, &f); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
@@ -278,7 +285,8 @@ func (d *Dashboard) createApp(c echo.Context) error {
 			TokenLifetime: f.lifetime(), IPAllowlist: allowlistLines(f.Allowlist),
 			TokenFormat: f.Format, Audiences: allowlistLines(f.Audiences),
 			TokenQuota: f.TokenQuota, IntrospectionQuota: f.IntrospectionQuota, QuotaMode: f.QuotaMode,
-			Auth: auth,
+			Auth:      auth,
+			DPoPBound: f.DPoPBound, Profile: f.Profile,
 		})
 		if err == nil {
 			v := createdView{App: applicationOf(a, store.Usage{}), Secret: secret}
@@ -457,6 +465,7 @@ func (d *Dashboard) updateApp(c echo.Context) error {
 			Scopes: &f.Scopes, TokenLifetime: &life, IPAllowlist: &allow,
 			TokenFormat: &f.Format, Audiences: &aud,
 			TokenQuota: &f.TokenQuota, IntrospectionQuota: &f.IntrospectionQuota, QuotaMode: &f.QuotaMode,
+			DPoPBound: &f.DPoPBound, Profile: &f.Profile,
 		})
 	}
 	if err == nil {

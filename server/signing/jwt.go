@@ -29,6 +29,15 @@ type Claims struct {
 	// one, so a resource server validating the token itself holds it to
 	// the addresses oauthd would (the resource-server package does).
 	IPAllowlist []string `json:"ip_allowlist,omitempty"`
+	// Cnf binds a sender-constrained token to a DPoP key or a client
+	// certificate (RFC 9449 §6.1, RFC 8705 §3.1).
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is a JWT's cnf claim (RFC 7800 §3.1).
+type Confirmation struct {
+	JKT     string `json:"jkt,omitempty"`
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }
 
 // ErrNoKey is a ring with no key that may sign yet: its store has not

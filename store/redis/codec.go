@@ -36,9 +36,13 @@ type appRecord struct {
 	IntrospectionQuota *quotaRecord `json:"introspection_quota,omitempty"`
 	QuotaMode          string       `json:"quota_mode,omitempty"`
 	Auth               *authRecord  `json:"auth,omitempty"`
-	Generation         uint64       `json:"gen"`
-	CreatedMS          int64        `json:"created_ms"`
-	UpdatedMS          int64        `json:"updated_ms"`
+	// DPoPBound and Profile are issue 19's binding policy, absent when
+	// off.
+	DPoPBound  bool   `json:"dpop_bound,omitempty"`
+	Profile    string `json:"profile,omitempty"`
+	Generation uint64 `json:"gen"`
+	CreatedMS  int64  `json:"created_ms"`
+	UpdatedMS  int64  `json:"updated_ms"`
 }
 
 // quotaRecord is a store.Quota that is set: N per PerMS milliseconds, or
@@ -137,6 +141,8 @@ func encodeApp(a store.Application) ([]byte, error) {
 		IntrospectionQuota: quotaRecordOf(a.IntrospectionQuota),
 		QuotaMode:          a.QuotaMode,
 		Auth:               authRecordOf(a.Auth),
+		DPoPBound:          a.DPoPBound,
+		Profile:            a.Profile,
 	}
 	for _, p := range a.IPAllowlist {
 		r.Allowlist = append(r.Allowlist, p.String())
@@ -177,6 +183,8 @@ func decodeApp(b []byte) (store.Application, error) {
 		IntrospectionQuota: r.IntrospectionQuota.quota(),
 		QuotaMode:          r.QuotaMode,
 		Auth:               r.Auth.clientAuth(),
+		DPoPBound:          r.DPoPBound,
+		Profile:            r.Profile,
 	}
 	for _, s := range r.Allowlist {
 		p, err := netip.ParsePrefix(s)
@@ -208,6 +216,7 @@ func decodeApp(b []byte) (store.Application, error) {
 //	uvarint  length, then the granted scopes, space-separated
 //	uvarint  length, then the name (API keys only)
 //	uvarint  length, then the audiences, space-separated (with recHasAudiences only)
+//	uvarint  length, then cnf.jkt, then length and cnf.x5t#S256 (with recHasConfirmation only)
 //
 // A typical access token record is about 20 bytes.
 const (
@@ -216,6 +225,11 @@ const (
 	// recHasAudiences is or-ed into the kind byte of a token bound to
 	// audiences (RFC 8707 resource indicators, RFC 9068 aud).
 	recHasAudiences = 0x10
+	// recHasConfirmation is or-ed into the kind byte of a
+	// sender-constrained token (issue 19). Records written before it
+	// lack the bit and decode as bearer tokens, as they are.
+	recHasConfirmation = 0x20
+	recFlags           = recHasAudiences | recHasConfirmation
 )
 
 // KindAPIKey is store.Token.Kind for an API key.
@@ -249,6 +263,13 @@ func encodeToken(t store.Token) []byte {
 		b = binary.AppendUvarint(b, uint64(len(aud)))
 		b = append(b, aud...)
 	}
+	if t.Confirmation.Bound() {
+		b[0] |= recHasConfirmation
+		b = binary.AppendUvarint(b, uint64(len(t.Confirmation.JKT)))
+		b = append(b, t.Confirmation.JKT...)
+		b = binary.AppendUvarint(b, uint64(len(t.Confirmation.X5TS256)))
+		b = append(b, t.Confirmation.X5TS256...)
+	}
 	return b
 }
 
@@ -274,7 +295,7 @@ func decodeToken(ref store.TokenRef, b []byte) (store.Token, error) {
 	default:
 		t.ExpiresAt = fromMS(int64(iat + life))
 	}
-	switch kind &^ recHasAudiences {
+	switch kind &^ recFlags {
 	case recAccessToken:
 	case recAPIKey:
 		t.Kind = KindAPIKey
@@ -286,6 +307,12 @@ func decodeToken(ref store.TokenRef, b []byte) (store.Token, error) {
 		if aud := r.bytes(); len(aud) > 0 {
 			t.Audiences = strings.Split(string(aud), " ")
 		} else {
+			r.err = true
+		}
+	}
+	if kind&recHasConfirmation != 0 {
+		t.Confirmation = store.Confirmation{JKT: string(r.bytes()), X5TS256: string(r.bytes())}
+		if !t.Confirmation.Bound() {
 			r.err = true
 		}
 	}

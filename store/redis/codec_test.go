@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ func TestTokenRecordRoundTrip(t *testing.T) {
 		{"api key", store.Token{Scopes: []string{"sms"}, IssuedAt: iat, Kind: KindAPIKey, Name: "billing — prod"}, 40},
 		{"audiences", store.Token{Scopes: []string{"sms"}, IssuedAt: iat, ExpiresAt: iat.Add(time.Hour), Audiences: []string{"https://sms.example", "https://voice.example"}}, 62},
 		{"api key with audience", store.Token{IssuedAt: iat, Kind: KindAPIKey, Name: "k", Audiences: []string{"sms-api"}}, 30},
+		{"dpop bound", store.Token{Scopes: []string{"sms"}, IssuedAt: iat, ExpiresAt: iat.Add(time.Hour), Confirmation: store.Confirmation{JKT: strings.Repeat("j", 43)}}, 64},
+		{"certificate bound with audience", store.Token{IssuedAt: iat, ExpiresAt: iat.Add(time.Hour), Audiences: []string{"sms-api"},
+			Confirmation: store.Confirmation{X5TS256: strings.Repeat("x", 43)}}, 72},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +62,7 @@ func TestTokenRecordCorrupt(t *testing.T) {
 		append([]byte{recAccessToken, 1, 0, 0, 0}, 'x'),                                                // trailing bytes
 		append(binary.AppendUvarint(binary.AppendUvarint([]byte{recAccessToken}, 1<<62), 1<<62), 0, 0), // expiry past 1<<62 ms
 		good[:len(good)-1],
+		{recAccessToken | recHasConfirmation, 1, 0, 0, 0, 0, 0}, // a confirmation binding to nothing
 	} {
 		if _, err := decodeToken(ref, b); !errors.Is(err, errCorruptToken) {
 			t.Errorf("decodeToken(%v) = %v, want errCorruptToken", b, err)

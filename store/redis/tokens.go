@@ -430,7 +430,9 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	switch status {
 	case issueWritten:
 		t := app.AccessToken(g, r.IssuedAt, r.Lifetime)
-		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) {
+		// The script knows nothing of a binding (issue 19): a bound
+		// token's record is written again too.
+		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) || g.Confirmation.Bound() {
 			// The script grants what the application holds literally;
 			// check, what the catalogue in force grants (a form such as
 			// sms:* expanded, a scope the catalogue dropped left out).

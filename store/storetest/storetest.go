@@ -109,6 +109,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"Quotas", testQuotas},
 		{"FeedPublishes", testFeedPublishes},
 		{"FeedResumes", testFeedResumes},
+		{"Replays", testReplays},
+		{"IssueBoundToken", testIssueBoundToken},
 	}
 	seen := newCalls()
 	ran, failed := 0, false

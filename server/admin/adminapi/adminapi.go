@@ -37,6 +37,13 @@ type NewApplicationRequest struct {
 	// QuotaMode is enforce or monitor (counted and logged, never
 	// refused); empty follows limits.quota_mode.
 	QuotaMode string `json:"quota_mode,omitempty"`
+	// DPoPBound refuses token requests without a DPoP proof (RFC 9449
+	// §5.2 dpop_bound_access_tokens).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Profile is fapi2 (FAPI 2.0: key or certificate authentication,
+	// sender-constrained tokens, TLS only), none, or empty for the
+	// server's fapi.default.
+	Profile string `json:"profile,omitempty"`
 	ClientAuth
 }
 
@@ -150,6 +157,9 @@ type ApplicationPatchRequest struct {
 	TokenQuota         *string `json:"token_quota"`
 	IntrospectionQuota *string `json:"introspection_quota"`
 	QuotaMode          *string `json:"quota_mode"`
+	// DPoPBound and Profile are as for a new application.
+	DPoPBound *bool   `json:"dpop_bound_access_tokens"`
+	Profile   *string `json:"profile"`
 	// ClientAuth, when it sets anything, replaces the application's
 	// authentication whole: the method (kept when absent) and its
 	// material (what is absent is removed). Moving to a key or certificate
@@ -184,6 +194,10 @@ type Application struct {
 	TokenQuota         string `json:"token_quota"`
 	IntrospectionQuota string `json:"introspection_quota"`
 	QuotaMode          string `json:"quota_mode"`
+	// DPoPBound and Profile are the binding policy ("" profile: the
+	// server's default).
+	DPoPBound bool   `json:"dpop_bound_access_tokens"`
+	Profile   string `json:"profile"`
 	ClientAuth
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

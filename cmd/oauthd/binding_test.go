@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// The dpop.* and fapi.* keys reach the server's BindingConfig; replicas
+// with one sealing key derive one nonce key, which is not the sealing key.
+func TestBindingConfig(t *testing.T) {
+	sealing := bytes.Repeat([]byte{7}, 32)
+	var b bindingConfig
+	b.DPoP.MaxAge, b.DPoP.Leeway, b.DPoP.RequireNonce, b.DPoP.NonceLifetime = 30*time.Second, time.Second, true, time.Minute
+	b.FAPI.Default = true
+	if err := b.validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	one := b.server(&Config{sealingKey: sealing}, log)
+	two := b.server(&Config{sealingKey: bytes.Clone(sealing)}, log)
+	if len(one.NonceKey) != 32 || !bytes.Equal(one.NonceKey, two.NonceKey) || bytes.Equal(one.NonceKey, sealing) {
+		t.Errorf("nonce keys %x and %x from one sealing key", one.NonceKey, two.NonceKey)
+	}
+	if !one.RequireNonce || one.DPoPMaxAge != 30*time.Second || one.NoncePeriod != time.Minute || !one.FAPIDefault || one.TLS {
+		t.Errorf("BindingConfig = %+v", one)
+	}
+	if none := b.server(&Config{}, log); none.NonceKey != nil {
+		t.Errorf("a nonce key without a sealing key: %x", none.NonceKey)
+	}
+}
