@@ -1,0 +1,203 @@
+# shellcheck shell=bash
+# Sender-constrained tokens (issue 19) with real clients, sourced by ./run
+# after the library checks: it uses run's $work, $here, $repo, pids, pass,
+# fail, die, free_port, wait_for, run_client and OAUTHD_REDIS_URL.
+#
+# Everything here speaks HTTPS under a test CA made with openssl, since
+# certificate binding needs TLS and oauthd's TLS listener asks for client
+# certificates. On the same redis-server it starts:
+#   oauthd A     TLS, DPoP nonces off
+#   oauthd B     TLS, dpop.require_nonce=true
+#   sms-api A/B  cmd/sms-api over HTTPS, introspecting at oauthd A/B,
+#                SMSAPI_PUBLIC_URL exactly as the clients call it; B with
+#                SMSAPI_DPOP_NONCE=true
+# and checks, against A and then against B (where the libraries must follow
+# use_dpop_nonce, at the token endpoint and at the sms-api):
+#   node/dpop-oauth4webapi.mjs   oauth4webapi DPoP() + protectedResourceRequest
+#   node/dpop-openid-client.mjs  openid-client getDPoPHandle + fetchProtectedResource
+# and, with curl on A, a certificate-bound token (cnf x5t#S256) that the
+# sms-api accepts only with its certificate.
+
+dpop_dir="$work/dpop"
+mkdir -p "$dpop_dir"
+
+# 1. A test CA, the servers' certificate for 127.0.0.1, and two client
+# certificates (the second must not unlock the first's token). P-256 keys:
+# quick to make, and what FAPI 2.0 would have.
+dpop_certs() {
+	local d=$dpop_dir name
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-subj "/CN=oauthd interop test CA" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign -keyout "$d/ca.key" -out "$d/ca.pem"
+	for name in server client other; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=interop-$name" -keyout "$d/$name.key" -out "$d/$name.csr"
+	done
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 1 -extfile "$d/server.ext" -out "$d/server.pem"
+	for name in client other; do
+		openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 1 -extfile "$d/client.ext" -out "$d/$name.pem"
+	done
+}
+dpop_certs >"$dpop_dir/openssl.log" 2>&1 || die "dpop setup: openssl could not make the test certificates" "$dpop_dir/openssl.log"
+# RFC 8705 §3.1: x5t#S256 is the base64url SHA-256 of the certificate's DER.
+dpop_x5t="$(openssl x509 -in "$dpop_dir/client.pem" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')"
+
+# 2. The sms-api, and the applications: a client whose tokens must be
+# DPoP-bound (--dpop-bound), a plain secret client for certificate binding,
+# and the sms-api's own (tokens:introspect).
+(cd "$repo" && go build -o "$work/sms-api" ./cmd/sms-api) || die "dpop setup: go build ./cmd/sms-api"
+dpop_app() {
+	local name=$1
+	shift
+	"$work/oauthd" apps create --name "$name" --lifetime 1h --json "$@" >"$dpop_dir/$name.json" 2>"$dpop_dir/cli.log" ||
+		die "dpop setup: oauthd apps create $name" "$dpop_dir/cli.log"
+}
+dpop_app dpop-client --scopes "sms groups" --dpop-bound
+dpop_app cert-client --scopes "sms groups"
+dpop_app dpop-rs --scopes tokens:introspect
+DPOP_CLIENT_ID="$(json_field client_id <"$dpop_dir/dpop-client.json")"
+DPOP_CLIENT_SECRET="$(json_field client_secret <"$dpop_dir/dpop-client.json")"
+DPOP_RS_ID="$(json_field client_id <"$dpop_dir/dpop-rs.json")"
+DPOP_RS_SECRET="$(json_field client_secret <"$dpop_dir/dpop-rs.json")"
+cert_id="$(json_field client_id <"$dpop_dir/cert-client.json")"
+cert_secret="$(json_field client_secret <"$dpop_dir/cert-client.json")"
+export DPOP_CLIENT_ID DPOP_CLIENT_SECRET DPOP_RS_ID DPOP_RS_SECRET
+
+# https_up succeeds once a TLS listener answers anything under the test CA.
+https_up() { curl -sS --max-time 2 --cacert "$dpop_dir/ca.pem" -o /dev/null "$1"; }
+
+# dpop_start starts oauthd and an sms-api for it; $1 names the pair, the
+# rest are oauthd flags. It sets dpop_issuer and dpop_api.
+dpop_start() {
+	local name=$1 as_port api_port api_tls_port
+	shift
+	as_port="$(free_port)"
+	dpop_issuer="https://127.0.0.1:$as_port"
+	"$work/oauthd" serve --http-addr "127.0.0.1:$as_port" --issuer "$dpop_issuer" --log-buffer 0s \
+		--tls-cert-file "$dpop_dir/server.pem" --tls-key-file "$dpop_dir/server.key" "$@" \
+		>"$dpop_dir/oauthd-$name.log" 2>&1 &
+	pids+=($!)
+	wait_for 150 "${pids[-1]}" https_up "$dpop_issuer/health/ready" ||
+		die "dpop setup: oauthd $name did not answer at $dpop_issuer" "$dpop_dir/oauthd-$name.log"
+	api_port="$(free_port)"
+	api_tls_port="$(free_port)"
+	dpop_api="https://127.0.0.1:$api_tls_port"
+	# SSL_CERT_FILE: Go's own trust store, for introspection at oauthd.
+	env SSL_CERT_FILE="$dpop_dir/ca.pem" SMSAPI_ISSUER="$dpop_issuer" \
+		SMSAPI_CLIENT_ID="$DPOP_RS_ID" SMSAPI_CLIENT_SECRET="$DPOP_RS_SECRET" \
+		SMSAPI_HTTP_ADDR="127.0.0.1:$api_port" SMSAPI_TLS_ADDR="127.0.0.1:$api_tls_port" \
+		SMSAPI_TLS_CERT_FILE="$dpop_dir/server.pem" SMSAPI_TLS_KEY_FILE="$dpop_dir/server.key" \
+		SMSAPI_TLS_CLIENT_CA_FILE="$dpop_dir/ca.pem" SMSAPI_PUBLIC_URL="$dpop_api" \
+		SMSAPI_DPOP_NONCE="${DPOP_API_NONCE:-false}" SMSAPI_LOG_BUFFER=0s \
+		"$work/sms-api" >"$dpop_dir/sms-api-$name.log" 2>&1 &
+	pids+=($!)
+	wait_for 150 "${pids[-1]}" https_up "$dpop_api/healthz" ||
+		die "dpop setup: sms-api $name did not answer at $dpop_api" "$dpop_dir/sms-api-$name.log"
+}
+
+# 3. The libraries, without and with nonces.
+dpop_libraries() {
+	local mode=$1
+	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_NONCE="$mode" \
+		run_client "dpop-oauth4webapi ($mode)" node "$here/node/dpop-oauth4webapi.mjs"
+	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_NONCE="$mode" \
+		run_client "dpop-openid-client ($mode)" node "$here/node/dpop-openid-client.mjs"
+}
+
+# 4. curl with a client certificate: a certificate-bound token.
+# dpop_curl runs curl under the test CA and prints the HTTP status last.
+dpop_curl() {
+	curl -sS --max-time 10 --cacert "$dpop_dir/ca.pem" -w '\n%{http_code}' "$@"
+}
+# dpop_json reads a (possibly nested: cnf.x5t#S256) field of the JSON
+# body, the lines before dpop_curl's status.
+dpop_json() {
+	sed '$d' | /usr/bin/python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1"
+}
+dpop_status() { tail -n1 <<<"$1"; }
+
+dpop_certificate_checks() {
+	local out token ok
+	local client=(--cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key")
+	local other=(--cert "$dpop_dir/other.pem" --key "$dpop_dir/other.key")
+
+	out="$(dpop_curl "${client[@]}" -u "$cert_id:$cert_secret" -d grant_type=client_credentials -d scope=groups \
+		"$dpop_issuer/oauth/token")" || true
+	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
+	if [ "$(dpop_status "$out")" = 200 ] && [ -n "$token" ] && [ "$(dpop_json token_type <<<"$out")" = Bearer ]; then
+		pass "curl: client credentials over TLS with a client certificate -> 200, token_type Bearer (RFC 8705 §3)"
+	else
+		fail "curl: client credentials over TLS with a client certificate: $(tr '\n' ' ' <<<"$out")"
+		return
+	fi
+
+	out="$(dpop_curl -u "$DPOP_RS_ID:$DPOP_RS_SECRET" --data-urlencode "token=$token" "$dpop_issuer/oauth/introspect")" || true
+	ok="$(dpop_json 'cnf.x5t#S256' <<<"$out" 2>/dev/null || true)"
+	if [ "$(dpop_status "$out")" = 200 ] && [ "$ok" = "$dpop_x5t" ]; then
+		pass "curl: introspection shows cnf.x5t#S256 = the certificate's SHA-256 thumbprint"
+	else
+		fail "curl: introspection of the certificate-bound token, wanted cnf.x5t#S256 $dpop_x5t: $(tr '\n' ' ' <<<"$out")"
+	fi
+
+	out="$(dpop_curl "${client[@]}" -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+	if [ "$(dpop_status "$out")" = 200 ]; then
+		pass "curl: sms-api GET /v1/groups with the token and its certificate -> 200"
+	else
+		fail "curl: sms-api with the token and its certificate: $(tr '\n' ' ' <<<"$out")"
+	fi
+
+	out="$(dpop_curl -D - -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+	if [ "$(dpop_status "$out")" = 401 ] && grep -qi '^www-authenticate:.*invalid_token' <<<"$out"; then
+		pass "curl: sms-api with the certificate-bound token and no certificate -> 401 invalid_token"
+	else
+		fail "curl: sms-api with the certificate-bound token and no certificate: $(tr '\n' ' ' <<<"$out")"
+	fi
+
+	out="$(dpop_curl -D - "${other[@]}" -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+	if [ "$(dpop_status "$out")" = 401 ] && grep -qi '^www-authenticate:.*invalid_token' <<<"$out"; then
+		pass "curl: sms-api with the certificate-bound token and another certificate of the same CA -> 401 invalid_token"
+	else
+		fail "curl: sms-api with the certificate-bound token and another certificate: $(tr '\n' ' ' <<<"$out")"
+	fi
+
+	out="$(dpop_curl -u "$cert_id:$cert_secret" -d grant_type=client_credentials -d scope=groups "$dpop_issuer/oauth/token")" || true
+	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
+	out="$(dpop_curl -u "$DPOP_RS_ID:$DPOP_RS_SECRET" --data-urlencode "token=$token" "$dpop_issuer/oauth/introspect")" || true
+	if [ -n "$token" ] && [ "$(dpop_json active <<<"$out")" = True ] && [ -z "$(dpop_json cnf <<<"$out")" ]; then
+		pass "curl: the same application without a certificate gets an unbound token (no cnf)"
+	else
+		fail "curl: the same application without a certificate, wanted an active token without cnf: $(tr '\n' ' ' <<<"$out")"
+	fi
+
+	out="$(dpop_curl -u "$DPOP_CLIENT_ID:$DPOP_CLIENT_SECRET" -d grant_type=client_credentials "$dpop_issuer/oauth/token")" || true
+	if [ "$(dpop_status "$out")" = 400 ] && [ "$(dpop_json error <<<"$out")" = invalid_dpop_proof ]; then
+		pass "curl: a --dpop-bound application without a DPoP proof -> 400 invalid_dpop_proof"
+	else
+		fail "curl: a --dpop-bound application without a DPoP proof: $(tr '\n' ' ' <<<"$out")"
+	fi
+}
+
+dpop_start plain
+pass "dpop setup: test CA, oauthd at $dpop_issuer and the sms-api at $dpop_api (TLS, DPoP nonces off)"
+dpop_libraries plain
+dpop_certificate_checks
+
+DPOP_API_NONCE=true dpop_start nonce --dpop-require-nonce
+pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, sms-api at $dpop_api with SMSAPI_DPOP_NONCE=true"
+dpop_libraries nonce
+
+if ((failed)); then
+	for f in "$dpop_dir"/oauthd-*.log "$dpop_dir"/sms-api-*.log; do
+		echo "--- last lines of $f:"
+		tail -n 15 "$f"
+	done
+fi

@@ -1,0 +1,136 @@
+// oauth4webapi (v3) DPoP (RFC 9449) against a live oauthd and the example
+// sms-api, both over HTTPS under the suite's test CA (NODE_EXTRA_CA_CERTS):
+// a client-credentials grant with a DPoP handle gets a DPoP-bound token,
+// protectedResourceRequest with the handle is served, and the same token is
+// refused as Bearer, with another key's proof, and with a replayed proof.
+// With DPOP_NONCE=nonce, oauthd (dpop.require_nonce) and the sms-api
+// (SMSAPI_DPOP_NONCE) ask for nonces: oauth4webapi caches the DPoP-Nonce
+// it is given and the caller repeats the request once, on
+// isDPoPNonceError, as its documentation shows.
+// Run by ../dpop.sh, which sets the variables read below.
+import assert from 'node:assert/strict'
+import * as oauth from 'oauth4webapi'
+import { check, rejection, env, done, stop } from './report.mjs'
+
+const mode = env('DPOP_NONCE')
+const nonces = mode === 'nonce'
+const LIB = `oauth4webapi DPoP (${mode})`
+const issuer = new URL(env('DPOP_ISSUER'))
+const api = env('DPOP_API')
+const client = { client_id: env('DPOP_CLIENT_ID') }
+const auth = oauth.ClientSecretBasic(env('DPOP_CLIENT_SECRET'))
+const rs = { client_id: env('DPOP_RS_ID') }
+const rsAuth = oauth.ClientSecretBasic(env('DPOP_RS_SECRET'))
+
+// sent records every request's DPoP proof and answer status, to show which
+// requests carried a proof, with which nonce, and how many were refused.
+const sent = []
+const opts = {
+  [oauth.customFetch]: async (url, options) => {
+    const proof = new Headers(options?.headers).get('dpop')
+    const response = await fetch(url, options)
+    sent.push({ url: String(url), proof, status: response.status, authorization: new Headers(options?.headers).get('authorization') })
+    return response
+  },
+}
+
+// claims decodes a proof's payload (it was just made here; no check needed).
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url'))
+
+// once runs a request and, with nonces on, repeats it once when the answer
+// asks for a nonce: the handle has cached the DPoP-Nonce by then.
+async function once(fn) {
+  try {
+    return await fn()
+  } catch (err) {
+    if (!oauth.isDPoPNonceError(err)) throw err
+    return fn()
+  }
+}
+
+let as
+const discovered = await check(LIB, 'discovery over https: dpop_signing_alg_values_supported, tls_client_certificate_bound_access_tokens', async () => {
+  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oauth2' }))
+  assert.ok(as.dpop_signing_alg_values_supported?.includes('ES256'), JSON.stringify(as.dpop_signing_alg_values_supported))
+  assert.equal(as.tls_client_certificate_bound_access_tokens, true)
+})
+if (!discovered) stop(`${LIB}: discovery failed`)
+
+const keyPair = await oauth.generateKeyPair('ES256')
+const DPoP = oauth.DPoP(client, keyPair)
+let token
+
+const granted = await check(LIB, 'client credentials with DPoP() -> token_type DPoP' + (nonces ? ', after use_dpop_nonce' : ''), async () => {
+  const from = sent.length
+  const res = await once(async () => oauth.processClientCredentialsResponse(as, client,
+    await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'sms groups' }, { ...opts, DPoP })))
+  assert.equal(res.token_type, 'dpop') // oauth4webapi lower-cases it
+  assert.equal(res.scope, 'sms groups')
+  const tries = sent.slice(from)
+  assert.ok(tries.every((t) => t.proof), 'every token request carries a proof')
+  if (nonces) {
+    assert.deepEqual(tries.map((t) => t.status), [400, 200])
+    assert.equal(claims(tries[0].proof).nonce, undefined)
+    assert.equal(typeof claims(tries[1].proof).nonce, 'string')
+  } else {
+    assert.deepEqual(tries.map((t) => t.status), [200])
+  }
+  token = res.access_token
+})
+if (!granted) stop(`${LIB}: no DPoP-bound token`)
+
+await check(LIB, 'introspection: cnf.jkt is the DPoP key\'s thumbprint (RFC 7638)', async () => {
+  const info = await oauth.processIntrospectionResponse(as, rs, await oauth.introspectionRequest(as, rs, rsAuth, token, opts))
+  assert.equal(info.active, true)
+  assert.equal(info.token_type, 'DPoP')
+  assert.equal(info.cnf?.jkt, await DPoP.calculateThumbprint())
+})
+
+const groups = new URL(`${api}/v1/groups`)
+let lastProof
+
+await check(LIB, 'protectedResourceRequest GET /v1/groups with the DPoP handle -> 200' + (nonces ? ', after use_dpop_nonce' : ''), async () => {
+  const from = sent.length
+  const response = await once(() => oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, { ...opts, DPoP }))
+  assert.equal(response.status, 200)
+  assert.equal((await response.json()).groups.length, 2)
+  const tries = sent.slice(from)
+  assert.match(tries.at(-1).authorization, /^DPoP /)
+  assert.equal(claims(tries.at(-1).proof).ath.length, 43)
+  assert.deepEqual(tries.map((t) => t.status), nonces ? [401, 200] : [200])
+  lastProof = tries.at(-1).proof
+})
+
+await check(LIB, 'protectedResourceRequest POST /v1/sms with the DPoP handle -> 201', async () => {
+  const headers = new Headers({ 'content-type': 'application/json' })
+  const body = JSON.stringify({ to: ['+447700900123'], text: 'bound' })
+  const response = await once(() => oauth.protectedResourceRequest(token, 'POST', new URL(`${api}/v1/sms`), headers, body, { ...opts, DPoP }))
+  assert.equal(response.status, 201)
+})
+
+// challenge reads the error code of the sms-api's DPoP or Bearer challenge.
+function challenge(err) {
+  assert.ok(err instanceof oauth.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 401)
+  return err.cause.find((c) => c.parameters.error)?.parameters.error
+}
+
+await check(LIB, 'the same token as Bearer (no DPoP handle) -> 401 invalid_token', async () => {
+  const err = await rejection(oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, opts))
+  assert.match(sent.at(-1).authorization, /^Bearer /)
+  assert.equal(challenge(err), 'invalid_token')
+})
+
+await check(LIB, 'the same token with another key\'s DPoP proof -> 401 invalid_token', async () => {
+  const other = oauth.DPoP(client, await oauth.generateKeyPair('ES256'))
+  const err = await rejection(once(() => oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, { ...opts, DPoP: other })))
+  assert.equal(challenge(err), 'invalid_token')
+})
+
+await check(LIB, 'a proof sent twice (replayed) -> 401 invalid_dpop_proof', async () => {
+  const response = await fetch(groups, { headers: { authorization: `DPoP ${token}`, dpop: lastProof } })
+  assert.equal(response.status, 401)
+  assert.match(response.headers.get('www-authenticate') ?? '', /error="invalid_dpop_proof"/)
+})
+
+done()
