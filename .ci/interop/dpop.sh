@@ -6,17 +6,19 @@
 # Everything here speaks HTTPS under a test CA made with openssl, since
 # certificate binding needs TLS and oauthd's TLS listener asks for client
 # certificates. On the same redis-server it starts:
-#   oauthd A     TLS, DPoP nonces off
-#   oauthd B     TLS, dpop.require_nonce=true
-#   sms-api A/B  cmd/sms-api over HTTPS, introspecting at oauthd A/B,
-#                SMSAPI_PUBLIC_URL exactly as the clients call it; B with
-#                SMSAPI_DPOP_NONCE=true
-# and checks, against A and then against B (where the libraries must follow
-# use_dpop_nonce, at the token endpoint and at the sms-api):
-#   node/dpop-oauth4webapi.mjs   oauth4webapi DPoP() + protectedResourceRequest
+#   oauthd "plain"   TLS, DPoP nonces off
+#   oauthd "nonce"   TLS, dpop.require_nonce=true
+#   for each, two replicas of cmd/sms-api over HTTPS, introspecting at it
+#   (and checking JWT access tokens locally), SMSAPI_PUBLIC_URL exactly as
+#   the clients call it, the proofs they accepted shared in Redis; for
+#   "nonce" with SMSAPI_DPOP_NONCE=true and one nonce key
+# and checks, against "plain" and then "nonce" (where the libraries must
+# follow use_dpop_nonce, at the token endpoint and at the sms-api):
+#   node/dpop-oauth4webapi.mjs   oauth4webapi DPoP() + protectedResourceRequest,
+#                                opaque and JWT access tokens, refusals
 #   node/dpop-openid-client.mjs  openid-client getDPoPHandle + fetchProtectedResource
-# and, with curl on A, a certificate-bound token (cnf x5t#S256) that the
-# sms-api accepts only with its certificate.
+# and, with curl on "plain", a certificate-bound token (cnf x5t#S256) that
+# the sms-api accepts only with its certificate.
 
 dpop_dir="$work/dpop"
 mkdir -p "$dpop_dir"
@@ -58,22 +60,28 @@ dpop_app() {
 }
 dpop_app dpop-client --scopes "sms groups" --dpop-bound
 dpop_app cert-client --scopes "sms groups"
+dpop_app dpop-jwt --scopes "sms groups" --dpop-bound --token-format jwt
 dpop_app dpop-rs --scopes tokens:introspect
 DPOP_CLIENT_ID="$(json_field client_id <"$dpop_dir/dpop-client.json")"
 DPOP_CLIENT_SECRET="$(json_field client_secret <"$dpop_dir/dpop-client.json")"
+DPOP_JWT_ID="$(json_field client_id <"$dpop_dir/dpop-jwt.json")"
+DPOP_JWT_SECRET="$(json_field client_secret <"$dpop_dir/dpop-jwt.json")"
 DPOP_RS_ID="$(json_field client_id <"$dpop_dir/dpop-rs.json")"
 DPOP_RS_SECRET="$(json_field client_secret <"$dpop_dir/dpop-rs.json")"
 cert_id="$(json_field client_id <"$dpop_dir/cert-client.json")"
 cert_secret="$(json_field client_secret <"$dpop_dir/cert-client.json")"
-export DPOP_CLIENT_ID DPOP_CLIENT_SECRET DPOP_RS_ID DPOP_RS_SECRET
+export DPOP_CLIENT_ID DPOP_CLIENT_SECRET DPOP_JWT_ID DPOP_JWT_SECRET DPOP_RS_ID DPOP_RS_SECRET
 
 # https_up succeeds once a TLS listener answers anything under the test CA.
 https_up() { curl -sS --max-time 2 --cacert "$dpop_dir/ca.pem" -o /dev/null "$1"; }
 
-# dpop_start starts oauthd and an sms-api for it; $1 names the pair, the
-# rest are oauthd flags. It sets dpop_issuer and dpop_api.
+# dpop_start starts oauthd and two replicas of the sms-api for it; $1 names
+# them, the rest are oauthd flags. It sets dpop_issuer, dpop_api (what
+# clients call, the replicas' SMSAPI_PUBLIC_URL) and dpop_replica (the
+# second replica's own address: a proxy in front of both would send a
+# request for dpop_api to either).
 dpop_start() {
-	local name=$1 as_port api_port api_tls_port
+	local name=$1 as_port
 	shift
 	as_port="$(free_port)"
 	dpop_issuer="https://127.0.0.1:$as_port"
@@ -83,28 +91,38 @@ dpop_start() {
 	pids+=($!)
 	wait_for 150 "${pids[-1]}" https_up "$dpop_issuer/health/ready" ||
 		die "dpop setup: oauthd $name did not answer at $dpop_issuer" "$dpop_dir/oauthd-$name.log"
-	api_port="$(free_port)"
-	api_tls_port="$(free_port)"
-	dpop_api="https://127.0.0.1:$api_tls_port"
-	# SSL_CERT_FILE: Go's own trust store, for introspection at oauthd.
+	dpop_api="https://127.0.0.1:$(free_port)"
+	dpop_start_api "$name-1" "$dpop_api"
+	dpop_replica="https://127.0.0.1:$(free_port)"
+	dpop_start_api "$name-2" "$dpop_replica"
+}
+
+# dpop_start_api starts one sms-api replica named $1 on the HTTPS address of
+# $2, trusting the test CA for its client certificates and (SSL_CERT_FILE,
+# Go's trust store) for introspection at oauthd. The replicas share the
+# proofs they accepted in Redis, and the nonce key.
+dpop_start_api() {
+	local name=$1 url=$2
 	env SSL_CERT_FILE="$dpop_dir/ca.pem" SMSAPI_ISSUER="$dpop_issuer" \
 		SMSAPI_CLIENT_ID="$DPOP_RS_ID" SMSAPI_CLIENT_SECRET="$DPOP_RS_SECRET" \
-		SMSAPI_HTTP_ADDR="127.0.0.1:$api_port" SMSAPI_TLS_ADDR="127.0.0.1:$api_tls_port" \
+		SMSAPI_HTTP_ADDR="127.0.0.1:$(free_port)" SMSAPI_TLS_ADDR="${url#https://}" \
 		SMSAPI_TLS_CERT_FILE="$dpop_dir/server.pem" SMSAPI_TLS_KEY_FILE="$dpop_dir/server.key" \
 		SMSAPI_TLS_CLIENT_CA_FILE="$dpop_dir/ca.pem" SMSAPI_PUBLIC_URL="$dpop_api" \
-		SMSAPI_DPOP_NONCE="${DPOP_API_NONCE:-false}" SMSAPI_LOG_BUFFER=0s \
-		"$work/sms-api" >"$dpop_dir/sms-api-$name.log" 2>&1 &
+		SMSAPI_JWT_LOCAL=true SMSAPI_DPOP_REPLAY_REDIS_URL="$OAUTHD_REDIS_URL" \
+		SMSAPI_DPOP_NONCE="${DPOP_API_NONCE:-false}" SMSAPI_DPOP_NONCE_KEY="$dpop_nonce_key" \
+		SMSAPI_LOG_BUFFER=0s "$work/sms-api" >"$dpop_dir/sms-api-$name.log" 2>&1 &
 	pids+=($!)
-	wait_for 150 "${pids[-1]}" https_up "$dpop_api/healthz" ||
-		die "dpop setup: sms-api $name did not answer at $dpop_api" "$dpop_dir/sms-api-$name.log"
+	wait_for 150 "${pids[-1]}" https_up "$url/healthz" ||
+		die "dpop setup: sms-api $name did not answer at $url" "$dpop_dir/sms-api-$name.log"
 }
+dpop_nonce_key="$(head -c32 /dev/urandom | base64)"
 
 # 3. The libraries, without and with nonces.
 dpop_libraries() {
 	local mode=$1
-	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_NONCE="$mode" \
+	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_REPLICA="$dpop_replica" DPOP_NONCE="$mode" \
 		run_client "dpop-oauth4webapi ($mode)" node "$here/node/dpop-oauth4webapi.mjs"
-	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_NONCE="$mode" \
+	NODE_EXTRA_CA_CERTS="$dpop_dir/ca.pem" DPOP_ISSUER="$dpop_issuer" DPOP_API="$dpop_api" DPOP_REPLICA="$dpop_replica" DPOP_NONCE="$mode" \
 		run_client "dpop-openid-client ($mode)" node "$here/node/dpop-openid-client.mjs"
 }
 
@@ -187,12 +205,12 @@ dpop_certificate_checks() {
 }
 
 dpop_start plain
-pass "dpop setup: test CA, oauthd at $dpop_issuer and the sms-api at $dpop_api (TLS, DPoP nonces off)"
+pass "dpop setup: test CA, oauthd at $dpop_issuer and two sms-api replicas serving $dpop_api (TLS, DPoP nonces off)"
 dpop_libraries plain
 dpop_certificate_checks
 
 DPOP_API_NONCE=true dpop_start nonce --dpop-require-nonce
-pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, sms-api at $dpop_api with SMSAPI_DPOP_NONCE=true"
+pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, two sms-api replicas serving $dpop_api with SMSAPI_DPOP_NONCE=true"
 dpop_libraries nonce
 
 if ((failed)); then

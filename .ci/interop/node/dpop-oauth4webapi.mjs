@@ -127,10 +127,61 @@ await check(LIB, 'the same token with another key\'s DPoP proof -> 401 invalid_t
   assert.equal(challenge(err), 'invalid_token')
 })
 
-await check(LIB, 'a proof sent twice (replayed) -> 401 invalid_dpop_proof', async () => {
-  const response = await fetch(groups, { headers: { authorization: `DPoP ${token}`, dpop: lastProof } })
+// replayed sends a proof again, as a thief who copied the request would,
+// to url (one replica's own address); the answer must name the replay.
+async function replayed(url, proof) {
+  assert.ok(proof, 'no accepted proof to replay (the call above failed)')
+  const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: proof } })
   assert.equal(response.status, 401)
-  assert.match(response.headers.get('www-authenticate') ?? '', /error="invalid_dpop_proof"/)
+  const header = response.headers.get('www-authenticate') ?? ''
+  assert.match(header, /error="invalid_dpop_proof"/)
+  assert.match(header, /used before/, header)
+}
+
+await check(LIB, 'a proof sent twice (replayed) -> 401 invalid_dpop_proof', async () => {
+  await replayed(groups, lastProof)
+})
+
+// The second replica is reached at its own address, while the proofs name
+// the public URL both replicas serve (SMSAPI_PUBLIC_URL): as behind a
+// load balancer.
+const replica = env('DPOP_REPLICA')
+const toReplica = { ...opts, [oauth.customFetch]: (url, options) => opts[oauth.customFetch](String(url).replace(api, replica), options) }
+
+await check(LIB, 'the second sms-api replica serves a fresh proof for the public URL -> 200', async () => {
+  const response = await once(() => oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, { ...toReplica, DPoP }))
+  assert.equal(response.status, 200)
+  assert.ok(sent.at(-1).url.startsWith(replica))
+})
+
+await check(LIB, 'a proof the first replica accepted, replayed to the second (replay cache in Redis) -> 401 invalid_dpop_proof', async () => {
+  const response = await once(() => oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, { ...opts, DPoP }))
+  assert.equal(response.status, 200)
+  assert.ok(sent.at(-1).url.startsWith(api))
+  await replayed(`${replica}/v1/groups`, sent.at(-1).proof)
+})
+
+// JWT access tokens (RFC 9068): the binding is the token's own cnf claim,
+// and the sms-api checks it locally (SMSAPI_JWT_LOCAL), without oauthd.
+const jwtClient = { client_id: env('DPOP_JWT_ID') }
+const jwtDPoP = oauth.DPoP(jwtClient, await oauth.generateKeyPair('ES256'))
+let jwt
+
+await check(LIB, 'JWT access token with DPoP() -> token_type DPoP, claim cnf.jkt = the key\'s thumbprint', async () => {
+  const res = await once(async () => oauth.processClientCredentialsResponse(as, jwtClient,
+    await oauth.clientCredentialsGrantRequest(as, jwtClient, oauth.ClientSecretBasic(env('DPOP_JWT_SECRET')), { scope: 'groups' }, { ...opts, DPoP: jwtDPoP })))
+  assert.equal(res.token_type, 'dpop')
+  jwt = res.access_token
+  const payload = claims(jwt)
+  assert.equal(payload.iss, issuer.href.replace(/\/$/, ''))
+  assert.equal(payload.cnf?.jkt, await jwtDPoP.calculateThumbprint())
+})
+
+await check(LIB, 'JWT access token: protectedResourceRequest with its DPoP handle -> 200; as Bearer -> 401 invalid_token', async () => {
+  const response = await once(() => oauth.protectedResourceRequest(jwt, 'GET', groups, new Headers(), null, { ...opts, DPoP: jwtDPoP }))
+  assert.equal(response.status, 200)
+  const err = await rejection(oauth.protectedResourceRequest(jwt, 'GET', groups, new Headers(), null, opts))
+  assert.equal(challenge(err), 'invalid_token')
 })
 
 done()
