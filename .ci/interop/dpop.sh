@@ -49,8 +49,8 @@ dpop_certs >"$dpop_dir/openssl.log" 2>&1 || die "dpop setup: openssl could not m
 dpop_x5t="$(openssl x509 -in "$dpop_dir/client.pem" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')"
 
 # 2. The sms-api, and the applications: a client whose tokens must be
-# DPoP-bound (--dpop-bound), a plain secret client for certificate binding,
-# and the sms-api's own (tokens:introspect).
+# DPoP-bound (--dpop-bound), the same with JWT access tokens, a plain secret
+# client for certificate binding, and the sms-api's own (tokens:introspect).
 (cd "$repo" && go build -o "$work/sms-api" ./cmd/sms-api) || die "dpop setup: go build ./cmd/sms-api"
 dpop_app() {
 	local name=$1
@@ -62,6 +62,18 @@ dpop_app dpop-client --scopes "sms groups" --dpop-bound
 dpop_app cert-client --scopes "sms groups"
 dpop_app dpop-jwt --scopes "sms groups" --dpop-bound --token-format jwt
 dpop_app dpop-rs --scopes tokens:introspect
+# FAPI 2.0 (--profile fapi2): one authenticating with private_key_jwt, one
+# with a secret, which the profile refuses.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dpop_dir/fapi.key" 2>"$dpop_dir/openssl.log" &&
+	openssl pkey -in "$dpop_dir/fapi.key" -pubout -out "$dpop_dir/fapi.pub" 2>>"$dpop_dir/openssl.log" ||
+	die "dpop setup: openssl could not make the FAPI client's key" "$dpop_dir/openssl.log"
+dpop_app dpop-fapi --scopes "sms groups" --profile fapi2 --auth-method private_key_jwt --public-key-file "$dpop_dir/fapi.pub"
+dpop_app dpop-fapi-secret --scopes "sms groups" --profile fapi2
+DPOP_FAPI_ID="$(json_field client_id <"$dpop_dir/dpop-fapi.json")"
+DPOP_FAPI_KEY="$dpop_dir/fapi.key"
+DPOP_FAPI_SECRET_ID="$(json_field client_id <"$dpop_dir/dpop-fapi-secret.json")"
+DPOP_FAPI_SECRET_SECRET="$(json_field client_secret <"$dpop_dir/dpop-fapi-secret.json")"
+export DPOP_FAPI_ID DPOP_FAPI_KEY DPOP_FAPI_SECRET_ID DPOP_FAPI_SECRET_SECRET
 DPOP_CLIENT_ID="$(json_field client_id <"$dpop_dir/dpop-client.json")"
 DPOP_CLIENT_SECRET="$(json_field client_secret <"$dpop_dir/dpop-client.json")"
 DPOP_JWT_ID="$(json_field client_id <"$dpop_dir/dpop-jwt.json")"

@@ -9,6 +9,7 @@
 // isDPoPNonceError, as its documentation shows.
 // Run by ../dpop.sh, which sets the variables read below.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import * as oauth from 'oauth4webapi'
 import { check, rejection, env, done, stop } from './report.mjs'
 
@@ -29,7 +30,7 @@ const opts = {
   [oauth.customFetch]: async (url, options) => {
     const proof = new Headers(options?.headers).get('dpop')
     const response = await fetch(url, options)
-    sent.push({ url: String(url), proof, status: response.status, authorization: new Headers(options?.headers).get('authorization') })
+    sent.push({ url: String(url), proof, status: response.status, authorization: new Headers(options?.headers).get('authorization'), body: options?.body })
     return response
   },
 }
@@ -182,6 +183,45 @@ await check(LIB, 'JWT access token: protectedResourceRequest with its DPoP handl
   assert.equal(response.status, 200)
   const err = await rejection(oauth.protectedResourceRequest(jwt, 'GET', groups, new Headers(), null, opts))
   assert.equal(challenge(err), 'invalid_token')
+})
+
+// FAPI 2.0 (profile fapi2): private_key_jwt with a DPoP-bound token is
+// served; the same application without a proof (and no certificate), and a
+// FAPI application authenticating with a secret, are refused.
+const fapi = { client_id: env('DPOP_FAPI_ID') }
+const pem = readFileSync(env('DPOP_FAPI_KEY'), 'utf8').replace(/-----[A-Z ]+-----|\s/g, '')
+const fapiKey = await crypto.subtle.importKey('pkcs8', Buffer.from(pem, 'base64'), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+const fapiDPoP = oauth.DPoP(fapi, await oauth.generateKeyPair('ES256'))
+
+await check(LIB, 'FAPI 2.0 application: PrivateKeyJwt + DPoP() -> token_type DPoP, served by the sms-api', async () => {
+  const res = await once(async () => oauth.processClientCredentialsResponse(as, fapi,
+    await oauth.clientCredentialsGrantRequest(as, fapi, oauth.PrivateKeyJwt(fapiKey), { scope: 'groups' }, { ...opts, DPoP: fapiDPoP })))
+  assert.equal(res.token_type, 'dpop')
+  assert.equal(new URLSearchParams(String(sent.at(-1).body)).get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+  const response = await once(() => oauth.protectedResourceRequest(res.access_token, 'GET', groups, new Headers(), null, { ...opts, DPoP: fapiDPoP }))
+  assert.equal(response.status, 200)
+})
+
+await check(LIB, 'FAPI 2.0 application asking for an unbound token (PrivateKeyJwt, no DPoP, no certificate) -> 400 invalid_request', async () => {
+  const err = await rejection((async () => oauth.processClientCredentialsResponse(as, fapi,
+    await oauth.clientCredentialsGrantRequest(as, fapi, oauth.PrivateKeyJwt(fapiKey), { scope: 'groups' }, opts)))())
+  assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 400)
+  assert.equal(err.error, 'invalid_request')
+  assert.match(err.error_description, /sender-constrained/)
+})
+
+await check(LIB, 'FAPI 2.0 application authenticating with a secret (with DPoP) -> 401 invalid_client', async () => {
+  const secretFapi = { client_id: env('DPOP_FAPI_SECRET_ID') }
+  const DPoP = oauth.DPoP(secretFapi, await oauth.generateKeyPair('ES256')) // one handle: it keeps the nonce
+  const err = await rejection(once(async () => oauth.processClientCredentialsResponse(as, secretFapi,
+    await oauth.clientCredentialsGrantRequest(as, secretFapi, oauth.ClientSecretBasic(env('DPOP_FAPI_SECRET_SECRET')), {},
+      { ...opts, DPoP }))))
+  assert.ok(err instanceof oauth.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 401)
+  const body = await err.response.json()
+  assert.equal(body.error, 'invalid_client')
+  assert.match(body.error_description, /FAPI 2\.0/)
 })
 
 done()
