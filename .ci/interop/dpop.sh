@@ -60,6 +60,7 @@ dpop_app() {
 }
 dpop_app dpop-client --scopes "sms groups" --dpop-bound
 dpop_app cert-client --scopes "sms groups"
+dpop_app cert-jwt --scopes "sms groups" --token-format jwt
 dpop_app dpop-jwt --scopes "sms groups" --dpop-bound --token-format jwt
 dpop_app dpop-rs --scopes tokens:introspect
 # FAPI 2.0 (--profile fapi2): one authenticating with private_key_jwt, one
@@ -82,6 +83,8 @@ DPOP_RS_ID="$(json_field client_id <"$dpop_dir/dpop-rs.json")"
 DPOP_RS_SECRET="$(json_field client_secret <"$dpop_dir/dpop-rs.json")"
 cert_id="$(json_field client_id <"$dpop_dir/cert-client.json")"
 cert_secret="$(json_field client_secret <"$dpop_dir/cert-client.json")"
+cert_jwt_id="$(json_field client_id <"$dpop_dir/cert-jwt.json")"
+cert_jwt_secret="$(json_field client_secret <"$dpop_dir/cert-jwt.json")"
 export DPOP_CLIENT_ID DPOP_CLIENT_SECRET DPOP_JWT_ID DPOP_JWT_SECRET DPOP_RS_ID DPOP_RS_SECRET
 
 # https_up succeeds once a TLS listener answers anything under the test CA.
@@ -216,10 +219,42 @@ dpop_certificate_checks() {
 	fi
 }
 
+# dpop_certificate_jwt: the same with a JWT access token, whose own cnf
+# claim the sms-api checks locally (SMSAPI_JWT_LOCAL).
+dpop_certificate_jwt() {
+	local out token claim
+	local client=(--cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key")
+	out="$(dpop_curl "${client[@]}" -u "$cert_jwt_id:$cert_jwt_secret" -d grant_type=client_credentials -d scope=groups \
+		"$dpop_issuer/oauth/token")" || true
+	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
+	claim="$(cut -d. -f2 <<<"$token" | /usr/bin/python3 -c '
+import base64, json, sys
+p = sys.stdin.read().strip()
+print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))).get("cnf", {}).get("x5t#S256", ""))' 2>/dev/null || true)"
+	if [ "$(dpop_status "$out")" = 200 ] && [ "$claim" = "$dpop_x5t" ]; then
+		pass "curl: a JWT access token over TLS with a client certificate carries the claim cnf.x5t#S256 of that certificate"
+	else
+		fail "curl: a JWT access token with a client certificate, wanted cnf.x5t#S256 $dpop_x5t, got '$claim': $(tr '\n' ' ' <<<"$out")"
+		return
+	fi
+	out="$(dpop_curl "${client[@]}" -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+	if [ "$(dpop_status "$out")" = 200 ]; then
+		out="$(dpop_curl -D - -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+		if [ "$(dpop_status "$out")" = 401 ] && grep -qi '^www-authenticate:.*invalid_token' <<<"$out"; then
+			pass "curl: the sms-api (JWT checked locally) serves the certificate-bound JWT with its certificate and refuses it without (401 invalid_token)"
+		else
+			fail "curl: the sms-api served the certificate-bound JWT without its certificate: $(tr '\n' ' ' <<<"$out")"
+		fi
+	else
+		fail "curl: the sms-api with the certificate-bound JWT and its certificate: $(tr '\n' ' ' <<<"$out")"
+	fi
+}
+
 dpop_start plain
 pass "dpop setup: test CA, oauthd at $dpop_issuer and two sms-api replicas serving $dpop_api (TLS, DPoP nonces off)"
 dpop_libraries plain
 dpop_certificate_checks
+dpop_certificate_jwt
 
 DPOP_API_NONCE=true dpop_start nonce --dpop-require-nonce
 pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, two sms-api replicas serving $dpop_api with SMSAPI_DPOP_NONCE=true"
