@@ -185,6 +185,38 @@ await check(LIB, 'JWT access token: protectedResourceRequest with its DPoP handl
   assert.equal(challenge(err), 'invalid_token')
 })
 
+// refusedWithin calls GET /v1/groups (via opts: the first replica,
+// toReplica: the second) with fresh proofs until the token is refused
+// (401 invalid_token), for at most ms: the revocation reaches the sms-api
+// through oauthd's revocation feed, which evicts its cached answer (or, for
+// a JWT checked locally, marks it revoked).
+async function refusedWithin(ms, accessToken, handle, via = opts) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const response = await once(() => oauth.protectedResourceRequest(accessToken, 'GET', groups, new Headers(), null, { ...via, DPoP: handle }))
+      .catch((err) => err)
+    if (response instanceof Error) {
+      assert.equal(challenge(response), 'invalid_token')
+      return
+    }
+    assert.equal(response.status, 200)
+    if (Date.now() > deadline) assert.fail(`still served ${ms} ms after the revocation`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+await check(LIB, 'revoked (RFC 7009): both sms-api replicas refuse the DPoP-bound token within 3 s (revocation feed)', async () => {
+  await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, auth, token, opts))
+  await refusedWithin(3000, token, DPoP)
+  await refusedWithin(3000, token, DPoP, toReplica)
+  assert.ok(sent.at(-1).url.startsWith(replica))
+})
+
+await check(LIB, 'revoked: the DPoP-bound JWT, checked locally, is refused within 3 s (revocation feed)', async () => {
+  await oauth.processRevocationResponse(await oauth.revocationRequest(as, jwtClient, oauth.ClientSecretBasic(env('DPOP_JWT_SECRET')), jwt, opts))
+  await refusedWithin(3000, jwt, jwtDPoP)
+})
+
 // FAPI 2.0 (profile fapi2): private_key_jwt with a DPoP-bound token is
 // served; the same application without a proof (and no certificate), and a
 // FAPI application authenticating with a secret, are refused.
