@@ -185,6 +185,23 @@ await check(LIB, 'JWT access token: protectedResourceRequest with its DPoP handl
   assert.equal(challenge(err), 'invalid_token')
 })
 
+// Every algorithm oauthd advertises for proofs, as oauth4webapi signs with
+// it: generateKeyPair('EdDSA') makes an Ed25519 key, whose proofs
+// oauth4webapi 3.8 labels with the fully-specified alg "Ed25519" (RFC 9864)
+// rather than the polymorphic "EdDSA".
+for (const alg of as.dpop_signing_alg_values_supported.filter((a) => a !== 'ES256')) {
+  await check(LIB, `a DPoP key for ${alg}: token and sms-api call`, async () => {
+    const handle = oauth.DPoP(client, await oauth.generateKeyPair(alg))
+    const res = await once(async () => oauth.processClientCredentialsResponse(as, client,
+      await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'groups' }, { ...opts, DPoP: handle })))
+    assert.equal(res.token_type, 'dpop')
+    const signed = JSON.parse(Buffer.from(sent.at(-1).proof.split('.')[0], 'base64url')).alg
+    assert.ok(as.dpop_signing_alg_values_supported.includes(signed), `the proof's alg ${signed} is advertised`)
+    const response = await once(() => oauth.protectedResourceRequest(res.access_token, 'GET', groups, new Headers(), null, { ...opts, DPoP: handle }))
+    assert.equal(response.status, 200)
+  })
+}
+
 // refusedWithin calls GET /v1/groups (via opts: the first replica,
 // toReplica: the second) with fresh proofs until the token is refused
 // (401 invalid_token), for at most ms: the revocation reaches the sms-api
