@@ -81,14 +81,14 @@ DPOP_JWT_ID="$(json_field client_id <"$dpop_dir/dpop-jwt.json")"
 DPOP_JWT_SECRET="$(json_field client_secret <"$dpop_dir/dpop-jwt.json")"
 DPOP_RS_ID="$(json_field client_id <"$dpop_dir/dpop-rs.json")"
 DPOP_RS_SECRET="$(json_field client_secret <"$dpop_dir/dpop-rs.json")"
-cert_id="$(json_field client_id <"$dpop_dir/cert-client.json")"
-cert_secret="$(json_field client_secret <"$dpop_dir/cert-client.json")"
-cert_jwt_id="$(json_field client_id <"$dpop_dir/cert-jwt.json")"
-cert_jwt_secret="$(json_field client_secret <"$dpop_dir/cert-jwt.json")"
+dpop_cert_id="$(json_field client_id <"$dpop_dir/cert-client.json")"
+dpop_cert_secret="$(json_field client_secret <"$dpop_dir/cert-client.json")"
+dpop_cert_jwt_id="$(json_field client_id <"$dpop_dir/cert-jwt.json")"
+dpop_cert_jwt_secret="$(json_field client_secret <"$dpop_dir/cert-jwt.json")"
 export DPOP_CLIENT_ID DPOP_CLIENT_SECRET DPOP_JWT_ID DPOP_JWT_SECRET DPOP_RS_ID DPOP_RS_SECRET
 
-# https_up succeeds once a TLS listener answers anything under the test CA.
-https_up() { curl -sS --max-time 2 --cacert "$dpop_dir/ca.pem" -o /dev/null "$1"; }
+# dpop_https_up succeeds once a TLS listener answers anything under the test CA.
+dpop_https_up() { curl -sS --max-time 2 --cacert "$dpop_dir/ca.pem" -o /dev/null "$1"; }
 
 # dpop_start starts oauthd and two replicas of the sms-api for it; $1 names
 # them, the rest are oauthd flags. It sets dpop_issuer, dpop_api (what
@@ -104,7 +104,7 @@ dpop_start() {
 		--tls-cert-file "$dpop_dir/server.pem" --tls-key-file "$dpop_dir/server.key" "$@" \
 		>"$dpop_dir/oauthd-$name.log" 2>&1 &
 	pids+=($!)
-	wait_for 150 "${pids[-1]}" https_up "$dpop_issuer/health/ready" ||
+	wait_for 150 "${pids[-1]}" dpop_https_up "$dpop_issuer/health/ready" ||
 		die "dpop setup: oauthd $name did not answer at $dpop_issuer" "$dpop_dir/oauthd-$name.log"
 	dpop_api="https://127.0.0.1:$(free_port)"
 	dpop_start_api "$name-1" "$dpop_api"
@@ -127,7 +127,7 @@ dpop_start_api() {
 		SMSAPI_DPOP_NONCE="${DPOP_API_NONCE:-false}" SMSAPI_DPOP_NONCE_KEY="$dpop_nonce_key" \
 		SMSAPI_LOG_BUFFER=0s "$work/sms-api" >"$dpop_dir/sms-api-$name.log" 2>&1 &
 	pids+=($!)
-	wait_for 150 "${pids[-1]}" https_up "$url/healthz" ||
+	wait_for 150 "${pids[-1]}" dpop_https_up "$url/healthz" ||
 		die "dpop setup: sms-api $name did not answer at $url" "$dpop_dir/sms-api-$name.log"
 }
 dpop_nonce_key="$(head -c32 /dev/urandom | base64)"
@@ -163,7 +163,7 @@ dpop_certificate_checks() {
 	local client=(--cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key")
 	local other=(--cert "$dpop_dir/other.pem" --key "$dpop_dir/other.key")
 
-	out="$(dpop_curl "${client[@]}" -u "$cert_id:$cert_secret" -d grant_type=client_credentials -d scope=groups \
+	out="$(dpop_curl "${client[@]}" -u "$dpop_cert_id:$dpop_cert_secret" -d grant_type=client_credentials -d scope=groups \
 		"$dpop_issuer/oauth/token")" || true
 	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
 	if [ "$(dpop_status "$out")" = 200 ] && [ -n "$token" ] && [ "$(dpop_json token_type <<<"$out")" = Bearer ]; then
@@ -202,7 +202,7 @@ dpop_certificate_checks() {
 		fail "curl: sms-api with the certificate-bound token and another certificate: $(tr '\n' ' ' <<<"$out")"
 	fi
 
-	out="$(dpop_curl -u "$cert_id:$cert_secret" -d grant_type=client_credentials -d scope=groups "$dpop_issuer/oauth/token")" || true
+	out="$(dpop_curl -u "$dpop_cert_id:$dpop_cert_secret" -d grant_type=client_credentials -d scope=groups "$dpop_issuer/oauth/token")" || true
 	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
 	out="$(dpop_curl -u "$DPOP_RS_ID:$DPOP_RS_SECRET" --data-urlencode "token=$token" "$dpop_issuer/oauth/introspect")" || true
 	if [ -n "$token" ] && [ "$(dpop_json active <<<"$out")" = True ] && [ -z "$(dpop_json cnf <<<"$out")" ]; then
@@ -224,7 +224,7 @@ dpop_certificate_checks() {
 dpop_certificate_jwt() {
 	local out token claim
 	local client=(--cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key")
-	out="$(dpop_curl "${client[@]}" -u "$cert_jwt_id:$cert_jwt_secret" -d grant_type=client_credentials -d scope=groups \
+	out="$(dpop_curl "${client[@]}" -u "$dpop_cert_jwt_id:$dpop_cert_jwt_secret" -d grant_type=client_credentials -d scope=groups \
 		"$dpop_issuer/oauth/token")" || true
 	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
 	claim="$(cut -d. -f2 <<<"$token" | /usr/bin/python3 -c '
