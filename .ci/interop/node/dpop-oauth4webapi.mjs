@@ -128,6 +128,43 @@ await check(LIB, 'the same token with another key\'s DPoP proof -> 401 invalid_t
   assert.equal(challenge(err), 'invalid_token')
 })
 
+// Proofs made wrong on purpose, with oauth4webapi's modifyAssertion hook on
+// the same key: each is refused with invalid_dpop_proof, and the
+// description names what was wrong (so a check cannot pass for another
+// reason). At the sms-api first, then at oauthd's token endpoint.
+const tamperings = [
+  ['htm not the method', (h, p) => { p.htm = p.htm === 'GET' ? 'POST' : 'GET' }, /htm/],
+  ['htu another URL', (h, p) => { p.htu = `${api}/v1/sms` }, /htu/],
+  ['iat 10 minutes old', (h, p) => { p.iat -= 600 }, /iat/],
+  ['iat 10 minutes ahead', (h, p) => { p.iat += 600 }, /iat/],
+  ['no ath', (h, p) => { delete p.ath }, /ath/],
+  ['ath of another token', (h, p) => { p.ath = Buffer.alloc(32).toString('base64url') }, /ath/],
+  ['typ JWT', (h) => { h.typ = 'JWT' }, /typ/],
+]
+for (const [what, edit, reason] of tamperings) {
+  await check(LIB, `sms-api: a proof with ${what} -> 401 invalid_dpop_proof`, async () => {
+    const bad = oauth.DPoP(client, keyPair, { [oauth.modifyAssertion]: edit })
+    const err = await rejection(once(() => oauth.protectedResourceRequest(token, 'GET', groups, new Headers(), null, { ...opts, DPoP: bad })))
+    assert.ok(err instanceof oauth.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+    const dpopChallenge = err.cause.find((c) => c.scheme === 'dpop')
+    assert.equal(dpopChallenge?.parameters.error, 'invalid_dpop_proof', JSON.stringify(err.cause))
+    assert.match(dpopChallenge.parameters.error_description, reason)
+  })
+}
+for (const [what, edit, reason] of tamperings.filter(([w]) => !w.includes('ath'))) {
+  await check(LIB, `token endpoint: a proof with ${what} -> 400 invalid_dpop_proof`, async () => {
+    const bad = oauth.DPoP(client, keyPair, {
+      [oauth.modifyAssertion]: (h, p) => { edit(h, p); if (p.htu.startsWith(api)) p.htu = `${issuer.href.replace(/\/$/, '')}/oauth/revoke` },
+    })
+    const err = await rejection(once(async () => oauth.processClientCredentialsResponse(as, client,
+      await oauth.clientCredentialsGrantRequest(as, client, auth, {}, { ...opts, DPoP: bad }))))
+    assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+    assert.equal(err.status, 400)
+    assert.equal(err.error, 'invalid_dpop_proof')
+    assert.match(err.error_description, reason)
+  })
+}
+
 // replayed sends a proof again, as a thief who copied the request would,
 // to url (one replica's own address); the answer must name the replay.
 async function replayed(url, proof) {
