@@ -1,7 +1,8 @@
 // openid-client (v6) DPoP (RFC 9449) against a live oauthd and the example
 // sms-api, both over HTTPS under the suite's test CA (NODE_EXTRA_CA_CERTS):
 // getDPoPHandle, a client-credentials grant answered token_type DPoP, and
-// protected calls with fetchProtectedResource. With DPOP_NONCE=nonce,
+// protected calls with fetchProtectedResource, introspection showing the
+// binding, and the token refused as Bearer. With DPOP_NONCE=nonce,
 // oauthd and the sms-api ask for nonces and openid-client repeats the
 // request itself: nothing here handles use_dpop_nonce.
 // Run by ../dpop.sh, which sets the variables read below.
@@ -65,6 +66,22 @@ await check(LIB, 'fetchProtectedResource POST /v1/sms with the handle -> 201', a
     JSON.stringify({ to: ['+447700900123'], text: 'bound' }), new Headers({ 'content-type': 'application/json' }), { DPoP })
   assert.equal(response.status, 201)
   assert.equal((await response.json()).text, 'bound')
+})
+
+await check(LIB, 'tokenIntrospection (as the sms-api\'s application): cnf.jkt is the handle\'s thumbprint', async () => {
+  const rs = await client.discovery(new URL(issuer), env('DPOP_RS_ID'), env('DPOP_RS_SECRET'), client.ClientSecretBasic(), { algorithm: 'oauth2' })
+  const info = await client.tokenIntrospection(rs, token)
+  assert.equal(info.active, true)
+  assert.equal(info.token_type, 'DPoP')
+  assert.equal(info.cnf?.jkt, await DPoP.calculateThumbprint())
+})
+
+await check(LIB, 'fetchProtectedResource with the same token and no handle (Bearer) -> 401 invalid_token', async () => {
+  const err = await client.fetchProtectedResource(config, token, new URL(`${api}/v1/groups`), 'GET').then(() => null, (e) => e)
+  assert.ok(err instanceof client.WWWAuthenticateChallengeError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 401)
+  assert.match(sent.at(-1).authorization, /^Bearer /)
+  assert.equal(err.cause.find((c) => c.parameters.error)?.parameters.error, 'invalid_token')
 })
 
 done()
