@@ -17,8 +17,10 @@
 #   node/dpop-oauth4webapi.mjs   oauth4webapi DPoP() + protectedResourceRequest,
 #                                opaque and JWT access tokens, refusals
 #   node/dpop-openid-client.mjs  openid-client getDPoPHandle + fetchProtectedResource
-# and, with curl on "plain", a certificate-bound token (cnf x5t#S256) that
-# the sms-api accepts only with its certificate.
+# and, with curl on "plain", a certificate-bound token (cnf x5t#S256, opaque
+# and JWT) that the sms-api accepts only with its certificate, and a token
+# bound to both a certificate and a DPoP key (node/dpop-proof.mjs signs the
+# proofs for curl).
 
 dpop_dir="$work/dpop"
 mkdir -p "$dpop_dir"
@@ -250,11 +252,51 @@ print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))).get("cnf", {
 	fi
 }
 
+# dpop_certificate_and_dpop: one token bound to both the certificate and
+# a DPoP key (proofs from node/dpop-proof.mjs, oauth4webapi's), accepted
+# only with both.
+dpop_certificate_and_dpop() {
+	local out token jkt proof
+	local client=(--cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key")
+	local key="$dpop_dir/curl-dpop.json" mk=(node "$here/node/dpop-proof.mjs")
+	proof="$("${mk[@]}" "$key" POST "$dpop_issuer/oauth/token")" || { fail "curl + DPoP: node dpop-proof.mjs failed"; return; }
+	jkt="$("${mk[@]}" "$key" jkt)"
+	out="$(dpop_curl "${client[@]}" -u "$dpop_cert_id:$dpop_cert_secret" -H "DPoP: $proof" \
+		-d grant_type=client_credentials -d scope=groups "$dpop_issuer/oauth/token")" || true
+	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
+	if [ "$(dpop_status "$out")" != 200 ] || [ "$(dpop_json token_type <<<"$out")" != DPoP ]; then
+		fail "curl + DPoP: a client certificate and a DPoP proof, wanted token_type DPoP: $(tr '\n' ' ' <<<"$out")"
+		return
+	fi
+	out="$(dpop_curl -u "$DPOP_RS_ID:$DPOP_RS_SECRET" --data-urlencode "token=$token" "$dpop_issuer/oauth/introspect")" || true
+	if [ "$(dpop_json cnf.jkt <<<"$out")" = "$jkt" ] && [ "$(dpop_json 'cnf.x5t#S256' <<<"$out")" = "$dpop_x5t" ]; then
+		pass "curl + DPoP: a certificate and a DPoP proof -> token_type DPoP, introspection cnf holds both jkt and x5t#S256"
+	else
+		fail "curl + DPoP: introspection, wanted cnf jkt $jkt and x5t#S256 $dpop_x5t: $(tr '\n' ' ' <<<"$out")"
+	fi
+	# dpop_call GET /v1/groups with a fresh proof, then any curl options.
+	dpop_call() {
+		dpop_curl -D - -H "Authorization: DPoP $token" \
+			-H "DPoP: $("${mk[@]}" "$key" GET "$dpop_api/v1/groups" "$token")" "$@" "$dpop_api/v1/groups"
+	}
+	local with without bearer
+	with="$(dpop_status "$(dpop_call "${client[@]}")")"
+	without="$(dpop_call)" || true
+	bearer="$(dpop_curl "${client[@]}" -H "Authorization: Bearer $token" "$dpop_api/v1/groups")" || true
+	if [ "$with" = 200 ] && [ "$(dpop_status "$without")" = 401 ] && grep -qi '^www-authenticate:.*invalid_token' <<<"$without" &&
+		[ "$(dpop_status "$bearer")" = 401 ]; then
+		pass "curl + DPoP: the sms-api serves that token with proof and certificate (200), and refuses it without the certificate or as Bearer (401)"
+	else
+		fail "curl + DPoP: the doubly bound token at the sms-api, wanted 200/401/401, got $with / $(dpop_status "$without") / $(dpop_status "$bearer")"
+	fi
+}
+
 dpop_start plain
 pass "dpop setup: test CA, oauthd at $dpop_issuer and two sms-api replicas serving $dpop_api (TLS, DPoP nonces off)"
 dpop_libraries plain
 dpop_certificate_checks
 dpop_certificate_jwt
+dpop_certificate_and_dpop
 
 DPOP_API_NONCE=true dpop_start nonce --dpop-require-nonce
 pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, two sms-api replicas serving $dpop_api with SMSAPI_DPOP_NONCE=true"
