@@ -72,6 +72,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dpop_dir/f
 	die "dpop setup: openssl could not make the FAPI client's key" "$dpop_dir/openssl.log"
 dpop_app dpop-fapi --scopes "sms groups" --profile fapi2 --auth-method private_key_jwt --public-key-file "$dpop_dir/fapi.pub"
 dpop_app dpop-fapi-secret --scopes "sms groups" --profile fapi2
+dpop_app dpop-fapi-mtls --scopes "sms groups" --profile fapi2 --auth-method tls_client_auth --tls-subject-dn "CN=interop-client"
+dpop_fapi_mtls_id="$(json_field client_id <"$dpop_dir/dpop-fapi-mtls.json")"
 DPOP_FAPI_ID="$(json_field client_id <"$dpop_dir/dpop-fapi.json")"
 DPOP_FAPI_KEY="$dpop_dir/fapi.key"
 DPOP_FAPI_SECRET_ID="$(json_field client_id <"$dpop_dir/dpop-fapi-secret.json")"
@@ -252,6 +254,32 @@ print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))).get("cnf", {
 	fi
 }
 
+# dpop_fapi_mtls: a FAPI 2.0 application authenticating with its
+# certificate (tls_client_auth) gets a token bound to it, nothing else.
+dpop_fapi_mtls() {
+	local out token
+	out="$(dpop_curl --cert "$dpop_dir/client.pem" --key "$dpop_dir/client.key" -d client_id="$dpop_fapi_mtls_id" \
+		-d grant_type=client_credentials -d scope=groups "$dpop_issuer/oauth/token")" || true
+	token="$(dpop_json access_token <<<"$out" 2>/dev/null || true)"
+	if [ "$(dpop_status "$out")" = 200 ] && [ -n "$token" ]; then
+		out="$(dpop_curl -u "$DPOP_RS_ID:$DPOP_RS_SECRET" --data-urlencode "token=$token" "$dpop_issuer/oauth/introspect")" || true
+		if [ "$(dpop_json 'cnf.x5t#S256' <<<"$out")" = "$dpop_x5t" ]; then
+			pass "curl: a FAPI 2.0 application with tls_client_auth gets a token bound to its certificate"
+		else
+			fail "curl: the FAPI 2.0 tls_client_auth token, wanted cnf.x5t#S256 $dpop_x5t: $(tr '\n' ' ' <<<"$out")"
+		fi
+	else
+		fail "curl: a FAPI 2.0 application with tls_client_auth: $(tr '\n' ' ' <<<"$out")"
+	fi
+	out="$(dpop_curl --cert "$dpop_dir/other.pem" --key "$dpop_dir/other.key" -d client_id="$dpop_fapi_mtls_id" \
+		-d grant_type=client_credentials "$dpop_issuer/oauth/token")" || true
+	if [ "$(dpop_status "$out")" = 401 ] && [ "$(dpop_json error <<<"$out")" = invalid_client ]; then
+		pass "curl: the FAPI 2.0 tls_client_auth application with another certificate of the CA -> 401 invalid_client"
+	else
+		fail "curl: the FAPI 2.0 tls_client_auth application with another certificate: $(tr '\n' ' ' <<<"$out")"
+	fi
+}
+
 # dpop_certificate_and_dpop: one token bound to both the certificate and
 # a DPoP key (proofs from node/dpop-proof.mjs, oauth4webapi's), accepted
 # only with both.
@@ -291,12 +319,13 @@ dpop_certificate_and_dpop() {
 	fi
 }
 
-dpop_start plain
+dpop_start plain --tls-client-ca-file "$dpop_dir/ca.pem"
 pass "dpop setup: test CA, oauthd at $dpop_issuer and two sms-api replicas serving $dpop_api (TLS, DPoP nonces off)"
 dpop_libraries plain
 dpop_certificate_checks
 dpop_certificate_jwt
 dpop_certificate_and_dpop
+dpop_fapi_mtls
 
 DPOP_API_NONCE=true dpop_start nonce --dpop-require-nonce
 pass "dpop setup: oauthd at $dpop_issuer with dpop.require_nonce=true, two sms-api replicas serving $dpop_api with SMSAPI_DPOP_NONCE=true"
