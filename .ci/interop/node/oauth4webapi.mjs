@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import * as oauth from 'oauth4webapi'
 import { check, rejection, env, done, stop, recorder } from './report.mjs'
+import { privateKey, certificateFetch, decodeJwt } from './credentials.mjs'
 
 const LIB = 'oauth4webapi'
 const issuer = new URL(env('OAUTHD_ISSUER'))
@@ -153,6 +154,153 @@ await check(LIB, 'introspection without tokens:introspect -> 403 insufficient_sc
   assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
   assert.equal(err.status, 403)
   assert.equal(err.error, 'insufficient_scope')
+})
+
+// Client authentication without shared secrets (issue 18), against the
+// oauthd replica serving HTTPS (the test CA is trusted via
+// NODE_EXTRA_CA_CERTS): private_key_jwt, client_secret_jwt and both mTLS
+// methods each get a token, a resource server authenticating with
+// private_key_jwt introspects it, the owner revokes it, and introspection
+// then answers active false. Then assertions oauthd must refuse, made with
+// oauth4webapi's modifyAssertion hook.
+const tlsIssuer = new URL(env('OAUTHD_TLS_ISSUER'))
+const tlsIss = env('OAUTHD_TLS_ISSUER')
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+const tlsRec = recorder()
+const tlsOpts = { [oauth.customFetch]: tlsRec.fetch }
+
+let tlsAs
+const tlsDiscovered = await check(LIB, 'HTTPS issuer: discovery, metadata lists the issue-18 methods', async () => {
+  const response = await oauth.discoveryRequest(tlsIssuer, { ...tlsOpts, algorithm: 'oauth2' })
+  tlsAs = await oauth.processDiscoveryResponse(tlsIssuer, response)
+  assert.equal(tlsAs.issuer, tlsIss)
+  for (const m of ['private_key_jwt', 'client_secret_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']) {
+    assert.ok(tlsAs.token_endpoint_auth_methods_supported.includes(m), m)
+  }
+  for (const alg of ['EdDSA', 'ES256', 'HS256']) {
+    assert.ok(tlsAs.token_endpoint_auth_signing_alg_values_supported?.includes(alg), alg)
+  }
+})
+if (!tlsDiscovered) stop(`${LIB}: discovery of the HTTPS issuer failed`)
+
+const rsPk = { client_id: env('INTEROP_RS_PKJWT_ID') }
+const rsAuth = oauth.PrivateKeyJwt(await privateKey('rs-es256'))
+async function tlsIntrospect(token) {
+  const response = await oauth.introspectionRequest(tlsAs, rsPk, rsAuth, token, tlsOpts)
+  assert.ok(tlsRec.last.body.get('client_assertion'), 'the resource server sent no client_assertion')
+  return oauth.processIntrospectionResponse(tlsAs, rsPk, response)
+}
+
+// opts for one client: the recording fetch, over base (global fetch, or a
+// fetch presenting a client certificate).
+function clientOpts(base) {
+  const rec = recorder(base)
+  return { rec, opts: { [oauth.customFetch]: rec.fetch } }
+}
+
+const pkjwt = { client_id: env('INTEROP_PKJWT_ID') }
+const pkjwtKey = await privateKey('pkjwt-ed25519')
+const methods = [
+  ['private_key_jwt (EdDSA)', pkjwt, oauth.PrivateKeyJwt(pkjwtKey), undefined, (sent) => {
+    assert.equal(sent.body.get('client_assertion_type'), ASSERTION_TYPE)
+    const { header, payload } = decodeJwt(sent.body.get('client_assertion'))
+    assert.equal(header.alg, 'EdDSA')
+    assert.equal(payload.iss, pkjwt.client_id)
+    assert.equal(payload.aud, tlsIss)
+  }],
+  ['client_secret_jwt', { client_id: env('INTEROP_CSJWT_ID') }, oauth.ClientSecretJwt(env('INTEROP_CSJWT_SECRET')), undefined, (sent) => {
+    assert.equal(sent.body.get('client_secret'), null)
+    assert.equal(decodeJwt(sent.body.get('client_assertion')).header.alg, 'HS256')
+  }],
+  ['tls_client_auth (subject DN)', { client_id: env('INTEROP_MTLS_DN_ID') }, oauth.TlsClientAuth(), certificateFetch('client'), mtlsSent],
+  ['tls_client_auth (SAN DNS)', { client_id: env('INTEROP_MTLS_SAN_ID') }, oauth.TlsClientAuth(), certificateFetch('client'), mtlsSent],
+  ['self_signed_tls_client_auth', { client_id: env('INTEROP_MTLS_SELF_ID') }, oauth.TlsClientAuth(), certificateFetch('selfsigned'), mtlsSent],
+]
+
+function mtlsSent(sent) {
+  assert.equal(sent.body.get('client_secret'), null)
+  assert.equal(sent.body.get('client_assertion'), null)
+}
+
+for (const [method, c, auth, base, sentOK] of methods) {
+  const { rec, opts: o } = clientOpts(base)
+  let token
+  const got = await check(LIB, `${method}: client credentials on the HTTPS issuer`, async () => {
+    const response = await oauth.clientCredentialsGrantRequest(tlsAs, c, auth, { scope: 'sms' }, o)
+    const res = await oauth.processClientCredentialsResponse(tlsAs, c, response)
+    assert.equal(rec.last.authorization, null)
+    assert.equal(rec.last.body.get('client_id'), c.client_id)
+    sentOK(rec.last)
+    assert.match(res.access_token, /^oat_/)
+    assert.equal(res.scope, 'sms')
+    token = res.access_token
+  })
+  if (!got) continue
+  await check(LIB, `${method}: introspection by a resource server with private_key_jwt`, async () => {
+    const info = await tlsIntrospect(token)
+    assert.equal(info.active, true)
+    assert.equal(info.client_id, c.client_id)
+  })
+  await check(LIB, `${method}: revocation by the owning application`, async () => {
+    const response = await oauth.revocationRequest(tlsAs, c, auth, token, o)
+    assert.equal(await oauth.processRevocationResponse(response), undefined)
+    sentOK(rec.last)
+  })
+  await check(LIB, `${method}: introspection after revocation answers {"active":false}`, async () => {
+    const info = await tlsIntrospect(token)
+    assert.deepEqual({ ...info }, { active: false })
+  })
+}
+
+// invalidClient checks an error is oauthd's 401 invalid_client, however
+// oauth4webapi surfaces it (a challenge error when WWW-Authenticate is set).
+async function invalidClient(err) {
+  if (err instanceof oauth.WWWAuthenticateChallengeError) {
+    assert.equal(err.status, 401)
+    assert.equal((await err.response.json()).error, 'invalid_client')
+    return
+  }
+  assert.ok(err instanceof oauth.ResponseBodyError, `got ${err?.name}: ${err?.message}`)
+  assert.equal(err.status, 401)
+  assert.equal(err.error, 'invalid_client')
+}
+
+async function pkjwtGrant(auth) {
+  const response = await oauth.clientCredentialsGrantRequest(tlsAs, pkjwt, auth, {}, tlsOpts)
+  return oauth.processClientCredentialsResponse(tlsAs, pkjwt, response)
+}
+// modified signs private_key_jwt assertions changed by edit(header, payload).
+const modified = (edit, key = pkjwtKey) => oauth.PrivateKeyJwt(key, { [oauth.modifyAssertion]: edit })
+
+await check(LIB, 'private_key_jwt: an assertion replayed (same jti) -> 401 invalid_client', async () => {
+  const jti = crypto.randomUUID()
+  const auth = modified((_, payload) => { payload.jti = jti })
+  await pkjwtGrant(auth)
+  await invalidClient(await rejection(pkjwtGrant(auth)))
+})
+const refused = [
+  ['aud naming another server', (_, p) => { p.aud = 'https://elsewhere.example' }],
+  ['expired', (_, p) => { p.iat -= 600; p.nbf -= 600; p.exp = p.iat + 60 }],
+  ['exp an hour ahead (more than client_auth.assertion_max_lifetime)', (_, p) => { p.exp = p.iat + 3600 }],
+  ['no exp', (_, p) => { delete p.exp }],
+  ['iss and sub naming another application', (_, p) => { p.iss = p.sub = env('INTEROP_CSJWT_ID') }],
+]
+for (const [what, edit] of refused) {
+  await check(LIB, `private_key_jwt: an assertion with ${what} -> 401 invalid_client`, async () => {
+    await invalidClient(await rejection(pkjwtGrant(modified(edit))))
+  })
+}
+await check(LIB, 'private_key_jwt: signed with a key not registered -> 401 invalid_client', async () => {
+  const stranger = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])).privateKey
+  await invalidClient(await rejection(pkjwtGrant(oauth.PrivateKeyJwt(stranger))))
+})
+await check(LIB, 'client_secret_jwt: HMAC with the wrong secret -> 401 invalid_client', async () => {
+  const c = { client_id: env('INTEROP_CSJWT_ID') }
+  const response = await oauth.clientCredentialsGrantRequest(tlsAs, c, oauth.ClientSecretJwt('ocs_' + 'x'.repeat(43)), {}, tlsOpts)
+  await invalidClient(await rejection(oauth.processClientCredentialsResponse(tlsAs, c, response)))
+})
+await check(LIB, 'private_key_jwt application: a client_secret (basic) is refused like a wrong one -> 401 invalid_client', async () => {
+  await invalidClient(await rejection(pkjwtGrant(oauth.ClientSecretBasic('ocs_' + 'x'.repeat(43)))))
 })
 
 done()

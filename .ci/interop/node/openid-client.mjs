@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import * as client from 'openid-client'
 import { check, rejection, env, done, stop, recorder } from './report.mjs'
+import { privateKey, certificateFetch, decodeJwt } from './credentials.mjs'
 
 const LIB = 'openid-client'
 const issuer = env('OAUTHD_ISSUER')
@@ -155,5 +156,105 @@ await check(LIB, 'introspection without tokens:introspect -> 403 insufficient_sc
   assert.equal(err.status, 403)
   assert.equal(err.error, 'insufficient_scope')
 })
+
+// Client authentication without shared secrets (issue 18), against the
+// oauthd replica serving HTTPS (the test CA is trusted via
+// NODE_EXTRA_CA_CERTS): private_key_jwt, client_secret_jwt and both mTLS
+// methods each get a token, a resource server authenticating with
+// private_key_jwt introspects it, the owner revokes it, and introspection
+// then answers active false.
+const tlsIssuer = env('OAUTHD_TLS_ISSUER')
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+
+// discoverTls makes a Configuration for the HTTPS issuer, recording the
+// requests sent through base (global fetch, or one with a certificate).
+async function discoverTls(id, auth, base) {
+  const rec = recorder(base)
+  const config = await client.discovery(new URL(tlsIssuer), id, undefined, auth, {
+    algorithm: 'oauth2',
+    [client.customFetch]: rec.fetch,
+  })
+  return { config, rec }
+}
+
+let rsTls
+const tlsDiscovered = await check(LIB, 'HTTPS issuer: metadata lists the issue-18 methods and signing algorithms', async () => {
+  rsTls = await discoverTls(env('INTEROP_RS_PKJWT_ID'), client.PrivateKeyJwt(await privateKey('rs-es256')))
+  const md = rsTls.config.serverMetadata()
+  assert.equal(md.issuer, tlsIssuer)
+  for (const endpoint of ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
+    for (const m of ['private_key_jwt', 'client_secret_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']) {
+      assert.ok(md[`${endpoint}_auth_methods_supported`]?.includes(m), `${endpoint}_auth_methods_supported lacks ${m}`)
+    }
+    const algs = md[`${endpoint}_auth_signing_alg_values_supported`]
+    for (const alg of ['EdDSA', 'ES256', 'PS256', 'RS256', 'HS256']) {
+      assert.ok(algs?.includes(alg), `${endpoint}_auth_signing_alg_values_supported lacks ${alg}: ${algs}`)
+    }
+    assert.ok(!algs.includes('none'), `${endpoint}_auth_signing_alg_values_supported lists none`)
+  }
+})
+if (!tlsDiscovered) stop(`${LIB}: discovery of the HTTPS issuer failed`)
+
+// Each method: what the library must have sent, checked on the recorded
+// token request.
+const methods = [
+  ['private_key_jwt (ES256)', env('INTEROP_PKJWT_ID'), async () => client.PrivateKeyJwt(await privateKey('pkjwt-es256')), undefined,
+    (sent, id) => {
+      assert.equal(sent.authorization, null)
+      assert.equal(sent.body.get('client_assertion_type'), ASSERTION_TYPE)
+      const { header, payload } = decodeJwt(sent.body.get('client_assertion'))
+      assert.equal(header.alg, 'ES256')
+      assert.equal(payload.iss, id)
+      assert.equal(payload.sub, id)
+      assert.equal(payload.aud, tlsIssuer)
+    }],
+  ['client_secret_jwt', env('INTEROP_CSJWT_ID'), async () => client.ClientSecretJwt(env('INTEROP_CSJWT_SECRET')), undefined,
+    (sent) => {
+      assert.equal(sent.authorization, null)
+      assert.equal(sent.body.get('client_secret'), null)
+      assert.equal(decodeJwt(sent.body.get('client_assertion')).header.alg, 'HS256')
+    }],
+  ['tls_client_auth (subject DN)', env('INTEROP_MTLS_DN_ID'), async () => client.TlsClientAuth(), certificateFetch('client'), mtlsSent],
+  ['tls_client_auth (SAN DNS)', env('INTEROP_MTLS_SAN_ID'), async () => client.TlsClientAuth(), certificateFetch('client'), mtlsSent],
+  ['self_signed_tls_client_auth', env('INTEROP_MTLS_SELF_ID'), async () => client.TlsClientAuth(), certificateFetch('selfsigned'), mtlsSent],
+]
+
+// mtlsSent: with TlsClientAuth the request carries the client_id and nothing
+// else of the client's: the certificate is in the TLS handshake.
+function mtlsSent(sent, id) {
+  assert.equal(sent.authorization, null)
+  assert.equal(sent.body.get('client_id'), id)
+  assert.equal(sent.body.get('client_secret'), null)
+  assert.equal(sent.body.get('client_assertion'), null)
+}
+
+for (const [method, id, auth, base, sentOK] of methods) {
+  let owner, token
+  const got = await check(LIB, `${method}: client credentials on the HTTPS issuer`, async () => {
+    owner = await discoverTls(id, await auth(), base)
+    const res = await client.clientCredentialsGrant(owner.config, { scope: 'sms' })
+    sentOK(owner.rec.last, id)
+    assert.match(res.access_token, /^oat_/)
+    assert.equal(res.scope, 'sms')
+    token = res.access_token
+  })
+  if (!got) continue
+  await check(LIB, `${method}: introspection by a resource server with private_key_jwt`, async () => {
+    const info = await client.tokenIntrospection(rsTls.config, token)
+    assert.ok(rsTls.rec.last.body.get('client_assertion'), 'no client_assertion sent')
+    assert.equal(info.active, true)
+    assert.equal(info.client_id, id)
+    assert.equal(info.scope, 'sms')
+  })
+  await check(LIB, `${method}: revocation by the owning application`, async () => {
+    await client.tokenRevocation(owner.config, token)
+    assert.equal(owner.rec.last.url, `${tlsIssuer}/oauth/revoke`)
+    sentOK(owner.rec.last, id)
+  })
+  await check(LIB, `${method}: introspection after revocation answers {"active":false}`, async () => {
+    const info = await client.tokenIntrospection(rsTls.config, token)
+    assert.deepEqual({ ...info }, { active: false })
+  })
+}
 
 done()

@@ -50,9 +50,10 @@ export function stop(why) {
   process.exit(1)
 }
 
-// recorder wraps fetch and keeps the last request it sent, so a check can
-// confirm which client authentication method the library really used.
-export function recorder() {
+// recorder wraps fetch (or another fetch, such as one presenting a client
+// certificate) and keeps the last request it sent, so a check can confirm
+// which client authentication method the library really used.
+export function recorder(base = fetch) {
   const rec = {
     last: null,
     fetch: async (url, options) => {
@@ -61,7 +62,7 @@ export function recorder() {
         authorization: new Headers(options?.headers).get('authorization'),
         body: new URLSearchParams(String(options?.body ?? '')),
       }
-      return fetch(url, options)
+      return base(url, options)
     },
   }
   return rec

@@ -19,6 +19,8 @@ os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 from authlib.integrations.base_client import OAuthError  # noqa: E402
 from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
+from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT  # noqa: E402
+from authlib.oauth2.rfc7523.assertion import client_secret_jwt_sign, private_key_jwt_sign  # noqa: E402
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata, get_well_known_url  # noqa: E402
 
 LIB = "authlib"
@@ -265,6 +267,152 @@ def jwt_access_token():
     expect(resp.json().get("aud") == ["https://sms.example"], resp.text)
 
 
+# Client authentication without shared secrets (issue 18), against the oauthd
+# replica serving HTTPS (the test CA is trusted via REQUESTS_CA_BUNDLE):
+# authlib's PrivateKeyJWT and ClientSecretJWT each get a token, a resource
+# server authenticating with PrivateKeyJWT introspects it, the owner revokes
+# it, and introspection then answers active false.
+TLS_ISSUER = env("OAUTHD_TLS_ISSUER")
+PKI = env("INTEROP_PKI")
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+tls_meta = {}
+
+
+def pem(name):
+    with open(os.path.join(PKI, name + ".key")) as f:
+        return f.read()
+
+
+def short_lived(cls):
+    """authlib 1.2's PrivateKeyJWT and ClientSecretJWT sign assertions valid
+    for an hour (exp = iat + 3600), and oauthd accepts at most
+    client_auth.assertion_max_lifetime (5 minutes by default). Their claims=
+    argument cannot shorten that: authlib stores a jti in the dict it is given
+    and so signs every later assertion with the same jti, which oauthd refuses
+    as a replay. So this subclass only passes expires_in=60 to authlib's own
+    signing function."""
+
+    class ShortLived(cls):
+        def sign(self, auth, token_endpoint):
+            sign = private_key_jwt_sign if self.name == "private_key_jwt" else client_secret_jwt_sign
+            return sign(auth.client_secret, client_id=auth.client_id, token_endpoint=token_endpoint,
+                        alg=self.alg, expires_in=60)
+
+    return ShortLived
+
+
+def jwt_session(client_id, key, auth_class, alg, token_endpoint=None):
+    """An OAuth2Session signing client assertions with authlib's auth_class
+    (registered under its RFC 7591 name, as authlib documents), for the
+    token endpoint and, with the same method, for introspection and
+    revocation. With token_endpoint None authlib uses each request's URL as
+    the assertion's aud."""
+    s = session(client_id, key, auth_class.name)
+    s.register_client_auth_method(auth_class(token_endpoint, alg=alg))
+    return s
+
+
+def sent_assertion(s):
+    """The header and claims of the client assertion the last request sent."""
+    import base64
+    import json
+
+    form = sent_form(s)
+    expect(form.get("client_assertion_type") == ASSERTION_TYPE, form.keys())
+    expect("client_secret" not in form and "Authorization" not in s.last.request.headers, "a secret was sent")
+    header, claims = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+                      for p in form["client_assertion"].split(".")[:2])
+    return header, claims
+
+
+def tls_discovery():
+    resp = OAuth2Session().get(get_well_known_url(TLS_ISSUER, external=True), withhold_token=True, timeout=10)
+    expect(resp.status_code == 200, f"status {resp.status_code}")
+    md = AuthorizationServerMetadata(resp.json())
+    for key in md.REGISTRY_KEYS:
+        if key != "response_types_supported":
+            getattr(md, "validate_" + key)()
+    expect(md.issuer == TLS_ISSUER, md.issuer)
+    for m in ("private_key_jwt", "client_secret_jwt"):
+        expect(m in md.token_endpoint_auth_methods_supported, m)
+        expect(m in md.introspection_endpoint_auth_methods_supported, m)
+        expect(m in md.revocation_endpoint_auth_methods_supported, m)
+    for alg in ("ES256", "EdDSA", "HS256"):
+        expect(alg in (md.get("token_endpoint_auth_signing_alg_values_supported") or []), alg)
+    tls_meta.update(md)
+
+
+def resource_server():
+    # aud: the introspection endpoint's URL (no token_endpoint given).
+    return jwt_session(env("INTEROP_RS_PKJWT_ID"), pem("rs-es256"), short_lived(PrivateKeyJWT), "ES256")
+
+
+def jwt_flow(label, client_id, key, auth_class, alg):
+    token_endpoint = tls_meta.get("token_endpoint", TLS_ISSUER + "/oauth/token")
+    state = {}
+
+    def owner():
+        return jwt_session(client_id, key, short_lived(auth_class), alg, token_endpoint)
+
+    def token():
+        s = owner()
+        tok = s.fetch_token(token_endpoint, grant_type="client_credentials", scope="sms")
+        header, claims = sent_assertion(s)
+        expect(header["alg"] == alg, header)
+        expect(claims["iss"] == client_id and claims["sub"] == client_id, claims)
+        expect(claims["aud"] == token_endpoint, claims)
+        expect(tok["access_token"].startswith("oat_") and tok["scope"] == "sms", tok)
+        state["token"] = tok["access_token"]
+
+    def introspect():
+        rs = resource_server()
+        resp = rs.introspect_token(tls_meta["introspection_endpoint"], token=state["token"])
+        expect(resp.status_code == 200, f"status {resp.status_code}: {resp.text}")
+        _, claims = sent_assertion(rs)
+        expect(claims["aud"] == tls_meta["introspection_endpoint"], claims)
+        info = resp.json()
+        expect(info["active"] is True and info["client_id"] == client_id, info)
+
+    def revoke():
+        s = owner()
+        resp = s.revoke_token(tls_meta["revocation_endpoint"], token=state["token"], token_type_hint="access_token")
+        expect(resp.status_code == 200, f"status {resp.status_code}: {resp.text}")
+        sent_assertion(s)
+
+    def inactive():
+        resp = resource_server().introspect_token(tls_meta["introspection_endpoint"], token=state["token"])
+        expect(resp.status_code == 200 and resp.json() == {"active": False}, resp.text)
+
+    if not check(f"{label}: client credentials on the HTTPS issuer (aud: the token endpoint)", token):
+        return
+    check(f"{label}: introspection by a resource server with PrivateKeyJWT (aud: the introspection endpoint)",
+          introspect)
+    check(f"{label}: revocation by the owning application", revoke)
+    check(f'{label}: introspection after revocation answers {{"active":false}}', inactive)
+
+
+def default_lifetime_refused():
+    # authlib's PrivateKeyJWT as it comes: exp an hour after iat.
+    token_endpoint = tls_meta["token_endpoint"]
+    s = jwt_session(env("INTEROP_PKJWT_ID"), pem("pkjwt-es256"), PrivateKeyJWT, "ES256", token_endpoint)
+    err = token_error(s, grant_type="client_credentials")
+    _, claims = sent_assertion(s)
+    expect(claims["exp"] - claims["iat"] == 3600, claims)
+    expect(err.error == "invalid_client", err.error)
+    expect(s.last.status_code == 401, s.last.status_code)
+
+
+def issue18():
+    if not check("HTTPS issuer: discovery through authlib's validators; private_key_jwt, client_secret_jwt and "
+                 "their algorithms listed", tls_discovery):
+        return
+    jwt_flow("PrivateKeyJWT (ES256)", env("INTEROP_PKJWT_ID"), pem("pkjwt-es256"), PrivateKeyJWT, "ES256")
+    jwt_flow("PrivateKeyJWT (EdDSA)", env("INTEROP_PKJWT_ID"), pem("pkjwt-ed25519"), PrivateKeyJWT, "EdDSA")
+    jwt_flow("ClientSecretJWT (HS256)", env("INTEROP_CSJWT_ID"), env("INTEROP_CSJWT_SECRET"), ClientSecretJWT, "HS256")
+    check("PrivateKeyJWT with authlib's default lifetime (exp = iat + 1h, over the 5 minute limit) "
+          "-> 401 invalid_client", default_lifetime_refused)
+
+
 if not check("discovery (RFC 8414) through authlib's metadata validators", discovery):
     print(f"NOTE {LIB}: discovery failed: the remaining checks were not run")
     sys.exit(1)
@@ -281,5 +429,7 @@ check("unsupported grant type -> 400 unsupported_grant_type", unsupported_grant)
 check("unknown scope -> 400 invalid_scope", unknown_scope)
 check("introspection without tokens:introspect -> 403 insufficient_scope", introspect_without_scope)
 check("JWT access token (RFC 9068): authlib.jose verifies it with oauthd's JWKS; iss, aud, typ, claims", jwt_access_token)
+
+issue18()
 
 sys.exit(1 if failed else 0)
