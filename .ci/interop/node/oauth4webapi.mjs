@@ -265,9 +265,12 @@ async function invalidClient(err) {
   assert.equal(err.error, 'invalid_client')
 }
 
+// The refusals are tried on an application of their own with the same keys,
+// so their failures do not lock interop-pkjwt out.
+const refusals = { client_id: env('INTEROP_PKJWT_REFUSALS_ID') }
 async function pkjwtGrant(auth) {
-  const response = await oauth.clientCredentialsGrantRequest(tlsAs, pkjwt, auth, {}, tlsOpts)
-  return oauth.processClientCredentialsResponse(tlsAs, pkjwt, response)
+  const response = await oauth.clientCredentialsGrantRequest(tlsAs, refusals, auth, {}, tlsOpts)
+  return oauth.processClientCredentialsResponse(tlsAs, refusals, response)
 }
 // modified signs private_key_jwt assertions changed by edit(header, payload).
 const modified = (edit, key = pkjwtKey) => oauth.PrivateKeyJwt(key, { [oauth.modifyAssertion]: edit })
