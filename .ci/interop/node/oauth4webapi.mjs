@@ -182,6 +182,10 @@ const tlsDiscovered = await check(LIB, 'HTTPS issuer: discovery, metadata lists 
   }
 })
 if (!tlsDiscovered) stop(`${LIB}: discovery of the HTTPS issuer failed`)
+await check(LIB, 'HTTPS issuer: metadata lists Ed25519 (RFC 9864), the alg oauth4webapi signs Ed25519 keys with', async () => {
+  const algs = tlsAs.token_endpoint_auth_signing_alg_values_supported
+  assert.ok(algs?.includes('Ed25519'), `token_endpoint_auth_signing_alg_values_supported: ${algs}`)
+})
 
 const rsPk = { client_id: env('INTEROP_RS_PKJWT_ID') }
 const rsAuth = oauth.PrivateKeyJwt(await privateKey('rs-es256'))
@@ -198,13 +202,16 @@ function clientOpts(base) {
   return { rec, opts: { [oauth.customFetch]: rec.fetch } }
 }
 
+// oauth4webapi 3 names an Ed25519 signature by its fully-specified JWS
+// algorithm, "Ed25519" (RFC 9864), not the polymorphic "EdDSA" that
+// openssl-made and authlib assertions carry: both must be accepted.
 const pkjwt = { client_id: env('INTEROP_PKJWT_ID') }
-const pkjwtKey = await privateKey('pkjwt-ed25519')
+const pkjwtKey = await privateKey('pkjwt-es256')
 const methods = [
-  ['private_key_jwt (EdDSA)', pkjwt, oauth.PrivateKeyJwt(pkjwtKey), undefined, (sent) => {
+  ['private_key_jwt (Ed25519 key, alg Ed25519)', pkjwt, oauth.PrivateKeyJwt(await privateKey('pkjwt-ed25519')), undefined, (sent) => {
     assert.equal(sent.body.get('client_assertion_type'), ASSERTION_TYPE)
     const { header, payload } = decodeJwt(sent.body.get('client_assertion'))
-    assert.equal(header.alg, 'EdDSA')
+    assert.equal(header.alg, 'Ed25519')
     assert.equal(payload.iss, pkjwt.client_id)
     assert.equal(payload.aud, tlsIss)
   }],
@@ -272,7 +279,8 @@ async function pkjwtGrant(auth) {
   const response = await oauth.clientCredentialsGrantRequest(tlsAs, refusals, auth, {}, tlsOpts)
   return oauth.processClientCredentialsResponse(tlsAs, refusals, response)
 }
-// modified signs private_key_jwt assertions changed by edit(header, payload).
+// modified signs private_key_jwt assertions changed by edit(header, payload),
+// with the ES256 key, so that only the edit is wrong with them.
 const modified = (edit, key = pkjwtKey) => oauth.PrivateKeyJwt(key, { [oauth.modifyAssertion]: edit })
 
 await check(LIB, 'private_key_jwt: an assertion replayed (same jti) -> 401 invalid_client', async () => {

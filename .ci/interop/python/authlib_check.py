@@ -191,9 +191,9 @@ def inactive_after_revoke():
 # The error answers. Authlib raises OAuthError with .error set to the body's
 # "error" for any token-endpoint answer carrying one; it does not keep the
 # status or headers, so the response hook's copy is checked for those.
-def token_error(s, **kwargs):
+def token_error(s, url=None, **kwargs):
     try:
-        s.fetch_token(meta["token_endpoint"], **kwargs)
+        s.fetch_token(url or meta["token_endpoint"], **kwargs)
     except OAuthError as err:
         return err
     raise AssertionError("the token request succeeded but an error answer was expected")
@@ -395,8 +395,9 @@ def default_lifetime_refused():
     # authlib's PrivateKeyJWT as it comes: exp an hour after iat.
     token_endpoint = tls_meta["token_endpoint"]
     s = jwt_session(env("INTEROP_PKJWT_ID"), pem("pkjwt-es256"), PrivateKeyJWT, "ES256", token_endpoint)
-    err = token_error(s, grant_type="client_credentials")
+    err = token_error(s, token_endpoint, grant_type="client_credentials")
     _, claims = sent_assertion(s)
+    expect(s.last.url == token_endpoint, s.last.url)
     expect(claims["exp"] - claims["iat"] == 3600, claims)
     expect(err.error == "invalid_client", err.error)
     expect(s.last.status_code == 401, s.last.status_code)
