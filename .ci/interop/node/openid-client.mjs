@@ -257,4 +257,37 @@ for (const [method, id, auth, base, sentOK] of methods) {
   })
 }
 
+// RFC 8705 §5: with use_mtls_endpoint_aliases the library sends its mTLS
+// requests to the endpoints of mtls_endpoint_aliases (here replica 2,
+// client_auth.mtls_base_url) instead of the plain ones.
+const replica = env('OAUTHD_TLS_REPLICA')
+await check(LIB, 'metadata mtls_endpoint_aliases names client_auth.mtls_base_url\'s endpoints', async () => {
+  const aliases = rsTls.config.serverMetadata().mtls_endpoint_aliases
+  assert.equal(aliases?.token_endpoint, `${replica}/oauth/token`)
+  assert.equal(aliases?.introspection_endpoint, `${replica}/oauth/introspect`)
+  assert.equal(aliases?.revocation_endpoint, `${replica}/oauth/revoke`)
+})
+{
+  const id = env('INTEROP_MTLS_DN_ID')
+  const rec = recorder(certificateFetch('client'))
+  let config, token
+  const got = await check(LIB, 'tls_client_auth with use_mtls_endpoint_aliases: token from the alias', async () => {
+    config = await client.discovery(new URL(tlsIssuer), id, { use_mtls_endpoint_aliases: true }, client.TlsClientAuth(), {
+      algorithm: 'oauth2',
+      [client.customFetch]: rec.fetch,
+    })
+    const res = await client.clientCredentialsGrant(config, { scope: 'sms' })
+    assert.equal(rec.last.url, `${replica}/oauth/token`)
+    token = res.access_token
+  })
+  if (got) {
+    await check(LIB, 'tls_client_auth with use_mtls_endpoint_aliases: revocation at the alias, then inactive', async () => {
+      await client.tokenRevocation(config, token)
+      assert.equal(rec.last.url, `${replica}/oauth/revoke`)
+      const info = await client.tokenIntrospection(rsTls.config, token)
+      assert.equal(info.active, false)
+    })
+  }
+}
+
 done()
