@@ -403,6 +403,44 @@ def default_lifetime_refused():
     expect(s.last.status_code == 401, s.last.status_code)
 
 
+def mtls_flow(label, client_id, cert):
+    """tls_client_auth or self_signed_tls_client_auth: authlib has no class
+    for them and needs none. Its "none" method sends the client_id in the
+    form, and the requests session presents the client certificate."""
+    state = {}
+
+    def owner():
+        s = session(client_id, None, "none")
+        s.cert = (os.path.join(PKI, cert + ".pem"), os.path.join(PKI, cert + ".key"))
+        return s
+
+    def token():
+        s = owner()
+        tok = s.fetch_token(tls_meta["token_endpoint"], grant_type="client_credentials", scope="sms")
+        form = sent_form(s)
+        expect(form.get("client_id") == client_id and "client_secret" not in form, form.keys())
+        expect("Authorization" not in s.last.request.headers, "Authorization header sent")
+        expect(tok["access_token"].startswith("oat_") and tok["scope"] == "sms", tok)
+        state["token"] = tok["access_token"]
+
+    def introspect():
+        resp = resource_server().introspect_token(tls_meta["introspection_endpoint"], token=state["token"])
+        expect(resp.status_code == 200, f"status {resp.status_code}: {resp.text}")
+        info = resp.json()
+        expect(info["active"] is True and info["client_id"] == client_id, info)
+
+    def revoke():
+        resp = owner().revoke_token(tls_meta["revocation_endpoint"], token=state["token"])
+        expect(resp.status_code == 200, f"status {resp.status_code}: {resp.text}")
+        resp = resource_server().introspect_token(tls_meta["introspection_endpoint"], token=state["token"])
+        expect(resp.status_code == 200 and resp.json() == {"active": False}, resp.text)
+
+    if not check(f"{label}: client credentials with a client certificate (requests' cert=)", token):
+        return
+    check(f"{label}: introspection by a resource server with PrivateKeyJWT", introspect)
+    check(f'{label}: revocation with the certificate, then introspection answers {{"active":false}}', revoke)
+
+
 def issue18():
     if not check("HTTPS issuer: discovery through authlib's validators; private_key_jwt, client_secret_jwt and "
                  "their algorithms listed", tls_discovery):
@@ -410,6 +448,8 @@ def issue18():
     jwt_flow("PrivateKeyJWT (ES256)", env("INTEROP_PKJWT_ID"), pem("pkjwt-es256"), PrivateKeyJWT, "ES256")
     jwt_flow("PrivateKeyJWT (EdDSA)", env("INTEROP_PKJWT_ID"), pem("pkjwt-ed25519"), PrivateKeyJWT, "EdDSA")
     jwt_flow("ClientSecretJWT (HS256)", env("INTEROP_CSJWT_ID"), env("INTEROP_CSJWT_SECRET"), ClientSecretJWT, "HS256")
+    mtls_flow("tls_client_auth", env("INTEROP_MTLS_DN_ID"), "client")
+    mtls_flow("self_signed_tls_client_auth", env("INTEROP_MTLS_SELF_ID"), "selfsigned")
     check("PrivateKeyJWT with authlib's default lifetime (exp = iat + 1h, over the 5 minute limit) "
           "-> 401 invalid_client", default_lifetime_refused)
 
