@@ -18,17 +18,20 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/oauthclient"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
 const tokenURL = "http://oauthd.test/oauth/token"
@@ -189,29 +192,96 @@ func TestDPoPProofRefused(t *testing.T) {
 	}
 }
 
-// A proof spent on one replica is refused on another sharing the Redis.
+// A proof spent on one replica is refused on another sharing the Redis,
+// with nothing written, on miniredis and on a real redis-server; and a
+// DPoP token costs one Redis round trip once the application is cached:
+// the proof's jti is taken by the script that writes the record.
 func TestDPoPReplayOnSecondReplica(t *testing.T) {
-	env := newTestServer(t)
-	app := env.createApp(apps.NewApplication{})
-	rdb, err := redis.NewClient(env.redis.URL)
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			env := newTestServerOn(t, kind, nil)
+			app := env.createApp(apps.NewApplication{})
+			rdb, err := redis.NewClient(env.redis.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rdb.Close() })
+			var rt redisRoundTrips
+			rdb.AddHook(&rt)
+			st := redis.New(rdb, redis.Options{Prefix: "test"})
+			second, err := New(Config{Issuer: "http://oauthd.test", Catalogue: apps.New(st, nil, apps.Options{})}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			(&testEnv{t: t, store: st}).cacheApps()
+			key := newProofKey(t)
+			do := func(r *http.Request) *httptest.ResponseRecorder {
+				w := httptest.NewRecorder()
+				second.Handler().ServeHTTP(w, r)
+				return w
+			}
+			// The first loads the script and caches the application.
+			if w := do(dpopTokenRequest(app, key.proof(t, nil))); w.Code != 200 {
+				t.Fatalf("second replica: %d %s", w.Code, w.Body)
+			}
+			var w *httptest.ResponseRecorder
+			if n := rt.count(func() { w = do(dpopTokenRequest(app, key.proof(t, nil))) }); n != 1 || w.Code != 200 {
+				t.Errorf("a DPoP token, its application cached: %d round trips, %d %s; want 1, 200", n, w.Code, w.Body)
+			}
+			proof := key.proof(t, nil)
+			if w := env.do(dpopTokenRequest(app, proof)); w.Code != 200 {
+				t.Fatalf("first replica: %d %s", w.Code, w.Body)
+			}
+			before := tokenCount(t, env.store, app.ClientID)
+			w = do(dpopTokenRequest(app, proof))
+			if e := decode[oauthError](t, w.Body); w.Code != 400 || e.Error != "invalid_dpop_proof" || !strings.Contains(e.Description, "used already") {
+				t.Errorf("second replica: %d %+v, want 400 invalid_dpop_proof, used already", w.Code, e)
+			}
+			if after := tokenCount(t, env.store, app.ClientID); after != before {
+				t.Errorf("the replay wrote a token: %d tokens, %d before", after, before)
+			}
+		})
+	}
+}
+
+// tokenCount is how many live tokens id has.
+func tokenCount(t *testing.T, st *redis.Store, id string) int {
+	t.Helper()
+	toks, _, err := st.ListTokens(context.Background(), id, 1000, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
-	st := redis.New(rdb, redis.Options{Prefix: "test"})
-	second, err := New(Config{Issuer: "http://oauthd.test", Catalogue: apps.New(st, nil, apps.Options{})}, st)
-	if err != nil {
-		t.Fatal(err)
+	return len(toks)
+}
+
+// redisRoundTrips counts the commands and pipelines a go-redis client
+// sends, each one round trip, but for a connection's handshake.
+type redisRoundTrips struct{ n atomic.Int64 }
+
+func (*redisRoundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *redisRoundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		switch cmd.Name() {
+		case "hello", "client", "auth", "select":
+		default:
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
 	}
-	proof := newProofKey(t).proof(t, nil)
-	if w := env.do(dpopTokenRequest(app, proof)); w.Code != 200 {
-		t.Fatalf("first replica: %d %s", w.Code, w.Body)
+}
+
+func (h *redisRoundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
 	}
-	w := httptest.NewRecorder()
-	second.Handler().ServeHTTP(w, dpopTokenRequest(app, proof))
-	if e := decode[oauthError](t, w.Body); w.Code != 400 || e.Error != "invalid_dpop_proof" {
-		t.Errorf("second replica: %d %+v, want 400 invalid_dpop_proof", w.Code, e)
-	}
+}
+
+func (h *redisRoundTrips) count(f func()) int64 {
+	before := h.n.Load()
+	f()
+	return h.n.Load() - before
 }
 
 // With dpop.require_nonce a proof without the server's nonce is answered

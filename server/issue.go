@@ -165,6 +165,9 @@ func (s *Server) issueError(c echo.Context, r *tokenRequest, err error) error {
 		err = errInvalidClient("application's authentication method changed while the token was issued")
 	case errors.Is(err, store.ErrAlreadyExists):
 		err = replayError(err)
+	case errors.Is(err, store.ErrProofReplayed):
+		// The client authenticated: not an authentication failure.
+		return web.WriteError(c, errProofReplayed)
 	}
 	return s.authError(c, r.app, err)
 }

@@ -247,6 +247,58 @@ func TestOneRoundTrip(t *testing.T) {
 	})
 }
 
+// A DPoP-bound token whose request carries a client assertion's jti too
+// is one round trip when the application is cached: both one-time
+// identifiers are taken by the script that writes the record
+// (createToken), and a replay of either is refused in it, nothing written
+// and the other left untaken.
+func TestBoundTokenOneRoundTrip(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		var rt roundTrips
+		rdb.AddHook(&rt)
+		s := New(rdb, Options{Prefix: "rtb"})
+		a := issueApp("daemon", time.Hour)
+		if err := s.CreateApplication(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		warm(s, a)
+		cnf := store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+		issue := func(name, jti, proof string) error {
+			r := tokenRequest(a.ClientID, name, time.Now())
+			r.From = netip.MustParseAddr("192.0.2.7")
+			r.JTI, r.JTIUntil, r.ProofID, r.ProofUntil = jti, time.Now().Add(time.Minute), proof, time.Now().Add(time.Minute)
+			_, err := s.IssueToken(ctx, r, func(app *store.Application) (store.Grant, error) {
+				g, err := accept(r)(app)
+				g.Confirmation = cnf
+				return g, err
+			})
+			return err
+		}
+		if err := issue("load the script", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name, jti, proof string
+			want             error
+		}{
+			{"proof", "", "p1", nil},
+			{"proof and jti", "j1", "p2", nil},
+			{"replayed proof", "j2", "p2", store.ErrProofReplayed},
+			{"replayed jti", "j1", "p3", store.ErrAlreadyExists},
+			{"the jti and proof those left", "j2", "p3", nil},
+		} {
+			var err error
+			if n := rt.count(func() { err = issue(tt.name, tt.jti, tt.proof) }); n != 1 {
+				t.Errorf("%s: %d round trips, want 1", tt.name, n)
+			}
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+			}
+		}
+	})
+}
+
 // commandCalls reads INFO commandstats into calls per command, leaving out
 // INFO and CONFIG (the test's own).
 func commandCalls(t *testing.T, rdb goredis.UniversalClient) map[string]int64 {
