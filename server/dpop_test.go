@@ -559,3 +559,53 @@ func TestDPoPEndToEnd(t *testing.T) {
 		t.Errorf("DPoP token with another key's proof: %d, want 401", code)
 	}
 }
+
+// A FAPI 2.0 application's token lives at most fapi.max_token_lifetime
+// (10m by default), whatever its application's lifetime (never under
+// fapi.default included) and the ttl asked for, and expires_in says so;
+// a shorter lifetime or ttl stands, and an application outside the
+// profile is not capped. On both token paths.
+func TestFAPITokenLifetimeCapped(t *testing.T) {
+	tests := []struct {
+		name     string
+		max      time.Duration // fapi.max_token_lifetime, 0 for the default
+		profile  string
+		lifetime time.Duration // the application's, 0 for never
+		ttl      string
+		want     float64 // expires_in; 0 for none
+	}{
+		{"24h application", 0, store.ProfileFAPI2, 24 * time.Hour, "", 600},
+		{"ttl shorter", 0, store.ProfileFAPI2, 24 * time.Hour, "60", 60},
+		{"ttl longer", 0, store.ProfileFAPI2, 24 * time.Hour, "3600", 600},
+		{"application shorter", 0, store.ProfileFAPI2, 5 * time.Minute, "", 300},
+		{"cap set to 2m", 2 * time.Minute, store.ProfileFAPI2, 24 * time.Hour, "", 120},
+		{"never under fapi.default", 0, "", 0, "", 600},
+		{"no profile", 0, store.ProfileNone, 24 * time.Hour, "", 86400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bothCaches(t, func(t *testing.T, cached bool) {
+				e := newKeyEnv(t, redistest.Mini, func(c *Config) {
+					c.Binding.FAPIMaxLifetime, c.Binding.FAPIDefault = tt.max, true
+				})
+				if cached {
+					e.cacheApps()
+				}
+				k := newClientKey(t, "EdDSA")
+				app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+				e.update(app.ClientID, func(a *store.Application) { a.Profile, a.TokenLifetime = tt.profile, tt.lifetime })
+				form := assertionForm(k.sign(t, claims(app.ClientID, testIssuer)), "grant_type", "client_credentials")
+				if tt.ttl != "" {
+					form.Set("ttl", tt.ttl)
+				}
+				code, out := post(t, e.tlsSrv.Client(), e.tlsSrv.URL, TokenPath, form, http.Header{"Dpop": {newProofKey(t).proof(t, nil)}})
+				if code != 200 || out["token_type"] != "DPoP" {
+					t.Fatalf("token: %d %v", code, out)
+				}
+				if got, _ := out["expires_in"].(float64); got != tt.want {
+					t.Errorf("expires_in = %v, want %v", out["expires_in"], tt.want)
+				}
+			})
+		})
+	}
+}
