@@ -107,7 +107,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
 		ClientID: id, Secret: secret, AuthMethod: cr.verified, JTI: cr.jti, JTIUntil: cr.jtiUntil,
-		ProofID: r.bind.proofID, ProofUntil: r.bind.proofUntil,
+		ProofID: r.bind.proofID, ProofUntil: r.bind.proofUntil, Confirmation: r.bind.cnf,
 		AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
 		// The wall clock, as go-oauth2's manager read it when it ran token
 		// issue, not cfg.Now, which authentication and introspection use.

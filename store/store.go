@@ -428,6 +428,11 @@ type TokenRequest struct {
 	// may carry both.
 	ProofID    string
 	ProofUntil time.Time
+	// Confirmation is the binding the token is expected to be granted
+	// (Grant.Confirmation), for a backend that writes the record before
+	// check decides: a record written with another binding than the
+	// grant's is written again.
+	Confirmation Confirmation
 	// Scopes are those requested, none for all the application's;
 	// Resources the RFC 8707 resource indicators, none for all its
 	// audiences.

@@ -190,7 +190,8 @@ return 1
 // store.Application.LifetimeFor), the key method the server verified
 // ("" for a secret: store.TokenRequest.AuthMethod), when the jti is
 // forgotten (Unix ms; "" for no jti to take), when the proof's is (""
-// for none), then the resources (RFC 8707) asked for, if any. The jti and
+// for none), the binding's cnf.jkt and cnf.x5t#S256 (store.TokenRequest.Confirmation;
+// "" for none), then the resources (RFC 8707) asked for, if any. The jti and
 // the proof are taken (onceLua) only once everything else passed, just
 // before the write: a replay is status 5 (the jti) or 6 (the proof),
 // nothing written.
@@ -242,10 +243,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 12 then
+if #ARGV > 14 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 13, #ARGV do
+  for i = 15, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -291,8 +292,10 @@ local function uvarint(n)
   end
   return s .. string.char(n)
 end
-local rec = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scope) .. scope
-if aud == '' then rec = string.char(1) .. rec else rec = string.char(1 + 16) .. rec .. uvarint(#aud) .. aud end
+local rec, kind = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scope) .. scope, 1
+if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
+if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
+rec = string.char(kind) .. rec
 write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3])
 return {1, v[1], id, 0, 0, scope, aud}
 `)
@@ -406,10 +409,11 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		secret = ""
 	}
 	keys, jtiAt, proofAt := s.onceKeys(keys, id, r)
-	args := make([]any, 0, 12+len(r.Resources))
+	args := make([]any, 0, 14+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
 		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
-		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiAt, proofAt)
+		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiAt, proofAt,
+		r.Confirmation.JKT, r.Confirmation.X5TS256)
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -457,9 +461,9 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	switch status {
 	case issueWritten:
 		t := app.AccessToken(g, r.IssuedAt, r.Lifetime)
-		// The script knows nothing of a binding (issue 19): a bound
-		// token's record is written again too.
-		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) || g.Confirmation.Bound() {
+		// The script wrote the request's binding (issue 19): one the
+		// grant differs from is written again too.
+		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) || g.Confirmation != r.Confirmation {
 			// The script grants what the application holds literally;
 			// check, what the catalogue in force grants (a form such as
 			// sms:* expanded, a scope the catalogue dropped left out).
