@@ -31,7 +31,7 @@ test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/oauthd/
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./store/redis/ ./server/dashboard/
 
-## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib)
+## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib, openssl)
 interop:
 	.ci/interop/run
 

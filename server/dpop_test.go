@@ -410,6 +410,7 @@ func TestFAPISenderPolicy(t *testing.T) {
 		want string // error code, "" for none
 	}{
 		{"DPoP over TLS", true, binding{cnf: dpopBound, alg: "EdDSA"}, ""},
+		{"DPoP over TLS, EdDSA named Ed25519 (RFC 9864)", true, binding{cnf: dpopBound, alg: "Ed25519"}, ""},
 		{"certificate over TLS", true, binding{cnf: store.Confirmation{X5TS256: "x5t"}}, ""},
 		{"unbound token asked", true, binding{}, "invalid_request"},
 		{"plain HTTP", false, binding{cnf: dpopBound, alg: "EdDSA"}, "invalid_request"},
@@ -476,7 +477,7 @@ func TestCertificateBoundToken(t *testing.T) {
 	if m["tls_client_certificate_bound_access_tokens"] != true {
 		t.Errorf("metadata tls_client_certificate_bound_access_tokens = %v", m["tls_client_certificate_bound_access_tokens"])
 	}
-	if algs, _ := json.Marshal(m["dpop_signing_alg_values_supported"]); string(algs) != `["EdDSA","ES256","PS256","RS256"]` {
+	if algs, _ := json.Marshal(m["dpop_signing_alg_values_supported"]); string(algs) != `["EdDSA","Ed25519","ES256","PS256","RS256"]` {
 		t.Errorf("metadata dpop_signing_alg_values_supported = %s", algs)
 	}
 }

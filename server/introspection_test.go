@@ -354,7 +354,7 @@ func TestMetadata(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"token_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported"} {
-		if join(k) != "EdDSA ES256 PS256 RS256" {
+		if join(k) != "EdDSA Ed25519 ES256 PS256 RS256" {
 			t.Errorf("%s = %v", k, m[k])
 		}
 	}
@@ -379,17 +379,17 @@ func TestMetadataClientAuthMethods(t *testing.T) {
 		algs    string
 		aliases map[string]any
 	}{
-		{"secrets and keys", func(*Config) {}, "client_secret_basic client_secret_post private_key_jwt", "EdDSA ES256 PS256 RS256", nil},
+		{"secrets and keys", func(*Config) {}, "client_secret_basic client_secret_post private_key_jwt", "EdDSA Ed25519 ES256 PS256 RS256", nil},
 		{"sealing key", func(c *Config) { c.ClientAuth.Unseal = unseal },
-			"client_secret_basic client_secret_post client_secret_jwt private_key_jwt", "EdDSA ES256 PS256 RS256 HS256", nil},
+			"client_secret_basic client_secret_post client_secret_jwt private_key_jwt", "EdDSA Ed25519 ES256 PS256 RS256 HS256", nil},
 		{"TLS listener", func(c *Config) { c.MTLS = true },
-			"client_secret_basic client_secret_post private_key_jwt self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
+			"client_secret_basic client_secret_post private_key_jwt self_signed_tls_client_auth", "EdDSA Ed25519 ES256 PS256 RS256", nil},
 		{"TLS listener and a client CA", func(c *Config) { c.MTLS, c.ClientAuth.ClientCAs = true, x509.NewCertPool() },
-			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256", nil},
+			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA Ed25519 ES256 PS256 RS256", nil},
 		{"mTLS elsewhere", func(c *Config) {
 			c.MTLSBaseURL, c.ClientAuth.ClientCAs = "https://mtls.oauthd.test", x509.NewCertPool()
 		},
-			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA ES256 PS256 RS256",
+			"client_secret_basic client_secret_post private_key_jwt tls_client_auth self_signed_tls_client_auth", "EdDSA Ed25519 ES256 PS256 RS256",
 			map[string]any{"token_endpoint": "https://mtls.oauthd.test/oauth/token", "introspection_endpoint": "https://mtls.oauthd.test/oauth/introspect",
 				"revocation_endpoint": "https://mtls.oauthd.test/oauth/revoke"}},
 	} {

@@ -80,7 +80,7 @@ func TestDPoPWholeProgram(t *testing.T) {
 	}
 	json.NewDecoder(mr.Body).Decode(&m)
 	mr.Body.Close()
-	if strings.Join(m.Algs, " ") != "EdDSA ES256 PS256 RS256" {
+	if strings.Join(m.Algs, " ") != "EdDSA Ed25519 ES256 PS256 RS256" {
 		t.Errorf("dpop_signing_alg_values_supported = %v", m.Algs)
 	}
 }

@@ -172,7 +172,7 @@ func TestDPoPEndToEnd(t *testing.T) {
 			code, m, www := send(t, http.DefaultClient, "POST", api.URL+"/v1/sms", sendBody, map[string]string{"Authorization": "Bearer " + tok.AccessToken})
 			if code != 401 || m["error"] != "invalid_token" || len(www) != 2 ||
 				!strings.HasPrefix(www[0], `Bearer realm="sms-api", error="invalid_token", error_description="the token is DPoP-bound`) ||
-				!strings.HasPrefix(www[1], `DPoP realm="sms-api", algs="ES256 EdDSA RS256 PS256"`) {
+				!strings.HasPrefix(www[1], `DPoP realm="sms-api", algs="ES256 EdDSA Ed25519 RS256 PS256"`) {
 				t.Fatalf("the stolen token as Bearer: %d %v %q", code, m, www)
 			}
 			thief := auth.daemon(t)

@@ -17,9 +17,11 @@ import (
 // for private_key_jwt (and workload identity tokens); SecretAlgorithms for
 // client_secret_jwt. "none" is never accepted, and an HMAC algorithm is
 // never accepted for a key application (the algorithm confusion attack:
-// a public key used as an HMAC secret).
+// a public key used as an HMAC secret). "Ed25519" is RFC 9864's fully
+// specified name for EdDSA with an Ed25519 key, which newer clients
+// (oauth4webapi 3.8) send; it is the same signature as EdDSA's.
 var (
-	SigningAlgorithms = []string{"EdDSA", "ES256", "PS256", "RS256"}
+	SigningAlgorithms = []string{"EdDSA", "Ed25519", "ES256", "PS256", "RS256"}
 	SecretAlgorithms  = []string{"HS256"}
 )
 

@@ -116,12 +116,12 @@ func parseKey(raw []byte) (jose.JSONWebKey, error) {
 // fits reports whether key k can verify alg: the key type matches the
 // algorithm, and the JWK's own alg, when set, is alg (RFC 7517 §4.4).
 func fits(k jose.JSONWebKey, alg string) bool {
-	if k.Algorithm != "" && k.Algorithm != alg {
+	if k.Algorithm != "" && k.Algorithm != alg && !(isEdDSA(k.Algorithm) && isEdDSA(alg)) {
 		return false
 	}
 	switch pub := k.Key.(type) {
 	case ed25519.PublicKey:
-		return alg == "EdDSA"
+		return isEdDSA(alg)
 	case *ecdsa.PublicKey:
 		return alg == "ES256" && pub.Curve == elliptic.P256()
 	case *rsa.PublicKey:
@@ -216,7 +216,7 @@ func verifyWith(a *Assertion, ks *keySet) error {
 		return refuse("no registered key fits alg %s%s", a.Algorithm, kidNote(a.KeyID))
 	}
 	for _, k := range keys {
-		if _, err := a.jws.Verify(k.Key); err == nil {
+		if a.verify(k.Key) {
 			return nil
 		}
 	}
@@ -268,7 +268,7 @@ func (v *Verifier) verifyHMAC(ctx context.Context, app *store.Application, a *As
 			continue
 		}
 		tried++
-		if _, err := a.jws.Verify(key); err == nil {
+		if a.verify(key) {
 			return nil
 		}
 	}

@@ -101,6 +101,11 @@ func TestVerify(t *testing.T) {
 		{"RSA key under 2048 bits", sign(t, smallRSA, jose.RS256, jose.JSONWebKey{Key: smallRSA.Public()}, nil, pc(now, nil)), "POST", "valid public key"},
 		{"ES256 on P-384", sign(t, p384, jose.ES384, jose.JSONWebKey{Key: p384.Public()}, map[jose.HeaderKey]any{"alg": "ES256"}, pc(now, nil)), "POST", "valid public key"},
 		{"tampered signature, header known", tamper(sign(t, edKey, jose.EdDSA, edPub, nil, pc(now, nil))), "POST", "signature"},
+		// RFC 9864's fully-specified name, which oauth4webapi 3.8 signs
+		// Ed25519 keys with: the same signature, the same thumbprint.
+		{"EdDSA named Ed25519 (RFC 9864)", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"alg": "Ed25519"}, pc(now, func(c map[string]any) { c["jti"] = "j-ed25519" })), "POST", ""},
+		{"Ed25519 with a P-256 key", sign(t, ecKey, jose.ES256, ecPub, map[jose.HeaderKey]any{"alg": "Ed25519"}, pc(now, nil)), "POST", "valid public key"},
+		{"Ed25519, tampered signature", tamper(sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"alg": "Ed25519"}, pc(now, nil))), "POST", "signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

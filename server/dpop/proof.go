@@ -22,11 +22,14 @@ import (
 
 // Algorithms are the proof algorithms accepted by default: asymmetric
 // only (RFC 9449 §4.2: never none, never a MAC, which needs a secret the
-// server would share with the client).
-var Algorithms = []string{"EdDSA", "ES256", "PS256", "RS256"}
+// server would share with the client). "Ed25519" is RFC 9864's
+// fully-specified name for EdDSA with an Ed25519 key, which clients such
+// as oauth4webapi 3.8 put in their proofs instead of "EdDSA".
+var Algorithms = []string{"EdDSA", "Ed25519", "ES256", "PS256", "RS256"}
 
-// FAPIAlgorithms are those FAPI 2.0 Security Profile §5.4 allows.
-var FAPIAlgorithms = []string{"PS256", "ES256", "EdDSA"}
+// FAPIAlgorithms are those FAPI 2.0 Security Profile §5.4 allows (EdDSA
+// under either name).
+var FAPIAlgorithms = []string{"PS256", "ES256", "EdDSA", "Ed25519"}
 
 // Bounds that make a hostile proof cheap to refuse.
 const (
@@ -265,12 +268,12 @@ func (v *Verifier) parseHead(h64 string) (*head, error) {
 	return &head{alg: h.Alg, key: jwk.Key, jkt: base64.RawURLEncoding.EncodeToString(tp)}, nil
 }
 
-// suits reports whether key is one alg signs with: Ed25519 for EdDSA,
-// P-256 for ES256, RSA of 2048 bits or more for RS256 and PS256.
+// suits reports whether key is one alg signs with: Ed25519 for EdDSA and
+// Ed25519, P-256 for ES256, RSA of 2048 bits or more for RS256 and PS256.
 func suits(alg string, key any) bool {
 	switch k := key.(type) {
 	case ed25519.PublicKey:
-		return alg == "EdDSA"
+		return alg == "EdDSA" || alg == "Ed25519"
 	case *ecdsa.PublicKey:
 		return alg == "ES256" && k.Curve == elliptic.P256()
 	case *rsa.PublicKey:
@@ -282,7 +285,7 @@ func suits(alg string, key any) bool {
 // verifySignature checks sig over input with h's key (RFC 7518 §3).
 func verifySignature(h *head, input, sig []byte) bool {
 	switch h.alg {
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		return len(sig) == ed25519.SignatureSize && ed25519.Verify(h.key.(ed25519.PublicKey), input, sig)
 	case "ES256":
 		// r and s as two 32-byte big-endian integers (RFC 7518 §3.4),

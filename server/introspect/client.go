@@ -155,7 +155,7 @@ type Config struct {
 	// API key is answered as no token at all, with a DPoP challenge.
 	RequireDPoP bool
 	// DPoPAlgorithms narrows the proof algorithms accepted; default (and
-	// at most) DPoPAlgorithms(): ES256, EdDSA, RS256, PS256.
+	// at most) DPoPAlgorithms(): ES256, EdDSA, Ed25519, RS256, PS256.
 	DPoPAlgorithms []string
 	// DPoPWindow is how far a proof's iat may be from this server's
 	// clock, either way. Default DefaultDPoPWindow.

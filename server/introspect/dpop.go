@@ -33,13 +33,17 @@ import (
 const (
 	algES256 = "ES256"
 	algEdDSA = "EdDSA"
-	algRS256 = "RS256"
-	algPS256 = "PS256"
+	// algEd25519 is RFC 9864's fully-specified name for EdDSA with an
+	// Ed25519 key, which clients such as oauth4webapi 3.8 put in their
+	// proofs instead of "EdDSA": the same key, signature and thumbprint.
+	algEd25519 = "Ed25519"
+	algRS256   = "RS256"
+	algPS256   = "PS256"
 )
 
 // dpopAlgorithms lists the proof algorithms the package accepts, in the
 // order its challenges name them.
-var dpopAlgorithms = []string{algES256, algEdDSA, algRS256, algPS256}
+var dpopAlgorithms = []string{algES256, algEdDSA, algEd25519, algRS256, algPS256}
 
 // DPoPAlgorithms returns the proof algorithms the package supports, which
 // Config.DPoPAlgorithms may narrow.
@@ -246,7 +250,7 @@ func publicKey(alg string, k *proofJWK, jkt *[sha256.Size]byte) (crypto.PublicKe
 		tp = append(tp, `"}`...)
 		*jkt = sha256.Sum256(tp)
 		return pub, 0
-	case algEdDSA:
+	case algEdDSA, algEd25519:
 		// RFC 8037 §2: an OKP key; Ed25519 is the only curve taken.
 		if k.Kty != "OKP" || k.Crv != "Ed25519" {
 			return nil, refProofKey
@@ -306,7 +310,7 @@ func decodeExact(dst []byte, s string) bool {
 // §4.3 step 6).
 func (p *proof) verify() bool {
 	switch p.alg {
-	case algEdDSA:
+	case algEdDSA, algEd25519:
 		return len(p.sig) == ed25519.SignatureSize && ed25519.Verify(p.key.(ed25519.PublicKey), p.input, p.sig)
 	case algES256:
 		// JWS carries r and s as two 32-byte big-endian integers (RFC

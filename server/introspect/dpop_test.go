@@ -16,7 +16,7 @@ import (
 
 const (
 	rsURL    = "https://sms.example/v1/sms"
-	allAlgs  = `algs="ES256 EdDSA RS256 PS256"`
+	allAlgs  = `algs="ES256 EdDSA Ed25519 RS256 PS256"`
 	bareDPoP = `DPoP realm="test", ` + allAlgs
 )
 
