@@ -615,3 +615,42 @@ func TestFAPITokenLifetimeCapped(t *testing.T) {
 		})
 	}
 }
+
+// A request with a client assertion and a DPoP proof spends both with its
+// token's write, in one step: replaying the proof with a fresh assertion
+// is invalid_dpop_proof, nothing written, and that assertion is still
+// good; replaying the assertion with a fresh proof is invalid_client, and
+// that proof is still good. On both token paths.
+func TestDPoPProofAndAssertionTakenTogether(t *testing.T) {
+	bothCaches(t, func(t *testing.T, cached bool) {
+		e := newKeyEnv(t, redistest.Mini)
+		if cached {
+			e.cacheApps()
+		}
+		k := newClientKey(t, "EdDSA")
+		app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+		key := newProofKey(t)
+		token := func(assertion, proof string) (int, map[string]any) {
+			t.Helper()
+			return post(t, nil, e.http.URL, TokenPath, assertionForm(assertion, "grant_type", "client_credentials"), http.Header{"Dpop": {proof}})
+		}
+		a1, p1 := k.sign(t, claims(app.ClientID, testIssuer)), key.proof(t, nil)
+		if code, out := token(a1, p1); code != 200 || out["token_type"] != "DPoP" {
+			t.Fatalf("first: %d %v", code, out)
+		}
+		before := tokenCount(t, e.store, app.ClientID)
+		a2, p2 := k.sign(t, claims(app.ClientID, testIssuer)), key.proof(t, nil)
+		if code, out := token(a2, p1); code != 400 || out["error"] != "invalid_dpop_proof" {
+			t.Errorf("replayed proof, fresh assertion: %d %v, want 400 invalid_dpop_proof", code, out)
+		}
+		if code, out := token(a1, p2); code != 401 || out["error"] != "invalid_client" {
+			t.Errorf("replayed assertion, fresh proof: %d %v, want 401 invalid_client", code, out)
+		}
+		if n := tokenCount(t, e.store, app.ClientID); n != before {
+			t.Errorf("the replays wrote %d tokens", n-before)
+		}
+		if code, out := token(a2, p2); code != 200 {
+			t.Errorf("the assertion and the proof the replays left: %d %v, want 200", code, out)
+		}
+	})
+}
