@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -41,10 +40,6 @@ type BindingConfig struct {
 	NonceKey []byte
 	// NoncePeriod is a nonce window; 0 means dpop.DefaultNoncePeriod.
 	NoncePeriod time.Duration
-	// Replays remembers proofs' jti across replicas; nil means the Store,
-	// when it has the method (store/redis does). Without either, DPoP
-	// proofs are refused.
-	Replays Replays
 	// TokenURLs are further URLs of the token endpoint a proof's htu may
 	// name, beside Issuer + "/oauth/token": the mTLS alias.
 	TokenURLs []string
@@ -55,12 +50,17 @@ type BindingConfig struct {
 	// FAPIDefault holds applications whose Profile is "" to the FAPI 2.0
 	// profile.
 	FAPIDefault bool
+	// FAPIMaxLifetime caps the lifetime of a FAPI application's access
+	// tokens; 0 means DefaultFAPIMaxLifetime.
+	FAPIMaxLifetime time.Duration
 }
 
-// Replays remembers one-time identifiers (store.Replays).
-type Replays interface {
-	Seen(ctx context.Context, kind, id string, until time.Time) (bool, error)
-}
+// DefaultFAPIMaxLifetime is BindingConfig.FAPIMaxLifetime's default: 10
+// minutes, the FAPI working group's figure for the lifetime of access
+// tokens (openid/fapi pull request 166, after RFC 6819 §3.1.2's short-lived
+// tokens). FAPI 2.0 asks for sender-constrained tokens and names no number
+// of its own, so it is a setting (fapi.max_token_lifetime).
+const DefaultFAPIMaxLifetime = 10 * time.Minute
 
 // binder checks the binding a token request asks for.
 type binder struct {
@@ -68,16 +68,12 @@ type binder struct {
 	verifier *dpop.Verifier
 	nonces   *dpop.Nonces
 	urls     []string
-	replays  Replays
 	proxies  *clientip.Proxies
 }
 
-func newBinder(cfg Config, st Store) (*binder, error) {
+func newBinder(cfg Config) (*binder, error) {
 	bc := cfg.Binding
-	b := &binder{cfg: bc, proxies: clientip.NewProxies(cfg.TrustedProxies), replays: bc.Replays}
-	if b.replays == nil {
-		b.replays, _ = st.(Replays)
-	}
+	b := &binder{cfg: bc, proxies: clientip.NewProxies(cfg.TrustedProxies)}
 	b.verifier = dpop.New(dpop.Config{Algorithms: bc.DPoPAlgorithms, MaxAge: bc.DPoPMaxAge, Leeway: bc.DPoPLeeway, Now: cfg.Now})
 	key := bc.NonceKey
 	if len(key) == 0 {
@@ -116,7 +112,16 @@ type binding struct {
 	// authenticated with (issue 18), "" for none: the FAPI profile limits
 	// it as it limits proofs'.
 	assertionAlg string
+	// proofID names the proof for its single use (its key's thumbprint
+	// and its jti), taken with the token's write until proofUntil
+	// (store.TokenRequest.ProofID): "" without a proof.
+	proofID    string
+	proofUntil time.Time
 }
+
+// errProofReplayed answers a proof whose jti was used already
+// (store.ErrProofReplayed).
+var errProofReplayed = errInvalidDPoPProof("this DPoP proof (its jti) was used already: make a new proof for each request")
 
 func errInvalidDPoPProof(format string, args ...any) *web.Error {
 	return &web.Error{Code: "invalid_dpop_proof", Description: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
@@ -124,8 +129,12 @@ func errInvalidDPoPProof(format string, args ...any) *web.Error {
 
 // readBinding checks the request's DPoP proof, if any, and its client
 // certificate (RFC 9449 §4.3, §5; RFC 8705 §3). A proof is checked before
-// the client is authenticated: it reveals nothing about any application,
-// and its jti is spent either way.
+// the client is authenticated: it reveals nothing about any application.
+// Its jti is not spent here but with the token's write, in the same Redis
+// round trip (binding.proofID): a request that issues nothing leaves it
+// unspent, which gives a replay of it nothing a fresh proof would not,
+// as the client must authenticate either way and any token is bound to
+// the proof's key.
 func (s *Server) readBinding(c echo.Context) (binding, error) {
 	b, r := s.bind, c.Request()
 	var out binding
@@ -150,8 +159,6 @@ func (s *Server) readBinding(c echo.Context) (binding, error) {
 		return out, nil
 	case len(proofs) > 1:
 		return out, errInvalidDPoPProof("send one DPoP header (RFC 9449 §4.3)")
-	case b.replays == nil:
-		return out, errInvalidDPoPProof("this server cannot remember DPoP proofs, so accepts none: ask for a bearer token")
 	}
 	p, err := b.verifier.Verify(proofs[0], r.Method, b.urls)
 	if err != nil {
@@ -165,16 +172,9 @@ func (s *Server) readBinding(c echo.Context) (binding, error) {
 		return out, &web.Error{Code: "use_dpop_nonce", Status: http.StatusBadRequest,
 			Description: "the DPoP proof must carry the server's nonce: repeat the request with a proof whose nonce is the DPoP-Nonce header of this answer"}
 	}
-	// Remembered until the proof would be too old anyway, per key: one
-	// client cannot spend another's jti.
-	until := p.IssuedAt.Add(b.verifier.Window())
-	replayed, err := b.replays.Seen(r.Context(), "dpop", p.JKT+" "+p.ID, until)
-	switch {
-	case err != nil:
-		return out, err
-	case replayed:
-		return out, errInvalidDPoPProof("this DPoP proof (its jti) was used already: make a new proof for each request")
-	}
+	// Remembered until the proof would be too old anyway, per key (and
+	// per client, by the store): one key cannot spend another's jti.
+	out.proofID, out.proofUntil = p.JKT+" "+p.ID, p.IssuedAt.Add(b.verifier.Window())
 	out.cnf.JKT, out.alg, out.age = p.JKT, p.Algorithm, s.cfg.Now().Sub(p.IssuedAt)
 	web.LogAttrs(c, slog.String("cnf_jkt", p.JKT))
 	return out, nil
@@ -188,6 +188,22 @@ const fapiMaxProofAge = 60 * time.Second
 // fapi reports whether app is held to the FAPI 2.0 profile.
 func (s *Server) fapi(app *store.Application) bool {
 	return app.Profile == store.ProfileFAPI2 || app.Profile == "" && s.bind.cfg.FAPIDefault
+}
+
+// fapiLifetime is the lifetime to ask for (store.TokenRequest.Lifetime)
+// for a FAPI application's token asked to live ttl (0: its application's
+// lifetime): at most the cap, which store.Application.LifetimeFor then
+// lowers to the application's own when that is shorter, so expires_in
+// says what was granted.
+func (s *Server) fapiLifetime(ttl time.Duration) time.Duration {
+	limit := s.bind.cfg.FAPIMaxLifetime
+	if limit <= 0 {
+		limit = DefaultFAPIMaxLifetime
+	}
+	if ttl <= 0 || ttl > limit {
+		return limit
+	}
+	return ttl
 }
 
 // senderPolicy is what app's settings ask of the binding, checked once

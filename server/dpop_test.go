@@ -18,17 +18,20 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/introspect"
 	"github.com/oauthd/oauthd/server/oauthclient"
 	"github.com/oauthd/oauthd/store"
 	"github.com/oauthd/oauthd/store/redis"
+	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
 const tokenURL = "http://oauthd.test/oauth/token"
@@ -189,29 +192,101 @@ func TestDPoPProofRefused(t *testing.T) {
 	}
 }
 
-// A proof spent on one replica is refused on another sharing the Redis.
+// A proof spent on one replica is refused on another sharing the Redis,
+// with nothing written, on miniredis and on a real redis-server; and a
+// DPoP token costs one Redis round trip once the application is cached:
+// the proof's jti is taken by the script that writes the record (as it is
+// when the application is not cached: store/redis
+// TestBoundTokenOneRoundTrip).
 func TestDPoPReplayOnSecondReplica(t *testing.T) {
-	env := newTestServer(t)
-	app := env.createApp(apps.NewApplication{})
-	rdb, err := redis.NewClient(env.redis.URL)
+	for _, kind := range redistest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			env := newTestServerOn(t, kind, nil)
+			app := env.createApp(apps.NewApplication{})
+			rdb, err := redis.NewClient(env.redis.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rdb.Close() })
+			var rt redisRoundTrips
+			rdb.AddHook(&rt)
+			st := redis.New(rdb, redis.Options{Prefix: "test"})
+			second, err := New(Config{Issuer: "http://oauthd.test", Catalogue: apps.New(st, nil, apps.Options{})}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			(&testEnv{t: t, store: st}).cacheApps()
+			key := newProofKey(t)
+			do := func(r *http.Request) *httptest.ResponseRecorder {
+				w := httptest.NewRecorder()
+				second.Handler().ServeHTTP(w, r)
+				return w
+			}
+			// The first reads the application (and caches it) in one
+			// script, the second writes with the other: each loaded once.
+			for range 2 {
+				if w := do(dpopTokenRequest(app, key.proof(t, nil))); w.Code != 200 {
+					t.Fatalf("second replica: %d %s", w.Code, w.Body)
+				}
+			}
+			var w *httptest.ResponseRecorder
+			if n := rt.count(func() { w = do(dpopTokenRequest(app, key.proof(t, nil))) }); n != 1 || w.Code != 200 {
+				t.Errorf("a DPoP token, its application cached: %d round trips, %d %s; want 1, 200", n, w.Code, w.Body)
+			}
+			proof := key.proof(t, nil)
+			if w := env.do(dpopTokenRequest(app, proof)); w.Code != 200 {
+				t.Fatalf("first replica: %d %s", w.Code, w.Body)
+			}
+			before := tokenCount(t, env.store, app.ClientID)
+			w = do(dpopTokenRequest(app, proof))
+			if e := decode[oauthError](t, w.Body); w.Code != 400 || e.Error != "invalid_dpop_proof" || !strings.Contains(e.Description, "used already") {
+				t.Errorf("second replica: %d %+v, want 400 invalid_dpop_proof, used already", w.Code, e)
+			}
+			if after := tokenCount(t, env.store, app.ClientID); after != before {
+				t.Errorf("the replay wrote a token: %d tokens, %d before", after, before)
+			}
+		})
+	}
+}
+
+// tokenCount is how many live tokens id has.
+func tokenCount(t *testing.T, st *redis.Store, id string) int {
+	t.Helper()
+	toks, _, err := st.ListTokens(context.Background(), id, 1000, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
-	st := redis.New(rdb, redis.Options{Prefix: "test"})
-	second, err := New(Config{Issuer: "http://oauthd.test", Catalogue: apps.New(st, nil, apps.Options{})}, st)
-	if err != nil {
-		t.Fatal(err)
+	return len(toks)
+}
+
+// redisRoundTrips counts the commands and pipelines a go-redis client
+// sends, each one round trip, but for a connection's handshake.
+type redisRoundTrips struct{ n atomic.Int64 }
+
+func (*redisRoundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *redisRoundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		switch cmd.Name() {
+		case "hello", "client", "auth", "select":
+		default:
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
 	}
-	proof := newProofKey(t).proof(t, nil)
-	if w := env.do(dpopTokenRequest(app, proof)); w.Code != 200 {
-		t.Fatalf("first replica: %d %s", w.Code, w.Body)
+}
+
+func (h *redisRoundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
 	}
-	w := httptest.NewRecorder()
-	second.Handler().ServeHTTP(w, dpopTokenRequest(app, proof))
-	if e := decode[oauthError](t, w.Body); w.Code != 400 || e.Error != "invalid_dpop_proof" {
-		t.Errorf("second replica: %d %+v, want 400 invalid_dpop_proof", w.Code, e)
-	}
+}
+
+func (h *redisRoundTrips) count(f func()) int64 {
+	before := h.n.Load()
+	f()
+	return h.n.Load() - before
 }
 
 // With dpop.require_nonce a proof without the server's nonce is answered
@@ -489,4 +564,93 @@ func TestDPoPEndToEnd(t *testing.T) {
 	if code := call("DPoP", thief); code != 401 {
 		t.Errorf("DPoP token with another key's proof: %d, want 401", code)
 	}
+}
+
+// A FAPI 2.0 application's token lives at most fapi.max_token_lifetime
+// (10m by default), whatever its application's lifetime (never under
+// fapi.default included) and the ttl asked for, and expires_in says so;
+// a shorter lifetime or ttl stands, and an application outside the
+// profile is not capped. On both token paths.
+func TestFAPITokenLifetimeCapped(t *testing.T) {
+	tests := []struct {
+		name     string
+		max      time.Duration // fapi.max_token_lifetime, 0 for the default
+		profile  string
+		lifetime time.Duration // the application's, 0 for never
+		ttl      string
+		want     float64 // expires_in; 0 for none
+	}{
+		{"24h application", 0, store.ProfileFAPI2, 24 * time.Hour, "", 600},
+		{"ttl shorter", 0, store.ProfileFAPI2, 24 * time.Hour, "60", 60},
+		{"ttl longer", 0, store.ProfileFAPI2, 24 * time.Hour, "3600", 600},
+		{"application shorter", 0, store.ProfileFAPI2, 5 * time.Minute, "", 300},
+		{"cap set to 2m", 2 * time.Minute, store.ProfileFAPI2, 24 * time.Hour, "", 120},
+		{"never under fapi.default", 0, "", 0, "", 600},
+		{"no profile", 0, store.ProfileNone, 24 * time.Hour, "", 86400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bothCaches(t, func(t *testing.T, cached bool) {
+				e := newKeyEnv(t, redistest.Mini, func(c *Config) {
+					c.Binding.FAPIMaxLifetime, c.Binding.FAPIDefault = tt.max, true
+				})
+				if cached {
+					e.cacheApps()
+				}
+				k := newClientKey(t, "EdDSA")
+				app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+				e.update(app.ClientID, func(a *store.Application) { a.Profile, a.TokenLifetime = tt.profile, tt.lifetime })
+				form := assertionForm(k.sign(t, claims(app.ClientID, testIssuer)), "grant_type", "client_credentials")
+				if tt.ttl != "" {
+					form.Set("ttl", tt.ttl)
+				}
+				code, out := post(t, e.tlsSrv.Client(), e.tlsSrv.URL, TokenPath, form, http.Header{"Dpop": {newProofKey(t).proof(t, nil)}})
+				if code != 200 || out["token_type"] != "DPoP" {
+					t.Fatalf("token: %d %v", code, out)
+				}
+				if got, _ := out["expires_in"].(float64); got != tt.want {
+					t.Errorf("expires_in = %v, want %v", out["expires_in"], tt.want)
+				}
+			})
+		})
+	}
+}
+
+// A request with a client assertion and a DPoP proof spends both with its
+// token's write, in one step: replaying the proof with a fresh assertion
+// is invalid_dpop_proof, nothing written, and that assertion is still
+// good; replaying the assertion with a fresh proof is invalid_client, and
+// that proof is still good. On both token paths.
+func TestDPoPProofAndAssertionTakenTogether(t *testing.T) {
+	bothCaches(t, func(t *testing.T, cached bool) {
+		e := newKeyEnv(t, redistest.Mini)
+		if cached {
+			e.cacheApps()
+		}
+		k := newClientKey(t, "EdDSA")
+		app := e.keyApp(store.AuthPrivateKeyJWT, store.ClientAuth{JWKS: jwks(t, k)})
+		key := newProofKey(t)
+		token := func(assertion, proof string) (int, map[string]any) {
+			t.Helper()
+			return post(t, nil, e.http.URL, TokenPath, assertionForm(assertion, "grant_type", "client_credentials"), http.Header{"Dpop": {proof}})
+		}
+		a1, p1 := k.sign(t, claims(app.ClientID, testIssuer)), key.proof(t, nil)
+		if code, out := token(a1, p1); code != 200 || out["token_type"] != "DPoP" {
+			t.Fatalf("first: %d %v", code, out)
+		}
+		before := tokenCount(t, e.store, app.ClientID)
+		a2, p2 := k.sign(t, claims(app.ClientID, testIssuer)), key.proof(t, nil)
+		if code, out := token(a2, p1); code != 400 || out["error"] != "invalid_dpop_proof" {
+			t.Errorf("replayed proof, fresh assertion: %d %v, want 400 invalid_dpop_proof", code, out)
+		}
+		if code, out := token(a1, p2); code != 401 || out["error"] != "invalid_client" {
+			t.Errorf("replayed assertion, fresh proof: %d %v, want 401 invalid_client", code, out)
+		}
+		if n := tokenCount(t, e.store, app.ClientID); n != before {
+			t.Errorf("the replays wrote %d tokens", n-before)
+		}
+		if code, out := token(a2, p2); code != 200 {
+			t.Errorf("the assertion and the proof the replays left: %d %v, want 200", code, out)
+		}
+	})
 }

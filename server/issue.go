@@ -115,6 +115,13 @@ func (r *tokenRequest) check(app *store.Application) (store.Grant, error) {
 	if err := r.s.senderPolicy(r.c, app, r.bind); err != nil {
 		return store.Grant{}, err
 	}
+	if r.s.fapi(app) {
+		// handleToken capped the lifetime asked for, on the application
+		// as it read it: one that became FAPI since gets no longer token.
+		if life := app.LifetimeFor(r.ttl); life == 0 || life > r.s.fapiLifetime(0) {
+			return store.Grant{}, errInvalidRequest("this application's profile changed while the token was issued: ask again")
+		}
+	}
 	// The catalogue in force decides what the held scopes (forms such as
 	// sms:* included) grant; the store's script checked the literal ones
 	// on a miss, and IssueToken rewrites the record when they differ.
@@ -165,6 +172,9 @@ func (s *Server) issueError(c echo.Context, r *tokenRequest, err error) error {
 		err = errInvalidClient("application's authentication method changed while the token was issued")
 	case errors.Is(err, store.ErrAlreadyExists):
 		err = replayError(err)
+	case errors.Is(err, store.ErrProofReplayed):
+		// The client authenticated: not an authentication failure.
+		return web.WriteError(c, errProofReplayed)
 	}
 	return s.authError(c, r.app, err)
 }

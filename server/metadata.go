@@ -79,10 +79,7 @@ func (s *Server) metadataDocument(cat *scopes.Catalogue) []byte {
 	if s.cfg.Feed != nil {
 		feed = s.cfg.Issuer + FeedPath
 	}
-	var dpopAlgs []string
-	if s.bind.replays != nil {
-		dpopAlgs = s.bind.verifier.Algorithms()
-	}
+	dpopAlgs := s.bind.verifier.Algorithms()
 	b, _ := json.Marshal(metadata{ // strings only: cannot fail
 		JWKSURI:               jwks,
 		Issuer:                s.cfg.Issuer,

@@ -192,7 +192,7 @@ func New(cfg Config, st Store) (*Server, error) {
 	proxies := clientip.NewProxies(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, limited: limited, feedSends: make(chan struct{}, 1), store: st, grants: newGrantPolicy(),
 		tracer: cfg.Tracing.Tracer(), verifier: verifier, proxies: proxies}
-	if s.bind, err = newBinder(cfg, st); err != nil {
+	if s.bind, err = newBinder(cfg); err != nil {
 		return nil, err
 	}
 	wc := web.Config{Logger: cfg.Logger, Access: cfg.AccessLogger, SampleOK: cfg.LogSampleOK,

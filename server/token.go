@@ -58,6 +58,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	id := cr.id
+	var known *store.Application // read before the token when the client authenticates with a key
 	if !cr.secretOnly() {
 		// A key method: the application (cached) is read and the
 		// assertion or certificate verified first; the store is then
@@ -73,8 +74,15 @@ func (s *Server) handleToken(c echo.Context) error {
 		if err := s.verifyKey(c, &app, &cr, true); err != nil {
 			return s.authError(c, &app, err)
 		}
+		known = &app
 	}
 	r := s.newTokenRequest(c, &cr, form)
+	if known != nil && s.fapi(known) {
+		// Capped before the store computes the lifetime (in its script,
+		// on a miss): a FAPI application authenticates with a key, so is
+		// always read here first; check refuses what slipped past.
+		r.ttl = s.fapiLifetime(r.ttl)
+	}
 	if r.bind, err = s.readBinding(c); err != nil {
 		return web.WriteError(c, err)
 	}
@@ -99,6 +107,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
 		ClientID: id, Secret: secret, AuthMethod: cr.verified, JTI: cr.jti, JTIUntil: cr.jtiUntil,
+		ProofID: r.bind.proofID, ProofUntil: r.bind.proofUntil, Confirmation: r.bind.cnf,
 		AuthAt: r.now, Scopes: r.scopes, Resources: form["resource"],
 		// The wall clock, as go-oauth2's manager read it when it ran token
 		// issue, not cfg.Now, which authentication and introspection use.

@@ -30,7 +30,6 @@ type Backend interface {
 	SigningKeys
 	Limits
 	Feed
-	Replays
 	Assertions
 	// Ping reports whether the backend answers: nil, or ErrUnavailable.
 	Ping(ctx context.Context) error
@@ -145,7 +144,10 @@ type Scopes interface {
 // backend checks on the application it read itself, not on check's word;
 // ErrAlreadyExists, storing nothing, when r.JTI is set and was used before
 // (by UseAssertion or another IssueToken): the jti is taken with the
-// write, and only by a request the backend would otherwise store.
+// write, and only by a request the backend would otherwise store;
+// ErrProofReplayed, storing nothing and taking neither, when r.ProofID is
+// set and was used before by another IssueToken of the same client, the
+// same rule.
 // A nil error means the record is stored.
 //
 // LookupTokenFor reads, in one step, the token, its application, whether it
@@ -387,20 +389,6 @@ type LimitsConfig struct {
 // running.
 type Feed interface {
 	Subscribe(ctx context.Context, lastID string) (FeedSubscription, error)
-}
-
-// Replays remembers identifiers that may be used once (a DPoP proof's
-// jti, issue 19) until they can no longer be accepted anyway, on every
-// replica at once.
-//
-// Seen records id, of kind (a short name such as "dpop"), until until and
-// reports whether it was recorded already and had not expired: true means
-// a replay, to be refused. Of two concurrent calls with the same kind and
-// id, exactly one reports false. Kinds are separate: the same id under two
-// kinds is two ids. An until already past records nothing lasting but
-// still answers. A backend may store a digest of id rather than id.
-type Replays interface {
-	Seen(ctx context.Context, kind, id string, until time.Time) (bool, error)
 }
 
 // Assertions remembers the client assertions (RFC 7523 §3, RFC 7521

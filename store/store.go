@@ -420,6 +420,19 @@ type TokenRequest struct {
 	// written.
 	JTI      string
 	JTIUntil time.Time
+	// ProofID, when set, names the DPoP proof the request carried (issue
+	// 19; the server's choice: the proof key's thumbprint and the proof's
+	// jti), taken with the write like JTI, in the same step: held until
+	// ProofUntil, per client, and a proof used before is
+	// ErrProofReplayed, nothing written and JTI left untaken. A request
+	// may carry both.
+	ProofID    string
+	ProofUntil time.Time
+	// Confirmation is the binding the token is expected to be granted
+	// (Grant.Confirmation), for a backend that writes the record before
+	// check decides: a record written with another binding than the
+	// grant's is written again.
+	Confirmation Confirmation
 	// Scopes are those requested, none for all the application's;
 	// Resources the RFC 8707 resource indicators, none for all its
 	// audiences.
@@ -453,6 +466,10 @@ func (r *TokenRequest) AuthMatches(a *Application) bool {
 	}
 	return false
 }
+
+// ErrProofReplayed is a token request whose DPoP proof
+// (TokenRequest.ProofID) was used before: nothing was written.
+var ErrProofReplayed = errors.New("the DPoP proof was used already")
 
 // ErrAuthMethod is a token request authenticated with a method its
 // application does not use (TokenRequest.AuthMethod), which check let

@@ -21,6 +21,7 @@ func bindingSettings() []setting {
 		{Key: "dpop.leeway", Default: dpop.DefaultLeeway, Usage: "how far in the future a DPoP proof's iat may be, for clients whose clocks run ahead"},
 		{Key: "dpop.require_nonce", Default: false, Usage: "make DPoP proofs carry a server nonce (RFC 9449 §8): a proof without one is answered use_dpop_nonce with a DPoP-Nonce header. Nonces need no storage; every replica accepts another's when they share the sealing key (jwt.sealing_key_file)"},
 		{Key: "dpop.nonce_lifetime", Default: dpop.DefaultNoncePeriod, Usage: "with dpop.require_nonce: a nonce is accepted for between one and two of these"},
+		{Key: "fapi.max_token_lifetime", Default: server.DefaultFAPIMaxLifetime, Usage: "the longest a FAPI 2.0 application's access token lives: its lifetime, and the ttl a request asks for, are capped to it at issue (expires_in says so); 10m is the FAPI working group's figure for access tokens"},
 		{Key: "fapi.default", Default: false, Usage: "hold every application without a profile of its own to the FAPI 2.0 client-credentials profile: private_key_jwt or mTLS client authentication, sender-constrained tokens, TLS only (an application opts out with profile none)"},
 	}
 }
@@ -34,7 +35,8 @@ type bindingConfig struct {
 		NonceLifetime time.Duration `mapstructure:"nonce_lifetime"`
 	} `mapstructure:"dpop"`
 	FAPI struct {
-		Default bool `mapstructure:"default"`
+		Default          bool          `mapstructure:"default"`
+		MaxTokenLifetime time.Duration `mapstructure:"max_token_lifetime"`
 	} `mapstructure:"fapi"`
 }
 
@@ -46,6 +48,8 @@ func (b *bindingConfig) validate() error {
 		return fmt.Errorf("dpop.leeway %v: use between 0s and 1m", d.Leeway)
 	case d.NonceLifetime < 10*time.Second || d.NonceLifetime > time.Hour:
 		return fmt.Errorf("dpop.nonce_lifetime %v: use between 10s and 1h", d.NonceLifetime)
+	case b.FAPI.MaxTokenLifetime < time.Second || b.FAPI.MaxTokenLifetime > time.Hour:
+		return fmt.Errorf("fapi.max_token_lifetime %v: use between 1s and 1h (FAPI 2.0 tokens are short-lived; 10m is the usual figure)", b.FAPI.MaxTokenLifetime)
 	}
 	return nil
 }
@@ -65,6 +69,6 @@ func (b *bindingConfig) server(c *Config, log *slog.Logger) server.BindingConfig
 	return server.BindingConfig{
 		DPoPMaxAge: b.DPoP.MaxAge, DPoPLeeway: b.DPoP.Leeway,
 		RequireNonce: b.DPoP.RequireNonce, NonceKey: key, NoncePeriod: b.DPoP.NonceLifetime,
-		TLS: c.tls != nil, FAPIDefault: b.FAPI.Default,
+		TLS: c.tls != nil, FAPIDefault: b.FAPI.Default, FAPIMaxLifetime: b.FAPI.MaxTokenLifetime,
 	}
 }

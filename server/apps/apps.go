@@ -254,6 +254,9 @@ func (s *Service) validateNew(ctx context.Context, id string, in NewApplication)
 	if a.Profile, err = ParseProfile(in.Profile); err != nil {
 		return store.Application{}, err
 	}
+	if err := checkProfileLifetime("token_lifetime", a.Profile, a.TokenLifetime); err != nil {
+		return store.Application{}, err
+	}
 	if a.Auth, err = checkAuth(in.Auth); err != nil {
 		return store.Application{}, err
 	}

@@ -2,6 +2,7 @@ package apps
 
 import (
 	"strings"
+	"time"
 
 	"github.com/oauthd/oauthd/store"
 )
@@ -21,6 +22,22 @@ func ParseProfile(s string) (string, error) {
 		return p, nil
 	}
 	return "", Invalid("profile", "use fapi2 (FAPI 2.0: key or certificate authentication, sender-constrained tokens, TLS only), none, or leave it empty for the server's default")
+}
+
+// checkProfileLifetime refuses a FAPI 2.0 application (profile fapi2)
+// whose tokens never expire: the server caps a FAPI application's tokens
+// (fapi.max_token_lifetime, 10m by default) whatever its lifetime, and a
+// lifetime of never that silently meant ten minutes would mislead whoever
+// reads it. A finite lifetime longer than the cap is kept, and capped at
+// issue (expires_in says so), since the cap is a server setting that may
+// change. field names what the change set: token_lifetime or profile.
+// An application under fapi.default (profile "") is capped at issue
+// only: the service does not know the server's default.
+func checkProfileLifetime(field, profile string, lifetime time.Duration) error {
+	if profile == store.ProfileFAPI2 && lifetime == 0 {
+		return Invalid(field, "a FAPI 2.0 application's tokens must expire: give it a finite token_lifetime (the server caps its tokens to fapi.max_token_lifetime, 10m by default)")
+	}
+	return nil
 }
 
 // bindingPatch is the binding fields of an ApplicationPatch, checked.

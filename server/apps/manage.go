@@ -372,6 +372,16 @@ func (s *Service) Patch(ctx context.Context, id string, p ApplicationPatch) (sto
 		if a.TokenFormat, err = checkTokenFormat(format, a.TokenLifetime); err != nil {
 			return a, err
 		}
+		// Only when the patch sets either: an application from before
+		// the rule keeps working, capped at issue.
+		if p.TokenLifetime != nil {
+			err = checkProfileLifetime("token_lifetime", a.Profile, a.TokenLifetime)
+		} else if p.Profile != nil {
+			err = checkProfileLifetime("profile", a.Profile, a.TokenLifetime)
+		}
+		if err != nil {
+			return a, err
+		}
 		authChange = nil
 		if p.Auth != nil {
 			if authChange, err = s.changeAuth(d, &a, *p.Auth, issued, sealErr); err != nil {

@@ -1,15 +1,18 @@
 package dpop
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +197,26 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %q without a thumbprint or jti: %+v", proof, p)
 		}
 	})
+}
+
+// derSignature builds the DER encoding/asn1 makes of ECDSA-Sig-Value for
+// every shape of r and s: a high bit (a zero byte prepended), leading
+// zero bytes (dropped), zero itself.
+func TestDERSignature(t *testing.T) {
+	fixed := func(b ...byte) []byte { return append(make([]byte, 32-len(b)), b...) }
+	high := bytes.Repeat([]byte{0xff}, 32)
+	for _, tt := range []struct{ r, s []byte }{
+		{high, high},
+		{fixed(1), fixed(0x80)},
+		{fixed(0x7f, 0xff), fixed()},
+		{fixed(0x80, 0, 0), append([]byte{0x7f}, high[1:]...)},
+	} {
+		want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(tt.r), new(big.Int).SetBytes(tt.s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := derSignature(nil, tt.r, tt.s); !bytes.Equal(got, want) {
+			t.Errorf("derSignature(%x, %x) = %x, want %x", tt.r, tt.s, got, want)
+		}
+	}
 }

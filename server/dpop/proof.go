@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -177,13 +176,13 @@ func (v *Verifier) Verify(raw, method string, urls []string) (*Proof, error) {
 		}
 		v.heads.Add(strings.Clone(h64), h)
 	}
+	// The claims are checked before the signature: a stale, misdirected
+	// or malformed proof is refused without the costly step (the
+	// signature is most of a proof's cost), and nothing is accepted on
+	// them until the signature verifies.
 	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
 	if err != nil {
 		return nil, refuse("the DPoP proof's payload is not base64url")
-	}
-	sig, err := b64.DecodeString(raw[dot2+1:])
-	if err != nil || !verifySignature(h, []byte(raw[:dot2]), sig) {
-		return nil, refuse("the DPoP proof's signature does not verify with its jwk")
 	}
 	var cl claims
 	if err := json.Unmarshal(payload, &cl); err != nil {
@@ -197,9 +196,13 @@ func (v *Verifier) Verify(raw, method string, urls []string) (*Proof, error) {
 	case cl.HTM != method:
 		return nil, refuse("the DPoP proof's htm must be %s", method)
 	}
-	htu, err := NormalizeURL(cl.HTU)
-	if err != nil || !slices.Contains(urls, htu) {
-		return nil, refuse("the DPoP proof's htu must be this endpoint's URL without query or fragment (%s)", strings.Join(urls, " or "))
+	// An htu sent in normal form, as clients do, is one of urls as it
+	// is: no URL parse.
+	if !slices.Contains(urls, cl.HTU) {
+		htu, err := NormalizeURL(cl.HTU)
+		if err != nil || !slices.Contains(urls, htu) {
+			return nil, refuse("the DPoP proof's htu must be this endpoint's URL without query or fragment (%s)", strings.Join(urls, " or "))
+		}
 	}
 	iat := time.UnixMilli(int64(*cl.IAT * 1000))
 	now := v.now()
@@ -208,6 +211,17 @@ func (v *Verifier) Verify(raw, method string, urls []string) (*Proof, error) {
 		return nil, refuse("the DPoP proof's iat is more than %s old: make a fresh proof for each request", v.maxAge)
 	case iat.After(now.Add(v.leeway)):
 		return nil, refuse("the DPoP proof's iat is in the future: check the client's clock")
+	}
+	// Decoded on the stack: the longest signature is RSA-4096's, 512
+	// bytes.
+	var sigBuf [512]byte
+	s64 := raw[dot2+1:]
+	if b64.DecodedLen(len(s64)) > len(sigBuf) {
+		return nil, refuse("the DPoP proof's signature does not verify with its jwk")
+	}
+	n, err := b64.Decode(sigBuf[:], []byte(s64))
+	if err != nil || !verifySignature(h, []byte(raw[:dot2]), sigBuf[:n]) {
+		return nil, refuse("the DPoP proof's signature does not verify with its jwk")
 	}
 	return &Proof{JKT: h.jkt, ID: cl.JTI, Algorithm: h.alg, IssuedAt: iat, Nonce: cl.Nonce, ATH: cl.ATH}, nil
 }
@@ -274,13 +288,15 @@ func verifySignature(h *head, input, sig []byte) bool {
 	case "EdDSA", "Ed25519":
 		return len(sig) == ed25519.SignatureSize && ed25519.Verify(h.key.(ed25519.PublicKey), input, sig)
 	case "ES256":
-		// r and s as two 32-byte big-endian integers (RFC 7518 §3.4).
+		// r and s as two 32-byte big-endian integers (RFC 7518 §3.4),
+		// given to VerifyASN1 as the DER it takes: ecdsa.Verify would go
+		// through two big.Ints to build the same.
 		if len(sig) != 64 {
 			return false
 		}
 		digest := sha256.Sum256(input)
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(h.key.(*ecdsa.PublicKey), digest[:], r, s)
+		var der [72]byte
+		return ecdsa.VerifyASN1(h.key.(*ecdsa.PublicKey), digest[:], derSignature(der[:0], sig[:32], sig[32:]))
 	case "RS256", "PS256":
 		pub := h.key.(*rsa.PublicKey)
 		if len(sig) != pub.Size() {
@@ -293,6 +309,25 @@ func verifySignature(h *head, input, sig []byte) bool {
 		return rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
 	}
 	return false
+}
+
+// derSignature appends to dst the DER of ECDSA-Sig-Value (RFC 3279
+// §2.2.3), SEQUENCE { r INTEGER, s INTEGER }, for r and s as unsigned
+// big-endian bytes of at most 32 each: every length fits one byte.
+func derSignature(dst, r, s []byte) []byte {
+	integer := func(b []byte, n []byte) []byte {
+		for len(n) > 1 && n[0] == 0 {
+			n = n[1:]
+		}
+		if n[0]&0x80 != 0 {
+			return append(append(b, 0x02, byte(len(n)+1), 0), n...)
+		}
+		return append(append(b, 0x02, byte(len(n))), n...)
+	}
+	dst = append(dst, 0x30, 0)
+	dst = integer(integer(dst, r), s)
+	dst[1] = byte(len(dst) - 2)
+	return dst
 }
 
 func truncate(s string, n int) string {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauthd/oauthd/store"
 )
 
 // assertionKey remembers one client assertion's jti (RFC 7523 §3), in the
@@ -19,6 +21,33 @@ import (
 func (s *Store) assertionKey(clientID, jti string) string {
 	sum := sha256.Sum256([]byte(jti))
 	return s.opts.Prefix + ":{" + clientID + "}:jti:" + hex.EncodeToString(sum[:16])
+}
+
+// proofKey remembers one DPoP proof (RFC 9449 §11.1) a token request of
+// clientID carried, id naming it (store.TokenRequest.ProofID), in the
+// client's slot for the same reason as assertionKey: the token scripts
+// take it with the write. Per client: a proof captured and sent with
+// another client's credentials is a new id there, but whatever token it
+// gets is bound to a key its sender does not hold.
+func (s *Store) proofKey(clientID, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return s.opts.Prefix + ":{" + clientID + "}:dpop:" + hex.EncodeToString(sum[:16])
+}
+
+// onceKeys appends to keys those of r's one-time identifiers, the
+// assertion's jti then the proof (the token scripts' order), and returns
+// when each is forgotten as the scripts take it: Unix ms, "" for none.
+func (s *Store) onceKeys(keys []string, clientID string, r store.TokenRequest) (_ []string, jtiAt, proofAt any) {
+	jtiAt, proofAt = "", ""
+	if r.JTI != "" {
+		keys = append(keys, s.assertionKey(clientID, r.JTI))
+		jtiAt = assertionExpiry(r.JTIUntil)
+	}
+	if r.ProofID != "" {
+		keys = append(keys, s.proofKey(clientID, r.ProofID))
+		proofAt = assertionExpiry(r.ProofUntil)
+	}
+	return keys, jtiAt, proofAt
 }
 
 // UseAssertion records a client assertion's jti until its expiry with one

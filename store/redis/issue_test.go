@@ -44,6 +44,15 @@ func accept(r store.TokenRequest) func(*store.Application) (store.Grant, error) 
 	}
 }
 
+// bound is check granting the binding cnf too.
+func bound(check func(*store.Application) (store.Grant, error), cnf store.Confirmation) func(*store.Application) (store.Grant, error) {
+	return func(a *store.Application) (store.Grant, error) {
+		g, err := check(a)
+		g.Confirmation = cnf
+		return g, err
+	}
+}
+
 const testSecret = "ocs_test-secret"
 
 // onEachRedis runs test on miniredis and on a real redis-server.
@@ -99,15 +108,18 @@ func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
 					for k, ask := range []struct {
 						scopes, resources []string
 						ttl               time.Duration
+						cnf               store.Confirmation
 					}{
-						{}, {[]string{"groups"}, nil, 0}, {nil, []string{"https://b.example", "https://b.example"}, 0},
-						{nil, nil, time.Second}, {[]string{"groups"}, nil, 90 * time.Second}, {nil, nil, 24 * time.Hour},
+						{}, {[]string{"groups"}, nil, 0, store.Confirmation{}}, {nil, []string{"https://b.example", "https://b.example"}, 0, store.Confirmation{}},
+						{nil, nil, time.Second, store.Confirmation{}}, {[]string{"groups"}, nil, 90 * time.Second, store.Confirmation{}}, {nil, nil, 24 * time.Hour, store.Confirmation{}},
+						{nil, nil, 0, store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}},
+						{nil, []string{"https://a.example"}, 0, store.Confirmation{X5TS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}},
 					} {
 						var refs [2]store.TokenRef
 						for n, s := range []*Store{cold, hot} {
 							r := tokenRequest(a.ClientID, fmt.Sprint(life, j, k, n), at)
-							r.Scopes, r.Resources, r.Lifetime = ask.scopes, ask.resources, ask.ttl
-							got, err := s.IssueToken(ctx, r, accept(r))
+							r.Scopes, r.Resources, r.Lifetime, r.Confirmation = ask.scopes, ask.resources, ask.ttl, ask.cnf
+							got, err := s.IssueToken(ctx, r, bound(accept(r), ask.cnf))
 							if err != nil {
 								t.Fatalf("lifetime %v, at +%v, %v, cached %v: %v", life, at.Sub(base), ask, n == 1, err)
 							}
@@ -120,6 +132,7 @@ func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
 						r := tokenRequest(a.ClientID, "", at)
 						r.Scopes, r.Resources = ask.scopes, ask.resources
 						g, _ := accept(r)(&a)
+						g.Confirmation = ask.cnf
 						wantRec := encodeToken(a.AccessToken(g, at, ask.ttl))
 						for n, ref := range refs {
 							rec, err := rdb.HGet(ctx, cold.bucketKey(ref.ClientID, ref.Bucket), field(ref)).Bytes()
@@ -242,6 +255,66 @@ func TestOneRoundTrip(t *testing.T) {
 			})
 			if n != 1 || l.Token == nil || l.App == nil || l.Also == nil {
 				t.Errorf("introspection, applications cached %v: %d round trips, %+v", cached, n, l)
+			}
+		}
+	})
+}
+
+// A DPoP-bound token is one round trip whether the application is cached
+// or not (the script writes the binding), also when its request carries
+// a client assertion's jti: both one-time
+// identifiers are taken by the script that writes the record
+// (createToken), and a replay of either is refused in it, nothing written
+// and the other left untaken.
+func TestBoundTokenOneRoundTrip(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		var rt roundTrips
+		rdb.AddHook(&rt)
+		s := New(rdb, Options{Prefix: "rtb"})
+		a := issueApp("daemon", time.Hour)
+		if err := s.CreateApplication(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		cnf := store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+		issue := func(name, jti, proof string) error {
+			r := tokenRequest(a.ClientID, name, time.Now())
+			r.From = netip.MustParseAddr("192.0.2.7")
+			r.JTI, r.JTIUntil, r.ProofID, r.ProofUntil = jti, time.Now().Add(time.Minute), proof, time.Now().Add(time.Minute)
+			r.Confirmation = cnf
+			_, err := s.IssueToken(ctx, r, bound(accept(r), cnf))
+			return err
+		}
+		// Each script loaded: the first call may be an EVALSHA refused
+		// and an EVAL.
+		if err := issue("load the script", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		// Not cached: the script reads the application and writes the
+		// binding itself.
+		if n := rt.count(func() { _ = issue("uncached", "", "p0") }); n != 1 {
+			t.Errorf("a bound token, its application not cached: %d round trips, want 1", n)
+		}
+		warm(s, a)
+		if err := issue("load the other", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name, jti, proof string
+			want             error
+		}{
+			{"proof", "", "p1", nil},
+			{"proof and jti", "j1", "p2", nil},
+			{"replayed proof", "j2", "p2", store.ErrProofReplayed},
+			{"replayed jti", "j1", "p3", store.ErrAlreadyExists},
+			{"the jti and proof those left", "j2", "p3", nil},
+		} {
+			var err error
+			if n := rt.count(func() { err = issue(tt.name, tt.jti, tt.proof) }); n != 1 {
+				t.Errorf("%s: %d round trips, want 1", tt.name, n)
+			}
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 			}
 		}
 	})

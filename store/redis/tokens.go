@@ -118,31 +118,50 @@ local function write(key, index, field, rec, at, id, now)
 end
 `
 
+// onceLua takes the one-time identifiers a token request carries, when
+// everything else passed, just before the write: a (the client
+// assertion's jti key) until aat, p (the DPoP proof's key) until pat,
+// either nil. It answers 0 once both are taken, or which was used before
+// ('a' or 'p'), taking neither: a request refused as a replay of one
+// spends not the other.
+const onceLua = `
+local function once(a, aat, p, pat)
+  if a and p and redis.call('EXISTS', a) == 1 then return 'a' end
+  if p and not redis.call('SET', p, '1', 'NX', 'PXAT', pat) then return 'p' end
+  if a and not redis.call('SET', a, '1', 'NX', 'PXAT', aat) then return 'a' end
+  return 0
+end
+`
+
 // createToken writes one record Go built, only while the application
 // exists, so a token issued during a delete cannot leave a record behind.
 //
 // KEYS: bucket, bucket index, application, and optionally the lock-out
 // keys that hold the request (each one's value is when it ends, see
 // limits.go): the client's from the address it asked from and, unless
-// that address is in its allowlist, the siege; last, with ARGV[6], the
-// client assertion's jti key (assertionKey). The application and the
-// locks are read with one MGET: they share the client's slot, as the jti
-// key does.
+// that address is in its allowlist, the siege; then, with ARGV[6], the
+// client assertion's jti key (assertionKey) and last, with ARGV[7], the
+// DPoP proof's (proofKey). The application and the locks are read with
+// one MGET: they share the client's slot, as the jti keys do.
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now
-// (Unix ms), and optionally when the jti is forgotten (Unix ms).
+// (Unix ms), when the assertion's jti is forgotten (Unix ms; "" for none),
+// when the proof's is ("" for none).
 // Returns 0 when the application does not exist, minus the longest lock's
 // remaining milliseconds while the client is locked out, 2 when the jti
-// was used before (nothing written), 1 once written.
-var createToken = goredis.NewScript(writeLua + `
-local n = #KEYS
-if ARGV[6] then n = n - 1 end
+// was used before, 3 when the proof was (nothing written either way), 1
+// once written.
+var createToken = goredis.NewScript(writeLua + onceLua + `
+local n, a, p = #KEYS, nil, nil
+if ARGV[7] ~= '' then p = KEYS[n] n = n - 1 end
+if ARGV[6] ~= '' then a = KEYS[n] n = n - 1 end
 local v = redis.call('MGET', unpack(KEYS, 3, n))
 if not v[1] then return 0 end
 local now = tonumber(ARGV[5])
 local left = 0
 for i = 2, #v do left = math.max(left, (tonumber(v[i]) or 0) - now) end
 if left > 0 then return -left end
-if ARGV[6] and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PXAT', ARGV[6]) then return 2 end
+local used = once(a, ARGV[6], p, ARGV[7])
+if used == 'a' then return 2 elseif used == 'p' then return 3 end
 write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
 return 1
 `)
@@ -160,8 +179,9 @@ return 1
 //
 // KEYS: bucket index, application, and optionally the client's lock-out
 // from the request's source and the siege (both: whether the siege holds
-// depends on the allowlist, which Go checks); last, with ARGV[11] not
-// empty, the client assertion's jti key (assertionKey).
+// depends on the allowlist, which Go checks); then, with ARGV[11] not
+// empty, the client assertion's jti key (assertionKey), and last, with
+// ARGV[12] not empty, the DPoP proof's (proofKey).
 // ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
 // and the index are read by), the bucket keys' prefix, KeepExpired (ms),
 // the secret's digest (hex; "" with a key method), the time the secret
@@ -169,15 +189,18 @@ return 1
 // application's), the lifetime asked for (ms; 0 for the application's:
 // store.Application.LifetimeFor), the key method the server verified
 // ("" for a secret: store.TokenRequest.AuthMethod), when the jti is
-// forgotten (Unix ms; "" for no jti to take), then the resources (RFC
-// 8707) asked for, if any. The jti is taken (SET NX) only once everything
-// else passed, just before the write: a replay is status 5, nothing
-// written.
+// forgotten (Unix ms; "" for no jti to take), when the proof's is (""
+// for none), the binding's cnf.jkt and cnf.x5t#S256 (store.TokenRequest.Confirmation;
+// "" for none), then the resources (RFC 8707) asked for, if any. The jti and
+// the proof are taken (onceLua) only once everything else passed, just
+// before the write: a replay is status 5 (the jti) or 6 (the proof),
+// nothing written.
 // Returns {status, application record, bucket id, pair lock ms, siege ms},
 // as far as status (the issue* constants) has them.
-var issueToken = goredis.NewScript(writeLua + `
-local n = #KEYS
-if ARGV[11] ~= '' then n = n - 1 end
+var issueToken = goredis.NewScript(writeLua + onceLua + `
+local n, ja, pa = #KEYS, nil, nil
+if ARGV[12] ~= '' then pa = KEYS[n] n = n - 1 end
+if ARGV[11] ~= '' then ja = KEYS[n] n = n - 1 end
 local v = redis.call('MGET', unpack(KEYS, 2, n))
 if not v[1] then return {0} end
 local app = cjson.decode(v[1])
@@ -220,10 +243,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 11 then
+if #ARGV > 14 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 12, #ARGV do
+  for i = 15, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -235,7 +258,8 @@ local pair, siege = 0, 0
 if n >= 3 then pair = math.max((tonumber(v[2]) or 0) - now, 0) end
 if n >= 4 then siege = math.max((tonumber(v[3]) or 0) - now, 0) end
 if pair > 0 or siege > 0 then return {3, v[1], '', pair, siege} end
-if ARGV[11] ~= '' and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PXAT', ARGV[11]) then return {5, v[1]} end
+local used = once(ja, ARGV[11], pa, ARGV[12])
+if used == 'a' then return {5, v[1]} elseif used == 'p' then return {6, v[1]} end
 -- AccessToken: the lifetime to the millisecond, at least one; the one
 -- asked for when shorter (LifetimeFor).
 local iat, life, gen = tonumber(ARGV[2]), 0, tonumber(app.gen) or 0
@@ -268,8 +292,10 @@ local function uvarint(n)
   end
   return s .. string.char(n)
 end
-local rec = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scope) .. scope
-if aud == '' then rec = string.char(1) .. rec else rec = string.char(1 + 16) .. rec .. uvarint(#aud) .. aud end
+local rec, kind = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scope) .. scope, 1
+if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
+if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
+rec = string.char(kind) .. rec
 write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3])
 return {1, v[1], id, 0, 0, scope, aud}
 `)
@@ -282,6 +308,7 @@ const (
 	issueLocked  = 3 // a lock-out holds, or the siege does, which the allowlist may lift
 	issueMethod  = 4 // the application does not authenticate the way the request did
 	issueReplay  = 5 // the client assertion's jti was used before
+	issueProof   = 6 // the DPoP proof was used before
 )
 
 // errBucket is a programming error: a reference whose bucket is not the
@@ -297,7 +324,7 @@ func (s *Store) bucketExpiry(bucket int64) int64 {
 // returns ErrNotFound if the application no longer exists. An access
 // token (Kind "") is counted in the application's usage.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
-	return s.createToken(ctx, ref, t, "", time.Time{})
+	return s.createToken(ctx, ref, t, store.TokenRequest{})
 }
 
 // errReplay is a client assertion's jti used before.
@@ -305,9 +332,15 @@ func errReplay(clientID string) error {
 	return fmt.Errorf("client assertion of %q: jti used already: %w", clientID, store.ErrAlreadyExists)
 }
 
-// createToken is CreateToken that, with a jti, takes it (until until) in
-// the same script, writing nothing when it was taken before.
-func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Token, jti string, until time.Time) error {
+// errProofReplayed is a DPoP proof used before.
+func errProofReplayed(clientID string) error {
+	return fmt.Errorf("token for %q: %w", clientID, store.ErrProofReplayed)
+}
+
+// createToken is CreateToken that takes the one-time identifiers of r
+// (its assertion's JTI, its ProofID) in the same script, writing nothing
+// when either was taken before.
+func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Token, r store.TokenRequest) error {
 	if ref.Bucket != t.Bucket() {
 		return fmt.Errorf("%w: %d, want %d", errBucket, ref.Bucket, t.Bucket())
 	}
@@ -323,12 +356,8 @@ func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Tok
 			keys = append(keys, SiegeKey(s.opts.Prefix, ref.ClientID))
 		}
 	}
-	args := []any{field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli()}
-	if jti != "" {
-		keys = append(keys, s.assertionKey(ref.ClientID, jti))
-		args = append(args, assertionExpiry(until))
-	}
-	n, err := createToken.Run(ctx, s.rdb, keys, args...).Int()
+	keys, jtiAt, proofAt := s.onceKeys(keys, ref.ClientID, r)
+	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli(), jtiAt, proofAt).Int()
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -337,6 +366,8 @@ func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		return fmt.Errorf("application %q: %w", ref.ClientID, store.ErrNotFound)
 	case 2:
 		return errReplay(ref.ClientID)
+	case 3:
+		return errProofReplayed(ref.ClientID)
 	}
 	if n < 0 {
 		return &store.LockedError{For: time.Duration(-n) * time.Millisecond}
@@ -377,15 +408,12 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if r.AuthMethod != "" {
 		secret = ""
 	}
-	var jtiUntil any = ""
-	if r.JTI != "" {
-		keys = append(keys, s.assertionKey(id, r.JTI))
-		jtiUntil = assertionExpiry(r.JTIUntil)
-	}
-	args := make([]any, 0, 11+len(r.Resources))
+	keys, jtiAt, proofAt := s.onceKeys(keys, id, r)
+	args := make([]any, 0, 14+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
 		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
-		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiUntil)
+		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiAt, proofAt,
+		r.Confirmation.JKT, r.Confirmation.X5TS256)
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -416,8 +444,11 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		}
 		return store.Issued{}, err
 	}
-	if status == issueReplay {
+	switch status {
+	case issueReplay:
 		return store.Issued{}, errReplay(id)
+	case issueProof:
+		return store.Issued{}, errProofReplayed(id)
 	}
 	if status == issueMethod || !r.AuthMatches(&app) {
 		// check, on its own word, let through what the application as
@@ -430,9 +461,9 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	switch status {
 	case issueWritten:
 		t := app.AccessToken(g, r.IssuedAt, r.Lifetime)
-		// The script knows nothing of a binding (issue 19): a bound
-		// token's record is written again too.
-		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) || g.Confirmation.Bound() {
+		// The script wrote the request's binding (issue 19): one the
+		// grant differs from is written again too.
+		if wrote != (written{scopes: strings.Join(g.Scopes, " "), audiences: strings.Join(g.Audiences, " ")}) || g.Confirmation != r.Confirmation {
 			// The script grants what the application holds literally;
 			// check, what the catalogue in force grants (a form such as
 			// sms:* expanded, a scope the catalogue dropped left out).
@@ -497,7 +528,7 @@ func (s *Store) issueKnown(ctx context.Context, app *store.Application, g store.
 	t.RequestedFrom, t.Allowlisted = r.From, app.InAllowlist(r.From)
 	ref := store.TokenRef{ClientID: app.ClientID, Bucket: t.Bucket(), Digest: r.Digest}
 	t.ID = ref.JTI()
-	if err := s.createToken(ctx, ref, t, r.JTI, r.JTIUntil); err != nil {
+	if err := s.createToken(ctx, ref, t, r); err != nil {
 		return store.Issued{}, err
 	}
 	t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false

@@ -303,8 +303,3 @@ func (s *recordedSub) Close() {
 	s.calls.note()
 	s.sub.Close()
 }
-
-func (r *recorder) Seen(ctx context.Context, kind, id string, until time.Time) (bool, error) {
-	r.calls.note()
-	return r.b.Seen(ctx, kind, id, until)
-}

@@ -109,7 +109,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"Quotas", testQuotas},
 		{"FeedPublishes", testFeedPublishes},
 		{"FeedResumes", testFeedResumes},
-		{"Replays", testReplays},
+		{"IssueTokenProof", testIssueTokenProof},
 		{"IssueBoundToken", testIssueBoundToken},
 	}
 	seen := newCalls()
