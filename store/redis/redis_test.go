@@ -27,8 +27,10 @@ var _ store.Backend = backend{}
 // The conformance suite on miniredis and on a real redis-server, through
 // the client serve uses (tightened timeouts: an outage shows quickly).
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			storetest.RunTests(t, func(t *testing.T, limits store.LimitsConfig) storetest.Backend {
 				srv := redistest.Start(t, kind)
 				rdb, err := redis.NewClient(srv.URL)
@@ -57,8 +59,10 @@ func TestConformance(t *testing.T) {
 // ends, so Redis itself forgets expired tokens; tokens that never expire
 // share a hash with no TTL. The raw token appears nowhere.
 func TestBucketTTL(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			rdb := srv.Client(t)
@@ -133,6 +137,7 @@ var keysOf, usedMemory = redis.KeysOf, redis.UsedMemory
 // old generation's records for the tombstone time so introspection can
 // still say "revoked"; the delete must find those too.
 func TestDeleteLeavesNothing(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		for _, keep := range []time.Duration{0, time.Hour} {
 			t.Run(fmt.Sprint(kind, "/keep=", keep), func(t *testing.T) {
@@ -219,6 +224,7 @@ func testDeleteLeavesNothing(t *testing.T, kind redistest.Kind, keep time.Durati
 // count come back to where they started. Real Redis only (miniredis has no
 // INFO memory); expiry takes real time, so lifetimes are a second.
 func TestFootprintReturns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, redistest.Real)
 	rdb := srv.Client(t)
@@ -280,8 +286,10 @@ func TestFootprintReturns(t *testing.T) {
 // Usage is buffered in memory, reported at once by this process, written
 // by FlushUsage, and never lost by a failed flush.
 func TestUsageFlush(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			rdb := srv.Client(t)

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,24 +114,30 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"IssueBoundToken", testIssueBoundToken},
 	}
 	seen := newCalls()
-	ran, failed := 0, false
-	for _, tt := range tests {
-		failed = !t.Run(tt.name, func(t *testing.T) {
-			ran++
-			cfg, ok := caseLimits[tt.name]
-			if !ok {
-				cfg = limits
-			}
-			s := newBackend(t, cfg)
-			s.Backend = seen.record(s.Backend)
-			tt.run(t, s)
-		}) || failed
-	}
-	t.Run("Outage", func(t *testing.T) { testOutage(t, newBackend(t, limits)) })
+	var ran atomic.Int64
+	// The cases share nothing (each has a fresh backend of its own), so
+	// they run in parallel: on a real server most of a case is starting
+	// the server and waiting for its clock. Coverage waits for them all.
+	failed := !t.Run("cases", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				ran.Add(1)
+				cfg, ok := caseLimits[tt.name]
+				if !ok {
+					cfg = limits
+				}
+				s := newBackend(t, cfg)
+				s.Backend = seen.record(s.Backend)
+				tt.run(t, s)
+			})
+		}
+		t.Run("Outage", func(t *testing.T) { t.Parallel(); testOutage(t, newBackend(t, limits)) })
+	})
 	t.Run("Coverage", func(t *testing.T) {
 		switch {
-		case ran < len(tests):
-			t.Skipf("%d of %d cases ran: coverage is judged on the whole suite", ran, len(tests))
+		case ran.Load() < int64(len(tests)):
+			t.Skipf("%d of %d cases ran: coverage is judged on the whole suite", ran.Load(), len(tests))
 		case failed:
 			t.Skip("a case failed, perhaps before its calls: coverage is judged on a passing run")
 		}
