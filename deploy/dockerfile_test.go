@@ -18,6 +18,7 @@ import (
 // as a temporary directory), then the oauthd binary must report the
 // stamped version, start, and pass the HEALTHCHECK's own probe.
 func TestDockerfileBuildSteps(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds both binaries")
 	}
