@@ -437,6 +437,7 @@ func TestRevokeAllConstant(t *testing.T) {
 	t.Parallel()
 	for _, keep := range []time.Duration{0, time.Hour} {
 		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			t.Parallel() // each on a redis-server of its own
 			ctx := context.Background()
 			rdb := redistest.Start(t, redistest.Real).Client(t)
 			s := New(rdb, Options{Prefix: "ra", KeepExpired: keep})

@@ -112,10 +112,12 @@ func lockedFor(t *testing.T, err error) time.Duration {
 // pair and locks the pair for at least the address's lock-out, so the
 // token script refuses the right secret exactly as the wrong ones.
 func TestLimitsAddressLockIsNoOracle(t *testing.T) {
-	// Not in parallel: real time passes between its steps, and a starved
-	// CPU under -race stretched it past what the case allows.
+	// Not in parallel with other tests: real time passes between its steps,
+	// and a CPU starved by them under -race stretched it past what the
+	// case allows.
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel() // with its sibling only: the test itself is serial
 			unit := 3 * time.Second
 			cfg := defaultLimits
 			cfg.Lockout = unit
