@@ -28,12 +28,12 @@ test:
 
 ## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), search over 100,000 applications, the tests of several oauthd processes or bounds in milliseconds, the Dockerfile's build lines, and the browser tests writing their screenshots; prints FIGURE lines
 # The faults tag also moves these out of make test (TestReplicasInvalidate,
-# TestMakeRunCtrlC, TestFootprintReturns, TestBrowserManyApplications,
-# TestDockerfileBuildSteps)
-# and turns the browser tests' screenshots on; they run here.
+# TestMakeRunCtrlC, TestFootprintReturns, TestRevokeAllConstant,
+# TestBrowserManyApplications, TestDockerfileBuildSteps) and turns the
+# browser tests' screenshots on; they run here.
 test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestReplicasInvalidate$$|TestMakeRunCtrlC$$)' ./cmd/oauthd/
-	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestFootprintReturns$$)' ./store/redis/
+	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestFootprintReturns$$|TestRevokeAllConstant$$)' ./store/redis/
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestBrowser)' ./server/dashboard/
 	$(GO) test -tags faults -count=1 -v -run '^TestDockerfileBuildSteps$$' ./deploy/
 
