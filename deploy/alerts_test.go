@@ -215,6 +215,7 @@ func histogram(name, labels string, perMinute map[string]int) string {
 }
 
 func TestAlertRules(t *testing.T) {
+	t.Parallel()
 	groups := loadRules(t, rulesFile)
 	var names []string
 	for _, g := range groups.Groups {

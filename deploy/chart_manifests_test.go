@@ -20,6 +20,7 @@ import (
 // misses the other fails here; labels, names and the chart's extra
 // annotations are the chart's own and are not compared.
 func TestChartMatchesManifests(t *testing.T) {
+	t.Parallel()
 	plain, _ := loadManifests(t)
 	sec := plain.secrets[0]
 	r, err := renderChart(t, map[string]any{

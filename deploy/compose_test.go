@@ -26,6 +26,7 @@ type composeFile struct {
 }
 
 func TestCompose(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("compose.yaml")
 	if err != nil {
 		t.Fatal(err)

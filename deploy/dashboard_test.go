@@ -191,6 +191,7 @@ func loadDashboard(t *testing.T) dashboard {
 }
 
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	d := loadDashboard(t)
 	names := exported(t)
 	if d.UID == "" || d.Title == "" || d.SchemaVersion == 0 {
@@ -270,6 +271,7 @@ func TestDashboard(t *testing.T) {
 // TestRuleMetricsExist holds the alert rules to the metrics oauthd
 // serves: a rule on a misspelt or removed metric would never fire.
 func TestRuleMetricsExist(t *testing.T) {
+	t.Parallel()
 	names := exported(t)
 	used := map[string]bool{}
 	for _, g := range loadRules(t, rulesFile).Groups {

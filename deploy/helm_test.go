@@ -307,6 +307,7 @@ func (vs valueSet) name() string {
 }
 
 func TestChartValueSetsAreTested(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(chartDir, "ci", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +324,7 @@ func TestChartValueSetsAreTested(t *testing.T) {
 }
 
 func TestChartLint(t *testing.T) {
+	t.Parallel()
 	kv, err := common.ParseKubeVersion(kubeVersion)
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +350,7 @@ func TestChartLint(t *testing.T) {
 }
 
 func TestChart(t *testing.T) {
+	t.Parallel()
 	oauthdEnv := settingNames(t, "../cmd/oauthd/config.go", "OAUTHD")
 	smsEnv := settingNames(t, "../cmd/sms-api/main.go", "SMSAPI")
 	for name := range otelNames(t) {
@@ -823,6 +826,7 @@ func chartAppVersion(t *testing.T) string {
 // TestChartRefuses renders values that must not install; each must fail
 // with its own message, not with some other error.
 func TestChartRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		set  map[string]any
@@ -856,6 +860,7 @@ func TestChartRefuses(t *testing.T) {
 // TestChartValues checks values that change the render in ways the value
 // sets do not show.
 func TestChartValues(t *testing.T) {
+	t.Parallel()
 	t.Run("config becomes OAUTHD_ variables, numbers as written", func(t *testing.T) {
 		r, err := renderChart(t, map[string]any{"config": map[string]any{"feed.buffer": 1000000, "limits.issue": "0", "admin.pprof": true}})
 		if err != nil {
@@ -940,6 +945,7 @@ func TestChartValues(t *testing.T) {
 // chart reads files/oauthd-rules.yaml; copy prometheus/oauthd-rules.yaml
 // there after changing it.
 func TestChartPrometheusRule(t *testing.T) {
+	t.Parallel()
 	r, err := renderChart(t, map[string]any{"prometheusRule": map[string]any{"enabled": true}})
 	if err != nil {
 		t.Fatal(err)
@@ -988,6 +994,7 @@ func TestChartPrometheusRule(t *testing.T) {
 // docs/operations.md's "Deploying with Helm" table. Free-form maps (labels,
 // annotations, security contexts, config) are one value each.
 func TestChartValuesDocumented(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)

@@ -91,6 +91,7 @@ func loadManifests(t *testing.T) (manifests, []string) {
 }
 
 func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
 	m, files := loadManifests(t)
 	if len(m.deployments) != 1 || len(m.configMaps) != 1 || len(m.secrets) != 1 || len(m.pdbs) != 1 || len(m.policies) != 1 {
 		t.Fatalf("want one Deployment, ConfigMap, Secret, PDB and NetworkPolicy")

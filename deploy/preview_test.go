@@ -41,6 +41,7 @@ var updatePreview = flag.Bool("update-preview", false, "write "+previewFile+" fr
 // the PNG), and leaves this run's image in the test's artifact directory
 // (go test -artifacts keeps it).
 func TestDashboardPreview(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("simulates half an hour of traffic")
 	}

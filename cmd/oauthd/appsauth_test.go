@@ -53,6 +53,7 @@ func writePEM(t *testing.T) (pub, cert, priv string) {
 // deployment's key), and back to a shared secret, which prints the new
 // secret once.
 func TestCLIClientAuth(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Mini)
 	sealing := newSealingKey(t)
 	key, digest := newAdminKey(t)
@@ -126,6 +127,7 @@ func TestCLIClientAuth(t *testing.T) {
 // Redis of a deployment with the same sealing key, every application is
 // as it was. A key-only application needs no --reset-secrets.
 func TestExportImportClientAuthRoundTrip(t *testing.T) {
+	t.Parallel()
 	sealing := newSealingKey(t)
 	from, to := startScannedRedis(t, redistest.Mini), startScannedRedis(t, redistest.Mini)
 	src := map[string]string{"OAUTHD_REDIS_URL": from.URL, "OAUTHD_JWT_SEALING_KEY": sealing}
@@ -183,6 +185,7 @@ func TestExportImportClientAuthRoundTrip(t *testing.T) {
 // signing keys: afterwards each sealed copy opens with the new key, to
 // the secret the application was created with, and with the old no more.
 func TestResealMovesClientSecrets(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Mini)
 	old := newSealingKey(t)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_JWT_SEALING_KEY": old}

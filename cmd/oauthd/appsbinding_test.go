@@ -11,6 +11,7 @@ import (
 // apps create and update set the binding policy (--dpop-bound,
 // --profile), get shows it, and an unknown profile is refused.
 func TestCLIBindingPolicy(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"OAUTHD_REDIS_URL": redistest.Start(t, redistest.Mini).URL}
 	cli := cliOK(t, env)
 	var created struct {

@@ -23,6 +23,7 @@ import (
 // one with the secret from a file, or many from a JSON file; the daemons'
 // existing secrets then get tokens. Export gives the same shape back.
 func TestAppsImportExport(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	p := startOAuthd(t, map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest}, "--redis-url", rs.URL)
@@ -96,6 +97,7 @@ func TestAppsImportExport(t *testing.T) {
 // sensitive and written 0600. An export --without-secrets imports only
 // with --reset-secrets, whose new secrets work.
 func TestExportImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	key, digest := newAdminKey(t)
 	seal := newSealingKey(t)
 	serveEnv := map[string]string{"OAUTHD_ADMIN_KEY_SHA256": digest, "OAUTHD_JWT_SEALING_KEY": seal}
@@ -270,6 +272,7 @@ func signedToken(cc clientcredentials.Config) (*oauth2.Token, error) {
 // "version": earlier exports, hand-made migrations) with secrets in
 // clear, version 2 with digests; a later version is refused by name.
 func TestMigrationFileVersions(t *testing.T) {
+	t.Parallel()
 	const v1 = `{"applications": [{"client_id": "a", "client_secret": "x", "name": "n", "scopes": ["sms"], "token_lifetime": "1h", "ip_allowlist": []}]}`
 	const v2 = `{"version": 2, "sensitive": true, "comment": "c", "applications": [{"client_id": "a", "name": "n", "description": "",
 		"owner": "o", "metadata": {}, "scopes": ["sms"], "token_lifetime": "1h", "ip_allowlist": [], "token_format": "jwt", "audiences": ["x"],

@@ -10,6 +10,7 @@ import (
 // The dpop.* and fapi.* keys reach the server's BindingConfig; replicas
 // with one sealing key derive one nonce key, which is not the sealing key.
 func TestBindingConfig(t *testing.T) {
+	t.Parallel()
 	sealing := bytes.Repeat([]byte{7}, 32)
 	var b bindingConfig
 	b.DPoP.MaxAge, b.DPoP.Leeway, b.DPoP.RequireNonce, b.DPoP.NonceLifetime = 30*time.Second, time.Second, true, time.Minute
@@ -33,6 +34,7 @@ func TestBindingConfig(t *testing.T) {
 
 // fapi.max_token_lifetime is refused outside 1s to 1h.
 func TestFAPIMaxTokenLifetimeValidated(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		life time.Duration
 		ok   bool

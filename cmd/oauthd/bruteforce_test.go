@@ -21,6 +21,7 @@ import (
 // budget; a weak secret cannot be imported, through the admin API or
 // straight into Redis.
 func TestBruteForceWholeProgram(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := startScannedRedis(t, kind)

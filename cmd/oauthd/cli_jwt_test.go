@@ -24,6 +24,7 @@ import (
 // opaque tokens; a JWT that could never expire, or an unknown format, is
 // refused with a message saying what to do.
 func TestCLIJWT(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	seal := newSealingKey(t)

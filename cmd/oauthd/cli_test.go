@@ -18,6 +18,7 @@ import (
 // admin API (--endpoint) and straight on its Redis (--redis-url). Both go
 // through the same service, so both must behave alike, audit included.
 func TestCLIVerbs(t *testing.T) {
+	t.Parallel()
 	modes := adminModes(t, startScannedRedis(t, redistest.Real))
 	for name, env := range modes {
 		t.Run(name, func(t *testing.T) {
@@ -152,6 +153,7 @@ func TestCLIVerbs(t *testing.T) {
 // Secret rotation over real listeners with a real OAuth client: during the
 // grace period both secrets get tokens; after it, only the new one.
 func TestSecretRotationWithGrace(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Real)
 	p := startOAuthd(t, nil, "--redis-url", rs.URL)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL}
@@ -246,6 +248,8 @@ func newAdminKey(t *testing.T) (key, digest string) {
 // graded, not as go-redis's raw "redis: sentinel.go:..." lines: here a
 // Sentinel that does not answer is one warning.
 func TestCLIRedisLibraryLines(t *testing.T) {
+	// Not in parallel: go-redis has one logger per process, and the lines
+	// of another test's program could land in this CLI's standard error.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

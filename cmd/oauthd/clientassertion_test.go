@@ -51,6 +51,7 @@ func assertionBody(t *testing.T, clientID, issuer string, key any, alg jose.Sign
 // deployment's key, and its bare secret is refused; the assertions reach
 // no log line and no audit event (the leak scan).
 func TestClientAssertionWholeProgram(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Mini)
 	sealing := newSealingKey(t)
 	key, digest := newAdminKey(t)

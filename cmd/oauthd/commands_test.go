@@ -12,6 +12,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--version"}, {"-v"}} {
 		out, err := runCLI(t, nil, args...)
 		if err != nil || out != "oauthd v0.0.0-test (commit 0123456789ab, go1.test)\n" {
@@ -31,6 +32,7 @@ func TestVersion(t *testing.T) {
 // A mistyped or missing subcommand fails: a script must not carry on as if
 // "oauthd apps lst" had listed something.
 func TestUnknownCommands(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -53,6 +55,7 @@ func TestUnknownCommands(t *testing.T) {
 }
 
 func TestScopesCommaHint(t *testing.T) {
+	t.Parallel()
 	url := "redis://" + startMini(t)
 	for _, args := range [][]string{
 		{"apps", "create", "--name", "x", "--scopes", "sms,groups"},
@@ -69,6 +72,7 @@ func TestScopesCommaHint(t *testing.T) {
 // --json changes what every verb prints; without it the credential verbs
 // print a table and say the secret is shown only now.
 func TestJSONEveryVerb(t *testing.T) {
+	t.Parallel()
 	url := "redis://" + startMini(t)
 	cli := func(args ...string) string {
 		t.Helper()
@@ -110,6 +114,7 @@ func TestJSONEveryVerb(t *testing.T) {
 
 // oauthd health is the distroless image's health check: exit status only.
 func TestHealthCommand(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	for _, tt := range []struct {
 		path string
@@ -137,6 +142,7 @@ func TestHealthCommand(t *testing.T) {
 // (where Redis or the server is, JWT keys, log, --config) under "Global
 // Flags"; no help anywhere shows a boolean as --json[=true|false].
 func TestHelpLayout(t *testing.T) {
+	t.Parallel()
 	out, err := runCLI(t, nil, "apps", "create", "--help")
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ func writeFile(t *testing.T, body string) string {
 }
 
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	file := writeFile(t, "http:\n  addr: \":7000\"\nredis:\n  prefix: fromfile\nlog:\n  level: warn\nshutdown_timeout: 3s\n")
 	tests := []struct {
 		name       string
@@ -68,6 +69,7 @@ func TestConfigPrecedence(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string
@@ -145,6 +147,7 @@ func TestConfigInvalid(t *testing.T) {
 
 // The abuse limits' defaults reach redis.LimitsConfig.
 func TestConfigLimits(t *testing.T) {
+	t.Parallel()
 	c, err := parse(t, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +178,7 @@ func TestConfigLimits(t *testing.T) {
 // not with the insecure custody; a bad one is refused without being
 // echoed.
 func TestConfigSealingKey(t *testing.T) {
+	t.Parallel()
 	key := bytes.Repeat([]byte{0xab}, 32)
 	b64, hexKey := base64.StdEncoding.EncodeToString(key), hex.EncodeToString(key)
 	file := filepath.Join(t.TempDir(), "sealing.key")
@@ -217,6 +221,7 @@ func TestConfigSealingKey(t *testing.T) {
 // The Redis settings assemble one client configuration; lists come
 // comma-separated from the environment, the password from its own file.
 func TestConfigRedis(t *testing.T) {
+	t.Parallel()
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -260,6 +265,7 @@ func TestConfigRedis(t *testing.T) {
 // The transport settings default to the values oauthd always had, and a
 // file can change them.
 func TestConfigHTTPLimits(t *testing.T) {
+	t.Parallel()
 	c, err := parse(t, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +285,7 @@ func TestConfigHTTPLimits(t *testing.T) {
 }
 
 func TestConfigCatalogueFromFile(t *testing.T) {
+	t.Parallel()
 	file := writeFile(t, "scopes:\n  - name: messages:send\n    description: send\n  - name: reports\n")
 	c, err := parse(t, []string{"--config", file}, nil)
 	if err != nil {
@@ -291,6 +298,7 @@ func TestConfigCatalogueFromFile(t *testing.T) {
 
 // Every key is in `oauthd serve --help`, with its environment variable.
 func TestServeHelpListsEveryKey(t *testing.T) {
+	t.Parallel()
 	out, err := runCLI(t, nil, "serve", "--help")
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +312,7 @@ func TestServeHelpListsEveryKey(t *testing.T) {
 }
 
 func TestStartupErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -322,6 +331,7 @@ func TestStartupErrors(t *testing.T) {
 }
 
 func TestAppsCreateValidation(t *testing.T) {
+	t.Parallel()
 	url := "redis://" + startMini(t)
 	tests := []struct {
 		args []string
@@ -344,6 +354,7 @@ func TestAppsCreateValidation(t *testing.T) {
 
 // The README's configuration table names every key, flag and variable.
 func TestReadmeConfigTable(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -361,6 +372,7 @@ func TestReadmeConfigTable(t *testing.T) {
 // URL they fetched the metadata from need: the host it names, localhost
 // when it names every interface, the port bound.
 func TestDefaultIssuer(t *testing.T) {
+	t.Parallel()
 	bound := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 43210}
 	for _, tt := range []struct {
 		configured string
@@ -388,6 +400,7 @@ func TestDefaultIssuer(t *testing.T) {
 // key) listens on this machine only; a configured Redis on every
 // interface, as before.
 func TestDefaultHTTPAddr(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		want string

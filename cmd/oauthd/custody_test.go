@@ -26,6 +26,7 @@ import (
 // its JWKS is a 503 nobody caches, not an empty set that verifiers would
 // cache for five minutes and refuse every token with.
 func TestJWKSWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, map[string]string{"OAUTHD_JWT_SEALING_KEY": newSealingKey(t)}, "--redis-url", "redis://127.0.0.1:1")
 	resp, err := http.Get(p.URL + "/.well-known/jwks.json")
 	if err != nil {
@@ -55,6 +56,7 @@ func TestJWKSWhileRedisIsDown(t *testing.T) {
 // An oauthd with default settings on a Redis such a custody left says, as
 // an error, how to move the keys out.
 func TestRedisCopyCannotForgeJWTs(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Run("default", func(t *testing.T) {
@@ -142,6 +144,7 @@ func TestRedisCopyCannotForgeJWTs(t *testing.T) {
 // On the embedded store, where nothing persists, oauthd signs with a key
 // made in memory: `make run` gives JWTs without any setting.
 func TestEmbeddedSignsJWTs(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	if set := jwksOf(t, p); len(set.Keys) != 1 {
 		t.Fatalf("the embedded store's JWKS holds %d keys, want 1", len(set.Keys))

@@ -14,6 +14,7 @@ var dashURLRE = regexp.MustCompile(`Dashboard \(sign in with the admin key above
 // The embedded default prints the dashboard's URL next to the admin key,
 // and the key signs in there.
 func TestEmbeddedDashboard(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	out := p.Stdout.String()
 	m := dashURLRE.FindStringSubmatch(out)
@@ -55,6 +56,7 @@ func TestEmbeddedDashboard(t *testing.T) {
 // With admin.addr the dashboard is on the admin listener and never on the
 // public one; dashboard.enabled=false turns it off.
 func TestDashboardListener(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil, "--admin-addr", "127.0.0.1:0")
 	adminAddr := regexp.MustCompile(`"msg":"oauthd admin listening","addr":"([^"]+)"`).FindStringSubmatch(p.Logs.String())
 	if adminAddr == nil {
@@ -100,6 +102,7 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 func TestDashboardSettingsValidated(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		want string

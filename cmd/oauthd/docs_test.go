@@ -14,6 +14,7 @@ import (
 // Every test docs/security.md's threat table names exists: a row's proof
 // must not silently point at a test that was renamed or removed.
 func TestSecurityDocTestsExist(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +65,7 @@ func TestSecurityDocTestsExist(t *testing.T) {
 // serve and sets, as eval would, the digest serve accepts and the key the
 // CLI's --endpoint sends, so the running server's admin API works at once.
 func TestReadmeRedisQuickStart(t *testing.T) {
+	t.Parallel()
 	block := readmeBlock(t, "point it at Redis:\n\n```sh\n")
 	const evalLine = `eval "$(oauthd admin-key | grep '^export')"`
 	key, serve := strings.Index(block, evalLine), strings.Index(block, "oauthd serve")
@@ -98,6 +100,7 @@ func TestReadmeRedisQuickStart(t *testing.T) {
 // The README's Layout block names every package: a directory of Go
 // files has a line of its own, or its parent's line names it.
 func TestReadmeLayout(t *testing.T) {
+	t.Parallel()
 	block := readmeBlock(t, "## Layout\n\n```\n")
 	entries := map[string]string{} // path → its text, continuation lines included
 	last := ""

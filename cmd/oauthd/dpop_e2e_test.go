@@ -19,6 +19,7 @@ import (
 // sharing the sealing key accept each other's nonces, a request without
 // the nonce is told to use one, and the metadata lists the algorithms.
 func TestDPoPWholeProgram(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t, redistest.Mini)
 	env := map[string]string{"OAUTHD_JWT_SEALING_KEY": newSealingKey(t), "OAUTHD_DPOP_REQUIRE_NONCE": "true"}
 	one := startOAuthd(t, env, "--redis-url", rs.URL)

@@ -54,6 +54,7 @@ func createAppOn(t *testing.T, redisFlags []string, args ...string) app {
 // TestEmbeddedQuickStart is the README's first minute: serve with no Redis,
 // read the printed demo credentials, get a token with x/oauth2.
 func TestEmbeddedQuickStart(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	id, secret := demoCredentials(t, p)
 	if !contains(p.Stdout.String(), "curl -s -u '"+id+":"+secret+"' -d grant_type=client_credentials "+p.URL+"/oauth/token") {
@@ -101,6 +102,7 @@ func TestEmbeddedQuickStart(t *testing.T) {
 // clients: x/oauth2 in both auth styles, raw curl-shaped requests and curl
 // itself.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := startScannedRedis(t, kind)
@@ -315,6 +317,7 @@ func adminGet(t *testing.T, url, key string) (int, map[string]any) {
 
 // The embedded default prints an admin key that works.
 func TestEmbeddedAdminKey(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	m := regexp.MustCompile(`Bearer (oadm_\S+)'`).FindStringSubmatch(p.Stdout.String())
 	if m == nil {
@@ -331,6 +334,7 @@ func TestEmbeddedAdminKey(t *testing.T) {
 
 // admin.addr puts the admin API on its own listener, and only there.
 func TestAdminOwnListener(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
 	env := map[string]string{"OAUTHD_ADMIN_KEY_SHA256": "  ," + digest, "OAUTHD_REDIS_URL": rs.URL}
@@ -358,6 +362,7 @@ func TestAdminOwnListener(t *testing.T) {
 // serve does not exit when Redis is unreachable: it listens, says it is
 // alive but not ready, and logs that it waits.
 func TestServeWaitsForRedis(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil, "--redis-url", "redis://:pw@127.0.0.1:1")
 	for _, tt := range []struct {
 		path   string
@@ -400,6 +405,7 @@ func httpGet(t *testing.T, u string) (int, string) {
 // admin listener with it; so is the profiler when admin.pprof is on. No
 // label holds a client_id or a token.
 func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	t.Run("one listener", func(t *testing.T) {
 		p := startOAuthd(t, nil)
 		id, secret := demoCredentials(t, p)

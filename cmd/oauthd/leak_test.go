@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +44,15 @@ import (
 var leaks = &leakScan{}
 
 func TestMain(m *testing.M) {
+	// More tests at once than go test's default (one per CPU), unless
+	// -parallel says otherwise: most of these wait on a program starting,
+	// a redis-server or a real clock, not on the CPU.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(8, 4*runtime.GOMAXPROCS(0))))
+	}
 	http.DefaultClient.Transport = harvestTransport{next: http.DefaultTransport, into: &leaks.answers}
 	code := m.Run()
 	for _, dir := range builtDirs {
@@ -325,6 +337,7 @@ func (l *leakScan) addEvents(t *testing.T, addr string) {
 // found and named by kind without being printed whole; a log holding only
 // what may be logged (ids, prefixes, digests) is clean.
 func TestLeakScanFindsPlantedLeaks(t *testing.T) {
+	t.Parallel()
 	secret := credential.NewSecret()
 	token, _ := credential.NewToken("4jibxb7jrdidojsbxotxpeutxw", 1_763_900_000)
 	apiKey, _ := credential.NewAPIKey("kc-billing", 1_763_900_000)

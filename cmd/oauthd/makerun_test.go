@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && faults
 
 package main
 
@@ -15,7 +15,9 @@ import (
 
 // make run, then Ctrl-C: oauthd shuts down cleanly and make reports no
 // error (it used go run, which exits 1 on SIGINT whatever its program
-// does). The demo listens on loopback and names it in its URLs.
+// does). The demo listens on loopback and names it in its URLs. Under the
+// faults tag (make test-faults): make builds oauthd again and runs it as
+// a process of its own.
 func TestMakeRunCtrlC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds oauthd with make")

@@ -23,6 +23,7 @@ import (
 // password comes from a file: the settings an operator of a hardened Redis
 // needs, and a password that never sits in a URL.
 func TestRedisTLSAndACL(t *testing.T) {
+	t.Parallel()
 	redistest.NeedBinaries(t, "redis-server")
 	dir := t.TempDir()
 	ca, caKey := newCert(t, dir, "ca", nil, nil)

@@ -19,6 +19,7 @@ import (
 // more. A second --generate never overwrites F, and a wrong current key
 // is refused naming the key it does not open, changing nothing.
 func TestResealMovesKeysOutOfRedis(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			rs := startScannedRedis(t, kind)

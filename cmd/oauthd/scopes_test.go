@@ -45,6 +45,7 @@ func scopesSupported(t *testing.T, url string) string {
 // the file afterwards keeps Redis's catalogue and says how to import its
 // own, which scopes import then does.
 func TestCatalogueDisagreementReplayed(t *testing.T) {
+	t.Parallel()
 	rs := startScannedRedis(t, redistest.Mini)
 	file := writeFile(t, "scopes:\n  - {name: sms, description: Send SMS}\n  - {name: reports, description: Read delivery reports}\n")
 	p := startOAuthd(t, nil, "--redis-url", rs.URL, "--config", file)
@@ -115,6 +116,7 @@ func TestCatalogueDisagreementReplayed(t *testing.T) {
 // The scopes verbs, through a running server's admin API and directly on
 // its Redis, alike: a held scope's deletion names its holders.
 func TestScopesVerbs(t *testing.T) {
+	t.Parallel()
 	modes := adminModes(t, startScannedRedis(t, redistest.Mini))
 	for name, env := range modes {
 		t.Run(name, func(t *testing.T) {

@@ -56,6 +56,7 @@ func waitForSerial(t *testing.T, addr string, roots *x509.CertPool, want int64, 
 // https, TLS 1.1 refused, an https issuer, and a renewed certificate served
 // to new connections while an open one keeps working.
 func TestServeTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	one, two := tlstest.New(t, 1), tlstest.New(t, 2)
 	certFile, keyFile := one.Write(t, dir)
@@ -157,6 +158,7 @@ func TestServeTLS(t *testing.T) {
 // TestServeTLSReloadOnSIGHUP runs the binary and renews its certificate
 // with SIGHUP, as cert-manager or a certbot deploy hook would.
 func TestServeTLSReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	one, two := tlstest.New(t, 1), tlstest.New(t, 2)
 	certFile, keyFile := one.Write(t, dir)
@@ -233,6 +235,7 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 // A listener reachable from other machines without TLS gets one loud
 // warning line at start-up; loopback and TLS listeners none.
 func TestPlainHTTPWarning(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := tlstest.New(t, 1).Write(t, dir)
 	tests := []struct {
@@ -297,6 +300,7 @@ func asksForCertificate(t *testing.T, addr string, roots *x509.CertPool) bool {
 // listener asks for none, so no browser offers one there. The metadata
 // then lists the mTLS methods.
 func TestServeTLSAsksForClientCertificate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	one := tlstest.New(t, 1)
 	certFile, keyFile := one.Write(t, dir)

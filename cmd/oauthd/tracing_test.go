@@ -175,6 +175,7 @@ func (r *otlpReceiver) wait(t *testing.T, service, name string) []otlpSpan {
 // commands below oauthd's request spans. Both programs' log lines carry
 // the trace's ids and a request id; the spans join the leak scan.
 func TestTracingEndToEnd(t *testing.T) {
+	t.Parallel()
 	smsBin := buildSMSAPI(t)
 	recv := startOTLPReceiver(t)
 	otel := map[string]string{
@@ -291,6 +292,7 @@ func TestTracingEndToEnd(t *testing.T) {
 // Without OTEL_* variables nothing is traced: no span, no ids in the
 // log, but a request id all the same.
 func TestTracingOffByDefault(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil)
 	id, secret := demoCredentials(t, p)
 	resp := postForm(t, p.URL+"/oauth/token", "grant_type=client_credentials", basicAuth(id, secret))

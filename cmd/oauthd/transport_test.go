@@ -9,6 +9,7 @@ import (
 // The whole program logs route patterns: a secret pasted into a path, on
 // the admin API or nowhere at all, stays out of the log.
 func TestLogNamesRoutesNotPaths(t *testing.T) {
+	t.Parallel()
 	p := startOAuthd(t, nil, "--log-buffer", "0s")
 	for _, path := range []string{"/admin/v1/applications/ocs_SECRETLOOKINGTHING", "/nope/ocs_X", "/oauth/token/ocs_Y?ocs_Z"} {
 		resp, err := http.Get(p.URL + path)

@@ -27,6 +27,7 @@ import (
 // once and gets a token. The pages are screenshotted and checked with
 // axe-core like every other.
 func TestBrowserClientAuth(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	env := newTestEnv(t, redistest.Mini)
 	u := &ui{t: t, ctx: ctx, axe: axeSource(t), shot: shotDir(t)}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,33 +64,84 @@ func axeSource(t *testing.T) string {
 	return string(b)
 }
 
-// newBrowser starts headless Chromium with a fresh profile.
+// newBrowser opens a tab for the test in the package's one headless
+// Chromium, in a browser context of its own: cookies, storage and cache
+// start empty, as a fresh profile did, and go with the test. (A browser
+// per test was a second or more of start-up each on a busy machine.)
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := findBrowser(t)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser now
+	browser, err := theBrowser.start(path)
+	if err != nil {
 		t.Fatalf("starting %s: %v", path, err)
 	}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The tab opens now, at the size the browser's own window had.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("opening a tab in %s: %v", path, err)
+	}
 	return ctx
+}
+
+// theBrowser is the package's one headless Chromium, started by the first
+// browser test that runs and stopped by TestMain.
+var theBrowser sharedBrowser
+
+type sharedBrowser struct {
+	once    sync.Once
+	ctx     context.Context // the browser's first tab: NewContext on it opens others
+	err     error
+	profile string
+	stop    func()
+}
+
+// start starts the browser at path the first time it is called and
+// returns it (or why it did not start) every time.
+func (b *sharedBrowser) start(path string) (context.Context, error) {
+	b.once.Do(func() {
+		b.profile, b.err = os.MkdirTemp("", "oauthd-dashboard-browser-")
+		if b.err != nil {
+			return
+		}
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(path),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("disable-extensions", true),
+			chromedp.Flag("password-store", "basic"),
+			chromedp.UserDataDir(b.profile),
+			chromedp.WindowSize(1280, 900),
+		)
+		ctx, cancel := chromedp.NewContext(alloc)
+		b.ctx, b.stop = ctx, func() { cancel(); cancelAlloc() }
+		b.err = chromedp.Do(ctx) // start the browser now
+	})
+	return b.ctx, b.err
+}
+
+// close stops the browser, if one started, and removes its profile.
+func (b *sharedBrowser) close() {
+	if b.stop != nil {
+		b.stop()
+	}
+	if b.profile != "" {
+		os.RemoveAll(b.profile)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	theBrowser.close()
+	os.Exit(code)
 }
 
 // shotDir is where the screenshots go: testdata/screenshots.
@@ -150,8 +202,10 @@ func (u *ui) text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
-// check screenshots the page at desktop and phone width, in the light
-// and the dark colour scheme, and runs axe-core on all four.
+// check looks at the page at desktop and phone width, in the light and
+// the dark colour scheme: runs axe-core on all four, checks that the phone
+// width does not scroll sideways, and screenshots each when screenshots
+// is on (the faults build: make test-faults) or DocShotsEnv is set.
 func (u *ui) check(name string) {
 	u.t.Helper()
 	for _, vp := range []struct {
@@ -165,19 +219,8 @@ func (u *ui) check(name string) {
 			if scheme == "dark" {
 				shot += "-dark"
 			}
-			ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
-			cancel()
-			if err != nil {
-				u.t.Fatalf("screenshot %s: %v", name, err)
-			}
-			if err := os.WriteFile(filepath.Join(u.shot, shot+".png"), png, 0o644); err != nil {
-				u.t.Fatal(err)
-			}
-			if doc, ok := docShots[shot]; ok && os.Getenv(DocShotsEnv) != "" {
-				if err := os.WriteFile(filepath.Join("..", "..", "docs", doc), png, 0o644); err != nil {
-					u.t.Fatal(err)
-				}
+			if screenshots || os.Getenv(DocShotsEnv) != "" {
+				u.screenshot(shot)
 			}
 			// A phone-width page must not scroll sideways.
 			if vp.label == "phone" {
@@ -193,6 +236,26 @@ func (u *ui) check(name string) {
 		u.scheme("light")
 	}
 	u.do("viewport reset", chromedp.EmulateViewport(1280, 900))
+}
+
+// screenshot writes the page, whole, as PNG to the screenshot folder, and
+// to docs/ if it is one of docShots and DocShotsEnv is set.
+func (u *ui) screenshot(shot string) {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
+	cancel()
+	if err != nil {
+		u.t.Fatalf("screenshot %s: %v", shot, err)
+	}
+	if err := os.WriteFile(filepath.Join(u.shot, shot+".png"), png, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
+	if doc, ok := docShots[shot]; ok && os.Getenv(DocShotsEnv) != "" {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", doc), png, 0o644); err != nil {
+			u.t.Fatal(err)
+		}
+	}
 }
 
 // scheme makes the page follow a light or dark system preference
@@ -290,6 +353,7 @@ func (u *ui) axeSelfTest() {
 // refused; signing out ends the session on another replica. Every page is
 // screenshotted at desktop and phone width and checked with axe-core.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	env := newTestEnv(t, redistest.Mini)
 	other := env.replica()
@@ -492,6 +556,7 @@ func scopesJourney(t *testing.T, u *ui, env *testEnv) {
 // Without JavaScript every action still works as a plain form post; only
 // the enhancements (copy buttons) are missing.
 func TestBrowserWithoutJavaScript(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	env := newTestEnv(t, redistest.Mini)
 	u := &ui{t: t, ctx: ctx}

@@ -1,3 +1,5 @@
+//go:build faults
+
 package dashboard_test
 
 import (
@@ -21,7 +23,10 @@ import (
 // a search finds matches on every page, not a few per page (issue 20
 // item 4: "daemon-2" showed 4 of 10), the orders and both directions of
 // paging work in the browser, and each page answers within pageBound.
-// TestFaultBrowserManyApplications does 100,000.
+// TestFaultBrowserManyApplications does 100,000. Under the faults tag (make
+// test-faults), with it: loading a real redis-server and bounding page
+// times is the fault suite's kind of test, and was a quarter of the
+// default suite's dashboard time.
 func TestBrowserManyApplications(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")

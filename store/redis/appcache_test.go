@@ -10,6 +10,7 @@ import (
 )
 
 func TestAppCache(t *testing.T) {
+	t.Parallel()
 	c := newAppCache(2)
 	a := store.Application{ClientID: "a", Name: "one"}
 	// Down (not subscribed): nothing is served or kept.

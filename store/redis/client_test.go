@@ -10,6 +10,7 @@ import (
 )
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	myTLS := &tls.Config{ServerName: "redis.internal", MinVersion: tls.VersionTLS12}
 	tests := []struct {
 		name    string

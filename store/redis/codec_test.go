@@ -13,6 +13,7 @@ import (
 )
 
 func TestTokenRecordRoundTrip(t *testing.T) {
+	t.Parallel()
 	iat := time.UnixMilli(1_763_900_000_123).UTC()
 	tests := []struct {
 		name string
@@ -50,6 +51,7 @@ func TestTokenRecordRoundTrip(t *testing.T) {
 }
 
 func TestTokenRecordCorrupt(t *testing.T) {
+	t.Parallel()
 	ref := store.TokenRef{ClientID: "c1", Digest: store.Sum("x")}
 	good := encodeToken(store.Token{Scopes: []string{"sms"}, IssuedAt: time.UnixMilli(5), Kind: KindAPIKey, Name: "n"})
 	for _, b := range [][]byte{
@@ -118,6 +120,7 @@ func BenchmarkTokenRecordDecode(b *testing.B) {
 // keys survive the record, and an application of shared secrets (the zero
 // ClientAuth) is stored without an auth object, as before methods existed.
 func TestAppRecordAuthRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, auth := range []store.ClientAuth{
 		{},
 		{Method: store.AuthPrivateKeyJWT, JWKS: []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)},

@@ -15,8 +15,10 @@ import (
 // comes before them (store.FeedSubscription). Before, TestFeedEndpoint saw
 // "ready" ahead of two such events in 12 of 300 runs.
 func TestFeedBacklogEndsAtStreamTop(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			rdb := redistest.Start(t, kind).Client(t)
 			s := New(rdb, Options{Prefix: "fl"})

@@ -32,8 +32,10 @@ func feedEntries(t *testing.T, rdb goredis.UniversalClient, prefix string) []sto
 // one feed entry, with the change; changes that cannot write none, and no
 // entry carries more than kind, client_id and jti.
 func TestFeedWrites(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			rdb := redistest.Start(t, kind).Client(t)
 			s := redis.New(rdb, redis.Options{Prefix: "fw", KeepExpired: time.Hour})
@@ -153,8 +155,10 @@ func backlog(t *testing.T, sub store.FeedSubscription) []store.FeedEvent {
 // reset; a subscriber that does not keep up is disconnected without
 // holding up the others.
 func TestFeedFanout(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			rdb := redistest.Start(t, kind).Client(t)
 			s := redis.New(rdb, redis.Options{Prefix: "ff", MaxFeed: 100_000})
@@ -268,6 +272,7 @@ func TestFeedFanout(t *testing.T) {
 // A stopped feed disconnects its subscribers and refuses new ones, so a
 // replica shutting down sends them elsewhere at once.
 func TestFeedStop(t *testing.T) {
+	t.Parallel()
 	rdb := redistest.Start(t, redistest.Mini).Client(t)
 	s := redis.New(rdb, redis.Options{Prefix: "fs"})
 	f := s.NewFeed(redis.FeedOptions{Block: 20 * time.Millisecond})

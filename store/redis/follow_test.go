@@ -42,8 +42,10 @@ func eventually(t *testing.T, what string, cond func() bool) time.Duration {
 // other's cache within milliseconds, and a replica whose invalidation
 // channel breaks never serves from its cache until it is back.
 func TestCacheCoherence(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			a := redis.New(srv.Client(t), redis.Options{Prefix: "co"})
@@ -141,8 +143,10 @@ func (g *getCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 // then from its cache (the token path reads it on every request), and a
 // change made through one is seen by the other within milliseconds.
 func TestScopeCacheCoherence(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			a := redis.New(srv.Client(t), redis.Options{Prefix: "co"})

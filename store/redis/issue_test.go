@@ -86,6 +86,8 @@ func warm(s *Store, a store.Application) {
 // every width, expiries on and off a whole second, scopes, audiences and
 // a shorter lifetime (the ttl parameter) asked for or not.
 func TestIssueScriptWritesWhatGoWrites(t *testing.T) {
+	// Not in parallel: real time passes between its steps, and a starved
+	// CPU under -race stretched it past what the case allows.
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		for _, keep := range []time.Duration{0, time.Hour} {
@@ -201,6 +203,7 @@ func (h *roundTrips) count(f func()) int64 {
 // Introspection too: the token, its application and the caller (with its
 // lock-out) are read in one pipeline when neither application is cached.
 func TestOneRoundTrip(t *testing.T) {
+	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		var rt roundTrips
@@ -267,6 +270,7 @@ func TestOneRoundTrip(t *testing.T) {
 // (createToken), and a replay of either is refused in it, nothing written
 // and the other left untaken.
 func TestBoundTokenOneRoundTrip(t *testing.T) {
+	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		var rt roundTrips
@@ -342,6 +346,7 @@ func commandCalls(t *testing.T, rdb goredis.UniversalClient) map[string]int64 {
 // place in the index cost only its first token. Whether Go held the
 // application or not. And a live token costs at most 200 bytes of Redis.
 func TestCommandsPerToken(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Start(t, redistest.Real).Client(t)
 	s := New(rdb, Options{Prefix: "cmd"})
@@ -424,64 +429,12 @@ func TestCommandsPerToken(t *testing.T) {
 	}
 }
 
-// Revoking every token of an application (a generation bump) costs Redis
-// the same commands whether it holds ten tokens or ten thousand: it
-// drops (or, keeping reasons, lets expire) whole buckets, never one
-// record at a time.
-func TestRevokeAllConstant(t *testing.T) {
-	for _, keep := range []time.Duration{0, time.Hour} {
-		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
-			ctx := context.Background()
-			rdb := redistest.Start(t, redistest.Real).Client(t)
-			s := New(rdb, Options{Prefix: "ra", KeepExpired: keep})
-			// The same issue times for both, so both fill the same buckets.
-			at := time.Now()
-			cost := func(id string, tokens int) int64 {
-				for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
-					a := issueApp(fmt.Sprint(id, life), life)
-					if err := s.CreateApplication(ctx, a); err != nil {
-						t.Fatal(err)
-					}
-				}
-				for i := range tokens {
-					for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
-						r := tokenRequest(fmt.Sprint(id, life), fmt.Sprint(id, i), at)
-						if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-				if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
-					t.Fatal(err)
-				}
-				for _, life := range []time.Duration{0, time.Hour, 24 * time.Hour} {
-					if _, err := s.UpdateApplication(ctx, fmt.Sprint(id, life), func(a store.Application) (store.Application, error) {
-						a.Generation++
-						return a, nil
-					}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				var total int64
-				for _, c := range commandCalls(t, rdb) {
-					total += c
-				}
-				return total
-			}
-			few, many := cost("few", 10), cost("many", 3000)
-			t.Logf("revoke-all of 3 applications: %d commands with 10 tokens each, %d with 3000", few, many)
-			if many != few {
-				t.Fatalf("revoke-all: %d commands with 10 tokens, %d with 3000: it grows with the tokens", few, many)
-			}
-		})
-	}
-}
-
 // No record outlives its application: tokens issued while it is deleted,
 // by replicas holding it in their cache or not, are refused or deleted
 // with it, and no key of it is left. (The delete watches the bucket
 // index, which a token starting a bucket writes.)
 func TestNoOrphanUnderConcurrentDelete(t *testing.T) {
+	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		cold := New(rdb, Options{Prefix: "orphan"})
@@ -566,6 +519,7 @@ func usedMemory(t *testing.T, rdb goredis.UniversalClient) int64 {
 // registers the bucket again, which changes nothing, and everything reads
 // both: lookup, listing, revocation, deletion.
 func TestBucketFromBeforeTheMarker(t *testing.T) {
+	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		s := New(rdb, Options{Prefix: "old"})
@@ -623,6 +577,7 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 // 16 trims it. Here a day-long bucket keeps the index alive while 1,000
 // one-second buckets start, each already ended.
 func TestIndexTrimmed(t *testing.T) {
+	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		s := New(rdb, Options{Prefix: "trim"})

@@ -15,6 +15,7 @@ import (
 // failure at warn once per outage (its repeats at debug until it has been
 // quiet a minute), anything unknown at warn.
 func TestLibraryLoggerLevels(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	clock := time.Unix(1_800_000_000, 0)
 	l := newLibLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), func() time.Time { return clock })

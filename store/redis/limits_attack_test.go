@@ -112,8 +112,12 @@ func lockedFor(t *testing.T, err error) time.Duration {
 // pair and locks the pair for at least the address's lock-out, so the
 // token script refuses the right secret exactly as the wrong ones.
 func TestLimitsAddressLockIsNoOracle(t *testing.T) {
+	// Not in parallel with other tests: real time passes between its steps,
+	// and a CPU starved by them under -race stretched it past what the
+	// case allows.
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel() // with its sibling only: the test itself is serial
 			unit := 3 * time.Second
 			cfg := defaultLimits
 			cfg.Lockout = unit
@@ -173,8 +177,10 @@ func TestLimitsAddressLockIsNoOracle(t *testing.T) {
 // client's allowlist are exempt. One address alone cannot bring a siege
 // about: failures meeting its pair's lock-out do not count.
 func TestLimitsCeiling(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			cfg := defaultLimits
 			cfg.ClientCeiling = Rate{N: 300, Per: time.Hour}
 			e := newLimitsEnv(t, kind, cfg)
@@ -253,8 +259,10 @@ func inNet(prefix string, h int) netip.Addr {
 // budget, for the pair, the address and the token script's check alike;
 // another /64 has its own, and IPv4 addresses are counted one by one.
 func TestLimitsIPv6Prefix(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			e := newLimitsEnv(t, kind, defaultLimits)
 			ctx := context.Background()
 			e.app(t, "daemon")

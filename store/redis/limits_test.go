@@ -39,6 +39,7 @@ func advance(t *testing.T, rs *redistest.Server, now *time.Time, d time.Duration
 // Quotas are taken in leases: most takes cost no Redis call, and the
 // shared count still refuses past the rate, on every replica.
 func TestLimitsQuota(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t, redistest.Mini)
 	rs.Mini.SetTime(time.Now())
 	cfg := LimitsConfig{Issue: Rate{N: 1000, Per: time.Hour}}
@@ -83,6 +84,7 @@ func TestLimitsQuota(t *testing.T) {
 // request: it goes down with each permit, close to the shared count, and
 // a quota changed on the application takes effect with a new lease.
 func TestLimitsQuotaRemaining(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t, redistest.Mini)
 	rs.Mini.SetTime(time.Now())
 	l := NewLimits(rs.Client(t), "test", LimitsConfig{Issue: Rate{N: 1000, Per: time.Hour}})
@@ -112,6 +114,7 @@ func TestLimitsQuotaRemaining(t *testing.T) {
 
 // Source counts an IPv4 address as itself and an IPv6 one as its network.
 func TestSource(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		addr string
 		bits int

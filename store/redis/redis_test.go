@@ -27,8 +27,11 @@ var _ store.Backend = backend{}
 // The conformance suite on miniredis and on a real redis-server, through
 // the client serve uses (tightened timeouts: an outage shows quickly).
 func TestConformance(t *testing.T) {
+	// Not in parallel with other tests (its cases are, with each other):
+	// some read short lock-outs in real time.
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			storetest.RunTests(t, func(t *testing.T, limits store.LimitsConfig) storetest.Backend {
 				srv := redistest.Start(t, kind)
 				rdb, err := redis.NewClient(srv.URL)
@@ -57,8 +60,10 @@ func TestConformance(t *testing.T) {
 // ends, so Redis itself forgets expired tokens; tokens that never expire
 // share a hash with no TTL. The raw token appears nowhere.
 func TestBucketTTL(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			rdb := srv.Client(t)
@@ -133,6 +138,7 @@ var keysOf, usedMemory = redis.KeysOf, redis.UsedMemory
 // old generation's records for the tombstone time so introspection can
 // still say "revoked"; the delete must find those too.
 func TestDeleteLeavesNothing(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		for _, keep := range []time.Duration{0, time.Hour} {
 			t.Run(fmt.Sprint(kind, "/keep=", keep), func(t *testing.T) {
@@ -215,73 +221,13 @@ func testDeleteLeavesNothing(t *testing.T, kind redistest.Kind, keep time.Durati
 	}
 }
 
-// Issued tokens leave Redis by themselves once expired: memory and key
-// count come back to where they started. Real Redis only (miniredis has no
-// INFO memory); expiry takes real time, so lifetimes are a second.
-func TestFootprintReturns(t *testing.T) {
-	ctx := context.Background()
-	srv := redistest.Start(t, redistest.Real)
-	rdb := srv.Client(t)
-	s := redis.New(rdb, redis.Options{Prefix: "fp"})
-	app := store.Application{ClientID: "fp", Name: "n", Enabled: true, CreatedAt: time.Now()}
-	if err := s.CreateApplication(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	const n = 5000
-	issue := func(round int) {
-		now := time.Now()
-		for i := range n {
-			tok := store.Token{ClientID: "fp", IssuedAt: now, ExpiresAt: now.Add(time.Second), Scopes: []string{"sms"}}
-			ref := store.TokenRef{ClientID: "fp", Bucket: tok.Bucket(), Digest: store.Sum(fmt.Sprint(round, i))}
-			if err := s.CreateToken(ctx, ref, tok); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Expiry is Redis's own (active expiry samples keys ten times a
-	// second): there is no signal to wait for, so poll, bounded.
-	waitFor := func(keys int64) {
-		deadline := time.Now().Add(15 * time.Second)
-		for rdb.DBSize(ctx).Val() != keys {
-			if time.Now().After(deadline) {
-				t.Fatalf("keys did not come back to %d: %v", keys, rdb.Keys(ctx, "*").Val())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	// The first rounds warm what Redis keeps once (the script, the
-	// connection's buffers, its own tables); later rounds must each give
-	// back everything.
-	before := rdb.DBSize(ctx).Val()
-	for round := range 2 {
-		issue(round)
-		waitFor(before)
-	}
-	mem0 := usedMemory(t, rdb)
-	for round := 2; round < 4; round++ {
-		issue(round)
-		peak := usedMemory(t, rdb)
-		t.Logf("%d live tokens: %d keys over the %d before, %d bytes (%.0f per token)",
-			n, rdb.DBSize(ctx).Val()-before, before, peak-mem0, float64(peak-mem0)/n)
-		waitFor(before)
-		// Redis may free a large hash off its main thread: poll for
-		// memory too, and allow 32 KiB (6 bytes a token) for buffers and
-		// tables Redis sizes itself.
-		deadline := time.Now().Add(10 * time.Second)
-		for after := usedMemory(t, rdb); after > mem0+32<<10; after = usedMemory(t, rdb) {
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: used_memory %d after expiry, %d before (peak %d)", round, after, mem0, peak)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
-
 // Usage is buffered in memory, reported at once by this process, written
 // by FlushUsage, and never lost by a failed flush.
 func TestUsageFlush(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			rdb := srv.Client(t)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestScopeCache(t *testing.T) {
+	t.Parallel()
 	var c scopeCache
 	l := store.ScopeList{Scopes: []store.Scope{{Name: "sms"}}, Version: 1}
 	// Down (not subscribed): nothing is kept.

@@ -16,6 +16,7 @@ import (
 // them at start: RebuildAppIndexes writes them once, then finds them
 // current.
 func TestRebuildAppIndexes(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redistest.Mini)
 	s := redis.New(srv.Client(t), redis.Options{Prefix: "up"})
 	ctx := context.Background()

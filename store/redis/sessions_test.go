@@ -16,8 +16,10 @@ import (
 // seen, and ended, by every replica at once. (The rest of the contract,
 // idle expiry included, is the conformance suite's.)
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	for _, kind := range redistest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			srv := redistest.Start(t, kind)
 			rdb := srv.Client(t)
