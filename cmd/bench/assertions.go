@@ -108,13 +108,19 @@ func (k keyCredentials) writeAssertions(path, aud string, n int) error {
 	if err := <-errs; err != nil {
 		return err
 	}
+	return writeLines(path, bodies)
+}
+
+// writeLines writes lines to a new file at path, one a line: the files of
+// one-use credentials the wrk scripts read (assertions.lua, dpoptoken.lua).
+func writeLines(path string, lines []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	for _, b := range bodies {
-		w.WriteString(b)
+	for _, l := range lines {
+		w.WriteString(l)
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
