@@ -44,8 +44,11 @@ const (
 type credentials struct {
 	id  string
 	via string // viaBasic, viaPost, viaAssertion, viaCertificate
-	// secret is sent with viaBasic and viaPost.
+	// secret is sent with viaBasic and viaPost; sum is its digest once
+	// digest has computed it.
 	secret string
+	sum    store.Digest
+	hashed bool
 	// assertion is viaAssertion's, parsed, not yet verified.
 	assertion *clientauth.Assertion
 	// chain is the client's TLS certificate chain, leaf first, when it
@@ -66,6 +69,16 @@ type credentials struct {
 // secretOnly reports whether the credentials are a shared secret sent as
 // it is (client_secret_basic, client_secret_post).
 func (cr *credentials) secretOnly() bool { return cr.via == viaBasic || cr.via == viaPost }
+
+// digest is the secret's SHA-256, computed once a request: the token
+// endpoint sends it to the store's script and checks it against the
+// application the script returns.
+func (cr *credentials) digest() store.Digest {
+	if !cr.hashed {
+		cr.sum, cr.hashed = store.Sum(cr.secret), true
+	}
+	return cr.sum
+}
 
 // readClientCredentials reads the client's credentials from HTTP Basic
 // (client_secret_basic), the body's client_secret (client_secret_post),
@@ -263,7 +276,7 @@ func checkClient(c echo.Context, app *store.Application, cr *credentials, now ti
 	var secretID string
 	if cr.secretOnly() {
 		var ok bool
-		if secretID, ok = app.MatchDigest(store.Sum(cr.secret), now); !ok {
+		if secretID, ok = app.MatchDigest(cr.digest(), now); !ok {
 			return "", errInvalidClient("wrong secret")
 		}
 	} else if cr.verified == "" || cr.verified != app.Auth.Method {

@@ -103,7 +103,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	pending := credential.NewPending(id)
 	var secret store.Digest
 	if cr.secretOnly() {
-		secret = store.Sum(cr.secret)
+		secret = cr.digest()
 	}
 	issued, err := s.store.IssueToken(ctx, store.TokenRequest{
 		ClientID: id, Secret: secret, AuthMethod: cr.verified, JTI: cr.jti, JTIUntil: cr.jtiUntil,
