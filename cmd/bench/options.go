@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 
 	"github.com/oauthd/oauthd/store/redis"
@@ -38,6 +39,9 @@ type options struct {
 	SizingLifetime time.Duration
 	SizingApps     int
 	SizingShardGiB int // the most memory one Redis primary is sized to hold
+	// Only, when set, keeps the comparisons whose name it matches: one
+	// line measured again without the whole run.
+	Only *regexp.Regexp
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -66,6 +70,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.SizingLifetime, "sizing-lifetime", time.Hour, "token lifetime the sizing table's memory assumes (tokens live that long in Redis)")
 	fs.IntVar(&o.SizingApps, "sizing-apps", 100_000, "applications the sizing table's memory assumes")
 	fs.IntVar(&o.SizingShardGiB, "sizing-shard-gib", 16, "the most memory (GiB) the sizing table puts on one Redis primary")
+	fs.Func("only", "run only the comparisons whose name matches this regular expression (e.g. -only '100000 apps|introspection'); the capacity model then lacks the others' figures", func(v string) error {
+		re, err := regexp.Compile(v)
+		o.Only = re
+		return err
+	})
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: 1s runs, one pair each, few tokens (flags given explicitly still win)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -119,6 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	cmps, err := r.comparisons(ctx, dir, opts, apps)
 	if err != nil {
 		return err
+	}
+	if opts.Only != nil {
+		cmps = slices.DeleteFunc(cmps, func(c *comparison) bool { return !opts.Only.MatchString(c.name) })
+		if len(cmps) == 0 {
+			return fmt.Errorf("-only %q matches no comparison", opts.Only)
+		}
 	}
 	fmt.Fprintf(stdout, "assertions: %d written before each private_key_jwt run, each used once; a run that uses them up shows non-2xx answers (-assertions)\n",
 		assertionsPerRun(opts))
