@@ -608,3 +608,83 @@ func TestIndexTrimmed(t *testing.T) {
 		}
 	})
 }
+
+// The usage flush costs one round trip per flushBatch applications and,
+// once an application has been counted, five commands for it (EVALSHA,
+// two HINCRBY, HMGET, HSET), whatever the number of applications: with
+// many applications asking rarely, nearly every token's application is
+// flushed, so this is a cost per token. A script the node lost (SCRIPT
+// FLUSH, a restart) is loaded again and nothing is counted twice or lost.
+func TestUsageFlushCost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t, redistest.Real).Client(t)
+	var rt roundTrips
+	rdb.AddHook(&rt)
+	s := New(rdb, Options{Prefix: "flush"})
+	const apps = 2*flushBatch + 10
+	for i := range apps {
+		if err := s.CreateApplication(ctx, issueApp(fmt.Sprint("app-", i), 24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issueAll := func(round string) {
+		for i := range apps {
+			r := tokenRequest(fmt.Sprint("app-", i), round, time.Now())
+			if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush := func() (trips int64) {
+		var err error
+		trips = rt.count(func() { err = s.FlushUsage(ctx) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return trips
+	}
+	issueAll("first")
+	flush() // each application's usage hash and hour made
+	issueAll("second")
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	trips := flush()
+	calls := commandCalls(t, rdb)
+	var total int64
+	for _, c := range calls {
+		total += c
+	}
+	// The applications' own commands: the hour's top set takes at most
+	// topKeep of them whatever the number, its expiries a few per flush.
+	perApp := float64(total-calls["zincrby"]-calls["zremrangebyrank"]-calls["pexpireat"]) / apps
+	t.Logf("flush of %d applications: %d round trips, %.2f commands per application %v", apps, trips, float64(total)/apps, calls)
+	if want := int64((apps+flushBatch-1)/flushBatch) + 1; trips > want {
+		t.Errorf("flush of %d applications took %d round trips, want at most %d (one per %d, one for the overall counts)", apps, trips, want, flushBatch)
+	}
+	for _, c := range []string{"evalsha", "hmget", "hset"} {
+		if calls[c] != apps {
+			t.Errorf("%d %s for %d applications, want one each: %v", calls[c], c, apps, calls)
+		}
+	}
+	if calls["exists"] != 0 || calls["pexpireat"] > 2 || calls["hget"] != 0 {
+		t.Errorf("steady-state flush checks existence or sets expiries per application: %v", calls)
+	}
+	if perApp > 5.1 {
+		t.Errorf("%.2f commands per application flushed, want 5: %v", perApp, calls)
+	}
+
+	// A node without the script: loaded again, every count kept once.
+	issueAll("third")
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	for _, i := range []int{0, apps - 1} {
+		u, err := s.GetUsage(ctx, fmt.Sprint("app-", i))
+		if err != nil || u.Issued != 3 {
+			t.Fatalf("app-%d after a flush that met NOSCRIPT: %+v, %v; want 3 issued", i, u, err)
+		}
+	}
+}

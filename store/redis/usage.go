@@ -35,9 +35,10 @@ const DefaultUsageFlushEvery = 10 * time.Second
 
 const hourlyKeep = 48 * time.Hour
 
-// topKeep is how many applications each hour's top set keeps: the
-// overview's top ten over a day is exact unless an application was never
-// among an hour's topKeep busiest.
+// topKeep is how many applications each hour's top set keeps, and how many
+// of one flush's applications are added to it: the overview's top ten over
+// a day is exact unless an application was never among an hour's topKeep
+// busiest, nor among the topKeep busiest of one replica's flush.
 const topKeep = 200
 
 type appUsage struct {
@@ -139,47 +140,84 @@ func (u *usageBuffer) peek(id string) (appUsage, bool) {
 	return appUsage{issued: p.issued, last: p.last, secrets: maps.Clone(p.secrets), hours: maps.Clone(p.hours)}, true
 }
 
-// flushUsage writes one application's counts, only while the application
-// exists: a flush racing its deletion must not leave its keys behind.
-// KEYS: app, usage, hourly key of ARGV[3]'s day. ARGV: issued, last use
-// (ms), hourly expiry (Unix ms), then hour/count pairs and
-// secret-field/ms pairs, split by the counts in ARGV[4] and ARGV[5].
+// flushUsage writes one application's counts of one day, only while the
+// application exists: a flush racing its deletion must not leave its keys
+// behind. It is run for many applications in one pipeline (FlushUsage), so
+// its cost is what it asks of Redis: once an application has been counted,
+// five commands (this EVALSHA, two HINCRBY, one HMGET and one HSET).
+// The existence check is made only when the usage hash may just have been
+// created (its count is all it holds: HINCRBY returned what it added), and
+// the hourly key's expiry only when its hour's field is new; neither then
+// costs a command a flush in steady state.
+// KEYS: app, usage, hourly key of the day. ARGV: issued (0 for a second
+// day's call), last use (Unix ms; 0 for none), hourly expiry (Unix ms),
+// the number of hour/count pairs, the number of field/ms pairs of last use
+// (secret:<id>), then the pairs.
 var flushUsage = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], 'issued', ARGV[1])
-local last = tonumber(ARGV[2])
-local prev = tonumber(redis.call('HGET', KEYS[2], 'app') or '0')
-if last > prev then redis.call('HSET', KEYS[2], 'app', ARGV[2]) end
+local issued = tonumber(ARGV[1])
+if issued > 0 then
+  if redis.call('HINCRBY', KEYS[2], 'issued', issued) == issued and redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('DEL', KEYS[2])
+    return 0
+  end
+elseif redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
 local i = 6
 for _ = 1, tonumber(ARGV[4]) do
-  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i+1])
+  local n = tonumber(ARGV[i+1])
+  if redis.call('HINCRBY', KEYS[3], ARGV[i], n) == n then redis.call('PEXPIREAT', KEYS[3], ARGV[3]) end
   i = i + 2
 end
-if tonumber(ARGV[4]) > 0 then redis.call('PEXPIREAT', KEYS[3], ARGV[3]) end
+-- Last use: the later of what is stored and what is written, so replicas
+-- flushing in any order agree.
+local fields, at = {}, {}
+if tonumber(ARGV[2]) > 0 then fields[1], at[1] = 'app', tonumber(ARGV[2]) end
 for _ = 1, tonumber(ARGV[5]) do
-  local p = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
-  if tonumber(ARGV[i+1]) > p then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1]) end
+  fields[#fields + 1], at[#at + 1] = ARGV[i], tonumber(ARGV[i+1])
   i = i + 2
 end
+if #fields == 0 then return 1 end
+local prev, set = redis.call('HMGET', KEYS[2], unpack(fields)), {}
+for j, f in ipairs(fields) do
+  if at[j] > (tonumber(prev[j] or '0') or 0) then
+    set[#set + 1], set[#set + 2] = f, at[j]
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[2], unpack(set)) end
 return 1
 `)
+
+// flushBatch is how many applications' counts one pipeline carries: one
+// round trip for them all, small enough that a flush never holds a
+// connection long.
+const flushBatch = 256
 
 func (s *Store) hourlyKey(id string, day int64) string {
 	return s.opts.Prefix + ":{" + id + "}:hourly:" + strconv.FormatInt(day, 10)
 }
 
-// FlushUsage writes the usage counted since the last flush. Counts whose
-// write fails stay buffered for the next one.
+// usageCall is one flushUsage call: an application's counts of one day.
+type usageCall struct {
+	id    string
+	day   int64
+	first bool // carries the totals and last-use times
+	hours map[int64]int64
+	keys  []string
+	args  []any
+}
+
+// FlushUsage writes the usage counted since the last flush, in pipelines
+// of flushBatch applications. Counts whose write fails stay buffered for
+// the next one.
 func (s *Store) FlushUsage(ctx context.Context) error {
 	pending := s.usage.take()
 	if len(pending) == 0 {
 		return nil
 	}
-	failed := map[string]*appUsage{}
-	var firstErr error
-	var overall []issuedHour
+	calls := make([]usageCall, 0, len(pending))
 	for id, p := range pending {
-		// One script call per day the hours fall in (almost always one).
+		// One call per day the hours fall in (almost always one).
 		byDay := map[int64]map[int64]int64{}
 		for h, n := range p.hours {
 			day := h / 24
@@ -190,34 +228,51 @@ func (s *Store) FlushUsage(ctx context.Context) error {
 		}
 		first := true
 		for day, hours := range byDay {
-			args := []any{0, ms(p.last), (day+1)*24*3600*1000 + hourlyKeep.Milliseconds(), len(hours), 0}
+			args := []any{0, 0, (day+1)*24*3600*1000 + hourlyKeep.Milliseconds(), len(hours), 0}
 			for h, n := range hours {
 				args = append(args, h, n)
 			}
 			if first {
 				// The totals and last-use times go with the first call.
-				args[0] = p.issued
-				args[4] = len(p.secrets)
+				args[0], args[1], args[4] = p.issued, ms(p.last), len(p.secrets)
 				for sid, at := range p.secrets {
 					args = append(args, "secret:"+sid, ms(at))
 				}
 			}
-			written, err := flushUsage.Run(ctx, s.rdb, []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args...).Int()
-			if err == nil && written == 1 {
-				for h, n := range hours {
-					overall = append(overall, issuedHour{id, day*24 + h, n})
-				}
-			}
-			if err != nil {
-				if firstErr == nil {
-					firstErr = s.wrap(err)
-				}
-				failed[id] = &appUsage{hours: hours}
-				if first {
-					failed[id].issued, failed[id].last, failed[id].secrets = p.issued, p.last, p.secrets
-				}
-			}
+			calls = append(calls, usageCall{id: id, day: day, first: first, hours: hours,
+				keys: []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args: args})
 			first = false
+		}
+	}
+	failed := map[string]*appUsage{}
+	var firstErr error
+	var overall []issuedHour
+	for batch := range slices.Chunk(calls, flushBatch) {
+		written, errs := s.runUsageCalls(ctx, batch)
+		for i, c := range batch {
+			if errs[i] != nil {
+				if firstErr == nil {
+					firstErr = s.wrap(errs[i])
+				}
+				f := failed[c.id]
+				if f == nil {
+					f = &appUsage{hours: map[int64]int64{}}
+					failed[c.id] = f
+				}
+				for h, n := range c.hours {
+					f.hours[c.day*24+h] += n
+				}
+				if c.first {
+					p := pending[c.id]
+					f.issued, f.last, f.secrets = p.issued, p.last, p.secrets
+				}
+				continue
+			}
+			if written[i] {
+				for h, n := range c.hours {
+					overall = append(overall, issuedHour{c.id, c.day*24 + h, n})
+				}
+			}
 		}
 	}
 	if len(failed) > 0 {
@@ -227,6 +282,46 @@ func (s *Store) FlushUsage(ctx context.Context) error {
 		firstErr = err
 	}
 	return firstErr
+}
+
+// runUsageCalls runs calls in one pipeline by EVALSHA, loading the script
+// and running again the calls Redis answered NOSCRIPT (a restarted or new
+// node: those ran nothing). It reports, per call, whether it wrote (the
+// application exists) or the error it met.
+func (s *Store) runUsageCalls(ctx context.Context, calls []usageCall) ([]bool, []error) {
+	written, errs := make([]bool, len(calls)), make([]error, len(calls))
+	todo := make([]int, len(calls))
+	for i := range calls {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		cmds := make([]*goredis.Cmd, len(todo))
+		_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for j, i := range todo {
+				cmds[j] = flushUsage.EvalSha(ctx, p, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		})
+		var again []int
+		for j, i := range todo {
+			n, err := cmds[j].Int()
+			if err != nil && attempt == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+				again = append(again, i)
+				continue
+			}
+			written[i], errs[i] = err == nil && n == 1, err
+		}
+		if len(again) > 0 {
+			if err := flushUsage.Load(ctx, s.rdb).Err(); err != nil {
+				for _, i := range again {
+					errs[i] = err
+				}
+				again = nil
+			}
+		}
+		todo = again
+	}
+	return written, errs
 }
 
 type issuedHour struct {
@@ -243,25 +338,38 @@ func (s *Store) topKey(hour int64) string {
 }
 
 // flushOverall adds what a flush wrote to the counts of every application
-// together. They are advisory: a failure loses them (retrying would count
-// the applications' own counts twice) and is reported.
+// together: one HINCRBY per hour, and to each hour's top set the topKeep
+// applications this flush counted most (the others could not rank in it
+// by this flush's counts alone; see topKeep). They are advisory: a
+// failure loses them (retrying would count the applications' own counts
+// twice) and is reported.
 func (s *Store) flushOverall(ctx context.Context, list []issuedHour) error {
 	if len(list) == 0 {
 		return nil
 	}
+	perHour := map[int64][]issuedHour{}
+	for _, h := range list {
+		perHour[h.hour] = append(perHour[h.hour], h)
+	}
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		trim := map[int64]bool{}
-		for _, h := range list {
-			day := h.hour / 24
+		for hour, apps := range perHour {
+			day := hour / 24
 			expire := time.UnixMilli((day+1)*24*3600*1000 + hourlyKeep.Milliseconds())
-			p.HIncrBy(ctx, s.overallKey(day), strconv.FormatInt(h.hour%24, 10), h.n)
+			var total int64
+			for _, a := range apps {
+				total += a.n
+			}
+			p.HIncrBy(ctx, s.overallKey(day), strconv.FormatInt(hour%24, 10), total)
 			p.PExpireAt(ctx, s.overallKey(day), expire)
-			p.ZIncrBy(ctx, s.topKey(h.hour), float64(h.n), h.id)
-			p.PExpireAt(ctx, s.topKey(h.hour), expire)
-			trim[h.hour] = true
-		}
-		for h := range trim {
-			p.ZRemRangeByRank(ctx, s.topKey(h), 0, -topKeep-1)
+			if len(apps) > topKeep {
+				slices.SortFunc(apps, func(a, b issuedHour) int { return cmp.Compare(b.n, a.n) })
+				apps = apps[:topKeep]
+			}
+			for _, a := range apps {
+				p.ZIncrBy(ctx, s.topKey(hour), float64(a.n), a.id)
+			}
+			p.PExpireAt(ctx, s.topKey(hour), expire)
+			p.ZRemRangeByRank(ctx, s.topKey(hour), 0, -topKeep-1)
 		}
 		return nil
 	})
