@@ -209,7 +209,7 @@ func dpopArithmetic(w io.Writer, pc proofCheck, cmps []*comparison) {
 	if cpu > 0 {
 		atCPU = fmt.Sprintf(", %.2f at sms-api's %.1fus of CPU a DPoP request (measured)", want*cpu/1e6, cpu)
 	}
-	fmt.Fprintf(w, "          %.2fx of the bare route's %.0f req/s is %.0f DPoP req/s: %.2f cores of signature checks alone%s, of %d shared with wrk: %s\n",
+	fmt.Fprintf(w, "          %.2fx of the bare route's %.0f req/s is %.0f DPoP req/s: %.2f cores of signature checks alone%s, of %d (shared with wrk): %s\n",
 		c.minRatio, bare, want, checks(want), atCPU, pc.cores, verdict)
 	ratio, _ := pairRatios(c.baseRuns, c.subjectRuns)
 	share := ""

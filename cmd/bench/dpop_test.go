@@ -109,7 +109,7 @@ func TestDPoPArithmetic(t *testing.T) {
 			"out of reach on this machine: the signatures alone", "measured 8000 req/s (0.16x): 0.71 cores of signature checks of sms-api's 1.36 (the signature 52%"}},
 		{"sms-api's CPU", cmp(30_000, 170*time.Microsecond), []string{"1.33 cores of signature checks alone, 2.55 at", "out of reach on this machine at sms-api's CPU"}},
 		{"within reach", cmp(10_000, 170*time.Microsecond), []string{"within reach in CPU"}},
-		{"CPU unreadable", cmp(10_000, 0), []string{"0.45 cores of signature checks alone, of 2 shared with wrk: within reach"}},
+		{"CPU unreadable", cmp(10_000, 0), []string{"0.45 cores of signature checks alone, of 2 (shared with wrk): within reach"}},
 		{"not measured", nil, []string{"on 2 cores doing nothing else\n"}},
 	}
 	for _, tt := range tests {
