@@ -26,7 +26,7 @@ test:
 	@tmp=$${TMPDIR:-/tmp}; $(GO) build -o "$$tmp/oauthd-testreport" ./cmd/internal/testreport && \
 	bash -o pipefail -c '$(GO) test -race -count=1 -json ./... | tee "$$0" | "$$1"' "$$tmp/oauthd-test.json" "$$tmp/oauthd-testreport"
 
-## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), search over 100,000 applications, the tests of several oauthd processes or bounds in milliseconds, the Dockerfile's build lines, and the browser tests writing their screenshots; prints FIGURE lines
+## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), search over 100,000 applications, the tests of several oauthd processes or bounds in milliseconds, the Dockerfile's build lines, the browser tests writing their screenshots, and make bench's DPoP script under wrk; prints FIGURE lines
 # The faults tag also moves these out of make test (TestReplicasInvalidate,
 # TestMakeRunCtrlC, TestFootprintReturns, TestRevokeAllConstant,
 # TestBrowserManyApplications, TestDockerfileBuildSteps) and turns the
@@ -36,6 +36,7 @@ test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestFootprintReturns$$|TestRevokeAllConstant$$)' ./store/redis/
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestBrowser)' ./server/dashboard/
 	$(GO) test -tags faults -count=1 -v -run '^TestDockerfileBuildSteps$$' ./deploy/
+	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/bench/
 
 ## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib, openssl)
 interop:

@@ -112,7 +112,7 @@ func (k keyCredentials) writeAssertions(path, aud string, n int) error {
 }
 
 // writeLines writes lines to a new file at path, one a line: the files of
-// one-use credentials the wrk scripts read (assertions.lua, dpoptoken.lua).
+// one-use credentials the wrk scripts read (assertions.lua, dpop.lua).
 func writeLines(path string, lines []string) error {
 	f, err := os.Create(path)
 	if err != nil {

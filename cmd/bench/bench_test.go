@@ -243,6 +243,8 @@ func TestParseOptions(t *testing.T) {
 			return o.SizingLifetime == time.Hour && o.SizingApps == 100_000 && o.SizingShardGiB == 16 && o.Replicas == 1
 		}, ""},
 		{"no lifetime", []string{"-sizing-lifetime", "0s"}, nil, "-sizing-lifetime"},
+		{"proofs given", []string{"-proofs", "5000"}, func(o options) bool { return o.Proofs == 5000 }, ""},
+		{"negative proofs", []string{"-proofs", "-1"}, nil, "-proofs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

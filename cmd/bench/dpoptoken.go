@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,15 +16,13 @@ import (
 // token request carries an ES256 DPoP proof of its own, from a file
 // written just before the run (proofs are good for dpop.max_age, 60 s by
 // default, and for one request each), as the private_key_jwt runs take
-// their assertions. dpoptoken.lua sends them with the daemon's secret.
+// their assertions. dpop.lua sends them with the daemon's secret.
 
-// writeProofs writes n DPoP proofs for POST tokenURL, one a line, signed
-// with one fresh P-256 key on every core.
-func writeProofs(path, tokenURL string, n int) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
+// writeProofs writes n DPoP proofs by d for a request of method to uri,
+// one a line, signing on every core. accessToken is the token the
+// request presents (its hash is the proof's ath), or "" for a token
+// request.
+func writeProofs(path string, d *oauthclient.DPoP, method, uri, accessToken string, n int) error {
 	proofs := make([]string, n)
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
@@ -36,13 +31,9 @@ func writeProofs(path, tokenURL string, n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := oauthclient.NewDPoP(key)
-			if err != nil {
-				errs <- err
-				return
-			}
 			for i := w; i < n; i += workers {
-				if proofs[i], err = d.Proof(http.MethodPost, tokenURL, "", ""); err != nil {
+				var err error
+				if proofs[i], err = d.Proof(method, uri, accessToken, ""); err != nil {
 					errs <- err
 					return
 				}
@@ -61,11 +52,7 @@ func writeProofs(path, tokenURL string, n int) error {
 // proof gets a DPoP-bound token and that the same proof again is refused:
 // the run would measure nothing else.
 func expectDPoPToken(ctx context.Context, hc *http.Client, tokenURL, basic string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	d, err := oauthclient.NewDPoP(key)
+	d, err := newDPoP()
 	if err != nil {
 		return err
 	}

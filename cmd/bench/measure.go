@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,9 +128,11 @@ type comparison struct {
 	prepare func() error
 }
 
-// comparisons prepares the comparisons of issues 9, 12 and 23, after
+// comparisons prepares the comparisons of issues 9, 12, 18, 19 and 23, after
 // checking once, outside wrk, that each target answers 200 as it should.
-func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *appsScenario) ([]*comparison, error) {
+//
+// pc, the proof check's cost, sizes the DPoP middleware runs' proof files.
+func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *appsScenario, pc proofCheck) ([]*comparison, error) {
 	scripts, err := writeScripts(dir)
 	if err != nil {
 		return nil, err
@@ -210,14 +213,37 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *a
 	}
 
 	// DPoP (issue 19): each request its own proof, from a file written
-	// afresh before each run, each line used once.
+	// afresh before each run, each line used once. At the token endpoint,
+	// as many as assertions.
+	tokenDPoP, err := newDPoP()
+	if err != nil {
+		return nil, err
+	}
 	proofFile := filepath.Join(dir, "proofs.txt")
-	writeDPoPProofs := func() error { return writeProofs(proofFile, r.oauthdURL+"/oauth/token", nAssertions) }
+	writeDPoPProofs := func() error {
+		return writeProofs(proofFile, tokenDPoP, http.MethodPost, r.oauthdURL+"/oauth/token", "", nAssertions)
+	}
 	if err := expectDPoPToken(ctx, r.http, r.oauthdURL+"/oauth/token", r.daemon.basic()); err != nil {
 		return nil, err
 	}
+	// At sms-api, a DPoP-bound token and proofs of its key for the URL
+	// wrk is given, with the token's hash: as many as the run could use
+	// (proofsPerRun). The check also fills sms-api's cache.
+	groupsURL := r.smsURL + "/v1/groups"
+	boundToken, boundDPoP, err := r.boundToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apiProofFile := filepath.Join(dir, "api-proofs.txt")
+	nProofs := proofsPerRun(opts, pc)
+	writeAPIProofs := func() error {
+		return writeProofs(apiProofFile, boundDPoP, http.MethodGet, groupsURL, boundToken, nProofs)
+	}
+	if err := expectDPoPResource(ctx, r.http, groupsURL, boundToken, boundDPoP); err != nil {
+		return nil, err
+	}
 
-	fixed, rotate, many, signed := scripts["fixed.lua"], scripts["introspect.lua"], scripts["tokens.lua"], scripts["assertions.lua"]
+	fixed, rotate, many, signed, proofs := scripts["fixed.lua"], scripts["introspect.lua"], scripts["tokens.lua"], scripts["assertions.lua"], scripts["dpop.lua"]
 	// Each target names the processes serving it, whose CPU time each
 	// run reads.
 	tgt := func(name, url, script string, pid int, role string, args ...string) target {
@@ -268,9 +294,20 @@ func (r *rig) comparisons(ctx context.Context, dir string, opts options, apps *a
 			// Issue 19: one proof's signature check and jti per request;
 			// target 0.6x.
 			name: "token (DPoP)", baseName: "baseline", base: baseToken, minRatio: 0.6,
-			subject: tgt("oauthd POST /oauth/token (DPoP)", r.oauthdURL+"/oauth/token", scripts["dpoptoken.lua"], r.oauthdPID, "",
-				proofFile, fmt.Sprint(opts.Threads), r.daemon.basic()),
+			subject: tgt("oauthd POST /oauth/token (DPoP)", r.oauthdURL+"/oauth/token", proofs, r.oauthdPID, "",
+				proofFile, fmt.Sprint(opts.Threads), "POST", grant, daemonAuth, form),
 			prepare: writeDPoPProofs,
+		},
+		{
+			// Issue 19: sms-api checking a proof (its signature, above
+			// all) and remembering its jti on every request, the token a
+			// cache hit as in the bearer lines; target 0.5x.
+			// dpopArithmetic prints what the signature alone allows.
+			name: dpopMiddleware, baseName: "bare", minRatio: 0.5,
+			base: bareGET,
+			subject: tgt("sms-api GET /v1/groups (DPoP, cache hit)", groupsURL, proofs, r.smsPID, "",
+				apiProofFile, fmt.Sprint(opts.Threads), "GET", "", "Authorization: DPoP "+boundToken),
+			prepare: writeAPIProofs,
 		},
 		{
 			name: "jwt middleware", baseName: "bare", minRatio: 0.8,

@@ -23,6 +23,7 @@ type options struct {
 	IntrospectTokens int           // live tokens the introspection runs rotate through
 	Apps             int           // applications the many-applications comparison asks uniformly
 	Assertions       int           // client assertions written for each private_key_jwt run; 0: 20,000 per second
+	Proofs           int           // DPoP proofs written for each DPoP middleware run; 0: from the measured proof check (proofsPerRun)
 	Quick            bool
 	Feed             int // feed subscribers: runs the fan-out comparison instead of the others
 	FeedRate         int // feed events published per second during it
@@ -63,6 +64,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.IntrospectTokens, "introspect-tokens", 1_000, "live tokens the introspection runs rotate through")
 	fs.IntVar(&o.Apps, "apps", 100_000, "applications the many-applications comparison asks uniformly, against 1,000")
 	fs.IntVar(&o.Assertions, "assertions", 0, "client assertions (each used once) written before each private_key_jwt run; 0: 20,000 per second of the run, about twice oauthd's token rate. A run that uses them up shows non-2xx answers")
+	fs.IntVar(&o.Proofs, "proofs", 0, "DPoP proofs (each used once) written before each DPoP middleware run; 0: per second of the run, 1.5 times what the machine's cores could check if they only verified signatures. A run that uses them up shows non-2xx answers")
 	fs.IntVar(&o.Feed, "feed", 0, "run only the revocation feed fan-out comparison, with this many subscribers (e.g. 1000)")
 	fs.IntVar(&o.FeedRate, "feed-rate", 10, "feed events published per second during the fan-out comparison")
 	fs.Float64Var(&o.TraceSample, "trace-sample", 0, "run oauthd and sms-api with OpenTelemetry tracing on, sampling this fraction of traces (e.g. 0.01) to an OTLP receiver in the harness that drops them; 0: tracing off")
@@ -122,6 +124,7 @@ func (o options) validate() error {
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
 		{o.Apps >= o.StatTokens+redis.DefaultAppCacheSize+100, fmt.Sprintf("-apps: at least -stat-tokens + %d, more than oauthd's application cache holds", redis.DefaultAppCacheSize+100)},
 		{o.Assertions >= 0, "-assertions: a number of assertions, or 0 for 20,000 per second of the run"},
+		{o.Proofs >= 0, "-proofs: a number of proofs, or 0 to size them from the measured proof check"},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
 		{o.FeedRate >= 0 && o.FeedRate <= 1000, "-feed-rate: between 0 (heartbeats only) and 1000 events per second"},
 		{o.TraceSample >= 0 && o.TraceSample <= 1, "-trace-sample: a fraction between 0 (tracing off) and 1"},

@@ -65,7 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	m := describeMachine(ctx)
 	fmt.Fprintf(stdout, "oauthd load benchmark (make bench; docs/benchmarks.md explains each line)\n\n")
-	comparisons, targets := 8, 12 // distinct targets, each warmed up once
+	// What comparisons (measure.go) declares: comparisons, and distinct
+	// targets, each warmed up once.
+	comparisons, targets := 11, 15
 	if opts.Replicas > 1 {
 		comparisons, targets = comparisons+1, targets+2
 	}
@@ -117,7 +119,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := ps.check(); err != nil {
 		return err
 	}
-	cmps, err := r.comparisons(ctx, dir, opts, apps)
+	// Timed before the load, while the servers are idle: it sizes the
+	// DPoP middleware runs' proofs, and the report's arithmetic reads it.
+	pc, err := measureProofCheck()
+	if err != nil {
+		return err
+	}
+	cmps, err := r.comparisons(ctx, dir, opts, apps, pc)
 	if err != nil {
 		return err
 	}
@@ -127,8 +135,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return fmt.Errorf("-only %q matches no comparison", opts.Only)
 		}
 	}
-	fmt.Fprintf(stdout, "assertions: %d written before each private_key_jwt run, each used once; a run that uses them up shows non-2xx answers (-assertions)\n",
+	fmt.Fprintf(stdout, "assertions: %d written before each private_key_jwt and DPoP token run, each used once; a run that uses them up shows non-2xx answers (-assertions)\n",
 		assertionsPerRun(opts))
+	proofsLine := "1.5 times the checks a second the dpop: line at the end allows, per second of a run"
+	if opts.Proofs > 0 {
+		proofsLine = "-proofs"
+	}
+	fmt.Fprintf(stdout, "proofs:   %d written before each DPoP middleware run (%s), each used once; a run that uses them up shows non-2xx answers\n",
+		proofsPerRun(opts, pc), proofsLine)
 	l := load{Threads: opts.Threads, Connections: opts.Connections, Duration: opts.Duration}
 	mt := meter{proc: r.procCPU, redis: func(ctx context.Context) (time.Duration, error) { return readRedisCPU(ctx, r.rdb) }}
 	if err := measure(ctx, &ps, mt, l, opts.Warmup, opts.Repeat, cmps, stdout); err != nil {
@@ -136,7 +150,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	report(stdout, opts, cmps, cost, apps.cost)
 	capacity(stdout, opts, cmps, cost, apps)
-	fmt.Fprintf(stdout, "\n%s\n", r.dpopStatus(ctx))
+	fmt.Fprintln(stdout)
+	dpopArithmetic(stdout, pc, cmps)
 	if sink != nil {
 		fmt.Fprintf(stdout, "\n%s\n", sink)
 	}

@@ -16,7 +16,7 @@ import (
 // The wrk scripts. report.lua is appended to each: it counts answers
 // outside 2xx and prints the line parseWrk reads.
 //
-//go:embed fixed.lua introspect.lua tokens.lua assertions.lua dpoptoken.lua report.lua
+//go:embed fixed.lua introspect.lua tokens.lua assertions.lua dpop.lua report.lua
 var luaFS embed.FS
 
 // writeScripts writes each request script, with report.lua appended, to
@@ -27,7 +27,7 @@ func writeScripts(dir string) (map[string]string, error) {
 		return nil, err
 	}
 	paths := map[string]string{}
-	for _, name := range []string{"fixed.lua", "introspect.lua", "tokens.lua", "assertions.lua", "dpoptoken.lua"} {
+	for _, name := range []string{"fixed.lua", "introspect.lua", "tokens.lua", "assertions.lua", "dpop.lua"} {
 		src, err := luaFS.ReadFile(name)
 		if err != nil {
 			return nil, err
