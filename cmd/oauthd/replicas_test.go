@@ -77,11 +77,13 @@ func buildOnce(name, pkg string) func() (string, error) {
 	})
 }
 
-// builtDir is where buildOnce keeps the binaries of this checkout.
+// builtDir is where buildOnce keeps the binaries of this checkout: the
+// user's cache folder, or the temporary one where there is none ($HOME
+// unset).
 func builtDir() (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", err
+		cache = os.TempDir()
 	}
 	wd, err := os.Getwd()
 	if err != nil {
