@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -81,16 +80,6 @@ func newBrowser(t *testing.T) context.Context {
 	// The tab opens now, at the size the browser's own window had.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatalf("opening a tab in %s: %v", path, err)
-	}
-	// chromedp turns DevTools' CSS domain on in every tab; no test reads
-	// it, and with it on Chromium reports each style sheet and restyle
-	// to the test: a tenth of the browser tests' CPU, the viewport and
-	// colour scheme switches of check and axe-core's style reads most.
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, css.Disable, cdp.Empty{})
-		return err
-	})); err != nil {
-		t.Fatalf("turning the CSS domain off in %s: %v", path, err)
 	}
 	return ctx
 }
