@@ -299,9 +299,16 @@ func (s *simulation) count(rate float64) int {
 	}
 }
 
+// redisClient opens a client as serve does, but for the outage: time
+// there is simulated, so a command to the closed Redis fails at once
+// (max_retries=-1: no wall-clock backoff and second dial) and the pool
+// never stops dialling (a pool_size no outage reaches: after pool_size
+// failed dials go-redis fails every command until a probe once a second
+// of wall clock gets through, so the restarted Redis went unused for up to
+// a second, seconds of the test's time).
 func (s *simulation) redisClient() goredis.UniversalClient {
 	s.t.Helper()
-	rdb, err := redis.NewClient("redis://" + s.mini.Addr())
+	rdb, err := redis.NewClient("redis://" + s.mini.Addr() + "?max_retries=-1&pool_size=10000")
 	if err != nil {
 		s.t.Fatal(err)
 	}

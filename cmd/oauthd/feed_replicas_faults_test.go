@@ -131,7 +131,7 @@ func TestFaultFeedAcrossReplicas(t *testing.T) {
 	}
 	rs := redistest.Start(t, redistest.Real)
 	key, digest := newAdminKey(t)
-	oauthdBin, smsBin := buildOAuthd(t), buildSMSAPI(t)
+	oauthdBin, smsBin := oauthdBinary(t), buildSMSAPI(t)
 	lb := startFailover(t)
 	issuer := "http://" + lb.ln.Addr().String()
 	env := map[string]string{

@@ -23,7 +23,7 @@ const invalidationBound = 100 * time.Millisecond
 func TestReplicasInvalidate(t *testing.T) {
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
-	bin := buildOAuthd(t)
+	bin := oauthdBinary(t)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}
 	a, b := startReplica(t, bin, env), startReplica(t, bin, env)
 

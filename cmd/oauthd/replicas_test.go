@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,10 +21,31 @@ import (
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
-// buildOAuthd compiles this program once per test binary run, for tests
-// that need real, separate oauthd processes (a link is seconds on a
-// loaded machine; each test linking its own was most of their time).
-func buildOAuthd(t *testing.T) string { return mustBuild(t, builtOAuthd) }
+// oauthdBinary is the oauthd program for tests that need real, separate
+// oauthd processes: this test binary, which runs oauthd's main instead of
+// the tests when oauthdMainEnv is in its environment (TestMain). The
+// process is oauthd's main as the real binary runs it; building one was a
+// link of seconds of CPU on every run of the tests.
+func oauthdBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// oauthdMainEnv, set in the environment, makes this test binary oauthd.
+const oauthdMainEnv = "OAUTHD_TEST_BINARY_IS_OAUTHD"
+
+// asOAuthd adds oauthdMainEnv to env, for a process of oauthdBinary.
+func asOAuthd(env map[string]string) map[string]string {
+	out := map[string]string{oauthdMainEnv: "1"}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
 
 // mustBuild is the binary build makes, or the test's end.
 func mustBuild(t *testing.T, build func() (string, error)) string {
@@ -34,27 +57,41 @@ func mustBuild(t *testing.T, build func() (string, error)) string {
 	return bin
 }
 
-// builtOAuthd is the binary buildOAuthd shares.
-var builtOAuthd = buildOnce("oauthd", ".")
-
 // buildOnce returns a function that builds the program pkg (a path from
-// this directory) the first time it is called, into a directory TestMain
-// removes, and then returns that binary.
+// this directory) the first time it is called and then returns that
+// binary. The binary is kept between runs, in a folder of the user's cache
+// named after this package's directory: go build links again only when
+// the program changed (a link is seconds on a loaded machine), and two
+// checkouts never share one.
 func buildOnce(name, pkg string) func() (string, error) {
 	return sync.OnceValues(func() (string, error) {
-		dir, err := os.MkdirTemp("", name+"-test-bin-")
+		dir, err := builtDir()
 		if err != nil {
 			return "", err
 		}
-		builtDirsMu.Lock()
-		builtDirs = append(builtDirs, dir)
-		builtDirsMu.Unlock()
 		bin := filepath.Join(dir, name)
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 		return bin, nil
 	})
+}
+
+// builtDir is where buildOnce keeps the binaries of this checkout: the
+// user's cache folder, or the temporary one where there is none ($HOME
+// unset).
+func builtDir() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(wd))
+	dir := filepath.Join(cache, "oauthd-test-bin", hex.EncodeToString(sum[:8]))
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // startBinary starts bin with args and env added to the test's
@@ -76,13 +113,6 @@ func startBinary(t *testing.T, bin string, env map[string]string, args ...string
 	return cmd, stderr
 }
 
-// builtDirs are the directories of binaries built for the tests; the
-// builds of different programs may run at once (parallel tests).
-var (
-	builtDirsMu sync.Mutex
-	builtDirs   []string
-)
-
 // replica is one oauthd process.
 type replica struct {
 	url     string
@@ -99,7 +129,7 @@ type replica struct {
 // timer) until it listens and its application cache follows invalidations.
 func startReplica(t *testing.T, bin string, env map[string]string) *replica {
 	t.Helper()
-	cmd, stderr := startBinary(t, bin, env, "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	cmd, stderr := startBinary(t, bin, asOAuthd(env), "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json")
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -195,7 +225,7 @@ func TestUsageSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	rs := startScannedRedis(t, redistest.Real)
 	key, digest := newAdminKey(t)
-	bin := buildOAuthd(t)
+	bin := oauthdBinary(t)
 	env := map[string]string{"OAUTHD_REDIS_URL": rs.URL, "OAUTHD_ADMIN_KEY_SHA256": digest}
 	a := startReplica(t, bin, env)
 	code, m := adminCall(t, "POST", a.url+"/admin/v1/applications", key, map[string]any{"name": "u", "scopes": []string{"sms"}})

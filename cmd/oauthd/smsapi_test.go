@@ -22,7 +22,8 @@ type smsAPI struct {
 	logs           *runtest.Buffer
 }
 
-// buildSMSAPI builds the example resource server once per test binary.
+// buildSMSAPI builds the example resource server (once per test binary,
+// linked again only when it changed: buildOnce).
 func buildSMSAPI(t *testing.T) string { return mustBuild(t, builtSMSAPI) }
 
 var builtSMSAPI = buildOnce("sms-api", "../sms-api")

@@ -162,9 +162,9 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	one, two := tlstest.New(t, 1), tlstest.New(t, 2)
 	certFile, keyFile := one.Write(t, dir)
-	cmd := exec.Command(buildOAuthd(t), "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json",
+	cmd := exec.Command(oauthdBinary(t), "serve", "--http-addr", "127.0.0.1:0", "--log-format", "json",
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), oauthdMainEnv+"=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
