@@ -26,16 +26,16 @@ test:
 	@tmp=$${TMPDIR:-/tmp}; $(GO) build -o "$$tmp/oauthd-testreport" ./cmd/internal/testreport && \
 	bash -o pipefail -c '$(GO) test -race -count=1 -json ./... | tee "$$0" | "$$1"' "$$tmp/oauthd-test.json" "$$tmp/oauthd-testreport"
 
-## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), search over 100,000 applications, the tests of several oauthd processes or bounds in milliseconds, the Dockerfile's build lines, the browser tests writing their screenshots, and make bench's DPoP script under wrk; prints FIGURE lines
+## test-faults: fault tests on real redis-server / redis-sentinel processes (outage, Sentinel failover, Cluster), search over 100,000 applications, the tests of several oauthd processes or bounds in milliseconds, the Dockerfile's build lines, the Grafana dashboard's preview (two replicas through a simulated half hour), the browser tests writing their screenshots, and make bench's DPoP script under wrk; prints FIGURE lines
 # The faults tag also moves these out of make test (TestReplicasInvalidate,
 # TestMakeRunCtrlC, TestFootprintReturns, TestRevokeAllConstant,
-# TestBrowserManyApplications, TestDockerfileBuildSteps) and turns the
+# TestBrowserManyApplications, TestDockerfileBuildSteps, TestDashboardPreview) and turns the
 # browser tests' screenshots on; they run here.
 test-faults:
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestReplicasInvalidate$$|TestMakeRunCtrlC$$)' ./cmd/oauthd/
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestFootprintReturns$$|TestRevokeAllConstant$$)' ./store/redis/
 	$(GO) test -tags faults -count=1 -v -run '^(TestFault|TestBrowser)' ./server/dashboard/
-	$(GO) test -tags faults -count=1 -v -run '^TestDockerfileBuildSteps$$' ./deploy/
+	$(GO) test -tags faults -count=1 -v -run '^(TestDockerfileBuildSteps|TestDashboardPreview)$$' ./deploy/
 	$(GO) test -tags faults -count=1 -v -run '^TestFault' ./cmd/bench/
 
 ## interop: openid-client, oauth4webapi and authlib against a live oauthd on a real redis-server (.ci/interop/run; needs node 20+, npm, python3-authlib, openssl)
@@ -64,9 +64,9 @@ bench:
 bench-go:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
 
-## dashboard-preview: redraw docs/grafana-dashboard.png, the Grafana dashboard's panels over a simulated half hour of oauthd traffic (make test fails while it is out of date)
+## dashboard-preview: redraw docs/grafana-dashboard.png, the Grafana dashboard's panels over a simulated half hour of oauthd traffic (make test-faults fails while it is out of date)
 dashboard-preview:
-	$(GO) test -count=1 -run '^TestDashboardPreview$$' ./deploy -update-preview
+	$(GO) test -tags faults -count=1 -run '^TestDashboardPreview$$' ./deploy -update-preview
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
