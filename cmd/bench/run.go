@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -130,9 +131,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	if opts.Only != nil {
+		var names []string
+		for _, c := range cmps {
+			names = append(names, strconv.Quote(c.name))
+		}
 		cmps = slices.DeleteFunc(cmps, func(c *comparison) bool { return !opts.Only.MatchString(c.name) })
 		if len(cmps) == 0 {
-			return fmt.Errorf("-only %q matches no comparison", opts.Only)
+			return fmt.Errorf("-only %q matches no comparison; they are %s", opts.Only, strings.Join(names, ", "))
 		}
 	}
 	fmt.Fprintf(stdout, "assertions: %d written before each private_key_jwt and DPoP token run, each used once; a run that uses them up shows non-2xx answers (-assertions)\n",
