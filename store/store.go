@@ -670,6 +670,10 @@ func ExpiryBucket(exp time.Time, lifetime time.Duration) int64 {
 
 // TokenLookup is one read of a token together with everything that decides
 // whether it is still good; backends fill it in one round trip.
+//
+// App and Also may be a backend's cached records, shared with every other
+// lookup (Redis: its application cache): read them, never change them.
+// Introspection, a hot path, spares a copy of each that way.
 type TokenLookup struct {
 	// Token is nil when there is no record: unknown, revoked, or expired
 	// and forgotten.

@@ -612,16 +612,14 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		out.Token = &t
 	}
 	if appCached {
-		a := *app // a copy: the lookup's caller owns it
-		out.App = &a
+		out.App = app // the cache's own: TokenLookup's callers only read it
 	} else if out.App, err = s.optionalApp(ref.ClientID, appCmd, epoch); err != nil {
 		return store.TokenLookup{}, err
 	}
 	switch {
 	case also == "":
 	case otherCached:
-		o := *other
-		out.Also = &o
+		out.Also = other
 	default:
 		if out.Also, err = s.optionalApp(also, otherCmd, epoch); err != nil {
 			return store.TokenLookup{}, err
