@@ -12,10 +12,10 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/errgroup"
 )
 
 // keyCredentials are a private_key_jwt application's client_id and the
@@ -85,30 +85,32 @@ func (k keyCredentials) writeAssertions(path, aud string, n int) error {
 		return err
 	}
 	now := time.Now()
-	bodies := make([]string, n)
+	return writeSigned(path, n, func() (string, error) { return k.tokenBody(signer, aud, now) })
+}
+
+// writeSigned writes n lines made by sign, one-use credentials each, to a
+// new file at path, signing on every core: signing costs about what the
+// server's check does, so the files are made before a run, not during it.
+func writeSigned(path string, n int, sign func() (string, error)) error {
+	lines := make([]string, n)
 	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var g errgroup.Group
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			for i := w; i < n; i += workers {
-				b, err := k.tokenBody(signer, aud, now)
+				l, err := sign()
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
-				bodies[i] = b
+				lines[i] = l
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	return writeLines(path, bodies)
+	return writeLines(path, lines)
 }
 
 // writeLines writes lines to a new file at path, one a line: the files of

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/oauthd/oauthd/server/oauthclient"
 )
@@ -23,29 +21,7 @@ import (
 // request presents (its hash is the proof's ath), or "" for a token
 // request.
 func writeProofs(path string, d *oauthclient.DPoP, method, uri, accessToken string, n int) error {
-	proofs := make([]string, n)
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				var err error
-				if proofs[i], err = d.Proof(method, uri, accessToken, ""); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return writeLines(path, proofs)
+	return writeSigned(path, n, func() (string, error) { return d.Proof(method, uri, accessToken, "") })
 }
 
 // expectDPoPToken checks, outside wrk, that a token request with a fresh
