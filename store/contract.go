@@ -183,9 +183,13 @@ type Tokens interface {
 
 // UsageCounts reports how applications use their credentials, as CreateToken
 // counts it (access tokens only, not API keys): when each application and
-// each secret last got a token, how many it got in all and per hour. A
-// backend may write its counts lazily, but reports those it made itself at
-// once; counts made by another replica may show late. Usage is advisory:
+// each secret last got a token, how many it got in all and per hour. The
+// counts of an application are exact and shared by every replica at once,
+// and a token the check refused is not counted; last use may be exact only
+// to the hour (one of the tokens' times, in the last one's hour: store/redis
+// writes it with an hour's first token). The overall counts
+// (IssuedOverall) may be written lazily: a backend reports those it made
+// itself at once, those made by another replica may show late. Usage is advisory:
 // an application without any, or that does not exist, has zero usage, not
 // ErrNotFound.
 //

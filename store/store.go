@@ -266,8 +266,8 @@ func (a *Application) MatchDigest(d Digest, now time.Time) (id string, ok bool) 
 	return id, ok
 }
 
-// Usage is when an application and each of its secrets last got a token,
-// and how many tokens it has been issued.
+// Usage is when an application and each of its secrets last got a token
+// (exact to the hour, UsageCounts), and how many tokens it has been issued.
 type Usage struct {
 	LastUsed       time.Time
 	SecretLastUsed map[string]time.Time

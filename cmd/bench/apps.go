@@ -111,20 +111,31 @@ type issueCost struct {
 	// RoundTrips is per token: the commands and pipelines oauthd's Redis
 	// client sent (its oauthd_redis_command_duration_seconds counts),
 	// with the little it sends meanwhile for other reasons (the feed's
-	// XREAD a second, usage every 10 s).
+	// XREAD a second).
 	RoundTrips float64
-	// Commands is per token, from INFO commandstats.
+	// Commands is per token, from INFO commandstats, the token's usage
+	// count included (the token script's HINCRBY).
 	Commands commandCost
 }
 
 // appsCost is the many-applications scenario's cost, counted before any
 // load: First for tokens each its application's first (a new bucket, an
-// application the cache has never seen), Steady for tokens of the same
-// applications once those are out of the cache again (their buckets
-// live). Steady is the figure the targets hold.
+// application the cache has never seen, the first of its hour), Steady for
+// tokens of the same applications once those are out of the cache again
+// (their buckets live, the same hour). Steady is the figure the targets
+// hold. Flush is the overall counts' write (the dashboard's overview), a
+// cost per flush interval, not per token.
 type appsCost struct {
 	First, Steady issueCost
 	Evicted       int // tokens issued between the two, to push the first ones out of the cache
+	Flush         flushCost
+}
+
+// flushCost is one overall usage flush: its commands, for the
+// applications it counted.
+type flushCost struct {
+	Commands commandCost // Total is the flush's, not per token
+	Apps     int         // applications that got tokens since the flush before
 }
 
 // appsCosts measures appsCost on the first opts.StatTokens of many.
@@ -132,18 +143,18 @@ func (r *rig) appsCosts(ctx context.Context, many []credentials, sample int) (ap
 	var c appsCost
 	evict := many[sample : sample+redis.DefaultAppCacheSize+100]
 	c.Evicted = len(evict)
-	// A bucket boundary between the rounds would make the second one
-	// start buckets too: start again once if one passed.
-	for range 2 {
-		bucket := store.ExpiryBucket(time.Now().Add(24*time.Hour), 24*time.Hour)
+	// A bucket or an hour boundary between the rounds would make the
+	// second one start buckets, or count its tokens as its hour's first,
+	// too: start again if one passed.
+	period := func() string {
+		now := time.Now()
+		return fmt.Sprint(store.ExpiryBucket(now.Add(24*time.Hour), 24*time.Hour), now.Unix()/3600)
+	}
+	for range 3 {
+		at := period()
 		var err error
 		if c.First, err = r.issueCost(ctx, many[:sample]); err != nil {
 			return c, err
-		}
-		// The tokens that push the first ones out of the cache are
-		// flushed before the next count, so it holds its own only.
-		if err := r.rdb.ConfigResetStat(ctx).Err(); err != nil {
-			return c, fmt.Errorf("redis CONFIG RESETSTAT: %w", err)
 		}
 		if err := parallel(ctx, len(evict), clientConns, func(ctx context.Context, i int) error {
 			_, err := r.oauthd.issue(ctx, evict[i])
@@ -151,85 +162,94 @@ func (r *rig) appsCosts(ctx context.Context, many []credentials, sample int) (ap
 		}); err != nil {
 			return c, fmt.Errorf("issuing tokens: %w", err)
 		}
-		if err := r.awaitUsageFlush(ctx, len(evict)); err != nil {
-			return c, err
-		}
 		if c.Steady, err = r.issueCost(ctx, many[:sample]); err != nil {
 			return c, err
 		}
-		if store.ExpiryBucket(time.Now().Add(24*time.Hour), 24*time.Hour) == bucket {
+		if period() == at {
 			break
 		}
 	}
-	return c, nil
+	var err error
+	c.Flush, err = r.flushCost(ctx, sample+len(evict))
+	return c, err
 }
+
+// flushes is how many overall usage flushes commandstats show: each ends
+// with one ZREMRANGEBYRANK per hour it wrote, and nothing else sends one.
+func flushes(calls map[string]int64) int64 { return calls["zremrangebyrank"] }
 
 // issueCost issues one token for each application and counts what that
-// cost oauthd's Redis client and Redis, the usage flush that writes those
-// applications' counts included: with applications asking about once a
-// flush interval, as many do among 100,000 asking uniformly, the flush is
-// a cost per token. One token an application is the worst case (each
-// flushed for one token); a busier one shares its flush among its tokens.
+// cost oauthd's Redis client and Redis. The overall usage flush (every
+// 10 s, whatever the number of tokens: flushCost) is not a cost of these
+// tokens: a count it fell into is made again, at most twice.
 func (r *rig) issueCost(ctx context.Context, apps []credentials) (issueCost, error) {
 	c := issueCost{Tokens: len(apps)}
-	before, err := r.oauthdRoundTrips(ctx)
-	if err != nil {
-		return c, err
-	}
-	if err := r.rdb.ConfigResetStat(ctx).Err(); err != nil {
-		return c, fmt.Errorf("redis CONFIG RESETSTAT: %w", err)
-	}
-	if err := parallel(ctx, len(apps), clientConns, func(ctx context.Context, i int) error {
-		_, err := r.oauthd.issue(ctx, apps[i])
-		return err
-	}); err != nil {
-		return c, fmt.Errorf("issuing tokens: %w", err)
-	}
-	if err := r.awaitUsageFlush(ctx, len(apps)); err != nil {
-		return c, err
-	}
-	stats, err := info(ctx, r.rdb, "commandstats")
-	if err != nil {
-		return c, err
-	}
-	after, err := r.oauthdRoundTrips(ctx)
-	if err != nil {
-		return c, err
-	}
-	calls, err := commandCalls(stats)
-	if err != nil {
-		return c, err
-	}
-	c.Commands = perToken(calls, len(apps))
-	c.RoundTrips = (after - before) / float64(len(apps))
-	return c, nil
-}
-
-// awaitUsageFlush waits until oauthd's usage flush has written the counts
-// of apps applications since the last CONFIG RESETSTAT: the flush script
-// is the only user of HMGET, one per application. It is bounded by two
-// flush intervals and a margin.
-func (r *rig) awaitUsageFlush(ctx context.Context, apps int) error {
-	deadline := time.Now().Add(2*redis.DefaultUsageFlushEvery + 5*time.Second)
-	for {
+	for attempt := 0; ; attempt++ {
+		before, err := r.oauthdRoundTrips(ctx)
+		if err != nil {
+			return c, err
+		}
+		if err := r.rdb.ConfigResetStat(ctx).Err(); err != nil {
+			return c, fmt.Errorf("redis CONFIG RESETSTAT: %w", err)
+		}
+		if err := parallel(ctx, len(apps), clientConns, func(ctx context.Context, i int) error {
+			_, err := r.oauthd.issue(ctx, apps[i])
+			return err
+		}); err != nil {
+			return c, fmt.Errorf("issuing tokens: %w", err)
+		}
 		stats, err := info(ctx, r.rdb, "commandstats")
 		if err != nil {
-			return err
+			return c, err
+		}
+		after, err := r.oauthdRoundTrips(ctx)
+		if err != nil {
+			return c, err
 		}
 		calls, err := commandCalls(stats)
 		if err != nil {
-			return err
+			return c, err
 		}
-		if calls["hmget"] >= int64(apps) {
-			return nil
+		if flushes(calls) > 0 && attempt < 2 {
+			continue
+		}
+		c.Commands = perToken(calls, len(apps))
+		c.RoundTrips = (after - before) / float64(len(apps))
+		return c, nil
+	}
+}
+
+// flushCost waits for oauthd's next overall usage flush and counts its
+// commands (nothing else is sent meanwhile but the feed's XREAD and the
+// clients' PING, left out). It is bounded by two flush intervals and a
+// margin.
+func (r *rig) flushCost(ctx context.Context, apps int) (flushCost, error) {
+	wait := 2*redis.DefaultUsageFlushEvery + 5*time.Second
+	deadline := time.Now().Add(wait)
+	if err := r.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		return flushCost{}, fmt.Errorf("redis CONFIG RESETSTAT: %w", err)
+	}
+	for {
+		stats, err := info(ctx, r.rdb, "commandstats")
+		if err != nil {
+			return flushCost{}, err
+		}
+		calls, err := commandCalls(stats)
+		if err != nil {
+			return flushCost{}, err
+		}
+		if flushes(calls) > 0 {
+			delete(calls, "xread")
+			delete(calls, "ping")
+			delete(calls, "config") // this CONFIG RESETSTAT
+			return flushCost{Commands: perToken(calls, 1), Apps: apps}, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("oauthd's usage flush wrote %d of %d applications' counts in %s (HMGET in INFO commandstats)",
-				calls["hmget"], apps, 2*redis.DefaultUsageFlushEvery+5*time.Second)
+			return flushCost{}, fmt.Errorf("oauthd wrote no overall usage counts in %s (no ZREMRANGEBYRANK in INFO commandstats)", wait)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return flushCost{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -311,8 +331,10 @@ func (r *rig) manyApps(ctx context.Context, dir string, opts options, stdout io.
 		return nil, err
 	}
 	st, first := s.cost.Steady, s.cost.First
-	fmt.Fprintf(stdout, "redis:    %.2f round trips, %.2f commands per token of an application not cached, its bucket live (%d tokens counted); %.2f and %.2f for a bucket's first token\n",
+	fmt.Fprintf(stdout, "redis:    %.2f round trips, %.2f commands per token of an application not cached, its bucket live (%d tokens counted); %.2f and %.2f for a bucket's and an hour's first token\n",
 		st.RoundTrips, st.Commands.Total, st.Tokens, first.RoundTrips, first.Commands.Total)
+	fmt.Fprintf(stdout, "redis:    the overall usage flush (every %s, for the dashboard's overview): %.0f commands in one round trip, %d applications counted since the one before\n",
+		redis.DefaultUsageFlushEvery, s.cost.Flush.Commands.Total, s.cost.Flush.Apps)
 	// The applications appsCosts did not give a token get one each now.
 	rest := s.many[opts.StatTokens+s.cost.Evicted:]
 	if s.memory.BeforeTok, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {

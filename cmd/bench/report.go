@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/oauthd/oauthd/store/redis"
 )
 
 // report prints the medians, the targets of issues 9, 12 and 23 with PASS
@@ -71,10 +73,10 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps 
 	st, first := apps.Steady, apps.First
 	line(fmt.Sprintf("round trips per token, %d apps", opts.Apps), fmt.Sprintf("%.2f", st.RoundTrips), "<= 1.05",
 		&goal{value: st.RoundTrips, want: 1.05, atMost: true},
-		fmt.Sprintf("(oauthd's Redis client, %d tokens of applications not cached, their usage flush included; a bucket's first token: %.2f)", st.Tokens, first.RoundTrips))
+		fmt.Sprintf("(oauthd's Redis client, %d tokens of applications not cached; a bucket's first token: %.2f)", st.Tokens, first.RoundTrips))
 	line(fmt.Sprintf("Redis commands per token, %d apps", opts.Apps), fmt.Sprintf("%.2f", st.Commands.Total), "<= 4",
 		&goal{value: st.Commands.Total, want: 4, atMost: true},
-		fmt.Sprintf("(INFO commandstats, the usage flush included: one token an application, its worst case; a bucket's first token: %.2f)", first.Commands.Total))
+		fmt.Sprintf("(INFO commandstats, the usage count included; a bucket's and an hour's first token: %.2f)", first.Commands.Total))
 	line("non-2xx answers, all runs", fmt.Sprintf("%d", non2xx), "0", &goal{value: float64(non2xx), want: 0, atMost: true}, "")
 
 	fmt.Fprintf(w, "\nredis commands per token issue: %.2f (%s; counted over %d tokens with INFO commandstats)\n",
@@ -82,11 +84,13 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps 
 	for _, c := range []struct {
 		what string
 		c    issueCost
-	}{{"an application not cached, its bucket live, its usage flushed for this one token", st}, {"a bucket's first token", first}} {
+	}{{"an application not cached, its bucket live", st}, {"a bucket's and an hour's first token", first}} {
 		fmt.Fprintf(w, "redis commands per token, %d apps, %s: %.2f (%s; %d tokens)\n",
 			opts.Apps, c.what, c.c.Commands.Total, byName(c.c.Commands), c.c.Tokens)
 	}
 	fmt.Fprintf(w, "(between the two, %d tokens of other applications pushed those out of oauthd's application cache)\n", apps.Evicted)
+	fmt.Fprintf(w, "redis commands of one overall usage flush, every %s whatever the tokens: %.0f (%s; %d applications counted)\n",
+		redis.DefaultUsageFlushEvery, apps.Flush.Commands.Total, byName(apps.Flush.Commands), apps.Flush.Apps)
 
 	fmt.Fprintf(w, "\n%d of %d targets met\n", met, total)
 	if non2xx > 0 {

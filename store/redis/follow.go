@@ -22,7 +22,7 @@ const (
 func (s *Store) changesChannel() string { return s.opts.Prefix + ":app-changes" }
 
 // Run keeps the application cache and the scope catalogue's coherent
-// with Redis and flushes buffered usage counts, until ctx is done.
+// with Redis and flushes the buffered overall usage counts, until ctx is done.
 // Without Run the store still works: the caches stay down and every read
 // goes to Redis. Run returns after a last usage flush (bounded by a few
 // seconds).
@@ -41,12 +41,12 @@ func (s *Store) Run(ctx context.Context) {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 			defer cancel()
 			if err := s.FlushUsage(fctx); err != nil {
-				s.opts.Logger.Error("usage flush at shutdown failed; counts since the last flush are lost", "error", err.Error())
+				s.opts.Logger.Error("overall usage flush at shutdown failed; the overview's counts since the last flush are lost", "error", err.Error())
 			}
 			return
 		case <-t.C:
 			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
-				s.opts.Logger.Warn("usage flush failed; counts are kept in memory and retried", "error", err.Error())
+				s.opts.Logger.Warn("overall usage flush failed; the overview's counts since the last flush are lost", "error", err.Error())
 			}
 		}
 	}

@@ -342,8 +342,9 @@ func commandCalls(t *testing.T, rdb goredis.UniversalClient) map[string]int64 {
 
 // Redis runs at most four commands per token, the script included (INFO
 // commandstats, on a real server): the script, one MGET of the
-// application and the lock-outs, one HSET; a bucket's expiry and its
-// place in the index cost only its first token. Whether Go held the
+// application and the lock-outs, one HSET, one HINCRBY of its usage; a
+// bucket's expiry and its place in the index cost only its first token,
+// the usage's hour and last use only an hour's first (countLua). Whether Go held the
 // application or not. And a live token costs at most 200 bytes of Redis.
 func TestCommandsPerToken(t *testing.T) {
 	t.Parallel()
@@ -369,6 +370,11 @@ func TestCommandsPerToken(t *testing.T) {
 	for _, cached := range []bool{false, true} {
 		if cached {
 			warm(s, a)
+			// One token first, which loads the cached path's script.
+			r := tokenRequest(a.ClientID, "load", time.Now())
+			if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
 			t.Fatal(err)
@@ -385,7 +391,7 @@ func TestCommandsPerToken(t *testing.T) {
 		if float64(total)/n > 4 {
 			t.Errorf("cached %v: %.2f commands per token, want at most 4: %v", cached, float64(total)/n, calls)
 		}
-		for _, c := range []string{"evalsha", "mget", "hset"} {
+		for _, c := range []string{"evalsha", "mget", "hset", "hincrby"} {
 			if calls[c] != n {
 				t.Errorf("cached %v: %d %s for %d tokens, want one each", cached, calls[c], c, n)
 			}
@@ -400,8 +406,9 @@ func TestCommandsPerToken(t *testing.T) {
 
 	// A token that starts its application's bucket (every token, when
 	// each application asks once a bucket) pays the bucket's expiry, its
-	// place in the index and the index's expiry too: 6, and now and then
-	// a trim.
+	// place in the index and the index's expiry too: 7, and now and then
+	// a trim; when it is also the first of its hour, the usage's fold and
+	// last use (HGETALL, HSET): 9.
 	const apps = 500
 	for i := range apps {
 		if err := s.CreateApplication(ctx, issueApp(fmt.Sprint("first-", i), 24*time.Hour)); err != nil {
@@ -424,8 +431,8 @@ func TestCommandsPerToken(t *testing.T) {
 		total += c
 	}
 	t.Logf("each token its application's first: %.2f commands per token %v", float64(total)/apps, calls)
-	if float64(total)/apps > 6.2 {
-		t.Errorf("%.2f commands for a bucket's first token, want about 6: %v", float64(total)/apps, calls)
+	if float64(total)/apps > 9.2 {
+		t.Errorf("%.2f commands for a bucket's and an hour's first token, want about 9: %v", float64(total)/apps, calls)
 	}
 }
 
@@ -609,82 +616,151 @@ func TestIndexTrimmed(t *testing.T) {
 	})
 }
 
-// The usage flush costs one round trip per flushBatch applications and,
-// once an application has been counted, five commands for it (EVALSHA,
-// two HINCRBY, HMGET, HSET), whatever the number of applications: with
-// many applications asking rarely, nearly every token's application is
-// flushed, so this is a cost per token. A script the node lost (SCRIPT
-// FLUSH, a restart) is loaded again and nothing is counted twice or lost.
-func TestUsageFlushCost(t *testing.T) {
+// A token is counted in its application's usage by the script that
+// writes it, with one command (HINCRBY): an application not cached whose
+// bucket is live costs 4 commands a token in one round trip (EVALSHA,
+// MGET, HSET, HINCRBY), however many applications ask, and the counts are
+// in Redis at once. The overall counts' flush costs one round trip and at
+// most topKeep+4 commands for an hour, whatever the number of
+// applications. A script the node lost (SCRIPT FLUSH, a restart) is loaded
+// again and nothing is counted twice or lost.
+func TestUsageCountCost(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Start(t, redistest.Real).Client(t)
 	var rt roundTrips
 	rdb.AddHook(&rt)
-	s := New(rdb, Options{Prefix: "flush"})
-	const apps = 2*flushBatch + 10
+	s := New(rdb, Options{Prefix: "count"})
+	const apps = topKeep + 100
 	for i := range apps {
 		if err := s.CreateApplication(ctx, issueApp(fmt.Sprint("app-", i), 24*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	issueAll := func(round string) {
-		for i := range apps {
-			r := tokenRequest(fmt.Sprint("app-", i), round, time.Now())
-			if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
-				t.Fatal(err)
+	// One issue time for every round: the same hour and bucket, whenever
+	// the test runs.
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	issueAll := func(round string) (trips int64) {
+		return rt.count(func() {
+			for i := range apps {
+				r := tokenRequest(fmt.Sprint("app-", i), round, at)
+				if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
+		})
 	}
-	flush := func() (trips int64) {
-		var err error
-		trips = rt.count(func() { err = s.FlushUsage(ctx) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return trips
+	issueAll("first") // each application's bucket, usage hash and hour made
+	if err := s.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
 	}
-	issueAll("first")
-	flush() // each application's usage hash and hour made
-	issueAll("second")
 	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	trips := flush()
+	trips := issueAll("second")
 	calls := commandCalls(t, rdb)
 	var total int64
 	for _, c := range calls {
 		total += c
 	}
-	// The applications' own commands: the hour's top set takes at most
-	// topKeep of them whatever the number, its expiries a few per flush.
-	perApp := float64(total-calls["zincrby"]-calls["zremrangebyrank"]-calls["pexpireat"]) / apps
-	t.Logf("flush of %d applications: %d round trips, %.2f commands per application %v", apps, trips, float64(total)/apps, calls)
-	if want := int64((apps+flushBatch-1)/flushBatch) + 1; trips > want {
-		t.Errorf("flush of %d applications took %d round trips, want at most %d (one per %d, one for the overall counts)", apps, trips, want, flushBatch)
+	t.Logf("%d tokens: %d round trips, %.2f commands per token %v", apps, trips, float64(total)/apps, calls)
+	if trips != apps {
+		t.Errorf("%d tokens took %d round trips, want one each", apps, trips)
 	}
-	for _, c := range []string{"evalsha", "hmget", "hset"} {
+	for _, c := range []string{"evalsha", "mget", "hset", "hincrby"} {
 		if calls[c] != apps {
-			t.Errorf("%d %s for %d applications, want one each: %v", calls[c], c, apps, calls)
+			t.Errorf("%d %s for %d tokens, want one each: %v", calls[c], c, apps, calls)
 		}
 	}
-	if calls["exists"] != 0 || calls["pexpireat"] > 2 || calls["hget"] != 0 {
-		t.Errorf("steady-state flush checks existence or sets expiries per application: %v", calls)
+	if total != 4*apps {
+		t.Errorf("%d commands for %d tokens, want 4 each: %v", total, apps, calls)
 	}
-	if perApp > 5.1 {
-		t.Errorf("%.2f commands per application flushed, want 5: %v", perApp, calls)
+	for _, i := range []int{0, apps - 1} {
+		u, err := s.GetUsage(ctx, fmt.Sprint("app-", i))
+		if err != nil || u.Issued != 2 || !u.LastUsed.Equal(at) || !u.SecretLastUsed["s1"].Equal(at) {
+			t.Fatalf("app-%d after two tokens: %+v, %v; want 2 issued, last used %v", i, u, err, at)
+		}
 	}
 
-	// A node without the script: loaded again, every count kept once.
-	issueAll("third")
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if trips := rt.count(func() {
+		if err := s.FlushUsage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}); trips != 1 {
+		t.Errorf("the overall counts' flush took %d round trips, want 1", trips)
+	}
+	calls = commandCalls(t, rdb)
+	total = 0
+	for _, c := range calls {
+		total += c
+	}
+	if total > topKeep+4 {
+		t.Errorf("the overall counts' flush of %d applications' hour: %d commands, want at most %d: %v", apps, total, topKeep+4, calls)
+	}
+	sum, err := s.IssuedOverall(ctx, 1, 1, at)
+	if err != nil || len(sum.PerHour) != 1 || sum.PerHour[0] != 2*apps {
+		t.Fatalf("IssuedOverall of the hour: %+v, %v; want %d", sum, err, 2*apps)
+	}
+
+	// A node without the script: loaded again, every token counted once.
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	flush()
+	issueAll("third")
 	for _, i := range []int{0, apps - 1} {
 		u, err := s.GetUsage(ctx, fmt.Sprint("app-", i))
 		if err != nil || u.Issued != 3 {
-			t.Fatalf("app-%d after a flush that met NOSCRIPT: %+v, %v; want 3 issued", i, u, err)
+			t.Fatalf("app-%d after a token that met NOSCRIPT: %+v, %v; want 3 issued", i, u, err)
 		}
 	}
+}
+
+// The first token of an hour folds the earlier hours into the totals and
+// the hourly keys, so the usage hash holds one hour or two: counts,
+// per-hour figures and last use come out the same before and after, and
+// a token issued with an earlier clock (another replica's) moves no last
+// use back.
+func TestUsageFolds(t *testing.T) {
+	t.Parallel()
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		s := New(rdb, Options{Prefix: "fold"})
+		if err := s.CreateApplication(ctx, issueApp("app", 72*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
+		issue := func(name string, at time.Time) {
+			t.Helper()
+			r := tokenRequest("app", name, at)
+			if _, err := s.IssueToken(ctx, r, accept(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		issue("3h-ago", now.Add(-3*time.Hour))
+		issue("3h-ago-again", now.Add(-3*time.Hour+time.Minute))
+		issue("2h-ago", now.Add(-2*time.Hour))
+		issue("now", now)
+		issue("now-again", now.Add(time.Minute))
+		issue("late-clock", now.Add(-time.Hour)) // a replica behind: its own hour
+		fields, err := rdb.HKeys(ctx, s.usageKey("app")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fields {
+			if h, ok := unfolded(f); ok && h < now.Add(-time.Hour).Unix()/3600 {
+				t.Errorf("usage hash still holds field %q of an hour before the last one's first token: %v", f, fields)
+			}
+		}
+		u, err := s.GetUsage(ctx, "app")
+		if err != nil || u.Issued != 6 || !u.LastUsed.Equal(now) || !u.SecretLastUsed["s1"].Equal(now) {
+			t.Fatalf("usage %+v, %v; want 6 issued, last used %v (the first of its hour)", u, err, now)
+		}
+		hours, err := s.IssuedPerHour(ctx, "app", 4, now)
+		if err != nil || !slices.Equal(hours, []int64{2, 1, 1, 2}) {
+			t.Fatalf("IssuedPerHour = %v, %v; want [2 1 1 2]", hours, err)
+		}
+	})
 }

@@ -117,8 +117,8 @@ type Options struct {
 	// AppCacheSize bounds the application cache; 0 means
 	// DefaultAppCacheSize.
 	AppCacheSize int
-	// UsageFlushEvery is how often Run writes buffered usage counts; 0
-	// means DefaultUsageFlushEvery.
+	// UsageFlushEvery is how often Run writes the buffered overall usage
+	// counts (usage.go); 0 means DefaultUsageFlushEvery.
 	UsageFlushEvery time.Duration
 	// Logger receives the store's own events (cache on and off, failed
 	// flushes). Default: discard.
@@ -126,7 +126,7 @@ type Options struct {
 }
 
 // New returns a Store using rdb. Call Run to turn on the application cache
-// and the usage flush.
+// and the overall usage flush.
 func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.UsageFlushEvery <= 0 {
 		opts.UsageFlushEvery = DefaultUsageFlushEvery

@@ -83,6 +83,10 @@ func lockKeys(prefix, id string, addr netip.Addr, ipv6Bits int) (lock, siege str
 
 func (s *Store) bucketIndexKey(id string) string { return s.opts.Prefix + ":{" + id + "}:tb" }
 
+// clientKeys is what every key of the client starts with, to which the
+// token scripts append the usage keys' names (countLua).
+func (s *Store) clientKeys(id string) string { return s.opts.Prefix + ":{" + id + "}:" }
+
 func (s *Store) revokedKey(ref store.TokenRef) string {
 	return s.opts.Prefix + ":{" + ref.ClientID + "}:revoked:" + ref.JTI()
 }
@@ -145,12 +149,14 @@ end
 // one MGET: they share the client's slot, as the jti keys do.
 // ARGV: field, record, bucket expiry (Unix ms; 0 = never), bucket id, now
 // (Unix ms), when the assertion's jti is forgotten (Unix ms; "" for none),
-// when the proof's is ("" for none).
+// when the proof's is ("" for none), then what countLua counts the token
+// with: the client's key prefix (clientKeys; "" to count nothing), the
+// issue time (Unix ms), the secret's id, hourlyKeep (ms).
 // Returns 0 when the application does not exist, minus the longest lock's
 // remaining milliseconds while the client is locked out, 2 when the jti
 // was used before, 3 when the proof was (nothing written either way), 1
 // once written.
-var createToken = goredis.NewScript(writeLua + onceLua + `
+var createToken = goredis.NewScript(writeLua + onceLua + countLua + `
 local n, a, p = #KEYS, nil, nil
 if ARGV[7] ~= '' then p = KEYS[n] n = n - 1 end
 if ARGV[6] ~= '' then a = KEYS[n] n = n - 1 end
@@ -163,6 +169,7 @@ if left > 0 then return -left end
 local used = once(a, ARGV[6], p, ARGV[7])
 if used == 'a' then return 2 elseif used == 'p' then return 3 end
 write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
+if ARGV[8] ~= '' then count(ARGV[8] .. 'usage', ARGV[8] .. 'hourly:', tonumber(ARGV[9]), ARGV[10], ARGV[11]) end
 return 1
 `)
 
@@ -191,13 +198,16 @@ return 1
 // ("" for a secret: store.TokenRequest.AuthMethod), when the jti is
 // forgotten (Unix ms; "" for no jti to take), when the proof's is (""
 // for none), the binding's cnf.jkt and cnf.x5t#S256 (store.TokenRequest.Confirmation;
-// "" for none), then the resources (RFC 8707) asked for, if any. The jti and
+// "" for none), the client's key prefix (clientKeys: the usage the token
+// is counted in, countLua, with the secret that matched), hourlyKeep (ms),
+// then the resources (RFC 8707) asked for, if any. The jti and
 // the proof are taken (onceLua) only once everything else passed, just
 // before the write: a replay is status 5 (the jti) or 6 (the proof),
 // nothing written.
-// Returns {status, application record, bucket id, pair lock ms, siege ms},
-// as far as status (the issue* constants) has them.
-var issueToken = goredis.NewScript(writeLua + onceLua + `
+// Returns {status, application record, bucket id, pair lock ms, siege ms,
+// scopes, audiences, usage field counted}, as far as status (the issue*
+// constants) has them.
+var issueToken = goredis.NewScript(writeLua + onceLua + countLua + `
 local n, ja, pa = #KEYS, nil, nil
 if ARGV[12] ~= '' then pa = KEYS[n] n = n - 1 end
 if ARGV[11] ~= '' then ja = KEYS[n] n = n - 1 end
@@ -219,7 +229,7 @@ local function list(t) if type(t) == 'table' then return t end return {} end
 -- ever written, whatever check says.
 local method = ''
 if type(app.auth) == 'table' and type(app.auth.method) == 'string' then method = app.auth.method end
-local authAt, ok = tonumber(ARGV[7]), false
+local authAt, ok, sid = tonumber(ARGV[7]), false, ''
 if ARGV[10] ~= '' then
   if method ~= ARGV[10] then return {4, v[1]} end
   ok = true
@@ -228,7 +238,7 @@ elseif method ~= '' and method ~= 'client_secret_basic' and method ~= 'client_se
 else
   for _, s in ipairs(list(app.secrets)) do
     local exp = tonumber(s.expires_ms) or 0
-    if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok = true end
+    if s.sha256 == ARGV[6] and (exp == 0 or authAt < exp) then ok, sid = true, tostring(s.id) end
   end
 end
 if not ok or app.enabled ~= true then return {2, v[1]} end
@@ -243,10 +253,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 14 then
+if #ARGV > 16 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 15, #ARGV do
+  for i = 17, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -297,7 +307,7 @@ if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
 if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
 rec = string.char(kind) .. rec
 write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3])
-return {1, v[1], id, 0, 0, scope, aud}
+return {1, v[1], id, 0, 0, scope, aud, count(ARGV[15] .. 'usage', ARGV[15] .. 'hourly:', iat, sid, ARGV[16])}
 `)
 
 // issueToken's statuses.
@@ -324,7 +334,7 @@ func (s *Store) bucketExpiry(bucket int64) int64 {
 // returns ErrNotFound if the application no longer exists. An access
 // token (Kind "") is counted in the application's usage.
 func (s *Store) CreateToken(ctx context.Context, ref store.TokenRef, t store.Token) error {
-	return s.createToken(ctx, ref, t, store.TokenRequest{})
+	return s.createToken(ctx, ref, t, store.TokenRequest{}, t.Kind == "")
 }
 
 // errReplay is a client assertion's jti used before.
@@ -339,8 +349,9 @@ func errProofReplayed(clientID string) error {
 
 // createToken is CreateToken that takes the one-time identifiers of r
 // (its assertion's JTI, its ProofID) in the same script, writing nothing
-// when either was taken before.
-func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Token, r store.TokenRequest) error {
+// when either was taken before, and counts the token in usage when count
+// is set, with the same script.
+func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Token, r store.TokenRequest, count bool) error {
 	if ref.Bucket != t.Bucket() {
 		return fmt.Errorf("%w: %d, want %d", errBucket, ref.Bucket, t.Bucket())
 	}
@@ -357,7 +368,12 @@ func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Tok
 		}
 	}
 	keys, jtiAt, proofAt := s.onceKeys(keys, ref.ClientID, r)
-	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli(), jtiAt, proofAt).Int()
+	counted := ""
+	if count {
+		counted = s.clientKeys(ref.ClientID)
+	}
+	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli(), jtiAt, proofAt,
+		counted, ms(t.IssuedAt), t.SecretID, hourlyKeep.Milliseconds()).Int()
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -372,8 +388,8 @@ func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Tok
 	if n < 0 {
 		return &store.LockedError{For: time.Duration(-n) * time.Millisecond}
 	}
-	if t.Kind == "" {
-		s.usage.note(ref.ClientID, t.SecretID, t.IssuedAt)
+	if count {
+		s.usage.note(ref.ClientID, t.IssuedAt)
 	}
 	return nil
 }
@@ -409,11 +425,11 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		secret = ""
 	}
 	keys, jtiAt, proofAt := s.onceKeys(keys, id, r)
-	args := make([]any, 0, 14+len(r.Resources))
+	args := make([]any, 0, 16+len(r.Resources))
 	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
 		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
 		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiAt, proofAt,
-		r.Confirmation.JKT, r.Confirmation.X5TS256)
+		r.Confirmation.JKT, r.Confirmation.X5TS256, s.clientKeys(id), hourlyKeep.Milliseconds())
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
@@ -421,7 +437,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if err != nil {
 		return store.Issued{}, s.wrap(err)
 	}
-	status, rec, bucket, pair, siege, wrote := issueReply(v)
+	status, rec, bucket, pair, siege, wrote, counted := issueReply(v)
 	if status == issueMissing {
 		return store.Issued{}, fmt.Errorf("application %q: %w", id, store.ErrNotFound)
 	}
@@ -440,7 +456,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	if err != nil {
 		if status == issueWritten {
 			// Even when the request is gone: the record would stay.
-			s.discard(context.WithoutCancel(ctx), ref)
+			s.discard(context.WithoutCancel(ctx), ref, counted)
 		}
 		return store.Issued{}, err
 	}
@@ -454,7 +470,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		// check, on its own word, let through what the application as
 		// the script read it does not accept: it changed meanwhile.
 		if status == issueWritten {
-			s.discard(context.WithoutCancel(ctx), ref)
+			s.discard(context.WithoutCancel(ctx), ref, counted)
 		}
 		return store.Issued{}, store.ErrAuthMethod
 	}
@@ -469,14 +485,16 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 			// sms:* expanded, a scope the catalogue dropped left out).
 			// Where they differ the record is written again, as Go built
 			// it: a second round trip, for such applications' misses only.
+			// The script counted the token already.
 			t.ID, t.RequestedFrom, t.Allowlisted = ref.JTI(), r.From, app.InAllowlist(r.From)
-			if err := s.CreateToken(ctx, ref, t); err != nil {
+			if err := s.createToken(ctx, ref, t, store.TokenRequest{}, false); err != nil {
 				return store.Issued{}, err
 			}
+			s.usage.note(id, t.IssuedAt)
 			t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false
 			return store.Issued{Ref: ref, Token: t}, nil
 		}
-		s.usage.note(id, g.SecretID, t.IssuedAt)
+		s.usage.note(id, t.IssuedAt)
 		t.ID, t.SecretID = ref.JTI(), ""
 		return store.Issued{Ref: ref, Token: t}, nil
 	case issueRefused:
@@ -504,7 +522,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 type written struct{ scopes, audiences string }
 
 // issueReply reads issueToken's answer; a short one leaves the rest zero.
-func issueReply(v []any) (status int64, rec, bucket string, pair, siege time.Duration, wrote written) {
+func issueReply(v []any) (status int64, rec, bucket string, pair, siege time.Duration, wrote written, counted string) {
 	at := func(i int) any {
 		if i < len(v) {
 			return v[i]
@@ -518,7 +536,8 @@ func issueReply(v []any) (status int64, rec, bucket string, pair, siege time.Dur
 	sg, _ := at(4).(int64)
 	wrote.scopes, _ = at(5).(string)
 	wrote.audiences, _ = at(6).(string)
-	return status, rec, bucket, time.Duration(p) * time.Millisecond, time.Duration(sg) * time.Millisecond, wrote
+	counted, _ = at(7).(string)
+	return status, rec, bucket, time.Duration(p) * time.Millisecond, time.Duration(sg) * time.Millisecond, wrote, counted
 }
 
 // issueKnown stores the token app is issued with g, its record built in
@@ -528,22 +547,33 @@ func (s *Store) issueKnown(ctx context.Context, app *store.Application, g store.
 	t.RequestedFrom, t.Allowlisted = r.From, app.InAllowlist(r.From)
 	ref := store.TokenRef{ClientID: app.ClientID, Bucket: t.Bucket(), Digest: r.Digest}
 	t.ID = ref.JTI()
-	if err := s.createToken(ctx, ref, t, r); err != nil {
+	if err := s.createToken(ctx, ref, t, r, true); err != nil {
 		return store.Issued{}, err
 	}
 	t.SecretID, t.RequestedFrom, t.Allowlisted = "", netip.Addr{}, false
 	return store.Issued{Ref: ref, Token: t}, nil
 }
 
-// discard deletes the record of a token that was not handed out. A
-// failure is only logged: the record is harmless, and goes with its
-// bucket.
-func (s *Store) discard(ctx context.Context, ref store.TokenRef) {
-	if err := s.rdb.HDel(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref)).Err(); err != nil {
+// discard deletes the record of a token that was not handed out, and
+// takes it back from the usage field it was counted in (countLua; "" for
+// none), only if the record was there: a bucket gone with its
+// application's deletion does not bring the usage hash back. A failure is
+// only logged: the record is harmless, and goes with its bucket.
+func (s *Store) discard(ctx context.Context, ref store.TokenRef, counted string) {
+	err := discardToken.Run(ctx, s.rdb, []string{s.bucketKey(ref.ClientID, ref.Bucket), s.usageKey(ref.ClientID)}, field(ref), counted).Err()
+	if err != nil {
 		s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "could not delete the record of a token refused after it was written",
 			slog.String("jti", ref.JTI()), slog.String("error", err.Error()))
 	}
 }
+
+// discardToken: KEYS bucket, usage; ARGV field, usage field ("" for none).
+var discardToken = goredis.NewScript(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 and ARGV[2] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+end
+return 0
+`)
 
 // LookupToken reads the token record, its revocation tombstone (when
 // Options.KeepExpired is set), its application and, when also is not empty, that

@@ -15,25 +15,82 @@ import (
 	"github.com/oauthd/oauthd/store"
 )
 
-// Usage (when an application and each secret last got a token, how many
-// tokens it was issued, and how many per hour) is counted in memory and
-// written to Redis by FlushUsage, which Run calls every
-// Options.UsageFlushEvery and once more at shutdown. Token issue itself
-// writes nothing for it. A crash loses at most one interval of counting,
-// never a token.
+// Usage (how many tokens an application was issued, in all and per hour,
+// and when it and each secret last got one) is counted by the script that
+// writes the token, with one command (countLua): nothing is buffered, so
+// every replica reports the same counts at once and a crash loses none.
 //
-//	<prefix>:{<client_id>}:usage           hash: app, secret:<id> (Unix ms), issued
-//	<prefix>:{<client_id>}:hourly:<day>    hash: <hour of day> → tokens; expires after 2 days
+//	<prefix>:{<client_id>}:usage           hash: n:<Unix hour>:<secret id> → tokens of that
+//	                                       hour and secret ("" for a key method), not yet
+//	                                       folded; issued (tokens of the folded hours);
+//	                                       app, secret:<id> (Unix ms of last use, to the hour)
+//	<prefix>:{<client_id>}:hourly:<day>    hash: <hour of day> → tokens of the folded hours;
+//	                                       expires after 2 days
 //	<prefix>:issued:<day>                  hash: <hour of day> → tokens of every application; 2 days
 //	<prefix>:issued:top:<Unix hour>        sorted set: client_id → tokens that hour, the
 //	                                       topKeep busiest only; expires after 2 days
 //
 // The last two feed the dashboard's overview (IssuedOverall) without
-// reading every application: they are global keys, written by the same
-// flush right after the applications' own counts.
+// reading every application. They are global keys, which a token script
+// may not write on Redis Cluster (they are in other slots), so each
+// process counts them in memory and FlushUsage writes them, every
+// Options.UsageFlushEvery and once more at shutdown: a cost per interval,
+// whatever the number of tokens or applications (at most topKeep+4
+// commands an hour counted).
 const DefaultUsageFlushEvery = 10 * time.Second
 
 const hourlyKeep = 48 * time.Hour
+
+// countLua counts a token in its application's usage, for the token
+// scripts (tokens.go), after the write: HINCRBY of the field of the
+// token's hour and secret in the usage hash u, one command a token. The
+// first token of an hour and secret (HINCRBY answers 1: once per
+// application, hour and secret) also folds the earlier hours' fields into
+// the totals (issued) and into the hourly keys (hk .. day; while the
+// hour is within keep ms of its day's end, as their expiry is), and
+// writes the last-use times: so the usage hash holds the fields of one
+// hour or two, and last use is exact to the hour, the time of the first
+// token of the last hour with any. Returns the field counted, which
+// discarding the token takes back (discardToken).
+// at: the token's issue time (Unix ms); sid: its secret's id, "" for a
+// key method.
+const countLua = `
+local function count(u, hk, at, sid, keep)
+  local hour = math.floor(at / 3600000)
+  local f = 'n:' .. hour .. ':' .. sid
+  if redis.call('HINCRBY', u, f, 1) > 1 then return f end
+  local all, old, sum, per, last = redis.call('HGETALL', u), {}, 0, {}, {}
+  for i = 1, #all, 2 do
+    local h = string.match(all[i], '^n:(%d+):')
+    if h then h = tonumber(h) end
+    if h and h < hour then
+      local n = tonumber(all[i + 1]) or 0
+      old[#old + 1], sum, per[h] = all[i], sum + n, (per[h] or 0) + n
+    elseif all[i] == 'app' or all[i] == 'secret:' .. sid then
+      last[all[i]] = tonumber(all[i + 1]) or 0
+    end
+  end
+  for h, n in pairs(per) do
+    local day = math.floor(h / 24)
+    local exp = (day + 1) * 86400000 + keep
+    if exp > at and n ~= 0 then
+      redis.call('HINCRBY', hk .. day, h % 24, n)
+      redis.call('PEXPIREAT', hk .. day, exp)
+    end
+  end
+  if #old > 0 then
+    redis.call('HDEL', u, unpack(old))
+    redis.call('HINCRBY', u, 'issued', sum)
+  end
+  -- Later only: a token issued with an earlier clock (another replica's)
+  -- does not move last use back.
+  local set = {}
+  if at > (last['app'] or 0) then set[#set + 1], set[#set + 2] = 'app', at end
+  if sid ~= '' and at > (last['secret:' .. sid] or 0) then set[#set + 1], set[#set + 2] = 'secret:' .. sid, at end
+  if #set > 0 then redis.call('HSET', u, unpack(set)) end
+  return f
+end
+`
 
 // topKeep is how many applications each hour's top set keeps, and how many
 // of one flush's applications are added to it: the overview's top ten over
@@ -41,287 +98,59 @@ const hourlyKeep = 48 * time.Hour
 // busiest, nor among the topKeep busiest of one replica's flush.
 const topKeep = 200
 
-type appUsage struct {
-	issued  int64
-	last    time.Time
-	secrets map[string]time.Time
-	hours   map[int64]int64 // Unix hour → tokens
-}
-
-// usageBuffer holds the counts not yet written. It is bounded by the number
-// of applications and secrets in use between two flushes.
+// usageBuffer holds the overall counts not yet written: per application,
+// tokens per Unix hour. It is bounded by the number of applications in
+// use between two flushes.
 type usageBuffer struct {
 	mu      sync.Mutex
-	pending map[string]*appUsage
+	pending map[string]map[int64]int64
 }
 
-func newUsageBuffer() *usageBuffer { return &usageBuffer{pending: map[string]*appUsage{}} }
+func newUsageBuffer() *usageBuffer { return &usageBuffer{pending: map[string]map[int64]int64{}} }
 
-func (u *usageBuffer) note(clientID, secretID string, at time.Time) {
-	at = at.UTC().Truncate(time.Millisecond) // what Redis keeps, so both views agree
+func (u *usageBuffer) note(clientID string, at time.Time) {
+	h := at.Unix() / 3600
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	p := u.pending[clientID]
 	if p == nil {
-		p = &appUsage{hours: map[int64]int64{}}
+		p = map[int64]int64{}
 		u.pending[clientID] = p
 	}
-	p.issued++
-	p.hours[at.Unix()/3600]++
-	if at.After(p.last) {
-		p.last = at
-	}
-	if secretID != "" {
-		if p.secrets == nil {
-			p.secrets = map[string]time.Time{}
-		}
-		if at.After(p.secrets[secretID]) {
-			p.secrets[secretID] = at
-		}
-	}
+	p[h]++
 }
 
 // take hands over everything pending.
-func (u *usageBuffer) take() map[string]*appUsage {
+func (u *usageBuffer) take() map[string]map[int64]int64 {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := u.pending
-	u.pending = map[string]*appUsage{}
+	u.pending = map[string]map[int64]int64{}
 	return out
-}
-
-// putBack returns counts whose write failed, merged with what came since.
-func (u *usageBuffer) putBack(m map[string]*appUsage) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id, old := range m {
-		p := u.pending[id]
-		if p == nil {
-			u.pending[id] = old
-			continue
-		}
-		p.issued += old.issued
-		for h, n := range old.hours {
-			p.hours[h] += n
-		}
-		if old.last.After(p.last) {
-			p.last = old.last
-		}
-		for sid, at := range old.secrets {
-			if p.secrets == nil {
-				p.secrets = map[string]time.Time{}
-			}
-			if at.After(p.secrets[sid]) {
-				p.secrets[sid] = at
-			}
-		}
-	}
 }
 
 // all returns a copy of every application's pending hourly counts.
-func (u *usageBuffer) all() map[string]appUsage {
+func (u *usageBuffer) all() map[string]map[int64]int64 {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := make(map[string]appUsage, len(u.pending))
+	out := make(map[string]map[int64]int64, len(u.pending))
 	for id, p := range u.pending {
-		out[id] = appUsage{hours: maps.Clone(p.hours)}
+		out[id] = maps.Clone(p)
 	}
 	return out
 }
 
-// peek returns a copy of one application's pending counts.
-func (u *usageBuffer) peek(id string) (appUsage, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	p := u.pending[id]
-	if p == nil {
-		return appUsage{}, false
-	}
-	return appUsage{issued: p.issued, last: p.last, secrets: maps.Clone(p.secrets), hours: maps.Clone(p.hours)}, true
-}
-
-// flushUsage writes one application's counts of one day, only while the
-// application exists: a flush racing its deletion must not leave its keys
-// behind. It is run for many applications in one pipeline (FlushUsage), so
-// its cost is what it asks of Redis: once an application has been counted,
-// five commands (this EVALSHA, two HINCRBY, one HMGET and one HSET).
-// The existence check is made only when the usage hash may just have been
-// created (its count is all it holds: HINCRBY returned what it added), and
-// the hourly key's expiry only when its hour's field is new; neither then
-// costs a command a flush in steady state.
-// KEYS: app, usage, hourly key of the day. ARGV: issued (0 for a second
-// day's call), last use (Unix ms; 0 for none), hourly expiry (Unix ms),
-// the number of hour/count pairs, the number of field/ms pairs of last use
-// (secret:<id>), then the pairs.
-var flushUsage = goredis.NewScript(`
-local issued = tonumber(ARGV[1])
-if issued > 0 then
-  if redis.call('HINCRBY', KEYS[2], 'issued', issued) == issued and redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('DEL', KEYS[2])
-    return 0
-  end
-elseif redis.call('EXISTS', KEYS[1]) == 0 then
-  return 0
-end
-local i = 6
-for _ = 1, tonumber(ARGV[4]) do
-  local n = tonumber(ARGV[i+1])
-  if redis.call('HINCRBY', KEYS[3], ARGV[i], n) == n then redis.call('PEXPIREAT', KEYS[3], ARGV[3]) end
-  i = i + 2
-end
--- Last use: the later of what is stored and what is written, so replicas
--- flushing in any order agree.
-local fields, at = {}, {}
-if tonumber(ARGV[2]) > 0 then fields[1], at[1] = 'app', tonumber(ARGV[2]) end
-for _ = 1, tonumber(ARGV[5]) do
-  fields[#fields + 1], at[#at + 1] = ARGV[i], tonumber(ARGV[i+1])
-  i = i + 2
-end
-if #fields == 0 then return 1 end
-local prev, set = redis.call('HMGET', KEYS[2], unpack(fields)), {}
-for j, f in ipairs(fields) do
-  if at[j] > (tonumber(prev[j] or '0') or 0) then
-    set[#set + 1], set[#set + 2] = f, at[j]
-  end
-end
-if #set > 0 then redis.call('HSET', KEYS[2], unpack(set)) end
-return 1
-`)
-
-// flushBatch is how many applications' counts one pipeline carries: one
-// round trip for them all, small enough that a flush never holds a
-// connection long.
-const flushBatch = 256
-
-func (s *Store) hourlyKey(id string, day int64) string {
-	return s.opts.Prefix + ":{" + id + "}:hourly:" + strconv.FormatInt(day, 10)
-}
-
-// usageCall is one flushUsage call: an application's counts of one day.
-type usageCall struct {
-	id    string
-	day   int64
-	first bool // carries the totals and last-use times
-	hours map[int64]int64
-	keys  []string
-	args  []any
-}
-
-// FlushUsage writes the usage counted since the last flush, in pipelines
-// of flushBatch applications. Counts whose write fails stay buffered for
-// the next one.
+// FlushUsage writes the overall counts made since the last flush (the
+// applications' own counts are written with their tokens).
 func (s *Store) FlushUsage(ctx context.Context) error {
 	pending := s.usage.take()
-	if len(pending) == 0 {
-		return nil
-	}
-	calls := make([]usageCall, 0, len(pending))
-	for id, p := range pending {
-		// One call per day the hours fall in (almost always one).
-		byDay := map[int64]map[int64]int64{}
-		for h, n := range p.hours {
-			day := h / 24
-			if byDay[day] == nil {
-				byDay[day] = map[int64]int64{}
-			}
-			byDay[day][h%24] = n
-		}
-		first := true
-		for day, hours := range byDay {
-			args := []any{0, 0, (day+1)*24*3600*1000 + hourlyKeep.Milliseconds(), len(hours), 0}
-			for h, n := range hours {
-				args = append(args, h, n)
-			}
-			if first {
-				// The totals and last-use times go with the first call.
-				args[0], args[1], args[4] = p.issued, ms(p.last), len(p.secrets)
-				for sid, at := range p.secrets {
-					args = append(args, "secret:"+sid, ms(at))
-				}
-			}
-			calls = append(calls, usageCall{id: id, day: day, first: first, hours: hours,
-				keys: []string{s.appKey(id), s.usageKey(id), s.hourlyKey(id, day)}, args: args})
-			first = false
+	var list []issuedHour
+	for id, hours := range pending {
+		for h, n := range hours {
+			list = append(list, issuedHour{id, h, n})
 		}
 	}
-	failed := map[string]*appUsage{}
-	var firstErr error
-	var overall []issuedHour
-	for batch := range slices.Chunk(calls, flushBatch) {
-		written, errs := s.runUsageCalls(ctx, batch)
-		for i, c := range batch {
-			if errs[i] != nil {
-				if firstErr == nil {
-					firstErr = s.wrap(errs[i])
-				}
-				f := failed[c.id]
-				if f == nil {
-					f = &appUsage{hours: map[int64]int64{}}
-					failed[c.id] = f
-				}
-				for h, n := range c.hours {
-					f.hours[c.day*24+h] += n
-				}
-				if c.first {
-					p := pending[c.id]
-					f.issued, f.last, f.secrets = p.issued, p.last, p.secrets
-				}
-				continue
-			}
-			if written[i] {
-				for h, n := range c.hours {
-					overall = append(overall, issuedHour{c.id, c.day*24 + h, n})
-				}
-			}
-		}
-	}
-	if len(failed) > 0 {
-		s.usage.putBack(failed)
-	}
-	if err := s.flushOverall(ctx, overall); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	return firstErr
-}
-
-// runUsageCalls runs calls in one pipeline by EVALSHA, loading the script
-// and running again the calls Redis answered NOSCRIPT (a restarted or new
-// node: those ran nothing). It reports, per call, whether it wrote (the
-// application exists) or the error it met.
-func (s *Store) runUsageCalls(ctx context.Context, calls []usageCall) ([]bool, []error) {
-	written, errs := make([]bool, len(calls)), make([]error, len(calls))
-	todo := make([]int, len(calls))
-	for i := range calls {
-		todo[i] = i
-	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		cmds := make([]*goredis.Cmd, len(todo))
-		_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for j, i := range todo {
-				cmds[j] = flushUsage.EvalSha(ctx, p, calls[i].keys, calls[i].args...)
-			}
-			return nil
-		})
-		var again []int
-		for j, i := range todo {
-			n, err := cmds[j].Int()
-			if err != nil && attempt == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-				again = append(again, i)
-				continue
-			}
-			written[i], errs[i] = err == nil && n == 1, err
-		}
-		if len(again) > 0 {
-			if err := flushUsage.Load(ctx, s.rdb).Err(); err != nil {
-				for _, i := range again {
-					errs[i] = err
-				}
-				again = nil
-			}
-		}
-		todo = again
-	}
-	return written, errs
+	return s.flushOverall(ctx, list)
 }
 
 type issuedHour struct {
@@ -420,8 +249,8 @@ func (s *Store) IssuedOverall(ctx context.Context, hours, top int, now time.Time
 			byApp[id] += int64(z.Score)
 		}
 	}
-	for id, p := range s.usage.all() {
-		for h, n := range p.hours {
+	for id, hours := range s.usage.all() {
+		for h, n := range hours {
 			if h >= firstHour && h <= last {
 				count(h, n)
 				byApp[id] += n
@@ -445,8 +274,7 @@ func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
 }
 
 // GetUsages returns the usage of several applications in one pipelined
-// round trip, including what this process has counted but not yet
-// flushed (other replicas' unflushed counts show after their next flush).
+// round trip: what every replica counted, at once.
 func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error) {
 	cmds := make([]*goredis.MapStringStringCmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -467,20 +295,11 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 			case k == "app":
 				u.LastUsed = fromMS(n)
 			case k == "issued":
-				u.Issued = n
+				u.Issued += n
+			case strings.HasPrefix(k, "n:"):
+				u.Issued += n // an hour not folded yet (countLua)
 			case strings.HasPrefix(k, "secret:"):
 				u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
-			}
-		}
-		if p, ok := s.usage.peek(id); ok {
-			u.Issued += p.issued
-			if p.last.After(u.LastUsed) {
-				u.LastUsed = p.last.UTC()
-			}
-			for sid, at := range p.secrets {
-				if at.After(u.SecretLastUsed[sid]) {
-					u.SecretLastUsed[sid] = at.UTC()
-				}
 			}
 		}
 		out[id] = u
@@ -488,8 +307,24 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 	return out, nil
 }
 
+// unfolded reads countLua's n:<Unix hour>:<secret> field name: its hour.
+func unfolded(field string) (hour int64, ok bool) {
+	rest, ok := strings.CutPrefix(field, "n:")
+	if !ok {
+		return 0, false
+	}
+	h, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0, false
+	}
+	hour, err := strconv.ParseInt(h, 10, 64)
+	return hour, err == nil
+}
+
 // IssuedPerHour returns how many tokens the application was issued in each
-// of the hours hours up to and including now's, oldest first (at most 48).
+// of the hours hours up to and including now's, oldest first (at most 48):
+// the folded hours from the hourly keys, the others from the usage hash,
+// in one round trip.
 func (s *Store) IssuedPerHour(ctx context.Context, id string, hours int, now time.Time) ([]int64, error) {
 	hours = min(max(hours, 1), int(hourlyKeep/time.Hour))
 	last := now.Unix() / 3600
@@ -499,31 +334,39 @@ func (s *Store) IssuedPerHour(ctx context.Context, id string, hours int, now tim
 		days = append(days, d)
 	}
 	cmds := make([]*goredis.MapStringStringCmd, len(days))
+	var usage *goredis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, d := range days {
 			cmds[i] = p.HGetAll(ctx, s.hourlyKey(id, d))
 		}
+		usage = p.HGetAll(ctx, s.usageKey(id))
 		return nil
 	})
 	if err != nil {
 		return nil, s.wrap(err)
 	}
 	out := make([]int64, hours)
+	add := func(hour int64, v string) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if idx := hour - firstHour; err == nil && idx >= 0 && idx < int64(hours) {
+			out[idx] += n
+		}
+	}
 	for i, d := range days {
 		for k, v := range cmds[i].Val() {
-			h, err1 := strconv.ParseInt(k, 10, 64)
-			n, err2 := strconv.ParseInt(v, 10, 64)
-			if idx := d*24 + h - firstHour; err1 == nil && err2 == nil && idx >= 0 && idx < int64(hours) {
-				out[idx] += n
+			if h, err := strconv.ParseInt(k, 10, 64); err == nil {
+				add(d*24+h, v)
 			}
 		}
 	}
-	if p, ok := s.usage.peek(id); ok {
-		for h, n := range p.hours {
-			if idx := h - firstHour; idx >= 0 && idx < int64(hours) {
-				out[idx] += n
-			}
+	for k, v := range usage.Val() {
+		if h, ok := unfolded(k); ok {
+			add(h, v)
 		}
 	}
 	return out, nil
+}
+
+func (s *Store) hourlyKey(id string, day int64) string {
+	return s.opts.Prefix + ":{" + id + "}:hourly:" + strconv.FormatInt(day, 10)
 }

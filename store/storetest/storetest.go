@@ -94,6 +94,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, limits store.LimitsCon
 		{"LookupAlso", testLookupAlso},
 		{"Usage", testUsage},
 		{"UsageOfSeveral", testUsageOfSeveral},
+		{"UsageRefusedUncounted", testUsageRefusedUncounted},
 		{"IssuedPerHour", testIssuedPerHour},
 		{"ListApplications", testListApplications},
 		{"SearchApplications", testSearchApplications},

@@ -201,8 +201,8 @@ type Application struct {
 	ClientAuth
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
-	// LastUsedAt is when the application last got a token (to the minute),
-	// nil if never.
+	// LastUsedAt is when the application last got a token, exact to the
+	// hour (the first token of the last hour with any), nil if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
 	// TokensIssued counts the tokens the application has been issued.
 	TokensIssued int64 `json:"tokens_issued"`
