@@ -220,8 +220,8 @@ func (r *rig) issueCost(ctx context.Context, apps []credentials) (issueCost, err
 }
 
 // flushCost waits for oauthd's next overall usage flush and counts its
-// commands (nothing else is sent meanwhile but the feed's XREAD and the
-// clients' PING, left out). It is bounded by two flush intervals and a
+// commands (nothing else is sent meanwhile but what notPerToken leaves
+// out). It is bounded by two flush intervals and a
 // margin.
 func (r *rig) flushCost(ctx context.Context, apps int) (flushCost, error) {
 	wait := 2*redis.DefaultUsageFlushEvery + 5*time.Second
@@ -239,9 +239,6 @@ func (r *rig) flushCost(ctx context.Context, apps int) (flushCost, error) {
 			return flushCost{}, err
 		}
 		if flushes(calls) > 0 {
-			delete(calls, "xread")
-			delete(calls, "ping")
-			delete(calls, "config") // this CONFIG RESETSTAT
 			return flushCost{Commands: perToken(calls, 1), Apps: apps}, nil
 		}
 		if time.Now().After(deadline) {
