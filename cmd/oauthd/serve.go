@@ -244,7 +244,24 @@ func serve(ctx context.Context, cfg *Config, build buildInfo, logs serveLogs, st
 	waitDone := make(chan struct{})
 	go func() { defer close(waitDone); waitForRedis(waitCtx, cfg, rdb, log) }()
 	defer func() { stopWait(); <-waitDone }()
-	st := redis.New(rdb, storeOptions(cfg, log))
+	sopts := storeOptions(cfg, log)
+	switch {
+	case !cfg.Redis.AutoPipeline:
+	case tr.On():
+		log.Info("Redis autopipelining off: tracing is on, and each request's Redis commands show under its span only when it sends them itself")
+	default:
+		ap, err := redis.Batching(rdb)
+		if err != nil {
+			return fmt.Errorf("redis.autopipeline: %w", err)
+		}
+		if ap != nil {
+			// Closed before the client (deferred after it), once the
+			// servers have drained.
+			defer ap.Close()
+			sopts.Batched = ap
+		}
+	}
+	st := redis.New(rdb, sopts)
 	mx.InstrumentAppCache(func() metrics.CacheStats {
 		s := st.CacheStats()
 		return metrics.CacheStats{Hits: s.Hits, Misses: s.Misses, Invalidations: s.Invalidations, Drops: s.Drops}

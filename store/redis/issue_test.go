@@ -764,3 +764,60 @@ func TestUsageFolds(t *testing.T) {
 		}
 	})
 }
+
+// With Options.Batched (go-redis's autopipeliner, as oauthd serve runs),
+// concurrent token requests share round trips: 50 callers issuing and
+// looking up 40 tokens each need fewer pipelines than commands, and every
+// token issued is found, with its usage counted once.
+func TestBatchedTokensShareRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t, redistest.Real).Client(t)
+	var rt roundTrips
+	rdb.AddHook(&rt)
+	ap, err := Batching(rdb)
+	if err != nil || ap == nil {
+		t.Fatalf("Batching = %v, %v", ap, err)
+	}
+	t.Cleanup(func() { ap.Close() })
+	s := New(rdb, Options{Prefix: "batched", Batched: ap})
+	a := issueApp("busy", 24*time.Hour)
+	if err := s.CreateApplication(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	const callers, each = 50, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	trips := rt.count(func() {
+		for c := range callers {
+			wg.Go(func() {
+				for i := range each {
+					r := tokenRequest(a.ClientID, fmt.Sprint(c, "-", i), time.Now())
+					got, err := s.IssueToken(ctx, r, accept(r))
+					if err != nil {
+						errs <- err
+						return
+					}
+					l, err := s.LookupTokenFor(ctx, got.Ref, store.Caller{ClientID: a.ClientID, Addr: netip.MustParseAddr("192.0.2.1")})
+					if err != nil || l.Token == nil || l.Token.ID != got.Ref.JTI() {
+						errs <- fmt.Errorf("lookup of %s: %+v, %v", got.Ref.JTI(), l.Token, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	const requests = 2 * callers * each
+	t.Logf("%d token requests and lookups in %d round trips", requests, trips)
+	if trips >= requests {
+		t.Errorf("%d requests took %d round trips: the autopipeliner batched nothing", requests, trips)
+	}
+	if u, err := s.GetUsage(ctx, a.ClientID); err != nil || u.Issued != callers*each {
+		t.Errorf("usage after %d tokens: %+v, %v", callers*each, u, err)
+	}
+}

@@ -80,6 +80,10 @@ var (
 // Store is the Redis backend. It is safe for concurrent use.
 type Store struct {
 	rdb goredis.UniversalClient
+	// hot sends the token paths' commands (the token scripts, token
+	// lookups): Options.Batched, or rdb. batched says which.
+	hot     goredis.UniversalClient
+	batched bool
 	// cluster: no transaction may span an application's slot and the
 	// feed stream's, so feed entries are added after the change.
 	cluster bool
@@ -117,6 +121,15 @@ type Options struct {
 	// AppCacheSize bounds the application cache; 0 means
 	// DefaultAppCacheSize.
 	AppCacheSize int
+	// Batched, when set, is a client of the same Redis that queues each
+	// command and sends the commands of concurrent callers together, one
+	// pipeline a round trip: go-redis's deferred autopipeliner
+	// (AsyncAutoPipeline; see Batching). The token paths send their
+	// commands through it (issuing a token, looking one up), which under
+	// load cuts the system calls and Redis reads per request by the
+	// batch's depth; a lone request still goes out at once. Everything
+	// else uses rdb.
+	Batched *goredis.AutoPipeliner
 	// UsageFlushEvery is how often Run writes the buffered overall usage
 	// counts (usage.go); 0 means DefaultUsageFlushEvery.
 	UsageFlushEvery time.Duration
@@ -144,7 +157,27 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 		opts.MaxFeed = DefaultMaxFeed
 	}
 	_, cluster := rdb.(*goredis.ClusterClient)
-	return &Store{rdb: rdb, cluster: cluster, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
+	s := &Store{rdb: rdb, hot: rdb, cluster: cluster, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
+	if opts.Batched != nil {
+		s.hot, s.batched = opts.Batched, true
+	}
+	return s
+}
+
+// Batching returns go-redis's deferred autopipeliner of rdb for
+// Options.Batched (nil for a client that has none). It is experimental in
+// go-redis: each command runs on the autopipeliner's own context, not the
+// caller's, so a command queued is sent even when its request has gone,
+// and tracing cannot put it under its request's span. Close it before
+// rdb.
+func Batching(rdb goredis.UniversalClient) (*goredis.AutoPipeliner, error) {
+	c, ok := rdb.(interface {
+		AsyncAutoPipeline() (*goredis.AutoPipeliner, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	return c.AsyncAutoPipeline()
 }
 
 // Ping checks that Redis answers.

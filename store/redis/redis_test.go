@@ -29,18 +29,39 @@ var _ store.Backend = backend{}
 func TestConformance(t *testing.T) {
 	// Not in parallel with other tests (its cases are, with each other):
 	// some read short lock-outs in real time.
+	type variant struct {
+		kind    redistest.Kind
+		batched bool // the token paths through go-redis's autopipeliner, as oauthd serve runs
+	}
+	variants := []variant{{redistest.Real, true}}
 	for _, kind := range redistest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
+		variants = append(variants, variant{kind, false})
+	}
+	for _, v := range variants {
+		name := string(v.kind)
+		if v.batched {
+			name += "/autopipeline"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			storetest.RunTests(t, func(t *testing.T, limits store.LimitsConfig) storetest.Backend {
-				srv := redistest.Start(t, kind)
+				srv := redistest.Start(t, v.kind)
 				rdb, err := redis.NewClient(srv.URL)
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { rdb.Close() })
 				const prefix = "test"
-				s := redis.New(rdb, redis.Options{Prefix: prefix, KeepExpired: time.Hour})
+				opts := redis.Options{Prefix: prefix, KeepExpired: time.Hour}
+				if v.batched {
+					ap, err := redis.Batching(rdb)
+					if err != nil || ap == nil {
+						t.Fatalf("Batching = %v, %v", ap, err)
+					}
+					t.Cleanup(func() { ap.Close() })
+					opts.Batched = ap
+				}
+				s := redis.New(rdb, opts)
 				f := s.NewFeed(redis.FeedOptions{Block: 50 * time.Millisecond})
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})

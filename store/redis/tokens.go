@@ -372,7 +372,7 @@ func (s *Store) createToken(ctx context.Context, ref store.TokenRef, t store.Tok
 	if count {
 		counted = s.clientKeys(ref.ClientID)
 	}
-	n, err := createToken.Run(ctx, s.rdb, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli(), jtiAt, proofAt,
+	n, err := createToken.Run(ctx, s.hot, keys, field(ref), encodeToken(t), at, bucket, time.Now().UnixMilli(), jtiAt, proofAt,
 		counted, ms(t.IssuedAt), t.SecretID, hourlyKeep.Milliseconds()).Int()
 	if err != nil {
 		return s.wrap(err)
@@ -433,7 +433,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
-	v, err := issueToken.Run(ctx, s.rdb, keys, args...).Slice()
+	v, err := issueToken.Run(ctx, s.hot, keys, args...).Slice()
 	if err != nil {
 		return store.Issued{}, s.wrap(err)
 	}
@@ -605,28 +605,45 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 	var err error
 	if appCached && otherCached && s.opts.KeepExpired <= 0 && !checkLock {
 		// The common case: only the record to read, no pipeline needed.
-		tok = s.rdb.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+		tok = s.hot.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
 		err = tok.Err()
 	} else {
 		// Pipeline and Exec, not Pipelined: a closure assigning the
 		// commands would move each of them to the heap, on every
 		// introspection (the caller's lock-out is read with the token).
-		p := s.rdb.Pipeline()
-		tok = p.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
+		// A batching client queues each command as it is made, and sends
+		// them with the other requests' in its next pipeline.
+		var p goredis.Pipeliner
+		var c goredis.Cmdable = s.hot
+		if !s.batched {
+			p = s.rdb.Pipeline()
+			c = p
+		}
+		tok = c.HGet(ctx, s.bucketKey(ref.ClientID, ref.Bucket), field(ref))
 		if s.opts.KeepExpired > 0 {
-			revoked = p.Exists(ctx, s.revokedKey(ref))
+			revoked = c.Exists(ctx, s.revokedKey(ref))
 		}
 		if !appCached {
-			appCmd = p.Get(ctx, s.appKey(ref.ClientID))
+			appCmd = c.Get(ctx, s.appKey(ref.ClientID))
 		}
 		if !otherCached {
-			otherCmd = p.Get(ctx, s.appKey(also))
+			otherCmd = c.Get(ctx, s.appKey(also))
 		}
 		if checkLock {
 			lock, siege := lockKeys(s.opts.Prefix, also, caller.Addr, s.opts.IPv6Prefix)
-			locks = p.MGet(ctx, lock, siege)
+			locks = c.MGet(ctx, lock, siege)
 		}
-		_, err = p.Exec(ctx)
+		if p != nil {
+			_, err = p.Exec(ctx)
+		} else {
+			err = notNil(tok.Err())
+			if revoked != nil && err == nil {
+				err = revoked.Err()
+			}
+			if locks != nil && err == nil {
+				err = locks.Err()
+			}
+		}
 	}
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.TokenLookup{}, s.wrap(err)
@@ -663,6 +680,14 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		out.AlsoLocked = lockedAny(held, time.Now())
 	}
 	return out, nil
+}
+
+// notNil is err but for goredis.Nil (a key that is not there).
+func notNil(err error) error {
+	if errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	return err
 }
 
 func (s *Store) optionalApp(id string, cmd *goredis.StringCmd, epoch uint64) (*store.Application, error) {
