@@ -3,7 +3,9 @@ package redis
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,6 +145,71 @@ func TestAppRecordAuthRoundTrip(t *testing.T) {
 		}
 		if !reflect.DeepEqual(out.Auth, in.Auth) || !bytes.Equal(out.Secrets[0].Sealed, []byte{1, 2, 3}) {
 			t.Errorf("round trip of %+v: got %+v (sealed %v)", in.Auth, out.Auth, out.Secrets[0].Sealed)
+		}
+	}
+}
+
+// fullApp is an application with every field of its record set.
+func fullApp() store.Application {
+	at := time.UnixMilli(1_763_900_000_123).UTC()
+	return store.Application{ClientID: "4jibxb7jrdidojsbxotxpeutxw", Name: "Billing daemon", Description: "sends \"invoices\" by SMS ✓",
+		Owner: "team-billing", Metadata: map[string]string{"cost_centre": "42", "ticket": "OPS-7"}, TokenFormat: "jwt",
+		Audiences: []string{"https://sms.example"}, Scopes: []string{"sms", "groups", "viber"}, TokenLifetime: 24 * time.Hour,
+		IPAllowlist: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}, Enabled: true,
+		Secrets: []store.Secret{{ID: "s1", Digest: store.Sum("x"), CreatedAt: at, Sealed: []byte{0, 1, 2, 255}},
+			{ID: "s2", Digest: store.Sum("y"), CreatedAt: at, ExpiresAt: at.Add(time.Hour)}},
+		TokenQuota: store.Quota{Set: true, Rate: store.Rate{N: 100, Per: time.Minute}}, IntrospectionQuota: store.Quota{Set: true}, QuotaMode: store.QuotaMonitor,
+		Auth:      store.ClientAuth{Method: store.AuthPrivateKeyJWT, JWKS: []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)},
+		DPoPBound: true, Profile: "fapi2", Generation: 9, CreatedAt: at, UpdatedAt: at.Add(time.Minute)}
+}
+
+// decodeApp (goccy/go-json) reads a record as encoding/json does: every
+// field of an application that sets them all, and for records that are not
+// an application's, an error, never a panic and never a half-read one.
+func TestDecodeAppAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	in := fullApp()
+	b, err := encodeApp(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := decodeApp(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip changed the application:\n got  %+v\n want %+v", out, in)
+	}
+	var std appRecord
+	if err := json.Unmarshal(b, &std); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(std)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Fatalf("encoding/json reads the record differently: %s", again)
+	}
+	for _, bad := range []string{
+		``, `null x`, `{`, `[]`, `"app"`, `{"client_id":1}`, `{"scopes":"sms"}`, `{"lifetime_ns":"1"}`,
+		`{"secrets":[{"sealed":"not base64!"}]}`, `{"secrets":[{"sha256":"zz"}]}`, `{"ip_allowlist":["10.0.0.0/33"]}`,
+		`{"enabled":tru}`, `{"gen":-1}`, `{"gen":1e999}`, `{"auth":{"jwks":{"keys":[}}}`, string(b[:len(b)/2]), "{\"name\":\"\xff\"",
+	} {
+		if _, err := decodeApp([]byte(bad)); err == nil {
+			t.Errorf("decodeApp(%q) read a corrupt record without an error", bad)
+		}
+	}
+}
+
+// BenchmarkDecodeApp: a token request for an application oauthd does not
+// hold decodes its record once.
+func BenchmarkDecodeApp(b *testing.B) {
+	raw, err := encodeApp(fullApp())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeApp(raw); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
