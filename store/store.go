@@ -267,7 +267,8 @@ func (a *Application) MatchDigest(d Digest, now time.Time) (id string, ok bool) 
 }
 
 // Usage is when an application and each of its secrets last got a token
-// (exact to the hour, UsageCounts), and how many tokens it has been issued.
+// (possibly to the hour only, UsageCounts), and how many tokens it has been
+// issued.
 type Usage struct {
 	LastUsed       time.Time
 	SecretLastUsed map[string]time.Time

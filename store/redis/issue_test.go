@@ -722,7 +722,8 @@ func TestUsageCountCost(t *testing.T) {
 // the hourly keys, so the usage hash holds one hour or two: counts,
 // per-hour figures and last use come out the same before and after, and
 // a token issued with an earlier clock (another replica's) moves no last
-// use back.
+// use back. The application's last use is exact while a bucket of it
+// lives, and to the hour after.
 func TestUsageFolds(t *testing.T) {
 	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
@@ -754,9 +755,22 @@ func TestUsageFolds(t *testing.T) {
 				t.Errorf("usage hash still holds field %q of an hour before the last one's first token: %v", f, fields)
 			}
 		}
+		// The application's last use is its last token's (the markers of
+		// its buckets); the secret's, the first of the last hour with any.
 		u, err := s.GetUsage(ctx, "app")
-		if err != nil || u.Issued != 6 || !u.LastUsed.Equal(now) || !u.SecretLastUsed["s1"].Equal(now) {
-			t.Fatalf("usage %+v, %v; want 6 issued, last used %v (the first of its hour)", u, err, now)
+		if err != nil || u.Issued != 6 || !u.LastUsed.Equal(now.Add(time.Minute)) || !u.SecretLastUsed["s1"].Equal(now) {
+			t.Fatalf("usage %+v, %v; want 6 issued, last used %v, the secret %v (the first of its hour)", u, err, now.Add(time.Minute), now)
+		}
+		// Once its buckets are gone, to the hour.
+		buckets, err := rdb.Keys(ctx, s.bucketKeyOf("app", "")+"*").Result()
+		if err != nil || len(buckets) == 0 {
+			t.Fatalf("buckets %v, %v", buckets, err)
+		}
+		if err := rdb.Del(ctx, buckets...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.GetUsage(ctx, "app"); err != nil || !u.LastUsed.Equal(now) {
+			t.Fatalf("usage without buckets %+v, %v; want last used %v", u, err, now)
 		}
 		hours, err := s.IssuedPerHour(ctx, "app", 4, now)
 		if err != nil || !slices.Equal(hours, []int64{2, 1, 1, 2}) {

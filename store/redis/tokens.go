@@ -35,7 +35,8 @@ import (
 // each record, so the HSET answers 2 (two new fields) exactly when the
 // hash is new, and only then are the hash's expiry set and the bucket
 // added to the index (writeLua). Every other token costs the script, one
-// MGET and the HSET. A hash that exists is
+// MGET, the HSET and its usage count's HINCRBY (countLua). The marker's
+// value is the time of the bucket's last token (writeLua). A hash that exists is
 // therefore always in the index (until it has expired): what DeleteApplication's
 // watch of the index relies on. Whatever enumerates a bucket's fields
 // skips the marker, the one field that is not 16 bytes long; the index
@@ -108,9 +109,21 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // which is random, picks one start in 16 to trim it (of the buckets ended
 // by now, Unix ms), so an index holds its live buckets and a few more;
 // readers look at the live ones only.
+// The bucket's marker holds the issue time (Unix ms) of the last token
+// written to it that counts as a use (used; nil for an API key, or a
+// record written again), which usage reads as the application's last use
+// to the millisecond (GetUsages); a write that is no use leaves it as it
+// is (HSETNX, which then tells whether the hash is new).
 const writeLua = `
-local function write(key, index, field, rec, at, id, now)
-  if redis.call('HSET', key, field, rec, '_', '1') < 2 or at == 0 then return end
+local function write(key, index, field, rec, at, id, now, used)
+  local new
+  if used then
+    new = redis.call('HSET', key, field, rec, '_', used) == 2
+  else
+    redis.call('HSET', key, field, rec)
+    new = redis.call('HSETNX', key, '_', '0') == 1
+  end
+  if not new or at == 0 then return end
   redis.call('PEXPIREAT', key, at)
   local n = redis.call('ZADD', index, 0, '_', at, id)
   if n == 2 then
@@ -168,7 +181,9 @@ for i = 2, #v do left = math.max(left, (tonumber(v[i]) or 0) - now) end
 if left > 0 then return -left end
 local used = once(a, ARGV[6], p, ARGV[7])
 if used == 'a' then return 2 elseif used == 'p' then return 3 end
-write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
+local used = nil
+if ARGV[8] ~= '' then used = ARGV[9] end
+write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], used)
 if ARGV[8] ~= '' then count(ARGV[8] .. 'usage', ARGV[8] .. 'hourly:', tonumber(ARGV[9]), ARGV[10], ARGV[11]) end
 return 1
 `)
@@ -306,7 +321,7 @@ local rec, kind = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scop
 if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
 if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
 rec = string.char(kind) .. rec
-write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3])
+write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3], ARGV[2])
 return {1, v[1], id, 0, 0, scope, aud, count(ARGV[15] .. 'usage', ARGV[15] .. 'hourly:', iat, sid, ARGV[16])}
 `)
 

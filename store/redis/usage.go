@@ -274,23 +274,33 @@ func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
 }
 
 // GetUsages returns the usage of several applications in one pipelined
-// round trip: what every replica counted, at once.
+// round trip: what every replica counted, at once. An application's last
+// use is the later of its usage hash's (the first token of the last hour
+// with any, countLua) and its buckets' markers (the last token written to
+// each, writeLua): to the millisecond while a bucket of it lives, to the
+// hour after. A secret's is the usage hash's, to the hour.
 func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error) {
-	cmds := make([]*goredis.MapStringStringCmd, len(ids))
-	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, s.usageKey(id))
-		}
-		return nil
+	replies, err := s.evalEach(ctx, readUsage, len(ids), func(i int) ([]string, []any) {
+		id := ids[i]
+		return []string{s.usageKey(id), s.bucketIndexKey(id), s.appKey(id)}, []any{s.bucketKeyOf(id, "")}
 	})
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, err
 	}
 	out := make(map[string]store.Usage, len(ids))
 	for i, id := range ids {
 		u := store.Usage{SecretLastUsed: map[string]time.Time{}}
-		for k, v := range cmds[i].Val() {
-			n, _ := strconv.ParseInt(v, 10, 64)
+		v, _ := replies[i].([]any)
+		var fields []any
+		var marked int64
+		if len(v) == 2 {
+			fields, _ = v[0].([]any)
+			marked, _ = v[1].(int64)
+		}
+		for j := 0; j+1 < len(fields); j += 2 {
+			k, _ := fields[j].(string)
+			val, _ := fields[j+1].(string)
+			n, _ := strconv.ParseInt(val, 10, 64)
 			switch {
 			case k == "app":
 				u.LastUsed = fromMS(n)
@@ -302,9 +312,71 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 				u.SecretLastUsed[strings.TrimPrefix(k, "secret:")] = fromMS(n)
 			}
 		}
+		if at := fromMS(marked); at.After(u.LastUsed) {
+			u.LastUsed = at
+		}
 		out[id] = u
 	}
 	return out, nil
+}
+
+// readUsage reads an application's usage hash and the latest of its
+// buckets' markers: those in the index (live ones and a few ended) and
+// its generation's never-expiring one.
+// KEYS: usage, bucket index, application. ARGV: the bucket keys' prefix.
+// Returns {the usage hash's fields and values, the latest marker (Unix
+// ms; 0 for none)}.
+var readUsage = goredis.NewScript(`
+local last = 0
+local function mark(key)
+  local m = tonumber(redis.call('HGET', key, '_') or '0') or 0
+  if m > last then last = m end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], 1, '+inf')) do mark(ARGV[1] .. id) end
+local app = redis.call('GET', KEYS[3])
+if app then
+  local ok, rec = pcall(cjson.decode, app)
+  local gen = ok and type(rec) == 'table' and tonumber(rec.gen) or 0
+  local s = ''
+  repeat
+    local d = gen % 36
+    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
+    gen = math.floor(gen / 36)
+  until gen == 0
+  mark(ARGV[1] .. 'n' .. s)
+end
+return {redis.call('HGETALL', KEYS[1]), last}
+`)
+
+// evalEach runs script n times in one pipeline, call i with the keys and
+// arguments of args(i), and returns each call's reply. A node without the
+// script (SCRIPT FLUSH, a restart) has it loaded and the calls run again,
+// once.
+func (s *Store) evalEach(ctx context.Context, script *goredis.Script, n int, args func(i int) ([]string, []any)) ([]any, error) {
+	for attempt := 0; ; attempt++ {
+		cmds := make([]*goredis.Cmd, n)
+		_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i := range n {
+				keys, argv := args(i)
+				cmds[i] = script.EvalSha(ctx, p, keys, argv...)
+			}
+			return nil
+		})
+		if err != nil && attempt == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := script.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, s.wrap(err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out := make([]any, n)
+		for i, c := range cmds {
+			out[i] = c.Val()
+		}
+		return out, nil
+	}
 }
 
 // unfolded reads countLua's n:<Unix hour>:<secret> field name: its hour.

@@ -201,8 +201,9 @@ type Application struct {
 	ClientAuth
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
-	// LastUsedAt is when the application last got a token, exact to the
-	// hour (the first token of the last hour with any), nil if never.
+	// LastUsedAt is when the application last got a token: exact while a
+	// token of it lives, exact to the hour after (the first token of the
+	// last hour with any); nil if never.
 	LastUsedAt *time.Time `json:"last_used_at"`
 	// TokensIssued counts the tokens the application has been issued.
 	TokensIssued int64 `json:"tokens_issued"`
@@ -215,7 +216,9 @@ type Secret struct {
 	ID        string    `json:"id"`
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt ends a grace period; nil for a secret that does not expire.
-	ExpiresAt  *time.Time `json:"expires_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	// LastUsedAt is when a token was last issued with the secret, exact
+	// to the hour (the first token of the last hour with any).
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
