@@ -135,6 +135,20 @@ local function write(key, index, field, rec, at, id, now, used)
 end
 `
 
+// base36Lua is strconv.FormatInt(n, 36) for the scripts that name a
+// bucket (store.FormatBucket).
+const base36Lua = `
+local function base36(n)
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
+    n = math.floor(n / 36)
+  until n == 0
+  return s
+end
+`
+
 // onceLua takes the one-time identifiers a token request carries, when
 // everything else passed, just before the write: a (the client
 // assertion's jti key) until aat, p (the DPoP proof's key) until pat,
@@ -222,7 +236,7 @@ return 1
 // Returns {status, application record, bucket id, pair lock ms, siege ms,
 // scopes, audiences, usage field counted}, as far as status (the issue*
 // constants) has them.
-var issueToken = goredis.NewScript(writeLua + onceLua + countLua + `
+var issueToken = goredis.NewScript(writeLua + onceLua + countLua + base36Lua + `
 local n, ja, pa = #KEYS, nil, nil
 if ARGV[12] ~= '' then pa = KEYS[n] n = n - 1 end
 if ARGV[11] ~= '' then ja = KEYS[n] n = n - 1 end
@@ -291,15 +305,6 @@ local iat, life, gen = tonumber(ARGV[2]), 0, tonumber(app.gen) or 0
 if (tonumber(app.lifetime_ns) or 0) > 0 then life = math.max(math.floor(app.lifetime_ns / 1e6), 1) end
 local asked = tonumber(ARGV[9]) or 0
 if asked > 0 and (life == 0 or asked < life) then life = asked end
-local function base36(n)
-  local s = ''
-  repeat
-    local d = n % 36
-    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
-    n = math.floor(n / 36)
-  until n == 0
-  return s
-end
 -- ExpiryBucket: width 1/64 of the lifetime (life * 1e6 / 64 ns), between
 -- 1s and 1h, in seconds; the bucket's end the first multiple of it not
 -- before the expiry.

@@ -326,7 +326,7 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 // KEYS: usage, bucket index, application. ARGV: the bucket keys' prefix.
 // Returns {the usage hash's fields and values, the latest marker (Unix
 // ms; 0 for none)}.
-var readUsage = goredis.NewScript(`
+var readUsage = goredis.NewScript(base36Lua + `
 local last = 0
 local function mark(key)
   local m = tonumber(redis.call('HGET', key, '_') or '0') or 0
@@ -337,13 +337,7 @@ local app = redis.call('GET', KEYS[3])
 if app then
   local ok, rec = pcall(cjson.decode, app)
   local gen = ok and type(rec) == 'table' and tonumber(rec.gen) or 0
-  local s = ''
-  repeat
-    local d = gen % 36
-    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
-    gen = math.floor(gen / 36)
-  until gen == 0
-  mark(ARGV[1] .. 'n' .. s)
+  mark(ARGV[1] .. 'n' .. base36(gen))
 end
 return {redis.call('HGETALL', KEYS[1]), last}
 `)
