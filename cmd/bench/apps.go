@@ -138,40 +138,46 @@ type flushCost struct {
 	Apps     int         // applications that got tokens since the flush before
 }
 
-// appsCosts measures appsCost on the first opts.StatTokens of many.
-func (r *rig) appsCosts(ctx context.Context, many []credentials, sample int) (appsCost, error) {
-	var c appsCost
-	evict := many[sample : sample+redis.DefaultAppCacheSize+100]
+// appsRounds is how many times appsCosts may count its rounds: a bucket
+// or an hour boundary between them makes it count again.
+const appsRounds = 3
+
+// appsCosts measures appsCost on sample applications of many: the first
+// sample, or the next for each time it counts again, so that the first
+// round's tokens are always their applications' first. Used reports how
+// many of many it gave tokens (the first ones).
+func (r *rig) appsCosts(ctx context.Context, many []credentials, sample int) (c appsCost, used int, err error) {
+	evict := many[appsRounds*sample : appsRounds*sample+redis.DefaultAppCacheSize+100]
 	c.Evicted = len(evict)
+	used = appsRounds*sample + len(evict)
 	// A bucket or an hour boundary between the rounds would make the
 	// second one start buckets, or count its tokens as its hour's first,
-	// too: start again if one passed.
+	// too: start again, with other applications, if one passed.
 	period := func() string {
 		now := time.Now()
 		return fmt.Sprint(store.ExpiryBucket(now.Add(24*time.Hour), 24*time.Hour), now.Unix()/3600)
 	}
-	for range 3 {
+	for round := range appsRounds {
+		apps := many[round*sample : (round+1)*sample]
 		at := period()
-		var err error
-		if c.First, err = r.issueCost(ctx, many[:sample]); err != nil {
-			return c, err
+		if c.First, err = r.issueCost(ctx, apps); err != nil {
+			return c, used, err
 		}
 		if err := parallel(ctx, len(evict), clientConns, func(ctx context.Context, i int) error {
 			_, err := r.oauthd.issue(ctx, evict[i])
 			return err
 		}); err != nil {
-			return c, fmt.Errorf("issuing tokens: %w", err)
+			return c, used, fmt.Errorf("issuing tokens: %w", err)
 		}
-		if c.Steady, err = r.issueCost(ctx, many[:sample]); err != nil {
-			return c, err
+		if c.Steady, err = r.issueCost(ctx, apps); err != nil {
+			return c, used, err
 		}
 		if period() == at {
 			break
 		}
 	}
-	var err error
 	c.Flush, err = r.flushCost(ctx, sample+len(evict))
-	return c, err
+	return c, used, err
 }
 
 // flushes is how many overall usage flushes commandstats show: each ends
@@ -324,7 +330,8 @@ func (r *rig) manyApps(ctx context.Context, dir string, opts options, stdout io.
 		}
 	}
 	fmt.Fprintf(stdout, "apps:     %d and %d applications created in Redis in %.1fs\n", fewApps, opts.Apps, time.Since(start).Seconds())
-	if s.cost, err = r.appsCosts(ctx, s.many, opts.StatTokens); err != nil {
+	var used int
+	if s.cost, used, err = r.appsCosts(ctx, s.many, opts.StatTokens); err != nil {
 		return nil, err
 	}
 	st, first := s.cost.Steady, s.cost.First
@@ -333,7 +340,7 @@ func (r *rig) manyApps(ctx context.Context, dir string, opts options, stdout io.
 	fmt.Fprintf(stdout, "redis:    the overall usage flush (every %s, for the dashboard's overview): %.0f commands in one round trip, %d applications counted since the one before\n",
 		redis.DefaultUsageFlushEvery, s.cost.Flush.Commands.Total, s.cost.Flush.Apps)
 	// The applications appsCosts did not give a token get one each now.
-	rest := s.many[opts.StatTokens+s.cost.Evicted:]
+	rest := s.many[used:]
 	if s.memory.BeforeTok, err = infoInt(ctx, r.rdb, "memory", "used_memory"); err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func (o options) validate() error {
 		{o.MemoryTokens >= 100, "-memory-tokens: at least 100, or the figure is noise"},
 		{o.StatTokens >= 10, "-stat-tokens: at least 10"},
 		{o.IntrospectTokens >= 1, "-introspect-tokens: at least 1"},
-		{o.Apps >= o.StatTokens+redis.DefaultAppCacheSize+100, fmt.Sprintf("-apps: at least -stat-tokens + %d, more than oauthd's application cache holds", redis.DefaultAppCacheSize+100)},
+		{o.Apps >= appsRounds*o.StatTokens+redis.DefaultAppCacheSize+100, fmt.Sprintf("-apps: at least %d × -stat-tokens + %d, more than oauthd's application cache holds", appsRounds, redis.DefaultAppCacheSize+100)},
 		{o.Assertions >= 0, "-assertions: a number of assertions, or 0 for 20,000 per second of the run"},
 		{o.Proofs >= 0, "-proofs: a number of proofs, or 0 to size them from the measured proof check"},
 		{o.Feed >= 0, "-feed: a number of subscribers, or 0 for the usual comparisons"},
