@@ -193,11 +193,11 @@ local now = tonumber(ARGV[5])
 local left = 0
 for i = 2, #v do left = math.max(left, (tonumber(v[i]) or 0) - now) end
 if left > 0 then return -left end
-local used = once(a, ARGV[6], p, ARGV[7])
-if used == 'a' then return 2 elseif used == 'p' then return 3 end
-local used = nil
-if ARGV[8] ~= '' then used = ARGV[9] end
-write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], used)
+local taken = once(a, ARGV[6], p, ARGV[7])
+if taken == 'a' then return 2 elseif taken == 'p' then return 3 end
+local usedAt = nil
+if ARGV[8] ~= '' then usedAt = ARGV[9] end
+write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], usedAt)
 if ARGV[8] ~= '' then count(ARGV[8] .. 'usage', ARGV[8] .. 'hourly:', tonumber(ARGV[9]), ARGV[10], ARGV[11]) end
 return 1
 `)
