@@ -187,8 +187,8 @@ type Tokens interface {
 // counts of an application are exact and shared by every replica at once,
 // and a token the check refused is not counted; last use may be exact only
 // to the hour (one of the tokens' times, in the last one's hour: store/redis
-// writes it with an hour's first token, and knows an application's exact
-// last use while a token of it lives). The overall counts
+// writes it with an hour's first token, and knows the exact last use while
+// a token of the application lives). The overall counts
 // (IssuedOverall) may be written lazily: a backend reports those it made
 // itself at once, those made by another replica may show late. Usage is advisory:
 // an application without any, or that does not exist, has zero usage, not

@@ -551,8 +551,8 @@ func TestBucketFromBeforeTheMarker(t *testing.T) {
 		if err != nil || got.Ref.Bucket != oldRef.Bucket {
 			t.Fatalf("IssueToken into the earlier bucket: %+v, %v", got.Ref, err)
 		}
-		if f := rdb.HKeys(ctx, key).Val(); len(f) != 3 || !slices.Contains(f, "_") {
-			t.Fatalf("the bucket's fields: %q, want both records and the marker", f)
+		if f := rdb.HKeys(ctx, key).Val(); len(f) != 4 || !slices.Contains(f, "_") || !slices.Contains(f, "_s1") {
+			t.Fatalf("the bucket's fields: %q, want both records, the marker and the secret's", f)
 		}
 		if idx := rdb.ZRange(ctx, s.bucketIndexKey("old"), 0, -1).Val(); !slices.Equal(idx, []string{"_", store.FormatBucket(oldRef.Bucket)}) {
 			t.Fatalf("the index: %v, want its marker and the bucket once", idx)
@@ -722,8 +722,8 @@ func TestUsageCountCost(t *testing.T) {
 // the hourly keys, so the usage hash holds one hour or two: counts,
 // per-hour figures and last use come out the same before and after, and
 // a token issued with an earlier clock (another replica's) moves no last
-// use back. The application's last use is exact while a bucket of it
-// lives, and to the hour after.
+// use back. Last use is exact while a bucket of the application lives,
+// and to the hour after.
 func TestUsageFolds(t *testing.T) {
 	t.Parallel()
 	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
@@ -755,11 +755,11 @@ func TestUsageFolds(t *testing.T) {
 				t.Errorf("usage hash still holds field %q of an hour before the last one's first token: %v", f, fields)
 			}
 		}
-		// The application's last use is its last token's (the markers of
-		// its buckets); the secret's, the first of the last hour with any.
+		// The application's and the secret's last use are the last
+		// token's (the markers of its buckets).
 		u, err := s.GetUsage(ctx, "app")
-		if err != nil || u.Issued != 6 || !u.LastUsed.Equal(now.Add(time.Minute)) || !u.SecretLastUsed["s1"].Equal(now) {
-			t.Fatalf("usage %+v, %v; want 6 issued, last used %v, the secret %v (the first of its hour)", u, err, now.Add(time.Minute), now)
+		if err != nil || u.Issued != 6 || !u.LastUsed.Equal(now.Add(time.Minute)) || !u.SecretLastUsed["s1"].Equal(now.Add(time.Minute)) {
+			t.Fatalf("usage %+v, %v; want 6 issued, last used %v by the application and the secret", u, err, now.Add(time.Minute))
 		}
 		// Once its buckets are gone, to the hour.
 		buckets, err := rdb.Keys(ctx, s.bucketKeyOf("app", "")+"*").Result()
@@ -769,8 +769,8 @@ func TestUsageFolds(t *testing.T) {
 		if err := rdb.Del(ctx, buckets...).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if u, err := s.GetUsage(ctx, "app"); err != nil || !u.LastUsed.Equal(now) {
-			t.Fatalf("usage without buckets %+v, %v; want last used %v", u, err, now)
+		if u, err := s.GetUsage(ctx, "app"); err != nil || !u.LastUsed.Equal(now) || !u.SecretLastUsed["s1"].Equal(now) {
+			t.Fatalf("usage without buckets %+v, %v; want last used %v (the first of its hour)", u, err, now)
 		}
 		hours, err := s.IssuedPerHour(ctx, "app", 4, now)
 		if err != nil || !slices.Equal(hours, []int64{2, 1, 1, 2}) {
@@ -834,4 +834,42 @@ func TestBatchedTokensShareRoundTrips(t *testing.T) {
 	if u, err := s.GetUsage(ctx, a.ClientID); err != nil || u.Issued != callers*each {
 		t.Errorf("usage after %d tokens: %+v, %v", callers*each, u, err)
 	}
+}
+
+// A secret's field in a bucket (its last use) is never taken for a token's
+// record, whose fields are store.KeyLen bytes long: not even for a secret
+// id one byte shorter, whose field would be that long.
+func TestSecretMarkIsNoRecord(t *testing.T) {
+	t.Parallel()
+	onEachRedis(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		s := New(rdb, Options{Prefix: "mark"})
+		a := issueApp("app", 24*time.Hour)
+		sid := strings.Repeat("s", store.KeyLen-1)
+		a.Secrets[0].ID = sid
+		if err := s.CreateApplication(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		var ref store.TokenRef
+		for _, name := range []string{"one", "two"} {
+			r := tokenRequest("app", name, now)
+			got, err := s.IssueToken(ctx, r, accept(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref = got.Ref
+		}
+		fields := rdb.HKeys(ctx, s.bucketKey("app", ref.Bucket)).Val()
+		if !slices.Contains(fields, "_"+sid+"_") {
+			t.Fatalf("the bucket's fields %q: no field of the secret, or one of %d bytes", fields, store.KeyLen)
+		}
+		list, _, err := s.ListTokens(ctx, "app", 10, now)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("ListTokens = %d tokens, %v; want the two issued", len(list), err)
+		}
+		if u, err := s.GetUsage(ctx, "app"); err != nil || !u.SecretLastUsed[sid].Equal(now.UTC().Truncate(time.Millisecond)) {
+			t.Fatalf("usage %+v, %v; want the secret last used %v", u, err, now)
+		}
+	})
 }

@@ -111,13 +111,19 @@ func field(ref store.TokenRef) string { return string(ref.Digest[:store.KeyLen])
 // readers look at the live ones only.
 // The bucket's marker holds the issue time (Unix ms) of the last token
 // written to it that counts as a use (used; nil for an API key, or a
-// record written again), which usage reads as the application's last use
-// to the millisecond (GetUsages); a write that is no use leaves it as it
-// is (HSETNX, which then tells whether the hash is new).
-const writeLua = `
-local function write(key, index, field, rec, at, id, now, used)
+// record written again), and a field of each secret (secretMark) the time
+// of the last such token issued with it: usage reads them as the
+// application's and the secrets' last use to the millisecond
+// (GetUsages). The same HSET writes them, so they cost no command; it
+// answers as many new fields as it was given exactly when the hash is new
+// (an existing one has its marker). A write that is no use leaves them as
+// they are (HSETNX, which then tells whether the hash is new).
+const writeLua = secretMarkLua + `
+local function write(key, index, field, rec, at, id, now, used, sid)
   local new
-  if used then
+  if used and sid and sid ~= '' then
+    new = redis.call('HSET', key, field, rec, '_', used, secretMark(sid), used) == 3
+  elseif used then
     new = redis.call('HSET', key, field, rec, '_', used) == 2
   else
     redis.call('HSET', key, field, rec)
@@ -132,6 +138,17 @@ local function write(key, index, field, rec, at, id, now, used)
     redis.call('PEXPIREAT', index, at, 'GT')
   end
   if n > 0 and string.byte(field, 1) % 16 == 0 then redis.call('ZREMRANGEBYSCORE', index, 1, '(' .. now) end
+end
+`
+
+// secretMarkLua names a secret's field in a bucket: "_" and its id, and
+// never store.KeyLen (16) bytes long, the length of every record's field,
+// which is how readers of records tell them apart.
+const secretMarkLua = `
+local function secretMark(sid)
+  local f = '_' .. sid
+  if #f == 16 then f = f .. '_' end
+  return f
 end
 `
 
@@ -197,7 +214,7 @@ local taken = once(a, ARGV[6], p, ARGV[7])
 if taken == 'a' then return 2 elseif taken == 'p' then return 3 end
 local usedAt = nil
 if ARGV[8] ~= '' then usedAt = ARGV[9] end
-write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], usedAt)
+write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], usedAt, ARGV[10])
 if ARGV[8] ~= '' then count(ARGV[8] .. 'usage', ARGV[8] .. 'hourly:', tonumber(ARGV[9]), ARGV[10], ARGV[11]) end
 return 1
 `)
@@ -326,7 +343,7 @@ local rec, kind = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scop
 if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
 if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
 rec = string.char(kind) .. rec
-write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3], ARGV[2])
+write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3], ARGV[2], sid)
 return {1, v[1], id, 0, 0, scope, aud, count(ARGV[15] .. 'usage', ARGV[15] .. 'hourly:', iat, sid, ARGV[16])}
 `)
 

@@ -49,8 +49,9 @@ const hourlyKeep = 48 * time.Hour
 // the totals (issued) and into the hourly keys (hk .. day; while the
 // hour is within keep ms of its day's end, as their expiry is), and
 // writes the last-use times: so the usage hash holds the fields of one
-// hour or two, and last use is exact to the hour, the time of the first
-// token of the last hour with any. Returns the field counted, which
+// hour or two, and last use there is exact to the hour, the time of the
+// first token of the last hour with any (the exact one is in the buckets'
+// markers, writeLua). Returns the field counted, which
 // discarding the token takes back (discardToken).
 // at: the token's issue time (Unix ms); sid: its secret's id, "" for a
 // key method.
@@ -275,10 +276,10 @@ func (s *Store) GetUsage(ctx context.Context, id string) (store.Usage, error) {
 
 // GetUsages returns the usage of several applications in one pipelined
 // round trip: what every replica counted, at once. An application's last
-// use is the later of its usage hash's (the first token of the last hour
-// with any, countLua) and its buckets' markers (the last token written to
-// each, writeLua): to the millisecond while a bucket of it lives, to the
-// hour after. A secret's is the usage hash's, to the hour.
+// use, and each secret's, is the later of its usage hash's (the first
+// token of the last hour with any, countLua) and its buckets' markers (the
+// last token written to each, writeLua): to the millisecond while a bucket
+// of it lives, to the hour after.
 func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.Usage, error) {
 	replies, err := s.evalEach(ctx, readUsage, len(ids), func(i int) ([]string, []any) {
 		id := ids[i]
@@ -291,11 +292,12 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 	for i, id := range ids {
 		u := store.Usage{SecretLastUsed: map[string]time.Time{}}
 		v, _ := replies[i].([]any)
-		var fields []any
+		var fields, secrets []any
 		var marked int64
-		if len(v) == 2 {
+		if len(v) == 3 {
 			fields, _ = v[0].([]any)
 			marked, _ = v[1].(int64)
+			secrets, _ = v[2].([]any)
 		}
 		for j := 0; j+1 < len(fields); j += 2 {
 			k, _ := fields[j].(string)
@@ -315,31 +317,61 @@ func (s *Store) GetUsages(ctx context.Context, ids []string) (map[string]store.U
 		if at := fromMS(marked); at.After(u.LastUsed) {
 			u.LastUsed = at
 		}
+		for j := 0; j+1 < len(secrets); j += 2 {
+			sid, _ := secrets[j].(string)
+			n, _ := secrets[j+1].(int64)
+			if at := fromMS(n); at.After(u.SecretLastUsed[sid]) {
+				u.SecretLastUsed[sid] = at
+			}
+		}
 		out[id] = u
 	}
 	return out, nil
 }
 
 // readUsage reads an application's usage hash and the latest of its
-// buckets' markers: those in the index (live ones and a few ended) and
-// its generation's never-expiring one.
+// buckets' markers, the application's and each of its secrets' (writeLua):
+// those of the buckets in the index (live ones and a few ended) and of its
+// generation's never-expiring one.
 // KEYS: usage, bucket index, application. ARGV: the bucket keys' prefix.
 // Returns {the usage hash's fields and values, the latest marker (Unix
-// ms; 0 for none)}.
-var readUsage = goredis.NewScript(base36Lua + `
-local last = 0
-local function mark(key)
-  local m = tonumber(redis.call('HGET', key, '_') or '0') or 0
-  if m > last then last = m end
-end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], 1, '+inf')) do mark(ARGV[1] .. id) end
+// ms; 0 for none), {secret id, latest marker of its field, ...}}.
+var readUsage = goredis.NewScript(base36Lua + secretMarkLua + `
+local buckets = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], 1, '+inf')) do buckets[#buckets + 1] = ARGV[1] .. id end
+local sids, fields = {}, {'_'}
 local app = redis.call('GET', KEYS[3])
 if app then
   local ok, rec = pcall(cjson.decode, app)
-  local gen = ok and type(rec) == 'table' and tonumber(rec.gen) or 0
-  mark(ARGV[1] .. 'n' .. base36(gen))
+  if ok and type(rec) == 'table' then
+    buckets[#buckets + 1] = ARGV[1] .. 'n' .. base36(tonumber(rec.gen) or 0)
+    if type(rec.secrets) == 'table' then
+      for _, s in ipairs(rec.secrets) do
+        if type(s) == 'table' and type(s.id) == 'string' then
+          sids[#sids + 1] = s.id
+          fields[#fields + 1] = secretMark(s.id)
+        end
+      end
+    end
+  end
 end
-return {redis.call('HGETALL', KEYS[1]), last}
+local last, bySecret = 0, {}
+for _, key in ipairs(buckets) do
+  local m = redis.call('HMGET', key, unpack(fields))
+  for i = 1, #fields do
+    local t = tonumber(m[i] or '0') or 0
+    if i == 1 then
+      if t > last then last = t end
+    elseif t > (bySecret[i - 1] or 0) then
+      bySecret[i - 1] = t
+    end
+  end
+end
+local secrets = {}
+for i, sid in ipairs(sids) do
+  if (bySecret[i] or 0) > 0 then secrets[#secrets + 1], secrets[#secrets + 2] = sid, bySecret[i] end
+end
+return {redis.call('HGETALL', KEYS[1]), last, secrets}
 `)
 
 // evalEach runs script n times in one pipeline, call i with the keys and

@@ -217,8 +217,8 @@ type Secret struct {
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt ends a grace period; nil for a secret that does not expire.
 	ExpiresAt *time.Time `json:"expires_at"`
-	// LastUsedAt is when a token was last issued with the secret, exact
-	// to the hour (the first token of the last hour with any).
+	// LastUsedAt is when a token was last issued with the secret: exact
+	// while a token of the application lives, exact to the hour after.
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
