@@ -58,8 +58,9 @@ func (s *Store) bucketKey(id string, bucket int64) string {
 }
 
 // bucketKeyOf is bucketKey for the bucket's id (FormatBucket): "" gives
-// what every bucket key of the application starts with, to which the
-// token script that chooses the bucket appends its id.
+// what every bucket key of the application starts with, to which a script
+// that reads its buckets appends their ids (readUsage). The token script
+// that chooses the bucket makes it from clientKeys.
 func (s *Store) bucketKeyOf(id, bucket string) string {
 	return s.opts.Prefix + ":{" + id + "}:t:" + bucket
 }
@@ -236,7 +237,9 @@ return 1
 // empty, the client assertion's jti key (assertionKey), and last, with
 // ARGV[12] not empty, the DPoP proof's (proofKey).
 // ARGV: field, issue time (Unix ms), now (Unix ms: the clock lock-outs
-// and the index are read by), the bucket keys' prefix, KeepExpired (ms),
+// and the index are read by), the client's key prefix (clientKeys: its
+// buckets' keys and the usage the token is counted in, countLua, with the
+// secret that matched, are made from it), KeepExpired (ms),
 // the secret's digest (hex; "" with a key method), the time the secret
 // must be active at (Unix ms), the scopes asked for ("" for the
 // application's), the lifetime asked for (ms; 0 for the application's:
@@ -244,9 +247,7 @@ return 1
 // ("" for a secret: store.TokenRequest.AuthMethod), when the jti is
 // forgotten (Unix ms; "" for no jti to take), when the proof's is (""
 // for none), the binding's cnf.jkt and cnf.x5t#S256 (store.TokenRequest.Confirmation;
-// "" for none), the client's key prefix (clientKeys: the usage the token
-// is counted in, countLua, with the secret that matched), hourlyKeep (ms),
-// then the resources (RFC 8707) asked for, if any. The jti and
+// "" for none), hourlyKeep (ms), then the resources (RFC 8707) asked for, if any. The jti and
 // the proof are taken (onceLua) only once everything else passed, just
 // before the write: a replay is status 5 (the jti) or 6 (the proof),
 // nothing written.
@@ -299,10 +300,10 @@ else
   end
 end
 local aud = list(app.audiences)
-if #ARGV > 16 then
+if #ARGV > 15 then
   local named, seen, out = {}, {}, {}
   for _, a in ipairs(aud) do named[a] = true end
-  for i = 17, #ARGV do
+  for i = 16, #ARGV do
     if not named[ARGV[i]] then return {2, v[1]} end
     if not seen[ARGV[i]] then seen[ARGV[i]] = true out[#out + 1] = ARGV[i] end
   end
@@ -343,8 +344,8 @@ local rec, kind = uvarint(iat) .. uvarint(life) .. uvarint(gen) .. uvarint(#scop
 if aud ~= '' then kind, rec = kind + 16, rec .. uvarint(#aud) .. aud end
 if ARGV[13] ~= '' or ARGV[14] ~= '' then kind, rec = kind + 32, rec .. uvarint(#ARGV[13]) .. ARGV[13] .. uvarint(#ARGV[14]) .. ARGV[14] end
 rec = string.char(kind) .. rec
-write(ARGV[4] .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3], ARGV[2], sid)
-return {1, v[1], id, 0, 0, scope, aud, count(ARGV[15] .. 'usage', ARGV[15] .. 'hourly:', iat, sid, ARGV[16])}
+write(ARGV[4] .. 't:' .. id, KEYS[1], ARGV[1], rec, at, id, ARGV[3], ARGV[2], sid)
+return {1, v[1], id, 0, 0, scope, aud, count(ARGV[4] .. 'usage', ARGV[4] .. 'hourly:', iat, sid, ARGV[15])}
 `)
 
 // issueToken's statuses.
@@ -462,11 +463,11 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		secret = ""
 	}
 	keys, jtiAt, proofAt := s.onceKeys(keys, id, r)
-	args := make([]any, 0, 16+len(r.Resources))
-	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.bucketKeyOf(id, ""),
+	args := make([]any, 0, 15+len(r.Resources))
+	args = append(args, string(r.Digest[:store.KeyLen]), ms(r.IssuedAt.Truncate(time.Millisecond)), time.Now().UnixMilli(), s.clientKeys(id),
 		s.opts.KeepExpired.Milliseconds(), secret, r.AuthAt.UnixMilli(), strings.Join(r.Scopes, " "),
 		max(r.Lifetime, 0).Truncate(time.Millisecond).Milliseconds(), r.AuthMethod, jtiAt, proofAt,
-		r.Confirmation.JKT, r.Confirmation.X5TS256, s.clientKeys(id), hourlyKeep.Milliseconds())
+		r.Confirmation.JKT, r.Confirmation.X5TS256, hourlyKeep.Milliseconds())
 	for _, res := range r.Resources {
 		args = append(args, res)
 	}
