@@ -19,7 +19,8 @@ import (
 )
 
 // An operator sets an application's client authentication on its page in
-// a real browser: pastes a PEM public key for private_key_jwt (confirming
+// a real browser: the form shows (and sends) only the fields of the method
+// chosen, none for a shared secret; pastes a PEM public key for private_key_jwt (confirming
 // that the secrets go), sees the key's type, algorithm and thumbprint and
 // no secret reset any more; a tls_client_auth without a subject is
 // refused next to the form with the input kept; a subject DN is shown in
@@ -47,6 +48,35 @@ func TestBrowserClientAuth(t *testing.T) {
 	if m := u.text("#auth-method"); !strings.Contains(m, "shared secret") {
 		t.Errorf("method of a new application %q", m)
 	}
+	// shown says which of the form's fields are shown (and so sent).
+	shown := func(ids ...string) string {
+		var out []string
+		for _, id := range ids {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){var e=document.getElementById("`+id+`");return e.offsetParent!==null&&!e.disabled})()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				out = append(out, id)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	fields := []string{"auth-jwks", "auth-jwks-uri", "auth-subject-dn", "auth-san-email", "auth-issuer", "auth-audience"}
+	if got := shown(fields...); got != "" {
+		t.Errorf("a shared-secret application's form shows %q, want no key or certificate field", got)
+	}
+	for _, c := range []struct{ method, want string }{
+		{"private_key_jwt", "auth-jwks auth-jwks-uri auth-issuer auth-audience"},
+		{"self_signed_tls_client_auth", "auth-jwks auth-jwks-uri"},
+		{"tls_client_auth", "auth-subject-dn auth-san-email"},
+		{"client_secret_jwt", ""},
+	} {
+		u.do("choose "+c.method, chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=`+c.method+`]`)))
+		if got := shown(fields...); got != c.want {
+			t.Errorf("%s shows %q, want %q", c.method, got, c.want)
+		}
+	}
 	u.do("choose private_key_jwt and paste a PEM key", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=private_key_jwt]`)),
 		chromedp.SetValue(chromedp.CSS("#auth-jwks"), pubPEM), chromedp.Click(chromedp.CSS("#auth-form button.primary")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")))
@@ -73,8 +103,9 @@ func TestBrowserClientAuth(t *testing.T) {
 	u.check("application-keys")
 
 	// Refused: the error by the form, the input kept.
+	// The keys stay in their (hidden) field: not sent with tls_client_auth.
 	u.do("tls_client_auth without a subject", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=tls_client_auth]`)),
-		empty("auth-jwks"), chromedp.SetValue(chromedp.CSS("#auth-san-email"), "not an address"),
+		chromedp.SetValue(chromedp.CSS("#auth-san-email"), "not an address"),
 		chromedp.Click(chromedp.CSS("#auth-form button.primary")), chromedp.WaitVisible(chromedp.CSS("#auth-error")))
 	if e := u.text("#auth-error"); !strings.Contains(e, "tls_client_auth_san_email") {
 		t.Errorf("error %q", e)
@@ -90,8 +121,9 @@ func TestBrowserClientAuth(t *testing.T) {
 	}
 
 	// Back to a shared secret: shown once, and it gets a token.
+	// The subject stays in its hidden field, not sent with a secret method.
 	u.do("back to client_secret_basic", chromedp.Click(chromedp.CSS(`input[name=token_endpoint_auth_method][value=client_secret_basic]`)),
-		empty("auth-subject-dn"), chromedp.Click(chromedp.CSS("#auth-form button.primary")),
+		chromedp.Click(chromedp.CSS("#auth-form button.primary")),
 		chromedp.WaitVisible(chromedp.CSS("#credential")))
 	secret := u.text("#credential")
 	u.do("activity", chromedp.Navigate(appURL), chromedp.WaitVisible(chromedp.CSS("#events-h")))

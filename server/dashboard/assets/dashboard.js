@@ -1,7 +1,7 @@
 // oauthd dashboard: progressive enhancement only. Every page and action
 // works without this file; it adds copy buttons, shows the sign-in fields
-// of the chosen method, and checks IP allowlists as they are typed (the
-// server checks them again).
+// and the client authentication fields of the chosen method, and checks IP
+// allowlists as they are typed (the server checks them again).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
@@ -32,6 +32,25 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   methods.forEach(function (m) { m.addEventListener("change", showMethod); });
   if (methods.length) showMethod();
+
+  // Client authentication: show, and send, only the fields the chosen
+  // method uses. A hidden field is disabled too, so what was typed for
+  // another method (a certificate's subject, keys) does not refuse this
+  // one; without this file every field shows and the server says which
+  // ones a method takes.
+  var authMethods = document.querySelectorAll("input[name=token_endpoint_auth_method]");
+  function showAuthFields() {
+    // None chosen is a shared secret, as the server takes it.
+    var chosen = document.querySelector("input[name=token_endpoint_auth_method]:checked");
+    var method = chosen ? chosen.value : "";
+    document.querySelectorAll("[data-auth-methods]").forEach(function (el) {
+      var off = el.getAttribute("data-auth-methods").split(" ").indexOf(method) < 0;
+      el.hidden = off;
+      el.querySelectorAll("input, textarea").forEach(function (f) { f.disabled = off; });
+    });
+  }
+  authMethods.forEach(function (m) { m.addEventListener("change", showAuthFields); });
+  if (authMethods.length) showAuthFields();
 
   // IP allowlists: one IPv4 or IPv6 address or CIDR per line.
   var v4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
