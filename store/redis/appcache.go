@@ -73,12 +73,13 @@ func (c *appCache) get(id string) (*store.Application, bool) {
 func (c *appCache) begin() uint64 { return c.epoch.Load() }
 
 // add caches a record read from Redis at epoch, unless something was
-// invalidated since or the cache is down.
-func (c *appCache) add(a store.Application, epoch uint64) {
+// invalidated since or the cache is down. a is the cache's from then on:
+// nobody may modify it (get hands it out as it is).
+func (c *appCache) add(a *store.Application, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.up.Load() && c.epoch.Load() == epoch {
-		c.lru.Add(a.ClientID, &a)
+		c.lru.Add(a.ClientID, a)
 	}
 }
 

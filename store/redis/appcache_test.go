@@ -14,12 +14,12 @@ func TestAppCache(t *testing.T) {
 	c := newAppCache(2)
 	a := store.Application{ClientID: "a", Name: "one"}
 	// Down (not subscribed): nothing is served or kept.
-	c.add(a, c.begin())
+	c.add(&a, c.begin())
 	if _, ok := c.get("a"); ok {
 		t.Fatal("served while down")
 	}
 	c.setUp(true)
-	c.add(a, c.begin())
+	c.add(&a, c.begin())
 	if got, ok := c.get("a"); !ok || got.Name != "one" {
 		t.Fatalf("get after add = %+v, %v", got, ok)
 	}
@@ -27,7 +27,7 @@ func TestAppCache(t *testing.T) {
 	// may hold the record from before the change.
 	epoch := c.begin()
 	c.invalidate("b")
-	c.add(store.Application{ClientID: "b", Name: "stale"}, epoch)
+	c.add(&store.Application{ClientID: "b", Name: "stale"}, epoch)
 	if _, ok := c.get("b"); ok {
 		t.Fatal("a read older than an invalidation was cached")
 	}
@@ -37,7 +37,7 @@ func TestAppCache(t *testing.T) {
 	}
 	// Bounded: the least recently used goes.
 	for _, id := range []string{"x", "y", "z"} {
-		c.add(store.Application{ClientID: id}, c.begin())
+		c.add(&store.Application{ClientID: id}, c.begin())
 	}
 	if c.lru.Len() != 2 {
 		t.Fatalf("cache holds %d entries, bound is 2", c.lru.Len())
@@ -53,7 +53,7 @@ func TestAppCache(t *testing.T) {
 	c.setUp(false)
 	epoch = c.begin()
 	c.setUp(true)
-	c.add(store.Application{ClientID: "w"}, epoch)
+	c.add(&store.Application{ClientID: "w"}, epoch)
 	if _, ok := c.get("w"); ok {
 		t.Fatal("a read from before the subscription was cached")
 	}
@@ -93,7 +93,7 @@ func TestAppCacheEntryCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.add(a, c.begin())
+		c.add(&a, c.begin())
 	}
 	per := float64(heap()-before) / n
 	runtime.KeepAlive(c)

@@ -77,7 +77,7 @@ func tokenRequest(id, name string, at time.Time) store.TokenRequest {
 // caches a (the tests that use it change no application).
 func warm(s *Store, a store.Application) {
 	s.apps.setUp(true)
-	s.apps.add(a, s.apps.begin())
+	s.apps.add(&a, s.apps.begin())
 }
 
 // The token script writes, when Go does not hold the application, exactly

@@ -67,7 +67,7 @@ func (e *limitsEnv) app(t *testing.T, id string, allow ...string) {
 	if err := e.st.CreateApplication(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	e.warm.apps.add(a, e.warm.apps.begin())
+	e.warm.apps.add(&a, e.warm.apps.begin())
 }
 
 // issue is what the token endpoint does for a client that authenticates

@@ -254,20 +254,27 @@ func (s *Store) GetApplication(ctx context.Context, id string) (store.Applicatio
 	if err != nil {
 		return store.Application{}, s.wrap(err)
 	}
-	return s.cacheApp(id, b, epoch)
-}
-
-// cacheApp decodes a record read at epoch and caches it.
-func (s *Store) cacheApp(id string, b []byte, epoch uint64) (store.Application, error) {
-	a, err := decodeApp(b)
+	a, err := s.cacheApp(id, b, epoch)
 	if err != nil {
 		return store.Application{}, err
 	}
-	if a.ClientID != id {
-		return store.Application{}, fmt.Errorf("corrupt application record under %q: it names %q", id, a.ClientID)
+	return *a, nil
+}
+
+// cacheApp decodes a record read at epoch and caches it. What it returns
+// is the entry the cache holds (shared, as get's are: not to be
+// modified), so a miss on the hot paths makes one copy of the
+// application, not one for the cache and one for its caller.
+func (s *Store) cacheApp(id string, b []byte, epoch uint64) (*store.Application, error) {
+	a, err := decodeApp(b)
+	if err != nil {
+		return nil, err
 	}
-	s.apps.add(a, epoch)
-	return a, nil
+	if a.ClientID != id {
+		return nil, fmt.Errorf("corrupt application record under %q: it names %q", id, a.ClientID)
+	}
+	s.apps.add(&a, epoch)
+	return &a, nil
 }
 
 // UpdateApplication applies update to the current record and writes the

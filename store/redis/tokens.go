@@ -490,7 +490,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 			return store.Issued{}, fmt.Errorf("token for %q: the script filed it in bucket %q", id, bucket)
 		}
 	}
-	g, err := check(&app)
+	g, err := check(app)
 	if err != nil {
 		if status == issueWritten {
 			// Even when the request is gone: the record would stay.
@@ -504,7 +504,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 	case issueProof:
 		return store.Issued{}, errProofReplayed(id)
 	}
-	if status == issueMethod || !r.AuthMatches(&app) {
+	if status == issueMethod || !r.AuthMatches(app) {
 		// check, on its own word, let through what the application as
 		// the script read it does not accept: it changed meanwhile.
 		if status == issueWritten {
@@ -539,7 +539,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		// The script refused on what it checks literally (a scope held
 		// through a form, say) what check, knowing the catalogue,
 		// allows: write the record now that Go knows the application.
-		return s.issueKnown(ctx, &app, g, r)
+		return s.issueKnown(ctx, app, g, r)
 	case issueLocked:
 		held := pair
 		if !app.InAllowlist(r.From) {
@@ -550,7 +550,7 @@ func (s *Store) IssueToken(ctx context.Context, r store.TokenRequest, check func
 		}
 		// A siege alone, which does not hold an address in the
 		// allowlist: write the record now that Go knows the application.
-		return s.issueKnown(ctx, &app, g, r)
+		return s.issueKnown(ctx, app, g, r)
 	}
 	return store.Issued{}, fmt.Errorf("token for %q: the script refused a request the application allows", id)
 }
@@ -736,8 +736,7 @@ func (s *Store) optionalApp(id string, cmd *goredis.StringCmd, epoch uint64) (*s
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	a, err := s.cacheApp(id, b, epoch)
-	return &a, err
+	return s.cacheApp(id, b, epoch)
 }
 
 // RevokeToken deletes a token's record and, when tombstone > 0, leaves a
