@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -93,12 +94,20 @@ func TestVerify(t *testing.T) {
 		{"private key in jwk", sign(t, edKey, jose.EdDSA, privJWK, nil, pc(now, nil)), "POST", "private"},
 		{"no jwk", sign(t, edKey, jose.EdDSA, nil, nil, pc(now, nil)), "POST", "jwk"},
 		{"wrong typ", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"typ": "JWT"}, pc(now, nil)), "POST", "typ"},
+		{"typ application/jwt", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"typ": "application/jwt"}, pc(now, nil)), "POST", "typ"},
+		// RFC 7515 §4.1.9: the media type compared as media types are,
+		// with or without "application/" (as the resource server takes it).
+		{"typ application/dpop+jwt", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"typ": "application/dpop+jwt"}, pc(now, func(c map[string]any) { c["jti"] = "j-typ-1" })), "POST", ""},
+		{"typ in capitals", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"typ": "DPoP+JWT"}, pc(now, func(c map[string]any) { c["jti"] = "j-typ-2" })), "POST", ""},
 		{"crit", sign(t, edKey, jose.EdDSA, edPub, map[jose.HeaderKey]any{"crit": []string{"x"}, "x": 1}, pc(now, nil)), "POST", "critical"},
 		{"signed by another key", sign(t, ecKey, jose.ES256, ecOther, nil, pc(now, nil)), "POST", "signature"},
 		{"not a JWS", "abc", "POST", "compact"},
 		{"PS256", sign(t, rsaKey, jose.PS256, jose.JSONWebKey{Key: rsaKey.Public()}, nil, pc(now, nil)), "POST", ""},
 		{"RS256", sign(t, rsaKey, jose.RS256, jose.JSONWebKey{Key: rsaKey.Public()}, nil, pc(now, nil)), "POST", ""},
 		{"RSA key under 2048 bits", sign(t, smallRSA, jose.RS256, jose.JSONWebKey{Key: smallRSA.Public()}, nil, pc(now, nil)), "POST", "valid public key"},
+		// A key past 4096 bits, refused before any signature is checked:
+		// the jwk of a modulus that large with a signature of its size.
+		{"RSA key over 4096 bits", hugeRSAProof(t, now), "POST", "valid public key"},
 		{"ES256 on P-384", sign(t, p384, jose.ES384, jose.JSONWebKey{Key: p384.Public()}, map[jose.HeaderKey]any{"alg": "ES256"}, pc(now, nil)), "POST", "valid public key"},
 		{"tampered signature, header known", tamper(sign(t, edKey, jose.EdDSA, edPub, nil, pc(now, nil))), "POST", "signature"},
 		// RFC 9864's fully-specified name, which oauth4webapi 3.8 signs
@@ -123,6 +132,23 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hugeRSAProof is a proof whose jwk is an RSA public key of 4104 bits (an
+// odd modulus: no key pair is made, the check refuses it by its size
+// first) and whose signature is as long as that key's.
+func hugeRSAProof(t *testing.T, now time.Time) string {
+	t.Helper()
+	n := make([]byte, 4104/8)
+	if _, err := rand.Read(n); err != nil {
+		t.Fatal(err)
+	}
+	n[0] |= 0x80
+	n[len(n)-1] |= 1
+	b64 := base64.RawURLEncoding.EncodeToString
+	head := fmt.Sprintf(`{"typ":"dpop+jwt","alg":"RS256","jwk":{"kty":"RSA","n":%q,"e":"AQAB"}}`, b64(n))
+	claims, _ := json.Marshal(pc(now, nil))
+	return b64([]byte(head)) + "." + b64(claims) + "." + b64(make([]byte, len(n)))
 }
 
 // tamper flips a bit of the proof's signature.

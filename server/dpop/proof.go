@@ -152,8 +152,12 @@ type head struct {
 // client key in use at once.
 const headCacheSize = 4096
 
-// minRSABits is the smallest RSA key taken (RFC 7518 §3.3).
-const minRSABits = 2048
+// minRSABits is the smallest RSA key taken (RFC 7518 §3.3), maxRSABits
+// the largest (suits).
+const (
+	minRSABits = 2048
+	maxRSABits = 4096
+)
 
 // b64 is base64url without padding (RFC 7515 §2), strict.
 var b64 = base64.RawURLEncoding.Strict()
@@ -239,7 +243,7 @@ func (v *Verifier) parseHead(h64 string) (*head, error) {
 		return nil, refuse("the DPoP proof's header is not a JSON object")
 	}
 	switch {
-	case h.Typ != "dpop+jwt":
+	case !dpopType(h.Typ):
 		return nil, refuse("the DPoP proof's typ must be dpop+jwt")
 	case !slices.Contains(v.algs, h.Alg):
 		return nil, refuse("the DPoP proof's alg %q is not accepted: use one of %s", truncate(h.Alg, 20), strings.Join(v.algs, ", "))
@@ -268,8 +272,21 @@ func (v *Verifier) parseHead(h64 string) (*head, error) {
 	return &head{alg: h.Alg, key: jwk.Key, jkt: base64.RawURLEncoding.EncodeToString(tp)}, nil
 }
 
+// dpopType reports whether typ names DPoP proofs' media type (RFC 9449
+// §4.2), as RFC 7515 §4.1.9 has recipients compare it: case-insensitively,
+// with "application/" taken as said when it is left out. The resource
+// server's check (server/introspect) reads it the same way.
+func dpopType(typ string) bool {
+	return strings.EqualFold(typ, "dpop+jwt") || strings.EqualFold(typ, "application/dpop+jwt")
+}
+
 // suits reports whether key is one alg signs with: Ed25519 for EdDSA and
-// Ed25519, P-256 for ES256, RSA of 2048 bits or more for RS256 and PS256.
+// Ed25519, P-256 for ES256, RSA of 2048 to 4096 bits for RS256 and PS256
+// (larger keys only make a proof cost more to check). 4096 is go-jose's
+// bound too (MaxRSAModulusBits, a global this package leaves alone), said
+// here so that it does not depend on it. The resource server's check
+// (server/introspect) takes up to 8192 bits, which changes nothing for
+// tokens oauthd issues: none is bound to a key refused here.
 func suits(alg string, key any) bool {
 	switch k := key.(type) {
 	case ed25519.PublicKey:
@@ -277,7 +294,8 @@ func suits(alg string, key any) bool {
 	case *ecdsa.PublicKey:
 		return alg == "ES256" && k.Curve == elliptic.P256()
 	case *rsa.PublicKey:
-		return (alg == "RS256" || alg == "PS256") && k.N.BitLen() >= minRSABits
+		n := k.N.BitLen()
+		return (alg == "RS256" || alg == "PS256") && n >= minRSABits && n <= maxRSABits
 	}
 	return false
 }
