@@ -67,11 +67,21 @@ func newKeyServer(t testing.TB, jwks []byte) *keyServer {
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"keys":[` + strings.Repeat(" ", DefaultMaxFetchBytes) + `]}`))
 	})
+	// /slow never answers: it is held until the test ends, whatever its
+	// connection does, and then sends nothing. Waiting on the request's
+	// context instead let net/http answer 200 with an empty body now and
+	// then under -race on a busy machine, before the client's timeout.
+	release := make(chan struct{})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		select {
+		case <-release:
+		case <-time.After(time.Minute):
+		}
+		panic(http.ErrAbortHandler)
 	})
 	ks.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(ks.Close)
+	t.Cleanup(func() { close(release) }) // first: Close waits for handlers
 	return ks
 }
 
