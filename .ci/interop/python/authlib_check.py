@@ -6,10 +6,12 @@ authlib surfaces them. Run by ../run with /usr/bin/python3 (the interpreter
 Debian's package installs into), which sets the variables read below.
 """
 
+import json
 import os
 import sys
 import time
 import traceback
+import uuid
 from urllib.parse import parse_qs
 
 # oauthd listens on loopback over plain http here. Authlib's metadata
@@ -18,6 +20,7 @@ from urllib.parse import parse_qs
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 from authlib.integrations.base_client import OAuthError  # noqa: E402
+from authlib.jose import JsonWebKey, JsonWebSignature  # noqa: E402
 from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
 from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT  # noqa: E402
 from authlib.oauth2.rfc7523.assertion import client_secret_jwt_sign, private_key_jwt_sign  # noqa: E402
@@ -232,6 +235,28 @@ def introspect_without_scope():
     resp = s.introspect_token(meta["introspection_endpoint"], token=tokens["post"])
     expect(resp.status_code == 403, resp.status_code)
     expect(resp.json()["error"] == "insufficient_scope", resp.text)
+
+
+def dpop_typ_spellings():
+    """DPoP proofs (RFC 9449) signed by authlib.jose with typ spelled as RFC
+    7515 §4.1.9 lets a producer spell the media type: each gets a DPoP
+    token; a typ naming another media type is 400 invalid_dpop_proof."""
+    key = JsonWebKey.generate_key("EC", "P-256", is_private=True)
+    jws = JsonWebSignature(algorithms=["ES256"])
+    url = meta["token_endpoint"]
+    for typ, status in (("dpop+jwt", 200), ("application/dpop+jwt", 200), ("DPoP+JWT", 200), ("application/jwt", 400)):
+        header = {"typ": typ, "alg": "ES256", "jwk": key.as_dict(is_private=False)}
+        claims = {"jti": str(uuid.uuid4()), "htm": "POST", "htu": url, "iat": int(time.time())}
+        proof = jws.serialize_compact(header, json.dumps(claims).encode(), key).decode()
+        s = session(CLIENT_ID, CLIENT_SECRET, "client_secret_basic")
+        resp = s.post(url, data={"grant_type": "client_credentials", "scope": "sms"}, headers={"DPoP": proof},
+                      withhold_token=True, timeout=10)
+        body = resp.json()
+        expect(resp.status_code == status, f"typ {typ}: status {resp.status_code}: {resp.text}")
+        if status == 200:
+            expect(body.get("token_type") == "DPoP", f"typ {typ}: {body}")
+        else:
+            expect(body.get("error") == "invalid_dpop_proof", f"typ {typ}: {body}")
 
 
 def jwt_access_token():
@@ -470,6 +495,8 @@ check("unsupported grant type -> 400 unsupported_grant_type", unsupported_grant)
 check("unknown scope -> 400 invalid_scope", unknown_scope)
 check("introspection without tokens:introspect -> 403 insufficient_scope", introspect_without_scope)
 check("JWT access token (RFC 9068): authlib.jose verifies it with oauthd's JWKS; iss, aud, typ, claims", jwt_access_token)
+check("DPoP proofs signed by authlib.jose, typ dpop+jwt, application/dpop+jwt and DPoP+JWT -> token_type DPoP; "
+      "typ application/jwt -> 400 invalid_dpop_proof", dpop_typ_spellings)
 
 issue18()
 
