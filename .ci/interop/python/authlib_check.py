@@ -248,15 +248,18 @@ def dpop_typ_spellings():
         header = {"typ": typ, "alg": "ES256", "jwk": key.as_dict(is_private=False)}
         claims = {"jti": str(uuid.uuid4()), "htm": "POST", "htu": url, "iat": int(time.time())}
         proof = jws.serialize_compact(header, json.dumps(claims).encode(), key).decode()
-        s = session(CLIENT_ID, CLIENT_SECRET, "client_secret_basic")
-        resp = s.post(url, data={"grant_type": "client_credentials", "scope": "sms"}, headers={"DPoP": proof},
-                      withhold_token=True, timeout=10)
-        body = resp.json()
-        expect(resp.status_code == status, f"typ {typ}: status {resp.status_code}: {resp.text}")
-        if status == 200:
-            expect(body.get("token_type") == "DPoP", f"typ {typ}: {body}")
-        else:
-            expect(body.get("error") == "invalid_dpop_proof", f"typ {typ}: {body}")
+        # fetch_token's headers replace its defaults: the form's and
+        # JSON's are given again beside the proof.
+        s = session(CLIENT_ID, CLIENT_SECRET, "client_secret_basic", scope="sms")
+        headers = {"Accept": "application/json", "DPoP": proof,
+                   "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
+        try:
+            token = s.fetch_token(url, grant_type="client_credentials", headers=headers, timeout=10)
+        except OAuthError as err:
+            expect(status == 400 and err.error == "invalid_dpop_proof" and s.last.status_code == 400,
+                   f"typ {typ}: {err.error}: {err.description} (status {s.last.status_code})")
+            continue
+        expect(status == 200 and token.get("token_type") == "DPoP", f"typ {typ}: {token}")
 
 
 def jwt_access_token():
