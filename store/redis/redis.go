@@ -81,9 +81,8 @@ var (
 type Store struct {
 	rdb goredis.UniversalClient
 	// hot sends the token paths' commands (the token scripts, token
-	// lookups): Options.Batched, or rdb. batched says which.
-	hot     goredis.UniversalClient
-	batched bool
+	// lookups): Options.Batched, or rdb.
+	hot goredis.UniversalClient
 	// cluster: no transaction may span an application's slot and the
 	// feed stream's, so feed entries are added after the change.
 	cluster bool
@@ -159,7 +158,7 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	_, cluster := rdb.(*goredis.ClusterClient)
 	s := &Store{rdb: rdb, hot: rdb, cluster: cluster, opts: opts, usage: newUsageBuffer(), apps: newAppCache(opts.AppCacheSize)}
 	if opts.Batched != nil {
-		s.hot, s.batched = opts.Batched, true
+		s.hot = opts.Batched
 	}
 	return s
 }

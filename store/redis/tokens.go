@@ -653,7 +653,7 @@ func (s *Store) LookupTokenFor(ctx context.Context, ref store.TokenRef, caller s
 		// them with the other requests' in its next pipeline.
 		var p goredis.Pipeliner
 		var c goredis.Cmdable = s.hot
-		if !s.batched {
+		if s.hot == s.rdb { // not batching
 			p = s.rdb.Pipeline()
 			c = p
 		}
