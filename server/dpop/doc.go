@@ -1,7 +1,7 @@
-// Package dpop checks DPoP proofs (RFC 9449) where oauthd's token endpoint
-// receives them, and makes and checks the server's DPoP nonces. It is
-// pure: go-jose and the standard library, no store, no HTTP framework, so
-// the OAuth endpoints use it without the resource-server package
-// (server/introspect, which has its own allocation-lean proof parser for
-// the per-request path and is left as it is).
+// Package dpop reads DPoP proofs (RFC 9449): Parser, the one parser of a
+// proof's syntax, header, key and signature, which the token endpoint
+// (through Verifier, which checks the claims against its request) and the
+// resource-server package (server/introspect, which checks them against
+// its own) share; and the token endpoint's nonces. It is pure: go-jose's
+// JSON, an LRU and the standard library, no store, no HTTP framework.
 package dpop

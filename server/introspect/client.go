@@ -20,6 +20,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/oauthd/oauthd/server/clientip"
+	"github.com/oauthd/oauthd/server/dpop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
@@ -259,7 +260,7 @@ type Client struct {
 	dpopWindow  time.Duration
 	replay      ReplayCache
 	nonces      *nonces // nil: no nonce required
-	heads       *lru.Cache[string, *proofHead]
+	proofs      *dpop.Parser
 	public      origin
 	hasPublic   bool
 	certHeader  string

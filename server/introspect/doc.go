@@ -37,7 +37,10 @@
 // Sender-constrained tokens: a token bound to a key (cnf.jkt in oauthd's
 // answer, or in a JWT validated with LocalJWT) is accepted only as
 // "Authorization: DPoP <token>" with a DPoP proof of that key (RFC 9449;
-// dpop.go, dpopcheck.go), and refused as a bearer token; a token bound to
+// dpopcheck.go; the proof's syntax, header, key and signature are read by
+// package server/dpop's Parser, the one oauthd's token endpoint uses, so
+// both take the same proofs: Ed25519, P-256 or RSA keys of 2048 to 4096
+// bits), and refused as a bearer token; a token bound to
 // a client certificate (cnf x5t#S256) only from a client that presented
 // it on the connection, or through a trusted proxy's ClientCertHeader
 // (RFC 8705; certbind.go). The refusals then:

@@ -2,6 +2,7 @@ package introspect
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -116,6 +117,20 @@ func TestDPoP(t *testing.T) {
 		c, _ := json.Marshal(map[string]any{"jti": randomID(), "htm": "GET", "htu": rsURL, "iat": now.Unix(), "ath": b64u(sum[:])})
 		return b64u(h) + "." + b64u(c) + "." + map[string]string{"none": "", "HS256": b64u(make([]byte, 32))}[alg]
 	}
+	// A proof whose jwk is an RSA key of 8192 bits (this package took up
+	// to 8192 before it shared the token endpoint's parser, which stops
+	// at 4096: no token is ever bound to a larger key), with a signature
+	// of that size: refused for its key, before its signature is checked.
+	hugeRSA := func() string {
+		n := make([]byte, 8192/8)
+		rand.Read(n)
+		n[0] |= 0x80
+		n[len(n)-1] |= 1
+		h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": map[string]any{"kty": "RSA", "n": b64u(n), "e": "AQAB"}})
+		sum := sha256.Sum256([]byte(bound))
+		c, _ := json.Marshal(map[string]any{"jti": randomID(), "htm": "GET", "htu": rsURL, "iat": now.Unix(), "ath": b64u(sum[:])})
+		return b64u(h) + "." + b64u(c) + "." + b64u(make([]byte, len(n)))
+	}
 	const (
 		proofErr = "invalid_dpop_proof"
 		tokenErr = "invalid_token"
@@ -190,6 +205,8 @@ func TestDPoP(t *testing.T) {
 		{name: "jwk with a private key", req: dpopRequest("GET", "DPoP", bound, good(withPrivate)), status: 401,
 			challenges: []string{dpopChallenge(proofErr, refusals[refProofKey].desc), `Bearer realm="test"`}},
 		{name: "no jwk", req: dpopRequest("GET", "DPoP", bound, good(func(h, _ map[string]any) { delete(h, "jwk") })), status: 401,
+			challenges: []string{dpopChallenge(proofErr, refusals[refProofKey].desc), `Bearer realm="test"`}},
+		{name: "RSA key over 4096 bits", req: dpopRequest("GET", "DPoP", bound, hugeRSA()), status: 401,
 			challenges: []string{dpopChallenge(proofErr, refusals[refProofKey].desc), `Bearer realm="test"`}},
 		{name: "typ JWT", req: dpopRequest("GET", "DPoP", bound, good(setHeader("typ", "JWT"))), status: 401,
 			challenges: []string{dpopChallenge(proofErr, refusals[refProofType].desc), `Bearer realm="test"`}},

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/oauthd/oauthd/server/dpop"
 )
 
 // DefaultDPoPWindow is the default Config.DPoPWindow: a proof is accepted
@@ -59,11 +59,7 @@ func (c *Client) configureDPoP(cfg *Config) error {
 		m.now = c.now // the clock the proofs' iat are checked with
 		c.replay = m
 	}
-	heads, err := lru.New[string, *proofHead](proofHeadCacheSize)
-	if err != nil {
-		return err
-	}
-	c.heads = heads
+	c.proofs = dpop.NewParser(c.dpopAlgs, proofHeadCacheSize)
 	if cfg.DPoPNonce {
 		if len(cfg.DPoPNonceKey) > 0 && len(cfg.DPoPNonceKey) < 32 {
 			return errors.New("introspect: config: DPoPNonceKey must be at least 32 bytes (head -c32 /dev/urandom)")
@@ -128,7 +124,7 @@ func (g *Gate) checkDPoP(w http.ResponseWriter, r *http.Request, token string) (
 	switch {
 	case !resp.DPoPBound():
 		ref = refNotBound
-	case !p.boundTo(resp.Cnf.JKT):
+	case !p.BoundTo(resp.Cnf.JKT):
 		ref = refKeyMismatch
 	case resp.Cnf.X5tS256 != "" && !c.certMatches(r, resp.Cnf.X5tS256):
 		ref = refCertMismatch
@@ -139,8 +135,8 @@ func (g *Gate) checkDPoP(w http.ResponseWriter, r *http.Request, token string) (
 		set[ref].write(w)
 		return nil, false
 	}
-	until := time.Unix(0, int64(p.claims.IAT*1e9)).Add(c.dpopWindow + replaySlack)
-	seen, err := c.replay.Seen(r.Context(), p.replayKey(), until)
+	until := time.Unix(0, int64(p.Claims.IAT*1e9)).Add(c.dpopWindow + replaySlack)
+	seen, err := c.replay.Seen(r.Context(), replayKey(&p), until)
 	if err != nil {
 		c.logUnavailable(r, fmt.Errorf("the DPoP replay cache cannot say whether this proof was used before: %w", err))
 		g.rs.unavailable.write(w)
@@ -167,7 +163,7 @@ func (c *Client) checkProof(r *http.Request, token string, now time.Time) (proof
 	if ref != refNone {
 		return p, ref
 	}
-	cl := &p.claims
+	cl := &p.Claims
 	if cl.HTM != r.Method {
 		return p, refProofMethod
 	}
@@ -183,10 +179,10 @@ func (c *Client) checkProof(r *http.Request, token string, now time.Time) (proof
 		return p, refProofTime
 	}
 	var ath [43]byte
-	if cl.ATH != string(accessTokenHash(&ath, token)) {
+	if cl.ATH != string(dpop.AccessTokenHash(&ath, token)) {
 		return p, refProofATH
 	}
-	if !p.verify() {
+	if !p.Verify() {
 		return p, refProofSignature
 	}
 	if c.nonces != nil && !c.nonces.valid(cl.Nonce, now) {
@@ -195,19 +191,12 @@ func (c *Client) checkProof(r *http.Request, token string, now time.Time) (proof
 	return p, refNone
 }
 
-// boundTo reports whether the proof's key is the one jkt names.
-func (p *proof) boundTo(jkt string) bool {
-	var enc [43]byte
-	base64.RawURLEncoding.Encode(enc[:], p.jkt[:])
-	return jkt != "" && string(enc[:]) == jkt
-}
-
 // replayKey names the proof in the replay cache: its key, its URI and its
 // jti (RFC 9449 §11.1: jti values are remembered per target URI), hashed
 // so that every key has one short length whatever the client sent.
-func (p *proof) replayKey() string {
+func replayKey(p *proof) string {
 	var buf [1024]byte
-	b := append(append(append(append(buf[:0], p.jkt[:]...), p.claims.HTU...), 0), p.claims.JTI...)
+	b := append(append(append(append(buf[:0], p.JKT[:]...), p.Claims.HTU...), 0), p.Claims.JTI...)
 	sum := sha256.Sum256(b)
 	var key [5 + 43]byte
 	copy(key[:], "dpop:")

@@ -170,10 +170,10 @@ func TestProofAgreesWithGoJose(t *testing.T) {
 				if ref != refNone {
 					t.Fatalf("parseProof refused go-jose's proof: %d", ref)
 				}
-				if !p.verify() {
+				if !p.Verify() {
 					t.Fatalf("go-jose's signature does not verify")
 				}
-				if got, want := b64u(p.jkt[:]), k.jkt(t); got != want {
+				if got, want := b64u(p.JKT[:]), k.jkt(t); got != want {
 					t.Fatalf("thumbprint %s, go-jose's %s", got, want)
 				}
 				// One bit of the payload changed: the signature no longer holds.
@@ -181,31 +181,10 @@ func TestProofAgreesWithGoJose(t *testing.T) {
 				payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 				payload[len(payload)-2] ^= 1
 				tampered := parts[0] + "." + b64u(payload) + "." + parts[2]
-				if p, ref := c.parseProof(tampered); ref == refNone && p.verify() {
+				if p, ref := c.parseProof(tampered); ref == refNone && p.Verify() {
 					t.Fatalf("a tampered proof verifies")
 				}
 			}
 		})
-	}
-}
-
-func TestECDSADER(t *testing.T) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	for range 64 {
-		digest := sha256.Sum256([]byte(randomID()))
-		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var raw [64]byte
-		r.FillBytes(raw[:32])
-		s.FillBytes(raw[32:])
-		if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], ecdsaDER(nil, raw[:32], raw[32:])) {
-			t.Fatalf("DER of r=%x s=%x does not verify", r, s)
-		}
-	}
-	// Short integers (leading zero bytes) and zero.
-	if got := ecdsaDER(nil, []byte{0, 0, 0x80}, []byte{0, 0}); string(got) != "\x30\x07\x02\x02\x00\x80\x02\x01\x00" {
-		t.Fatalf("ecdsaDER = %x", got)
 	}
 }
