@@ -41,23 +41,24 @@ type proof = dpop.Parsed
 // and claims' presence.
 func (c *Client) parseProof(s string) (proof, refusal) {
 	p, f := c.proofs.Parse(s)
-	return p, proofRefusals[f]
+	return p, proofRefusal(f)
 }
 
-// proofRefusals is the refusal for each of dpop.Parse's faults.
-var proofRefusals = [...]refusal{
-	dpop.FaultNone:       refNone,
-	dpop.FaultSyntax:     refProofMalformed,
-	dpop.FaultHeader:     refProofMalformed,
-	dpop.FaultType:       refProofType,
-	dpop.FaultAlg:        refProofAlg,
-	dpop.FaultCritical:   refProofMalformed,
-	dpop.FaultNoKey:      refProofKey,
-	dpop.FaultPrivateKey: refProofKey,
-	dpop.FaultKey:        refProofKey,
-	dpop.FaultPayload:    refProofMalformed,
-	dpop.FaultJTI:        refProofClaims,
-	dpop.FaultHTM:        refProofClaims,
-	dpop.FaultHTU:        refProofClaims,
-	dpop.FaultIAT:        refProofClaims,
+// proofRefusal is the refusal for one of dpop.Parse's faults.
+func proofRefusal(f dpop.Fault) refusal {
+	switch f {
+	case dpop.FaultNone:
+		return refNone
+	case dpop.FaultType:
+		return refProofType
+	case dpop.FaultAlg:
+		return refProofAlg
+	case dpop.FaultNoKey, dpop.FaultPrivateKey, dpop.FaultKey:
+		return refProofKey
+	case dpop.FaultJTI, dpop.FaultHTM, dpop.FaultHTU, dpop.FaultIAT:
+		return refProofClaims
+	}
+	// The syntax, the header's or payload's encoding, crit, and any
+	// fault added later.
+	return refProofMalformed
 }
