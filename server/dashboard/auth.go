@@ -68,7 +68,11 @@ type authForm struct {
 func authFormOf(c store.ClientAuth) authForm {
 	return authForm{Method: c.Method, Keys: string(c.JWKS), JWKSURI: c.JWKSURI, SubjectDN: c.SubjectDN, SANDNS: c.SANDNS,
 		SANURI: c.SANURI, SANIP: c.SANIP, SANEmail: c.SANEmail, Issuer: c.TrustedIssuer, Subject: c.TrustedSubject,
-		Audience: c.TrustedAudience, IssuerJWKS: c.TrustedJWKSURI, Methods: authMethods}
+		Audience: c.TrustedAudience, IssuerJWKS: c.TrustedJWKSURI, Methods: authMethods,
+		// An application that takes its secret either way (the default)
+		// sees that choice, checked: otherwise no method would be, and a
+		// save of the form would have to pick one of the two.
+		Legacy: c.Method == ""}
 }
 
 func readAuthForm(c echo.Context) authForm {
@@ -116,18 +120,26 @@ func (d *Dashboard) setAuth(c echo.Context) error {
 			if errors.As(err, &e) {
 				f.Field = e.Field
 			}
+			f.Legacy = v.AuthForm.Legacy // as the application's page offers it
 			v.AuthForm = f
 			delete(v.Errors, "auth")
 		})
 	}
-	if f.Method == "" {
-		return failed(apps.Invalid("token_endpoint_auth_method", "choose how the application authenticates"))
-	}
-	auth, err := f.clientAuth()
+	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return failed(err)
 	}
-	a, _, err := d.apps.Get(c.Request().Context(), c.Param("id"))
+	if f.Method == "" {
+		// The shared secret either way is offered only to an application
+		// that has it (authFormOf): saved as it is, nothing changes. An
+		// application cannot move back to it: one of the two methods
+		// says how its daemons send the secret.
+		if a.Auth.Method == "" {
+			return d.done(c, "auth-same")
+		}
+		return failed(apps.Invalid("token_endpoint_auth_method", "choose how the application authenticates"))
+	}
+	auth, err := f.clientAuth()
 	if err != nil {
 		return failed(err)
 	}

@@ -48,6 +48,24 @@ func TestBrowserClientAuth(t *testing.T) {
 	if m := u.text("#auth-method"); !strings.Contains(m, "shared secret") {
 		t.Errorf("method of a new application %q", m)
 	}
+	// Its method (a shared secret either way) is the form's checked choice.
+	checked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){var e=document.querySelector("input[name=token_endpoint_auth_method]:checked");return e?"["+e.value+"]":"none"})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked != "[]" {
+		t.Errorf("checked method of a new application: %s, want the shared secret either way ([])", checked)
+	}
+	// Saved as it is, it changes nothing (before, the form had no method
+	// checked and refused to be saved without one).
+	u.do("save the form unchanged", chromedp.Click(chromedp.CSS("#auth-form button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if n := u.text("p.notice"); !strings.Contains(n, "Nothing changed") {
+		t.Errorf("notice %q", n)
+	}
+	if got, _, err := env.apps.Get(context.Background(), a.ClientID); err != nil || got.Auth.Method != "" || len(got.Secrets) != 1 {
+		t.Fatalf("stored after an unchanged save: %+v, %d secrets, %v", got.Auth, len(got.Secrets), err)
+	}
 	// shown says which of the form's fields are shown (and so sent).
 	shown := func(ids ...string) string {
 		var out []string

@@ -370,6 +370,7 @@ var notices = map[string]string{
 	"revoked":     "Revoked.",
 	"deleted":     "Application deleted.",
 	"auth":        "Authentication saved: the token endpoint takes the new method and keys at once.",
+	"auth-same":   "Nothing changed: the application still takes its shared secret with HTTP Basic or in the body.",
 
 	"scope-added":     "Scope added: every replica offers it within moments.",
 	"scope-described": "Description saved.",
