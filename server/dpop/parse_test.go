@@ -204,3 +204,39 @@ func mustMarshal(v any) []byte {
 	}
 	return b
 }
+
+// FuzzParse: no input makes Parse panic; a proof it accepts has a key, a
+// thumbprint, a jti within bounds and a finite iat; and its verdict does
+// not depend on the header cache: a parser that has seen the header
+// before (warm) and one that has not (cold) say the same, and verify the
+// signature alike.
+func FuzzParse(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := sign(f, ed, jose.EdDSA, jose.JSONWebKey{Key: ed.Public()}, nil, pc(now, nil))
+	f.Add(good)
+	f.Add(sign(f, ec, jose.ES256, jose.JSONWebKey{Key: ec.Public()}, nil, pc(now, nil)))
+	f.Add(tamper(good))
+	f.Add(good[:strings.IndexByte(good, '.')] + ".e30.")
+	f.Add("..")
+	warm := NewParser(Algorithms, 64)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, fault := warm.Parse(s)
+		q, coldFault := NewParser(Algorithms, 1).Parse(s)
+		if fault != coldFault {
+			t.Fatalf("warm parser: fault %d, cold: %d", fault, coldFault)
+		}
+		if fault != FaultNone {
+			return
+		}
+		var zero [sha256.Size]byte
+		c := p.Claims
+		if p.Head == nil || p.Key == nil || p.JKT == zero || c.JTI == "" || len(c.JTI) > MaxJTILen || c.HTM == "" || c.HTU == "" || c.IAT != c.IAT {
+			t.Fatalf("accepted without what a proof needs: %+v", p)
+		}
+		if p.JKT != q.JKT || p.Verify() != q.Verify() {
+			t.Fatal("warm and cold parsers disagree on the key or the signature")
+		}
+	})
+}
