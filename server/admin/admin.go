@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,6 +352,11 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		switch {
 		case errors.As(err, &typ) && typ.Field == "":
 			return apps.Invalid("body", "must be a JSON object")
+		case errors.As(err, &typ) && mapField(v, jsonPath(typ.Field)):
+			// encoding/json names the map, not the key, for a value of
+			// the wrong type in it, and the element's type: say what the
+			// whole field must be.
+			return apps.Invalid(jsonPath(typ.Field), `must be an object of string values, such as {"team": "billing"}`)
 		case errors.As(err, &typ):
 			return apps.Invalid(jsonPath(typ.Field), "must be "+jsonType(typ.Type.String()))
 		case errors.As(err, &syn):
@@ -443,6 +449,29 @@ func jsonPath(field string) string {
 		kept = append(kept, p)
 	}
 	return strings.Join(kept, ".")
+}
+
+// mapField reports whether the top-level field of v (a pointer to a
+// request struct) that JSON names name holds a map (metadata).
+func mapField(v any, name string) bool {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			return ft.Kind() == reflect.Map
+		}
+	}
+	return false
 }
 
 func jsonType(goType string) string {

@@ -100,3 +100,31 @@ func TestRotateKeyBody(t *testing.T) {
 		}
 	}
 }
+
+// metadata maps names to strings: a value of another type, or metadata
+// that is not an object, is refused naming the field and its shape.
+// encoding/json reports the element's type for a wrong value inside the
+// map, which read "metadata: must be a string" for {"metadata":"x"}.
+func TestMetadataTypeErrors(t *testing.T) {
+	env := newAdminEnv(t)
+	app := env.createApp(apps.NewApplication{Name: "kept"})
+	for _, tt := range []struct{ name, method, path, body string }{
+		{"create: a string", "POST", "/applications", `{"name":"x","scopes":["sms"],"metadata":"x"}`},
+		{"create: a nested object", "POST", "/applications", `{"name":"x","scopes":["sms"],"metadata":{"a":{"b":1}}}`},
+		{"create: a number value", "POST", "/applications", `{"name":"x","scopes":["sms"],"metadata":{"a":1}}`},
+		{"update: an array", "PATCH", "/applications/" + app.ClientID, `{"metadata":["a"]}`},
+		{"update: a boolean value", "PATCH", "/applications/" + app.ClientID, `{"metadata":{"a":true}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := env.raw(tt.method, tt.path, "application/json", tt.body)
+			desc, _ := body["error_description"].(string)
+			if code != 400 || body["field"] != "metadata" || !strings.Contains(desc, "object of string values") {
+				t.Fatalf("got %d %v", code, body)
+			}
+		})
+	}
+	// The other fields keep their own messages.
+	if _, body := env.raw("POST", "/applications", "application/json", `{"name":1,"scopes":["sms"]}`); body["error_description"] != "name: must be a string" {
+		t.Fatalf("name of the wrong type: %v", body)
+	}
+}
