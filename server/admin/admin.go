@@ -352,13 +352,15 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		switch {
 		case errors.As(err, &typ) && typ.Field == "":
 			return apps.Invalid("body", "must be a JSON object")
-		case errors.As(err, &typ) && mapField(v, jsonPath(typ.Field)):
-			// encoding/json names the map, not the key, for a value of
-			// the wrong type in it, and the element's type: say what the
-			// whole field must be.
-			return apps.Invalid(jsonPath(typ.Field), `must be an object of string values, such as {"team": "billing"}`)
 		case errors.As(err, &typ):
-			return apps.Invalid(jsonPath(typ.Field), "must be "+jsonType(typ.Type.String()))
+			// For a wrong element of an array or a map, encoding/json
+			// names the field and the element's type ("scopes": [1] is
+			// "scopes", string): say what the field as declared must be.
+			path, what := jsonPath(typ.Field), jsonType(typ.Type)
+			if t := declaredType(v, path); t != nil {
+				what = jsonType(t)
+			}
+			return apps.Invalid(path, "must be "+what)
 		case errors.As(err, &syn):
 			return apps.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -451,39 +453,70 @@ func jsonPath(field string) string {
 	return strings.Join(kept, ".")
 }
 
-// mapField reports whether the top-level field of v (a pointer to a
-// request struct) that JSON names name holds a map (metadata).
-func mapField(v any, name string) bool {
+// declaredType is the type of the field of v (a pointer to a request
+// struct) at the JSON path (dot-separated, jsonPath's), pointers
+// removed; nil if there is none.
+func declaredType(v any, path string) reflect.Type {
 	t := reflect.TypeOf(v)
+	for _, name := range strings.Split(path, ".") {
+		t = derefType(t)
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := jsonField(t, name)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	return derefType(t)
+}
+
+// jsonField is the field of struct type t that JSON names name, looking
+// into embedded structs as encoding/json does.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && tag == "" {
+			if et := derefType(f.Type); et != nil && et.Kind() == reflect.Struct {
+				if ef, ok := jsonField(et, name); ok {
+					return ef, true
+				}
+			}
+			continue
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func derefType(t reflect.Type) reflect.Type {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Kind() != reflect.Struct {
-		return false
-	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			return ft.Kind() == reflect.Map
-		}
-	}
-	return false
+	return t
 }
 
-func jsonType(goType string) string {
+// jsonType says what JSON a field of type t takes.
+func jsonType(t reflect.Type) string {
+	t = derefType(t)
 	switch {
-	case strings.HasPrefix(goType, "[]"):
+	case t == nil:
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return "an array of strings"
-	case goType == "bool":
+	case t.Kind() == reflect.Slice:
+		return "an array"
+	case t.Kind() == reflect.Map:
+		return `an object of string values, such as {"team": "billing"}`
+	case t.Kind() == reflect.Bool:
 		return "true or false"
-	case strings.HasSuffix(goType, "WorkloadIdentity"):
+	case t.Name() == "WorkloadIdentity":
 		return "an object with issuer, subject, audience and optionally jwks_uri"
-	case strings.Contains(goType, "int"):
-		return "a number"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "a whole number"
 	}
 	return "a string"
 }

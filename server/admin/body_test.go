@@ -123,8 +123,19 @@ func TestMetadataTypeErrors(t *testing.T) {
 			}
 		})
 	}
-	// The other fields keep their own messages.
-	if _, body := env.raw("POST", "/applications", "application/json", `{"name":1,"scopes":["sms"]}`); body["error_description"] != "name: must be a string" {
-		t.Fatalf("name of the wrong type: %v", body)
+	// The other fields: what the field as declared takes, also for a
+	// wrong element of an array (encoding/json names the element's type).
+	for body, want := range map[string]string{
+		`{"name":1,"scopes":["sms"]}`:                                    "name: must be a string",
+		`{"name":"x","scopes":[1]}`:                                      "scopes: must be an array of strings",
+		`{"name":"x","scopes":"sms"}`:                                    "scopes: must be an array of strings",
+		`{"name":"x","scopes":["sms"],"ip_allowlist":[true]}`:            "ip_allowlist: must be an array of strings",
+		`{"name":"x","scopes":["sms"],"dpop_bound_access_tokens":"1"}`:   "dpop_bound_access_tokens: must be true or false",
+		`{"name":"x","scopes":["sms"],"workload_identity":"x"}`:          "workload_identity: must be an object with issuer, subject, audience and optionally jwks_uri",
+		`{"name":"x","scopes":["sms"],"workload_identity":{"issuer":1}}`: "workload_identity.issuer: must be a string",
+	} {
+		if _, got := env.raw("POST", "/applications", "application/json", body); got["error_description"] != want {
+			t.Errorf("%s: %v, want %q", body, got["error_description"], want)
+		}
 	}
 }
