@@ -31,6 +31,8 @@ func mayChangeCatalogue(ctx context.Context) error {
 // form.
 func checkScopeName(name string) error {
 	switch {
+	case len(name) > scopes.MaxLen:
+		return Invalid("name", fmt.Sprintf("%q: at most %d bytes", truncate(name, 40), scopes.MaxLen))
 	case scopes.IsForm(name):
 		return Invalid("name", fmt.Sprintf("%q is a form that stands for several scopes (all:any, resource:*), not a scope: it needs no catalogue entry", truncate(name, 40)))
 	case !scopes.ValidName(name):

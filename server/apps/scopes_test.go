@@ -76,6 +76,10 @@ func TestSetScope(t *testing.T) {
 			t.Errorf("SetScope(%q) = %v, want invalid name", name, err)
 		}
 	}
+	// A name past scopes.MaxLen says so, not that its letters are wrong.
+	if _, _, err := env.apps.SetScope(ctx, strings.Repeat("s", scopes.MaxLen+1), ""); err == nil || !strings.Contains(err.Error(), "at most 128 bytes") {
+		t.Errorf("a %d-byte name: %v, want a refusal naming the length", scopes.MaxLen+1, err)
+	}
 	if _, _, err := env.apps.SetScope(ctx, "x", strings.Repeat("d", 201)); err == nil {
 		t.Error("a 201-byte description was accepted")
 	}
@@ -83,6 +87,10 @@ func TestSetScope(t *testing.T) {
 		if ev, _, _ := env.apps.Events(ctx, store.EventFilter{Kind: kind}, "", 10); len(ev) != 1 || ev[0].Actor != "admin-key:test" {
 			t.Errorf("%s events: %+v", kind, ev)
 		}
+	}
+	// The longest name is taken.
+	if _, _, err := env.apps.SetScope(ctx, strings.Repeat("s", scopes.MaxLen), ""); err != nil {
+		t.Errorf("a %d-byte name: %v", scopes.MaxLen, err)
 	}
 }
 
