@@ -6,6 +6,8 @@ package settings
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,8 +98,68 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 			return fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
+	for _, st := range s.List {
+		if f := fs.Lookup(Flag(st.Key)); f != nil && f.Changed {
+			continue // pflag parsed it already, and said what was wrong
+		}
+		if err := checkValue(st.Default, v.Get(st.Key)); err != nil {
+			from := "file key " + st.Key
+			if getenv(s.Env(st.Key)) != "" {
+				from = s.Env(st.Key)
+			}
+			return fmt.Errorf("config %s (%s): %w", st.Key, from, err)
+		}
+	}
 	if err := v.UnmarshalExact(out); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// checkValue reports whether value, as the environment or the file gave
+// it, is one of the type of the setting's default, saying what to write
+// if not. Decoding would refuse most bad values too, but in words that
+// name neither the variable nor the value ("time: invalid duration"), and
+// would take a YAML number for a duration as nanoseconds: "cache_ttl:
+// 300" would mean 300ns.
+func checkValue(def, value any) error {
+	switch def.(type) {
+	case time.Duration:
+		switch x := value.(type) {
+		case time.Duration:
+		case string:
+			if _, err := time.ParseDuration(x); err != nil {
+				return fmt.Errorf("%q is not a duration: write one such as 30s, 5m or 1h30m", x)
+			}
+		case int, int64, uint64, float64:
+			return fmt.Errorf("%v has no unit: write a duration such as %vs, 5m or 1h", x, x)
+		default:
+			return fmt.Errorf("%v is not a duration: write one such as 30s, 5m or 1h30m", x)
+		}
+	case bool:
+		switch x := value.(type) {
+		case bool:
+		case string:
+			if _, err := strconv.ParseBool(x); err != nil {
+				return fmt.Errorf("%q is not true or false", x)
+			}
+		default:
+			return fmt.Errorf("%v is not true or false", x)
+		}
+	case int:
+		switch x := value.(type) {
+		case int, int64, uint64:
+		case string:
+			if _, err := strconv.Atoi(x); err != nil {
+				return fmt.Errorf("%q is not a whole number", x)
+			}
+		case float64:
+			if x != math.Trunc(x) {
+				return fmt.Errorf("%v is not a whole number", x)
+			}
+		default:
+			return fmt.Errorf("%v is not a whole number", x)
+		}
 	}
 	return nil
 }

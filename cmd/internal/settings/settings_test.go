@@ -1,0 +1,92 @@
+package settings
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type testConfig struct {
+	TTL   time.Duration `mapstructure:"ttl"`
+	Cache testCache     `mapstructure:"cache"`
+	Name  string        `mapstructure:"name"`
+}
+
+type testCache struct {
+	Size int  `mapstructure:"size"`
+	On   bool `mapstructure:"on"`
+}
+
+var testSet = Set{EnvPrefix: "T", List: []Setting{
+	{Key: "ttl", Default: 5 * time.Second},
+	{Key: "cache.size", Default: 100},
+	{Key: "cache.on", Default: true},
+	{Key: "name", Default: "x"},
+}}
+
+// A value of the wrong type from the environment or the file is refused
+// naming the key, where it came from, the value and what to write; a YAML
+// number for a duration is refused rather than read as nanoseconds.
+func TestLoadValueTypes(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		file    string
+		args    []string
+		want    testConfig
+		refusal []string // substrings of the error; nil: no error
+	}{
+		{name: "good values from env", env: map[string]string{"T_TTL": "1m30s", "T_CACHE_SIZE": "7", "T_CACHE_ON": "false", "T_NAME": "y"},
+			want: testConfig{TTL: 90 * time.Second, Name: "y", Cache: testCache{7, false}}},
+		{name: "good values from file", file: "ttl: 2m\ncache:\n  size: 9\n  on: true\nname: 12\n",
+			want: testConfig{TTL: 2 * time.Minute, Name: "12", Cache: testCache{9, true}}},
+		{name: "env duration without a unit", env: map[string]string{"T_TTL": "300"}, refusal: []string{"config ttl (T_TTL)", `"300" is not a duration`, "30s"}},
+		{name: "env duration nonsense", env: map[string]string{"T_TTL": "abc"}, refusal: []string{"config ttl (T_TTL)", `"abc" is not a duration`}},
+		{name: "file duration as a number", file: "ttl: 300\n", refusal: []string{"config ttl (file key ttl)", "300 has no unit", "300s"}},
+		{name: "env bool", env: map[string]string{"T_CACHE_ON": "perhaps"}, refusal: []string{"config cache.on (T_CACHE_ON)", `"perhaps" is not true or false`}},
+		{name: "file bool as a list", file: "cache:\n  on: [1]\n", refusal: []string{"config cache.on (file key cache.on)", "not true or false"}},
+		{name: "env int", env: map[string]string{"T_CACHE_SIZE": "1.5"}, refusal: []string{"config cache.size (T_CACHE_SIZE)", `"1.5" is not a whole number`}},
+		{name: "file int as a fraction", file: "cache:\n  size: 1.5\n", refusal: []string{"config cache.size (file key cache.size)", "1.5 is not a whole number"}},
+		{name: "flag wins over a bad env value", env: map[string]string{"T_TTL": "abc"}, args: []string{"--ttl", "3s"},
+			want: testConfig{TTL: 3 * time.Second, Name: "x", Cache: testCache{100, true}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.file != "" {
+				path := filepath.Join(t.TempDir(), "c.yaml")
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				env["T_CONFIG"] = path
+			}
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			testSet.AddFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			var got testConfig
+			err := testSet.Load(fs, func(k string) string { return env[k] }, &got)
+			if tt.refusal == nil {
+				if err != nil || got != tt.want {
+					t.Fatalf("Load = %+v, %v; want %+v", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load = %+v, want a refusal", got)
+			}
+			for _, w := range tt.refusal {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
