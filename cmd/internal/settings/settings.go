@@ -132,7 +132,10 @@ func checkValue(def, value any) error {
 				return fmt.Errorf("%q is not a duration: write one such as 30s, 5m or 1h30m", x)
 			}
 		case int, int64, uint64, float64:
-			return fmt.Errorf("%v has no unit: write a duration such as %vs, 5m or 1h", x, x)
+			// 0 needs no unit (time.ParseDuration takes "0" too).
+			if fmt.Sprint(x) != "0" {
+				return fmt.Errorf("%v has no unit: write a duration such as %vs, 5m or 1h", x, x)
+			}
 		default:
 			return fmt.Errorf("%v is not a duration: write one such as 30s, 5m or 1h30m", x)
 		}

@@ -47,6 +47,7 @@ func TestLoadValueTypes(t *testing.T) {
 		{name: "env duration without a unit", env: map[string]string{"T_TTL": "300"}, refusal: []string{"config ttl (T_TTL)", `"300" is not a duration`, "30s"}},
 		{name: "env duration nonsense", env: map[string]string{"T_TTL": "abc"}, refusal: []string{"config ttl (T_TTL)", `"abc" is not a duration`}},
 		{name: "file duration as a number", file: "ttl: 300\n", refusal: []string{"config ttl (file key ttl)", "300 has no unit", "300s"}},
+		{name: "file duration 0, which needs no unit", file: "ttl: 0\n", want: testConfig{Name: "x", Cache: testCache{100, true}}},
 		{name: "env bool", env: map[string]string{"T_CACHE_ON": "perhaps"}, refusal: []string{"config cache.on (T_CACHE_ON)", `"perhaps" is not true or false`}},
 		{name: "file bool as a list", file: "cache:\n  on: [1]\n", refusal: []string{"config cache.on (file key cache.on)", "not true or false"}},
 		{name: "env int", env: map[string]string{"T_CACHE_SIZE": "1.5"}, refusal: []string{"config cache.size (T_CACHE_SIZE)", `"1.5" is not a whole number`}},
