@@ -5,6 +5,7 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -102,6 +103,20 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 		if f := fs.Lookup(Flag(st.Key)); f != nil && f.Changed {
 			continue // pflag parsed it already, and said what was wrong
 		}
+		// A YAML list for a string setting (only the file can give one:
+		// flags and the environment override it with strings) is its
+		// comma-separated form, as http.trusted_proxies or
+		// redis.cluster.addrs take it; a setting of one value then
+		// refuses the joined string itself.
+		if list, ok := v.Get(st.Key).([]any); ok {
+			if _, str := st.Default.(string); str {
+				joined, err := joinList(list)
+				if err != nil {
+					return fmt.Errorf("config %s (file key %s): %w", st.Key, st.Key, err)
+				}
+				v.Set(st.Key, joined)
+			}
+		}
 		if err := checkValue(st.Default, v.Get(st.Key)); err != nil {
 			from := "file key " + st.Key
 			if getenv(s.Env(st.Key)) != "" {
@@ -114,6 +129,20 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// joinList is a YAML list of plain values, comma-separated.
+func joinList(list []any) (string, error) {
+	parts := make([]string, len(list))
+	for i, x := range list {
+		switch x.(type) {
+		case string, int, int64, uint64, float64, bool:
+			parts[i] = fmt.Sprint(x)
+		default:
+			return "", fmt.Errorf("item %d of the list is not a plain value: write strings, such as - 10.0.0.0/8", i+1)
+		}
+	}
+	return strings.Join(parts, ","), nil
 }
 
 // checkValue reports whether value, as the environment or the file gave
@@ -148,6 +177,10 @@ func checkValue(def, value any) error {
 			}
 		default:
 			return fmt.Errorf("%v is not true or false", x)
+		}
+	case string:
+		if _, ok := value.(map[string]any); ok {
+			return errors.New("an object where a string goes: check the file's indentation")
 		}
 	case int:
 		switch x := value.(type) {

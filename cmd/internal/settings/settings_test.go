@@ -14,6 +14,8 @@ type testConfig struct {
 	TTL   time.Duration `mapstructure:"ttl"`
 	Cache testCache     `mapstructure:"cache"`
 	Name  string        `mapstructure:"name"`
+	// Proxies is comma-separated.
+	Proxies string `mapstructure:"proxies"`
 }
 
 type testCache struct {
@@ -23,6 +25,7 @@ type testCache struct {
 
 var testSet = Set{EnvPrefix: "T", List: []Setting{
 	{Key: "ttl", Default: 5 * time.Second},
+	{Key: "proxies", Default: ""},
 	{Key: "cache.size", Default: 100},
 	{Key: "cache.on", Default: true},
 	{Key: "name", Default: "x"},
@@ -48,6 +51,12 @@ func TestLoadValueTypes(t *testing.T) {
 		{name: "env duration nonsense", env: map[string]string{"T_TTL": "abc"}, refusal: []string{"config ttl (T_TTL)", `"abc" is not a duration`}},
 		{name: "file duration as a number", file: "ttl: 300\n", refusal: []string{"config ttl (file key ttl)", "300 has no unit", "300s"}},
 		{name: "file duration 0, which needs no unit", file: "ttl: 0\n", want: testConfig{Name: "x", Cache: testCache{100, true}}},
+		{name: "file list for a comma-separated string", file: "proxies:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n",
+			want: testConfig{TTL: 5 * time.Second, Name: "x", Cache: testCache{100, true}, Proxies: "10.0.0.0/8,192.168.0.0/16"}},
+		{name: "env string over a file list", env: map[string]string{"T_PROXIES": "10.1.0.0/16"}, file: "proxies: [10.0.0.0/8]\n",
+			want: testConfig{TTL: 5 * time.Second, Name: "x", Cache: testCache{100, true}, Proxies: "10.1.0.0/16"}},
+		{name: "file list of objects", file: "proxies:\n  - cidr: 10.0.0.0/8\n", refusal: []string{"config proxies (file key proxies)", "item 1 of the list is not a plain value"}},
+		{name: "file object for a string", file: "name:\n  first: x\n", refusal: []string{"config name (file key name)", "an object where a string goes"}},
 		{name: "env bool", env: map[string]string{"T_CACHE_ON": "perhaps"}, refusal: []string{"config cache.on (T_CACHE_ON)", `"perhaps" is not true or false`}},
 		{name: "file bool as a list", file: "cache:\n  on: [1]\n", refusal: []string{"config cache.on (file key cache.on)", "not true or false"}},
 		{name: "env int", env: map[string]string{"T_CACHE_SIZE": "1.5"}, refusal: []string{"config cache.size (T_CACHE_SIZE)", `"1.5" is not a whole number`}},
