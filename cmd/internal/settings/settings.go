@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +101,9 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 			return fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
+	if err := s.unknownKeys(v.AllKeys(), fileKeys(reflect.TypeOf(out), "", map[string]bool{})); err != nil {
+		return fmt.Errorf("config file %s: %w", s.File(fs, getenv), err)
+	}
 	for _, st := range s.List {
 		if f := fs.Lookup(Flag(st.Key)); f != nil && f.Changed {
 			continue // pflag parsed it already, and said what was wrong
@@ -129,6 +134,130 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// unknownKeys refuses keys (of the file: the others come from the set)
+// that no setting has, each with the setting it most likely meant. The
+// decoder would refuse them too, but naming Go types ("'main.Config' has
+// invalid keys: htp").
+func (s Set) unknownKeys(keys []string, known map[string]bool) error {
+	var bad []string
+	for _, k := range keys {
+		if s.Has(k) || known[k] || s.under(k) || underKnown(k, known) {
+			continue
+		}
+		msg := k
+		if near := s.nearest(k); near != "" {
+			msg += " (did you mean " + near + "?)"
+		}
+		bad = append(bad, msg)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	return fmt.Errorf("unknown key(s) %s; --help lists the file keys", strings.Join(bad, ", "))
+}
+
+// fileKeys adds to known the keys the decoding target t (a struct, or a
+// pointer to one) takes beyond the settings, such as a list the file
+// alone can give (oauthd's scope catalogue): its mapstructure names,
+// dotted, squashed structs merged into their parent.
+func fileKeys(t reflect.Type, prefix string, known map[string]bool) map[string]bool {
+	t = derefType(t)
+	if t == nil || t.Kind() != reflect.Struct {
+		return known
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if opts == "squash" {
+			fileKeys(f.Type, prefix, known)
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + strings.ToLower(name)
+		known[key] = true
+		if ft := derefType(f.Type); ft.Kind() == reflect.Struct {
+			fileKeys(ft, key+".", known)
+		}
+	}
+	return known
+}
+
+func derefType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// underKnown reports whether k lies inside a key of known that is not a
+// struct of known keys itself (a map or a list of objects), whose members
+// the decoder checks.
+func underKnown(k string, known map[string]bool) bool {
+	for i := strings.LastIndexByte(k, '.'); i > 0; i = strings.LastIndexByte(k[:i], '.') {
+		if known[k[:i]] {
+			// A struct's own keys are in known too: k would be there.
+			return !hasPrefixKey(known, k[:i]+".")
+		}
+	}
+	return false
+}
+
+func hasPrefixKey(known map[string]bool, prefix string) bool {
+	for k := range known {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// under reports whether k lies inside a setting's key ("name.first" in
+// "name"): an object where a value goes, which checkValue names.
+func (s Set) under(k string) bool {
+	for i := strings.LastIndexByte(k, '.'); i > 0; i = strings.LastIndexByte(k[:i], '.') {
+		if s.Has(k[:i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// nearest is the setting's key closest to k by edit distance, if it is
+// close enough to be a misspelling (at most a third of k's length).
+func (s Set) nearest(k string) string {
+	best, bestD := "", len(k)/3+1
+	for _, st := range s.List {
+		if d := editDistance(k, st.Key); d < bestD {
+			best, bestD = st.Key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // joinList is a YAML list of plain values, comma-separated.

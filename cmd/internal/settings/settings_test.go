@@ -3,6 +3,7 @@ package settings
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,13 @@ type testConfig struct {
 	Name  string        `mapstructure:"name"`
 	// Proxies is comma-separated.
 	Proxies string `mapstructure:"proxies"`
+	// Items only the file gives (no setting has them): a list of
+	// objects, as oauthd's scope catalogue.
+	Items []testItem `mapstructure:"items"`
+}
+
+type testItem struct {
+	Name string `mapstructure:"name"`
 }
 
 type testCache struct {
@@ -57,6 +65,10 @@ func TestLoadValueTypes(t *testing.T) {
 			want: testConfig{TTL: 5 * time.Second, Name: "x", Cache: testCache{100, true}, Proxies: "10.1.0.0/16"}},
 		{name: "file list of objects", file: "proxies:\n  - cidr: 10.0.0.0/8\n", refusal: []string{"config proxies (file key proxies)", "item 1 of the list is not a plain value"}},
 		{name: "file object for a string", file: "name:\n  first: x\n", refusal: []string{"config name (file key name)", "an object where a string goes"}},
+		{name: "file keys no setting has", file: "ttll: 5s\ncache:\n  sise: 3\nzzz: 1\n",
+			refusal: []string{"unknown key(s) cache.sise (did you mean cache.size?), ttll (did you mean ttl?), zzz;", "--help lists the file keys"}},
+		{name: "file key only the file gives", file: "items:\n  - name: a\n  - name: b\n",
+			want: testConfig{TTL: 5 * time.Second, Name: "x", Cache: testCache{100, true}, Items: []testItem{{"a"}, {"b"}}}},
 		{name: "env bool", env: map[string]string{"T_CACHE_ON": "perhaps"}, refusal: []string{"config cache.on (T_CACHE_ON)", `"perhaps" is not true or false`}},
 		{name: "file bool as a list", file: "cache:\n  on: [1]\n", refusal: []string{"config cache.on (file key cache.on)", "not true or false"}},
 		{name: "env int", env: map[string]string{"T_CACHE_SIZE": "1.5"}, refusal: []string{"config cache.size (T_CACHE_SIZE)", `"1.5" is not a whole number`}},
@@ -84,7 +96,7 @@ func TestLoadValueTypes(t *testing.T) {
 			var got testConfig
 			err := testSet.Load(fs, func(k string) string { return env[k] }, &got)
 			if tt.refusal == nil {
-				if err != nil || got != tt.want {
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
 					t.Fatalf("Load = %+v, %v; want %+v", got, err, tt.want)
 				}
 				return
