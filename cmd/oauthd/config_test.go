@@ -420,3 +420,15 @@ func TestDefaultHTTPAddr(t *testing.T) {
 		}
 	}
 }
+
+// README's "complete file" is one oauthd reads: every key in it is a
+// setting (or the catalogue), each value of its type. Only its TLS files,
+// which are examples of paths, are missing here.
+func TestReadmeCompleteFile(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, readmeBlock(t, "A complete file:\n\n```yaml\n"))
+	_, err := parse(t, []string{"--config", file}, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "config tls.cert_file: open /etc/oauthd/tls/tls.crt") {
+		t.Fatalf("README's complete file: %v, want only its example TLS file missing", err)
+	}
+}
