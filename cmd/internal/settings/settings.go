@@ -137,13 +137,15 @@ func (s Set) Load(fs *pflag.FlagSet, getenv func(string) string, out any) error 
 }
 
 // unknownKeys refuses keys (of the file: the others come from the set)
-// that no setting has, each with the setting it most likely meant. The
+// that the decoding target does not take (known, fileKeys': every
+// setting's key is one of them, since the target must decode each), each
+// with the setting it most likely meant. The
 // decoder would refuse them too, but naming Go types ("'main.Config' has
 // invalid keys: htp").
 func (s Set) unknownKeys(keys []string, known map[string]bool) error {
 	var bad []string
 	for _, k := range keys {
-		if s.Has(k) || known[k] || s.under(k) || underKnown(k, known) {
+		if known[k] || underKnown(k, known) {
 			continue
 		}
 		msg := k
@@ -160,9 +162,9 @@ func (s Set) unknownKeys(keys []string, known map[string]bool) error {
 }
 
 // fileKeys adds to known the keys the decoding target t (a struct, or a
-// pointer to one) takes beyond the settings, such as a list the file
-// alone can give (oauthd's scope catalogue): its mapstructure names,
-// dotted, squashed structs merged into their parent.
+// pointer to one) takes: the settings' and those the file alone can give
+// (oauthd's scope catalogue). They are its mapstructure names, dotted,
+// squashed structs merged into their parent.
 func fileKeys(t reflect.Type, prefix string, known map[string]bool) map[string]bool {
 	t = derefType(t)
 	if t == nil || t.Kind() != reflect.Struct {
@@ -195,8 +197,9 @@ func derefType(t reflect.Type) reflect.Type {
 }
 
 // underKnown reports whether k lies inside a key of known that is not a
-// struct of known keys itself (a map or a list of objects), whose members
-// the decoder checks.
+// struct of known keys itself: a map or a list of objects, whose members
+// the decoder checks, or a setting of one value given an object, which
+// checkValue names ("an object where a string goes").
 func underKnown(k string, known map[string]bool) bool {
 	for i := strings.LastIndexByte(k, '.'); i > 0; i = strings.LastIndexByte(k[:i], '.') {
 		if known[k[:i]] {
@@ -210,17 +213,6 @@ func underKnown(k string, known map[string]bool) bool {
 func hasPrefixKey(known map[string]bool, prefix string) bool {
 	for k := range known {
 		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// under reports whether k lies inside a setting's key ("name.first" in
-// "name"): an object where a value goes, which checkValue names.
-func (s Set) under(k string) bool {
-	for i := strings.LastIndexByte(k, '.'); i > 0; i = strings.LastIndexByte(k[:i], '.') {
-		if s.Has(k[:i]) {
 			return true
 		}
 	}
