@@ -25,6 +25,11 @@ func TestAuthFormSecretEitherWay(t *testing.T) {
 	if !strings.Contains(page.body, radio) {
 		t.Fatalf("the page of an application taking its secret either way has no checked choice for it (%s)", radio)
 	}
+	// Method names wrap only after an underscore, not mid-word, in a
+	// phone's column.
+	if !strings.Contains(page.body, "<code>client_<wbr>secret_<wbr>basic</code> or <code>client_<wbr>secret_<wbr>post</code>") {
+		t.Error("the method fact's names may break inside a word")
+	}
 	a := b.post("/dashboard/applications/"+either.ClientID+"/auth", url.Values{"token_endpoint_auth_method": {""}})
 	if a.status != http.StatusSeeOther || !strings.HasSuffix(a.header.Get("Location"), "done=auth-same") {
 		t.Fatalf("saving it unchanged answered %d %s: %s", a.status, a.header.Get("Location"), a.body)

@@ -43,6 +43,13 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"join": strings.Join,
+	// method is an authentication method's name that may wrap only after
+	// its underscores (self_signed_tls_client_auth in a phone's column),
+	// never inside a word, as code's overflow-wrap would otherwise break
+	// it.
+	"method": func(name string) template.HTML {
+		return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(name), "_", "_<wbr>"))
+	},
 	// count is a whole number with thousands separators.
 	"count": func(n any) string {
 		var v int64
