@@ -880,3 +880,11 @@ func parseSealingKey(b []byte) ([]byte, error) {
 	}
 	return nil, errors.New("not a 32-byte key (raw, base64 or hex); make one with: head -c32 /dev/urandom | base64")
 }
+
+// warnUnknownEnv logs each OAUTHD_ variable of env that no oauthd command
+// reads (settings.UnknownEnv). The admin verbs' settings and
+// OAUTHD_ADMIN_KEY count as read, since a shell that runs both exports
+// them.
+func warnUnknownEnv(log *slog.Logger, env settings.Environ) {
+	settingSet(append(serveSettings(), cliSettings()...)).WarnUnknownEnv(log, env, "oauthd serve", "OAUTHD_ADMIN_KEY")
+}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ func parse(t *testing.T, args []string, env map[string]string) (*Config, error) 
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return loadConfig(fs, serveSettings(), envFunc(env))
+	return loadConfig(fs, serveSettings(), envFunc(env).Getenv)
 }
 
 func writeFile(t *testing.T, body string) string {
@@ -430,5 +432,52 @@ func TestReadmeCompleteFile(t *testing.T) {
 	_, err := parse(t, []string{"--config", file}, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "config tls.cert_file: open /etc/oauthd/tls/tls.crt") {
 		t.Fatalf("README's complete file: %v, want only its example TLS file missing", err)
+	}
+}
+
+// A misspelt variable is named at start-up, with the one it most likely
+// meant, and its value is not logged; the admin verbs' variables, which a
+// shell running both exports, are not named.
+func TestServeWarnsOfUnknownEnv(t *testing.T) {
+	p := startOAuthd(t, map[string]string{
+		"OAUTHD_REDIS_ULR":   "redis://:hunter2-in-the-url@127.0.0.1:1/0",
+		"OAUTHD_ADMIN_KEY":   "not-logged-either",
+		"OAUTHD_ENDPOINT":    "http://127.0.0.1:1",
+		"OAUTHD_FROBNICATE":  "1",
+		"OAUTHD_LOG_FORMAT":  "json",
+		"OAUTHD_LOG_LEVELL":  "debug",
+		"OAUTHDX_REDIS_URL":  "another program's",
+		"OTEL_SERVICE_NAME":  "tracing's own",
+		"OAUTHD_HTTP_ADDR":   "127.0.0.1:0",
+		"OAUTHD_ADMIN_ADDR":  "",
+		"OAUTHD_REDIS_URL_2": "x",
+	})
+	type warning struct{ Variable, DidYouMean string }
+	var got []warning
+	for _, line := range strings.Split(strings.TrimSpace(p.Logs.String()), "\n") {
+		var rec struct {
+			Level, Msg string
+			Variable   string `json:"variable"`
+			DidYouMean string `json:"did_you_mean"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Variable != "" {
+			if rec.Level != "WARN" || !strings.Contains(rec.Msg, "sets nothing and is ignored") {
+				t.Errorf("line naming a variable: %s", line)
+			}
+			got = append(got, warning{rec.Variable, rec.DidYouMean})
+		}
+	}
+	want := []warning{{"OAUTHD_FROBNICATE", ""}, {"OAUTHD_LOG_LEVELL", "OAUTHD_LOG_LEVEL"}, {"OAUTHD_REDIS_ULR", "OAUTHD_REDIS_URL"}, {"OAUTHD_REDIS_URL_2", "OAUTHD_REDIS_URL"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings %v, want %v", got, want)
+	}
+	for _, secret := range []string{"hunter2", "not-logged-either"} {
+		if strings.Contains(p.Logs.String(), secret) {
+			t.Errorf("the log carries a variable's value %q:\n%s", secret, p.Logs.String())
+		}
+	}
+	// What the misspelling did: the embedded store, which says so too.
+	if !strings.Contains(p.Logs.String(), "running on the embedded in-memory store") {
+		t.Errorf("no embedded-store warning:\n%s", p.Logs.String())
 	}
 }

@@ -29,7 +29,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, readBuild(version), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, readBuild(version), os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "oauthd:", err)
 		os.Exit(1)
 	}
@@ -37,14 +37,15 @@ func main() {
 
 // run executes one oauthd command line. It returns when the command is done
 // or, for serve, when ctx is cancelled and the server has shut down.
-func run(ctx context.Context, build buildInfo, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	root := rootCommand(build, getenv, stdout, stderr)
+func run(ctx context.Context, build buildInfo, args []string, env settings.Environ, stdout, stderr io.Writer) error {
+	root := rootCommand(build, env, stdout, stderr)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
 }
 
 // rootCommand is oauthd's command tree.
-func rootCommand(build buildInfo, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func rootCommand(build buildInfo, env settings.Environ, stdout, stderr io.Writer) *cobra.Command {
+	getenv := env.Getenv
 	root := &cobra.Command{
 		Use:           "oauthd",
 		Short:         "OAuth 2.0 client-credentials authorization server",
@@ -55,7 +56,7 @@ func rootCommand(build buildInfo, getenv func(string) string, stdout, stderr io.
 	root.SetVersionTemplate("oauthd {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(build, getenv, stdout, stderr), appsCommand(getenv, stdout, stderr),
+	root.AddCommand(serveCommand(build, env, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
 		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), scopesCommand(getenv, stdout, stderr),
 		adminKeyCommand(stdout), healthCommand(stdout))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oauthd/oauthd/cmd/internal/runtest"
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/store/redis/redistest"
 )
 
@@ -21,11 +22,11 @@ type program = runtest.Program
 var testBuild = buildInfo{Version: "v0.0.0-test", Revision: "0123456789abcdef", GoVersion: "go1.test"}
 
 // runTest is run as the tests' oauthd binary: with testBuild.
-func runTest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return run(ctx, testBuild, args, getenv, stdout, stderr)
+func runTest(ctx context.Context, args []string, env settings.Environ, stdout, stderr io.Writer) error {
+	return run(ctx, testBuild, args, env, stdout, stderr)
 }
 
-func envFunc(env map[string]string) func(string) string { return runtest.Env(env) }
+func envFunc(env map[string]string) settings.Environ { return runtest.Env(env) }
 
 // startOAuthd runs the whole program with "serve" on a free loopback port
 // and returns once it logs that it is listening.

@@ -32,6 +32,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oauthd/oauthd/cmd/internal/logbatch"
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/cmd/internal/tlsreload"
 	"github.com/oauthd/oauthd/cmd/internal/tracing"
 	"github.com/oauthd/oauthd/scopes"
@@ -42,7 +43,8 @@ import (
 	"github.com/oauthd/oauthd/store/redis"
 )
 
-func serveCommand(build buildInfo, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+func serveCommand(build buildInfo, env settings.Environ, stdout, stderr io.Writer) *cobra.Command {
+	getenv := env.Getenv
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -70,6 +72,7 @@ application and prints a curl command that gets a token. Nothing persists.`,
 				return err
 			}
 			logs := newServeLogs(cfg, stderr)
+			warnUnknownEnv(logs.main, env)
 			tr, err := tracing.New(getenv, "oauthd", build.Version, logs.main)
 			if err != nil {
 				return err

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/buildinfo"
 	"github.com/oauthd/oauthd/cmd/internal/runtest"
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/scopes"
 	"github.com/oauthd/oauthd/server"
 	"github.com/oauthd/oauthd/server/introspect"
@@ -34,8 +35,8 @@ import (
 var testBuild = buildinfo.Info{Version: "v0.0.0-test", Revision: "0123456789abcdef", GoVersion: "go1.test"}
 
 // runTest is run as the tests' sms-api binary: with testBuild.
-func runTest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return run(ctx, testBuild, args, getenv, stdout, stderr)
+func runTest(ctx context.Context, args []string, env settings.Environ, stdout, stderr io.Writer) error {
+	return run(ctx, testBuild, args, env, stdout, stderr)
 }
 
 // sms-api --version says which build it is, as oauthd's does.
@@ -393,5 +394,35 @@ func TestHelpPlainBooleans(t *testing.T) {
 	}
 	if h := out.String(); strings.Contains(h, "[=true|false]") || !strings.Contains(h, "--jwt-local ") || !strings.Contains(h, "-v, --version ") {
 		t.Fatalf("help:\n%s", h)
+	}
+}
+
+// A misspelt variable is named at start-up, with the one it most likely
+// meant, and its value is not logged.
+func TestWarnsOfUnknownEnv(t *testing.T) {
+	auth := startAuthServer(t, redistest.Mini)
+	rs := auth.create(t, "tokens:introspect", "")
+	api := runtest.Start(t, runTest, "sms-api listening", map[string]string{
+		"SMSAPI_ISSUER":         auth.issuer,
+		"SMSAPI_CLIENT_ID":      rs.id,
+		"SMSAPI_CLIENT_SECRET":  rs.secret,
+		"SMSAPI_CACHE_TL":       "0s",
+		"SMSAPI_CLIENT_SECRETT": "hunter2-not-logged",
+		"OAUTHD_CACHE_TTL":      "oauthd's, not ours",
+	}, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	logs := api.Logs.String()
+	for _, want := range []string{
+		`"variable":"SMSAPI_CACHE_TL","did_you_mean":"SMSAPI_CACHE_TTL"`,
+		`"variable":"SMSAPI_CLIENT_SECRETT","did_you_mean":"SMSAPI_CLIENT_SECRET"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log:\n%s", want, logs)
+		}
+	}
+	if n := strings.Count(logs, "sets nothing and is ignored"); n != 2 {
+		t.Errorf("%d warnings of unknown variables, want 2:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "hunter2") {
+		t.Errorf("the log carries a variable's value:\n%s", logs)
 	}
 }

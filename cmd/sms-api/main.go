@@ -47,7 +47,7 @@ var version string
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, buildinfo.Read(version), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, buildinfo.Read(version), os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sms-api:", err)
 		os.Exit(1)
 	}
@@ -231,8 +231,8 @@ func validURL(s string) bool {
 	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https")
 }
 
-func run(ctx context.Context, build buildinfo.Info, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	set := settingSet()
+func run(ctx context.Context, build buildinfo.Info, args []string, env settings.Environ, stdout, stderr io.Writer) error {
+	set, getenv := settingSet(), env.Getenv
 	cmd := &cobra.Command{
 		Use:           "sms-api",
 		Short:         "Example SMS API protected by oauthd access tokens",
@@ -258,6 +258,7 @@ func run(ctx context.Context, build buildinfo.Info, args []string, getenv func(s
 				go func() { defer close(done); b.Run(ctx, cfg.Log.Buffer) }()
 				defer func() { stop(); <-done }()
 			}
+			set.WarnUnknownEnv(log, env, "sms-api")
 			tr, err := tracing.New(getenv, "sms-api", "", log)
 			if err != nil {
 				return err

@@ -11,13 +11,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthd/oauthd/cmd/internal/settings"
 )
 
-// RunFunc is a program's run(ctx, args, getenv, stdout, stderr).
-type RunFunc func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+// RunFunc is a program's run(ctx, args, env, stdout, stderr).
+type RunFunc func(ctx context.Context, args []string, env settings.Environ, stdout, stderr io.Writer) error
 
 // Buffer is a bytes.Buffer safe for the program and the test to share.
 type Buffer struct {
@@ -44,9 +48,13 @@ type Program struct {
 	Logs   *Buffer // its log lines (JSON)
 }
 
-// Env turns a map into a getenv function.
-func Env(env map[string]string) func(string) string {
-	return func(k string) string { return env[k] }
+// Env turns a map into an environment, in the order of its names.
+func Env(env map[string]string) settings.Environ {
+	out := make(settings.Environ, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
 }
 
 // Start runs run with args (which must make it log JSON) and returns once

@@ -7,6 +7,8 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -35,6 +37,77 @@ type Set struct {
 // upper-cased with '.' as '_' (http.addr → OAUTHD_HTTP_ADDR).
 func (s Set) Env(key string) string {
 	return s.EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// Environ is a process's environment, as os.Environ gives it:
+// "NAME=value" strings. The programs take it whole, not as a getenv, so
+// that they can name the variables of theirs that set nothing
+// (UnknownEnv).
+type Environ []string
+
+// Getenv is os.Getenv over e: the value of the first NAME=, "" if none.
+func (e Environ) Getenv(name string) string {
+	for _, kv := range e {
+		if len(kv) > len(name) && kv[len(name)] == '=' && kv[:len(name)] == name {
+			return kv[len(name)+1:]
+		}
+	}
+	return ""
+}
+
+// UnknownVar is a variable of the set's prefix that sets nothing, and the
+// one it most likely meant ("" when none is close).
+type UnknownVar struct{ Name, Near string }
+
+// UnknownEnv names the variables of env that start with the set's prefix
+// and '_' but are none of its settings', nor <prefix>_CONFIG, nor one of
+// also (variables read elsewhere, such as another command's), sorted. Such
+// a variable is most often a misspelt one, OAUTHD_REDIS_ULR for
+// OAUTHD_REDIS_URL, which would otherwise leave its setting at the
+// default without a word; Keycloak warns of its unknown KC_ variables the
+// same way. The environment is shared with whatever else runs in it, so
+// the programs warn rather than refuse.
+func (s Set) UnknownEnv(env Environ, also ...string) []UnknownVar {
+	known := map[string]bool{s.EnvPrefix + "_CONFIG": true}
+	for _, st := range s.List {
+		known[s.Env(st.Key)] = true
+	}
+	for _, a := range also {
+		known[a] = true
+	}
+	names := slices.Sorted(maps.Keys(known))
+	var out []UnknownVar
+	seen := map[string]bool{}
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, s.EnvPrefix+"_") || known[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		// The nearest by edit distance, as for file keys (nearest).
+		u, best := UnknownVar{Name: name}, len(name)/3+1
+		for _, k := range names {
+			if d := editDistance(name, k); d < best {
+				u.Near, best = k, d
+			}
+		}
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b UnknownVar) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// WarnUnknownEnv logs a warning for each of UnknownEnv's variables, by
+// name only: a value may be a secret. help is the command whose --help
+// names each setting's variable.
+func (s Set) WarnUnknownEnv(log *slog.Logger, env Environ, help string, also ...string) {
+	for _, u := range s.UnknownEnv(env, also...) {
+		args := []any{"variable", u.Name}
+		if u.Near != "" {
+			args = append(args, "did_you_mean", u.Near)
+		}
+		log.Warn("environment variable sets nothing and is ignored; '"+help+" --help' names each setting's variable", args...)
+	}
 }
 
 // Flag is key's command-line flag: '.' and '_' become '-'.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,44 @@ func TestLoadValueTypes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// UnknownEnv names the variables of the set's prefix that set nothing,
+// each with the one it most likely meant; the settings', <prefix>_CONFIG,
+// also and variables of other prefixes are left alone.
+func TestUnknownEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  Environ
+		also []string
+		want []UnknownVar
+	}{
+		{name: "settings and the file's variable", env: Environ{"T_TTL=5s", "T_CACHE_SIZE=3", "T_CONFIG=/etc/t.yaml"}},
+		{name: "other programs' variables", env: Environ{"PATH=/bin", "TX_TTL=1", "T=1", "HOME=/root"}},
+		{name: "a misspelt one", env: Environ{"T_CACHE_SISE=3", "T_TTL=5s"}, want: []UnknownVar{{"T_CACHE_SISE", "T_CACHE_SIZE"}}},
+		{name: "a misspelt file variable", env: Environ{"T_CONFIGG=x"}, want: []UnknownVar{{"T_CONFIGG", "T_CONFIG"}}},
+		{name: "nothing near", env: Environ{"T_SOMETHING_ELSE=1"}, want: []UnknownVar{{"T_SOMETHING_ELSE", ""}}},
+		{name: "read elsewhere", env: Environ{"T_ADMIN_KEY=k", "T_ADMIN_KEYS=k"}, also: []string{"T_ADMIN_KEY"},
+			want: []UnknownVar{{"T_ADMIN_KEYS", "T_ADMIN_KEY"}}},
+		{name: "named once, sorted", env: Environ{"T_ZZ=1", "T_TTLL=1", "T_ZZ=2", "T_="}, want: []UnknownVar{{"T_", ""}, {"T_TTLL", "T_TTL"}, {"T_ZZ", ""}}},
+		{name: "lower case is another variable", env: Environ{"T_ttl=5s"}, want: []UnknownVar{{"T_ttl", ""}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := testSet.UnknownEnv(tt.env, tt.also...); !slices.Equal(got, tt.want) {
+				t.Errorf("UnknownEnv(%q) = %q, want %q", tt.env, got, tt.want)
+			}
+		})
+	}
+}
+
+// Environ's Getenv reads NAME=value as os.Getenv does: the whole name, the
+// first of two, the value with any '=' in it.
+func TestEnvironGetenv(t *testing.T) {
+	env := Environ{"T_TTLX=9s", "T_TTL=5s", "T_TTL=6s", "T_URL=redis://h/0?a=b", "T_EMPTY=", "JUNK"}
+	for name, want := range map[string]string{"T_TTL": "5s", "T_TT": "", "T_TTLX": "9s", "T_URL": "redis://h/0?a=b", "T_EMPTY": "", "JUNK": "", "": ""} {
+		if got := env.Getenv(name); got != want {
+			t.Errorf("Getenv(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
