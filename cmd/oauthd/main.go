@@ -56,6 +56,7 @@ func rootCommand(build buildInfo, env settings.Environ, stdout, stderr io.Writer
 	root.SetVersionTemplate("oauthd {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetFlagErrorFunc(settings.FlagError) // the subcommands inherit it
 	root.AddCommand(serveCommand(build, env, stdout, stderr), appsCommand(getenv, stdout, stderr),
 		eventsCommand(getenv, stdout, stderr), tokensCommand(getenv, stdout, stderr),
 		apiKeysCommand(getenv, stdout, stderr), keysCommand(getenv, stdout, stderr), scopesCommand(getenv, stdout, stderr),

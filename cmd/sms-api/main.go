@@ -273,6 +273,7 @@ func run(ctx context.Context, build buildinfo.Info, args []string, env settings.
 		},
 	}
 	cmd.SetVersionTemplate("sms-api {{.Version}}\n")
+	cmd.SetFlagErrorFunc(settings.FlagError)
 	set.AddFlags(cmd.Flags())
 	cmd.InitDefaultHelpFlag()
 	cmd.InitDefaultVersionFlag()

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -84,14 +85,7 @@ func (s Set) UnknownEnv(env Environ, also ...string) []UnknownVar {
 			continue
 		}
 		seen[name] = true
-		// The nearest by edit distance, as for file keys (nearest).
-		u, best := UnknownVar{Name: name}, len(name)/3+1
-		for _, k := range names {
-			if d := editDistance(name, k); d < best {
-				u.Near, best = k, d
-			}
-		}
-		out = append(out, u)
+		out = append(out, UnknownVar{Name: name, Near: Nearest(name, names)})
 	}
 	slices.SortFunc(out, func(a, b UnknownVar) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -108,6 +102,27 @@ func (s Set) WarnUnknownEnv(log *slog.Logger, env Environ, help string, also ...
 		}
 		log.Warn("environment variable sets nothing and is ignored; '"+help+" --help' names each setting's variable", args...)
 	}
+}
+
+// FlagError is a cobra FlagErrorFunc: an unknown flag is named with the
+// command and, when one of the command's flags is close, the flag it most
+// likely meant (pflag's own message names neither).
+func FlagError(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) || ne.GetSpecifiedName() == "" || ne.GetSpecifiedShortnames() != "" {
+		return err // a shorthand, -Z: pflag names it, and no name is near
+	}
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
+		}
+	})
+	msg := fmt.Sprintf("unknown flag --%s for '%s'", ne.GetSpecifiedName(), cmd.CommandPath())
+	if near := Nearest(ne.GetSpecifiedName(), names); near != "" {
+		msg += "; did you mean --" + near + "?"
+	}
+	return fmt.Errorf("%s (run '%s --help' for its flags)", msg, cmd.CommandPath())
 }
 
 // Flag is key's command-line flag: '.' and '_' become '-'.
@@ -292,13 +307,23 @@ func hasPrefixKey(known map[string]bool, prefix string) bool {
 	return false
 }
 
-// nearest is the setting's key closest to k by edit distance, if it is
-// close enough to be a misspelling (at most a third of k's length).
+// nearest is the setting's key closest to k (Nearest).
 func (s Set) nearest(k string) string {
+	keys := make([]string, len(s.List))
+	for i, st := range s.List {
+		keys[i] = st.Key
+	}
+	return Nearest(k, keys)
+}
+
+// Nearest is the candidate closest to k by edit distance, the first of
+// those as close, if it is close enough to be a misspelling of it (within
+// a third of k's length); "" if none is.
+func Nearest(k string, candidates []string) string {
 	best, bestD := "", len(k)/3+1
-	for _, st := range s.List {
-		if d := editDistance(k, st.Key); d < bestD {
-			best, bestD = st.Key, d
+	for _, c := range candidates {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
 		}
 	}
 	return best

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -150,5 +152,40 @@ func TestEnvironGetenv(t *testing.T) {
 		if got := env.Getenv(name); got != want {
 			t.Errorf("Getenv(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// FlagError names the command and the flag an unknown one most likely
+// meant; shorthands and flags nothing is near are named without a guess.
+func TestFlagError(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string // the whole error
+	}{
+		{[]string{"sub", "--audiences", "x"}, "unknown flag --audiences for 'prog sub'; did you mean --audience? (run 'prog sub --help' for its flags)"},
+		{[]string{"sub", "--redis-ulr=x"}, "unknown flag --redis-ulr for 'prog sub'; did you mean --redis-url? (run 'prog sub --help' for its flags)"},
+		{[]string{"sub", "--frobnicate"}, "unknown flag --frobnicate for 'prog sub' (run 'prog sub --help' for its flags)"},
+		{[]string{"sub", "--secret-flag"}, "unknown flag --secret-flag for 'prog sub' (run 'prog sub --help' for its flags)"},
+		{[]string{"sub", "-Z"}, "unknown shorthand flag: 'Z' in -Z"},
+		{[]string{"sub", "--audience"}, "flag needs an argument: --audience"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			root := &cobra.Command{Use: "prog", SilenceErrors: true, SilenceUsage: true}
+			root.SetFlagErrorFunc(FlagError)
+			sub := &cobra.Command{Use: "sub", RunE: func(*cobra.Command, []string) error { return nil }}
+			sub.Flags().StringArray("audience", nil, "")
+			sub.Flags().String("redis-url", "", "")
+			// Hidden flags are not offered: --secret-flg is not near
+			// enough to anything else.
+			sub.Flags().String("secret-flg", "", "")
+			_ = sub.Flags().MarkHidden("secret-flg")
+			root.AddCommand(sub)
+			root.SetArgs(tt.args)
+			root.SetOut(io.Discard)
+			root.SetErr(io.Discard)
+			if err := root.Execute(); err == nil || err.Error() != tt.want {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
