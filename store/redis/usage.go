@@ -54,12 +54,17 @@ const hourlyKeep = 48 * time.Hour
 // markers, writeLua). Returns the field counted, which
 // discarding the token takes back (discardToken).
 // at: the token's issue time (Unix ms); sid: its secret's id, "" for a
-// key method.
+// key method; hs: at's Unix hour in decimal (usageHour), which Go writes
+// because turning a number into a string costs Redis's Lua about 0.7 µs,
+// on every token.
+// usageHour is the Unix hour of t in decimal, for countLua's hs.
+func usageHour(t time.Time) string { return strconv.FormatInt(t.UnixMilli()/3600000, 10) }
+
 const countLua = `
-local function count(u, hk, at, sid, keep)
-  local hour = math.floor(at / 3600000)
-  local f = 'n:' .. hour .. ':' .. sid
+local function count(u, hk, at, sid, keep, hs)
+  local f = 'n:' .. hs .. ':' .. sid
   if redis.call('HINCRBY', u, f, 1) > 1 then return f end
+  local hour = tonumber(hs)
   local all, old, sum, per, last = redis.call('HGETALL', u), {}, 0, {}, {}
   for i = 1, #all, 2 do
     local h = string.match(all[i], '^n:(%d+):')
