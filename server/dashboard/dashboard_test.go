@@ -599,3 +599,32 @@ func TestOverviewPage(t *testing.T) {
 	mustContain(t, "the overview", a.body, `<span class="figure" id="ov-issued">2</span>`, `<span class="figure" id="ov-lockouts">1</span>`,
 		"busy-daemon", "1,234", "7 token", "client.locked_out", "signs no JWT access tokens")
 }
+
+// A day without tokens has a chart whose y axis reads 0 once, at the
+// bottom, not 0 at both ends; a day with some reads the busiest hour's
+// count at the top.
+func TestOverviewChartAxis(t *testing.T) {
+	env := newTestEnv(t, redistest.Mini)
+	b := env.signedIn()
+	yLabels := func() []string {
+		a := b.get("/dashboard/overview")
+		if a.status != http.StatusOK {
+			t.Fatalf("overview: %d", a.status)
+		}
+		return regexp.MustCompile(`text-anchor="end">([^<]*)</text>`).FindAllString(a.body, -1)
+	}
+	if got := yLabels(); len(got) != 1 || !strings.HasSuffix(got[0], ">0</text>") {
+		t.Errorf("empty day's y axis labels %q, want one 0", got)
+	}
+	app, secret := env.createApp(apps.NewApplication{Name: "daemon"})
+	cc := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: secret, TokenURL: env.url + "/oauth/token"}
+	for range 3 {
+		if _, err := cc.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.apps.Flush(context.Background())
+	if got := yLabels(); len(got) != 2 || !strings.HasSuffix(got[0], ">3</text>") || !strings.HasSuffix(got[1], ">0</text>") {
+		t.Errorf("y axis labels after 3 tokens %q, want 3 and 0", got)
+	}
+}
