@@ -381,3 +381,33 @@ func TestResealSecrets(t *testing.T) {
 		t.Fatalf("a delegate resealed: %v", err)
 	}
 }
+
+// A secret reset's event writes its grace period as lifetimes are
+// written, and no grace as 0s.
+func TestResetSecretEventGrace(t *testing.T) {
+	env := newTestEnv(t, Options{})
+	ctx := WithActor(context.Background(), Actor{Name: "admin-key:test"})
+	a, _, err := env.apps.Create(ctx, NewApplication{Name: "daemon", Scopes: []string{"sms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		grace time.Duration
+		want  string
+	}{{90 * time.Minute, "1h30m"}, {time.Hour, "1h"}, {0, "0s"}, {90 * time.Second, "1m30s"}} {
+		if _, _, _, err := env.apps.ResetSecret(ctx, a.ClientID, tt.grace); err != nil {
+			t.Fatal(err)
+		}
+		ev, _, err := env.apps.Events(ctx, store.EventFilter{ClientID: a.ClientID, Kind: "secret.reset"}, "", 1)
+		if err != nil || len(ev) != 1 {
+			t.Fatalf("events: %v, %v", ev, err)
+		}
+		if got := ev[0].Detail["grace_period"]; got != tt.want {
+			t.Errorf("grace %v written %v, want %q", tt.grace, got, tt.want)
+		}
+		// The grace periods' secrets would fill the application up.
+		if _, _, _, err := env.apps.ResetSecret(ctx, a.ClientID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
