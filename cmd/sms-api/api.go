@@ -89,7 +89,14 @@ func jsonProblem(err error) string {
 	case errors.As(err, &syn):
 		return "syntax error at byte " + itoa(syn.Offset)
 	case errors.As(err, &typ):
-		return "field " + typ.Field + " must be " + typ.Type.String()
+		// Named for a client, not by Go's type ("field to must be
+		// []string"); a wrong element of to is to's fault too.
+		switch typ.Field {
+		case "to":
+			return `to must be an array of E.164 numbers, such as ["+447700900123"]`
+		case "text":
+			return "text must be a string"
+		}
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return strings.TrimPrefix(err.Error(), "json: ") + " (allowed: to, text)"
 	}

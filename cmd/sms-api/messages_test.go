@@ -135,3 +135,38 @@ func TestRequestLogRoute(t *testing.T) {
 		}
 	}
 }
+
+type anyCaller struct{}
+
+func (anyCaller) Require(...string) echo.MiddlewareFunc { return nil }
+func (anyCaller) Caller(echo.Context) (string, string)  { return "app", "" }
+
+// A body that is not the message names what is wrong with it in the
+// client's terms (the fields, an example), never Go's types.
+func TestSendBodyRefusals(t *testing.T) {
+	send := sendSMS(newOutbox(), anyCaller{}, time.Now)
+	for _, tt := range []struct {
+		body, want string
+	}{
+		{`{"to":"+447700900123","text":"hi"}`, `to must be an array of E.164 numbers, such as ["+447700900123"]`},
+		{`{"to":[447700900123],"text":"hi"}`, `to must be an array of E.164 numbers`},
+		{`{"to":["+447700900123"],"text":["hi"]}`, "text must be a string"},
+		{`{"to":["+447700900123"],"text":"hi","from":"x"}`, `unknown field "from" (allowed: to, text)`},
+		{`[1]`, `expected {"to": [...], "text": "..."}`},
+		{`{"to":`, `expected {"to": [...], "text": "..."}`},
+		{`{"to":["+447700900123"] "text":"hi"}`, "syntax error at byte 25"},
+	} {
+		t.Run(tt.body, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/v1/sms", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			if err := send(echo.New().NewContext(req, rec)); err != nil {
+				t.Fatal(err)
+			}
+			var got apiError
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 400 || !strings.Contains(got.Description, tt.want) || strings.Contains(got.Description, "[]string") {
+				t.Errorf("%d %s, want 400 naming %q", rec.Code, rec.Body, tt.want)
+			}
+		})
+	}
+}
