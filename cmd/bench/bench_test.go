@@ -330,3 +330,25 @@ oauthd_tokens_issued_total 1000
 		t.Fatal("a value that is no number: accepted")
 	}
 }
+
+// The note beside a req/s ratio lists each pair's, and says when the
+// target lies among them, which the median alone hides.
+func TestSpread(t *testing.T) {
+	for _, tt := range []struct {
+		ratios []float64
+		want   float64
+		note   string
+	}{
+		{[]float64{0.87, 1.07, 1.14}, 0.95, "(pairs 0.87 1.07 1.14) the target lies within the pairs: more -repeat to tell"},
+		{[]float64{0.81, 0.79, 0.75}, 0.95, "(pairs 0.81 0.79 0.75)"},
+		{[]float64{1.2, 1.3}, 1.10, "(pairs 1.20 1.30)"},
+		{[]float64{0.95, 1.0}, 0.95, "(pairs 0.95 1.00) the target lies within the pairs: more -repeat to tell"},
+		{[]float64{0.7, 0.9}, 0, "(pairs 0.70 0.90)"},
+		{[]float64{0.9}, 0.95, ""},
+		{nil, 0.95, ""},
+	} {
+		if got := spread(tt.ratios, tt.want); got != tt.note {
+			t.Errorf("spread(%v, %v) = %q, want %q", tt.ratios, tt.want, got, tt.note)
+		}
+	}
+}

@@ -50,12 +50,13 @@ func report(w io.Writer, opts options, cmps []*comparison, cost redisCost, apps 
 	}
 	for _, c := range cmps {
 		rps, _ := pairRatios(c.baseRuns, c.subjectRuns)
+		each, _ := pairs(c.baseRuns, c.subjectRuns)
 		if c.minRatio == 0 {
-			line(fmt.Sprintf("%s / %s req/s", c.name, c.baseName), fmt.Sprintf("%.2fx", rps), "(no target)", nil, "")
+			line(fmt.Sprintf("%s / %s req/s", c.name, c.baseName), fmt.Sprintf("%.2fx", rps), "(no target)", nil, spread(each, 0))
 			continue
 		}
 		line(fmt.Sprintf("%s / %s req/s", c.name, c.baseName), fmt.Sprintf("%.2fx", rps),
-			fmt.Sprintf(">= %.2fx", c.minRatio), &goal{value: rps, want: c.minRatio}, "")
+			fmt.Sprintf(">= %.2fx", c.minRatio), &goal{value: rps, want: c.minRatio}, spread(each, c.minRatio))
 	}
 	for _, c := range cmps {
 		_, p99 := pairRatios(c.baseRuns, c.subjectRuns)

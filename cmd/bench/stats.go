@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,18 +63,44 @@ func (s series) socketErrors() (n int64) {
 // within a pair, seconds apart, because the machine's load drifts between
 // pairs more than within one.
 func pairRatios(base, subject series) (rps, p99 float64) {
+	r, p := pairs(base, subject)
+	return median(r), median(p)
+}
+
+// pairs is each pair's subject/base ratio of req/s and of p99, in run
+// order, pairs whose base has none left out.
+func pairs(base, subject series) (rps, p99 []float64) {
 	n := min(len(base), len(subject))
-	r := make([]float64, 0, n)
-	p := make([]float64, 0, n)
+	rps, p99 = make([]float64, 0, n), make([]float64, 0, n)
 	for i := range n {
 		if base[i].RPS > 0 {
-			r = append(r, subject[i].RPS/base[i].RPS)
+			rps = append(rps, subject[i].RPS/base[i].RPS)
 		}
 		if base[i].P99 > 0 {
-			p = append(p, float64(subject[i].P99)/float64(base[i].P99))
+			p99 = append(p99, float64(subject[i].P99)/float64(base[i].P99))
 		}
 	}
-	return median(r), median(p)
+	return rps, p99
+}
+
+// spread is the note beside a req/s ratio: each pair's ratio, and, when a
+// target (want > 0) lies between the least and the greatest of them,
+// that the run cannot tell which side of it the comparison is: on a
+// shared machine pairs of the same binaries differ by 10-20%, and the
+// median of three says little about a target inside that.
+func spread(ratios []float64, want float64) string {
+	if len(ratios) < 2 {
+		return ""
+	}
+	parts := make([]string, len(ratios))
+	for i, r := range ratios {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	note := "(pairs " + strings.Join(parts, " ") + ")"
+	if want > 0 && slices.Min(ratios) <= want && want <= slices.Max(ratios) {
+		note += " the target lies within the pairs: more -repeat to tell"
+	}
+	return note
 }
 
 // goal is one target of issue 9: value must be at least (or, with atMost,
