@@ -111,6 +111,15 @@ func (r *remoteKeys) get(ctx context.Context, src source, refresh bool) (*keySet
 		return nil, cur.failure
 	}
 	ch := r.group.DoChan(src.key(), func() (any, error) {
+		// A fetch that ended between this caller's look at the cache and
+		// its DoChan (singleflight forgets a call once it returns) left a
+		// fresh copy: no second fetch for it.
+		r.mu.Lock()
+		if e, ok := r.cache.Get(src.key()); ok && e.keys != nil && e.failure == nil && !e.fetched.Before(now) {
+			r.mu.Unlock()
+			return e, nil
+		}
+		r.mu.Unlock()
 		// The fetch outlives a caller that gives up: others wait on it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.v.cfg.FetchTimeout)
 		defer cancel()
