@@ -17,6 +17,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/credential"
 )
 
 // cliSettings are the admin verbs': Redis for the direct path, endpoint for
@@ -284,7 +285,7 @@ func timeOrNever(t *time.Time) string {
 }
 
 func (c *cli) getCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an application, its secrets and when they were last used", Args: cobra.ExactArgs(1)}
+	cmd := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an application, its secrets and when they were last used", Args: clientIDArgs(1)}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		a, err := api.GetApplication(ctx, args[0])
 		if err != nil {
@@ -315,7 +316,7 @@ URL or certificate subject, so 'update ID --public-key-file new.pem' rotates
 its keys (give the old and the new key while daemons move over). Moving to a
 key or certificate method removes every secret; moving back to a secret
 method prints a new secret, shown this once.`,
-		Args: cobra.ExactArgs(1),
+		Args: clientIDArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		var p adminapi.ApplicationPatchRequest
@@ -422,7 +423,7 @@ method prints a new secret, shown this once.`,
 }
 
 func (c *cli) deleteCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "delete CLIENT_ID", Short: "Delete an application; its tokens stop working at once", Args: cobra.ExactArgs(1)}
+	cmd := &cobra.Command{Use: "delete CLIENT_ID", Short: "Delete an application; its tokens stop working at once", Args: clientIDArgs(1)}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.DeleteApplication(ctx, args[0]); err != nil {
 			return err
@@ -437,7 +438,7 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reset-secret CLIENT_ID [--grace 1h]",
 		Short: "Issue a new secret (shown once); the old one stops at once or after --grace",
-		Args:  cobra.ExactArgs(1),
+		Args:  clientIDArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		r, err := api.ResetSecret(ctx, args[0], adminapi.SecretResetRequest{GracePeriod: grace})
@@ -462,7 +463,7 @@ func (c *cli) resetSecretCommand() *cobra.Command {
 }
 
 func (c *cli) deleteSecretCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "delete-secret CLIENT_ID SECRET_ID", Short: "Drop one secret at once (ids are in 'apps get')", Args: cobra.ExactArgs(2)}
+	cmd := &cobra.Command{Use: "delete-secret CLIENT_ID SECRET_ID", Short: "Drop one secret at once (ids are in 'apps get')", Args: clientIDArgs(2)}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.DeleteSecret(ctx, args[0], args[1]); err != nil {
 			return err
@@ -473,7 +474,7 @@ func (c *cli) deleteSecretCommand() *cobra.Command {
 }
 
 func (c *cli) revokeTokensCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "revoke-tokens CLIENT_ID", Short: "Revoke every token of the application at once", Args: cobra.ExactArgs(1)}
+	cmd := &cobra.Command{Use: "revoke-tokens CLIENT_ID", Short: "Revoke every token of the application at once", Args: clientIDArgs(1)}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.RevokeTokens(ctx, args[0]); err != nil {
 			return err
@@ -527,7 +528,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{Use: "tokens", Short: "List and revoke access tokens and API keys"}
 	var limit int
-	list := &cobra.Command{Use: "list CLIENT_ID", Short: "List an application's live tokens and API keys (never the credentials)", Args: cobra.ExactArgs(1)}
+	list := &cobra.Command{Use: "list CLIENT_ID", Short: "List an application's live tokens and API keys (never the credentials)", Args: clientIDArgs(1)}
 	list.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		l, err := api.ListTokens(ctx, args[0], limit)
 		if err != nil {
@@ -566,7 +567,7 @@ func apiKeysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	create := &cobra.Command{
 		Use:   "create CLIENT_ID --name NAME [--scopes S] [--expires-in 720h|30d|never] [--json]",
 		Short: "Create an API key for an application and print it (shown this once)",
-		Args:  cobra.ExactArgs(1),
+		Args:  clientIDArgs(1),
 	}
 	create.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := checkScopeList("scopes", in.Scopes); err != nil {
@@ -631,4 +632,29 @@ func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Co
 	cmd.AddCommand(c.command(list), c.command(rotate))
 	cmd.AddCommand(resealCommand(c))
 	return cmd
+}
+
+// clientIDArgs takes n arguments, the first a client_id: one that cannot
+// be an id (empty, or with a character ids never have) is refused here in
+// the operator's words, instead of travelling to the admin API as a path
+// ("no such admin endpoint" for an empty one, a percent-escaped id in a
+// not-found).
+func clientIDArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			// Use's upper-case words after the name: "CLIENT_ID SECRET_ID".
+			var want []string
+			for _, w := range strings.Fields(cmd.Use)[1:] {
+				if w != strings.ToUpper(w) || strings.HasPrefix(w, "-") || strings.HasPrefix(w, "[") {
+					break
+				}
+				want = append(want, w)
+			}
+			return fmt.Errorf("'%s' takes %s, got %d argument(s); 'oauthd apps list' shows the client_ids", cmd.CommandPath(), strings.Join(want, " "), len(args))
+		}
+		if !credential.ValidClientID(args[0]) {
+			return fmt.Errorf("%q is not a client_id: ids are 1 to %d letters, digits, '-', '.' or '~' ('oauthd apps list' shows them)", args[0], credential.MaxClientID)
+		}
+		return nil
+	}
 }

@@ -54,6 +54,39 @@ func TestUnknownCommands(t *testing.T) {
 	}
 }
 
+// A verb's client_id that cannot be one, or a missing one, is refused
+// before anything is asked of the admin API, naming what the verb takes;
+// a flag misspelt names the one meant.
+func TestClientIDArguments(t *testing.T) {
+	t.Parallel()
+	notID := `is not a client_id: ids are 1 to 128 letters, digits, '-', '.' or '~' ('oauthd apps list' shows them)`
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apps", "get", ""}, `"" ` + notID},
+		{[]string{"apps", "get", "../../etc"}, `"../../etc" ` + notID},
+		{[]string{"apps", "update", "a b", "--name", "x"}, `"a b" ` + notID},
+		{[]string{"apps", "delete", "{slot}"}, `"{slot}" ` + notID},
+		{[]string{"apps", "reset-secret", "*"}, `"*" ` + notID},
+		{[]string{"apps", "revoke-tokens", "x_y"}, `"x_y" ` + notID},
+		{[]string{"tokens", "list", "x/y"}, `"x/y" ` + notID},
+		{[]string{"api-keys", "create", "%41", "--name", "k"}, `"%41" ` + notID},
+		{[]string{"apps", "get"}, "'oauthd apps get' takes CLIENT_ID, got 0 argument(s); 'oauthd apps list' shows the client_ids"},
+		{[]string{"apps", "delete-secret", "abc"}, "'oauthd apps delete-secret' takes CLIENT_ID SECRET_ID, got 1 argument(s)"},
+		{[]string{"apps", "get", "a", "b"}, "'oauthd apps get' takes CLIENT_ID, got 2 argument(s)"},
+		{[]string{"apps", "create", "--audiences", "x"}, "unknown flag --audiences for 'oauthd apps create'; did you mean --audience?"},
+	}
+	for _, tt := range tests {
+		// No Redis and no endpoint: a refusal that got as far as the
+		// admin API would name those instead.
+		_, err := runCLI(t, nil, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
 func TestScopesCommaHint(t *testing.T) {
 	t.Parallel()
 	url := "redis://" + startMini(t)
