@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -549,7 +550,7 @@ func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 		return w.Flush()
 	})
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1 to 500), soonest to expire first")
-	revoke := &cobra.Command{Use: "revoke JTI", Short: "Revoke one token or API key by its jti", Args: cobra.ExactArgs(1)}
+	revoke := &cobra.Command{Use: "revoke JTI", Short: "Revoke one token or API key by its jti", Args: exactArgs(1)}
 	revoke.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.RevokeToken(ctx, args[0]); err != nil {
 			return err
@@ -634,27 +635,42 @@ func keysCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Co
 	return cmd
 }
 
-// clientIDArgs takes n arguments, the first a client_id: one that cannot
+// clientIDArgs is exactArgs(n), the first a client_id: one that cannot
 // be an id (empty, or with a character ids never have) is refused here in
 // the operator's words, instead of travelling to the admin API as a path
 // ("no such admin endpoint" for an empty one, a percent-escaped id in a
 // not-found).
 func clientIDArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			// Use's upper-case words after the name: "CLIENT_ID SECRET_ID".
-			var want []string
-			for _, w := range strings.Fields(cmd.Use)[1:] {
-				if w != strings.ToUpper(w) || strings.HasPrefix(w, "-") || strings.HasPrefix(w, "[") {
-					break
-				}
-				want = append(want, w)
-			}
-			return fmt.Errorf("'%s' takes %s, got %d argument(s); 'oauthd apps list' shows the client_ids", cmd.CommandPath(), strings.Join(want, " "), len(args))
+		if err := exactArgs(n)(cmd, args); err != nil {
+			return err
 		}
 		if !credential.ValidClientID(args[0]) {
 			return fmt.Errorf("%q is not a client_id: ids are 1 to %d letters, digits, '-', '.' or '~' ('oauthd apps list' shows them)", args[0], credential.MaxClientID)
 		}
 		return nil
+	}
+}
+
+// exactArgs is cobra.ExactArgs(n) naming what the verb takes, from its
+// Use's upper-case words after the name ("CLIENT_ID SECRET_ID"), rather
+// than "accepts 1 arg(s), received 0".
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		var want []string
+		for _, w := range strings.Fields(cmd.Use)[1:] {
+			if w != strings.ToUpper(w) || strings.HasPrefix(w, "-") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "(") {
+				break
+			}
+			want = append(want, w)
+		}
+		msg := fmt.Sprintf("'%s' takes %s, got %d argument(s)", cmd.CommandPath(), strings.Join(want, " "), len(args))
+		if slices.Contains(want, "CLIENT_ID") {
+			msg += "; 'oauthd apps list' shows the client_ids"
+		}
+		return errors.New(msg)
 	}
 }

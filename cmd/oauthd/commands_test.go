@@ -76,6 +76,8 @@ func TestClientIDArguments(t *testing.T) {
 		{[]string{"apps", "delete-secret", "abc"}, "'oauthd apps delete-secret' takes CLIENT_ID SECRET_ID, got 1 argument(s)"},
 		{[]string{"apps", "get", "a", "b"}, "'oauthd apps get' takes CLIENT_ID, got 2 argument(s)"},
 		{[]string{"apps", "create", "--audiences", "x"}, "unknown flag --audiences for 'oauthd apps create'; did you mean --audience?"},
+		{[]string{"scopes", "set"}, "'oauthd scopes set' takes NAME, got 0 argument(s)"},
+		{[]string{"tokens", "revoke"}, "'oauthd tokens revoke' takes JTI, got 0 argument(s)"},
 	}
 	for _, tt := range tests {
 		// No Redis and no endpoint: a refusal that got as far as the

@@ -60,7 +60,7 @@ func (c *cli) scopesSetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set NAME --description TEXT",
 		Short: "Add a scope to the catalogue, or set a catalogued scope's description",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		s, created, err := api.PutScope(ctx, args[0], adminapi.ScopeRequest{Description: desc})
@@ -86,7 +86,7 @@ func (c *cli) scopesDeleteCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete NAME [--force]",
 		Short: "Delete a scope; refused while applications hold it, unless --force takes it from them",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 	}
 	cmd.RunE = c.verb(func(ctx context.Context, api adminConn, args []string) error {
 		if err := api.DeleteScope(ctx, args[0], force); err != nil {
