@@ -18,6 +18,7 @@ import (
 
 	"github.com/oauthd/oauthd/cmd/internal/settings"
 	"github.com/oauthd/oauthd/server/admin/adminapi"
+	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
 )
 
@@ -515,7 +516,13 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 		if page.NextCursor != "" {
 			fmt.Fprintf(w, "\nmore: --cursor %s\n", page.NextCursor)
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if len(page.Events) == 0 && kind != "" {
+			unknownKindHint(c.stderr, kind)
+		}
+		return nil
 	})
 	cmd.Flags().StringVar(&clientID, "client-id", "", "only events of this application")
 	cmd.Flags().BoolVar(&security, "security", false, "list the security events (failed authentications, lock-outs, spent quotas) instead of the changes")
@@ -523,6 +530,22 @@ func eventsCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size (1 to 500)")
 	cmd.Flags().StringVar(&cursor, "cursor", "", "page to start at, as printed after the previous page")
 	return c.command(cmd)
+}
+
+// unknownKindHint says, under an empty list, that the --kind asked for is
+// none oauthd writes, and which it most likely meant. The admin API lists
+// any kind (a newer replica may write kinds this one does not know), so
+// a misspelt one lists nothing without an error.
+func unknownKindHint(w io.Writer, kind string) {
+	kinds := append(slices.Clone(apps.AdminEventKinds), apps.SecurityEventKinds...)
+	if slices.Contains(kinds, kind) {
+		return
+	}
+	msg := fmt.Sprintf("no events: oauthd writes no events of kind %q", kind)
+	if near := settings.Nearest(kind, kinds); near != "" {
+		msg += "; did you mean " + near + "?"
+	}
+	fmt.Fprintf(w, "%s (the kinds: %s)\n", msg, strings.Join(kinds, ", "))
 }
 
 func tokensCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {

@@ -117,6 +117,15 @@ func TestCLIVerbs(t *testing.T) {
 			if out := cli("events", "--security", "--client-id", id); strings.Contains(out, "application.created") || !strings.Contains(out, "KIND") {
 				t.Fatalf("events --security lists changes:\n%s", out)
 			}
+			// A misspelt kind lists nothing, and says so on standard error
+			// with the kind meant; a known kind with no events says nothing.
+			if _, stderr, err := runCLIStderr(t, env, "events", "--kind", "secret.rest"); err != nil ||
+				!strings.Contains(stderr, `no events: oauthd writes no events of kind "secret.rest"; did you mean secret.reset?`) {
+				t.Fatalf("events --kind secret.rest: %v\n%s", err, stderr)
+			}
+			if _, stderr, err := runCLIStderr(t, env, "events", "--kind", "scope.deleted"); err != nil || strings.Contains(stderr, "no events") {
+				t.Fatalf("events --kind scope.deleted: %v\n%s", err, stderr)
+			}
 			cli("apps", "delete", id)
 
 			// Errors print the server's message and fail.
