@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -229,21 +230,28 @@ func (c *cli) importAll(ctx context.Context, api adminConn, list []adminapi.Expo
 const maxMigrationFile = 64 << 20
 
 func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplication, error) {
-	var b []byte
-	var err error
-	if path == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, maxMigrationFile))
-	} else {
-		b, err = os.ReadFile(path)
+	r := stdin
+	if path != "-" {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		r = file
 	}
+	// One byte past the limit tells a file over it from one at it.
+	b, err := io.ReadAll(io.LimitReader(r, maxMigrationFile+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxMigrationFile {
+		return nil, fmt.Errorf("%s: over %d MiB; split the applications into several files", path, maxMigrationFile>>20)
 	}
 	var f migrationFile
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w (want what 'oauthd apps export' writes, or {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, err)
+		return nil, fmt.Errorf("%s: %s (want what 'oauthd apps export' writes, or {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, migrationProblem(err))
 	}
 	if f.Version > migrationVersion {
 		return nil, fmt.Errorf("%s: format version %d, written by a later oauthd; this one reads versions 1 to %d: import it with that oauthd's CLI", path, f.Version, migrationVersion)
@@ -255,6 +263,36 @@ func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplica
 		return nil, fmt.Errorf("%s: no applications", path)
 	}
 	return f.Applications, nil
+}
+
+// migrationProblem words a decoding error of a migration file for the
+// operator: what is wrong and where, not Go's types ("cannot unmarshal
+// array into Go value of type main.migrationFile").
+func migrationProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the file is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early: was the file cut short?"
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("the file holds a JSON %s, not an object", typ.Value)
+	case errors.As(err, &typ):
+		// encoding/json names embedded structs by their Go type in the
+		// path (applications.ImportApplicationRequest.scopes): the file's
+		// own keys are lower-case.
+		var keys []string
+		for _, k := range strings.Split(typ.Field, ".") {
+			if k != "" && !unicode.IsUpper(rune(k[0])) {
+				keys = append(keys, k)
+			}
+		}
+		return fmt.Sprintf("%s: a JSON %s does not go there", strings.Join(keys, "."), typ.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // readSecret reads a secret from a file or stdin ("-"), dropping one

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,6 +287,13 @@ func TestMigrationFileVersions(t *testing.T) {
 		"unknown field":    {strings.Replace(v1, `"name"`, `"nmae"`, 1), "unknown field"},
 		"no applications":  {`{"version": 2, "applications": []}`, "no applications"},
 		"negative version": {`{"version": -1, "applications": []}`, "does not exist"},
+		// What is wrong, in the file's terms, never Go's types.
+		"empty":        {``, "-: the file is empty (want what 'oauthd apps export' writes"},
+		"cut short":    {v1[:40], "-: the JSON ends early: was the file cut short?"},
+		"an array":     {`[]`, "-: the file holds a JSON array, not an object"},
+		"syntax":       {`{"applications": [1,}`, "-: malformed JSON at byte 21: invalid character '}'"},
+		"wrong type":   {strings.Replace(v1, `["sms"]`, `"sms"`, 1), "-: applications.scopes: a JSON string does not go there"},
+		"wrong type 2": {strings.Replace(v2, `"enabled": false`, `"enabled": "no"`, 1), "-: applications.enabled: a JSON string does not go there"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			list, err := readMigrationFile(strings.NewReader(tt.body), "-")
@@ -300,4 +308,38 @@ func TestMigrationFileVersions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A file over the limit is refused by its size, from a file as from
+// standard input, without reading past it.
+func TestMigrationFileTooBig(t *testing.T) {
+	t.Parallel()
+	big := func() io.Reader {
+		return io.MultiReader(strings.NewReader(`{"comment": "`), io.LimitReader(zeros{}, maxMigrationFile))
+	}
+	if _, err := readMigrationFile(big(), "-"); err == nil || !strings.Contains(err.Error(), "-: over 64 MiB; split the applications into several files") {
+		t.Errorf("standard input: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "apps.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, big()); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := readMigrationFile(nil, path); err == nil || !strings.Contains(err.Error(), "over 64 MiB") {
+		t.Errorf("file: %v", err)
+	}
+}
+
+// zeros reads as endless '0's.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
 }
