@@ -75,7 +75,11 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request) (context.Context, b
 	token, dpop, found := credential(r)
 	switch found {
 	case noCredential:
-		rs.noToken.write(w)
+		if r.URL.Query().Has("access_token") {
+			rs.inQuery.write(w)
+		} else {
+			rs.noToken.write(w)
+		}
 		return nil, false
 	case twoCredentials:
 		rs.twoTokens.write(w)
@@ -281,6 +285,10 @@ var refusals = [numRefusals]struct{ code, desc string }{
 // refusal, its answer to a bearer request and to a DPoP one.
 type replies struct {
 	noToken, twoTokens, unavailable reply
+	// inQuery is noToken for a request that carries its token in the URL
+	// (access_token, RFC 6750 §2.3), which the middleware does not read:
+	// URLs end up in access logs and proxies' caches.
+	inQuery reply
 	bearer, dpop                    [numRefusals]reply
 }
 
@@ -318,6 +326,9 @@ func newReplies(realm string, scopes []string, algs []string, requireDPoP bool) 
 		rs.noToken = reply{status: http.StatusUnauthorized, challenges: []string{bareBearer, bareDPoP},
 			body: mustJSON(errorBody{Description: "a bearer token is required in the Authorization header"})}
 	}
+	rs.inQuery = rs.noToken
+	rs.inQuery.body = mustJSON(errorBody{Description: "send the access token in the Authorization header, not as access_token in the URL, " +
+		"which ends up in logs (RFC 6750 §2.3 is not accepted here)"})
 	for ref := refInvalid; ref < numRefusals; ref++ {
 		status, code, desc, scope := http.StatusUnauthorized, refusals[ref].code, refusals[ref].desc, ""
 		if ref == refInsufficient {
