@@ -325,7 +325,7 @@ func (c *Config) validate(list []setting) error {
 				return err
 			}
 			if c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
-				return fmt.Errorf("%v is shorter than http.read_header_timeout (%v): it covers the headers too", c.HTTP.ReadTimeout, c.HTTP.ReadHeaderTimeout)
+				return fmt.Errorf("%v is shorter than http.read_header_timeout (%v): it covers the headers too", dur(c.HTTP.ReadTimeout), dur(c.HTTP.ReadHeaderTimeout))
 			}
 			return nil
 		}},
@@ -386,13 +386,13 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"client_auth.assertion_max_lifetime", func() error {
 			if d := c.ClientAuth.AssertionMaxLifetime; d < 10*time.Second || d > time.Hour {
-				return fmt.Errorf("%v: use between 10s and 1h; a client makes a fresh assertion for each request, so minutes are plenty", d)
+				return fmt.Errorf("%v: use between 10s and 1h; a client makes a fresh assertion for each request, so minutes are plenty", dur(d))
 			}
 			return nil
 		}},
 		{"client_auth.fetch_timeout", func() error {
 			if d := c.ClientAuth.FetchTimeout; d < 100*time.Millisecond || d > time.Minute {
-				return fmt.Errorf("%v: use between 100ms and 1m (a token request waits for the fetch)", d)
+				return fmt.Errorf("%v: use between 100ms and 1m (a token request waits for the fetch)", dur(d))
 			}
 			return nil
 		}},
@@ -551,7 +551,7 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"log.buffer", func() error {
 			if c.Log.Buffer < 0 || c.Log.Buffer > 10*time.Second {
-				return fmt.Errorf("%v: use between 0s (no batching) and 10s", c.Log.Buffer)
+				return fmt.Errorf("%v: use between 0s (no batching) and 10s", dur(c.Log.Buffer))
 			}
 			return nil
 		}},
@@ -603,14 +603,14 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"limits.lockout", func() error {
 			if c.Limits.Lockout < time.Second || c.Limits.Lockout > 24*time.Hour {
-				return fmt.Errorf("%v: use between 1s and 24h", c.Limits.Lockout)
+				return fmt.Errorf("%v: use between 1s and 24h", dur(c.Limits.Lockout))
 			}
 			c.limits.Lockout = c.Limits.Lockout
 			return nil
 		}},
 		{"limits.max_lockout", func() error {
 			if c.Limits.MaxLockout < c.Limits.Lockout || c.Limits.MaxLockout > 7*24*time.Hour {
-				return fmt.Errorf("%v: use between limits.lockout (%v) and 168h", c.Limits.MaxLockout, c.Limits.Lockout)
+				return fmt.Errorf("%v: use between limits.lockout (%v) and 168h", dur(c.Limits.MaxLockout), dur(c.Limits.Lockout))
 			}
 			c.limits.MaxLockout = c.Limits.MaxLockout
 			return nil
@@ -635,7 +635,7 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"feed.heartbeat", func() error {
 			if c.Feed.Heartbeat < 100*time.Millisecond || c.Feed.Heartbeat > time.Minute {
-				return fmt.Errorf("%v: use between 100ms and 1m", c.Feed.Heartbeat)
+				return fmt.Errorf("%v: use between 100ms and 1m", dur(c.Feed.Heartbeat))
 			}
 			return nil
 		}},
@@ -665,7 +665,7 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"audit.security_every", func() error {
 			if c.Audit.SecurityEvery < time.Second || c.Audit.SecurityEvery > time.Hour {
-				return fmt.Errorf("%v: use between 1s and 1h", c.Audit.SecurityEvery)
+				return fmt.Errorf("%v: use between 1s and 1h", dur(c.Audit.SecurityEvery))
 			}
 			return nil
 		}},
@@ -709,7 +709,7 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"jwt.publish_delay", func() error {
 			if c.JWT.PublishDelay < time.Second || c.JWT.PublishDelay > 24*time.Hour {
-				return fmt.Errorf("%v: use between 1s and 24h (longer than verifiers cache the JWKS)", c.JWT.PublishDelay)
+				return fmt.Errorf("%v: use between 1s and 24h (longer than verifiers cache the JWKS)", dur(c.JWT.PublishDelay))
 			}
 			return nil
 		}},
@@ -722,7 +722,7 @@ func (c *Config) validate(list []setting) error {
 		{"dpop.max_age", func() error { return c.Binding.validate() }},
 		{"introspection.tombstone_ttl", func() error {
 			if c.Introspection.TombstoneTTL < time.Second || c.Introspection.TombstoneTTL > 30*24*time.Hour {
-				return fmt.Errorf("%v: use between 1s and 720h", c.Introspection.TombstoneTTL)
+				return fmt.Errorf("%v: use between 1s and 720h", dur(c.Introspection.TombstoneTTL))
 			}
 			return nil
 		}},
@@ -756,19 +756,19 @@ func (c *Config) validate(list []setting) error {
 		}},
 		{"health.timeout", func() error {
 			if c.Health.Timeout < 10*time.Millisecond || c.Health.Timeout > time.Minute {
-				return fmt.Errorf("%v: use between 10ms and 1m, shorter than the probe's own timeout", c.Health.Timeout)
+				return fmt.Errorf("%v: use between 10ms and 1m, shorter than the probe's own timeout", dur(c.Health.Timeout))
 			}
 			return nil
 		}},
 		{"dashboard.session_idle", func() error {
 			if c.Dashboard.SessionIdle < time.Minute || c.Dashboard.SessionIdle > 24*time.Hour {
-				return fmt.Errorf("%v: use between 1m and 24h", c.Dashboard.SessionIdle)
+				return fmt.Errorf("%v: use between 1m and 24h", dur(c.Dashboard.SessionIdle))
 			}
 			return nil
 		}},
 		{"dashboard.session_max", func() error {
 			if c.Dashboard.SessionMax < c.Dashboard.SessionIdle || c.Dashboard.SessionMax > 7*24*time.Hour {
-				return fmt.Errorf("%v: use between dashboard.session_idle (%v) and 168h", c.Dashboard.SessionMax, c.Dashboard.SessionIdle)
+				return fmt.Errorf("%v: use between dashboard.session_idle (%v) and 168h", dur(c.Dashboard.SessionMax), dur(c.Dashboard.SessionIdle))
 			}
 			return nil
 		}},
@@ -817,9 +817,20 @@ func addrList(s string) ([]string, error) {
 
 // checkTimeout bounds a listener timeout: zero would mean none at all,
 // which lets one slow client hold a connection forever.
+// dur prints a duration in a refusal as it is written in a setting: 1h,
+// 30m, 1m30s, not time.Duration's 1h0m0s and 30m0s.
+type dur time.Duration
+
+func (d dur) String() string {
+	if d == 0 {
+		return "0s"
+	}
+	return apps.FormatLifetime(time.Duration(d))
+}
+
 func checkTimeout(d, most time.Duration) error {
 	if d < 100*time.Millisecond || d > most {
-		return fmt.Errorf("%v: use between 100ms and %v (0 would mean no limit)", d, most)
+		return fmt.Errorf("%v: use between 100ms and %v (0 would mean no limit)", dur(d), dur(most))
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"client CA file missing", []string{"--tls-client-ca-file", "/nonexistent/ca.pem"}, nil, "", "config tls.client_ca_file: open /nonexistent/ca.pem"},
 		{"client cert header not a name", []string{"--tls-client-cert-header", "X Client Cert", "--http-trusted-proxies", "10.0.0.1"}, nil, "", "config tls.client_cert_header: \"X Client Cert\" is not a header name"},
 		{"client cert header without proxies", []string{"--tls-client-cert-header", "X-Client-Cert"}, nil, "", "config tls.client_cert_header: set http.trusted_proxies too"},
-		{"assertion lifetime too long", []string{"--client-auth-assertion-max-lifetime", "2h"}, nil, "", "config client_auth.assertion_max_lifetime: 2h0m0s: use between 10s and 1h"},
+		{"assertion lifetime too long", []string{"--client-auth-assertion-max-lifetime", "2h"}, nil, "", "config client_auth.assertion_max_lifetime: 2h: use between 10s and 1h"},
 		{"assertion lifetime zero", nil, map[string]string{"OAUTHD_CLIENT_AUTH_ASSERTION_MAX_LIFETIME": "0s"}, "", "config client_auth.assertion_max_lifetime"},
 		{"fetch timeout zero", []string{"--client-auth-fetch-timeout", "0s"}, nil, "", "config client_auth.fetch_timeout: 0s: use between 100ms and 1m"},
 		{"mTLS base URL plain http", []string{"--client-auth-mtls-base-url", "http://mtls.example"}, nil, "", "config client_auth.mtls_base_url: \"http://mtls.example\": mutual TLS is served over https"},

@@ -108,7 +108,7 @@ func TestDashboardSettingsValidated(t *testing.T) {
 		want string
 	}{
 		{[]string{"--dashboard-session-idle", "10s"}, "config dashboard.session_idle: 10s: use between 1m and 24h"},
-		{[]string{"--dashboard-session-idle", "1h", "--dashboard-session-max", "30m"}, "config dashboard.session_max: 30m0s: use between dashboard.session_idle (1h0m0s) and 168h"},
+		{[]string{"--dashboard-session-idle", "1h", "--dashboard-session-max", "30m"}, "config dashboard.session_max: 30m: use between dashboard.session_idle (1h) and 168h"},
 		{[]string{"--dashboard-session-max", "200h"}, "config dashboard.session_max"},
 	} {
 		_, err := runCLI(t, nil, append([]string{"serve"}, tt.args...)...)
