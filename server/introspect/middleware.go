@@ -288,8 +288,8 @@ type replies struct {
 	// inQuery is noToken for a request that carries its token in the URL
 	// (access_token, RFC 6750 §2.3), which the middleware does not read:
 	// URLs end up in access logs and proxies' caches.
-	inQuery reply
-	bearer, dpop                    [numRefusals]reply
+	inQuery      reply
+	bearer, dpop [numRefusals]reply
 }
 
 type reply struct {
