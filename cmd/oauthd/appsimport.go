@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"github.com/oauthd/oauthd/server/admin"
 	"github.com/oauthd/oauthd/server/admin/adminapi"
 	"github.com/oauthd/oauthd/server/apps"
 	"github.com/oauthd/oauthd/server/credential"
@@ -251,7 +251,7 @@ func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplica
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %s (want what 'oauthd apps export' writes, or {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, migrationProblem(err))
+		return nil, fmt.Errorf("%s: %s (want what 'oauthd apps export' writes, or {\"applications\": [{\"client_id\", \"client_secret\", \"name\", \"scopes\", ...}]})", path, migrationProblem(err, &f))
 	}
 	if f.Version > migrationVersion {
 		return nil, fmt.Errorf("%s: format version %d, written by a later oauthd; this one reads versions 1 to %d: import it with that oauthd's CLI", path, f.Version, migrationVersion)
@@ -265,10 +265,11 @@ func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplica
 	return f.Applications, nil
 }
 
-// migrationProblem words a decoding error of a migration file for the
-// operator: what is wrong and where, not Go's types ("cannot unmarshal
-// array into Go value of type main.migrationFile").
-func migrationProblem(err error) string {
+// migrationProblem words an error decoding a migration file into into for
+// the operator: what is wrong and where, not Go's types ("cannot
+// unmarshal array into Go value of type main.migrationFile"); a field of
+// the wrong type as the admin API words it (admin.FieldProblem).
+func migrationProblem(err error, into any) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -281,16 +282,8 @@ func migrationProblem(err error) string {
 	case errors.As(err, &typ) && typ.Field == "":
 		return fmt.Sprintf("the file holds a JSON %s, not an object", typ.Value)
 	case errors.As(err, &typ):
-		// encoding/json names embedded structs by their Go type in the
-		// path (applications.ImportApplicationRequest.scopes): the file's
-		// own keys are lower-case.
-		var keys []string
-		for _, k := range strings.Split(typ.Field, ".") {
-			if k != "" && !unicode.IsUpper(rune(k[0])) {
-				keys = append(keys, k)
-			}
-		}
-		return fmt.Sprintf("%s: a JSON %s does not go there", strings.Join(keys, "."), typ.Value)
+		path, problem := admin.FieldProblem(into, typ)
+		return path + ": " + problem
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }

@@ -292,8 +292,8 @@ func TestMigrationFileVersions(t *testing.T) {
 		"cut short":    {v1[:40], "-: the JSON ends early: was the file cut short?"},
 		"an array":     {`[]`, "-: the file holds a JSON array, not an object"},
 		"syntax":       {`{"applications": [1,}`, "-: malformed JSON at byte 21: invalid character '}'"},
-		"wrong type":   {strings.Replace(v1, `["sms"]`, `"sms"`, 1), "-: applications.scopes: a JSON string does not go there"},
-		"wrong type 2": {strings.Replace(v2, `"enabled": false`, `"enabled": "no"`, 1), "-: applications.enabled: a JSON string does not go there"},
+		"wrong type":   {strings.Replace(v1, `["sms"]`, `"sms"`, 1), "-: applications.scopes: must be an array of strings"},
+		"wrong type 2": {strings.Replace(v2, `"enabled": false`, `"enabled": "no"`, 1), "-: applications.enabled: must be true or false"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			list, err := readMigrationFile(strings.NewReader(tt.body), "-")

@@ -356,11 +356,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 			// For a wrong element of an array or a map, encoding/json
 			// names the field and the element's type ("scopes": [1] is
 			// "scopes", string): say what the field as declared must be.
-			path, what := jsonPath(typ.Field), jsonType(typ.Type)
-			if t := declaredType(v, path); t != nil {
-				what = jsonType(t)
-			}
-			return apps.Invalid(path, "must be "+what)
+			return apps.Invalid(FieldProblem(v, typ))
 		case errors.As(err, &syn):
 			return apps.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -453,13 +449,31 @@ func jsonPath(field string) string {
 	return strings.Join(kept, ".")
 }
 
-// declaredType is the type of the field of v (a pointer to a request
-// struct) at the JSON path (dot-separated, jsonPath's), pointers
-// removed; nil if there is none.
+// FieldProblem words a wrong-typed value that decoding JSON into v (a
+// pointer to a struct) met: the field's JSON path and what it must be, as
+// declared. For a wrong element of an array or a map, encoding/json names
+// the field and the element's type ("scopes": [1] is "scopes", string),
+// and it names embedded structs by their Go types in the path: the answer
+// is "scopes", "must be an array of strings". The admin API and the CLI's
+// migration files word their refusals with it.
+func FieldProblem(v any, typ *json.UnmarshalTypeError) (path, problem string) {
+	path, what := jsonPath(typ.Field), jsonType(typ.Type)
+	if t := declaredType(v, path); t != nil {
+		what = jsonType(t)
+	}
+	return path, "must be " + what
+}
+
+// declaredType is the type of the field of v (a pointer to a struct) at
+// the JSON path (dot-separated, jsonPath's), through arrays' elements,
+// pointers removed; nil if there is none.
 func declaredType(v any, path string) reflect.Type {
 	t := reflect.TypeOf(v)
 	for _, name := range strings.Split(path, ".") {
 		t = derefType(t)
+		for t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			t = derefType(t.Elem())
+		}
 		if t == nil || t.Kind() != reflect.Struct {
 			return nil
 		}
