@@ -821,12 +821,7 @@ func addrList(s string) ([]string, error) {
 // 30m, 1m30s, not time.Duration's 1h0m0s and 30m0s.
 type dur time.Duration
 
-func (d dur) String() string {
-	if d == 0 {
-		return "0s"
-	}
-	return apps.FormatLifetime(time.Duration(d))
-}
+func (d dur) String() string { return apps.FormatDuration(time.Duration(d)) }
 
 func checkTimeout(d, most time.Duration) error {
 	if d < 100*time.Millisecond || d > most {

@@ -404,12 +404,19 @@ func ParseLifetime(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// FormatLifetime is ParseLifetime's inverse: "never", or the shortest Go
-// duration text ("24h", "1h30m").
+// FormatLifetime is ParseLifetime's inverse: "never" for 0, else
+// FormatDuration.
 func FormatLifetime(d time.Duration) string {
 	if d == 0 {
 		return "never"
 	}
+	return FormatDuration(d)
+}
+
+// FormatDuration writes d as settings and lifetimes are written: the
+// shortest Go duration, without zero minutes or seconds ("1h", "1h30m",
+// "90s"; time.Duration's "1h0m0s"), and 0 as "0s".
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -525,13 +525,7 @@ func (s *Service) ResetSecret(ctx context.Context, id string, grace time.Duratio
 	if err != nil {
 		return store.Application{}, "", "", err
 	}
-	// As lifetimes are written ("1h", not time.Duration's "1h0m0s"); no
-	// grace is "0s", not FormatLifetime's "never".
-	g := "0s"
-	if grace > 0 {
-		g = FormatLifetime(grace)
-	}
-	s.audit(ctx, "secret.reset", id, map[string]any{"secret_id": sid, "grace_period": g})
+	s.audit(ctx, "secret.reset", id, map[string]any{"secret_id": sid, "grace_period": FormatDuration(grace)})
 	return a, secret, sid, nil
 }
 
