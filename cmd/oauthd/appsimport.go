@@ -101,7 +101,7 @@ be given.`,
 		switch {
 		case file != "" && len(args) == 0:
 			var err error
-			if list, err = readMigrationFile(cmd.InOrStdin(), file); err != nil {
+			if list, err = readMigrationFile(cmd.InOrStdin(), file, maxMigrationFile); err != nil {
 				return err
 			}
 		case file == "" && len(args) == 1:
@@ -229,7 +229,9 @@ func (c *cli) importAll(ctx context.Context, api adminConn, list []adminapi.Expo
 // applications.
 const maxMigrationFile = 64 << 20
 
-func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplication, error) {
+// readMigrationFile reads the migration file at path ("-" for stdin), of
+// at most limit bytes (maxMigrationFile; the tests' is smaller).
+func readMigrationFile(stdin io.Reader, path string, limit int) ([]adminapi.ExportedApplication, error) {
 	r := stdin
 	if path != "-" {
 		file, err := os.Open(path)
@@ -240,12 +242,12 @@ func readMigrationFile(stdin io.Reader, path string) ([]adminapi.ExportedApplica
 		r = file
 	}
 	// One byte past the limit tells a file over it from one at it.
-	b, err := io.ReadAll(io.LimitReader(r, maxMigrationFile+1))
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(b) > maxMigrationFile {
-		return nil, fmt.Errorf("%s: over %d MiB; split the applications into several files", path, maxMigrationFile>>20)
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s: over %d MiB; split the applications into several files", path, limit>>20)
 	}
 	var f migrationFile
 	dec := json.NewDecoder(bytes.NewReader(b))

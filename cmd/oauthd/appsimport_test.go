@@ -296,7 +296,7 @@ func TestMigrationFileVersions(t *testing.T) {
 		"wrong type 2": {strings.Replace(v2, `"enabled": false`, `"enabled": "no"`, 1), "-: applications.enabled: must be true or false"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			list, err := readMigrationFile(strings.NewReader(tt.body), "-")
+			list, err := readMigrationFile(strings.NewReader(tt.body), "-", maxMigrationFile)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want %q", err, tt.err)
@@ -311,13 +311,16 @@ func TestMigrationFileVersions(t *testing.T) {
 }
 
 // A file over the limit is refused by its size, from a file as from
-// standard input, without reading past it.
+// standard input, without reading past it. The test's limit is 1 MiB:
+// reading 64 under -race beside the package's parallel tests stalled
+// their in-process Redis past its timeout.
 func TestMigrationFileTooBig(t *testing.T) {
 	t.Parallel()
+	const limit = 1 << 20
 	big := func() io.Reader {
-		return io.MultiReader(strings.NewReader(`{"comment": "`), io.LimitReader(zeros{}, maxMigrationFile))
+		return io.MultiReader(strings.NewReader(`{"comment": "`), io.LimitReader(zeros{}, limit))
 	}
-	if _, err := readMigrationFile(big(), "-"); err == nil || !strings.Contains(err.Error(), "-: over 64 MiB; split the applications into several files") {
+	if _, err := readMigrationFile(big(), "-", limit); err == nil || !strings.Contains(err.Error(), "-: over 1 MiB; split the applications into several files") {
 		t.Errorf("standard input: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "apps.json")
@@ -329,8 +332,13 @@ func TestMigrationFileTooBig(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := readMigrationFile(nil, path); err == nil || !strings.Contains(err.Error(), "over 64 MiB") {
+	if _, err := readMigrationFile(nil, path, limit); err == nil || !strings.Contains(err.Error(), "over 1 MiB") {
 		t.Errorf("file: %v", err)
+	}
+	// At the limit exactly, the size is no fault (the JSON's end is).
+	at := io.MultiReader(strings.NewReader(`{"comment": "`), io.LimitReader(zeros{}, int64(limit-len(`{"comment": "`))))
+	if _, err := readMigrationFile(at, "-", limit); err == nil || strings.Contains(err.Error(), "MiB") {
+		t.Errorf("at the limit: %v", err)
 	}
 }
 
